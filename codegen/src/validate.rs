@@ -1,0 +1,1390 @@
+//! Whole-spec rules: every reference resolves, every number is in range, nothing is duplicated.
+//!
+//! [`validate`] turns a [`RawSpec`] into a [`Model`] or reports every problem at once.
+//! Each rule is one function below.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, NodePath, SpecError};
+use crate::model::*;
+use crate::spec::{self, RawEndpoint, RawEndpointError, RawSpec};
+
+/// Collects problems with their positions.
+struct Checker<'a> {
+    raw: &'a RawSpec,
+    errors: Vec<SpecError>,
+}
+
+impl Checker<'_> {
+    fn fail(
+        &mut self,
+        file: &str,
+        path: NodePath,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) {
+        let error = self
+            .raw
+            .positions
+            .error(file, spec::path_prefix(file), &path, expected, found);
+        self.errors.push(error);
+    }
+
+    fn fail_hint(
+        &mut self,
+        file: &str,
+        path: NodePath,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.fail(file, path, expected, found);
+        if let Some(last) = self.errors.last_mut() {
+            last.hint = Some(hint.into());
+        }
+    }
+}
+
+const API: &str = "api.yaml";
+const SCOPES: &str = "scopes.yaml";
+const ERRORS: &str = "errors.yaml";
+const SCHEMAS: &str = "schemas.yaml";
+const ENDPOINTS: &str = "endpoints.yaml";
+const WEBHOOKS: &str = "webhooks.yaml";
+
+/// Checks every rule and builds the model; on failure returns all problems, sorted.
+pub fn validate(raw: &RawSpec) -> Result<Model, Error> {
+    let mut checker = Checker {
+        raw,
+        errors: Vec::new(),
+    };
+    let names = Names::collect(raw);
+    let model = build(&mut checker, &names);
+    check_sources(&mut checker, &names);
+    check_unique_routes(&mut checker);
+    check_webhook_triggers(&mut checker, &names);
+    check_examples(&mut checker, &model);
+    if checker.errors.is_empty() {
+        Ok(model)
+    } else {
+        let mut errors = checker.errors;
+        spec::sort_errors(&mut errors);
+        errors.dedup();
+        Err(Error::Spec(errors))
+    }
+}
+
+/// Every name a reference may point at.
+struct Names {
+    scopes: BTreeSet<String>,
+    errors: BTreeMap<String, u16>,
+    enums: BTreeMap<String, Vec<String>>,
+    schemas: BTreeSet<String>,
+    endpoints: BTreeSet<String>,
+    webhooks: BTreeSet<String>,
+    sources: BTreeSet<String>,
+    groups: BTreeSet<String>,
+    tiers: BTreeMap<String, i64>,
+}
+
+impl Names {
+    fn collect(raw: &RawSpec) -> Self {
+        Names {
+            scopes: raw.scopes.iter().map(|(name, _)| name.clone()).collect(),
+            errors: raw
+                .errors
+                .iter()
+                .map(|error| (error.code.clone(), u16::try_from(error.status).unwrap_or(0)))
+                .collect(),
+            enums: raw
+                .enums
+                .iter()
+                .map(|(name, enumeration)| (name.clone(), enumeration.values.clone()))
+                .collect(),
+            schemas: raw
+                .schemas
+                .iter()
+                .map(|(name, _, _)| name.clone())
+                .collect(),
+            endpoints: raw.endpoints.iter().map(|(name, _)| name.clone()).collect(),
+            webhooks: raw.webhooks.iter().map(|(name, _)| name.clone()).collect(),
+            sources: raw.api.sources.keys().cloned().collect(),
+            groups: raw.api.groups.keys().cloned().collect(),
+            tiers: raw
+                .api
+                .rate_limit_tiers
+                .iter()
+                .map(|(name, tier)| (name.clone(), tier.per_minute))
+                .collect(),
+        }
+    }
+}
+
+fn known_list(names: &BTreeSet<String>) -> String {
+    names.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// A non-negative integer that fits `T`, or a problem at `path`.
+fn count<T: TryFrom<i64>>(
+    checker: &mut Checker,
+    file: &str,
+    path: NodePath,
+    value: i64,
+    min: i64,
+) -> T
+where
+    T: Default,
+{
+    if value < min {
+        checker.fail(
+            file,
+            path,
+            format!("a number of at least {min}"),
+            value.to_string(),
+        );
+        return T::default();
+    }
+    T::try_from(value).unwrap_or_else(|_| {
+        checker.fail(file, path, "a smaller number", value.to_string());
+        T::default()
+    })
+}
+
+fn build(checker: &mut Checker, names: &Names) -> Model {
+    let raw = checker.raw;
+    let api = &raw.api;
+    let root = NodePath::default();
+
+    let info = Info {
+        title: api.info.title.clone(),
+        version: api.info.version.clone(),
+        description: api.info.description.clone(),
+        source: api.info.source.clone(),
+    };
+    let base_urls = BaseUrls {
+        api: api.base_urls.api.trim_end_matches('/').to_string(),
+        authorize: api.base_urls.authorize.clone(),
+        upload: api.base_urls.upload.trim_end_matches('/').to_string(),
+    };
+    for (key, url) in [
+        ("api", &api.base_urls.api),
+        ("authorize", &api.base_urls.authorize),
+        ("upload", &api.base_urls.upload),
+    ] {
+        if !url.starts_with("https://") {
+            checker.fail(
+                API,
+                root.key("base_urls").key(key),
+                "an https:// URL",
+                format!("{url:?}"),
+            );
+        }
+    }
+    let groups = api
+        .groups
+        .iter()
+        .map(|(name, group)| Group {
+            name: name.clone(),
+            title: group.title.clone(),
+            description: group.description.clone(),
+        })
+        .collect();
+    let sources = api
+        .sources
+        .iter()
+        .map(|(key, source)| {
+            (
+                key.clone(),
+                Source {
+                    key: key.clone(),
+                    title: source.title.clone(),
+                    url: source.url.clone(),
+                },
+            )
+        })
+        .collect();
+    let mut rate_limit_tiers = BTreeMap::new();
+    for (name, tier) in &api.rate_limit_tiers {
+        let path = root
+            .key("rate_limit_tiers")
+            .key(name.clone())
+            .key("per_minute");
+        let per_minute = count::<u32>(checker, API, path, tier.per_minute, 1);
+        rate_limit_tiers.insert(
+            name.clone(),
+            Tier {
+                name: name.clone(),
+                per_minute,
+                description: tier.description.clone(),
+                source: tier.source.clone(),
+            },
+        );
+    }
+    let oauth = build_oauth(checker);
+    let uploads = build_uploads(checker);
+    let divergences = api
+        .divergences
+        .iter()
+        .enumerate()
+        .map(|(index, divergence)| {
+            if divergence.rule != "seed_default" && divergence.rule != "real" {
+                checker.fail(
+                    API,
+                    root.key("divergences").index(index).key("rule"),
+                    "seed_default or real",
+                    format!("{:?}", divergence.rule),
+                );
+            }
+            Divergence {
+                id: divergence.id.clone(),
+                topic: divergence.topic.clone(),
+                seed: divergence.seed.clone(),
+                real: divergence.real.clone(),
+                rule: divergence.rule.clone(),
+                sources: divergence.sources.clone(),
+            }
+        })
+        .collect();
+
+    let errors = build_errors(checker);
+    let enums = raw
+        .enums
+        .iter()
+        .map(|(name, enumeration)| {
+            check_type_name(checker, root.key("enums").key(name.clone()), name);
+            if enumeration.values.is_empty() {
+                checker.fail(
+                    SCHEMAS,
+                    root.key("enums").key(name.clone()).key("values"),
+                    "at least one value",
+                    "none",
+                );
+            }
+            Enum {
+                name: name.clone(),
+                description: enumeration.description.clone(),
+                values: enumeration.values.clone(),
+                source: enumeration.source.clone(),
+            }
+        })
+        .collect();
+    let schemas = build_schemas(checker, names);
+    let scopes = raw
+        .scopes
+        .iter()
+        .map(|(name, scope)| Scope {
+            name: name.clone(),
+            description: scope.description.clone(),
+            review_required: scope.review_required,
+            source: scope.source.clone(),
+            fields: schemas
+                .iter()
+                .flat_map(|schema: &Schema| {
+                    schema
+                        .fields
+                        .iter()
+                        .filter(|field| field.scope.as_deref() == Some(name.as_str()))
+                        .map(|field| (schema.name.clone(), field.name.clone()))
+                })
+                .collect(),
+        })
+        .collect();
+    let endpoints = raw
+        .endpoints
+        .iter()
+        .map(|(id, endpoint)| build_endpoint(checker, names, &schemas, id, endpoint))
+        .collect();
+    let webhooks = raw
+        .webhooks
+        .iter()
+        .map(|(name, webhook)| {
+            let path = NodePath::default().key(name.clone());
+            let family = match webhook.family.as_str() {
+                "seed" => WebhookFamily::Seed,
+                "real" => WebhookFamily::Real,
+                other => {
+                    checker.fail(
+                        WEBHOOKS,
+                        path.key("family"),
+                        "seed or real",
+                        format!("{other:?}"),
+                    );
+                    WebhookFamily::Seed
+                }
+            };
+            if !names.schemas.contains(&webhook.content) {
+                checker.fail_hint(
+                    WEBHOOKS,
+                    path.key("content"),
+                    "a schema defined in spec/schemas.yaml",
+                    format!("{:?}", webhook.content),
+                    format!("known schemas: {}", known_list(&names.schemas)),
+                );
+            }
+            Webhook {
+                name: name.clone(),
+                family,
+                description: webhook.description.clone(),
+                triggered_by: webhook.triggered_by.clone(),
+                content: webhook.content.clone(),
+                reason_codes: webhook
+                    .reason_codes
+                    .iter()
+                    .map(|(code, text)| (*code, text.clone()))
+                    .collect(),
+                source: webhook.source.clone(),
+            }
+        })
+        .collect();
+
+    Model {
+        info,
+        base_urls,
+        groups,
+        sources,
+        rate_limit_tiers,
+        oauth,
+        uploads,
+        divergences,
+        scopes,
+        errors,
+        enums,
+        schemas,
+        endpoints,
+        webhooks,
+    }
+}
+
+fn build_oauth(checker: &mut Checker) -> Oauth {
+    let raw = &checker.raw.api.oauth;
+    let base = NodePath::default().key("oauth");
+    let ttl = |checker: &mut Checker, key: &str, value: &spec::RawVersioned<i64>| Versioned {
+        current: count::<u64>(checker, API, base.key(key).key("current"), value.current, 1),
+        previous: count::<u64>(
+            checker,
+            API,
+            base.key(key).key("previous"),
+            value.previous,
+            1,
+        ),
+        description: value.description.clone(),
+        source: value.source.clone(),
+    };
+    let access = ttl(
+        checker,
+        "access_token_ttl_seconds",
+        &raw.access_token_ttl_seconds,
+    );
+    let refresh = ttl(
+        checker,
+        "refresh_token_ttl_seconds",
+        &raw.refresh_token_ttl_seconds,
+    );
+    let client = ttl(
+        checker,
+        "client_token_ttl_seconds",
+        &raw.client_token_ttl_seconds,
+    );
+    let code = ttl(checker, "code_ttl_seconds", &raw.code_ttl_seconds);
+    for (key, value) in [
+        ("current", &raw.refresh_rotation.current),
+        ("previous", &raw.refresh_rotation.previous),
+    ] {
+        if value != "always" && value != "may" {
+            checker.fail(
+                API,
+                base.key("refresh_rotation").key(key),
+                "always or may",
+                format!("{value:?}"),
+            );
+        }
+    }
+    let verifier_min = count::<u32>(
+        checker,
+        API,
+        base.key("code_verifier_length").key("min"),
+        raw.code_verifier_length.min,
+        1,
+    );
+    let verifier_max = count::<u32>(
+        checker,
+        API,
+        base.key("code_verifier_length").key("max"),
+        raw.code_verifier_length.max,
+        1,
+    );
+    for (index, encoding) in raw.pkce.challenge_encodings.iter().enumerate() {
+        if encoding != "hex" && encoding != "base64url" {
+            checker.fail(
+                API,
+                base.key("pkce").key("challenge_encodings").index(index),
+                "hex or base64url",
+                format!("{encoding:?}"),
+            );
+        }
+    }
+    Oauth {
+        access_token_ttl_seconds: access,
+        refresh_token_ttl_seconds: refresh,
+        client_token_ttl_seconds: client,
+        refresh_rotation: Versioned {
+            current: raw.refresh_rotation.current.clone(),
+            previous: raw.refresh_rotation.previous.clone(),
+            description: raw.refresh_rotation.description.clone(),
+            source: raw.refresh_rotation.source.clone(),
+        },
+        code_ttl_seconds: code,
+        scope_separator: raw.scope_separator.clone(),
+        pkce_methods: raw.pkce.methods.clone(),
+        pkce_challenge_encodings: raw.pkce.challenge_encodings.clone(),
+        pkce_description: raw.pkce.description.clone(),
+        pkce_source: raw.pkce.source.clone(),
+        code_verifier_min: verifier_min,
+        code_verifier_max: verifier_max,
+    }
+}
+
+fn build_uploads(checker: &mut Checker) -> Uploads {
+    let raw = &checker.raw.api.uploads;
+    let base = NodePath::default().key("uploads");
+    let chunk = base.key("chunk");
+    let uploads = Uploads {
+        upload_url_ttl_seconds: count(
+            checker,
+            API,
+            base.key("upload_url_ttl_seconds"),
+            raw.upload_url_ttl_seconds,
+            1,
+        ),
+        content_types: raw.content_types.clone(),
+        min_chunk_mb: count(
+            checker,
+            API,
+            chunk.key("min_chunk_mb"),
+            raw.chunk.min_chunk_mb,
+            1,
+        ),
+        max_chunk_mb: count(
+            checker,
+            API,
+            chunk.key("max_chunk_mb"),
+            raw.chunk.max_chunk_mb,
+            1,
+        ),
+        max_final_chunk_mb: count(
+            checker,
+            API,
+            chunk.key("max_final_chunk_mb"),
+            raw.chunk.max_final_chunk_mb,
+            1,
+        ),
+        min_chunks: count(
+            checker,
+            API,
+            chunk.key("min_chunks"),
+            raw.chunk.min_chunks,
+            1,
+        ),
+        max_chunks: count(
+            checker,
+            API,
+            chunk.key("max_chunks"),
+            raw.chunk.max_chunks,
+            1,
+        ),
+        mb_readings: raw
+            .chunk
+            .mb_readings
+            .iter()
+            .enumerate()
+            .map(|(index, value)| {
+                count(
+                    checker,
+                    API,
+                    chunk.key("mb_readings").index(index),
+                    *value,
+                    1,
+                )
+            })
+            .collect(),
+        description: raw.chunk.description.clone(),
+        source: raw.chunk.source.clone(),
+    };
+    if uploads.min_chunk_mb > uploads.max_chunk_mb
+        || uploads.max_chunk_mb > uploads.max_final_chunk_mb
+    {
+        checker.fail(
+            API,
+            chunk.clone(),
+            "min_chunk_mb <= max_chunk_mb <= max_final_chunk_mb",
+            format!(
+                "{} / {} / {}",
+                uploads.min_chunk_mb, uploads.max_chunk_mb, uploads.max_final_chunk_mb
+            ),
+        );
+    }
+    if uploads.mb_readings.is_empty() {
+        checker.fail(
+            API,
+            chunk.key("mb_readings"),
+            "at least one reading of MB in bytes",
+            "none",
+        );
+    }
+    uploads
+}
+
+/// Rule: error codes are unique snake_case strings with an HTTP status and a known envelope.
+fn build_errors(checker: &mut Checker) -> Vec<ErrorCode> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (index, raw) in checker.raw.errors.iter().enumerate() {
+        let path = NodePath::default().index(index);
+        if !seen.insert(raw.code.clone()) {
+            checker.fail(
+                ERRORS,
+                path.key("code"),
+                "a code not listed before",
+                format!("{:?} again", raw.code),
+            );
+        }
+        if !is_snake(&raw.code) {
+            checker.fail(
+                ERRORS,
+                path.key("code"),
+                "a snake_case code",
+                format!("{:?}", raw.code),
+            );
+        }
+        let status = if (100..=599).contains(&raw.status) {
+            raw.status as u16
+        } else {
+            checker.fail(
+                ERRORS,
+                path.key("status"),
+                "an HTTP status from 100 to 599",
+                raw.status.to_string(),
+            );
+            500
+        };
+        let envelope = match raw.envelope.as_str() {
+            "v2" => Envelope::V2,
+            "oauth" => Envelope::OAuth,
+            other => {
+                checker.fail(
+                    ERRORS,
+                    path.key("envelope"),
+                    "v2 or oauth",
+                    format!("{other:?}"),
+                );
+                Envelope::V2
+            }
+        };
+        out.push(ErrorCode {
+            code: raw.code.clone(),
+            aliases: raw.aliases.clone(),
+            status,
+            envelope,
+            meaning: raw.meaning.clone(),
+            action: raw.action.clone(),
+            source: raw.source.clone(),
+        });
+    }
+    out
+}
+
+fn is_snake(text: &str) -> bool {
+    !text.is_empty()
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Rule: enum and schema names are UpperCamelCase, so one function can map them to Rust.
+fn check_type_name(checker: &mut Checker, path: NodePath, name: &str) {
+    let ok = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !ok {
+        checker.fail(SCHEMAS, path, "an UpperCamelCase name", format!("{name:?}"));
+    }
+}
+
+/// Parses a field type: `string`, `bool`, `i32`, `i64`, `list<T>`, or an enum or schema name.
+fn parse_type(text: &str, names: &Names) -> Result<Type, String> {
+    let text = text.trim();
+    if let Some(inner) = text
+        .strip_prefix("list<")
+        .and_then(|rest| rest.strip_suffix('>'))
+    {
+        return Ok(Type::List(Box::new(parse_type(inner, names)?)));
+    }
+    match text {
+        "string" => Ok(Type::String),
+        "bool" => Ok(Type::Bool),
+        "i32" => Ok(Type::I32),
+        "i64" => Ok(Type::I64),
+        name if names.enums.contains_key(name) => Ok(Type::Enum(name.to_string())),
+        name if names.schemas.contains(name) => Ok(Type::Schema(name.to_string())),
+        other => Err(other.to_string()),
+    }
+}
+
+/// Rules: field types resolve, field scopes are known scopes, bounds are consistent.
+fn build_schemas(checker: &mut Checker, names: &Names) -> Vec<Schema> {
+    let mut out = Vec::new();
+    for (name, schema, fields) in &checker.raw.schemas {
+        let path = NodePath::default().key("schemas").key(name.clone());
+        check_type_name(checker, path.clone(), name);
+        let mut built = Vec::new();
+        for (field_name, field) in fields {
+            let field_path = path.key("fields").key(field_name.clone());
+            let ty = match parse_type(&field.ty, names) {
+                Ok(ty) => ty,
+                Err(unknown) => {
+                    checker.fail_hint(
+                        SCHEMAS,
+                        field_path.key("type"),
+                        "string, bool, i32, i64, list<T>, or an enum or schema of spec/schemas.yaml",
+                        format!("{unknown:?}"),
+                        "schema and enum names are case-sensitive",
+                    );
+                    Type::String
+                }
+            };
+            if let Some(scope) = &field.scope
+                && !names.scopes.contains(scope)
+            {
+                checker.fail_hint(
+                    SCHEMAS,
+                    field_path.key("scope"),
+                    "a scope defined in spec/scopes.yaml",
+                    format!("{scope:?}"),
+                    format!("known scopes: {}", known_list(&names.scopes)),
+                );
+            }
+            let bound = |checker: &mut Checker, key: &str, value: Option<i64>| -> Option<u64> {
+                value.map(|value| count(checker, SCHEMAS, field_path.key(key), value, 0))
+            };
+            let max_length = bound(checker, "max_length", field.max_length);
+            let min_items = bound(checker, "min_items", field.min_items);
+            let max_items = bound(checker, "max_items", field.max_items);
+            if let (Some(min), Some(max)) = (min_items, max_items)
+                && min > max
+            {
+                checker.fail(
+                    SCHEMAS,
+                    field_path.key("min_items"),
+                    format!("at most max_items ({max})"),
+                    min.to_string(),
+                );
+            }
+            if let (Some(min), Some(max)) = (field.minimum, field.maximum)
+                && min > max
+            {
+                checker.fail(
+                    SCHEMAS,
+                    field_path.key("minimum"),
+                    format!("at most maximum ({max})"),
+                    min.to_string(),
+                );
+            }
+            if (min_items.is_some() || max_items.is_some()) && !matches!(ty, Type::List(_)) {
+                checker.fail(
+                    SCHEMAS,
+                    field_path.key("type"),
+                    "a list<T> type, since the field has min_items or max_items",
+                    field.ty.clone(),
+                );
+            }
+            built.push(Field {
+                name: field_name.clone(),
+                ty,
+                description: field.description.clone(),
+                required: field.required,
+                scope: field.scope.clone(),
+                max_length,
+                min_items,
+                max_items,
+                minimum: field.minimum,
+                maximum: field.maximum,
+                example: field.example.clone(),
+            });
+        }
+        out.push(Schema {
+            name: name.clone(),
+            description: schema.description.clone(),
+            source: schema.source.clone(),
+            fields: built,
+        });
+    }
+    out
+}
+
+fn build_endpoint(
+    checker: &mut Checker,
+    names: &Names,
+    schemas: &[Schema],
+    id: &str,
+    raw: &RawEndpoint,
+) -> Endpoint {
+    let path = NodePath::default().key(id.to_string());
+    if !is_snake(id) {
+        checker.fail(
+            ENDPOINTS,
+            path.clone(),
+            "a snake_case endpoint id",
+            format!("{id:?}"),
+        );
+    }
+    let schema = |name: &str| schemas.iter().find(|schema| schema.name == name);
+    let method = match raw.method.as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        other => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("method"),
+                "GET or POST",
+                format!("{other:?}"),
+            );
+            Method::Post
+        }
+    };
+    if !(raw.path.starts_with("/v2/") && raw.path.ends_with('/')) {
+        checker.fail_hint(
+            ENDPOINTS,
+            path.key("path"),
+            "a path under /v2/ ending in a slash",
+            format!("{:?}", raw.path),
+            "TikTok answers a path without its trailing slash with 404",
+        );
+    }
+    if !names.groups.contains(&raw.group) {
+        checker.fail(
+            ENDPOINTS,
+            path.key("group"),
+            format!("a group of spec/api.yaml ({})", known_list(&names.groups)),
+            format!("{:?}", raw.group),
+        );
+    }
+    let access = match raw.access.as_str() {
+        "read" => Access::Read,
+        "write" => Access::Write,
+        other => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("access"),
+                "read or write",
+                format!("{other:?}"),
+            );
+            Access::Read
+        }
+    };
+    let auth = match raw.auth.as_str() {
+        "user_token" => Auth::UserToken,
+        "client_token" => Auth::ClientToken,
+        "client_credentials" => Auth::ClientCredentials,
+        other => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("auth"),
+                "user_token, client_token or client_credentials",
+                format!("{other:?}"),
+            );
+            Auth::UserToken
+        }
+    };
+    // Rule: every scope an endpoint names is a known scope.
+    let check_scope = |checker: &mut Checker, scope_path: NodePath, scope: &str| {
+        if !names.scopes.contains(scope) {
+            checker.fail_hint(
+                ENDPOINTS,
+                scope_path,
+                "a scope defined in spec/scopes.yaml",
+                format!("{scope:?}"),
+                format!("known scopes: {}", known_list(&names.scopes)),
+            );
+        }
+    };
+    for (index, scope) in raw.scopes.iter().enumerate() {
+        check_scope(checker, path.key("scopes").index(index), scope);
+    }
+    if auth == Auth::ClientCredentials && !raw.scopes.is_empty() {
+        checker.fail(
+            ENDPOINTS,
+            path.key("scopes"),
+            "no scopes on an endpoint authenticated by client credentials",
+            format!("{:?}", raw.scopes),
+        );
+    }
+    if auth != Auth::ClientCredentials && raw.scopes.is_empty() {
+        checker.fail(
+            ENDPOINTS,
+            path.key("scopes"),
+            "at least one scope on a token-authenticated endpoint",
+            "none",
+        );
+    }
+    let real_scopes = raw.real_scopes.as_ref().map(|real| {
+        for (index, scope) in real.scopes.iter().enumerate() {
+            check_scope(
+                checker,
+                path.key("real_scopes").key("scopes").index(index),
+                scope,
+            );
+        }
+        (real.scopes.clone(), real.source.clone())
+    });
+    let request = raw.request.as_ref().map(|request| {
+        if !names.schemas.contains(&request.body) {
+            checker.fail_hint(
+                ENDPOINTS,
+                path.key("request").key("body"),
+                "a schema defined in spec/schemas.yaml",
+                format!("{:?}", request.body),
+                format!("known schemas: {}", known_list(&names.schemas)),
+            );
+        }
+        let content_type = match request.content_type.as_str() {
+            "json" => ContentType::Json,
+            "form" => ContentType::Form,
+            other => {
+                checker.fail(
+                    ENDPOINTS,
+                    path.key("request").key("content_type"),
+                    "json or form",
+                    format!("{other:?}"),
+                );
+                ContentType::Json
+            }
+        };
+        (request.body.clone(), content_type)
+    });
+    if method == Method::Get && request.is_some() {
+        checker.fail(
+            ENDPOINTS,
+            path.key("request"),
+            "no request body on a GET",
+            "a body",
+        );
+    }
+    // Rule: scope_by names an enum field of the body, each value maps to a listed scope.
+    let scope_by = raw.scope_by.as_ref().map(|scope_by| {
+        let by_path = path.key("scope_by");
+        let field = request
+            .as_ref()
+            .and_then(|(body, _)| schema(body))
+            .and_then(|body| body.field(&scope_by.field));
+        match field.map(|field| &field.ty) {
+            Some(Type::Enum(enum_name)) => {
+                let values = names.enums.get(enum_name).cloned().unwrap_or_default();
+                for (value, scope) in &scope_by.scopes {
+                    if !values.contains(value) {
+                        checker.fail(
+                            ENDPOINTS,
+                            by_path.key("scopes").key(value.clone()),
+                            format!("a value of {enum_name} ({})", values.join(", ")),
+                            format!("{value:?}"),
+                        );
+                    }
+                    check_scope(checker, by_path.key("scopes").key(value.clone()), scope);
+                    if !raw.scopes.contains(scope) {
+                        checker.fail(
+                            ENDPOINTS,
+                            by_path.key("scopes").key(value.clone()),
+                            "one of the endpoint's scopes",
+                            format!("{scope:?}"),
+                        );
+                    }
+                }
+            }
+            _ => checker.fail(
+                ENDPOINTS,
+                by_path.key("field"),
+                "an enum field of the request body",
+                format!("{:?}", scope_by.field),
+            ),
+        }
+        ScopeBy {
+            field: scope_by.field.clone(),
+            scopes: scope_by.scopes.clone(),
+        }
+    });
+    let fields = raw.fields.as_ref().map(|fields| {
+        if !names.schemas.contains(&fields.schema) {
+            checker.fail_hint(
+                ENDPOINTS,
+                path.key("fields").key("schema"),
+                "a schema defined in spec/schemas.yaml",
+                format!("{:?}", fields.schema),
+                format!("known schemas: {}", known_list(&names.schemas)),
+            );
+        }
+        FieldsParam {
+            schema: fields.schema.clone(),
+            required: fields.required,
+        }
+    });
+    if !names.schemas.contains(&raw.response.data) {
+        checker.fail_hint(
+            ENDPOINTS,
+            path.key("response").key("data"),
+            "a schema defined in spec/schemas.yaml",
+            format!("{:?}", raw.response.data),
+            format!("known schemas: {}", known_list(&names.schemas)),
+        );
+    }
+    let envelope = match raw.response.envelope.as_str() {
+        "v2" => Envelope::V2,
+        "oauth" => Envelope::OAuth,
+        other => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("response").key("envelope"),
+                "v2 or oauth",
+                format!("{other:?}"),
+            );
+            Envelope::V2
+        }
+    };
+    let paging = raw.paging.as_ref().map(|paging| {
+        build_paging(
+            checker,
+            &path,
+            paging,
+            request.as_ref().and_then(|(body, _)| schema(body)),
+            schema(&raw.response.data),
+        )
+    });
+    let limits = raw
+        .limits
+        .iter()
+        .map(|(name, limit)| Limit {
+            name: name.clone(),
+            value: count(
+                checker,
+                ENDPOINTS,
+                path.key("limits").key(name.clone()).key("value"),
+                limit.value,
+                1,
+            ),
+            description: limit.description.clone(),
+            source: limit.source.clone(),
+        })
+        .collect();
+    let rate_limit = build_rate_limit(checker, names, &path, raw);
+    // Rule: webhooks and errors an endpoint names exist.
+    let check_webhook = |checker: &mut Checker, hook_path: NodePath, name: &str| {
+        if !names.webhooks.contains(name) {
+            checker.fail_hint(
+                ENDPOINTS,
+                hook_path,
+                "a webhook event defined in spec/webhooks.yaml",
+                format!("{name:?}"),
+                format!("known events: {}", known_list(&names.webhooks)),
+            );
+        }
+    };
+    for (index, name) in raw.webhooks.iter().enumerate() {
+        check_webhook(checker, path.key("webhooks").index(index), name);
+    }
+    let real_webhooks = raw.real_webhooks.as_ref().map(|real| {
+        for (index, name) in real.events.iter().enumerate() {
+            check_webhook(
+                checker,
+                path.key("real_webhooks").key("events").index(index),
+                name,
+            );
+        }
+        (real.events.clone(), real.source.clone())
+    });
+    let errors = raw
+        .errors
+        .iter()
+        .enumerate()
+        .map(|(index, error)| {
+            let (code, status) = match error {
+                RawEndpointError::Code(code) => (code, None),
+                RawEndpointError::WithStatus { code, status } => (code, Some(*status)),
+            };
+            let catalog_status = names.errors.get(code).copied();
+            if catalog_status.is_none() {
+                checker.fail(
+                    ENDPOINTS,
+                    path.key("errors").index(index),
+                    "an error code of spec/errors.yaml",
+                    format!("{code:?}"),
+                );
+            }
+            let status = match status {
+                Some(status) if (100..=599).contains(&status) => status as u16,
+                Some(status) => {
+                    checker.fail(
+                        ENDPOINTS,
+                        path.key("errors").index(index).key("status"),
+                        "an HTTP status from 100 to 599",
+                        status.to_string(),
+                    );
+                    500
+                }
+                None => catalog_status.unwrap_or(500),
+            };
+            EndpointError {
+                code: code.clone(),
+                status,
+            }
+        })
+        .collect();
+    Endpoint {
+        id: id.to_string(),
+        group: raw.group.clone(),
+        method,
+        path: raw.path.clone(),
+        summary: raw.summary.clone(),
+        description: raw.description.clone(),
+        access,
+        auth,
+        acts_on: raw.acts_on.clone(),
+        scopes: raw.scopes.clone(),
+        real_scopes,
+        scope_by,
+        fields,
+        request,
+        response: raw.response.data.clone(),
+        envelope,
+        paging,
+        limits,
+        rate_limit,
+        webhooks: raw.webhooks.clone(),
+        real_webhooks,
+        errors,
+        version: raw.version.clone(),
+        source: raw.source.clone(),
+    }
+}
+
+/// Rule: a paging block needs a `cursor` in the request and `cursor`, `has_more` and its items list in the response.
+fn build_paging(
+    checker: &mut Checker,
+    path: &NodePath,
+    raw: &spec::RawPaging,
+    request: Option<&Schema>,
+    response: Option<&Schema>,
+) -> Paging {
+    let paging_path = path.key("paging");
+    let style = match raw.style.as_str() {
+        "timestamp_ms" => PagingStyle::TimestampMs,
+        "index" => PagingStyle::Index,
+        other => {
+            checker.fail(
+                ENDPOINTS,
+                paging_path.key("style"),
+                "timestamp_ms or index",
+                format!("{other:?}"),
+            );
+            PagingStyle::Index
+        }
+    };
+    let has = |schema: Option<&Schema>, name: &str| {
+        schema.and_then(|schema| schema.field(name)).is_some()
+    };
+    if !has(request, "cursor") {
+        checker.fail_hint(
+            ENDPOINTS,
+            paging_path.clone(),
+            "an endpoint whose request body has a `cursor` field",
+            "a paging block on an endpoint without a cursor",
+            "add `cursor` to the request schema, or remove `paging`",
+        );
+    }
+    if !has(request, "max_count") {
+        checker.fail(
+            ENDPOINTS,
+            paging_path.key("max_count"),
+            "a request body with a `max_count` field",
+            "none",
+        );
+    }
+    for name in ["cursor", "has_more", raw.items.as_str()] {
+        if !has(response, name) {
+            checker.fail(
+                ENDPOINTS,
+                paging_path.clone(),
+                format!("a response schema with a `{name}` field"),
+                "none",
+            );
+        }
+    }
+    let default_max_count = count::<u32>(
+        checker,
+        ENDPOINTS,
+        paging_path.key("max_count").key("default"),
+        raw.max_count.default,
+        1,
+    );
+    let max_max_count = count::<u32>(
+        checker,
+        ENDPOINTS,
+        paging_path.key("max_count").key("max"),
+        raw.max_count.max,
+        1,
+    );
+    if default_max_count > max_max_count {
+        checker.fail(
+            ENDPOINTS,
+            paging_path.key("max_count").key("default"),
+            format!("at most max ({max_max_count})"),
+            default_max_count.to_string(),
+        );
+    }
+    Paging {
+        style,
+        items: raw.items.clone(),
+        default_max_count,
+        max_max_count,
+    }
+}
+
+/// Rule: a rate limit names a known tier or a figure, and the figure is at least 1.
+fn build_rate_limit(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> RateLimit {
+    let limit_path = path.key("rate_limit");
+    let rate_limit = &raw.rate_limit;
+    if let Some(tier) = &rate_limit.tier
+        && !names.tiers.contains_key(tier)
+    {
+        checker.fail(
+            ENDPOINTS,
+            limit_path.key("tier"),
+            "a tier of spec/api.yaml rate_limit_tiers",
+            format!("{tier:?}"),
+        );
+    }
+    let figure = match (rate_limit.per_minute, &rate_limit.tier) {
+        (Some(per_minute), _) => Some((per_minute, limit_path.key("per_minute"))),
+        (None, Some(tier)) => names
+            .tiers
+            .get(tier)
+            .map(|value| (*value, limit_path.key("tier"))),
+        (None, None) => {
+            checker.fail(
+                ENDPOINTS,
+                limit_path.clone(),
+                "a per_minute figure or a tier",
+                "neither",
+            );
+            None
+        }
+    };
+    let per_minute = match figure {
+        Some((value, _)) if value >= 1 && value <= i64::from(u32::MAX) => value as u32,
+        Some((value, figure_path)) => {
+            checker.fail_hint(
+                ENDPOINTS,
+                figure_path,
+                "a rate limit of at least 1 request per minute",
+                value.to_string(),
+                "to leave an endpoint unlimited, use a large figure",
+            );
+            1
+        }
+        None => 1,
+    };
+    RateLimit {
+        per_minute,
+        tier: rate_limit.tier.clone(),
+        source: rate_limit.source.clone(),
+    }
+}
+
+/// Rule: every `source:` names a source of spec/api.yaml.
+fn check_sources(checker: &mut Checker, names: &Names) {
+    let raw = checker.raw;
+    let mut refs: Vec<(&str, NodePath, &str)> = Vec::new();
+    let root = NodePath::default();
+    refs.push((API, root.key("info").key("source"), &raw.api.info.source));
+    for (name, tier) in &raw.api.rate_limit_tiers {
+        refs.push((
+            API,
+            root.key("rate_limit_tiers").key(name.clone()).key("source"),
+            &tier.source,
+        ));
+    }
+    for (index, divergence) in raw.api.divergences.iter().enumerate() {
+        for (source_index, source) in divergence.sources.iter().enumerate() {
+            refs.push((
+                API,
+                root.key("divergences")
+                    .index(index)
+                    .key("sources")
+                    .index(source_index),
+                source,
+            ));
+        }
+    }
+    for (name, scope) in &raw.scopes {
+        refs.push((SCOPES, root.key(name.clone()).key("source"), &scope.source));
+    }
+    for (index, error) in raw.errors.iter().enumerate() {
+        refs.push((ERRORS, root.index(index).key("source"), &error.source));
+    }
+    for (name, enumeration) in &raw.enums {
+        refs.push((
+            SCHEMAS,
+            root.key("enums").key(name.clone()).key("source"),
+            &enumeration.source,
+        ));
+    }
+    for (name, schema, _) in &raw.schemas {
+        refs.push((
+            SCHEMAS,
+            root.key("schemas").key(name.clone()).key("source"),
+            &schema.source,
+        ));
+    }
+    for (id, endpoint) in &raw.endpoints {
+        let path = root.key(id.clone());
+        refs.push((ENDPOINTS, path.key("source"), &endpoint.source));
+        refs.push((
+            ENDPOINTS,
+            path.key("rate_limit").key("source"),
+            &endpoint.rate_limit.source,
+        ));
+        for (name, limit) in &endpoint.limits {
+            refs.push((
+                ENDPOINTS,
+                path.key("limits").key(name.clone()).key("source"),
+                &limit.source,
+            ));
+        }
+    }
+    for (name, webhook) in &raw.webhooks {
+        refs.push((
+            WEBHOOKS,
+            root.key(name.clone()).key("source"),
+            &webhook.source,
+        ));
+    }
+    for (file, path, source) in refs {
+        if !names.sources.contains(source) {
+            checker.fail_hint(
+                file,
+                path,
+                "a source key of spec/api.yaml sources",
+                format!("{source:?}"),
+                format!("known sources: {}", known_list(&names.sources)),
+            );
+        }
+    }
+}
+
+/// Rule: no two endpoints share a method and path.
+fn check_unique_routes(checker: &mut Checker) {
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (id, endpoint) in &checker.raw.endpoints {
+        let key = (endpoint.method.clone(), endpoint.path.clone());
+        if let Some(first) = seen.get(&key) {
+            let first = first.clone();
+            checker.fail(
+                ENDPOINTS,
+                NodePath::default().key(id.clone()).key("path"),
+                format!(
+                    "a method and path no other endpoint has (endpoints.{first} already has them)"
+                ),
+                format!("{} {}", endpoint.method, endpoint.path),
+            );
+        } else {
+            seen.insert(key, id.clone());
+        }
+    }
+}
+
+/// Rule: webhook triggers name known endpoints.
+fn check_webhook_triggers(checker: &mut Checker, names: &Names) {
+    for (name, webhook) in &checker.raw.webhooks {
+        for (index, trigger) in webhook.triggered_by.iter().enumerate() {
+            if !names.endpoints.contains(trigger) {
+                checker.fail(
+                    WEBHOOKS,
+                    NodePath::default()
+                        .key(name.clone())
+                        .key("triggered_by")
+                        .index(index),
+                    "an endpoint id of spec/endpoints.yaml",
+                    format!("{trigger:?}"),
+                );
+            }
+        }
+    }
+}
+
+/// Rule: examples match their field's type, and every required scalar field of a
+/// response schema has one, so a response can always be built from the spec alone.
+fn check_examples(checker: &mut Checker, model: &Model) {
+    let response_schemas: BTreeSet<&str> = model
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.response.as_str())
+        .collect();
+    for schema in &model.schemas {
+        for field in &schema.fields {
+            let path = NodePath::default()
+                .key("schemas")
+                .key(schema.name.clone())
+                .key("fields")
+                .key(field.name.clone())
+                .key("example");
+            match &field.example {
+                Some(example) => {
+                    if let Err(problem) = example_fits(model, &field.ty, example) {
+                        checker.fail(
+                            SCHEMAS,
+                            path,
+                            format!("an example of type {}", field.ty.spec_name()),
+                            problem,
+                        );
+                    }
+                }
+                None => {
+                    let scalar = !matches!(field.ty, Type::Schema(_) | Type::List(_));
+                    if field.required && scalar && response_schemas.contains(schema.name.as_str()) {
+                        checker.fail_hint(
+                            SCHEMAS,
+                            path,
+                            "an example for a required field of a response",
+                            "none",
+                            "the mock builds responses of new endpoints from examples",
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn example_fits(model: &Model, ty: &Type, value: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    match (ty, value) {
+        (Type::String, Value::String(_)) | (Type::Bool, Value::Bool(_)) => Ok(()),
+        (Type::I32, Value::Number(number))
+            if number.as_i64().is_some_and(|n| i32::try_from(n).is_ok()) =>
+        {
+            Ok(())
+        }
+        (Type::I64, Value::Number(number)) if number.as_i64().is_some() => Ok(()),
+        (Type::List(inner), Value::Array(items)) => items
+            .iter()
+            .try_for_each(|item| example_fits(model, inner, item)),
+        (Type::Enum(name), Value::String(text)) => match model.enumeration(name) {
+            Some(enumeration) if enumeration.values.contains(text) => Ok(()),
+            _ => Err(format!("{text:?}, not a value of {name}")),
+        },
+        (Type::Schema(_), Value::Object(_)) => Ok(()),
+        (_, other) => Err(other.to_string()),
+    }
+}

@@ -1,0 +1,1 @@
+//! Conformance suite: property tests live in `tests/`.

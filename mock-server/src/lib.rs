@@ -1,0 +1,1 @@
+//! Mock TikTok v2 server (built in a later issue).
