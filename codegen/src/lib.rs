@@ -7,6 +7,7 @@
 pub mod error;
 pub mod model;
 pub mod spec;
+pub mod emit;
 mod validate;
 
 use std::path::Path;

@@ -1,0 +1,1 @@
+//! The client crate's generated source (`generated/src/gen/*.rs`), built with syn and quote.
