@@ -4,10 +4,10 @@
 //! The only I/O here is [`load`] reading the spec; emitters are pure functions from
 //! the model to text, and `xtask` writes the files.
 
+pub mod emit;
 pub mod error;
 pub mod model;
 pub mod spec;
-pub mod emit;
 mod validate;
 
 use std::path::Path;
@@ -25,4 +25,29 @@ pub fn load(dir: &Path) -> Result<Model, Error> {
 pub fn load_texts(texts: &std::collections::BTreeMap<&str, String>) -> Result<Model, Error> {
     let raw = spec::parse(texts)?;
     validate::validate(&raw)
+}
+
+/// Every generated file for the spec in `dir`, as (path relative to the workspace root, contents).
+///
+/// Deterministic: the same spec gives byte-identical output on every run.
+pub fn generate(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let model = load(dir)?;
+    generate_from(&model)
+}
+
+/// Every generated file for an already-validated model.
+pub fn generate_from(model: &Model) -> Result<Vec<(String, String)>, Error> {
+    let mut files: Vec<(String, String)> = emit::client::emit_client(model)?
+        .into_iter()
+        .map(|(path, contents)| (format!("generated/{path}"), contents))
+        .collect();
+    files.push((
+        "generated/REFERENCE.md".into(),
+        emit::docs::emit_reference(model),
+    ));
+    files.push((
+        "generated/openapi.yaml".into(),
+        emit::openapi::emit_openapi(model),
+    ));
+    Ok(files)
 }

@@ -1,8 +1,81 @@
-//! Typed client for the TikTok v2 API (being generated; see issue "Spine").
+//! A typed client for the TikTok v2 API, generated from one YAML spec (`spec/` in the
+//! repository) by `cargo xtask gen`.
+//!
+//! - Serde models of every request and response ([`Video`], [`User`], [`VideoListRequest`], ...)
+//!   and the closed value sets ([`PrivacyLevel`], [`PostStatus`], [`ErrorCode`], ...), which
+//!   still accept values the server adds later (`Unknown(String)`).
+//! - [`Scope`] and per-endpoint field enums ([`UserField`], [`VideoField`], [`CommentField`])
+//!   that know which scope each field needs.
+//! - The endpoint table ([`ENDPOINTS`], [`meta::EndpointMeta`]): method, path, scopes, token
+//!   kind, rate limit, paging, limits, errors, webhooks.
+//! - A typed [`Error`] that keeps API errors apart from transport and decode errors.
+//! - With the default `client` feature: an async [`Client`] (reqwest with rustls) with one
+//!   method per endpoint, and OAuth helpers ([`oauth`]).
+//! - Webhook payloads and the `TikTok-Signature` verifier ([`webhook`]).
+//!
+//! With `default-features = false` the crate has no reqwest or tokio: models, scopes,
+//! tables and webhooks only.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), tiktok_api::Error> {
+//! use tiktok_api::{Client, UserField, VideoField, VideoListRequest};
+//!
+//! // Point `base_url` at the mock server in tests; it defaults to TikTok's API host.
+//! let client = Client::builder().base_url("http://127.0.0.1:8080").build()?;
+//! let token = "act.example";
+//! let me = client.user_info(token, &[UserField::OpenId, UserField::DisplayName]).await?;
+//! println!("{:?}", me.user.display_name);
+//!
+//! let mut request = VideoListRequest { max_count: Some(20), ..Default::default() };
+//! loop {
+//!     let page = client.video_list(token, &[VideoField::Id, VideoField::Title], &request).await?;
+//!     for video in &page.videos {
+//!         println!("{:?} {:?}", video.id, video.title);
+//!     }
+//!     if !page.has_more {
+//!         break;
+//!     }
+//!     request.cursor = Some(page.cursor);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+#[rustfmt::skip]
+mod r#gen;
+
+mod envelope;
+mod error;
 pub mod meta;
-/// Placeholder until the scope enum is generated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {}
-/// Placeholder until the error codes are generated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorCode {}
+pub mod oauth;
+pub mod webhook;
+
+#[cfg(feature = "client")]
+mod client;
+
+#[cfg(feature = "client")]
+pub use client::{Client, ClientBuilder};
+pub use endpoints::{ENDPOINTS, endpoint};
+pub use envelope::{ApiErrorBody, OAuthErrorBody, decode_response};
+pub use error::Error;
+pub use r#gen::errors::{ERRORS, ErrorCode};
+pub use r#gen::fields::*;
+pub use r#gen::models::*;
+pub use r#gen::schemas::{ENUMS, SCHEMAS};
+pub use r#gen::scopes::Scope;
+pub use r#gen::webhooks::{WEBHOOK_EVENTS, WebhookContent, WebhookEventKind};
+
+/// The endpoint table: one [`meta::EndpointMeta`] static per endpoint.
+pub mod endpoints {
+    pub use crate::r#gen::endpoints::*;
+}
+
+/// The schema table: one [`meta::SchemaMeta`] static per schema and one [`meta::EnumMeta`] per value set.
+pub mod schemas {
+    pub use crate::r#gen::schemas::*;
+}
+
+/// Figures of the spec: hosts, token lifetimes, upload and chunk rules.
+pub mod spec_constants {
+    pub use crate::r#gen::constants::*;
+}

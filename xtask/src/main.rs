@@ -1,14 +1,99 @@
-//! Project tasks. `cargo xtask gen` regenerates `generated/` from `spec/`.
-fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    match tiktok_codegen::load(&root.join("spec")) {
-        Ok(model) => println!("ok: {} endpoints", model.endpoints.len()),
+//! Project tasks. `cargo xtask gen` regenerates `generated/` from `spec/`;
+//! `cargo xtask gen --check` changes nothing and fails naming each stale file.
+//!
+//! This is the only code in the workspace that writes generated files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Tasks of the tiktok-v2 workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate the client crate's source, generated/REFERENCE.md and generated/openapi.yaml from spec/.
+    Gen {
+        /// Change nothing; exit non-zero naming each file that differs from what the spec gives.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let result = match cli.command {
+        Command::Gen { check } => generate(&root, check),
+    };
+    match result {
+        Ok(code) => code,
         Err(error) => {
-            eprintln!("{error}");
-            std::process::exit(1)
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn generate(root: &Path, check: bool) -> anyhow::Result<ExitCode> {
+    let files = match tiktok_codegen::generate(&root.join("spec")) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut stale = Vec::new();
+    let mut written = 0;
+    for (relative, contents) in &files {
+        let path = root.join(relative);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() == Some(contents.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(relative.clone());
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("writing {relative}"))?;
+        println!("wrote {relative}");
+        written += 1;
+    }
+    if check {
+        if stale.is_empty() {
+            println!(
+                "generated/ is up to date with spec/ ({} files)",
+                files.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        for relative in &stale {
+            eprintln!("stale: {relative}");
+        }
+        eprintln!(
+            "{} generated file(s) differ from spec/; run `cargo xtask gen`",
+            stale.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "{written} file(s) written, {} unchanged",
+        files.len() - written
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,180 @@
+//! The response envelopes: v2 `{"data", "error"}` and the OAuth endpoints' flat shape,
+//! and [`decode_response`], which turns a status and body into data or a typed [`Error`].
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::meta::Envelope;
+use crate::{Error, ErrorCode};
+
+/// The `error` object of the v2 envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// `ok` on success, else a catalog code (`invalid_param` is read as `invalid_params`).
+    #[serde(deserialize_with = "lenient_code")]
+    pub code: ErrorCode,
+    /// Detail; empty on success.
+    #[serde(default)]
+    pub message: String,
+    /// TikTok's request id (some pages spell it `logid`).
+    #[serde(default, alias = "logid")]
+    pub log_id: String,
+}
+
+/// The flat error body of the OAuth endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    /// The OAuth category, e.g. `invalid_grant`.
+    #[serde(deserialize_with = "lenient_code")]
+    pub error: ErrorCode,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub error_description: String,
+    /// TikTok's request id.
+    #[serde(default)]
+    pub log_id: String,
+}
+
+fn lenient_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ErrorCode, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(ErrorCode::parse_lenient(&text))
+}
+
+#[derive(Deserialize)]
+struct V2Body {
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ApiErrorBody>,
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.chars().take(512).collect()
+}
+
+/// Decodes an HTTP answer of an endpoint with the given envelope into its data, or a typed error.
+///
+/// For v2 endpoints any `error.code` other than `ok` is an error, whatever the HTTP status
+/// (creator_info reports caps with HTTP 200). For OAuth endpoints a body with a string
+/// `error` field is an error.
+pub fn decode_response<T: DeserializeOwned>(
+    envelope: Envelope,
+    status: u16,
+    body: &[u8],
+) -> Result<T, Error> {
+    let decode_error = |message: String| Error::Decode {
+        status,
+        message,
+        body: snippet(body),
+    };
+    match envelope {
+        Envelope::V2 => {
+            let parsed: V2Body = serde_json::from_slice(body)
+                .map_err(|error| decode_error(format!("not a v2 envelope: {error}")))?;
+            match parsed.error {
+                Some(error) if error.code != ErrorCode::Ok => Err(Error::Api {
+                    status,
+                    code: error.code,
+                    message: error.message,
+                    log_id: error.log_id,
+                }),
+                Some(_) if (200..300).contains(&status) => {
+                    let data = parsed
+                        .data
+                        .unwrap_or(serde_json::Value::Object(Default::default()));
+                    serde_json::from_value(data).map_err(|error| {
+                        decode_error(format!("data does not match the spec: {error}"))
+                    })
+                }
+                Some(_) => Err(decode_error(format!(
+                    "error.code is ok but the HTTP status is {status}"
+                ))),
+                None => Err(decode_error("the envelope has no error object".into())),
+            }
+        }
+        Envelope::OAuth => {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|error| decode_error(format!("not JSON: {error}")))?;
+            if value.get("error").is_some_and(serde_json::Value::is_string) {
+                let error: OAuthErrorBody = serde_json::from_value(value)
+                    .map_err(|error| decode_error(format!("not an OAuth error: {error}")))?;
+                return Err(Error::OAuth {
+                    status,
+                    error: error.error,
+                    description: error.error_description,
+                    log_id: error.log_id,
+                });
+            }
+            if !(200..300).contains(&status) {
+                return Err(decode_error(format!(
+                    "HTTP {status} without an OAuth error body"
+                )));
+            }
+            serde_json::from_value(value)
+                .map_err(|error| decode_error(format!("body does not match the spec: {error}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Token, UserInfoData};
+
+    #[test]
+    fn v2_success_decodes_data() {
+        let body = br#"{"data":{"user":{"open_id":"x","display_name":"D"}},"error":{"code":"ok","message":"","log_id":"L"}}"#;
+        let data: UserInfoData = decode_response(Envelope::V2, 200, body).expect("decodes");
+        assert_eq!(data.user.open_id.as_deref(), Some("x"));
+        assert_eq!(data.user.follower_count, None);
+    }
+
+    #[test]
+    fn v2_error_is_typed_even_with_status_200() {
+        let body = br#"{"data":{},"error":{"code":"spam_risk_too_many_posts","message":"m","log_id":"L"}}"#;
+        let error = decode_response::<UserInfoData>(Envelope::V2, 200, body).expect_err("an error");
+        assert_eq!(error.code(), Some(&ErrorCode::SpamRiskTooManyPosts));
+        assert_eq!(error.status(), Some(200));
+        assert_eq!(error.log_id(), Some("L"));
+    }
+
+    #[test]
+    fn v2_invalid_param_spelling_is_invalid_params() {
+        let body = br#"{"data":{},"error":{"code":"invalid_param","message":"m","logid":"L"}}"#;
+        let error = decode_response::<UserInfoData>(Envelope::V2, 400, body).expect_err("an error");
+        assert_eq!(error.code(), Some(&ErrorCode::InvalidParams));
+        assert_eq!(error.log_id(), Some("L"));
+    }
+
+    #[test]
+    fn v2_unknown_code_is_kept() {
+        let body = br#"{"data":{},"error":{"code":"brand_new_code","message":"m","log_id":"L"}}"#;
+        let error = decode_response::<UserInfoData>(Envelope::V2, 403, body).expect_err("an error");
+        assert_eq!(
+            error.code(),
+            Some(&ErrorCode::Unknown("brand_new_code".into()))
+        );
+    }
+
+    #[test]
+    fn non_json_is_a_decode_error() {
+        let error = decode_response::<UserInfoData>(Envelope::V2, 404, b"Unsupported path(Janus)")
+            .expect_err("an error");
+        assert!(
+            matches!(error, Error::Decode { status: 404, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn oauth_flat_error_and_success() {
+        let body = br#"{"error":"invalid_grant","error_description":"used","log_id":"L"}"#;
+        let error = decode_response::<Token>(Envelope::OAuth, 400, body).expect_err("an error");
+        assert_eq!(error.code(), Some(&ErrorCode::InvalidGrant));
+        let body = br#"{"access_token":"act.x","expires_in":7200,"token_type":"Bearer","open_id":"o","scope":"user.info.basic"}"#;
+        let token: Token = decode_response(Envelope::OAuth, 200, body).expect("a token");
+        assert_eq!(token.access_token, "act.x");
+        assert_eq!(token.refresh_token, None);
+    }
+}
