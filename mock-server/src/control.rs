@@ -1,0 +1,318 @@
+//! The control API under `/_mock/`: mint tokens, list and seed data, read the call log,
+//! move the clock, inject faults and reset. JSON in, JSON out; documented in the README.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tiktok_api::ErrorCode;
+
+use crate::error::ApiError;
+use crate::fixtures::{FixtureComment, FixtureVideo, build_video};
+use crate::state::{AppState, MintRequest};
+use crate::store::{App, Comment, Creator, Fault, PendingFault};
+
+/// The routes under `/_mock/`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_mock/tokens", post(mint_token))
+        .route("/_mock/tokens/revoke", post(revoke_token))
+        .route("/_mock/apps", get(list_apps).post(put_app))
+        .route("/_mock/creators", get(list_creators).post(put_creator))
+        .route("/_mock/videos", get(list_videos).post(add_video))
+        .route("/_mock/comments", get(list_comments).post(add_comment))
+        .route("/_mock/calls", get(list_calls))
+        .route("/_mock/clock", get(read_clock))
+        .route("/_mock/clock/advance", post(advance_clock))
+        .route("/_mock/faults", get(list_faults).post(add_fault))
+        .route("/_mock/reset", post(reset))
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidParams(format!("The request body is invalid: {error}")))
+}
+
+type ControlResult = Result<Response, ApiError>;
+
+async fn mint_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let request: MintRequest = parse(&body)?;
+    Ok(Json(state.mint_token(&request)?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    access_token: String,
+}
+
+async fn revoke_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let request: RevokeRequest = parse(&body)?;
+    let revoked = state.store().revoke_token(&request.access_token);
+    if !revoked {
+        return Err(ApiError::InvalidParams(
+            "access_token: unknown token".to_owned(),
+        ));
+    }
+    Ok(Json(json!({ "revoked": true })).into_response())
+}
+
+async fn list_apps(State(state): State<AppState>) -> Response {
+    Json(json!({ "apps": state.store().apps() })).into_response()
+}
+
+async fn put_app(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let app: App = parse(&body)?;
+    if app.client_key.is_empty() || app.client_secret.is_empty() {
+        return Err(ApiError::InvalidParams(
+            "client_key and client_secret must not be empty".to_owned(),
+        ));
+    }
+    state.store().put_app(app.clone());
+    Ok(Json(app).into_response())
+}
+
+async fn list_creators(State(state): State<AppState>) -> Response {
+    let creators: Vec<Value> = state
+        .store()
+        .creators()
+        .into_iter()
+        .map(|creator| {
+            let count = state.store().video_count(&creator.open_id);
+            Value::Object(creator.to_user_json(count))
+        })
+        .collect();
+    Json(json!({ "creators": creators })).into_response()
+}
+
+async fn put_creator(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let creator: Creator = parse(&body)?;
+    if creator.open_id.is_empty() {
+        return Err(ApiError::InvalidParams(
+            "open_id must not be empty".to_owned(),
+        ));
+    }
+    state.store().put_creator(creator.clone());
+    let count = state.store().video_count(&creator.open_id);
+    Ok(Json(Value::Object(creator.to_user_json(count))).into_response())
+}
+
+#[derive(Deserialize)]
+struct VideoQuery {
+    open_id: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_query<T: DeserializeOwned>(query: Option<String>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|error| ApiError::InvalidParams(format!("The query string is invalid: {error}")))
+}
+
+async fn list_videos(State(state): State<AppState>, RawQuery(query): RawQuery) -> ControlResult {
+    let query: VideoQuery = parse_query(query)?;
+    let open_id = query
+        .open_id
+        .ok_or_else(|| ApiError::InvalidParams("open_id: is required".to_owned()))?;
+    let limit = query.limit.unwrap_or(1000).min(100_000);
+    let page = state.store().video_page(&open_id, None, limit);
+    Ok(Json(json!({
+        "videos": page.videos,
+        "total": state.store().video_count(&open_id),
+        "has_more": page.has_more,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct SeedVideo {
+    open_id: String,
+    #[serde(flatten)]
+    video: FixtureVideo,
+}
+
+async fn add_video(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let seed: SeedVideo = parse(&body)?;
+    let creator = state.store().creator(&seed.open_id).ok_or_else(|| {
+        ApiError::InvalidParams(format!("open_id: no creator {:?}", seed.open_id))
+    })?;
+    let id = seed
+        .video
+        .id
+        .clone()
+        .unwrap_or_else(|| state.next_video_id());
+    let create_time_ms = seed
+        .video
+        .create_time_ms
+        .or(seed
+            .video
+            .create_time
+            .map(|seconds| seconds.saturating_mul(1000)))
+        .unwrap_or_else(|| state.now_ms());
+    let handle = if creator.username.is_empty() {
+        creator.open_id.clone()
+    } else {
+        creator.username.clone()
+    };
+    let video = build_video(&handle, &creator.open_id, id, create_time_ms, &seed.video);
+    let video = state
+        .store()
+        .insert_video(video)
+        .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
+    Ok(Json(video).into_response())
+}
+
+#[derive(Deserialize)]
+struct CommentQuery {
+    video_id: Option<String>,
+}
+
+async fn list_comments(State(state): State<AppState>, RawQuery(query): RawQuery) -> ControlResult {
+    let query: CommentQuery = parse_query(query)?;
+    let video_id = query
+        .video_id
+        .ok_or_else(|| ApiError::InvalidParams("video_id: is required".to_owned()))?;
+    let video_id: i64 = video_id
+        .parse()
+        .map_err(|_| ApiError::InvalidParams("video_id: expected an integer".to_owned()))?;
+    Ok(Json(json!({ "comments": state.store().comments(video_id) })).into_response())
+}
+
+async fn add_comment(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let comment: FixtureComment = parse(&body)?;
+    let comment = state
+        .store()
+        .insert_comment(Comment {
+            id: comment.id,
+            video_id: comment.video_id,
+            text: comment.text,
+            like_count: comment.like_count,
+            reply_count: comment.reply_count,
+            parent_comment_id: comment.parent_comment_id.unwrap_or(comment.video_id),
+            create_time: comment.create_time.unwrap_or(state.now_ms() / 1000),
+        })
+        .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
+    Ok(Json(comment).into_response())
+}
+
+async fn list_calls(State(state): State<AppState>) -> Response {
+    Json(json!({ "calls": state.store().calls() })).into_response()
+}
+
+fn clock_json(state: &AppState) -> Value {
+    let now_ms = state.now_ms();
+    json!({
+        "now_ms": now_ms,
+        "now": now_ms.div_euclid(1000),
+        "manual": state.clock().as_manual().is_some(),
+    })
+}
+
+async fn read_clock(State(state): State<AppState>) -> Response {
+    Json(clock_json(&state)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: Option<f64>,
+    millis: Option<i64>,
+}
+
+async fn advance_clock(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let advance: Advance = parse(&body)?;
+    let Some(manual) = state.clock().as_manual() else {
+        return Err(ApiError::InvalidParams(
+            "The mock runs on the system clock; start it with --clock manual to advance time."
+                .to_owned(),
+        ));
+    };
+    let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
+    if !seconds_ms.is_finite() || seconds_ms.abs() > 1e15 {
+        return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
+    }
+    manual.advance_ms((seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0)));
+    Ok(Json(clock_json(&state)).into_response())
+}
+
+async fn list_faults(State(state): State<AppState>) -> Response {
+    Json(json!({ "faults": state.store().faults() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    endpoint: String,
+    count: Option<u32>,
+    error_code: Option<String>,
+    status: Option<u16>,
+    message: Option<String>,
+    latency_ms: Option<u64>,
+}
+
+async fn add_fault(State(state): State<AppState>, body: Bytes) -> ControlResult {
+    let request: FaultRequest = parse(&body)?;
+    let endpoint = state
+        .endpoints()
+        .iter()
+        .find(|endpoint| endpoint.id == request.endpoint || endpoint.path == request.endpoint)
+        .ok_or_else(|| {
+            ApiError::InvalidParams(format!("endpoint: no endpoint {:?}", request.endpoint))
+        })?;
+    let fault = match (&request.error_code, request.latency_ms) {
+        (Some(code), None) => {
+            let code = ErrorCode::parse(code);
+            if !code.is_known() {
+                return Err(ApiError::InvalidParams(format!(
+                    "error_code: {:?} is not in the error catalog",
+                    code.as_str()
+                )));
+            }
+            let status = request
+                .status
+                .or_else(|| endpoint.status_of(&code))
+                .unwrap_or_else(|| code.status());
+            let message = request.message.clone().unwrap_or_else(|| {
+                code.meta()
+                    .map(|meta| meta.meaning.to_owned())
+                    .unwrap_or_default()
+            });
+            Fault::Error {
+                code,
+                status,
+                message,
+            }
+        }
+        (None, Some(latency_ms)) => Fault::Latency {
+            latency_ms: latency_ms.min(600_000),
+        },
+        _ => {
+            return Err(ApiError::InvalidParams(
+                "give exactly one of error_code and latency_ms".to_owned(),
+            ));
+        }
+    };
+    let pending = PendingFault {
+        endpoint: endpoint.id.to_owned(),
+        fault,
+        remaining: request.count.unwrap_or(1),
+    };
+    state.store().push_fault(pending.clone());
+    Ok(Json(pending).into_response())
+}
+
+async fn reset(State(state): State<AppState>) -> ControlResult {
+    state
+        .reset()
+        .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
+    Ok(Json(json!({ "reset": true })).into_response())
+}

@@ -1,0 +1,178 @@
+//! The one error type of the mock's API routes, and the TikTok response shapes it renders to.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tiktok_api::ErrorCode;
+use tiktok_api::meta::Envelope;
+
+use crate::clock::system_now_ms;
+use crate::logid::new_log_id;
+
+/// The body TikTok's gateway sends for an unknown path or a wrong method.
+pub const UNSUPPORTED_PATH_BODY: &str = "Unsupported path(Janus)";
+
+/// The response header carrying the log id.
+pub const LOG_ID_HEADER: &str = "x-tt-logid";
+
+/// Every way a call to the mock can fail. Each variant declares its catalog code,
+/// its HTTP status and its message in [`ApiError::parts`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `invalid_params`: a query parameter or body field is wrong; the message names it.
+    #[error("invalid_params: {0}")]
+    InvalidParams(String),
+    /// 400 `scope_permission_missed`: `fields` names fields the token's scopes don't cover.
+    #[error("scope_permission_missed: {0}")]
+    ScopePermissionMissed(String),
+    /// 401 `access_token_invalid`: no, malformed, unknown, expired, revoked or wrong-kind token.
+    #[error("access_token_invalid: {0}")]
+    AccessTokenInvalid(String),
+    /// 401 `scope_not_authorized`: the token has none of the endpoint's scopes.
+    #[error("scope_not_authorized: {0}")]
+    ScopeNotAuthorized(String),
+    /// 429 `rate_limit_exceeded`: the sliding window of this token and endpoint is full.
+    #[error("rate_limit_exceeded: {0}")]
+    RateLimitExceeded(String),
+    /// Any catalog code with an explicit status (fault injection, OAuth, posting).
+    #[error("{}: {message}", code.as_str())]
+    Catalog {
+        /// The catalog code.
+        code: ErrorCode,
+        /// The HTTP status.
+        status: u16,
+        /// The message.
+        message: String,
+    },
+    /// 413 `invalid_params`: the body is larger than the documented limit (bytes).
+    #[error("invalid_params: request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 404 with the gateway's plain-text body: no such path, or the wrong method.
+    #[error("Unsupported path(Janus)")]
+    UnsupportedPath,
+}
+
+impl ApiError {
+    /// An error with catalog code `code`, sent with the catalog's status.
+    pub fn catalog(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = code.status();
+        ApiError::Catalog {
+            code,
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The catalog code, HTTP status and message, declared together.
+    pub fn parts(&self) -> (ErrorCode, StatusCode, String) {
+        let (code, message) = match self {
+            ApiError::InvalidParams(message) => (ErrorCode::InvalidParams, message.clone()),
+            ApiError::ScopePermissionMissed(message) => {
+                (ErrorCode::ScopePermissionMissed, message.clone())
+            }
+            ApiError::AccessTokenInvalid(message) => {
+                (ErrorCode::AccessTokenInvalid, message.clone())
+            }
+            ApiError::ScopeNotAuthorized(message) => {
+                (ErrorCode::ScopeNotAuthorized, message.clone())
+            }
+            ApiError::RateLimitExceeded(message) => (ErrorCode::RateLimitExceeded, message.clone()),
+            ApiError::PayloadTooLarge(limit) => {
+                return (
+                    ErrorCode::InvalidParams,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The request body is larger than the mock's limit of {limit} bytes."),
+                );
+            }
+            ApiError::Catalog {
+                code,
+                status,
+                message,
+            } => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return (code.clone(), status, message.clone());
+            }
+            ApiError::UnsupportedPath => {
+                return (
+                    ErrorCode::InvalidParams,
+                    StatusCode::NOT_FOUND,
+                    UNSUPPORTED_PATH_BODY.to_owned(),
+                );
+            }
+        };
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, status, message)
+    }
+
+    /// The catalog code as on the wire (`unsupported_path` for the gateway's 404).
+    pub fn code_str(&self) -> String {
+        match self {
+            ApiError::UnsupportedPath => "unsupported_path".to_owned(),
+            other => other.parts().0.as_str().to_owned(),
+        }
+    }
+
+    /// Renders the error in an endpoint's envelope with the given log id.
+    pub fn render(&self, envelope: Envelope, log_id: &str) -> Response {
+        let (code, status, message) = self.parts();
+        if matches!(self, ApiError::UnsupportedPath) {
+            let mut response = (status, UNSUPPORTED_PATH_BODY).into_response();
+            set_log_id(&mut response, log_id);
+            return response;
+        }
+        let body = match envelope {
+            Envelope::V2 => json!({
+                "data": {},
+                "error": {"code": code.as_str(), "message": message, "log_id": log_id},
+            }),
+            Envelope::OAuth => json!({
+                "error": code.as_str(),
+                "error_description": message,
+                "log_id": log_id,
+            }),
+        };
+        json_response(status, &body, log_id)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.render(Envelope::V2, &new_log_id(system_now_ms()))
+    }
+}
+
+/// A successful response: `data` in the v2 envelope, or flat for OAuth endpoints.
+pub fn success_response(envelope: Envelope, data: Value, log_id: &str) -> Response {
+    let body = match envelope {
+        Envelope::V2 => json!({
+            "data": data,
+            "error": {"code": "ok", "message": "", "log_id": log_id},
+        }),
+        Envelope::OAuth => data,
+    };
+    json_response(StatusCode::OK, &body, log_id)
+}
+
+/// A JSON response with the log id header.
+pub fn json_response(status: StatusCode, body: &Value, log_id: &str) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response();
+    set_log_id(&mut response, log_id);
+    response
+}
+
+fn set_log_id(response: &mut Response, log_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(log_id) {
+        response.headers_mut().insert(LOG_ID_HEADER, value);
+    }
+}

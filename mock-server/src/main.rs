@@ -1,0 +1,114 @@
+//! `tiktok-mock`: serves the mock TikTok v2 API; reads flags, prints the demo credentials, serves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use tiktok_mock::{AppState, ClockKind, Fixtures, router};
+use tracing_subscriber::EnvFilter;
+
+/// A mock of the TikTok v2 API for integration tests: same paths, envelopes, errors,
+/// scopes and rate limits, with embedded demo data and a control API under /_mock/.
+#[derive(Debug, Parser)]
+#[command(name = "tiktok-mock", version)]
+struct Args {
+    /// Address to listen on, HOST:PORT; ":0" or a port of 0 picks a free port on 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Load apps, creators, videos and comments from this YAML file instead of the demo data
+    /// (same format as mock-server/demo.yaml).
+    #[arg(long, value_name = "FILE.yaml")]
+    fixtures: Option<PathBuf>,
+    /// Multiply every spec rate limit by F (e.g. 100 for load tests); default 1.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    rate_limit_scale: f64,
+    /// The clock: the system's, or a manual one advanced with POST /_mock/clock/advance.
+    #[arg(long, value_enum, default_value_t = ClockArg::System)]
+    clock: ClockArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ClockArg {
+    /// The wall clock.
+    System,
+    /// Stands still until advanced through the control API.
+    Manual,
+}
+
+fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
+    let text = if let Some(port) = text.strip_prefix(':') {
+        format!("127.0.0.1:{port}")
+    } else {
+        text.to_owned()
+    };
+    text.parse().with_context(|| {
+        format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, found {text:?}")
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("tiktok_mock=info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if !(args.rate_limit_scale.is_finite() && args.rate_limit_scale > 0.0) {
+        anyhow::bail!(
+            "--rate-limit-scale: expected a positive number, found {}",
+            args.rate_limit_scale
+        );
+    }
+    let fixtures = match &args.fixtures {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--fixtures: cannot read {}", path.display()))?;
+            Fixtures::from_yaml(&text).with_context(|| format!("--fixtures: {}", path.display()))?
+        }
+        None => Fixtures::demo(),
+    };
+    let state = AppState::builder()
+        .fixtures(fixtures)
+        .clock_kind(match args.clock {
+            ClockArg::System => ClockKind::System,
+            ClockArg::Manual => ClockKind::Manual,
+        })
+        .rate_limit_scale(args.rate_limit_scale)
+        .build()?;
+    let address = parse_addr(&args.addr)?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    println!("listening on {base}");
+    if let Some(app) = state.store().apps().into_iter().next() {
+        println!(
+            "demo app: client_key={} client_secret={}",
+            app.client_key, app.client_secret
+        );
+    }
+    let tokens = state.demo_tokens();
+    let open_id = state.default_open_id().unwrap_or_default();
+    println!(
+        "access token, every user scope (open_id {open_id}): {}",
+        tokens.full
+    );
+    println!("access token, read scopes only: {}", tokens.read_only);
+    println!(
+        "try: curl -s '{base}/v2/user/info/?fields=open_id,display_name,follower_count,video_count' -H 'Authorization: Bearer {}'",
+        tokens.full
+    );
+    println!("control API: {base}/_mock/ (see mock-server/README.md)");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The in-memory [`Store`]: sharded maps with a lock per key, no global lock on the hot path.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::store::{
+    App, CallRecord, Comment, Creator, Fault, PendingFault, RateDecision, Store, StoreError,
+    TokenRecord, Video, VideoPage,
+};
+
+const SHARDS: usize = 32;
+const CALLS_PER_SHARD: usize = 1024;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A string-keyed map split into shards, each behind its own mutex.
+#[derive(Debug)]
+struct Sharded<V> {
+    hasher: RandomState,
+    shards: Vec<Mutex<HashMap<String, V>>>,
+}
+
+impl<V: Clone> Sharded<V> {
+    fn new() -> Self {
+        Sharded {
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<String, V>> {
+        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+        lock(&self.shards[index])
+    }
+
+    fn get(&self, key: &str) -> Option<V> {
+        self.shard(key).get(key).cloned()
+    }
+
+    fn insert(&self, key: String, value: V) {
+        self.shard(&key).insert(key, value);
+    }
+
+    fn values(&self) -> Vec<V> {
+        self.shards
+            .iter()
+            .flat_map(|shard| lock(shard).values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn clear(&self) {
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
+    }
+}
+
+impl<V> Sharded<Arc<Mutex<V>>> {
+    /// The per-key cell, created with `make` if missing. The shard lock is held only for the lookup.
+    fn cell(&self, key: &str, make: impl FnOnce() -> V) -> Arc<Mutex<V>> {
+        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let mut shard = lock(&self.shards[index]);
+        if let Some(cell) = shard.get(key) {
+            return Arc::clone(cell);
+        }
+        let cell = Arc::new(Mutex::new(make()));
+        shard.insert(key.to_owned(), Arc::clone(&cell));
+        cell
+    }
+
+    fn existing_cell(&self, key: &str) -> Option<Arc<Mutex<V>>> {
+        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+        lock(&self.shards[index]).get(key).map(Arc::clone)
+    }
+}
+
+/// One creator's videos, keyed by their unique `create_time_ms`.
+type Timeline = BTreeMap<i64, Video>;
+
+/// The in-memory store.
+#[derive(Debug)]
+pub struct MemoryStore {
+    apps: Sharded<App>,
+    creators: Sharded<Creator>,
+    timelines: Sharded<Arc<Mutex<Timeline>>>,
+    /// Video id to (open_id, create_time_ms).
+    video_index: Sharded<(String, i64)>,
+    comments: Sharded<Arc<Mutex<Vec<Comment>>>>,
+    comment_ids: Sharded<()>,
+    tokens: Sharded<TokenRecord>,
+    windows: Sharded<Arc<Mutex<VecDeque<i64>>>>,
+    faults: Mutex<Vec<PendingFault>>,
+    fault_count: AtomicUsize,
+    calls: Vec<Mutex<VecDeque<CallRecord>>>,
+    call_seq: AtomicU64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            apps: Sharded::new(),
+            creators: Sharded::new(),
+            timelines: Sharded::new(),
+            video_index: Sharded::new(),
+            comments: Sharded::new(),
+            comment_ids: Sharded::new(),
+            tokens: Sharded::new(),
+            windows: Sharded::new(),
+            faults: Mutex::new(Vec::new()),
+            fault_count: AtomicUsize::new(0),
+            calls: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
+            call_seq: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn clear(&self) {
+        self.apps.clear();
+        self.creators.clear();
+        self.timelines.clear();
+        self.video_index.clear();
+        self.comments.clear();
+        self.comment_ids.clear();
+        self.tokens.clear();
+        self.windows.clear();
+        lock(&self.faults).clear();
+        self.fault_count.store(0, Ordering::SeqCst);
+        for shard in &self.calls {
+            lock(shard).clear();
+        }
+    }
+
+    fn put_app(&self, app: App) {
+        self.apps.insert(app.client_key.clone(), app);
+    }
+
+    fn apps(&self) -> Vec<App> {
+        let mut apps = self.apps.values();
+        apps.sort_by(|a, b| a.client_key.cmp(&b.client_key));
+        apps
+    }
+
+    fn app(&self, client_key: &str) -> Option<App> {
+        self.apps.get(client_key)
+    }
+
+    fn put_creator(&self, creator: Creator) {
+        self.creators.insert(creator.open_id.clone(), creator);
+    }
+
+    fn creator(&self, open_id: &str) -> Option<Creator> {
+        self.creators.get(open_id)
+    }
+
+    fn creators(&self) -> Vec<Creator> {
+        let mut creators = self.creators.values();
+        creators.sort_by(|a, b| a.open_id.cmp(&b.open_id));
+        creators
+    }
+
+    fn insert_video(&self, mut video: Video) -> Result<Video, StoreError> {
+        if self.creators.get(&video.open_id).is_none() {
+            return Err(StoreError::UnknownCreator(video.open_id));
+        }
+        // Claim the id first so two concurrent inserts of one id can't both succeed.
+        {
+            let mut shard = self.video_index.shard(&video.id);
+            if shard.contains_key(&video.id) {
+                return Err(StoreError::DuplicateId(video.id));
+            }
+            shard.insert(video.id.clone(), (video.open_id.clone(), i64::MIN));
+        }
+        let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
+        let mut timeline = lock(&timeline);
+        while timeline.contains_key(&video.create_time_ms) {
+            video.create_time_ms = video.create_time_ms.saturating_add(1);
+        }
+        timeline.insert(video.create_time_ms, video.clone());
+        self.video_index.insert(
+            video.id.clone(),
+            (video.open_id.clone(), video.create_time_ms),
+        );
+        Ok(video)
+    }
+
+    fn video(&self, id: &str) -> Option<Video> {
+        let (open_id, create_time_ms) = self.video_index.get(id)?;
+        let timeline = self.timelines.existing_cell(&open_id)?;
+        let timeline = lock(&timeline);
+        timeline.get(&create_time_ms).cloned()
+    }
+
+    fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage {
+        let Some(timeline) = self.timelines.existing_cell(open_id) else {
+            return VideoPage {
+                videos: Vec::new(),
+                has_more: false,
+            };
+        };
+        let timeline = lock(&timeline);
+        let mut range = match before_ms {
+            Some(before) => timeline.range(..before),
+            None => timeline.range(..),
+        }
+        .rev();
+        let videos: Vec<Video> = range
+            .by_ref()
+            .take(max_count)
+            .map(|(_, video)| video.clone())
+            .collect();
+        let has_more = range.next().is_some();
+        VideoPage { videos, has_more }
+    }
+
+    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video> {
+        let mut seen = HashSet::new();
+        ids.iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .filter_map(|id| self.video(id))
+            .filter(|video| video.open_id == open_id)
+            .collect()
+    }
+
+    fn video_count(&self, open_id: &str) -> u64 {
+        self.timelines
+            .existing_cell(open_id)
+            .map(|timeline| lock(&timeline).len() as u64)
+            .unwrap_or(0)
+    }
+
+    fn insert_comment(&self, comment: Comment) -> Result<Comment, StoreError> {
+        let id = comment.id.to_string();
+        {
+            let mut shard = self.comment_ids.shard(&id);
+            if shard.contains_key(&id) {
+                return Err(StoreError::DuplicateId(id));
+            }
+            shard.insert(id, ());
+        }
+        let cell = self.comments.cell(&comment.video_id.to_string(), Vec::new);
+        lock(&cell).push(comment.clone());
+        Ok(comment)
+    }
+
+    fn comments(&self, video_id: i64) -> Vec<Comment> {
+        self.comments
+            .existing_cell(&video_id.to_string())
+            .map(|cell| {
+                let mut comments = lock(&cell).clone();
+                comments.sort_by_key(|comment| (comment.create_time, comment.id));
+                comments
+            })
+            .unwrap_or_default()
+    }
+
+    fn put_token(&self, token: TokenRecord) {
+        self.tokens.insert(token.access_token.clone(), token);
+    }
+
+    fn token(&self, access_token: &str) -> Option<TokenRecord> {
+        self.tokens.get(access_token)
+    }
+
+    fn revoke_token(&self, access_token: &str) -> bool {
+        let mut shard = self.tokens.shard(access_token);
+        match shard.get_mut(access_token) {
+            Some(token) => {
+                token.revoked = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn try_acquire(&self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> RateDecision {
+        let window = self.windows.cell(key, VecDeque::new);
+        let mut window = lock(&window);
+        // A call made at t counts while now - t < window_ms.
+        let oldest_counted = now_ms.saturating_sub(window_ms);
+        while window.front().is_some_and(|&at| at <= oldest_counted) {
+            window.pop_front();
+        }
+        let in_window = u32::try_from(window.len()).unwrap_or(u32::MAX);
+        if in_window < limit {
+            window.push_back(now_ms);
+            RateDecision {
+                allowed: true,
+                in_window: in_window + 1,
+            }
+        } else {
+            RateDecision {
+                allowed: false,
+                in_window,
+            }
+        }
+    }
+
+    fn push_fault(&self, fault: PendingFault) {
+        if fault.remaining == 0 {
+            return;
+        }
+        lock(&self.faults).push(fault);
+        self.fault_count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn take_fault(&self, endpoint: &str) -> Option<Fault> {
+        if self.fault_count.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut faults = lock(&self.faults);
+        let index = faults.iter().position(|fault| fault.endpoint == endpoint)?;
+        let fault = faults[index].fault.clone();
+        faults[index].remaining -= 1;
+        if faults[index].remaining == 0 {
+            faults.remove(index);
+            self.fault_count.fetch_sub(1, Ordering::SeqCst);
+        }
+        Some(fault)
+    }
+
+    fn faults(&self) -> Vec<PendingFault> {
+        lock(&self.faults).clone()
+    }
+
+    fn record_call(&self, mut call: CallRecord) {
+        call.seq = self.call_seq.fetch_add(1, Ordering::SeqCst);
+        let mut shard = lock(&self.calls[(call.seq as usize) % SHARDS]);
+        if shard.len() == CALLS_PER_SHARD {
+            shard.pop_front();
+        }
+        shard.push_back(call);
+    }
+
+    fn calls(&self) -> Vec<CallRecord> {
+        let mut calls: Vec<CallRecord> = self
+            .calls
+            .iter()
+            .flat_map(|shard| lock(shard).iter().cloned().collect::<Vec<_>>())
+            .collect();
+        calls.sort_by_key(|call| call.seq);
+        calls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creator(open_id: &str) -> Creator {
+        serde_json::from_value(serde_json::json!({"open_id": open_id})).expect("creator")
+    }
+
+    fn video(id: u64, open_id: &str, create_time_ms: i64) -> Video {
+        serde_json::from_value(serde_json::json!({
+            "id": id.to_string(), "open_id": open_id, "create_time_ms": create_time_ms,
+        }))
+        .expect("video")
+    }
+
+    #[test]
+    fn ties_on_one_millisecond_are_shifted() {
+        let store = MemoryStore::new();
+        store.put_creator(creator("a"));
+        let first = store.insert_video(video(1, "a", 1000)).expect("insert");
+        let second = store.insert_video(video(2, "a", 1000)).expect("insert");
+        assert_eq!(first.create_time_ms, 1000);
+        assert_eq!(second.create_time_ms, 1001);
+        assert_eq!(
+            store.insert_video(video(1, "a", 5)),
+            Err(StoreError::DuplicateId("1".to_owned()))
+        );
+    }
+
+    #[test]
+    fn pages_are_newest_first_and_exclusive() {
+        let store = MemoryStore::new();
+        store.put_creator(creator("a"));
+        for n in 0..5 {
+            store
+                .insert_video(video(n, "a", 1000 + n as i64))
+                .expect("insert");
+        }
+        let page = store.video_page("a", None, 2);
+        let times: Vec<i64> = page.videos.iter().map(|v| v.create_time_ms).collect();
+        assert_eq!(times, vec![1004, 1003]);
+        assert!(page.has_more);
+        let page = store.video_page("a", Some(1001), 2);
+        assert_eq!(page.videos.len(), 1);
+        assert!(!page.has_more);
+    }
+
+    #[test]
+    fn window_slides() {
+        let store = MemoryStore::new();
+        assert!(store.try_acquire("k", 0, 2, 60_000).allowed);
+        assert!(store.try_acquire("k", 30_000, 2, 60_000).allowed);
+        assert!(!store.try_acquire("k", 59_999, 2, 60_000).allowed);
+        assert!(store.try_acquire("k", 60_000, 2, 60_000).allowed);
+        assert!(!store.try_acquire("k", 60_001, 2, 60_000).allowed);
+    }
+}

@@ -1,0 +1,507 @@
+//! The one generic pipeline every API call goes through, driven by the endpoint's
+//! `EndpointMeta`: faults, authentication, scopes, rate limit, `fields`, body validation,
+//! then the hand-written behaviour or a response built from the spec's examples.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter};
+use serde_json::{Value, json};
+use tiktok_api::ErrorCode;
+use tiktok_api::meta::{
+    Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
+};
+
+use crate::behaviours::Call;
+use crate::error::{ApiError, LOG_ID_HEADER, success_response};
+use crate::examples::example_object;
+use crate::logid::new_log_id;
+use crate::state::AppState;
+use crate::store::{CallRecord, Fault, TokenKind, TokenRecord};
+use crate::validate::{form_to_json, truncate, validate_body};
+
+/// The largest request body the mock reads: 1 MiB. Larger bodies get 413 `invalid_params`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const TOKEN_INVALID: &str = "The access token is invalid or not found in the request.";
+
+/// What the call log and the trace line learn about a call, set by the pipeline.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// The endpoint id.
+    pub endpoint: Option<&'static str>,
+    /// The token's creator.
+    pub open_id: Option<String>,
+    /// `ok` or the error code.
+    pub decision: String,
+}
+
+/// The routes of every endpoint of the state's table, grouped by path; a wrong method on a
+/// known path gets the gateway's 404, like an unknown path.
+pub fn api_routes(state: &AppState) -> Router<AppState> {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for endpoint in state.endpoints() {
+        let endpoint: &'static EndpointMeta = endpoint;
+        let filter = match endpoint.method {
+            HttpMethod::Get => MethodFilter::GET,
+            HttpMethod::Post => MethodFilter::POST,
+        };
+        let handler = move |State(state): State<AppState>, request: Request| async move {
+            handle(state, endpoint, request).await
+        };
+        let method_router = by_path
+            .remove(endpoint.path)
+            .unwrap_or_else(|| MethodRouter::new().fallback(unsupported_path));
+        by_path.insert(endpoint.path, method_router.on(filter, handler));
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, method_router)| {
+            router.route(path, method_router)
+        })
+}
+
+/// The gateway's answer to an unknown path or a wrong method.
+pub async fn unsupported_path() -> Response {
+    let mut response = ApiError::UnsupportedPath.into_response();
+    response.extensions_mut().insert(CallOutcome {
+        endpoint: None,
+        open_id: None,
+        decision: "unsupported_path".to_owned(),
+    });
+    response
+}
+
+/// Runs one call through the pipeline and renders it in the endpoint's envelope.
+pub async fn handle(
+    state: AppState,
+    endpoint: &'static EndpointMeta,
+    request: Request,
+) -> Response {
+    let now_ms = state.now_ms();
+    let mut outcome = CallOutcome {
+        endpoint: Some(endpoint.id),
+        open_id: None,
+        decision: "ok".to_owned(),
+    };
+    let result = run(&state, endpoint, request, now_ms, &mut outcome).await;
+    let log_id = new_log_id(state.now_ms());
+    let mut response = match result {
+        Ok(data) => success_response(endpoint.envelope, data, &log_id),
+        Err(error) => {
+            let error = adapt_to_endpoint(error, endpoint);
+            outcome.decision = error.code_str();
+            error.render(endpoint.envelope, &log_id)
+        }
+    };
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+/// OAuth endpoints speak OAuth codes: a malformed request is `invalid_request` there.
+fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
+    match (endpoint.envelope, error) {
+        (Envelope::OAuth, ApiError::InvalidParams(message)) => ApiError::Catalog {
+            status: endpoint
+                .status_of(&ErrorCode::InvalidRequest)
+                .unwrap_or(ErrorCode::InvalidRequest.status()),
+            code: ErrorCode::InvalidRequest,
+            message,
+        },
+        (_, error) => error,
+    }
+}
+
+async fn run(
+    state: &AppState,
+    endpoint: &'static EndpointMeta,
+    request: Request,
+    now_ms: i64,
+    outcome: &mut CallOutcome,
+) -> Result<Value, ApiError> {
+    if let Some(fault) = state.store().take_fault(endpoint.id) {
+        match fault {
+            Fault::Error {
+                code,
+                status,
+                message,
+            } => {
+                return Err(ApiError::Catalog {
+                    code,
+                    status,
+                    message,
+                });
+            }
+            Fault::Latency { latency_ms } => {
+                tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+            }
+        }
+    }
+    let (parts, body) = request.into_parts();
+
+    let token = match endpoint.auth {
+        Auth::UserToken => Some(authenticate(
+            state,
+            &parts.headers,
+            TokenKind::User,
+            now_ms,
+        )?),
+        Auth::ClientToken => Some(authenticate(
+            state,
+            &parts.headers,
+            TokenKind::Client,
+            now_ms,
+        )?),
+        Auth::ClientCredentials => None,
+    };
+    if let Some(token) = &token {
+        outcome.open_id = token.open_id.clone();
+        check_endpoint_scopes(endpoint, token)?;
+        check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
+    }
+
+    let query = parse_query(parts.uri.query())?;
+    let fields = match endpoint.fields {
+        Some(param) => parse_fields(param, &query, token.as_ref())?,
+        None => Vec::new(),
+    };
+
+    let body = match endpoint.request {
+        Some((schema, content_type)) => {
+            let bytes = read_body(body).await?;
+            let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
+            validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
+            value
+        }
+        None => json!({}),
+    };
+
+    if endpoint.auth == Auth::ClientCredentials {
+        let client_key = check_client_credentials(state, endpoint, &body)?;
+        check_rate_limit(state, endpoint, &format!("client:{client_key}"), now_ms)?;
+    }
+    if let (Some(scope_by), Some(token)) = (&endpoint.scope_by, &token)
+        && let Some(chosen) = body.get(scope_by.field).and_then(Value::as_str)
+        && let Some((_, scope)) = scope_by.scopes.iter().find(|(value, _)| *value == chosen)
+        && !token.scopes.contains(scope)
+    {
+        return Err(ApiError::ScopeNotAuthorized(format!(
+            "The user did not authorize the scope required for completing this request: {} {chosen} needs {}.",
+            scope_by.field,
+            scope.as_str()
+        )));
+    }
+
+    let call = Call {
+        endpoint,
+        token: token.as_ref(),
+        fields: &fields,
+        body: &body,
+        now_ms,
+    };
+    match state.run_behaviour(&call) {
+        Some(result) => result,
+        None => Ok(example_object(
+            endpoint.response,
+            endpoint
+                .fields
+                .map(|param| (param.schema, fields.as_slice())),
+        )),
+    }
+}
+
+/// Finds the bearer token and checks it exists, is live and is of the endpoint's kind.
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: TokenKind,
+    now_ms: i64,
+) -> Result<TokenRecord, ApiError> {
+    let invalid = |message: &str| ApiError::AccessTokenInvalid(message.to_owned());
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| invalid(TOKEN_INVALID))?;
+    let header = header.to_str().map_err(|_| invalid(TOKEN_INVALID))?.trim();
+    let (scheme, access_token) = header
+        .split_once(' ')
+        .ok_or_else(|| invalid(TOKEN_INVALID))?;
+    let access_token = access_token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || access_token.is_empty() {
+        return Err(invalid(TOKEN_INVALID));
+    }
+    let token = state
+        .store()
+        .token(access_token)
+        .ok_or_else(|| invalid(TOKEN_INVALID))?;
+    if token.revoked {
+        return Err(invalid("The access token has been revoked."));
+    }
+    if now_ms >= token.expires_at_ms {
+        return Err(invalid(
+            "The access token has expired; refresh it and retry.",
+        ));
+    }
+    if token.kind != kind {
+        return Err(invalid(match kind {
+            TokenKind::User => {
+                "This endpoint needs a user access token (act.), not a client access token."
+            }
+            TokenKind::Client => {
+                "This endpoint needs a client access token (clt.) from grant_type=client_credentials."
+            }
+        }));
+    }
+    Ok(token)
+}
+
+/// Any one of the endpoint's scopes lets the call through.
+fn check_endpoint_scopes(endpoint: &EndpointMeta, token: &TokenRecord) -> Result<(), ApiError> {
+    if endpoint.scopes.is_empty()
+        || endpoint
+            .scopes
+            .iter()
+            .any(|scope| token.scopes.contains(scope))
+    {
+        return Ok(());
+    }
+    let needed: Vec<&str> = endpoint.scopes.iter().map(|scope| scope.as_str()).collect();
+    Err(ApiError::ScopeNotAuthorized(format!(
+        "The user did not authorize the scope required for completing this request (needs {}).",
+        needed.join(" or ")
+    )))
+}
+
+fn check_rate_limit(
+    state: &AppState,
+    endpoint: &EndpointMeta,
+    who: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let limit = state.rate_limit(endpoint);
+    let window_ms = i64::from(endpoint.rate_limit.window_seconds.max(1)) * 1000;
+    let key = format!("{who}\u{0}{}", endpoint.id);
+    let decision = state.store().try_acquire(&key, now_ms, limit, window_ms);
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimitExceeded(format!(
+            "Rate limit exceeded: {limit} requests per {} seconds for this access token on {} {}.",
+            endpoint.rate_limit.window_seconds,
+            endpoint.method.as_str(),
+            endpoint.path
+        )))
+    }
+}
+
+fn parse_query(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    match query {
+        None => Ok(Vec::new()),
+        Some(query) => {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query).map_err(|error| {
+                ApiError::InvalidParams(format!("The query string is malformed: {error}"))
+            })
+        }
+    }
+}
+
+/// Parses `fields` against its schema: unknown names are `invalid_params`, names whose
+/// scope the token lacks are `scope_permission_missed`.
+fn parse_fields(
+    param: FieldsParam,
+    query: &[(String, String)],
+    token: Option<&TokenRecord>,
+) -> Result<Vec<&'static FieldMeta>, ApiError> {
+    let names: Vec<&str> = query
+        .iter()
+        .filter(|(key, _)| key == "fields")
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names.is_empty() {
+        if param.required {
+            return Err(ApiError::InvalidParams(
+                "fields: is required (a comma-separated list of field names)".to_owned(),
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    let mut fields: Vec<&'static FieldMeta> = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match param.schema.field(name) {
+            Some(field) => {
+                if !fields.iter().any(|known| known.name == field.name) {
+                    fields.push(field);
+                }
+            }
+            None => unknown.push(format!("{:?}", truncate(name))),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::InvalidParams(format!(
+            "fields: unknown field {} (valid: {})",
+            unknown.join(", "),
+            param
+                .schema
+                .fields
+                .iter()
+                .map(|field| field.name)
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
+    if let Some(token) = token {
+        let missing: Vec<String> = fields
+            .iter()
+            .filter_map(|field| {
+                let scope = field.scope?;
+                (!token.scopes.contains(&scope))
+                    .then(|| format!("{} needs {}", field.name, scope.as_str()))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::ScopePermissionMissed(format!(
+                "The access token lacks the scope some requested fields need: {}.",
+                missing.join("; ")
+            )));
+        }
+    }
+    Ok(fields)
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+}
+
+fn decode_body(
+    schema: &tiktok_api::meta::SchemaMeta,
+    content_type: ContentType,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let (expected, accepts): (&str, fn(&str) -> bool) = match content_type {
+        ContentType::Json => ("application/json", |mime| {
+            mime == "application/json" || mime.ends_with("+json")
+        }),
+        ContentType::Form => ("application/x-www-form-urlencoded", |mime| {
+            mime == "application/x-www-form-urlencoded"
+        }),
+    };
+    if let Some(value) = headers.get(header::CONTENT_TYPE) {
+        let text = value.to_str().unwrap_or("(not ASCII)");
+        let mime = text
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if !accepts(&mime) {
+            return Err(ApiError::InvalidParams(format!(
+                "Content-Type must be {expected}, found {:?}",
+                truncate(text)
+            )));
+        }
+    }
+    match content_type {
+        ContentType::Json => {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(json!({}));
+            }
+            serde_json::from_slice::<Value>(bytes).map_err(|error| {
+                ApiError::InvalidParams(format!("The request body is not valid JSON: {error}"))
+            })
+        }
+        ContentType::Form => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(bytes).map_err(|error| {
+                    ApiError::InvalidParams(format!("The form body is malformed: {error}"))
+                })?;
+            form_to_json(schema, &pairs).map_err(ApiError::InvalidParams)
+        }
+    }
+}
+
+/// The OAuth endpoints' client authentication: `client_key` and `client_secret` in the body.
+fn check_client_credentials(
+    state: &AppState,
+    endpoint: &EndpointMeta,
+    body: &Value,
+) -> Result<String, ApiError> {
+    let client_key = body
+        .get("client_key")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let client_secret = body
+        .get("client_secret")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match state.store().app(client_key) {
+        Some(app) if app.client_secret == client_secret => Ok(app.client_key),
+        _ => Err(ApiError::Catalog {
+            status: endpoint
+                .status_of(&ErrorCode::InvalidClient)
+                .unwrap_or(ErrorCode::InvalidClient.status()),
+            code: ErrorCode::InvalidClient,
+            message: "Client key or secret is invalid.".to_owned(),
+        }),
+    }
+}
+
+/// Middleware: one trace line and one call-log entry per call (control calls are traced only).
+pub async fn log_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at_ms = state.now_ms();
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    let outcome = response.extensions().get::<CallOutcome>().cloned();
+    if path.starts_with("/_mock/") {
+        tracing::debug!(%method, %path, status, latency_ms, "control");
+        return response;
+    }
+    let decision = outcome
+        .as_ref()
+        .map(|outcome| outcome.decision.clone())
+        .unwrap_or_else(|| if status < 400 { "ok" } else { "error" }.to_owned());
+    let open_id = outcome.as_ref().and_then(|outcome| outcome.open_id.clone());
+    tracing::info!(
+        %method,
+        %path,
+        open_id = open_id.as_deref().unwrap_or("-"),
+        %decision,
+        status,
+        latency_ms,
+        "call"
+    );
+    let log_id = response
+        .headers()
+        .get(LOG_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    state.store().record_call(CallRecord {
+        seq: 0,
+        at_ms,
+        method,
+        path,
+        endpoint: outcome
+            .as_ref()
+            .and_then(|outcome| outcome.endpoint.map(str::to_owned)),
+        open_id,
+        decision,
+        status,
+        latency_ms,
+        log_id,
+    });
+    response
+}
