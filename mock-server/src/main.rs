@@ -1,6 +1,5 @@
 //! `tiktok-mock`: serves the mock TikTok v2 API; reads flags, prints the demo credentials, serves.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -36,15 +35,12 @@ enum ClockArg {
     Manual,
 }
 
-fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
-    let text = if let Some(port) = text.strip_prefix(':') {
-        format!("127.0.0.1:{port}")
-    } else {
-        text.to_owned()
-    };
-    text.parse().with_context(|| {
-        format!("--addr: expected HOST:PORT such as 127.0.0.1:8080, found {text:?}")
-    })
+/// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
+fn normalize_addr(text: &str) -> String {
+    match text.strip_prefix(':') {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => text.to_owned(),
+    }
 }
 
 #[tokio::main]
@@ -80,10 +76,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .rate_limit_scale(args.rate_limit_scale)
         .build()?;
-    let address = parse_addr(&args.addr)?;
-    let listener = tokio::net::TcpListener::bind(address)
+    let address = normalize_addr(&args.addr);
+    let listener = tokio::net::TcpListener::bind(address.as_str())
         .await
-        .with_context(|| format!("cannot listen on {address}"))?;
+        .with_context(|| format!("--addr: cannot listen on {address:?} (expected HOST:PORT)"))?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     println!("listening on {base}");
