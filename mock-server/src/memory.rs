@@ -178,24 +178,26 @@ impl Store for MemoryStore {
         if self.creators.get(&video.open_id).is_none() {
             return Err(StoreError::UnknownCreator(video.open_id));
         }
-        // Claim the id first so two concurrent inserts of one id can't both succeed.
+        // Lock order: a timeline, then an index shard (readers never hold both).
+        let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
+        let mut timeline = lock(&timeline);
+        while timeline.contains_key(&video.create_time_ms) {
+            video.create_time_ms = video
+                .create_time_ms
+                .checked_add(1)
+                .ok_or(StoreError::TimeOutOfRange)?;
+        }
         {
             let mut shard = self.video_index.shard(&video.id);
             if shard.contains_key(&video.id) {
                 return Err(StoreError::DuplicateId(video.id));
             }
-            shard.insert(video.id.clone(), (video.open_id.clone(), i64::MIN));
-        }
-        let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
-        let mut timeline = lock(&timeline);
-        while timeline.contains_key(&video.create_time_ms) {
-            video.create_time_ms = video.create_time_ms.saturating_add(1);
+            shard.insert(
+                video.id.clone(),
+                (video.open_id.clone(), video.create_time_ms),
+            );
         }
         timeline.insert(video.create_time_ms, video.clone());
-        self.video_index.insert(
-            video.id.clone(),
-            (video.open_id.clone(), video.create_time_ms),
-        );
         Ok(video)
     }
 
@@ -385,6 +387,20 @@ mod tests {
             store.insert_video(video(1, "a", 5)),
             Err(StoreError::DuplicateId("1".to_owned()))
         );
+    }
+
+    #[test]
+    fn a_tie_at_the_end_of_time_is_refused_not_looped() {
+        let store = MemoryStore::new();
+        store.put_creator(creator("a"));
+        store.insert_video(video(1, "a", i64::MAX)).expect("insert");
+        assert_eq!(
+            store.insert_video(video(2, "a", i64::MAX)),
+            Err(StoreError::TimeOutOfRange)
+        );
+        // The refused video did not claim its id.
+        assert!(store.video("2").is_none());
+        store.insert_video(video(2, "a", 5)).expect("insert");
     }
 
     #[test]

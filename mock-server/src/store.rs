@@ -300,6 +300,9 @@ pub enum StoreError {
     /// The id is taken.
     #[error("duplicate id {0:?}")]
     DuplicateId(String),
+    /// No free millisecond is left at or after the video's create time.
+    #[error("create_time_ms out of range")]
+    TimeOutOfRange,
     /// No video has this id.
     #[error("unknown video {0:?}")]
     UnknownVideo(String),
