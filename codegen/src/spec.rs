@@ -336,11 +336,41 @@ pub struct RawRealWebhooks {
 }
 
 /// An endpoint's error: a catalog code, optionally with the HTTP status this endpoint uses for it.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+///
+/// Written as `code` or `{code: code, status: 200}`. Deserialized by hand rather than
+/// `#[serde(untagged)]`, whose only message is "data did not match any variant".
+#[derive(Debug)]
 pub enum RawEndpointError {
     Code(String),
     WithStatus { code: String, status: i64 },
+}
+
+impl<'de> Deserialize<'de> for RawEndpointError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct WithStatus {
+            code: String,
+            status: i64,
+        }
+
+        let expected = "an error code, or {code: <code>, status: <HTTP status>}";
+        match serde_yaml::Value::deserialize(deserializer)? {
+            serde_yaml::Value::String(code) => Ok(Self::Code(code)),
+            value @ serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<WithStatus>(value)
+                .map(|with| Self::WithStatus {
+                    code: with.code,
+                    status: with.status,
+                })
+                .map_err(D::Error::custom),
+            other => Err(D::Error::custom(format_args!(
+                "invalid type: {}, expected {expected}",
+                describe(&other)
+            ))),
+        }
+    }
 }
 
 /// One entry of `spec/webhooks.yaml`.
@@ -356,6 +386,9 @@ pub struct RawWebhook {
     pub source: String,
 }
 
+/// A schema with its name and its fields, in file order.
+pub type RawSchemaEntry = (String, RawSchema, Vec<(String, RawField)>);
+
 /// Every spec file as written, in file order where order matters.
 #[derive(Debug)]
 pub struct RawSpec {
@@ -363,7 +396,7 @@ pub struct RawSpec {
     pub scopes: Vec<(String, RawScope)>,
     pub errors: Vec<RawError>,
     pub enums: Vec<(String, RawEnum)>,
-    pub schemas: Vec<(String, RawSchema, Vec<(String, RawField)>)>,
+    pub schemas: Vec<RawSchemaEntry>,
     pub endpoints: Vec<(String, RawEndpoint)>,
     pub webhooks: Vec<(String, RawWebhook)>,
     /// Where each node is, for errors found after parsing.
@@ -378,19 +411,49 @@ pub struct Positions {
 
 impl Positions {
     /// The position of the node at `path` in `file`, or of its nearest ancestor that exists.
+    ///
+    /// A path that ends in a key points at the key's value when that is a scalar, and at
+    /// the key otherwise (a flow value's span can start after the key).
     pub fn find(&self, file: &str, path: &NodePath) -> Option<(usize, usize)> {
+        self.locate(file, path, false)
+    }
+
+    /// Like [`Positions::find`], but a path that ends in a key points at the key itself;
+    /// for problems with the key, such as an unknown or misspelled one.
+    pub fn find_key(&self, file: &str, path: &NodePath) -> Option<(usize, usize)> {
+        self.locate(file, path, true)
+    }
+
+    /// The position of the key `key` of the mapping at `path`, if there is one.
+    fn key_of(&self, file: &str, path: &NodePath, key: &str) -> Option<(usize, usize)> {
+        let mut node = self.files.get(file)?;
+        for segment in &path.0 {
+            node = match segment {
+                Segment::Key(key) => node.as_mapping()?.get_node(key)?,
+                Segment::Index(index) => node.as_sequence()?.get(*index)?,
+            };
+        }
+        let (name, _) = node
+            .as_mapping()?
+            .iter()
+            .find(|(name, _)| name.as_str() == key)?;
+        let marker = name.span().start()?;
+        Some((marker.line(), marker.column()))
+    }
+
+    fn locate(&self, file: &str, path: &NodePath, at_key: bool) -> Option<(usize, usize)> {
         let mut node = self.files.get(file)?;
         let mut best = node
             .span()
             .start()
             .map(|marker| (marker.line(), marker.column()));
-        for segment in &path.0 {
+        for (position, segment) in path.0.iter().enumerate() {
+            let last = position + 1 == path.0.len();
             let next = match segment {
                 Segment::Key(key) => node.as_mapping().and_then(|map| {
                     map.iter()
                         .find(|(name, _)| name.as_str() == key)
                         .map(|(name, value)| {
-                            // Point at the key: a flow value's span can start after it.
                             if let Some(marker) = name.span().start() {
                                 best = Some((marker.line(), marker.column()));
                             }
@@ -402,10 +465,12 @@ impl Positions {
             match next {
                 Some(next_node) => {
                     node = next_node;
-                    if let Some(marker) = node.span().start() {
-                        if matches!(segment, Segment::Index(_)) || node.as_scalar().is_some() {
-                            best = Some((marker.line(), marker.column()));
-                        }
+                    let on_key = at_key && last && matches!(segment, Segment::Key(_));
+                    if let Some(marker) = node.span().start()
+                        && !on_key
+                        && (matches!(segment, Segment::Index(_)) || node.as_scalar().is_some())
+                    {
+                        best = Some((marker.line(), marker.column()));
                     }
                 }
                 None => break,
@@ -463,29 +528,62 @@ struct Loader {
 
 impl Loader {
     /// Parses `text` of `file`; on a syntax error records it and returns `None`.
+    ///
+    /// The text is read twice: by serde_yaml for the values, and by marked-yaml for the
+    /// positions of nodes. YAML that marked-yaml cannot index (anchors, aliases, tags,
+    /// non-scalar keys) is reported, so that every later error in the file has a line.
     fn parse(&mut self, file: &str, text: &str) -> Option<serde_yaml::Value> {
-        match serde_yaml::from_str::<serde_yaml::Value>(text) {
-            Ok(value) => {
-                if let Ok(node) = marked_yaml::parse_yaml(0, text) {
-                    self.positions.files.insert(file.to_string(), node);
-                }
+        let value = match serde_yaml::from_str::<serde_yaml::Value>(text) {
+            Ok(value) => value,
+            Err(error) => {
+                let error = syntax_error(file, text, &error);
+                self.errors.push(error);
+                return None;
+            }
+        };
+        let options = match value {
+            serde_yaml::Value::Sequence(_) => {
+                marked_yaml::LoaderOptions::default().toplevel_sequence()
+            }
+            _ => marked_yaml::LoaderOptions::default(),
+        };
+        match marked_yaml::parse_yaml_with_options(0, text, options) {
+            Ok(node) => {
+                self.positions.files.insert(file.to_string(), node);
                 Some(value)
             }
+            // A top level of the wrong kind is reported with the file's other type errors.
+            Err(
+                marked_yaml::LoadError::TopLevelMustBeMapping(_)
+                | marked_yaml::LoadError::TopLevelMustBeSequence(_),
+            ) => Some(value),
             Err(error) => {
-                let location = error.location();
-                let message = error.to_string();
-                let message = match message.find(" at line ") {
-                    Some(cut) => message[..cut].to_string(),
-                    None => message,
+                let (marker, found) = match &error {
+                    marked_yaml::LoadError::UnexpectedAnchor(marker) => {
+                        (Some(*marker), "an anchor (&name) or alias (*name)")
+                    }
+                    marked_yaml::LoadError::UnexpectedTag(marker) => {
+                        (Some(*marker), "a tag (!name)")
+                    }
+                    marked_yaml::LoadError::MappingKeyMustBeScalar(marker) => {
+                        (Some(*marker), "a key that is not a plain value")
+                    }
+                    _ => (None, "YAML the position index cannot read"),
                 };
                 self.errors.push(SpecError {
                     file: format!("spec/{file}"),
-                    line: location.as_ref().map(|l| l.line()),
-                    column: location.as_ref().map(|l| l.column()),
+                    line: marker.map(|marker| marker.line()),
+                    column: marker.map(|marker| marker.column()),
                     path: String::new(),
-                    expected: "valid YAML".into(),
-                    found: message,
-                    hint: None,
+                    expected: "plain YAML".into(),
+                    found: match marker {
+                        Some(_) => found.into(),
+                        None => format!("{found} ({error})"),
+                    },
+                    hint: Some(
+                        "spell the value out; the spec does not use anchors, aliases or tags"
+                            .into(),
+                    ),
                 });
                 None
             }
@@ -513,10 +611,24 @@ impl Loader {
                 }
                 let message = error.into_inner().to_string();
                 let (expected, found) = split_serde_message(&message);
+                let bad_key = found
+                    .strip_prefix("invalid type: string \"")
+                    .and_then(|rest| rest.strip_suffix('"'))
+                    .and_then(|key| self.positions.key_of(file, &path, key));
                 let mut spec_error =
                     self.positions
                         .error(file, path_prefix(file), &path, expected, found);
+                // A key of the wrong type (`five:` among integer reason codes) stops serde
+                // at the mapping; point at the key itself.
+                if let Some((line, column)) = bad_key {
+                    spec_error.line = Some(line);
+                    spec_error.column = Some(column);
+                }
                 if message.starts_with("unknown field") {
+                    if let Some((line, column)) = self.positions.find_key(file, &path) {
+                        spec_error.line = Some(line);
+                        spec_error.column = Some(column);
+                    }
                     spec_error.hint =
                         Some("check the spelling; spec/README.md lists every key".into());
                 }
@@ -571,6 +683,57 @@ impl Loader {
                 None
             }
         }
+    }
+}
+
+/// A [`SpecError`] for a YAML syntax error, at serde_yaml's position, keeping its context
+/// ("while parsing a flow mapping at line 73 column 12"), which often names the real culprit.
+fn syntax_error(file: &str, text: &str, error: &serde_yaml::Error) -> SpecError {
+    let mut location = error
+        .location()
+        .map(|location| (location.line(), location.column()));
+    let message = error.to_string();
+    // serde_yaml appends " at line L column C" to the problem; the position is printed first.
+    let mut found = match (message.find(" at line "), &location) {
+        (Some(cut), Some((line, column)))
+            if message[cut..].starts_with(&format!(" at line {line} column {column}")) =>
+        {
+            let rest = &message[cut + format!(" at line {line} column {column}").len()..];
+            format!("{}{rest}", &message[..cut])
+        }
+        _ => message.clone(),
+    };
+    let mut hint = None;
+    if found.starts_with("did not find expected key") {
+        hint = Some("check the indentation of this line and the lines above it".into());
+    }
+    if found.starts_with("duplicate entry with key") {
+        // serde_yaml points at the mapping; marked-yaml finds the second key.
+        let strict = || marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+        let result = match marked_yaml::parse_yaml_with_options(0, text, strict()) {
+            Err(marked_yaml::LoadError::TopLevelMustBeMapping(_)) => {
+                marked_yaml::parse_yaml_with_options(0, text, strict().toplevel_sequence())
+            }
+            other => other,
+        };
+        if let Err(marked_yaml::LoadError::DuplicateKey(duplicate)) = result
+            && let Some(marker) = duplicate.key.span().start()
+        {
+            location = Some((marker.line(), marker.column()));
+            if let Some(first) = duplicate.prev_key.span().start() {
+                found = format!("{found} (first at line {})", first.line());
+            }
+        }
+        hint = Some("a key may appear only once in a mapping; rename or merge the entries".into());
+    }
+    SpecError {
+        file: format!("spec/{file}"),
+        line: location.map(|(line, _)| line),
+        column: location.map(|(_, column)| column),
+        path: String::new(),
+        expected: "valid YAML".into(),
+        found,
+        hint,
     }
 }
 

@@ -13,6 +13,9 @@ use crate::spec::{self, RawEndpoint, RawEndpointError, RawSpec};
 struct Checker<'a> {
     raw: &'a RawSpec,
     errors: Vec<SpecError>,
+    /// Fields (schema, field) whose type did not resolve; already reported, so later
+    /// rules skip them rather than report the stand-in type.
+    unresolved_fields: BTreeSet<(String, String)>,
 }
 
 impl Checker<'_> {
@@ -57,6 +60,7 @@ pub fn validate(raw: &RawSpec) -> Result<Model, Error> {
     let mut checker = Checker {
         raw,
         errors: Vec::new(),
+        unresolved_fields: BTreeSet::new(),
     };
     let names = Names::collect(raw);
     let model = build(&mut checker, &names);
@@ -125,16 +129,13 @@ fn known_list(names: &BTreeSet<String>) -> String {
 }
 
 /// A non-negative integer that fits `T`, or a problem at `path`.
-fn count<T: TryFrom<i64>>(
+fn count<T: TryFrom<i64> + Default>(
     checker: &mut Checker,
     file: &str,
     path: NodePath,
     value: i64,
     min: i64,
-) -> T
-where
-    T: Default,
-{
+) -> T {
     if value < min {
         checker.fail(
             file,
@@ -642,13 +643,23 @@ fn build_schemas(checker: &mut Checker, names: &Names) -> Vec<Schema> {
             let ty = match parse_type(&field.ty, names) {
                 Ok(ty) => ty,
                 Err(unknown) => {
+                    let hint = if unknown == field.ty.trim() {
+                        "schema and enum names are case-sensitive".to_string()
+                    } else {
+                        format!(
+                            "{unknown:?} is not a type; schema and enum names are case-sensitive"
+                        )
+                    };
                     checker.fail_hint(
                         SCHEMAS,
                         field_path.key("type"),
                         "string, bool, i32, i64, list<T>, or an enum or schema of spec/schemas.yaml",
-                        format!("{unknown:?}"),
-                        "schema and enum names are case-sensitive",
+                        format!("{:?}", field.ty),
+                        hint,
                     );
+                    checker
+                        .unresolved_fields
+                        .insert((name.clone(), field_name.clone()));
                     Type::String
                 }
             };
@@ -689,7 +700,13 @@ fn build_schemas(checker: &mut Checker, names: &Names) -> Vec<Schema> {
                     min.to_string(),
                 );
             }
-            if (min_items.is_some() || max_items.is_some()) && !matches!(ty, Type::List(_)) {
+            let resolved = !checker
+                .unresolved_fields
+                .contains(&(name.clone(), field_name.clone()));
+            if resolved
+                && (min_items.is_some() || max_items.is_some())
+                && !matches!(ty, Type::List(_))
+            {
                 checker.fail(
                     SCHEMAS,
                     field_path.key("type"),
@@ -953,8 +970,9 @@ fn build_endpoint(
             checker,
             &path,
             paging,
-            request.as_ref().and_then(|(body, _)| schema(body)),
-            schema(&raw.response.data),
+            schemas,
+            request.as_ref().map(|(body, _)| body.as_str()),
+            &raw.response.data,
         )
     });
     let limits = raw
@@ -1010,9 +1028,15 @@ fn build_endpoint(
             };
             let catalog_status = names.errors.get(code).copied();
             if catalog_status.is_none() {
+                let code_path = match error {
+                    RawEndpointError::Code(_) => path.key("errors").index(index),
+                    RawEndpointError::WithStatus { .. } => {
+                        path.key("errors").index(index).key("code")
+                    }
+                };
                 checker.fail(
                     ENDPOINTS,
-                    path.key("errors").index(index),
+                    code_path,
                     "an error code of spec/errors.yaml",
                     format!("{code:?}"),
                 );
@@ -1069,8 +1093,9 @@ fn build_paging(
     checker: &mut Checker,
     path: &NodePath,
     raw: &spec::RawPaging,
-    request: Option<&Schema>,
-    response: Option<&Schema>,
+    schemas: &[Schema],
+    request: Option<&str>,
+    response: &str,
 ) -> Paging {
     let paging_path = path.key("paging");
     let style = match raw.style.as_str() {
@@ -1086,33 +1111,59 @@ fn build_paging(
             PagingStyle::Index
         }
     };
-    let has = |schema: Option<&Schema>, name: &str| {
-        schema.and_then(|schema| schema.field(name)).is_some()
-    };
-    if !has(request, "cursor") {
-        checker.fail_hint(
+    let find = |name: &str| schemas.iter().find(|schema| schema.name == name);
+    // A body or data schema that does not exist is reported by its own rule, not here.
+    match request.map(find) {
+        None => checker.fail_hint(
             ENDPOINTS,
             paging_path.clone(),
-            "an endpoint whose request body has a `cursor` field",
-            "a paging block on an endpoint without a cursor",
-            "add `cursor` to the request schema, or remove `paging`",
-        );
+            "a request body with `cursor` and `max_count` fields, since the endpoint has a paging block",
+            "no request body",
+            "add a `request` whose body schema has `cursor` and `max_count`, or remove `paging`",
+        ),
+        Some(None) => {}
+        Some(Some(body)) => {
+            for (name, name_path) in [
+                ("cursor", paging_path.clone()),
+                ("max_count", paging_path.key("max_count")),
+            ] {
+                if body.field(name).is_none() {
+                    checker.fail_hint(
+                        ENDPOINTS,
+                        name_path,
+                        format!(
+                            "a `{name}` field in the request body, since the endpoint has a paging block"
+                        ),
+                        format!("{}, which has no `{name}`", body.name),
+                        format!(
+                            "add `{name}` to schemas.{} in spec/schemas.yaml, or remove `paging`",
+                            body.name
+                        ),
+                    );
+                }
+            }
+        }
     }
-    if !has(request, "max_count") {
-        checker.fail(
-            ENDPOINTS,
-            paging_path.key("max_count"),
-            "a request body with a `max_count` field",
-            "none",
-        );
-    }
-    for name in ["cursor", "has_more", raw.items.as_str()] {
-        if !has(response, name) {
+    if let Some(data) = find(response) {
+        for name in ["cursor", "has_more"] {
+            if data.field(name).is_none() {
+                checker.fail_hint(
+                    ENDPOINTS,
+                    paging_path.clone(),
+                    format!(
+                        "a `{name}` field in the response data, since the endpoint has a paging block"
+                    ),
+                    format!("{}, which has no `{name}`", data.name),
+                    format!("add `{name}` to schemas.{} in spec/schemas.yaml", data.name),
+                );
+            }
+        }
+        if data.field(&raw.items).is_none() {
             checker.fail(
                 ENDPOINTS,
-                paging_path.clone(),
-                format!("a response schema with a `{name}` field"),
-                "none",
+                paging_path.key("items"),
+                format!("the field of {} that holds the page's items", data.name),
+                format!("{:?}, which {} has not", raw.items, data.name),
             );
         }
     }
@@ -1158,19 +1209,36 @@ fn build_rate_limit(
     if let Some(tier) = &rate_limit.tier
         && !names.tiers.contains_key(tier)
     {
-        checker.fail(
+        let known: BTreeSet<String> = names.tiers.keys().cloned().collect();
+        checker.fail_hint(
             ENDPOINTS,
             limit_path.key("tier"),
             "a tier of spec/api.yaml rate_limit_tiers",
             format!("{tier:?}"),
+            format!("known tiers: {}", known_list(&known)),
         );
     }
-    let figure = match (rate_limit.per_minute, &rate_limit.tier) {
-        (Some(per_minute), _) => Some((per_minute, limit_path.key("per_minute"))),
+    let per_minute = match (rate_limit.per_minute, &rate_limit.tier) {
+        (Some(per_minute), _) => match u32::try_from(per_minute) {
+            Ok(per_minute) if per_minute >= 1 => per_minute,
+            _ => {
+                checker.fail_hint(
+                    ENDPOINTS,
+                    limit_path.key("per_minute"),
+                    "a rate limit of at least 1 request per minute",
+                    per_minute.to_string(),
+                    "to leave an endpoint unlimited, use a large figure",
+                );
+                1
+            }
+        },
+        // A tier's own figure is checked, and reported, in spec/api.yaml.
         (None, Some(tier)) => names
             .tiers
             .get(tier)
-            .map(|value| (*value, limit_path.key("tier"))),
+            .and_then(|per_minute| u32::try_from(*per_minute).ok())
+            .unwrap_or(1)
+            .max(1),
         (None, None) => {
             checker.fail(
                 ENDPOINTS,
@@ -1178,22 +1246,8 @@ fn build_rate_limit(
                 "a per_minute figure or a tier",
                 "neither",
             );
-            None
-        }
-    };
-    let per_minute = match figure {
-        Some((value, _)) if value >= 1 && value <= i64::from(u32::MAX) => value as u32,
-        Some((value, figure_path)) => {
-            checker.fail_hint(
-                ENDPOINTS,
-                figure_path,
-                "a rate limit of at least 1 request per minute",
-                value.to_string(),
-                "to leave an endpoint unlimited, use a large figure",
-            );
             1
         }
-        None => 1,
     };
     RateLimit {
         per_minute,
@@ -1215,6 +1269,32 @@ fn check_sources(checker: &mut Checker, names: &Names) {
             &tier.source,
         ));
     }
+    let oauth = &raw.api.oauth;
+    let oauth_path = root.key("oauth");
+    for (key, source) in [
+        (
+            "access_token_ttl_seconds",
+            &oauth.access_token_ttl_seconds.source,
+        ),
+        (
+            "refresh_token_ttl_seconds",
+            &oauth.refresh_token_ttl_seconds.source,
+        ),
+        (
+            "client_token_ttl_seconds",
+            &oauth.client_token_ttl_seconds.source,
+        ),
+        ("refresh_rotation", &oauth.refresh_rotation.source),
+        ("code_ttl_seconds", &oauth.code_ttl_seconds.source),
+        ("pkce", &oauth.pkce.source),
+    ] {
+        refs.push((API, oauth_path.key(key).key("source"), source));
+    }
+    refs.push((
+        API,
+        root.key("uploads").key("chunk").key("source"),
+        &raw.api.uploads.chunk.source,
+    ));
     for (index, divergence) in raw.api.divergences.iter().enumerate() {
         for (source_index, source) in divergence.sources.iter().enumerate() {
             refs.push((
@@ -1255,6 +1335,20 @@ fn check_sources(checker: &mut Checker, names: &Names) {
             path.key("rate_limit").key("source"),
             &endpoint.rate_limit.source,
         ));
+        if let Some(real) = &endpoint.real_scopes {
+            refs.push((
+                ENDPOINTS,
+                path.key("real_scopes").key("source"),
+                &real.source,
+            ));
+        }
+        if let Some(real) = &endpoint.real_webhooks {
+            refs.push((
+                ENDPOINTS,
+                path.key("real_webhooks").key("source"),
+                &real.source,
+            ));
+        }
         for (name, limit) in &endpoint.limits {
             refs.push((
                 ENDPOINTS,
@@ -1333,6 +1427,12 @@ fn check_examples(checker: &mut Checker, model: &Model) {
         .collect();
     for schema in &model.schemas {
         for field in &schema.fields {
+            if checker
+                .unresolved_fields
+                .contains(&(schema.name.clone(), field.name.clone()))
+            {
+                continue;
+            }
             let path = NodePath::default()
                 .key("schemas")
                 .key(schema.name.clone())
@@ -1382,7 +1482,11 @@ fn example_fits(model: &Model, ty: &Type, value: &serde_json::Value) -> Result<(
             .try_for_each(|item| example_fits(model, inner, item)),
         (Type::Enum(name), Value::String(text)) => match model.enumeration(name) {
             Some(enumeration) if enumeration.values.contains(text) => Ok(()),
-            _ => Err(format!("{text:?}, not a value of {name}")),
+            Some(enumeration) => Err(format!(
+                "{text:?}, not a value of {name} ({})",
+                enumeration.values.join(", ")
+            )),
+            None => Err(format!("{text:?}, not a value of {name}")),
         },
         (Type::Schema(_), Value::Object(_)) => Ok(()),
         (_, other) => Err(other.to_string()),
