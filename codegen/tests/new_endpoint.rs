@@ -8,7 +8,13 @@ fn spec_texts() -> BTreeMap<&'static str, String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec");
     tiktok_codegen::spec::FILES
         .iter()
-        .map(|file| (*file, std::fs::read_to_string(dir.join(file)).unwrap_or_else(|error| panic!("{file}: {error}"))))
+        .map(|file| {
+            (
+                *file,
+                std::fs::read_to_string(dir.join(file))
+                    .unwrap_or_else(|error| panic!("{file}: {error}")),
+            )
+        })
         .collect()
 }
 
@@ -48,17 +54,30 @@ const NEW_SCHEMAS: &str = r#"
 #[test]
 fn an_added_endpoint_reaches_every_output() {
     let mut texts = spec_texts();
-    texts.get_mut("endpoints.yaml").expect("endpoints.yaml").push_str(NEW_ENDPOINT);
-    texts.get_mut("schemas.yaml").expect("schemas.yaml").push_str(NEW_SCHEMAS);
+    texts
+        .get_mut("endpoints.yaml")
+        .expect("endpoints.yaml")
+        .push_str(NEW_ENDPOINT);
+    texts
+        .get_mut("schemas.yaml")
+        .expect("schemas.yaml")
+        .push_str(NEW_SCHEMAS);
     let model = tiktok_codegen::load_texts(&texts).unwrap_or_else(|error| panic!("{error}"));
     let files: BTreeMap<String, String> = tiktok_codegen::generate_from(&model)
         .unwrap_or_else(|error| panic!("{error}"))
         .into_iter()
         .collect();
-    let file = |path: &str| files.get(path).unwrap_or_else(|| panic!("{path} not generated"));
+    let file = |path: &str| {
+        files
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} not generated"))
+    };
 
     let client = file("generated/src/gen/client.rs");
-    assert!(client.contains("pub async fn video_stats("), "no client method:\n{client}");
+    assert!(
+        client.contains("pub async fn video_stats("),
+        "no client method:\n{client}"
+    );
     assert!(client.contains("body: &crate::VideoStatsRequest"));
     assert!(client.contains("crate::VideoStats, crate::Error>"));
     let table = file("generated/src/gen/endpoints.rs");
@@ -70,15 +89,25 @@ fn an_added_endpoint_reaches_every_output() {
     assert!(models.contains("pub struct VideoStats {"));
     assert!(models.contains("pub views_last_hour: i64"));
     let reference = file("generated/REFERENCE.md");
-    assert!(reference.contains("/v2/video/stats/"), "not in the reference");
+    assert!(
+        reference.contains("/v2/video/stats/"),
+        "not in the reference"
+    );
     let openapi = file("generated/openapi.yaml");
-    assert!(openapi.contains("/v2/video/stats/:"), "not in the OpenAPI paths");
+    assert!(
+        openapi.contains("/v2/video/stats/:"),
+        "not in the OpenAPI paths"
+    );
     assert!(openapi.contains("VideoStatsRequest"));
 
     // Without the addition none of it is there, so the assertions above mean something.
-    let baseline: BTreeMap<String, String> = tiktok_codegen::generate_from(&tiktok_codegen::load_texts(&spec_texts()).unwrap_or_else(|error| panic!("{error}")))
-        .unwrap_or_else(|error| panic!("{error}"))
-        .into_iter()
-        .collect();
-    assert!(baseline.values().all(|contents| !contents.contains("video_stats") && !contents.contains("/v2/video/stats/")));
+    let baseline: BTreeMap<String, String> = tiktok_codegen::generate_from(
+        &tiktok_codegen::load_texts(&spec_texts()).unwrap_or_else(|error| panic!("{error}")),
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
+    .into_iter()
+    .collect();
+    assert!(baseline.values().all(
+        |contents| !contents.contains("video_stats") && !contents.contains("/v2/video/stats/")
+    ));
 }
