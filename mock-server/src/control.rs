@@ -133,23 +133,57 @@ async fn list_videos(State(state): State<AppState>, RawQuery(query): RawQuery) -
     .into_response())
 }
 
-#[derive(Deserialize)]
+/// `POST /_mock/videos`: a fixture video plus `open_id` and an optional `count`.
 struct SeedVideo {
     open_id: String,
-    #[serde(flatten)]
+    /// Adds this many videos, one second apart going back from the create time.
+    count: Option<u32>,
     video: FixtureVideo,
 }
 
+impl SeedVideo {
+    /// Splits the body so the video's own fields keep `deny_unknown_fields` (no flatten).
+    fn parse(bytes: &[u8]) -> Result<SeedVideo, ApiError> {
+        let mut object: serde_json::Map<String, Value> = parse(bytes)?;
+        let open_id = match object.remove("open_id") {
+            Some(Value::String(open_id)) => open_id,
+            _ => {
+                return Err(ApiError::InvalidParams(
+                    "open_id: is required (a string)".to_owned(),
+                ));
+            }
+        };
+        let count = match object.remove("count") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(
+                value
+                    .as_u64()
+                    .and_then(|count| u32::try_from(count).ok())
+                    .ok_or_else(|| {
+                        ApiError::InvalidParams("count: expected a positive integer".to_owned())
+                    })?,
+            ),
+        };
+        let video: FixtureVideo =
+            serde_json::from_value(Value::Object(object)).map_err(|error| {
+                ApiError::InvalidParams(format!("The request body is invalid: {error}"))
+            })?;
+        Ok(SeedVideo {
+            open_id,
+            count,
+            video,
+        })
+    }
+}
+
+/// The most videos one `POST /_mock/videos` adds.
+const MAX_SEED_COUNT: u32 = 1_000_000;
+
 async fn add_video(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let seed: SeedVideo = parse(&body)?;
+    let seed = SeedVideo::parse(&body)?;
     let creator = state.store().creator(&seed.open_id).ok_or_else(|| {
         ApiError::InvalidParams(format!("open_id: no creator {:?}", seed.open_id))
     })?;
-    let id = seed
-        .video
-        .id
-        .clone()
-        .unwrap_or_else(|| state.next_video_id());
     let create_time_ms = seed
         .video
         .create_time_ms
@@ -163,12 +197,53 @@ async fn add_video(State(state): State<AppState>, body: Bytes) -> ControlResult 
     } else {
         creator.username.clone()
     };
-    let video = build_video(&handle, &creator.open_id, id, create_time_ms, &seed.video);
-    let video = state
-        .store()
-        .insert_video(video)
-        .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
-    Ok(Json(video).into_response())
+    let Some(count) = seed.count else {
+        let id = seed
+            .video
+            .id
+            .clone()
+            .unwrap_or_else(|| state.next_video_id());
+        let video = build_video(&handle, &creator.open_id, id, create_time_ms, &seed.video);
+        let video = state
+            .store()
+            .insert_video(video)
+            .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
+        return Ok(Json(video).into_response());
+    };
+    if count == 0 || count > MAX_SEED_COUNT || seed.video.id.is_some() {
+        return Err(ApiError::InvalidParams(format!(
+            "count: must be 1..{MAX_SEED_COUNT}, without an id"
+        )));
+    }
+    let mut ids = Vec::new();
+    for n in 0..count {
+        let mut template = seed.video.clone();
+        if !template.title.is_empty() {
+            template.title = format!("{} #{}", template.title, n + 1);
+        }
+        let at_ms = create_time_ms.saturating_sub(i64::from(n) * 1000);
+        let video = build_video(
+            &handle,
+            &creator.open_id,
+            state.next_video_id(),
+            at_ms,
+            &template,
+        );
+        let video = state
+            .store()
+            .insert_video(video)
+            .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
+        if n == 0 || n + 1 == count {
+            ids.push(video.id);
+        }
+    }
+    Ok(Json(json!({
+        "created": count,
+        "newest_id": ids.first(),
+        "oldest_id": ids.last(),
+        "total": state.store().video_count(&creator.open_id),
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -29,11 +29,11 @@ pub struct Fixtures {
     pub comments: Vec<FixtureComment>,
 }
 
-/// A creator of a fixture file.
+/// A creator of a fixture file: the `Creator` fields plus videos and generation counts.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "serde_yaml::Mapping")]
 pub struct FixtureCreator {
     /// The profile.
-    #[serde(flatten)]
     pub creator: Creator,
     /// Videos given one by one.
     #[serde(default)]
@@ -44,6 +44,40 @@ pub struct FixtureCreator {
     /// How many synthetic comments to add on each generated video.
     #[serde(default)]
     pub generate_comments: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureCreatorExtras {
+    #[serde(default)]
+    videos: Vec<FixtureVideo>,
+    #[serde(default)]
+    generate_videos: u32,
+    #[serde(default)]
+    generate_comments: u32,
+}
+
+impl TryFrom<serde_yaml::Mapping> for FixtureCreator {
+    type Error = serde_yaml::Error;
+
+    /// Splits the mapping so both parts keep `deny_unknown_fields` (serde's flatten loses it).
+    fn try_from(mut mapping: serde_yaml::Mapping) -> Result<Self, Self::Error> {
+        let mut extras = serde_yaml::Mapping::new();
+        for key in ["videos", "generate_videos", "generate_comments"] {
+            if let Some(value) = mapping.remove(key) {
+                extras.insert(serde_yaml::Value::from(key), value);
+            }
+        }
+        let creator: Creator = serde_yaml::from_value(serde_yaml::Value::Mapping(mapping))?;
+        let extras: FixtureCreatorExtras =
+            serde_yaml::from_value(serde_yaml::Value::Mapping(extras))?;
+        Ok(FixtureCreator {
+            creator,
+            videos: extras.videos,
+            generate_videos: extras.generate_videos,
+            generate_comments: extras.generate_comments,
+        })
+    }
 }
 
 /// A video of a fixture file; everything but the title has a default.

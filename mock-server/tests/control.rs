@@ -368,3 +368,73 @@ async fn demo_tokens_have_every_user_scope_and_the_read_scopes() {
     .await
     .assert_error(401, "scope_not_authorized");
 }
+
+#[tokio::test]
+async fn videos_can_be_seeded_in_bulk_and_typos_are_named() {
+    let mock = Harness::new();
+    let open_id = "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70";
+    let answer = mock
+        .post_json(
+            "/_mock/videos",
+            None,
+            json!({"open_id": open_id, "count": 500, "title": "Bulk"}).to_string(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["created"], json!(500));
+    assert_eq!(answer.json["total"], json!(500));
+    let newest = answer.json["newest_id"].clone();
+    let token = mock.mint(tiktok_mock::MintRequest {
+        open_id: Some(open_id.to_owned()),
+        ..Default::default()
+    });
+    let answer = mock
+        .post_json(
+            "/v2/video/list/?fields=id,title",
+            Some(&token),
+            r#"{"max_count": 2}"#,
+        )
+        .await;
+    assert_eq!(answer.data()["videos"][0]["title"], json!("Bulk #1"));
+    assert_eq!(answer.data()["videos"][0]["id"], newest);
+    for body in [
+        json!({"open_id": open_id, "titel": "typo"}),
+        json!({"open_id": open_id, "count": 0}),
+        json!({"open_id": open_id, "count": -3}),
+        json!({"open_id": open_id, "count": 2, "id": "1"}),
+        json!({"title": "no creator"}),
+    ] {
+        let answer = mock
+            .post_json("/_mock/videos", None, body.to_string())
+            .await;
+        answer.assert_error(400, "invalid_params");
+    }
+    let answer = mock
+        .post_json(
+            "/_mock/videos",
+            None,
+            json!({"open_id": open_id, "titel": "typo"}).to_string(),
+        )
+        .await;
+    assert!(answer.message().contains("titel"), "{}", answer.text);
+}
+
+#[test]
+fn fixture_typos_are_named() {
+    let error = tiktok_mock::Fixtures::from_yaml(
+        "apps: [{client_key: k, client_secret: s}]\ncreators: [{open_id: a, follower_cnt: 3}]\n",
+    )
+    .expect_err("a typo");
+    assert!(error.to_string().contains("follower_cnt"), "{error}");
+    let error = tiktok_mock::Fixtures::from_yaml(
+        "apps: [{client_key: k, client_secret: s}]\ncreators: [{open_id: a, generate_video: 3}]\n",
+    )
+    .expect_err("a typo");
+    assert!(error.to_string().contains("generate_video"), "{error}");
+    let fixtures = tiktok_mock::Fixtures::from_yaml(
+        "apps: [{client_key: k, client_secret: s}]\ncreators: [{open_id: a, generate_videos: 3, videos: [{title: x}]}]\n",
+    )
+    .expect("fixtures");
+    assert_eq!(fixtures.creators[0].generate_videos, 3);
+    assert_eq!(fixtures.creators[0].videos.len(), 1);
+}
