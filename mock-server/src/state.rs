@@ -9,7 +9,7 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde_json::Value;
 use tiktok_api::Scope;
-use tiktok_api::meta::EndpointMeta;
+use tiktok_api::meta::{Access, Auth, EndpointMeta};
 use tiktok_api::spec_constants::{
     ACCESS_TOKEN_TTL_SECONDS, CLIENT_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS, SCOPE_SEPARATOR,
 };
@@ -243,7 +243,7 @@ impl AppState {
             }
             None => match kind {
                 TokenKind::User => user_scopes(),
-                TokenKind::Client => vec![Scope::ResearchDataBasic],
+                TokenKind::Client => client_scopes(),
             },
         };
         let now_ms = self.now_ms();
@@ -366,23 +366,56 @@ impl Default for AppState {
     }
 }
 
-/// Every scope a user token can hold (all but the Research API's).
-pub fn user_scopes() -> Vec<Scope> {
+/// The scopes an endpoint involves: its own, its `scope_by` ones and its fields'.
+fn endpoint_scopes(endpoint: &EndpointMeta) -> impl Iterator<Item = Scope> + '_ {
+    let by_field = endpoint
+        .scope_by
+        .iter()
+        .flat_map(|scope_by| scope_by.scopes.iter().map(|(_, scope)| *scope));
+    let of_fields = endpoint
+        .fields
+        .iter()
+        .flat_map(|param| param.schema.fields.iter().filter_map(|field| field.scope));
+    endpoint
+        .scopes
+        .iter()
+        .copied()
+        .chain(by_field)
+        .chain(of_fields)
+}
+
+/// The scopes of `Scope::ALL` (in that order) that some endpoint matching `keep` involves.
+fn scopes_where(keep: impl Fn(&EndpointMeta) -> bool) -> Vec<Scope> {
+    let used: Vec<Scope> = tiktok_api::ENDPOINTS
+        .iter()
+        .filter(|endpoint| keep(endpoint))
+        .flat_map(|endpoint| endpoint_scopes(endpoint))
+        .collect();
     Scope::ALL
         .iter()
         .copied()
-        .filter(|scope| *scope != Scope::ResearchDataBasic)
+        .filter(|scope| used.contains(scope))
         .collect()
 }
 
-/// The read scopes: user info and video list.
+/// Every scope a user token can use: those of the user-token endpoints (from the table).
+pub fn user_scopes() -> Vec<Scope> {
+    scopes_where(|endpoint| endpoint.auth == Auth::UserToken)
+}
+
+/// The scopes of client tokens: those of the client-token endpoints (research.data.basic).
+pub fn client_scopes() -> Vec<Scope> {
+    scopes_where(|endpoint| endpoint.auth == Auth::ClientToken)
+}
+
+/// The read scopes: those of the user-token read endpoints with `fields` (user info and
+/// the video list and query), i.e. user.info.basic, .profile, .stats and video.list.
 pub fn read_scopes() -> Vec<Scope> {
-    vec![
-        Scope::UserInfoBasic,
-        Scope::UserInfoProfile,
-        Scope::UserInfoStats,
-        Scope::VideoList,
-    ]
+    scopes_where(|endpoint| {
+        endpoint.auth == Auth::UserToken
+            && endpoint.access == Access::Read
+            && endpoint.fields.is_some()
+    })
 }
 
 /// A token string: the prefix and 48 random alphanumerics.

@@ -357,9 +357,22 @@ async fn demo_tokens_have_every_user_scope_and_the_read_scopes() {
     let tokens = mock.state.demo_tokens().clone();
     let full = mock.state.store().token(&tokens.full).expect("full");
     assert_eq!(full.scopes, all_user_scopes());
+    assert!(!full.scopes.contains(&Scope::ResearchDataBasic));
+    assert!(full.scopes.contains(&Scope::VideoUpload));
     let read = mock.state.store().token(&tokens.read_only).expect("read");
-    assert!(read.scopes.contains(&Scope::VideoList));
-    assert!(!read.scopes.contains(&Scope::VideoPublish));
+    assert_eq!(
+        read.scopes,
+        vec![
+            Scope::UserInfoBasic,
+            Scope::UserInfoProfile,
+            Scope::UserInfoStats,
+            Scope::VideoList
+        ]
+    );
+    assert_eq!(
+        tiktok_mock::state::client_scopes(),
+        vec![Scope::ResearchDataBasic]
+    );
     mock.post_json(
         "/v2/post/publish/creator_info/query/",
         Some(&tokens.read_only),
