@@ -33,7 +33,11 @@ pub fn cases(default: u32) -> u32 {
 /// The endpoint's scopes are alternatives (any one suffices): without one, 401
 /// `scope_not_authorized`. Then every requested field whose schema names a scope needs it:
 /// without, 400 `scope_permission_missed`.
-pub fn expected_scope_outcome(endpoint: &EndpointMeta, granted: &[Scope], fields: &[&str]) -> Result<(), ErrorCode> {
+pub fn expected_scope_outcome(
+    endpoint: &EndpointMeta,
+    granted: &[Scope],
+    fields: &[&str],
+) -> Result<(), ErrorCode> {
     if !endpoint.scopes.iter().any(|scope| granted.contains(scope)) {
         return Err(ErrorCode::ScopeNotAuthorized);
     }
@@ -75,7 +79,11 @@ impl SlidingWindow {
 
     /// Whether a call at `now_ms` passes; records it if so.
     pub fn call(&mut self, now_ms: i64) -> bool {
-        while self.passed.front().is_some_and(|&at| now_ms - at >= self.window_ms) {
+        while self
+            .passed
+            .front()
+            .is_some_and(|&at| now_ms - at >= self.window_ms)
+        {
             self.passed.pop_front();
         }
         if (self.passed.len() as u64) < u64::from(self.limit) {
@@ -111,7 +119,13 @@ impl Control {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let response = match self.http.post(format!("{}{path}", self.base)).json(&body).send().await {
+        let response = match self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(response) => response,
             Err(error) => panic!("POST {path}: {error}"),
         };
@@ -120,13 +134,22 @@ impl Control {
             Ok(value) => value,
             Err(error) => panic!("POST {path}: {error}"),
         };
-        assert!(status.is_success(), "POST {path} {body}: HTTP {status}: {value}");
+        assert!(
+            status.is_success(),
+            "POST {path} {body}: HTTP {status}: {value}"
+        );
         value
     }
 
     /// Mints a user token for `open_id` (the default creator when `None`) with `scopes`.
-    pub async fn mint(&self, open_id: Option<&str>, scopes: &[Scope], expires_in: Option<i64>) -> String {
-        let mut body = json!({ "scopes": scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>() });
+    pub async fn mint(
+        &self,
+        open_id: Option<&str>,
+        scopes: &[Scope],
+        expires_in: Option<i64>,
+    ) -> String {
+        let mut body =
+            json!({ "scopes": scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>() });
         if let Some(open_id) = open_id {
             body["open_id"] = json!(open_id);
         }
@@ -165,6 +188,7 @@ impl Control {
 
     /// Advances the manual clock by `millis`.
     pub async fn advance_ms(&self, millis: i64) {
-        self.post("/_mock/clock/advance", json!({ "millis": millis })).await;
+        self.post("/_mock/clock/advance", json!({ "millis": millis }))
+            .await;
     }
 }
