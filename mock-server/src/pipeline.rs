@@ -114,6 +114,11 @@ fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
             code: ErrorCode::InvalidRequest,
             message,
         },
+        (Envelope::OAuth, ApiError::PayloadTooLarge(limit)) => ApiError::Catalog {
+            status: 413,
+            code: ErrorCode::InvalidRequest,
+            message: format!("The request body is larger than the mock's limit of {limit} bytes."),
+        },
         (_, error) => error,
     }
 }
