@@ -104,8 +104,25 @@ pub async fn handle(
     response
 }
 
-/// OAuth endpoints speak OAuth codes: a malformed request is `invalid_request` there.
+/// OAuth endpoints speak OAuth codes (a malformed request is `invalid_request` there), and
+/// a code the endpoint's table lists goes with the status the table gives it.
 fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
+    let error = match error {
+        ApiError::Catalog { .. } | ApiError::PayloadTooLarge(_) | ApiError::UnsupportedPath => {
+            error
+        }
+        other => {
+            let (code, status, message) = other.parts();
+            match endpoint.status_of(&code) {
+                Some(listed) if listed != status.as_u16() => ApiError::Catalog {
+                    code,
+                    status: listed,
+                    message,
+                },
+                _ => other,
+            }
+        }
+    };
     match (endpoint.envelope, error) {
         (Envelope::OAuth, ApiError::InvalidParams(message)) => ApiError::Catalog {
             status: endpoint

@@ -5,11 +5,12 @@ mod common;
 
 use common::{Harness, all_user_scopes};
 use serde_json::{Value, json};
+use tiktok_api::ErrorCode;
 use tiktok_api::Scope;
 use tiktok_api::endpoints::USER_INFO;
 use tiktok_api::meta::{
-    Access, Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
-    RateLimit, SchemaMeta, TypeMeta,
+    Access, Auth, ContentType, EndpointError, EndpointMeta, Envelope, FieldMeta, FieldsParam,
+    HttpMethod, RateLimit, SchemaMeta, TypeMeta,
 };
 use tiktok_mock::examples::example_object;
 use tiktok_mock::validate::validate_body;
@@ -66,7 +67,21 @@ static WIDGET_REQUEST: SchemaMeta = SchemaMeta {
 };
 
 /// An endpoint that is in no spec: the mock must serve it from this table alone.
-static WIDGET_LIST: EndpointMeta = EndpointMeta {
+static WIDGET_LIST: EndpointMeta = WIDGET_LIST_META;
+
+/// The same endpoint at another path, whose table sends `access_token_invalid` with HTTP 200
+/// (the way creator_info sends its spam codes).
+static WIDGET_ODD: EndpointMeta = EndpointMeta {
+    id: "widget_odd",
+    path: "/v2/widget/odd/",
+    errors: &[EndpointError {
+        code: ErrorCode::AccessTokenInvalid,
+        status: 200,
+    }],
+    ..WIDGET_LIST_META
+};
+
+const WIDGET_LIST_META: EndpointMeta = EndpointMeta {
     id: "widget_list",
     group: "widgets",
     method: HttpMethod::Post,
@@ -99,7 +114,24 @@ static WIDGET_LIST: EndpointMeta = EndpointMeta {
     source: "test",
 };
 
-static TABLE: &[&EndpointMeta] = &[&USER_INFO, &WIDGET_LIST];
+static TABLE: &[&EndpointMeta] = &[&USER_INFO, &WIDGET_LIST, &WIDGET_ODD];
+
+#[tokio::test]
+async fn errors_go_with_the_status_the_endpoint_table_gives_them() {
+    let mock = Harness::with(|builder| builder.endpoints(TABLE));
+    let answer = mock
+        .post_json("/v2/widget/odd/?fields=name", None, r#"{"widget_id": 1}"#)
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (200, "access_token_invalid"),
+        "{}",
+        answer.text
+    );
+    mock.post_json("/v2/widget/list/?fields=name", None, r#"{"widget_id": 1}"#)
+        .await
+        .assert_error(401, "access_token_invalid");
+}
 
 #[tokio::test]
 async fn an_endpoint_added_to_the_table_is_served_with_no_new_code() {
