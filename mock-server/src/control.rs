@@ -20,6 +20,7 @@ use crate::store::{App, Comment, Creator, Fault, PendingFault};
 /// The routes under `/_mock/`.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/_mock/", get(index))
         .route("/_mock/tokens", post(mint_token))
         .route("/_mock/tokens/revoke", post(revoke_token))
         .route("/_mock/apps", get(list_apps).post(put_app))
@@ -44,6 +45,38 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 type ControlResult = Result<Response, ApiError>;
+
+/// `GET /_mock/`: the control routes and the endpoints served, with their figures.
+async fn index(State(state): State<AppState>) -> Response {
+    let endpoints: Vec<Value> = state
+        .endpoints()
+        .iter()
+        .map(|endpoint| {
+            json!({
+                "id": endpoint.id,
+                "method": endpoint.method.as_str(),
+                "path": endpoint.path,
+                "scopes": endpoint.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+                "rate_limit_per_window": state.rate_limit(endpoint),
+                "window_seconds": endpoint.rate_limit.window_seconds,
+                "hand_written": state.behaviour(endpoint.id).is_some(),
+            })
+        })
+        .collect();
+    Json(json!({
+        "control": [
+            "POST /_mock/tokens", "POST /_mock/tokens/revoke",
+            "GET|POST /_mock/apps", "GET|POST /_mock/creators",
+            "GET|POST /_mock/videos", "GET|POST /_mock/comments",
+            "GET /_mock/calls", "GET /_mock/clock", "POST /_mock/clock/advance",
+            "GET|POST /_mock/faults", "POST /_mock/reset",
+        ],
+        "endpoints": endpoints,
+        "max_body_bytes": crate::MAX_BODY_BYTES,
+        "manual_clock": state.clock().as_manual().is_some(),
+    }))
+    .into_response()
+}
 
 async fn mint_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
     let request: MintRequest = parse(&body)?;

@@ -451,3 +451,20 @@ fn fixture_typos_are_named() {
     assert_eq!(fixtures.creators[0].generate_videos, 3);
     assert_eq!(fixtures.creators[0].videos.len(), 1);
 }
+
+#[tokio::test]
+async fn the_index_lists_the_control_routes_and_the_served_endpoints() {
+    let mock = Harness::with(|builder| builder.rate_limit_scale(0.5));
+    let answer = mock.get("/_mock/", None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let endpoints = answer.json["endpoints"].as_array().expect("endpoints");
+    assert_eq!(endpoints.len(), tiktok_api::ENDPOINTS.len());
+    let video_list = endpoints
+        .iter()
+        .find(|endpoint| endpoint["id"] == json!("video_list"))
+        .expect("video_list");
+    assert_eq!(video_list["path"], json!("/v2/video/list/"));
+    assert_eq!(video_list["rate_limit_per_window"], json!(300));
+    assert_eq!(video_list["hand_written"], json!(true));
+    assert_eq!(answer.json["max_body_bytes"], json!(1_048_576));
+}
