@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let address = normalize_addr(&args.addr);
     let listener = tokio::net::TcpListener::bind(address.as_str())
         .await
-        .with_context(|| format!("--addr: cannot listen on {address:?} (expected HOST:PORT)"))?;
+        .with_context(|| format!("--addr: cannot listen on {address:?}"))?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     println!("listening on {base}");
