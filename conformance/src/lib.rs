@@ -1,12 +1,13 @@
 //! Shared pieces of the conformance suite: the independent model computed from the
 //! generated tables (never from the mock's code), a small client for the mock's
-//! control API, and proptest helpers. The properties live in `tests/`.
+//! control API, the response schemas of `generated/openapi.yaml`, and proptest helpers.
+//! The properties live in `tests/`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Value, json};
-use tiktok_api::meta::{EndpointMeta, FieldsParam};
-use tiktok_api::{ErrorCode, Scope};
+use tiktok_api::meta::{EndpointMeta, FieldsParam, HttpMethod};
+use tiktok_api::{Error, ErrorCode, Scope};
 
 /// A current-thread runtime for driving async calls from proptest's synchronous runner.
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -118,6 +119,25 @@ impl Control {
         }
     }
 
+    /// POSTs `body` to the control path `path`; returns the HTTP status and the JSON answer.
+    pub async fn post_raw(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = match self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => panic!("POST {path}: {error}"),
+        };
+        let status = response.status().as_u16();
+        match response.json().await {
+            Ok(value) => (status, value),
+            Err(error) => panic!("POST {path}: {error}"),
+        }
+    }
+
     async fn post(&self, path: &str, body: Value) -> Value {
         let response = match self
             .http
@@ -190,5 +210,187 @@ impl Control {
     pub async fn advance_ms(&self, millis: i64) {
         self.post("/_mock/clock/advance", json!({ "millis": millis }))
             .await;
+    }
+
+    /// Mints a client token (`clt.…`, the Research API's kind) for the first app.
+    pub async fn client_token(&self) -> String {
+        let answer = self
+            .post("/_mock/tokens", json!({ "kind": "client" }))
+            .await;
+        match answer["access_token"].as_str() {
+            Some(token) => token.to_string(),
+            None => panic!("no access_token in {answer}"),
+        }
+    }
+
+    /// Revokes an access token.
+    pub async fn revoke(&self, access_token: &str) {
+        self.post(
+            "/_mock/tokens/revoke",
+            json!({ "access_token": access_token }),
+        )
+        .await;
+    }
+}
+
+/// Decodes a response of `endpoint` with the generated client's decoder into the
+/// endpoint's own data type; `Ok(())` on success, else the client's typed error.
+pub fn decode_for(endpoint: &EndpointMeta, status: u16, body: &[u8]) -> Result<(), Error> {
+    use tiktok_api::decode_response as decode;
+    let envelope = endpoint.envelope;
+    match endpoint.id {
+        "user_info" => decode::<tiktok_api::UserInfoData>(envelope, status, body).map(drop),
+        "video_list" => decode::<tiktok_api::VideoListData>(envelope, status, body).map(drop),
+        "video_query" => decode::<tiktok_api::VideoQueryData>(envelope, status, body).map(drop),
+        "creator_info" => decode::<tiktok_api::CreatorInfo>(envelope, status, body).map(drop),
+        "status_fetch" => decode::<tiktok_api::PublishStatus>(envelope, status, body).map(drop),
+        "research_comment_list" => {
+            decode::<tiktok_api::CommentListData>(envelope, status, body).map(drop)
+        }
+        "video_init" | "inbox_video_init" => {
+            decode::<tiktok_api::PublishInitData>(envelope, status, body).map(drop)
+        }
+        "content_init" => decode::<tiktok_api::ContentInitData>(envelope, status, body).map(drop),
+        "token" => decode::<tiktok_api::Token>(envelope, status, body).map(drop),
+        "revoke" => decode::<tiktok_api::Revoked>(envelope, status, body).map(drop),
+        other => panic!("decode_for: no data type for endpoint {other}"),
+    }
+}
+
+/// The response schemas of `generated/openapi.yaml`, `$ref`s resolved, compiled as
+/// JSON Schema draft 2020-12 (OpenAPI 3.1's dialect).
+#[derive(Debug)]
+pub struct OpenApi {
+    /// (path, lower-case method, status) to the compiled schema of the JSON body.
+    responses: BTreeMap<(String, String, u16), jsonschema::Validator>,
+}
+
+impl OpenApi {
+    /// Loads and compiles `generated/openapi.yaml` of this workspace.
+    ///
+    /// # Panics
+    /// If the file is missing, is not YAML, or a schema does not compile.
+    pub fn load() -> OpenApi {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../generated/openapi.yaml");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{path}: {error}"));
+        let document: Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("{path}: {error}"));
+        let mut responses = BTreeMap::new();
+        let paths = document["paths"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: no paths"));
+        for (api_path, operations) in paths {
+            let Some(operations) = operations.as_object() else {
+                continue;
+            };
+            for (method, operation) in operations {
+                let Some(by_status) = operation["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in by_status {
+                    let Ok(status) = status.parse::<u16>() else {
+                        panic!("{api_path} {method}: a status that is not a number: {status}");
+                    };
+                    let response = resolve(&document, response, 0);
+                    let schema = &response["content"]["application/json"]["schema"];
+                    if schema.is_null() {
+                        continue;
+                    }
+                    let validator = jsonschema::draft202012::new(schema).unwrap_or_else(|error| {
+                        panic!("{api_path} {method} {status}: the schema does not compile: {error}")
+                    });
+                    responses.insert((api_path.clone(), method.clone(), status), validator);
+                }
+            }
+        }
+        OpenApi { responses }
+    }
+
+    /// The statuses the document lists for `method path`.
+    pub fn statuses(&self, path: &str, method: HttpMethod) -> Vec<u16> {
+        let method = method.as_str().to_ascii_lowercase();
+        self.responses
+            .keys()
+            .filter(|(api_path, api_method, _)| api_path == path && *api_method == method)
+            .map(|(_, _, status)| *status)
+            .collect()
+    }
+
+    /// Checks that `status` is documented for `method path` and that `body` validates
+    /// against its schema; the error says which rule failed where.
+    pub fn check(
+        &self,
+        path: &str,
+        method: HttpMethod,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), String> {
+        let key = (
+            path.to_owned(),
+            method.as_str().to_ascii_lowercase(),
+            status,
+        );
+        let Some(validator) = self.responses.get(&key) else {
+            return Err(format!(
+                "{} {path}: HTTP {status} is not documented (documented: {:?})",
+                method.as_str(),
+                self.statuses(path, method)
+            ));
+        };
+        let problems: Vec<String> = validator
+            .iter_errors(body)
+            .map(|error| format!("at {}: {error}", error.instance_path()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {path} HTTP {status}: {}",
+                method.as_str(),
+                problems.join("; ")
+            ))
+        }
+    }
+}
+
+/// Replaces every local `$ref` under `value` by the schema it names (its sibling keywords
+/// kept beside it in an `allOf`), so a schema compiles without the rest of the document.
+fn resolve(document: &Value, value: &Value, depth: usize) -> Value {
+    assert!(depth < 64, "$ref chain deeper than 64: a cycle?");
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                let pointer = reference
+                    .strip_prefix('#')
+                    .unwrap_or_else(|| panic!("a non-local $ref: {reference}"));
+                let target = document
+                    .pointer(pointer)
+                    .unwrap_or_else(|| panic!("a dangling $ref: {reference}"));
+                let target = resolve(document, target, depth + 1);
+                let siblings: serde_json::Map<String, Value> = map
+                    .iter()
+                    .filter(|(key, _)| key.as_str() != "$ref")
+                    .map(|(key, value)| (key.clone(), resolve(document, value, depth)))
+                    .collect();
+                if siblings.is_empty() {
+                    return target;
+                }
+                let mut merged = siblings;
+                merged.insert("allOf".into(), json!([target]));
+                return Value::Object(merged);
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(key, value)| (key.clone(), resolve(document, value, depth)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| resolve(document, item, depth))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
