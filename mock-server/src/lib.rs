@@ -19,6 +19,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod validate;
+pub mod webhooks;
 
 use axum::Router;
 

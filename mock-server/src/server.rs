@@ -83,6 +83,7 @@ impl MockServer {
         match self.state.clock().as_manual() {
             Some(manual) => {
                 manual.advance_ms(seconds.saturating_mul(1000));
+                self.state.webhooks().wake();
                 true
             }
             None => false,

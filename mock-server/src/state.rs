@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::memory::MemoryStore;
 use crate::store::{Store, TokenKind, TokenRecord};
+use crate::webhooks::Webhooks;
 
 /// Lifetime of the demo tokens printed at start: a year, so the printed curl line keeps working.
 pub const DEMO_TOKEN_TTL_SECONDS: i64 = 365 * 24 * 3600;
@@ -107,6 +108,7 @@ struct Inner {
     fixtures: Fixtures,
     demo_tokens: DemoTokens,
     next_video_id: AtomicU64,
+    webhooks: Webhooks,
 }
 
 /// The state one mock server runs on. Cheap to clone.
@@ -323,10 +325,41 @@ impl AppState {
         }
     }
 
+    /// The webhook queue: deliveries, their attempts and the retry settings.
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.inner.webhooks
+    }
+
+    /// Queues a webhook event for the app's callback URL (a no-op when it has none); the
+    /// payload is TikTok's, `content` sent as a JSON string, delivered in the background.
+    /// Event names come from `tiktok_api::WEBHOOK_EVENTS`; see [`AppState::webhook_family`].
+    pub fn emit_event(
+        &self,
+        client_key: &str,
+        open_id: Option<&str>,
+        event: &str,
+        content: serde_json::Value,
+    ) {
+        self.inner
+            .webhooks
+            .emit(client_key, open_id, event, &content);
+    }
+
+    /// Which content-posting events the app receives: the seed's or the real `post.publish.*`
+    /// family (the app's `webhook_family`; seed for an unknown app).
+    pub fn webhook_family(&self, client_key: &str) -> tiktok_api::meta::WebhookFamily {
+        self.store()
+            .app(client_key)
+            .map(|app| app.webhook_family)
+            .unwrap_or_default()
+            .meta()
+    }
+
     /// Puts everything back as at start: fixtures reloaded, demo tokens restored, tokens,
     /// rate-limit windows, faults and the call log forgotten. The clock keeps its time.
     pub fn reset(&self) -> Result<(), FixtureError> {
         self.store().clear();
+        self.inner.webhooks.clear();
         self.inner.fixtures.load_into(self.store(), self.now_ms())?;
         self.put_demo_tokens();
         Ok(())
@@ -512,10 +545,13 @@ impl AppStateBuilder {
             }
         }
         let scale = self.rate_limit_scale.unwrap_or(1.0);
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let state = AppState {
             inner: Arc::new(Inner {
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                webhooks: Webhooks::new(store.clone(), clock.clone()),
+                store,
+                clock,
                 rate_limit_scale: if scale.is_finite() && scale > 0.0 {
                     scale
                 } else {

@@ -25,6 +25,9 @@ pub struct App {
     /// Whether the app passed the content audit.
     #[serde(default)]
     pub audited: bool,
+    /// Which content-posting webhook events the app receives: `seed` (default) or `real`.
+    #[serde(default)]
+    pub webhook_family: crate::webhooks::EventFamily,
 }
 
 /// A creator: a TikTok user who can connect to apps. Field names follow the `User` schema.
