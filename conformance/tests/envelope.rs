@@ -632,3 +632,63 @@ fn the_schema_check_rejects_bodies_off_the_document() {
     assert!(check(413, &error).is_err());
     assert!(check(404, &error).is_err());
 }
+
+/// The property has teeth against a live mock: answers the mock is made to give through
+/// its fault injection, off the document or off the endpoint's table, fail the check.
+#[test]
+fn answers_off_the_document_fail_the_check() {
+    let runtime = runtime();
+    let mock = runtime.block_on(MockServer::start());
+    let base = mock.uri();
+    let control = Control::new(&base);
+    let openapi = OpenApi::load();
+    let http = reqwest::Client::new();
+    let tokens = Tokens {
+        shared: vec![mock.user_token(Scope::ALL)],
+        client: String::new(),
+    };
+    let endpoint = &tiktok_api::endpoints::USER_INFO;
+    let call = Call {
+        endpoint: 0,
+        token: TokenChoice::Shared(0),
+        fields: Some(vec!["open_id".into()]),
+        body: BodyChoice::Empty,
+        content_type: None,
+        advance_ms: 0,
+    };
+    let faults = [
+        // A status the document does not list for the path.
+        (
+            json!({ "endpoint": "user_info", "error_code": "internal_error", "status": 418 }),
+            "not documented",
+        ),
+        // A catalog code the endpoint's table does not list.
+        (
+            json!({ "endpoint": "user_info", "error_code": "invalid_publish_id", "status": 400 }),
+            "the table of user_info",
+        ),
+        // A code from no catalog at all.
+        (
+            json!({ "endpoint": "user_info", "error_code": "made_up_code", "status": 400 }),
+            "not in the catalog",
+        ),
+    ];
+    runtime.block_on(async {
+        let (status, header, body) = send(&http, &base, &control, &tokens, endpoint, &call).await;
+        check_answer(&openapi, endpoint, status, header.as_deref(), &body)
+            .unwrap_or_else(|problem| panic!("without a fault: {problem}"));
+        for (fault, expected) in faults {
+            let (fault_status, answer) = control.post_raw("/_mock/faults", fault.clone()).await;
+            if fault_status != 200 {
+                // The control API refuses a code outside the catalog: nothing to check.
+                assert_eq!(fault["error_code"], "made_up_code", "{fault}: {answer}");
+                continue;
+            }
+            let (status, header, body) =
+                send(&http, &base, &control, &tokens, endpoint, &call).await;
+            let problem = check_answer(&openapi, endpoint, status, header.as_deref(), &body)
+                .expect_err("an answer off the document");
+            assert!(problem.contains(expected), "{fault}: {problem}");
+        }
+    });
+}
