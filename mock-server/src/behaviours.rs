@@ -49,6 +49,8 @@ pub fn default_behaviours() -> HashMap<String, Behaviour> {
     behaviours.insert("user_info".to_owned(), Arc::new(user_info));
     behaviours.insert("video_list".to_owned(), Arc::new(video_list));
     behaviours.insert("video_query".to_owned(), Arc::new(video_query));
+    behaviours.insert("token".to_owned(), Arc::new(crate::oauth::token));
+    behaviours.insert("revoke".to_owned(), Arc::new(crate::oauth::revoke));
     behaviours
 }
 

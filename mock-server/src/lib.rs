@@ -14,6 +14,7 @@ pub mod examples;
 pub mod fixtures;
 pub mod logid;
 pub mod memory;
+pub mod oauth;
 pub mod pipeline;
 pub mod server;
 pub mod state;
@@ -38,6 +39,7 @@ pub use store::Store;
 pub fn router(state: AppState) -> Router {
     pipeline::api_routes(&state)
         .merge(control::routes())
+        .merge(oauth::routes())
         .fallback(pipeline::unsupported_path)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

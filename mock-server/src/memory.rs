@@ -10,6 +10,7 @@ use crate::store::{
     App, CallRecord, Comment, Creator, Fault, PendingFault, RateDecision, Store, StoreError,
     TokenRecord, Video, VideoPage,
 };
+use crate::store::{AuthCode, RefreshRecord};
 
 const SHARDS: usize = 32;
 const CALLS_PER_SHARD: usize = 1024;
@@ -94,7 +95,10 @@ pub struct MemoryStore {
     /// Video id to (open_id, create_time_ms).
     video_index: Sharded<(String, i64)>,
     comments: Sharded<Arc<Mutex<Vec<Comment>>>>,
-    comment_ids: Sharded<()>,
+    /// Comment id to its video id.
+    comment_ids: Sharded<i64>,
+    auth_codes: Sharded<AuthCode>,
+    refresh_tokens: Sharded<RefreshRecord>,
     tokens: Sharded<TokenRecord>,
     windows: Sharded<Arc<Mutex<VecDeque<i64>>>>,
     faults: Mutex<Vec<PendingFault>>,
@@ -119,6 +123,8 @@ impl MemoryStore {
             video_index: Sharded::new(),
             comments: Sharded::new(),
             comment_ids: Sharded::new(),
+            auth_codes: Sharded::new(),
+            refresh_tokens: Sharded::new(),
             tokens: Sharded::new(),
             windows: Sharded::new(),
             faults: Mutex::new(Vec::new()),
@@ -137,6 +143,8 @@ impl Store for MemoryStore {
         self.video_index.clear();
         self.comments.clear();
         self.comment_ids.clear();
+        self.auth_codes.clear();
+        self.refresh_tokens.clear();
         self.tokens.clear();
         self.windows.clear();
         lock(&self.faults).clear();
@@ -253,7 +261,7 @@ impl Store for MemoryStore {
             if shard.contains_key(&id) {
                 return Err(StoreError::DuplicateId(id));
             }
-            shard.insert(id, ());
+            shard.insert(id, comment.video_id);
         }
         let cell = self.comments.cell(&comment.video_id.to_string(), Vec::new);
         lock(&cell).push(comment.clone());
@@ -269,6 +277,46 @@ impl Store for MemoryStore {
                 comments
             })
             .unwrap_or_default()
+    }
+
+    fn comment(&self, id: i64) -> Option<Comment> {
+        let video_id = self.comment_ids.get(&id.to_string())?;
+        let cell = self.comments.existing_cell(&video_id.to_string())?;
+        let found = lock(&cell).iter().find(|comment| comment.id == id).cloned();
+        found
+    }
+
+    fn put_auth_code(&self, code: AuthCode) {
+        self.auth_codes.insert(code.code.clone(), code);
+    }
+
+    fn redeem_auth_code(&self, code: &str) -> Option<AuthCode> {
+        let mut shard = self.auth_codes.shard(code);
+        let record = shard.get_mut(code)?;
+        let before = record.clone();
+        record.used = true;
+        Some(before)
+    }
+
+    fn put_refresh_token(&self, record: RefreshRecord) {
+        self.refresh_tokens
+            .insert(record.refresh_token.clone(), record);
+    }
+
+    fn refresh_token(&self, refresh_token: &str) -> Option<RefreshRecord> {
+        self.refresh_tokens.get(refresh_token)
+    }
+
+    fn update_refresh_token(
+        &self,
+        refresh_token: &str,
+        change: &mut dyn FnMut(&mut RefreshRecord),
+    ) -> Option<RefreshRecord> {
+        let mut shard = self.refresh_tokens.shard(refresh_token);
+        let record = shard.get_mut(refresh_token)?;
+        let before = record.clone();
+        change(record);
+        Some(before)
     }
 
     fn put_token(&self, token: TokenRecord) {

@@ -198,6 +198,7 @@ async fn run(
         Some((schema, content_type)) => {
             let bytes = read_body(body).await?;
             let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
+            crate::oauth::check_grant_type(state, endpoint, &value)?;
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
             value
         }

@@ -109,6 +109,7 @@ struct Inner {
     demo_tokens: DemoTokens,
     next_video_id: AtomicU64,
     webhooks: Webhooks,
+    oauth: crate::oauth::OAuth,
 }
 
 /// The state one mock server runs on. Cheap to clone.
@@ -280,6 +281,7 @@ impl AppState {
                     revoked: false,
                 };
                 self.store().put_token(record.clone());
+                crate::oauth::register_refresh(self.store(), &record);
                 Ok(TokenResponse {
                     access_token: record.access_token,
                     expires_in,
@@ -323,6 +325,11 @@ impl AppState {
                 })
             }
         }
+    }
+
+    /// OAuth settings: token lifetimes and refresh-token rotation.
+    pub fn oauth(&self) -> &crate::oauth::OAuth {
+        &self.inner.oauth
     }
 
     /// The webhook queue: deliveries, their attempts and the retry settings.
@@ -550,6 +557,7 @@ impl AppStateBuilder {
         let state = AppState {
             inner: Arc::new(Inner {
                 webhooks: Webhooks::new(store.clone(), clock.clone()),
+                oauth: crate::oauth::OAuth::default(),
                 store,
                 clock,
                 rate_limit_scale: if scale.is_finite() && scale > 0.0 {

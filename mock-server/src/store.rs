@@ -28,6 +28,13 @@ pub struct App {
     /// Which content-posting webhook events the app receives: `seed` (default) or `real`.
     #[serde(default)]
     pub webhook_family: crate::webhooks::EventFamily,
+    /// Whether the app may use the Research API (grant_type=client_credentials); default true.
+    #[serde(default = "research_api_default")]
+    pub research_api: bool,
+}
+
+fn research_api_default() -> bool {
+    true
 }
 
 /// A creator: a TikTok user who can connect to apps. Field names follow the `User` schema.
@@ -212,6 +219,50 @@ pub struct TokenRecord {
     pub revoked: bool,
 }
 
+/// An authorization code issued by the consent page (or the control API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthCode {
+    /// The code as sent in the redirect.
+    pub code: String,
+    /// The app it was issued to.
+    pub client_key: String,
+    /// The user who consented.
+    pub open_id: String,
+    /// The scopes granted.
+    pub scopes: Vec<Scope>,
+    /// The redirect_uri of the authorize request (the exchange must repeat it).
+    pub redirect_uri: String,
+    /// The PKCE code_challenge (hex or base64url of SHA-256), if one was sent.
+    pub code_challenge: Option<String>,
+    /// Expiry, Unix milliseconds on the mock's clock.
+    pub expires_at_ms: i64,
+    /// Whether it was presented to the token endpoint already.
+    pub used: bool,
+    /// The access token issued for it, revoked if the code is presented again.
+    pub access_token: Option<String>,
+}
+
+/// A refresh token and the authorization (app, user, scopes) it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefreshRecord {
+    /// The token string.
+    pub refresh_token: String,
+    /// The app.
+    pub client_key: String,
+    /// The user.
+    pub open_id: String,
+    /// The granted scopes.
+    pub scopes: Vec<Scope>,
+    /// Expiry, Unix milliseconds on the mock's clock.
+    pub expires_at_ms: i64,
+    /// Revoked, or replaced by rotation.
+    pub revoked: bool,
+    /// The refresh token that replaced this one.
+    pub rotated_to: Option<String>,
+    /// Every access token minted under this authorization so far.
+    pub access_tokens: Vec<String>,
+}
+
 /// One page of a creator's videos, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoPage {
@@ -355,6 +406,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn token(&self, access_token: &str) -> Option<TokenRecord>;
     /// Marks a token revoked; false if unknown.
     fn revoke_token(&self, access_token: &str) -> bool;
+
+    /// Adds or replaces an authorization code.
+    fn put_auth_code(&self, code: AuthCode);
+    /// Marks a code used and returns it as it was before (its `used` tells a second use).
+    fn redeem_auth_code(&self, code: &str) -> Option<AuthCode>;
+    /// Adds or replaces a refresh token.
+    fn put_refresh_token(&self, record: RefreshRecord);
+    /// The refresh token's record, whatever its state.
+    fn refresh_token(&self, refresh_token: &str) -> Option<RefreshRecord>;
+    /// Changes a refresh token's record under its lock; returns it as it was before.
+    fn update_refresh_token(
+        &self,
+        refresh_token: &str,
+        change: &mut dyn FnMut(&mut RefreshRecord),
+    ) -> Option<RefreshRecord>;
+    /// The comment with this id.
+    fn comment(&self, id: i64) -> Option<Comment>;
 
     /// Counts a call against the sliding window of `key` if fewer than `limit` calls
     /// happened in the `window_ms` before `now_ms`. Exact under concurrency.
