@@ -194,10 +194,14 @@ fn operation(model: &Model, endpoint: &Endpoint) -> Value {
             ContentType::Json => "application/json",
             ContentType::Form => "application/x-www-form-urlencoded",
         };
+        // A body whose fields are all optional may be left out (the server reads it as `{}`).
+        let required = model
+            .schema(body)
+            .is_some_and(|schema| schema.fields.iter().any(|field| field.required));
         operation.insert(
             "requestBody".into(),
             json!({
-                "required": true,
+                "required": required,
                 "content": { media: { "schema": schema_ref(body) } },
             }),
         );
@@ -264,6 +268,15 @@ fn description(endpoint: &Endpoint) -> String {
     lines.join("\n\n")
 }
 
+/// The `fields` value: one or more of `names`, comma-separated (an empty list is refused).
+fn fields_schema(names: &[&str]) -> Value {
+    if names.is_empty() {
+        return json!({ "type": "string", "minLength": 1 });
+    }
+    let one = format!("({})", names.join("|"));
+    json!({ "type": "string", "minLength": 1, "pattern": format!("^{one}(,{one})*$") })
+}
+
 /// The `fields` query parameter: a comma-separated list of the schema's field names.
 fn fields_parameter(model: &Model, schema_name: &str, required: bool) -> Value {
     let fields: &[Field] = model
@@ -288,7 +301,7 @@ fn fields_parameter(model: &Model, schema_name: &str, required: bool) -> Value {
         ),
         "style": "form",
         "explode": false,
-        "schema": { "type": "string" },
+        "schema": fields_schema(&names),
     });
     if !names.is_empty()
         && let Value::Object(map) = &mut parameter
