@@ -49,6 +49,23 @@ pub fn default_behaviours() -> HashMap<String, Behaviour> {
     behaviours.insert("user_info".to_owned(), Arc::new(user_info));
     behaviours.insert("video_list".to_owned(), Arc::new(video_list));
     behaviours.insert("video_query".to_owned(), Arc::new(video_query));
+    behaviours.insert(
+        "creator_info".to_owned(),
+        Arc::new(crate::posting::creator_info),
+    );
+    behaviours.insert("video_init".to_owned(), Arc::new(crate::posting::video_init));
+    behaviours.insert(
+        "inbox_video_init".to_owned(),
+        Arc::new(crate::posting::inbox_video_init),
+    );
+    behaviours.insert(
+        "content_init".to_owned(),
+        Arc::new(crate::posting::content_init),
+    );
+    behaviours.insert(
+        "status_fetch".to_owned(),
+        Arc::new(crate::posting::status_fetch),
+    );
     behaviours.insert("token".to_owned(), Arc::new(crate::oauth::token));
     behaviours.insert("revoke".to_owned(), Arc::new(crate::oauth::revoke));
     behaviours
@@ -57,6 +74,7 @@ pub fn default_behaviours() -> HashMap<String, Behaviour> {
 /// `GET /v2/user/info/`: the token's creator, exactly the fields asked for.
 pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let open_id = call.open_id()?;
+    crate::posting::settle_creator(state, open_id);
     let creator = state.store().creator(open_id).ok_or_else(|| {
         ApiError::AccessTokenInvalid("The user of this access token no longer exists.".to_owned())
     })?;
@@ -67,6 +85,7 @@ pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
 /// `POST /v2/video/list/`: the token's creator's videos, newest first, by timestamp cursor.
 pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let open_id = call.open_id()?;
+    crate::posting::settle_creator(state, open_id);
     let paging = call.endpoint.paging;
     let default_max = paging.map_or(10, |paging| paging.default_max_count);
     let max_max = paging.map_or(20, |paging| paging.max_max_count);
@@ -112,6 +131,7 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
 /// `POST /v2/video/query/`: the token's creator's videos among the ids; others left out.
 pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let open_id = call.open_id()?;
+    crate::posting::settle_creator(state, open_id);
     let ids: Vec<String> = call
         .body
         .get("filters")

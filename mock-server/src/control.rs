@@ -349,6 +349,7 @@ async fn advance_clock(State(state): State<AppState>, body: Bytes) -> ControlRes
         return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
     }
     manual.advance_ms((seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0)));
+    crate::posting::settle_all(&state);
     state.webhooks().wake();
     Ok(Json(clock_json(&state)).into_response())
 }

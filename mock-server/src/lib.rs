@@ -16,9 +16,11 @@ pub mod logid;
 pub mod memory;
 pub mod oauth;
 pub mod pipeline;
+pub mod posting;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod upload;
 pub mod validate;
 pub mod webhooks;
 
@@ -40,6 +42,8 @@ pub fn router(state: AppState) -> Router {
     pipeline::api_routes(&state)
         .merge(control::routes())
         .merge(oauth::routes())
+        .merge(posting::control_routes())
+        .merge(upload::routes())
         .fallback(pipeline::unsupported_path)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

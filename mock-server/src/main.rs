@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("--addr: cannot listen on {address:?}"))?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
+    state.set_base_url(&base);
     println!("listening on {base}");
     if let Some(app) = state.store().apps().into_iter().next() {
         println!(

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::store::{
-    App, CallRecord, Comment, Creator, Fault, PendingFault, RateDecision, Store, StoreError,
-    TokenRecord, Video, VideoPage,
+    App, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord, RateDecision, Store,
+    StoreError, TokenRecord, Video, VideoPage,
 };
 use crate::store::{AuthCode, RefreshRecord};
 
@@ -105,6 +105,12 @@ pub struct MemoryStore {
     fault_count: AtomicUsize,
     calls: Vec<Mutex<VecDeque<CallRecord>>>,
     call_seq: AtomicU64,
+    /// Content posting: each post behind its own mutex, by publish_id.
+    posts: Sharded<Arc<Mutex<PostRecord>>>,
+    /// upload_id to publish_id.
+    upload_index: Sharded<String>,
+    /// open_id to the creator's publish_ids, oldest first.
+    creator_posts: Sharded<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Default for MemoryStore {
@@ -131,6 +137,9 @@ impl MemoryStore {
             fault_count: AtomicUsize::new(0),
             calls: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
             call_seq: AtomicU64::new(0),
+            posts: Sharded::new(),
+            upload_index: Sharded::new(),
+            creator_posts: Sharded::new(),
         }
     }
 }
@@ -152,6 +161,9 @@ impl Store for MemoryStore {
         for shard in &self.calls {
             lock(shard).clear();
         }
+        self.posts.clear();
+        self.upload_index.clear();
+        self.creator_posts.clear();
     }
 
     fn put_app(&self, app: App) {
@@ -405,6 +417,67 @@ impl Store for MemoryStore {
             .collect();
         calls.sort_by_key(|call| call.seq);
         calls
+    }
+
+    fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {
+        {
+            let mut shard = self.posts.shard(&post.publish_id);
+            if shard.contains_key(&post.publish_id) {
+                return Err(StoreError::DuplicateId(post.publish_id));
+            }
+            if let Some(upload_id) = &post.upload_id {
+                let mut index = self.upload_index.shard(upload_id);
+                if index.contains_key(upload_id) {
+                    return Err(StoreError::DuplicateId(upload_id.clone()));
+                }
+                index.insert(upload_id.clone(), post.publish_id.clone());
+            }
+            shard.insert(post.publish_id.clone(), Arc::new(Mutex::new(post.clone())));
+        }
+        let list = self.creator_posts.cell(&post.open_id, Vec::new);
+        lock(&list).push(post.publish_id);
+        Ok(())
+    }
+
+    fn post(&self, publish_id: &str) -> Option<PostRecord> {
+        let cell = self.posts.existing_cell(publish_id)?;
+        let post = lock(&cell).clone();
+        Some(post)
+    }
+
+    fn post_by_upload_id(&self, upload_id: &str) -> Option<PostRecord> {
+        let publish_id = self.upload_index.get(upload_id)?;
+        self.post(&publish_id)
+    }
+
+    fn update_post(&self, publish_id: &str, change: &mut dyn FnMut(&mut PostRecord)) -> bool {
+        match self.posts.existing_cell(publish_id) {
+            Some(cell) => {
+                change(&mut lock(&cell));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn creator_posts(&self, open_id: &str) -> Vec<PostRecord> {
+        let ids = self
+            .creator_posts
+            .existing_cell(open_id)
+            .map(|list| lock(&list).clone())
+            .unwrap_or_default();
+        ids.iter().filter_map(|id| self.post(id)).collect()
+    }
+
+    fn posts(&self) -> Vec<PostRecord> {
+        let mut posts: Vec<PostRecord> = self
+            .posts
+            .values()
+            .iter()
+            .map(|cell| lock(cell).clone())
+            .collect();
+        posts.sort_by(|a, b| (a.created_ms, &a.publish_id).cmp(&(b.created_ms, &b.publish_id)));
+        posts
     }
 }
 

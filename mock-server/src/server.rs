@@ -83,6 +83,7 @@ impl MockServer {
         match self.state.clock().as_manual() {
             Some(manual) => {
                 manual.advance_ms(seconds.saturating_mul(1000));
+                crate::posting::settle_all(&self.state);
                 self.state.webhooks().wake();
                 true
             }
@@ -157,6 +158,7 @@ impl MockServerBuilder {
         let state = self.state.build()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
+        state.set_base_url(&format!("http://{address}"));
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {

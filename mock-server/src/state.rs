@@ -110,6 +110,7 @@ struct Inner {
     next_video_id: AtomicU64,
     webhooks: Webhooks,
     oauth: crate::oauth::OAuth,
+    posting: crate::posting::Posting,
 }
 
 /// The state one mock server runs on. Cheap to clone.
@@ -325,6 +326,21 @@ impl AppState {
                 })
             }
         }
+    }
+
+    /// Content posting: base URL, settings (processing time) and publish ids.
+    pub fn posting(&self) -> &crate::posting::Posting {
+        &self.inner.posting
+    }
+
+    /// The mock's own base URL (`http://HOST:PORT`), as upload URLs use it.
+    pub fn base_url(&self) -> String {
+        self.inner.posting.base_url()
+    }
+
+    /// Tells the state where the server listens (the server does it once bound).
+    pub fn set_base_url(&self, base_url: &str) {
+        self.inner.posting.set_base_url(base_url);
     }
 
     /// OAuth settings: token lifetimes and refresh-token rotation.
@@ -573,6 +589,7 @@ impl AppStateBuilder {
                     read_only: random_token("act."),
                 },
                 next_video_id: AtomicU64::new(CONTROL_VIDEO_ID_BASE),
+                posting: crate::posting::Posting::new(),
             }),
         };
         state.reset()?;

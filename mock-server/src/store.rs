@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tiktok_api::{ErrorCode, Scope};
 
+pub use crate::posting::PostRecord;
+
 /// A developer app registered with the mock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +81,9 @@ pub struct Creator {
     /// Likes across all videos.
     #[serde(default)]
     pub likes_count: i64,
+    /// Posting settings: privacy, interaction toggles, blocks (`crate::posting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting: Option<crate::posting::PostingProfile>,
 }
 
 impl Creator {
@@ -439,4 +444,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_call(&self, call: CallRecord);
     /// The call log, oldest first (the most recent calls, up to a bound).
     fn calls(&self) -> Vec<CallRecord>;
+
+    /// Adds a post of the Content Posting API; its publish_id and upload_id must be new.
+    fn insert_post(&self, post: PostRecord) -> Result<(), StoreError>;
+    /// The post with this publish_id.
+    fn post(&self, publish_id: &str) -> Option<PostRecord>;
+    /// The post whose upload URL has this upload_id.
+    fn post_by_upload_id(&self, upload_id: &str) -> Option<PostRecord>;
+    /// Runs `change` on the post under its own lock; false if unknown.
+    fn update_post(&self, publish_id: &str, change: &mut dyn FnMut(&mut PostRecord)) -> bool;
+    /// The posts of a creator, oldest first.
+    fn creator_posts(&self, open_id: &str) -> Vec<PostRecord>;
+    /// Every post, oldest first.
+    fn posts(&self) -> Vec<PostRecord>;
 }

@@ -15,15 +15,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use tiktok_api::WebhookEventKind;
 use tiktok_api::meta::WebhookFamily;
 use tiktok_api::webhook::{SIGNATURE_HEADER, WebhookPayload, signature_header};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{App, Store};
 
 /// The real-time interval at which the worker checks for due deliveries.
 const TICK: Duration = Duration::from_millis(50);
@@ -440,6 +447,250 @@ fn take_due(shared: &Shared, now_ms: i64) -> Vec<Due> {
             }
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Control routes.
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::InvalidParams(format!("The request body is invalid: {error}")))
+}
+
+fn from_object<T: serde::de::DeserializeOwned>(object: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(object))
+        .map_err(|error| ApiError::InvalidParams(format!("The request body is invalid: {error}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryFilter {
+    client_key: Option<String>,
+    event: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /_mock/webhooks/deliveries`: every delivery (filters: client_key, event, state), each
+/// with its payload, attempts and due time.
+async fn list_deliveries(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let filter: DeliveryFilter = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|error| {
+        ApiError::InvalidParams(format!("The query string is invalid: {error}"))
+    })?;
+    let deliveries: Vec<Value> = state
+        .webhooks()
+        .deliveries()
+        .into_iter()
+        .filter(|delivery| {
+            filter
+                .client_key
+                .as_ref()
+                .is_none_or(|key| *key == delivery.client_key)
+                && filter
+                    .event
+                    .as_ref()
+                    .is_none_or(|event| *event == delivery.event)
+                && filter.state.as_ref().is_none_or(|wanted| {
+                    serde_json::to_value(delivery.state)
+                        .ok()
+                        .and_then(|value| value.as_str().map(|text| text == wanted))
+                        .unwrap_or(false)
+                })
+        })
+        .map(|delivery| {
+            let payload: Value = serde_json::from_str(&delivery.body).unwrap_or(Value::Null);
+            let mut value = serde_json::to_value(&delivery).unwrap_or(Value::Null);
+            if let Value::Object(object) = &mut value {
+                object.insert("payload".to_owned(), payload);
+            }
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+}
+
+async fn read_settings(State(state): State<AppState>) -> Response {
+    Json(state.webhooks().settings()).into_response()
+}
+
+/// `POST /_mock/webhooks/settings`: changes the named settings, keeps the others.
+async fn write_settings(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let changes = parse_object(&body)?;
+    let mut current = match serde_json::to_value(state.webhooks().settings()) {
+        Ok(Value::Object(object)) => object,
+        _ => Map::new(),
+    };
+    current.extend(changes);
+    let settings: WebhookSettings = from_object(current)?;
+    if settings.first_retry_seconds < 1
+        || settings.max_retry_interval_seconds < 1
+        || settings.retry_window_seconds < 0
+    {
+        return Err(ApiError::InvalidParams(
+            "first_retry_seconds and max_retry_interval_seconds must be at least 1, retry_window_seconds at least 0"
+                .to_owned(),
+        ));
+    }
+    state.webhooks().set_settings(settings);
+    Ok(Json(settings).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbackRequest {
+    client_key: Option<String>,
+    /// The URL, or null / "" for none.
+    #[serde(default, deserialize_with = "present")]
+    callback_url: Option<Option<String>>,
+    webhook_family: Option<EventFamily>,
+}
+
+/// A field that is present, null included (`Some(None)` for null).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// `POST /_mock/webhooks/callback`: an app's callback URL and event family.
+async fn set_callback(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: CallbackRequest = from_object(parse_object(&body)?)?;
+    let mut app = app_or_first(&state, request.client_key.as_deref())?;
+    if let Some(url) = request.callback_url {
+        let url = url.filter(|url| !url.trim().is_empty());
+        if let Some(url) = &url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ApiError::InvalidParams(format!(
+                "callback_url: expected an http(s) URL, found {:?}",
+                crate::validate::truncate(url)
+            )));
+        }
+        app.callback_url = url;
+    }
+    if let Some(family) = request.webhook_family {
+        app.webhook_family = family;
+    }
+    state.store().put_app(app.clone());
+    Ok(Json(json!({
+        "client_key": app.client_key,
+        "callback_url": app.callback_url,
+        "webhook_family": app.webhook_family,
+    }))
+    .into_response())
+}
+
+fn app_or_first(state: &AppState, client_key: Option<&str>) -> Result<App, ApiError> {
+    match client_key {
+        Some(client_key) => state
+            .store()
+            .app(client_key)
+            .ok_or_else(|| ApiError::InvalidParams(format!("client_key: no app {client_key:?}"))),
+        None => state
+            .store()
+            .apps()
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::InvalidParams("no app is registered".to_owned())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventRequest {
+    event: String,
+    client_key: Option<String>,
+    open_id: Option<String>,
+    /// `authorization.removed`: the reason code.
+    reason: Option<i64>,
+    /// `portability.download.ready`: the data request id.
+    request_id: Option<i64>,
+    /// Any other content (an object), sent as is.
+    content: Option<Value>,
+}
+
+/// `POST /_mock/webhooks/events`: fires an event of `tiktok_api::WEBHOOK_EVENTS` now.
+async fn fire_event(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: EventRequest = from_object(parse_object(&body)?)?;
+    let meta = tiktok_api::WEBHOOK_EVENTS
+        .iter()
+        .find(|event| event.name == request.event)
+        .ok_or_else(|| {
+            ApiError::InvalidParams(format!(
+                "event: {:?} is not one of {}",
+                crate::validate::truncate(&request.event),
+                tiktok_api::WEBHOOK_EVENTS
+                    .iter()
+                    .map(|event| event.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let app = app_or_first(&state, request.client_key.as_deref())?;
+    if app.callback_url.is_none() {
+        return Err(ApiError::InvalidParams(format!(
+            "client_key: the app {:?} has no callback URL",
+            app.client_key
+        )));
+    }
+    if let Some(open_id) = &request.open_id
+        && state.store().creator(open_id).is_none()
+    {
+        return Err(ApiError::InvalidParams(format!(
+            "open_id: no creator {open_id:?}"
+        )));
+    }
+    let content = match (&request.content, request.reason, request.request_id) {
+        (Some(content), None, None) if content.is_object() => content.clone(),
+        (None, reason, None) if meta.name == "authorization.removed" => {
+            let reason = reason.unwrap_or(0);
+            if !meta.reason_codes.iter().any(|(code, _)| *code == reason) {
+                return Err(ApiError::InvalidParams(format!(
+                    "reason: {reason} is not one of {}",
+                    meta.reason_codes
+                        .iter()
+                        .map(|(code, text)| format!("{code} ({text})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            json!({ "reason": reason })
+        }
+        (None, None, request_id) if meta.name == "portability.download.ready" => {
+            json!({ "request_id": request_id.unwrap_or(1) })
+        }
+        _ => {
+            return Err(ApiError::InvalidParams(
+                "give `reason` for authorization.removed, `request_id` for portability.download.ready, or `content` (an object) for any event"
+                    .to_owned(),
+            ));
+        }
+    };
+    let ids = state.webhooks().emit(
+        &app.client_key,
+        request.open_id.as_deref(),
+        meta.name,
+        &content,
+    );
+    Ok(Json(json!({ "deliveries": ids })).into_response())
+}
+
+/// The webhook control routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_mock/webhooks/deliveries", get(list_deliveries))
+        .route(
+            "/_mock/webhooks/settings",
+            get(read_settings).post(write_settings),
+        )
+        .route("/_mock/webhooks/callback", post(set_callback))
+        .route("/_mock/webhooks/events", post(fire_event))
 }
 
 #[cfg(test)]

@@ -128,7 +128,14 @@ async fn oversized_bodies_get_413_in_the_envelope() {
 async fn unknown_enum_values_and_lengths_are_checked() {
     // content init allows 6 calls a minute; scale it up for this test.
     let mock = Harness::with(|builder| builder.rate_limit_scale(100.0));
-    let token = mock.token(&all_user_scopes());
+    // The demo app is unaudited: it may direct-post only to a private account (New Creator).
+    let token = mock.mint(tiktok_mock::MintRequest {
+        open_id: Some("-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70".to_owned()),
+        scopes: Some(tiktok_mock::state::ScopeList::List(
+            all_user_scopes().iter().map(|s| s.as_str().to_owned()).collect(),
+        )),
+        ..Default::default()
+    });
     let base = json!({
         "media_type": "PHOTO",
         "post_mode": "DIRECT_POST",

@@ -1,0 +1,342 @@
+//! The mock's upload host: `PUT {base}/upload/video/?upload_id=…&upload_token=…`, the
+//! `upload_url` a `FILE_UPLOAD` init answers.
+//!
+//! Chunks come in order with `Content-Type` (one of the spec's `UPLOAD_CONTENT_TYPES`),
+//! `Content-Length` and `Content-Range: bytes FIRST-LAST/TOTAL`. Answers, as the real upload
+//! host gives them: 206 chunk accepted and more expected, 201 every byte received (processing
+//! starts), 400 bad headers or a body whose length differs from `Content-Length`, 403 the
+//! URL expired (one hour on the mock's clock), 404 no upload task for the URL, 416 the range
+//! is not the next chunk (wrong, out of order, repeated, or the upload is complete). Every
+//! answer from a known task carries `Content-Range: bytes 0-{uploaded-1}/{total}`
+//! (`bytes */{total}` while nothing is uploaded). The body is streamed, counted and
+//! discarded: memory stays flat however large the video.
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use serde_json::json;
+use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
+
+use crate::error::json_response;
+use crate::logid::new_log_id;
+use crate::pipeline::{CallOutcome, unsupported_path};
+use crate::posting::{PostRecord, UPLOAD_PATH, upload_completed};
+use crate::state::AppState;
+
+/// The upload route; other methods on it get the gateway's 404.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(UPLOAD_PATH, put(upload).fallback(unsupported_path))
+}
+
+/// A refused or accepted PUT.
+struct Answer {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    progress: Option<(i64, i64)>,
+}
+
+impl Answer {
+    fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Answer {
+        Answer {
+            status,
+            code,
+            message: message.into(),
+            progress: None,
+        }
+    }
+
+    fn with_progress(mut self, post: &PostRecord) -> Answer {
+        self.progress = Some((post.uploaded_bytes, post.video_size));
+        self
+    }
+
+    fn render(self, state: &AppState) -> Response {
+        let log_id = new_log_id(state.now_ms());
+        let mut response = if self.status.is_success() {
+            let mut response = self.status.into_response();
+            if let Ok(value) = HeaderValue::from_str(&log_id) {
+                response
+                    .headers_mut()
+                    .insert(crate::error::LOG_ID_HEADER, value);
+            }
+            response
+        } else {
+            json_response(
+                self.status,
+                &json!({
+                    "data": {},
+                    "error": {"code": self.code, "message": self.message, "log_id": log_id},
+                }),
+                &log_id,
+            )
+        };
+        if let Some((uploaded, total)) = self.progress {
+            let range = if uploaded > 0 {
+                format!("bytes 0-{}/{total}", uploaded - 1)
+            } else {
+                format!("bytes */{total}")
+            };
+            if let Ok(value) = HeaderValue::from_str(&range) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+        }
+        response.extensions_mut().insert(CallOutcome {
+            endpoint: None,
+            open_id: None,
+            decision: self.code.to_owned(),
+        });
+        response
+    }
+}
+
+async fn upload(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let answer = match receive(&state, &parts, body).await {
+        Ok(answer) | Err(answer) => answer,
+    };
+    answer.render(&state)
+}
+
+/// The upload task of the URL's query.
+fn find_task(state: &AppState, parts: &Parts) -> Result<PostRecord, Answer> {
+    let not_found = || {
+        Answer::refuse(
+            StatusCode::NOT_FOUND,
+            "upload_not_found",
+            "No upload task for this URL.",
+        )
+    };
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map_err(|_| not_found())?;
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    let (Some(upload_id), Some(upload_token)) = (value("upload_id"), value("upload_token")) else {
+        return Err(not_found());
+    };
+    let post = state
+        .store()
+        .post_by_upload_id(upload_id)
+        .ok_or_else(not_found)?;
+    if post.upload_token.as_deref() != Some(upload_token) {
+        return Err(not_found());
+    }
+    Ok(post)
+}
+
+/// `Content-Range: bytes FIRST-LAST/TOTAL`.
+fn parse_range(text: &str) -> Option<(i64, i64, i64)> {
+    let rest = text.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let number = |text: &str| -> Option<i64> {
+        let text = text.trim();
+        if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    };
+    let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+    (first <= last && last < total).then_some((first, last, total))
+}
+
+/// The headers of a chunk: its range and length, or a 400.
+fn check_headers(headers: &HeaderMap, post: &PostRecord) -> Result<(i64, i64, i64), Answer> {
+    let bad = |message: String| {
+        Answer::refuse(StatusCode::BAD_REQUEST, "invalid_params", message).with_progress(post)
+    };
+    let text = |name: header::HeaderName| {
+        headers
+            .get(&name)
+            .map(|value| value.to_str().map(str::trim).map_err(|_| name))
+    };
+    let content_type = match text(header::CONTENT_TYPE) {
+        Some(Ok(value)) => value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    if !UPLOAD_CONTENT_TYPES.contains(&content_type.as_str()) {
+        return Err(bad(format!(
+            "Content-Type must be one of {}",
+            UPLOAD_CONTENT_TYPES.join(", ")
+        )));
+    }
+    let length = match text(header::CONTENT_LENGTH) {
+        Some(Ok(value)) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+            value.parse::<i64>().ok()
+        }
+        _ => None,
+    }
+    .ok_or_else(|| bad("Content-Length is required: the bytes in this chunk".to_owned()))?;
+    let (first, last, total) = match text(header::CONTENT_RANGE) {
+        Some(Ok(value)) => parse_range(value),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        bad("Content-Range must be `bytes FIRST-LAST/TOTAL` (inclusive, 0-based)".to_owned())
+    })?;
+    if total != post.video_size {
+        return Err(bad(format!(
+            "Content-Range: the total {total} is not the video_size {} given at init",
+            post.video_size
+        )));
+    }
+    if last - first + 1 != length {
+        return Err(bad(format!(
+            "Content-Length {length} does not match Content-Range bytes {first}-{last} ({} bytes)",
+            last - first + 1
+        )));
+    }
+    Ok((first, last, length))
+}
+
+/// The range the next chunk must have, or `None` once every chunk is in.
+fn next_range(post: &PostRecord) -> Option<(i64, i64)> {
+    let index = post.chunks_received;
+    if index >= post.total_chunk_count {
+        return None;
+    }
+    let first = index * post.chunk_size;
+    let last = if index + 1 == post.total_chunk_count {
+        post.video_size - 1
+    } else {
+        first + post.chunk_size - 1
+    };
+    Some((first, last))
+}
+
+fn out_of_order(post: &PostRecord, first: i64, last: i64) -> Answer {
+    let message = match next_range(post) {
+        Some((want_first, want_last)) => format!(
+            "Content-Range bytes {first}-{last} does not match the upload's progress: chunk {} of {} must be bytes {want_first}-{want_last}",
+            post.chunks_received + 1,
+            post.total_chunk_count
+        ),
+        None => "Every chunk was already received.".to_owned(),
+    };
+    Answer::refuse(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        message,
+    )
+    .with_progress(post)
+}
+
+async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, Answer> {
+    let post = find_task(state, parts)?;
+    if post
+        .upload_expires_ms
+        .is_none_or(|expires| state.now_ms() >= expires)
+    {
+        return Err(Answer::refuse(
+            StatusCode::FORBIDDEN,
+            "upload_url_expired",
+            "The upload_url expired (it is valid for one hour); start a new post.",
+        )
+        .with_progress(&post));
+    }
+    let (first, last, length) = check_headers(&parts.headers, &post)?;
+    if next_range(&post) != Some((first, last)) {
+        return Err(out_of_order(&post, first, last));
+    }
+    // Stream the body: count, discard.
+    let mut received: i64 = 0;
+    let mut body = body;
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|_| {
+            Answer::refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_params",
+                "The chunk's body ended early.",
+            )
+            .with_progress(&post)
+        })?;
+        if let Some(data) = frame.data_ref() {
+            received = received.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
+            if received > length {
+                break;
+            }
+        }
+    }
+    if received != length {
+        return Err(Answer::refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_params",
+            format!(
+                "The body has {received}{} bytes, Content-Length says {length}",
+                if received > length { "+" } else { "" }
+            ),
+        )
+        .with_progress(&post));
+    }
+    let now_ms = state.now_ms();
+    let mut committed = None;
+    state.store().update_post(&post.publish_id, &mut |current| {
+        if next_range(current) == Some((first, last)) {
+            current.uploaded_bytes += length;
+            current.chunks_received += 1;
+            if current.chunks_received == current.total_chunk_count {
+                current.upload_completed_ms = Some(now_ms);
+            }
+            committed = Some(Ok(current.clone()));
+        } else {
+            committed = Some(Err(current.clone()));
+        }
+    });
+    match committed {
+        Some(Ok(current)) => {
+            let complete = current.upload_completed_ms.is_some();
+            if complete {
+                upload_completed(state, &current);
+            }
+            Ok(Answer {
+                status: if complete {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::PARTIAL_CONTENT
+                },
+                code: "ok",
+                message: String::new(),
+                progress: None,
+            }
+            .with_progress(&current))
+        }
+        Some(Err(current)) => Err(out_of_order(&current, first, last)),
+        None => Err(Answer::refuse(
+            StatusCode::NOT_FOUND,
+            "upload_not_found",
+            "No upload task for this URL.",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_parse_strictly() {
+        assert_eq!(parse_range("bytes 0-9/10"), Some((0, 9, 10)));
+        assert_eq!(parse_range("bytes 5-4/10"), None);
+        assert_eq!(parse_range("bytes 0-10/10"), None);
+        assert_eq!(parse_range("bytes -1-9/10"), None);
+        assert_eq!(parse_range("items 0-9/10"), None);
+        assert_eq!(parse_range("bytes 0-9/*"), None);
+        assert_eq!(parse_range("bytes 0-99999999999999999999/10"), None);
+    }
+}

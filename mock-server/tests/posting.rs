@@ -1,0 +1,867 @@
+//! Content posting end to end on a real socket: the generated client for the API calls,
+//! reqwest for the chunk PUTs and the control API, a manual clock for processing time.
+
+use serde_json::{Value, json};
+use tiktok_api::{
+    Client, ContentInitRequest, Error, ErrorCode, FailReason, InboxVideoInitRequest, MediaType,
+    PhotoPostInfo, PhotoSourceInfo, PostInfo, PostMode, PostStatus, PrivacyLevel, Scope, Source,
+    StatusFetchRequest, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo,
+};
+use tiktok_mock::state::ScopeList;
+use tiktok_mock::{ClockKind, MintRequest, MockServer};
+
+/// An audited app (the first, so the default of minted tokens), an unaudited one with the
+/// real webhook family, and creators: public, private, banned, capped.
+const FIXTURES: &str = r#"
+apps:
+  - {client_key: a-audited, client_secret: s1, name: Audited, audited: true,
+     callback_url: "http://127.0.0.1:9/hook"}
+  - {client_key: b-unaudited, client_secret: s2, name: Unaudited, audited: false,
+     callback_url: "http://127.0.0.1:9/hook", webhook_family: real}
+creators:
+  - open_id: -000public
+    display_name: Public Creator
+    username: public.creator
+    avatar_url: https://p16.tiktokcdn.example/public.jpeg
+    generate_videos: 3
+  - open_id: -000private
+    display_name: Private Creator
+    username: private.creator
+    posting: {private_account: true, comment_disabled: true, max_video_post_duration_sec: 600}
+  - open_id: -000banned
+    display_name: Banned Creator
+    posting: {blocked: spam_risk_user_banned_from_posting}
+  - open_id: -000capped
+    display_name: Capped Creator
+    posting: {blocked: reached_active_user_cap}
+"#;
+
+const PUBLIC: &str = "-000public";
+const PRIVATE: &str = "-000private";
+
+async fn start() -> (MockServer, Client) {
+    let mock = MockServer::builder()
+        .fixtures_yaml(FIXTURES)
+        .expect("fixtures")
+        .clock_kind(ClockKind::Manual)
+        .start()
+        .await;
+    let client = Client::builder()
+        .base_url(mock.uri())
+        .build()
+        .expect("client");
+    (mock, client)
+}
+
+fn token(mock: &MockServer, open_id: &str, client_key: &str, scopes: &[Scope]) -> String {
+    mock.state()
+        .mint_token(&MintRequest {
+            open_id: Some(open_id.to_owned()),
+            client_key: Some(client_key.to_owned()),
+            scopes: Some(ScopeList::List(
+                scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            )),
+            ..MintRequest::default()
+        })
+        .expect("mint")
+        .access_token
+}
+
+fn all_scopes(mock: &MockServer, open_id: &str, client_key: &str) -> String {
+    token(
+        mock,
+        open_id,
+        client_key,
+        &[Scope::VideoPublish, Scope::VideoUpload, Scope::VideoList],
+    )
+}
+
+fn file_source(video_size: i64, chunk_size: i64) -> VideoSourceInfo {
+    VideoSourceInfo {
+        source: Source::FileUpload,
+        video_url: None,
+        video_size: Some(video_size),
+        chunk_size: Some(chunk_size),
+        total_chunk_count: Some(video_size / chunk_size),
+    }
+}
+
+fn url_source(url: &str) -> VideoSourceInfo {
+    VideoSourceInfo {
+        source: Source::PullFromUrl,
+        video_url: Some(url.to_owned()),
+        video_size: None,
+        chunk_size: None,
+        total_chunk_count: None,
+    }
+}
+
+fn post_info(privacy_level: PrivacyLevel, title: &str) -> PostInfo {
+    PostInfo {
+        privacy_level,
+        title: Some(title.to_owned()),
+        disable_duet: None,
+        disable_stitch: None,
+        disable_comment: None,
+        video_cover_timestamp_ms: None,
+        brand_content_toggle: None,
+        brand_organic_toggle: None,
+        is_aigc: None,
+    }
+}
+
+/// PUTs bytes `first..=last` of a `total`-byte video.
+async fn put_chunk(url: &str, first: i64, last: i64, total: i64) -> reqwest::Response {
+    let bytes = vec![0x5a_u8; usize::try_from(last - first + 1).expect("size")];
+    reqwest::Client::new()
+        .put(url)
+        .header("content-type", "video/mp4")
+        .header("content-range", format!("bytes {first}-{last}/{total}"))
+        .body(bytes)
+        .send()
+        .await
+        .expect("PUT")
+}
+
+fn content_range(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-range")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn status(client: &Client, token: &str, publish_id: &str) -> tiktok_api::PublishStatus {
+    client
+        .status_fetch(
+            token,
+            &StatusFetchRequest {
+                publish_id: publish_id.to_owned(),
+            },
+        )
+        .await
+        .expect("status fetch")
+}
+
+fn api_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCode, String) {
+    match result {
+        Err(Error::Api {
+            status,
+            code,
+            message,
+            ..
+        }) => (status, code, message),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", mock.uri()))
+        .json(&body)
+        .send()
+        .await
+        .expect("control call");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The (event, content) of every webhook queued so far.
+fn events(mock: &MockServer) -> Vec<(String, Value)> {
+    mock.state()
+        .webhooks()
+        .deliveries()
+        .iter()
+        .map(|delivery| {
+            let body: Value = serde_json::from_str(&delivery.body).expect("payload");
+            let content: Value =
+                serde_json::from_str(body["content"].as_str().expect("content string"))
+                    .expect("content json");
+            (delivery.event.clone(), content)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_direct_post_in_chunks_is_published_and_listed_newest_first() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PUBLIC, "a-audited");
+
+    let info = client.creator_info(&token).await.expect("creator info");
+    assert_eq!(info.creator_username, "public.creator");
+    assert_eq!(info.creator_nickname, "Public Creator");
+    assert_eq!(
+        info.privacy_level_options,
+        vec![
+            PrivacyLevel::PublicToEveryone,
+            PrivacyLevel::MutualFollowFriends,
+            PrivacyLevel::SelfOnly
+        ]
+    );
+    assert_eq!(info.max_video_post_duration_sec, 300);
+
+    // 12,000,000 bytes in chunks of 5,000,000: two chunks, the last one 7,000,000 bytes.
+    let total = 12_000_000;
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::PublicToEveryone, "Fresh from the mock #demo"),
+                source_info: file_source(total, 5_000_000),
+            },
+        )
+        .await
+        .expect("video init");
+    assert!(
+        init.publish_id.starts_with("v_pub_file~v2-1."),
+        "{}",
+        init.publish_id
+    );
+    let upload_url = init.upload_url.expect("upload_url");
+    assert!(
+        upload_url.starts_with(&format!("{}/upload/video/?upload_id=", mock.uri())),
+        "{upload_url}"
+    );
+
+    let first = status(&client, &token, &init.publish_id).await;
+    assert_eq!(first.status, PostStatus::ProcessingUpload);
+    assert_eq!(first.uploaded_bytes, Some(0));
+
+    let response = put_chunk(&upload_url, 0, 4_999_999, total).await;
+    assert_eq!(response.status().as_u16(), 206);
+    assert_eq!(content_range(&response), "bytes 0-4999999/12000000");
+    let halfway = status(&client, &token, &init.publish_id).await;
+    assert_eq!(halfway.status, PostStatus::ProcessingUpload);
+    assert_eq!(halfway.uploaded_bytes, Some(5_000_000));
+
+    let response = put_chunk(&upload_url, 5_000_000, total - 1, total).await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(content_range(&response), "bytes 0-11999999/12000000");
+
+    // Processing takes time on the mock's clock.
+    let processing = status(&client, &token, &init.publish_id).await;
+    assert_eq!(processing.status, PostStatus::ProcessingUpload);
+    assert_eq!(processing.uploaded_bytes, Some(total));
+    assert!(mock.advance(6));
+    let done = status(&client, &token, &init.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    let post_ids = done.publicaly_available_post_id.expect("post ids");
+    assert_eq!(post_ids.len(), 1);
+
+    let page = client
+        .video_list(
+            &token,
+            &[VideoField::Id, VideoField::Title, VideoField::CreateTime],
+            &VideoListRequest {
+                max_count: Some(20),
+                cursor: None,
+            },
+        )
+        .await
+        .expect("video list");
+    assert_eq!(page.videos.len(), 4, "3 fixture videos and the new one");
+    assert_eq!(page.videos[0].id, Some(post_ids[0].to_string()));
+    assert_eq!(
+        page.videos[0].title.as_deref(),
+        Some("Fresh from the mock #demo")
+    );
+
+    // The seed family: video.publish.completed with the publish id as share_id, once.
+    let events = events(&mock);
+    assert_eq!(
+        events,
+        vec![(
+            "video.publish.completed".to_owned(),
+            json!({"share_id": init.publish_id})
+        )]
+    );
+    status(&client, &token, &init.publish_id).await;
+    assert_eq!(mock.state().webhooks().deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn an_inbox_pull_goes_to_the_inbox_and_is_posted_from_there() {
+    let (mock, client) = start().await;
+    let token = token(
+        &mock,
+        PUBLIC,
+        "a-audited",
+        &[Scope::VideoUpload, Scope::VideoList],
+    );
+    let init = client
+        .inbox_video_init(
+            &token,
+            &InboxVideoInitRequest {
+                source_info: url_source("https://media.example/clip.mp4"),
+            },
+        )
+        .await
+        .expect("inbox init");
+    assert!(init.publish_id.starts_with("v_inbox_url~v2."));
+    assert_eq!(init.upload_url, None);
+
+    let downloading = status(&client, &token, &init.publish_id).await;
+    assert_eq!(downloading.status, PostStatus::ProcessingDownload);
+    assert_eq!(downloading.downloaded_bytes, Some(0));
+    assert!(mock.advance(2));
+    let partly = status(&client, &token, &init.publish_id).await;
+    assert_eq!(partly.status, PostStatus::ProcessingDownload);
+    assert_eq!(partly.downloaded_bytes, Some(4_000_000));
+    assert!(mock.advance(3));
+    let inbox = status(&client, &token, &init.publish_id).await;
+    assert_eq!(inbox.status, PostStatus::SendToUserInbox);
+    assert_eq!(inbox.downloaded_bytes, Some(10_000_000));
+    assert_eq!(inbox.publicaly_available_post_id, Some(vec![]));
+
+    // The creator posts the draft from the TikTok app.
+    let (code, answer) = control(
+        &mock,
+        "/_mock/posts/publish",
+        json!({"publish_id": init.publish_id}),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let done = status(&client, &token, &init.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    let post_id = done.publicaly_available_post_id.expect("ids")[0];
+    let page = client
+        .video_list(&token, &[VideoField::Id], &VideoListRequest::default())
+        .await
+        .expect("video list");
+    assert_eq!(page.videos[0].id, Some(post_id.to_string()));
+    // The seed family has no event for a successful inbox upload.
+    assert!(events(&mock).is_empty());
+}
+
+#[tokio::test]
+async fn a_pull_from_a_failing_host_fails_and_fires_the_real_family_event() {
+    let (mock, client) = start().await;
+    // The unaudited app posts only to private accounts, as SELF_ONLY.
+    let token = all_scopes(&mock, PRIVATE, "b-unaudited");
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::FollowerOfCreator, "never"),
+                source_info: url_source("https://cdn.broken.invalid/clip.mp4"),
+            },
+        )
+        .await
+        .expect("video init");
+    assert!(init.publish_id.starts_with("v_pub_url~v2-1."));
+    assert!(mock.advance(5));
+    let failed = status(&client, &token, &init.publish_id).await;
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert_eq!(failed.fail_reason, Some(FailReason::VideoPullFailed));
+    assert_eq!(
+        events(&mock),
+        vec![(
+            "post.publish.failed".to_owned(),
+            json!({"publish_id": init.publish_id, "publish_type": "DIRECT_PUBLISH", "reason": "video_pull_failed"})
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_unaudited_app_posts_only_to_private_accounts_and_only_as_self_only() {
+    let (mock, client) = start().await;
+    let public = all_scopes(&mock, PUBLIC, "b-unaudited");
+    let refused = client
+        .video_init(
+            &public,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::SelfOnly, "x"),
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await;
+    let (status_code, code, _) = api_error(refused);
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::UnauditedClientCanOnlyPostToPrivateAccounts)
+    );
+
+    let private = all_scopes(&mock, PRIVATE, "b-unaudited");
+    let info = client.creator_info(&private).await.expect("creator info");
+    assert_eq!(
+        info.privacy_level_options,
+        vec![
+            PrivacyLevel::FollowerOfCreator,
+            PrivacyLevel::MutualFollowFriends,
+            PrivacyLevel::SelfOnly
+        ]
+    );
+    assert!(info.comment_disabled && info.duet_disabled && info.stitch_disabled);
+    assert_eq!(info.max_video_post_duration_sec, 600);
+    let init = client
+        .video_init(
+            &private,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::FollowerOfCreator, "private"),
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await
+        .expect("video init");
+    let url = init.upload_url.expect("upload url");
+    assert_eq!(put_chunk(&url, 0, 999, 1_000).await.status().as_u16(), 201);
+    assert!(mock.advance(5));
+    let done = status(&client, &private, &init.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    // Forced to SELF_ONLY: never publicly available.
+    assert_eq!(done.publicaly_available_post_id, Some(vec![]));
+    let posts = reqwest::get(format!("{}/_mock/posts", mock.uri()))
+        .await
+        .expect("posts")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(posts["posts"][0]["privacy_level"], json!("SELF_ONLY"));
+    assert_eq!(
+        posts["posts"][0]["status"]["status"],
+        json!("PUBLISH_COMPLETE")
+    );
+    let kinds: Vec<String> = events(&mock).into_iter().map(|(event, _)| event).collect();
+    assert_eq!(kinds, vec!["post.publish.complete"]);
+}
+
+#[tokio::test]
+async fn a_privacy_level_outside_the_options_is_refused() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PRIVATE, "a-audited");
+    let refused = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::PublicToEveryone, "x"),
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await;
+    let (status_code, code, message) = api_error(refused);
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::PrivacyLevelOptionMismatch)
+    );
+    assert!(message.contains("FOLLOWER_OF_CREATOR"), "{message}");
+}
+
+#[tokio::test]
+async fn blocked_creators_get_http_200_from_creator_info_and_403_at_init() {
+    let (mock, client) = start().await;
+    let banned = all_scopes(&mock, "-000banned", "a-audited");
+    let (status_code, code, _) = api_error(client.creator_info(&banned).await);
+    assert_eq!(
+        (status_code, code),
+        (200, ErrorCode::SpamRiskUserBannedFromPosting)
+    );
+    let (status_code, code, _) = api_error(
+        client
+            .inbox_video_init(
+                &banned,
+                &InboxVideoInitRequest {
+                    source_info: file_source(1_000, 1_000),
+                },
+            )
+            .await,
+    );
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::SpamRiskUserBannedFromPosting)
+    );
+
+    let capped = all_scopes(&mock, "-000capped", "a-audited");
+    let (status_code, code, _) = api_error(client.creator_info(&capped).await);
+    assert_eq!((status_code, code), (200, ErrorCode::ReachedActiveUserCap));
+    let (status_code, code, _) = api_error(
+        client
+            .video_init(
+                &capped,
+                &VideoInitRequest {
+                    post_info: post_info(PrivacyLevel::SelfOnly, "x"),
+                    source_info: file_source(1_000, 1_000),
+                },
+            )
+            .await,
+    );
+    assert_eq!((status_code, code), (403, ErrorCode::ReachedActiveUserCap));
+    // The inbox endpoint does not list the active-user cap: the upload goes through.
+    client
+        .inbox_video_init(
+            &capped,
+            &InboxVideoInitRequest {
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await
+        .expect("inbox init");
+
+    // A block set through the control API takes effect at once.
+    let (code, answer) = control(
+        &mock,
+        "/_mock/creators",
+        json!({"open_id": PUBLIC, "display_name": "Public Creator",
+               "posting": {"blocked": "spam_risk_too_many_posts"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let public = all_scopes(&mock, PUBLIC, "a-audited");
+    let (status_code, code, _) = api_error(client.creator_info(&public).await);
+    assert_eq!((status_code, code), (200, ErrorCode::SpamRiskTooManyPosts));
+}
+
+#[tokio::test]
+async fn photo_posts_go_through_content_init_with_scope_by_post_mode() {
+    let (mock, client) = start().await;
+    let upload_only = token(&mock, PUBLIC, "a-audited", &[Scope::VideoUpload]);
+    let request = |mode: PostMode, images: usize, title: &str| ContentInitRequest {
+        media_type: MediaType::Photo,
+        post_mode: mode,
+        is_aigc: None,
+        post_info: PhotoPostInfo {
+            title: Some(title.to_owned()),
+            description: Some("d".repeat(4000)),
+            privacy_level: Some(PrivacyLevel::PublicToEveryone),
+            ..PhotoPostInfo::default()
+        },
+        source_info: PhotoSourceInfo {
+            source: Source::PullFromUrl,
+            photo_images: (0..images)
+                .map(|n| format!("https://media.example/{n}.jpeg"))
+                .collect(),
+            photo_cover_index: 0,
+        },
+    };
+    let (status_code, code, _) = api_error(
+        client
+            .content_init(&upload_only, &request(PostMode::DirectPost, 1, "t"))
+            .await,
+    );
+    assert_eq!((status_code, code), (401, ErrorCode::ScopeNotAuthorized));
+    let inbox = client
+        .content_init(&upload_only, &request(PostMode::MediaUpload, 35, "t"))
+        .await
+        .expect("media upload");
+    assert!(inbox.publish_id.starts_with("p_inbox_url~v2."));
+
+    let publish = token(&mock, PUBLIC, "a-audited", &[Scope::VideoPublish]);
+    // 90 UTF-16 units: 45 emoji of two units each.
+    let title = "😀".repeat(45);
+    let direct = client
+        .content_init(&publish, &request(PostMode::DirectPost, 2, &title))
+        .await
+        .expect("direct photo post");
+    assert!(direct.publish_id.starts_with("p_pub_url~v2."));
+    assert!(mock.advance(5));
+    let done = status(&client, &publish, &direct.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    assert_eq!(
+        done.publicaly_available_post_id.map(|ids| ids.len()),
+        Some(1)
+    );
+
+    for (bad, what) in [
+        (request(PostMode::DirectPost, 36, "t"), "photo_images"),
+        (request(PostMode::DirectPost, 1, &"t".repeat(91)), "title"),
+        (
+            request(PostMode::DirectPost, 1, &format!("{title}a")),
+            "title",
+        ),
+    ] {
+        let (status_code, code, message) = api_error(client.content_init(&publish, &bad).await);
+        assert_eq!((status_code, code), (400, ErrorCode::InvalidParams));
+        assert!(message.contains(what), "{message}");
+    }
+    let mut long_description = request(PostMode::DirectPost, 1, "t");
+    long_description.post_info.description = Some("d".repeat(4001));
+    let (status_code, _, message) =
+        api_error(client.content_init(&publish, &long_description).await);
+    assert_eq!(status_code, 400);
+    assert!(message.contains("description"), "{message}");
+}
+
+#[tokio::test]
+async fn content_init_checks_cover_index_privacy_and_url_ownership() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PUBLIC, "a-audited");
+    let mut request = ContentInitRequest {
+        media_type: MediaType::Photo,
+        post_mode: PostMode::DirectPost,
+        is_aigc: None,
+        post_info: PhotoPostInfo::default(),
+        source_info: PhotoSourceInfo {
+            source: Source::PullFromUrl,
+            photo_images: vec!["https://media.example/1.jpeg".to_owned()],
+            photo_cover_index: 1,
+        },
+    };
+    let (_, code, message) = api_error(client.content_init(&token, &request).await);
+    assert_eq!(code, ErrorCode::InvalidParams);
+    assert!(message.contains("photo_cover_index"), "{message}");
+    request.source_info.photo_cover_index = 0;
+    let (_, code, message) = api_error(client.content_init(&token, &request).await);
+    assert_eq!(code, ErrorCode::InvalidParams);
+    assert!(message.contains("privacy_level"), "{message}");
+    request.post_info.privacy_level = Some(PrivacyLevel::FollowerOfCreator);
+    let (status_code, code, _) = api_error(client.content_init(&token, &request).await);
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::PrivacyLevelOptionMismatch)
+    );
+    request.post_info.privacy_level = Some(PrivacyLevel::SelfOnly);
+    request.source_info.photo_images = vec!["https://img.unverified.example/1.jpeg".to_owned()];
+    let (status_code, code, _) = api_error(client.content_init(&token, &request).await);
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::UrlOwnershipUnverified)
+    );
+    request.source_info.photo_images = vec!["http://media.example/1.jpeg".to_owned()];
+    let (status_code, code, message) = api_error(client.content_init(&token, &request).await);
+    assert_eq!((status_code, code), (400, ErrorCode::InvalidParams));
+    assert!(message.contains("https"), "{message}");
+}
+
+#[tokio::test]
+async fn status_fetch_refuses_unknown_and_foreign_publish_ids() {
+    let (mock, client) = start().await;
+    let owner = all_scopes(&mock, PUBLIC, "a-audited");
+    let init = client
+        .inbox_video_init(
+            &owner,
+            &InboxVideoInitRequest {
+                source_info: url_source("https://media.example/v.mp4"),
+            },
+        )
+        .await
+        .expect("init");
+    let (status_code, code, _) = api_error(
+        client
+            .status_fetch(
+                &owner,
+                &StatusFetchRequest {
+                    publish_id: "v_inbox_url~v2.1".to_owned(),
+                },
+            )
+            .await,
+    );
+    assert_eq!((status_code, code), (400, ErrorCode::InvalidPublishId));
+    let other = all_scopes(&mock, PRIVATE, "a-audited");
+    let (status_code, code, _) = api_error(
+        client
+            .status_fetch(
+                &other,
+                &StatusFetchRequest {
+                    publish_id: init.publish_id.clone(),
+                },
+            )
+            .await,
+    );
+    assert_eq!(
+        (status_code, code),
+        (400, ErrorCode::TokenNotAuthorizedForSpecifiedPublishId)
+    );
+    // The same creator through another app is not authorized either.
+    let other_app = all_scopes(&mock, PUBLIC, "b-unaudited");
+    let (_, code, _) = api_error(
+        client
+            .status_fetch(
+                &other_app,
+                &StatusFetchRequest {
+                    publish_id: init.publish_id,
+                },
+            )
+            .await,
+    );
+    assert_eq!(code, ErrorCode::TokenNotAuthorizedForSpecifiedPublishId);
+}
+
+#[tokio::test]
+async fn a_post_fails_through_the_control_api() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PUBLIC, "a-audited");
+    let init = client
+        .inbox_video_init(
+            &token,
+            &InboxVideoInitRequest {
+                source_info: file_source(10_000_000, 5_000_000),
+            },
+        )
+        .await
+        .expect("init");
+    let (code, answer) = control(
+        &mock,
+        "/_mock/posts/fail",
+        json!({"publish_id": init.publish_id, "fail_reason": "file_format_check_failed"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let failed = status(&client, &token, &init.publish_id).await;
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert_eq!(failed.fail_reason, Some(FailReason::FileFormatCheckFailed));
+    assert_eq!(
+        events(&mock),
+        vec![(
+            "video.upload.failed".to_owned(),
+            json!({"share_id": init.publish_id})
+        )]
+    );
+    let (code, answer) = control(
+        &mock,
+        "/_mock/posts/fail",
+        json!({"publish_id": init.publish_id, "fail_reason": "nonsense"}),
+    )
+    .await;
+    assert_eq!(code, 400, "{answer}");
+    let (code, _) = control(&mock, "/_mock/posts/fail", json!({"publish_id": "nope"})).await;
+    assert_eq!(code, 400);
+}
+
+#[tokio::test]
+async fn video_init_allows_six_calls_a_minute_per_token() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PRIVATE, "a-audited");
+    let request = VideoInitRequest {
+        post_info: post_info(PrivacyLevel::SelfOnly, "x"),
+        source_info: url_source("https://media.example/v.mp4"),
+    };
+    for _ in 0..6 {
+        client
+            .video_init(&token, &request)
+            .await
+            .expect("within the limit");
+    }
+    let (status_code, code, _) = api_error(client.video_init(&token, &request).await);
+    assert_eq!((status_code, code), (429, ErrorCode::RateLimitExceeded));
+    // Refused calls don't count; the window slides on the mock's clock.
+    assert!(mock.advance(60));
+    client
+        .video_init(&token, &request)
+        .await
+        .expect("next minute");
+}
+
+#[tokio::test]
+async fn posting_caps_refuse_the_sixteenth_direct_post_and_the_sixth_pending_share() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PRIVATE, "a-audited");
+    let direct = VideoInitRequest {
+        post_info: post_info(PrivacyLevel::SelfOnly, "x"),
+        source_info: url_source("https://media.example/v.mp4"),
+    };
+    for n in 0..15 {
+        if n > 0 && n % 6 == 0 {
+            assert!(mock.advance(60));
+        }
+        client
+            .video_init(&token, &direct)
+            .await
+            .expect("under the cap");
+    }
+    assert!(mock.advance(60));
+    let (status_code, code, _) = api_error(client.video_init(&token, &direct).await);
+    assert_eq!((status_code, code), (403, ErrorCode::SpamRiskTooManyPosts));
+
+    let inbox = InboxVideoInitRequest {
+        source_info: url_source("https://media.example/v.mp4"),
+    };
+    for _ in 0..5 {
+        client
+            .inbox_video_init(&token, &inbox)
+            .await
+            .expect("pending");
+    }
+    assert!(mock.advance(60));
+    let (status_code, code, _) = api_error(client.inbox_video_init(&token, &inbox).await);
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::SpamRiskTooManyPendingShare)
+    );
+    // A day later both caps have room again.
+    assert!(mock.advance(24 * 3600));
+    let token = all_scopes(&mock, PRIVATE, "a-audited");
+    client
+        .inbox_video_init(&token, &inbox)
+        .await
+        .expect("next day");
+    client.video_init(&token, &direct).await.expect("next day");
+}
+
+#[tokio::test]
+async fn the_processing_time_is_a_setting() {
+    let (mock, client) = start().await;
+    let (code, settings) = control(&mock, "/_mock/posting", json!({"processing_ms": 60_000})).await;
+    assert_eq!(code, 200, "{settings}");
+    assert_eq!(settings["processing_ms"], json!(60_000));
+    let token = all_scopes(&mock, PRIVATE, "a-audited");
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::SelfOnly, "slow"),
+                source_info: url_source("https://media.example/v.mp4"),
+            },
+        )
+        .await
+        .expect("init");
+    assert!(mock.advance(59));
+    assert_eq!(
+        status(&client, &token, &init.publish_id).await.status,
+        PostStatus::ProcessingDownload
+    );
+    assert!(mock.advance(1));
+    assert_eq!(
+        status(&client, &token, &init.publish_id).await.status,
+        PostStatus::PublishComplete
+    );
+    let (code, _) = control(&mock, "/_mock/posting", json!({"processing_ms": -1})).await;
+    assert_eq!(code, 400);
+}
+
+#[tokio::test]
+async fn the_demo_data_lets_the_unaudited_demo_app_post_to_the_private_demo_creator() {
+    let mock = MockServer::builder()
+        .clock_kind(ClockKind::Manual)
+        .start()
+        .await;
+    let client = Client::builder()
+        .base_url(mock.uri())
+        .build()
+        .expect("client");
+    let token = token(
+        &mock,
+        "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70",
+        "awdemo7c1f2e9b4d3a",
+        &[Scope::VideoPublish, Scope::VideoList],
+    );
+    let info = client.creator_info(&token).await.expect("creator info");
+    assert_eq!(
+        info.privacy_level_options[0],
+        PrivacyLevel::FollowerOfCreator
+    );
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::FollowerOfCreator, "first post"),
+                source_info: file_source(3_000_000, 3_000_000),
+            },
+        )
+        .await
+        .expect("init");
+    let url = init.upload_url.expect("upload url");
+    assert_eq!(
+        put_chunk(&url, 0, 2_999_999, 3_000_000)
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+    assert!(mock.advance(5));
+    let page = client
+        .video_list(&token, &[VideoField::Title], &VideoListRequest::default())
+        .await
+        .expect("video list");
+    assert_eq!(page.videos.len(), 1);
+    assert_eq!(page.videos[0].title.as_deref(), Some("first post"));
+}

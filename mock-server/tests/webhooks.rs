@@ -1,0 +1,331 @@
+//! Webhooks end to end: a receiver built on the generated crate's `Verifier`, signed
+//! deliveries, retries with backoff on the manual clock, the 72-hour drop, a receiver that is
+//! down and comes back, duplicates, the control API.
+
+mod receiver;
+
+use receiver::{
+    CLIENT_KEY, CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock,
+    set_callback, wait_attempts,
+};
+use serde_json::json;
+use tiktok_api::meta::WebhookFamily;
+use tiktok_api::{WebhookContent, WebhookEventKind};
+
+#[tokio::test]
+async fn control_events_arrive_signed_in_tiktoks_shape() {
+    let mock = manual_mock().await;
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    set_callback(&mock, &receiver.url).await;
+    let (status, body) = control(
+        &mock,
+        "/_mock/webhooks/events",
+        json!({"event": "portability.download.ready", "request_id": 42}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let received = receiver.wait_for(1).await;
+    let payload = &received[0].payload;
+    assert_eq!(payload.client_key, CLIENT_KEY);
+    assert_eq!(payload.event, WebhookEventKind::PortabilityDownloadReady);
+    assert_eq!(payload.user_openid, None);
+    assert_eq!(payload.create_time, mock.state().now_ms().div_euclid(1000));
+    match payload.content().expect("content parses") {
+        WebhookContent::PortabilityDownloadReady(content) => assert_eq!(content.request_id, 42),
+        other => panic!("unexpected content {other:?}"),
+    }
+    // The raw body: content is a JSON document serialized into a string.
+    let raw: serde_json::Value = serde_json::from_slice(&received[0].body).expect("json body");
+    assert!(raw["content"].is_string(), "{raw}");
+    assert!(received[0].signature.starts_with("t="));
+    assert!(receiver.rejected().is_empty());
+    let list = deliveries(&mock).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["state"], "delivered");
+    assert_eq!(list[0]["attempts"][0]["status"], 200);
+    assert_eq!(list[0]["payload"]["event"], "portability.download.ready");
+}
+
+#[tokio::test]
+async fn authorization_removed_with_every_reason_code() {
+    let mock = manual_mock().await;
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    set_callback(&mock, &receiver.url).await;
+    let open_id = mock.state().default_open_id().expect("a creator");
+    for reason in 0..=5 {
+        let (status, body) = control(
+            &mock,
+            "/_mock/webhooks/events",
+            json!({"event": "authorization.removed", "open_id": open_id, "reason": reason}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let received = receiver.wait_for(6).await;
+    let mut reasons: Vec<i32> = received
+        .iter()
+        .map(|delivery| {
+            assert_eq!(
+                delivery.payload.user_openid.as_deref(),
+                Some(open_id.as_str())
+            );
+            match delivery.payload.content().expect("content") {
+                WebhookContent::AuthorizationRemoved(content) => content.reason,
+                other => panic!("unexpected {other:?}"),
+            }
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, vec![0, 1, 2, 3, 4, 5]);
+    // Bad control requests are 400s naming the problem.
+    for (body, needle) in [
+        (
+            json!({"event": "authorization.removed", "reason": 9}),
+            "reason",
+        ),
+        (json!({"event": "no.such.event"}), "event"),
+        (
+            json!({"event": "authorization.removed", "open_id": "-000nobody"}),
+            "open_id",
+        ),
+        (json!({"event": "authorization.removed", "typo": 1}), "typo"),
+        (
+            json!({"event": "authorization.removed", "client_key": "nope"}),
+            "client_key",
+        ),
+    ] {
+        let (status, answer) = control(&mock, "/_mock/webhooks/events", body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.to_string().contains(needle), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
+    let mock = manual_mock().await;
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    receiver.answer(500);
+    set_callback(&mock, &receiver.url).await;
+    let open_id = mock.state().default_open_id();
+    mock.state().emit_event(
+        CLIENT_KEY,
+        open_id.as_deref(),
+        "video.publish.completed",
+        json!({"share_id": "video.7300000000000000001.abc"}),
+    );
+    let first = wait_attempts(&mock, 0, 1).await;
+    assert_eq!(first["state"], "pending");
+    assert_eq!(first["attempts"][0]["status"], 500);
+    let created = first["created_at_ms"].as_i64().expect("created");
+    assert_eq!(first["next_attempt_ms"].as_i64(), Some(created + 60_000));
+    // Nothing more happens until the clock moves.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(receiver.requests(), 1);
+    assert!(mock.advance(60));
+    let second = wait_attempts(&mock, 0, 2).await;
+    assert_eq!(second["attempts"][1]["status"], 500);
+    // The delay doubles: the next attempt is 120 s after the second.
+    let second_at = second["attempts"][1]["at_ms"].as_i64().expect("at");
+    assert_eq!(
+        second["next_attempt_ms"].as_i64(),
+        Some(second_at + 120_000)
+    );
+    receiver.answer(200);
+    assert!(mock.advance(119));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(receiver.requests(), 2, "not due yet");
+    assert!(mock.advance(1));
+    let done = wait_attempts(&mock, 0, 3).await;
+    assert_eq!(done["state"], "delivered");
+    let received = receiver.wait_for(1).await;
+    // The same bytes on every attempt.
+    assert_eq!(
+        received[0].body,
+        done["body"].as_str().expect("body").as_bytes()
+    );
+    assert_eq!(
+        received[0].payload.event,
+        WebhookEventKind::VideoPublishCompleted
+    );
+}
+
+#[tokio::test]
+async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
+    let mock = manual_mock().await;
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    receiver.answer(503);
+    set_callback(&mock, &receiver.url).await;
+    mock.state().emit_event(
+        CLIENT_KEY,
+        None,
+        "portability.download.ready",
+        json!({"request_id": 7}),
+    );
+    let mut delivery = wait_attempts(&mock, 0, 1).await;
+    let created = delivery["created_at_ms"].as_i64().expect("created");
+    let mut attempts = 1;
+    while delivery["state"] == "pending" {
+        let due = delivery["next_attempt_ms"].as_i64().expect("due");
+        assert!(due <= created + 72 * 3600 * 1000, "{delivery}");
+        let now = mock.state().now_ms();
+        mock.advance((due - now + 999) / 1000);
+        attempts += 1;
+        delivery = wait_attempts(&mock, 0, attempts).await;
+        assert!(attempts < 100, "never dropped: {delivery}");
+    }
+    assert_eq!(delivery["state"], "dropped");
+    assert!(delivery["next_attempt_ms"].is_null());
+    let list = delivery["attempts"].as_array().expect("attempts");
+    assert_eq!(list.len(), receiver.requests() as usize);
+    let last = list.last().expect("an attempt")["at_ms"]
+        .as_i64()
+        .expect("at");
+    assert!(last <= created + 72 * 3600 * 1000 + 1000);
+    // 1, 2, 4, ... 256 min, then every 6 h to the 72nd hour.
+    assert!(list.len() > 10, "{}", list.len());
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn nothing_is_lost_while_the_receiver_is_down() {
+    let mock = manual_mock().await;
+    // A port with nothing listening: connection refused.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    set_callback(&mock, &format!("http://127.0.0.1:{port}/hook")).await;
+    for request_id in 1..=3 {
+        mock.state().emit_event(
+            CLIENT_KEY,
+            None,
+            "portability.download.ready",
+            json!({"request_id": request_id}),
+        );
+    }
+    for index in 0..3 {
+        let delivery = wait_attempts(&mock, index, 1).await;
+        assert!(delivery["attempts"][0]["status"].is_null(), "{delivery}");
+        assert!(delivery["attempts"][0]["error"].is_string(), "{delivery}");
+        assert_eq!(delivery["state"], "pending");
+    }
+    // The receiver comes back; the next due attempts get through.
+    let receiver = Receiver::start_on(&mock, CLIENT_SECRET, port).await;
+    mock.advance(60);
+    let received = receiver.wait_for(3).await;
+    let mut ids: Vec<i64> = received
+        .iter()
+        .map(
+            |delivery| match delivery.payload.content().expect("content") {
+                WebhookContent::PortabilityDownloadReady(content) => content.request_id,
+                other => panic!("unexpected {other:?}"),
+            },
+        )
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3]);
+    for index in 0..3 {
+        assert_eq!(wait_attempts(&mock, index, 2).await["state"], "delivered");
+    }
+}
+
+#[tokio::test]
+async fn the_duplicate_option_sends_events_twice() {
+    let mock = manual_mock().await;
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    set_callback(&mock, &receiver.url).await;
+    let (status, settings) = control(
+        &mock,
+        "/_mock/webhooks/settings",
+        json!({"duplicate_every": 2}),
+    )
+    .await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["duplicate_every"], 2);
+    assert_eq!(settings["retry_window_seconds"], 72 * 3600);
+    for request_id in 1..=2 {
+        mock.state().emit_event(
+            CLIENT_KEY,
+            None,
+            "portability.download.ready",
+            json!({"request_id": request_id}),
+        );
+    }
+    // The second event goes twice: three deliveries, two of them the same event.
+    let received = receiver.wait_for(3).await;
+    let mut keys: Vec<String> = received.iter().map(|r| r.payload.dedup_key()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 2, "an idempotent receiver sees two events");
+    let list = deliveries(&mock).await;
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[2]["duplicate_of"], list[1]["id"]);
+    assert_eq!(list[2]["body"], list[1]["body"]);
+    let (status, answer) =
+        control(&mock, "/_mock/webhooks/settings", json!({"duplicate": 1})).await;
+    assert_eq!(status, 400, "{answer}");
+}
+
+#[tokio::test]
+async fn callback_url_and_event_family_are_per_app_settings() {
+    let mock = manual_mock().await;
+    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Seed);
+    let (status, body) = control(
+        &mock,
+        "/_mock/webhooks/callback",
+        json!({"webhook_family": "real", "callback_url": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["webhook_family"], "real");
+    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Real);
+    // No callback URL: emitting is a no-op, and the control API says why it can't fire.
+    mock.state().emit_event(
+        CLIENT_KEY,
+        None,
+        "post.publish.complete",
+        json!({"publish_id": "p"}),
+    );
+    assert!(deliveries(&mock).await.is_empty());
+    let (status, _) = control(
+        &mock,
+        "/_mock/webhooks/events",
+        json!({"event": "portability.download.ready"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = control(
+        &mock,
+        "/_mock/webhooks/callback",
+        json!({"callback_url": "ftp://x.example/"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Fixtures set both.
+    let fixtures = r"
+apps:
+  - {client_key: k2, client_secret: s2, callback_url: 'http://127.0.0.1:9/hook', webhook_family: real, research_api: false}
+creators:
+  - {open_id: -000x, display_name: X}
+";
+    let other = tiktok_mock::MockServer::builder()
+        .fixtures_yaml(fixtures)
+        .expect("fixtures")
+        .start()
+        .await;
+    assert_eq!(other.state().webhook_family("k2"), WebhookFamily::Real);
+    let app = other.state().store().app("k2").expect("app");
+    assert_eq!(app.callback_url.as_deref(), Some("http://127.0.0.1:9/hook"));
+    // A reset forgets deliveries.
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    set_callback(&mock, &receiver.url).await;
+    mock.state().emit_event(
+        CLIENT_KEY,
+        None,
+        "post.publish.complete",
+        json!({"publish_id": "p"}),
+    );
+    receiver.wait_for(1).await;
+    mock.state().reset().expect("reset");
+    eventually(|| async { deliveries(&mock).await.is_empty().then_some(()) }).await;
+}
