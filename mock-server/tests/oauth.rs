@@ -1,0 +1,759 @@
+//! OAuth as a real app meets it, through the generated client: the consent page's HTML, the
+//! form submit, auto-approve, code exchange with PKCE in both encodings, refresh with rotation
+//! and lifetimes on the manual clock, client credentials, revoke with its webhook, and every
+//! OAuth error these endpoints produce.
+
+mod receiver;
+
+use std::collections::HashMap;
+
+use receiver::{
+    CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, Receiver, client, control, http, manual_mock,
+    set_callback,
+};
+use serde_json::json;
+use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
+use tiktok_api::{Error, ErrorCode, Scope, UserField, WebhookContent, WebhookEventKind};
+use tiktok_mock::MockServer;
+
+fn authorize_url(mock: &MockServer) -> AuthorizeUrl {
+    AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+        .base(format!("{}/v2/auth/authorize/", mock.uri()))
+        .scopes(&[Scope::UserInfoBasic, Scope::UserInfoStats, Scope::VideoList])
+        .state("csrf-123")
+}
+
+/// The redirect's query, decoded, after checking where it goes.
+fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
+    assert_eq!(response.status().as_u16(), 302, "{response:?}");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a Location header");
+    let (target, query) = location.split_once('?').expect("a query");
+    assert_eq!(target, REDIRECT_URI);
+    serde_urlencoded::from_str(query).expect("query decodes")
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    http().get(url).send().await.expect("GET")
+}
+
+/// A code through the auto-approve query, with a PKCE challenge in the given encoding.
+async fn code_with(mock: &MockServer, pkce: &Pkce, encoding: ChallengeEncoding) -> String {
+    let url = authorize_url(mock).pkce_with(pkce, encoding).build();
+    let query = redirect_query(&get(&format!("{url}&auto_approve=1")).await);
+    query["code"].clone()
+}
+
+fn oauth_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCode, String) {
+    match result {
+        Err(Error::OAuth {
+            status,
+            error,
+            description,
+            log_id,
+        }) => {
+            assert_eq!(log_id.len(), 34);
+            (status, error, description)
+        }
+        other => panic!("expected an OAuth error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
+    let mock = manual_mock().await;
+    let pkce = Pkce::generate();
+    let url = authorize_url(&mock).pkce(&pkce).build();
+    let response = get(&url).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Demo App"), "{html}");
+    assert!(html.contains(CLIENT_KEY));
+    for scope in ["user.info.basic", "user.info.stats", "video.list"] {
+        assert!(
+            html.contains(&format!(
+                r#"type="checkbox" role="switch" id="scope-{scope}" name="granted" value="{scope}" checked"#
+            )),
+            "no toggle for {scope}: {html}"
+        );
+        let description = Scope::parse(scope).expect("scope").description();
+        assert!(
+            html.contains(&description.replace('\'', "&#39;")),
+            "{description}"
+        );
+    }
+    assert_eq!(html.matches(r#"role="switch""#).count(), 3);
+    assert!(html.contains(r#"<form id="consent" method="post" action="/v2/auth/authorize/">"#));
+    assert!(html.contains(r#"<input type="hidden" name="state" value="csrf-123">"#));
+    assert!(html.contains(&format!(
+        r#"<input type="hidden" name="code_challenge" value="{}">"#,
+        pkce.challenge_hex()
+    )));
+    assert!(html.contains(r#"name="action" value="approve""#));
+    assert!(html.contains(r#"name="action" value="cancel""#));
+    assert!(html.contains(r#"<select name="open_id""#));
+    // Submit as a browser would, with video.list toggled off.
+    let open_id = mock.state().default_open_id().expect("creator");
+    let form = [
+        ("client_key", CLIENT_KEY),
+        ("redirect_uri", REDIRECT_URI),
+        ("scope", "user.info.basic,user.info.stats,video.list"),
+        ("response_type", "code"),
+        ("state", "csrf-123"),
+        ("code_challenge", &pkce.challenge_hex()),
+        ("code_challenge_method", "S256"),
+        ("open_id", &open_id),
+        ("granted", "user.info.basic"),
+        ("granted", "user.info.stats"),
+        ("action", "approve"),
+    ];
+    let response = http()
+        .post(format!("{}/v2/auth/authorize/", mock.uri()))
+        .form(&form)
+        .send()
+        .await
+        .expect("submit");
+    let query = redirect_query(&response);
+    assert_eq!(query["scopes"], "user.info.basic,user.info.stats");
+    assert_eq!(query["state"], "csrf-123");
+    let code = &query["code"];
+    assert!(code.contains('*') && code.contains('!'), "{code}");
+    let token = client(&mock)
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("exchange");
+    assert_eq!(
+        token.scope.as_deref(),
+        Some("user.info.basic,user.info.stats")
+    );
+    assert_eq!(token.open_id.as_deref(), Some(open_id.as_str()));
+    // Cancel.
+    let mut cancel = form.to_vec();
+    cancel.retain(|(name, _)| *name != "action");
+    cancel.push(("action", "cancel"));
+    let response = http()
+        .post(format!("{}/v2/auth/authorize/", mock.uri()))
+        .form(&cancel)
+        .send()
+        .await
+        .expect("cancel");
+    let query = redirect_query(&response);
+    assert_eq!(query["error"], "access_denied");
+    assert_eq!(query["state"], "csrf-123");
+    assert!(!query.contains_key("code"));
+    // Approving with every toggle off is a denial too.
+    let mut none: Vec<(&str, &str)> = form.to_vec();
+    none.retain(|(name, _)| *name != "granted");
+    let response = http()
+        .post(format!("{}/v2/auth/authorize/", mock.uri()))
+        .form(&none)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(redirect_query(&response)["error"], "access_denied");
+}
+
+#[tokio::test]
+async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    for encoding in [ChallengeEncoding::Hex, ChallengeEncoding::Base64Url] {
+        let pkce = Pkce::generate();
+        let code = code_with(&mock, &pkce, encoding).await;
+        let token = api
+            .exchange_code(
+                CLIENT_KEY,
+                CLIENT_SECRET,
+                &code,
+                REDIRECT_URI,
+                Some(pkce.verifier()),
+            )
+            .await
+            .expect("exchange");
+        assert!(token.access_token.starts_with("act."));
+        assert_eq!(token.expires_in, 7200);
+        assert_eq!(token.refresh_expires_in, Some(15_552_000));
+        assert!(
+            token
+                .refresh_token
+                .as_deref()
+                .is_some_and(|t| t.starts_with("rft."))
+        );
+        assert_eq!(token.token_type, "Bearer");
+        assert_eq!(
+            token.scope.as_deref(),
+            Some("user.info.basic,user.info.stats,video.list")
+        );
+        let me = api
+            .user_info(
+                &token.access_token,
+                &[UserField::OpenId, UserField::FollowerCount],
+            )
+            .await
+            .expect("user info");
+        assert_eq!(me.user.open_id, token.open_id);
+    }
+    // A subset granted through the auto-approve query, as another creator.
+    let url = authorize_url(&mock).build();
+    let query = redirect_query(
+        &get(&format!(
+            "{url}&auto_approve=1&grant=user.info.basic&open_id=-000cafe1b2c3d4e5f60718293a4b5c6d7e8f"
+        ))
+        .await,
+    );
+    assert_eq!(query["scopes"], "user.info.basic");
+    let token = api
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &query["code"],
+            REDIRECT_URI,
+            None,
+        )
+        .await
+        .expect("a web flow without PKCE");
+    assert_eq!(
+        token.open_id.as_deref(),
+        Some("-000cafe1b2c3d4e5f60718293a4b5c6d7e8f")
+    );
+    // A code minted through the control API works the same.
+    let (status, minted) = control(
+        &mock,
+        "/_mock/oauth/codes",
+        json!({"scopes": ["user.info.basic"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{minted}");
+    api.exchange_code(
+        CLIENT_KEY,
+        CLIENT_SECRET,
+        minted["code"].as_str().expect("code"),
+        REDIRECT_URI,
+        None,
+    )
+    .await
+    .expect("control code");
+}
+
+#[tokio::test]
+async fn every_code_exchange_error() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    let pkce = Pkce::generate();
+    // Wrong secret: 401 invalid_client.
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let (status, error, _) = oauth_error(
+        api.exchange_code(
+            CLIENT_KEY,
+            "wrong",
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (401, ErrorCode::InvalidClient));
+    // Unknown code.
+    let (status, error, _) = oauth_error(
+        api.exchange_code(CLIENT_KEY, CLIENT_SECRET, "nope", REDIRECT_URI, None)
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    // Reused code: invalid_grant, and the token it gave is revoked.
+    let token = api
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("first use");
+    let (status, error, description) = oauth_error(
+        api.exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    assert!(description.contains("already been used"), "{description}");
+    let refused = api
+        .user_info(&token.access_token, &[UserField::OpenId])
+        .await
+        .expect_err("revoked");
+    assert_eq!(refused.code(), Some(&ErrorCode::AccessTokenInvalid));
+    // Expired: codes live 300 s on the mock's clock.
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    mock.advance(300);
+    let (status, error, description) = oauth_error(
+        api.exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    assert!(description.contains("expired"), "{description}");
+    // redirect_uri differs from the authorize request's.
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let (status, error, description) = oauth_error(
+        api.exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            "https://app.example/auth/callback",
+            Some(pkce.verifier()),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidRequest));
+    assert!(description.contains("Redirect_uri"), "{description}");
+    // PKCE: verifier missing, then wrong.
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Base64Url).await;
+    let (status, error, _) = oauth_error(
+        api.exchange_code(CLIENT_KEY, CLIENT_SECRET, &code, REDIRECT_URI, None)
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidRequest));
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Base64Url).await;
+    let other = Pkce::generate();
+    let (status, error, _) = oauth_error(
+        api.exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(other.verifier()),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    // Another app's code.
+    let (status, _) = control(
+        &mock,
+        "/_mock/apps",
+        json!({"client_key": "k2", "client_secret": "s2", "redirect_uris": [REDIRECT_URI]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let (status, error, _) = oauth_error(
+        api.exchange_code("k2", "s2", &code, REDIRECT_URI, Some(pkce.verifier()))
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    // Raw form bodies: missing code, unknown grant, malformed.
+    for (body, status, error) in [
+        (
+            format!(
+                "client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=authorization_code&redirect_uri=x"
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            format!("client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=password"),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            format!(
+                "client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=refresh_token"
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            format!("client_key={CLIENT_KEY}&grant_type=client_credentials"),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let response = http()
+            .post(format!("{}/v2/oauth/token/", mock.uri()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        let answer: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(answer["error"], error, "{body}: {answer}");
+        assert!(answer["error_description"].is_string());
+        assert_eq!(answer["log_id"].as_str().map(str::len), Some(34));
+    }
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    let pkce = Pkce::generate();
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let first = api
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("exchange");
+    let first_refresh = first.refresh_token.clone().expect("refresh token");
+    mock.advance(7200);
+    let expired = api
+        .user_info(&first.access_token, &[UserField::OpenId])
+        .await
+        .expect_err("expired after 7200 s");
+    assert_eq!(expired.code(), Some(&ErrorCode::AccessTokenInvalid));
+    let second = api
+        .refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &first_refresh)
+        .await
+        .expect("refresh");
+    let second_refresh = second.refresh_token.clone().expect("rotated");
+    assert_ne!(second_refresh, first_refresh);
+    assert_eq!(second.expires_in, 7200);
+    // The refresh token keeps its remaining lifetime.
+    assert_eq!(second.refresh_expires_in, Some(15_552_000 - 7200));
+    assert_eq!(second.scope, first.scope);
+    assert_eq!(second.open_id, first.open_id);
+    api.user_info(&second.access_token, &[UserField::OpenId])
+        .await
+        .expect("the new token works");
+    // The old refresh token stopped working at once.
+    let (status, error, description) = oauth_error(
+        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &first_refresh)
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    assert!(description.contains("latest"), "{description}");
+    // Another app can't use it; wrong secret is invalid_client.
+    let (status, error, _) = oauth_error(
+        api.refresh_access_token(CLIENT_KEY, "x", &second_refresh)
+            .await,
+    );
+    assert_eq!((status, error), (401, ErrorCode::InvalidClient));
+    let (status, error, _) = oauth_error(
+        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, "rft.nope")
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    // The refresh token itself expires.
+    mock.advance(15_552_000);
+    let (status, error, description) = oauth_error(
+        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &second_refresh)
+            .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    assert!(description.contains("expired"), "{description}");
+}
+
+#[tokio::test]
+async fn previous_lifetimes_and_may_rotation_are_settings() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    let (status, settings) = control(
+        &mock,
+        "/_mock/oauth/settings",
+        json!({"lifetimes": "previous"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(
+        settings,
+        json!({"access_token_ttl_seconds": 86400, "refresh_token_ttl_seconds": 31536000, "rotation": "may", "code_ttl_seconds": 300})
+    );
+    let pkce = Pkce::generate();
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let first = api
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("exchange");
+    assert_eq!(first.expires_in, 86_400);
+    assert_eq!(first.refresh_expires_in, Some(31_536_000));
+    let refresh = first.refresh_token.clone().expect("refresh");
+    for _ in 0..2 {
+        let again = api
+            .refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &refresh)
+            .await
+            .expect("the same refresh token keeps working");
+        assert_eq!(again.refresh_token.as_deref(), Some(refresh.as_str()));
+        assert_ne!(again.access_token, first.access_token);
+    }
+    // Single figures, and bad settings.
+    let (status, settings) = control(
+        &mock,
+        "/_mock/oauth/settings",
+        json!({"lifetimes": "current", "access_token_ttl_seconds": 60, "rotation": "always"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(settings["access_token_ttl_seconds"], 60);
+    assert_eq!(settings["refresh_token_ttl_seconds"], 15_552_000);
+    for bad in [
+        json!({"lifetimes": "ancient"}),
+        json!({"rotation": "sometimes"}),
+        json!({"access_token_ttl_seconds": -1}),
+        json!({"typo": 1}),
+    ] {
+        let (status, answer) = control(&mock, "/_mock/oauth/settings", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn client_credentials_give_a_research_client_token() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    let token = api
+        .client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+        .await
+        .expect("client token");
+    assert!(token.access_token.starts_with("clt."));
+    assert_eq!(token.expires_in, 7200);
+    assert_eq!(token.refresh_token, None);
+    assert_eq!(token.open_id, None);
+    assert_eq!(token.scope, None);
+    let record = mock
+        .state()
+        .store()
+        .token(&token.access_token)
+        .expect("stored");
+    assert_eq!(record.scopes, vec![Scope::ResearchDataBasic]);
+    let (status, error, _) = oauth_error(api.client_credentials_token(CLIENT_KEY, "x").await);
+    assert_eq!((status, error), (401, ErrorCode::InvalidClient));
+    // An app without Research API access: unauthorized_client.
+    let (status, _) = control(
+        &mock,
+        "/_mock/apps",
+        json!({"client_key": "k3", "client_secret": "s3", "research_api": false}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, error, _) = oauth_error(api.client_credentials_token("k3", "s3").await);
+    assert_eq!((status, error), (400, ErrorCode::UnauthorizedClient));
+}
+
+#[tokio::test]
+async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_removed() {
+    let mock = manual_mock().await;
+    let api = client(&mock);
+    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    set_callback(&mock, &receiver.url).await;
+    let pkce = Pkce::generate();
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let first = api
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("exchange");
+    // Refresh once: revoking the older access token ends the whole authorization.
+    let second = api
+        .refresh_access_token(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            first.refresh_token.as_deref().unwrap(),
+        )
+        .await
+        .expect("refresh");
+    let revoked = api
+        .revoke_token(CLIENT_KEY, CLIENT_SECRET, &first.access_token)
+        .await;
+    assert!(revoked.is_ok(), "{revoked:?}");
+    for token in [&first.access_token, &second.access_token] {
+        let error = api
+            .user_info(token, &[UserField::OpenId])
+            .await
+            .expect_err("revoked");
+        assert_eq!(error.code(), Some(&ErrorCode::AccessTokenInvalid));
+    }
+    let (status, error, _) = oauth_error(
+        api.refresh_access_token(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            second.refresh_token.as_deref().unwrap(),
+        )
+        .await,
+    );
+    assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received.len(), 1);
+    let payload = &received[0].payload;
+    assert_eq!(payload.event, WebhookEventKind::AuthorizationRemoved);
+    assert_eq!(payload.user_openid, first.open_id);
+    match payload.content().expect("content") {
+        WebhookContent::AuthorizationRemoved(content) => assert_eq!(content.reason, 5),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Revoking again answers 200 and fires nothing more.
+    api.revoke_token(CLIENT_KEY, CLIENT_SECRET, &second.access_token)
+        .await
+        .expect("idempotent");
+    // Unknown tokens, client tokens and other apps' tokens: invalid_grant; bad secret: invalid_client.
+    let client_token = api
+        .client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+        .await
+        .expect("client token");
+    for token in ["act.nope", client_token.access_token.as_str()] {
+        let (status, error, _) =
+            oauth_error(api.revoke_token(CLIENT_KEY, CLIENT_SECRET, token).await);
+        assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
+    }
+    let live = mock.user_token(&[Scope::UserInfoBasic]);
+    let (status, error, _) = oauth_error(api.revoke_token(CLIENT_KEY, "x", &live).await);
+    assert_eq!((status, error), (401, ErrorCode::InvalidClient));
+    let response = http()
+        .post(format!("{}/v2/oauth/revoke/", mock.uri()))
+        .form(&[("client_key", CLIENT_KEY), ("client_secret", CLIENT_SECRET)])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(answer["error"], "invalid_request");
+    // Tokens minted through the control API refresh and revoke the same way.
+    let (_, minted) = control(&mock, "/_mock/tokens", json!({})).await;
+    let refreshed = api
+        .refresh_access_token(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            minted["refresh_token"].as_str().unwrap(),
+        )
+        .await
+        .expect("control tokens refresh");
+    api.revoke_token(CLIENT_KEY, CLIENT_SECRET, &refreshed.access_token)
+        .await
+        .expect("revoke");
+    let error = api
+        .user_info(
+            minted["access_token"].as_str().unwrap(),
+            &[UserField::OpenId],
+        )
+        .await
+        .expect_err("the whole authorization is gone");
+    assert_eq!(error.code(), Some(&ErrorCode::AccessTokenInvalid));
+    assert_eq!(receiver.wait_for(2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn every_authorize_error() {
+    let mock = manual_mock().await;
+    let base = format!("{}/v2/auth/authorize/", mock.uri());
+    // Unknown client or unregistered redirect_uri: an error page, never a redirect.
+    for (url, error) in [
+        (
+            AuthorizeUrl::new("nope", REDIRECT_URI)
+                .base(&base)
+                .scopes(&[Scope::UserInfoBasic])
+                .build(),
+            "invalid_client",
+        ),
+        (
+            AuthorizeUrl::new(CLIENT_KEY, "https://evil.example/cb")
+                .base(&base)
+                .scopes(&[Scope::UserInfoBasic])
+                .build(),
+            "invalid_request",
+        ),
+        (format!("{base}?scope=user.info.basic"), "invalid_request"),
+    ] {
+        let response = get(&url).await;
+        assert_eq!(response.status().as_u16(), 400, "{url}");
+        assert!(response.headers().get("location").is_none());
+        let html = response.text().await.expect("html");
+        assert!(
+            html.contains(&format!(r#"<code id="error">{error}</code>"#)),
+            "{html}"
+        );
+    }
+    // The rest go back to the app with error, error_description and state.
+    let good = authorize_url(&mock).build();
+    for (url, error) in [
+        (
+            good.replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            good.replace("scope=user.info.basic", "scope=user.info.everything"),
+            "invalid_scope",
+        ),
+        (
+            good.replace("scope=user.info.basic", "scope=research.data.basic"),
+            "invalid_scope",
+        ),
+        (
+            format!("{good}&code_challenge=abc&code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+                .base(&base)
+                .state("csrf-123")
+                .build(),
+            "invalid_request",
+        ),
+        (format!("{good}&auto_approve=0"), "access_denied"),
+        (
+            format!("{good}&auto_approve=1&grant=video.publish"),
+            "invalid_scope",
+        ),
+    ] {
+        let query = redirect_query(&get(&url).await);
+        assert_eq!(query["error"], error, "{url}");
+        assert!(!query["error_description"].is_empty());
+        assert_eq!(query["state"], "csrf-123");
+        assert!(!query.contains_key("code"));
+    }
+    // Server-side failures through fault injection keep the flat shape.
+    let api = client(&mock);
+    for code in ["server_error", "temporarily_unavailable"] {
+        let (status, _) = control(
+            &mock,
+            "/_mock/faults",
+            json!({"endpoint": "token", "error_code": code}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, error, _) = oauth_error(
+            api.client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+                .await,
+        );
+        assert_eq!(error.as_str(), code);
+        assert!(status >= 500);
+    }
+}
