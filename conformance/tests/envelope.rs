@@ -516,7 +516,7 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
 
     let strategy = proptest::collection::vec(call_strategy(&endpoints), 1..6);
     let mut runner = TestRunner::new(Config {
-        cases: cases(64),
+        cases: cases(256),
         ..Config::default()
     });
     let result = runner.run(&strategy, |calls| {
@@ -551,7 +551,7 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
     let statuses = statuses
         .into_inner()
         .unwrap_or_else(|error| panic!("{error}"));
-    if cases(64) >= 64 {
+    if cases(256) >= 64 {
         for status in [200, 400, 401, 429] {
             assert!(
                 statuses.iter().any(|(_, got)| *got == status),

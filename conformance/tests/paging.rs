@@ -35,7 +35,7 @@ fn a_walk_returns_every_video_exactly_once_newest_first() {
     );
     let counter = std::sync::atomic::AtomicU32::new(0);
     let mut runner = TestRunner::new(Config {
-        cases: cases(24),
+        cases: cases(64),
         ..Config::default()
     });
     let result = runner.run(&strategy, |(times, max_count, added_per_page)| {

@@ -49,7 +49,7 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     ];
     let strategy = proptest::collection::vec(step, 1..40);
     let mut runner = TestRunner::new(Config {
-        cases: cases(24),
+        cases: cases(64),
         ..Config::default()
     });
     let result = runner.run(&strategy, |steps| {

@@ -102,7 +102,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
         )
     });
     let mut runner = TestRunner::new(Config {
-        cases: cases(96),
+        cases: cases(256),
         ..Config::default()
     });
     let result = runner.run(&strategy, |(index, granted, fields)| {

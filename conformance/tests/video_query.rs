@@ -49,7 +49,7 @@ fn only_the_owners_videos_come_back() {
 
     let strategy = proptest::collection::vec(proptest::sample::select(pool), 0..=max_ids + 1);
     let mut runner = TestRunner::new(Config {
-        cases: cases(48),
+        cases: cases(128),
         ..Config::default()
     });
     let result = runner.run(&strategy, |ids| {
