@@ -236,7 +236,7 @@ impl Webhooks {
             queue.events += 1;
             let copies = match queue.settings.duplicate_every {
                 0 => 1,
-                every if queue.events % u64::from(every) == 0 => 2,
+                every if queue.events.is_multiple_of(u64::from(every)) => 2,
                 _ => 1,
             };
             for copy in 0..copies {
