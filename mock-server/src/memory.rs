@@ -294,8 +294,7 @@ impl Store for MemoryStore {
     fn comment(&self, id: i64) -> Option<Comment> {
         let video_id = self.comment_ids.get(&id.to_string())?;
         let cell = self.comments.existing_cell(&video_id.to_string())?;
-        let found = lock(&cell).iter().find(|comment| comment.id == id).cloned();
-        found
+        lock(&cell).iter().find(|comment| comment.id == id).cloned()
     }
 
     fn put_auth_code(&self, code: AuthCode) {
