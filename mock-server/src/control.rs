@@ -73,6 +73,8 @@ async fn index(State(state): State<AppState>) -> Response {
             "GET|POST /_mock/oauth/settings", "POST /_mock/oauth/codes",
             "GET /_mock/webhooks/deliveries", "GET|POST /_mock/webhooks/settings",
             "POST /_mock/webhooks/callback", "POST /_mock/webhooks/events",
+            "GET /_mock/posts", "POST /_mock/posts/fail", "POST /_mock/posts/publish",
+            "GET|POST /_mock/posting",
         ],
         "endpoints": endpoints,
         "max_body_bytes": crate::MAX_BODY_BYTES,
