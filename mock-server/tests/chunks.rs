@@ -266,7 +266,9 @@ async fn bad_headers_and_length_mismatches_get_400() {
         }
         headers
     };
-    let cases: Vec<(Vec<(&str, String)>, usize, &str)> = vec![
+    // (headers, body length, what the message names)
+    type Case<'a> = (Vec<(&'a str, String)>, usize, &'a str);
+    let cases: Vec<Case> = vec![
         (with("content-type", None), 1000, "Content-Type"),
         (
             with("content-type", Some("image/png")),
