@@ -68,6 +68,10 @@ pub fn default_behaviours() -> HashMap<String, Behaviour> {
     );
     behaviours.insert("token".to_owned(), Arc::new(crate::oauth::token));
     behaviours.insert("revoke".to_owned(), Arc::new(crate::oauth::revoke));
+    behaviours.insert(
+        "research_comment_list".to_owned(),
+        Arc::new(crate::research::comment_list),
+    );
     behaviours
 }
 

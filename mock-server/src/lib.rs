@@ -16,6 +16,7 @@ pub mod logid;
 pub mod memory;
 pub mod oauth;
 pub mod pipeline;
+pub mod research;
 pub mod posting;
 pub mod server;
 pub mod state;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     pipeline::api_routes(&state)
         .merge(control::routes())
         .merge(oauth::routes())
+        .merge(webhooks::routes())
         .merge(posting::control_routes())
         .merge(upload::routes())
         .fallback(pipeline::unsupported_path)

@@ -25,6 +25,9 @@ struct Args {
     /// The clock: the system's, or a manual one advanced with POST /_mock/clock/advance.
     #[arg(long, value_enum, default_value_t = ClockArg::System)]
     clock: ClockArg,
+    /// Deliver every app's webhooks to this URL (overrides the fixtures' callback_url).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -60,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
             args.rate_limit_scale
         );
     }
-    let fixtures = match &args.fixtures {
+    let mut fixtures = match &args.fixtures {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--fixtures: cannot read {}", path.display()))?;
@@ -68,6 +71,14 @@ async fn main() -> anyhow::Result<()> {
         }
         None => Fixtures::demo(),
     };
+    if let Some(url) = &args.webhook_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--webhook-url: expected an http(s) URL, found {url:?}");
+        }
+        for app in &mut fixtures.apps {
+            app.callback_url = Some(url.clone());
+        }
+    }
     let state = AppState::builder()
         .fixtures(fixtures)
         .clock_kind(match args.clock {

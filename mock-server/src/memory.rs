@@ -297,6 +297,16 @@ impl Store for MemoryStore {
         lock(&cell).iter().find(|comment| comment.id == id).cloned()
     }
 
+    fn tokens_of(&self, client_key: &str, open_id: &str) -> Vec<TokenRecord> {
+        self.tokens
+            .values()
+            .into_iter()
+            .filter(|token| {
+                token.client_key == client_key && token.open_id.as_deref() == Some(open_id)
+            })
+            .collect()
+    }
+
     fn put_auth_code(&self, code: AuthCode) {
         self.auth_codes.insert(code.code.clone(), code);
     }

@@ -678,7 +678,13 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     let location = format!("{redirect_uri}{separator}{query}");
-    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => error_page(
+            ErrorCode::InvalidRequest,
+            "The registered redirect_uri cannot be sent in a Location header.",
+        ),
+    }
 }
 
 fn redirect_error(

@@ -428,6 +428,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Option<RefreshRecord>;
     /// The comment with this id.
     fn comment(&self, id: i64) -> Option<Comment>;
+    /// Every token the app holds for the user (a scan: for control calls, not the hot path).
+    fn tokens_of(&self, client_key: &str, open_id: &str) -> Vec<TokenRecord>;
 
     /// Counts a call against the sliding window of `key` if fewer than `limit` calls
     /// happened in the `window_ms` before `now_ms`. Exact under concurrency.

@@ -613,6 +613,9 @@ struct EventRequest {
     request_id: Option<i64>,
     /// Any other content (an object), sent as is.
     content: Option<Value>,
+    /// `authorization.removed` with an `open_id`: revoke the app's tokens of that user
+    /// first, as TikTok does before it notifies (default true).
+    revoke: Option<bool>,
 }
 
 /// `POST /_mock/webhooks/events`: fires an event of `tiktok_api::WEBHOOK_EVENTS` now.
@@ -672,13 +675,24 @@ async fn fire_event(State(state): State<AppState>, body: Bytes) -> Result<Respon
             ));
         }
     };
+    let mut revoked = 0;
+    if meta.name == "authorization.removed"
+        && request.revoke.unwrap_or(true)
+        && let Some(open_id) = &request.open_id
+    {
+        for token in state.store().tokens_of(&app.client_key, open_id) {
+            if crate::oauth::revoke_authorization(state.store(), &token) {
+                revoked += 1;
+            }
+        }
+    }
     let ids = state.webhooks().emit(
         &app.client_key,
         request.open_id.as_deref(),
         meta.name,
         &content,
     );
-    Ok(Json(json!({ "deliveries": ids })).into_response())
+    Ok(Json(json!({ "deliveries": ids, "revoked_tokens": revoked })).into_response())
 }
 
 /// The webhook control routes.

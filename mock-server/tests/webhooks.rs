@@ -52,6 +52,21 @@ async fn authorization_removed_with_every_reason_code() {
     let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
     set_callback(&mock, &receiver.url).await;
     let open_id = mock.state().default_open_id().expect("a creator");
+    // The user's tokens for the app are revoked before the event goes out (unless told not to).
+    let token = mock.user_token(&[tiktok_api::Scope::UserInfoBasic]);
+    let (status, body) = control(
+        &mock,
+        "/_mock/webhooks/events",
+        json!({"event": "authorization.removed", "open_id": open_id, "reason": 1, "revoke": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["revoked_tokens"]),
+        (200, &json!(0)),
+        "{body}"
+    );
+    assert!(!mock.state().store().token(&token).expect("token").revoked);
+    receiver.wait_for(1).await;
     for reason in 0..=5 {
         let (status, body) = control(
             &mock,
@@ -61,7 +76,8 @@ async fn authorization_removed_with_every_reason_code() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
-    let received = receiver.wait_for(6).await;
+    assert!(mock.state().store().token(&token).expect("token").revoked);
+    let received = receiver.wait_for(7).await;
     let mut reasons: Vec<i32> = received
         .iter()
         .map(|delivery| {
@@ -76,7 +92,7 @@ async fn authorization_removed_with_every_reason_code() {
         })
         .collect();
     reasons.sort();
-    assert_eq!(reasons, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(reasons, vec![0, 1, 1, 2, 3, 4, 5]);
     // Bad control requests are 400s naming the problem.
     for (body, needle) in [
         (
