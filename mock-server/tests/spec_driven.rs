@@ -236,6 +236,40 @@ async fn every_spec_endpoint_answers_schema_valid_data() {
         kind: Some(tiktok_mock::store::TokenKind::Client),
         ..Default::default()
     });
+    // The token and revoke examples name a code ("demo_code", with the example verifier's
+    // challenge) and a user token ("act.demo"): make them real.
+    let open_id = mock.open_id();
+    let verifier = "demo-verifier-demo-verifier-demo-verifier-0001";
+    mock.state
+        .store()
+        .put_auth_code(tiktok_mock::store::AuthCode {
+            code: "demo_code".to_owned(),
+            client_key: "demo_client_key".to_owned(),
+            open_id: open_id.clone(),
+            scopes: vec![Scope::UserInfoBasic],
+            redirect_uri: "https://app.example/callback".to_owned(),
+            code_challenge: Some(
+                tiktok_api::oauth::Pkce::from_verifier(verifier)
+                    .expect("verifier")
+                    .challenge_hex(),
+            ),
+            expires_at_ms: i64::MAX,
+            used: false,
+            access_token: None,
+        });
+    mock.state
+        .store()
+        .put_token(tiktok_mock::store::TokenRecord {
+            access_token: "act.demo".to_owned(),
+            kind: tiktok_mock::store::TokenKind::User,
+            open_id: Some(open_id),
+            client_key: "demo_client_key".to_owned(),
+            scopes: vec![Scope::UserInfoBasic],
+            expires_at_ms: i64::MAX,
+            refresh_token: None,
+            refresh_expires_at_ms: None,
+            revoked: false,
+        });
     // Status fetch asks about the post the example video init started.
     let mut publish_id = None;
     for endpoint in tiktok_api::ENDPOINTS {
@@ -257,6 +291,13 @@ async fn every_spec_endpoint_answers_schema_valid_data() {
         let body = match endpoint.request {
             Some((schema, ContentType::Json)) => {
                 let mut body = example_object(schema, None);
+                // The research comment list takes exactly one of video_id and comment_id;
+                // the examples give both.
+                if endpoint.id == "research_comment_list"
+                    && let Some(object) = body.as_object_mut()
+                {
+                    object.remove("comment_id");
+                }
                 if let (Some(id), Some(field)) = (&publish_id, body.get_mut("publish_id")) {
                     *field = Value::clone(id);
                 }
