@@ -259,6 +259,10 @@ pub struct PostRecord {
     pub open_id: String,
     /// The app whose token started it.
     pub client_key: String,
+    /// The access token that started it: once revoked, an unfinished post fails with
+    /// `auth_removed`.
+    #[serde(skip)]
+    pub access_token: String,
     /// Direct or inbox.
     pub flow: PostFlow,
     /// Video or photos.
@@ -420,10 +424,25 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
 /// of every milestone newly reached. `None` if the post is unknown.
 pub fn settle(state: &AppState, publish_id: &str) -> Option<(PostRecord, PostView)> {
     let now_ms = state.now_ms();
+    let revoked = state.store().post(publish_id).is_some_and(|post| {
+        state
+            .store()
+            .token(&post.access_token)
+            .is_some_and(|token| token.revoked)
+    });
     let mut result = None;
     let mut fresh = Vec::new();
     state.store().update_post(publish_id, &mut |post| {
-        let view = view(post, now_ms);
+        let mut view = view(post, now_ms);
+        if revoked
+            && post.fail_reason.is_none()
+            && matches!(view.status, "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD")
+        {
+            // The creator removed the app's access before the post was through.
+            post.fail_reason = Some(FailReason::AuthRemoved.as_str().to_owned());
+            post.failed_ms = Some(now_ms);
+            view = self::view(post, now_ms);
+        }
         for milestone in &view.reached {
             if !post.applied.contains(milestone) {
                 post.applied.push(*milestone);
@@ -956,6 +975,10 @@ fn start_post(
         .token
         .map(|token| token.client_key.clone())
         .unwrap_or_default();
+    let access_token = call
+        .token
+        .map(|token| token.access_token.clone())
+        .unwrap_or_default();
     let (prefix, file) = match (&source, flow, media) {
         (VideoSource::File { .. }, PostFlow::Direct, _) => ("v_pub_file~v2-1.", true),
         (VideoSource::File { .. }, PostFlow::Inbox, _) => ("v_inbox_file~v2.", true),
@@ -972,6 +995,7 @@ fn start_post(
         endpoint: call.endpoint.id.to_owned(),
         open_id: creator.open_id.clone(),
         client_key,
+        access_token,
         flow,
         media,
         source: if file {

@@ -865,3 +865,87 @@ async fn the_demo_data_lets_the_unaudited_demo_app_post_to_the_private_demo_crea
     assert_eq!(page.videos.len(), 1);
     assert_eq!(page.videos[0].title.as_deref(), Some("first post"));
 }
+
+#[tokio::test]
+async fn revoking_access_fails_an_unfinished_post_with_auth_removed() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PRIVATE, "b-unaudited");
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::SelfOnly, "revoked"),
+                source_info: url_source("https://media.example/v.mp4"),
+            },
+        )
+        .await
+        .expect("init");
+    let (code, answer) = control(
+        &mock,
+        "/_mock/tokens/revoke",
+        json!({ "access_token": token }),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    // The creator connects again; the post started under the old grant, still downloading
+    // when next observed, failed (and stays failed).
+    let again = all_scopes(&mock, PRIVATE, "b-unaudited");
+    assert!(mock.advance(1));
+    let failed = status(&client, &again, &init.publish_id).await;
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert!(mock.advance(10));
+    let failed = status(&client, &again, &init.publish_id).await;
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert_eq!(failed.fail_reason, Some(FailReason::AuthRemoved));
+    assert_eq!(
+        events(&mock),
+        vec![(
+            "post.publish.failed".to_owned(),
+            json!({"publish_id": init.publish_id, "publish_type": "DIRECT_PUBLISH", "reason": "auth_removed"})
+        )]
+    );
+}
+
+#[tokio::test]
+async fn on_the_system_clock_a_post_settles_and_fires_its_webhook_without_polling() {
+    let mock = MockServer::builder()
+        .fixtures_yaml(FIXTURES)
+        .expect("fixtures")
+        .start()
+        .await;
+    let client = Client::builder()
+        .base_url(mock.uri())
+        .build()
+        .expect("client");
+    let (code, _) = control(&mock, "/_mock/posting", json!({"processing_ms": 0})).await;
+    assert_eq!(code, 200);
+    let token = all_scopes(&mock, PUBLIC, "a-audited");
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::PublicToEveryone, "no polling"),
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await
+        .expect("init");
+    let url = init.upload_url.expect("upload url");
+    assert_eq!(put_chunk(&url, 0, 999, 1_000).await.status().as_u16(), 201);
+    // No status fetch, no video list: the one-shot task settles the post.
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = events(&mock);
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen,
+        vec![(
+            "video.publish.completed".to_owned(),
+            json!({"share_id": init.publish_id})
+        )]
+    );
+}
