@@ -949,3 +949,97 @@ async fn on_the_system_clock_a_post_settles_and_fires_its_webhook_without_pollin
         )]
     );
 }
+
+#[tokio::test]
+async fn every_init_refusal_is_reachable_on_every_endpoint_that_lists_it() {
+    let (mock, client) = start().await;
+    let photo = |mode: PostMode, url: &str| ContentInitRequest {
+        media_type: MediaType::Photo,
+        post_mode: mode,
+        is_aigc: None,
+        post_info: PhotoPostInfo {
+            privacy_level: Some(PrivacyLevel::SelfOnly),
+            ..PhotoPostInfo::default()
+        },
+        source_info: PhotoSourceInfo {
+            source: Source::PullFromUrl,
+            photo_images: vec![url.to_owned()],
+            photo_cover_index: 0,
+        },
+    };
+    let video = |url: &str| VideoInitRequest {
+        post_info: post_info(PrivacyLevel::SelfOnly, "x"),
+        source_info: url_source(url),
+    };
+    let ok_url = "https://media.example/1.jpeg";
+    let bad_url = "https://x.unverified.example/1.jpeg";
+    let banned = all_scopes(&mock, "-000banned", "a-audited");
+    let capped = all_scopes(&mock, "-000capped", "a-audited");
+    let public_unaudited = all_scopes(&mock, PUBLIC, "b-unaudited");
+    let private = all_scopes(&mock, PRIVATE, "a-audited");
+
+    let mut seen = Vec::new();
+    seen.push(api_error(client.video_init(&banned, &video(ok_url)).await).1);
+    seen.push(api_error(client.video_init(&private, &video(bad_url)).await).1);
+    seen.push(
+        api_error(
+            client
+                .content_init(&banned, &photo(PostMode::DirectPost, ok_url))
+                .await,
+        )
+        .1,
+    );
+    seen.push(
+        api_error(
+            client
+                .content_init(&capped, &photo(PostMode::DirectPost, ok_url))
+                .await,
+        )
+        .1,
+    );
+    seen.push(
+        api_error(
+            client
+                .content_init(&public_unaudited, &photo(PostMode::DirectPost, ok_url))
+                .await,
+        )
+        .1,
+    );
+    seen.push(
+        api_error(
+            client
+                .content_init(&private, &photo(PostMode::MediaUpload, bad_url))
+                .await,
+        )
+        .1,
+    );
+    assert_eq!(
+        seen,
+        vec![
+            ErrorCode::SpamRiskUserBannedFromPosting,
+            ErrorCode::UrlOwnershipUnverified,
+            ErrorCode::SpamRiskUserBannedFromPosting,
+            ErrorCode::ReachedActiveUserCap,
+            ErrorCode::UnauditedClientCanOnlyPostToPrivateAccounts,
+            ErrorCode::UrlOwnershipUnverified,
+        ]
+    );
+    // Photo drafts count as pending shares too.
+    let uploader = all_scopes(&mock, PUBLIC, "a-audited");
+    for _ in 0..5 {
+        client
+            .content_init(&uploader, &photo(PostMode::MediaUpload, ok_url))
+            .await
+            .expect("pending draft");
+    }
+    assert!(mock.advance(60));
+    let (status_code, code, _) = api_error(
+        client
+            .content_init(&uploader, &photo(PostMode::MediaUpload, ok_url))
+            .await,
+    );
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::SpamRiskTooManyPendingShare)
+    );
+}
