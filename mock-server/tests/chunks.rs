@@ -392,3 +392,96 @@ async fn status_follows_the_upload_and_the_manual_clock() {
     assert_eq!(data["publicaly_available_post_id"], json!([]));
     assert!(data.get("fail_reason").is_none());
 }
+
+/// The resident set of this process, bytes (Linux).
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .expect("VmRSS")
+        * 1024
+}
+
+/// PUTs `length` bytes over a raw socket from one reused 1 MiB buffer; returns the status
+/// line and the response headers.
+fn raw_put(
+    address: std::net::SocketAddr,
+    path: &str,
+    first: u64,
+    length: u64,
+    total: u64,
+) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        socket,
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: video/mp4\r\nContent-Length: {length}\r\nContent-Range: bytes {first}-{}/{total}\r\nConnection: close\r\n\r\n",
+        first + length - 1
+    )
+    .expect("head");
+    let buffer = vec![0x42_u8; 1 << 20];
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(buffer.len() as u64) as usize;
+        socket.write_all(&buffer[..n]).expect("body");
+        left -= n as u64;
+    }
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_large_upload_is_streamed_not_buffered() {
+    const MIB: u64 = 1 << 20;
+    let mock = tiktok_mock::MockServer::builder()
+        .clock_kind(tiktok_mock::ClockKind::Manual)
+        .start()
+        .await;
+    // 64 MiB chunks; the last absorbs the rest: 127 MiB.
+    let total = 191 * MIB;
+    let token = mock.user_token(&[Scope::VideoUpload]);
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/v2/post/publish/inbox/video/init/", mock.uri()))
+        .bearer_auth(&token)
+        .json(&json!({ "source_info": file(total as i64, (64 * MIB) as i64, 2) }))
+        .send()
+        .await
+        .expect("init")
+        .json()
+        .await
+        .expect("json");
+    let path = path_of(answer["data"]["upload_url"].as_str().expect("upload_url"));
+    let address = mock.address();
+    let before = resident_bytes();
+    let first = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || raw_put(address, &path, 0, 64 * MIB, total))
+            .await
+            .expect("PUT")
+    };
+    assert!(first.starts_with("HTTP/1.1 206"), "{first}");
+    let last =
+        tokio::task::spawn_blocking(move || raw_put(address, &path, 64 * MIB, 127 * MIB, total))
+            .await
+            .expect("PUT");
+    assert!(last.starts_with("HTTP/1.1 201"), "{last}");
+    assert!(
+        last.to_ascii_lowercase()
+            .contains(&format!("content-range: bytes 0-{}/{total}", total - 1)),
+        "{last}"
+    );
+    // 191 MiB went through; the process grew by far less than one chunk.
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 48 * MIB, "resident set grew by {grown} bytes");
+}
