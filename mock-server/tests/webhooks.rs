@@ -345,3 +345,51 @@ creators:
     mock.state().reset().expect("reset");
     eventually(|| async { deliveries(&mock).await.is_empty().then_some(()) }).await;
 }
+
+#[tokio::test]
+async fn the_binary_delivers_to_the_webhook_url_flag() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let receiver = Receiver::start_wall_clock(CLIENT_SECRET).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
+        .args([
+            "--addr",
+            ":0",
+            "--clock",
+            "manual",
+            "--webhook-url",
+            &receiver.url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    // Keep the pipe open: the binary prints more lines after the first.
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let base = first
+        .strip_prefix("listening on ")
+        .expect("first line")
+        .to_owned();
+    let answer = receiver::http()
+        .post(format!("{base}/_mock/webhooks/events"))
+        .json(&json!({"event": "portability.download.ready", "request_id": 9}))
+        .send()
+        .await
+        .expect("control call");
+    assert_eq!(answer.status().as_u16(), 200);
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].payload.client_key, CLIENT_KEY);
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(lines);
+    // A URL that is not http(s) is refused at start.
+    let output = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
+        .args(["--addr", ":0", "--webhook-url", "ftp://x.example/"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--webhook-url"));
+}

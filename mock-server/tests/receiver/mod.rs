@@ -124,11 +124,33 @@ impl Receiver {
     }
 
     fn serve(mock: &MockServer, secret: &str, listener: TcpListener) -> Receiver {
-        let port = listener.local_addr().expect("address").port();
         let state = mock.state().clone();
+        Receiver::serve_with(
+            secret,
+            listener,
+            Box::new(move || state.now_ms().div_euclid(1000)),
+        )
+    }
+
+    /// A receiver verifying at the wall clock's time (for the binary, whose clock is its own).
+    pub async fn start_wall_clock(secret: &str) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Receiver::serve_with(
+            secret,
+            listener,
+            Box::new(|| tiktok_mock::clock::system_now_ms().div_euclid(1000)),
+        )
+    }
+
+    fn serve_with(
+        secret: &str,
+        listener: TcpListener,
+        now: Box<dyn Fn() -> i64 + Send + Sync>,
+    ) -> Receiver {
+        let port = listener.local_addr().expect("address").port();
         let inner = Arc::new(Inner {
             verifier: Verifier::new(secret),
-            now: Box::new(move || state.now_ms().div_euclid(1000)),
+            now,
             status: AtomicU16::new(200),
             received: Mutex::new(Vec::new()),
             rejected: Mutex::new(Vec::new()),
