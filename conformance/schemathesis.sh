@@ -52,11 +52,12 @@
 #      decoders do. (positive_data_acceptance)
 #   3. OpenAPI vs mock: the mock reads `null` in an optional request field as absent,
 #      but the document declares those fields without "null" in their type (e.g.
-#      post_info.title, source_info.video_url), so schemathesis expects a 4xx.
-#      (negative_data_rejection on video_init, inbox_video_init, content_init)
-#   4. OpenAPI vs mock: video_list and research comment list declare
-#      `requestBody.required: true`, but the mock reads a missing body as `{}` and
-#      answers 200. (negative_data_rejection on video_list, research_comment_list)
+#      post_info.title, source_info.video_url, video_id), so schemathesis expects a 4xx.
+#      (negative_data_rejection on video_init, inbox_video_init, content_init,
+#      research_comment_list)
+#   4. OpenAPI vs mock: video_list declares `requestBody.required: true`, but the mock
+#      reads a missing body as `{}` and answers 200. (negative_data_rejection on
+#      video_list)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
