@@ -675,6 +675,12 @@ async fn fire_event(State(state): State<AppState>, body: Bytes) -> Result<Respon
             ));
         }
     };
+    if meta.name == "authorization.removed" && request.open_id.is_none() {
+        return Err(ApiError::InvalidParams(
+            "open_id: is required for authorization.removed (the user who removed the app)"
+                .to_owned(),
+        ));
+    }
     let mut revoked = 0;
     if meta.name == "authorization.removed"
         && request.revoke.unwrap_or(true)

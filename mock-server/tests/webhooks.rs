@@ -101,6 +101,10 @@ async fn authorization_removed_with_every_reason_code() {
         ),
         (json!({"event": "no.such.event"}), "event"),
         (
+            json!({"event": "authorization.removed", "reason": 1}),
+            "open_id",
+        ),
+        (
             json!({"event": "authorization.removed", "open_id": "-000nobody"}),
             "open_id",
         ),
