@@ -739,21 +739,33 @@ async fn every_authorize_error() {
         assert_eq!(query["state"], "csrf-123");
         assert!(!query.contains_key("code"));
     }
-    // Server-side failures through fault injection keep the flat shape.
+    // Server-side failures, and invalid_scope (which the token endpoint's table lists but
+    // only the authorize step produces), through fault injection: the flat shape and the
+    // table's status.
     let api = client(&mock);
-    for code in ["server_error", "temporarily_unavailable"] {
+    for (endpoint, code, expected) in [
+        ("token", "server_error", 500),
+        ("token", "temporarily_unavailable", 503),
+        ("token", "invalid_scope", 400),
+        ("revoke", "server_error", 500),
+    ] {
         let (status, _) = control(
             &mock,
             "/_mock/faults",
-            json!({"endpoint": "token", "error_code": code}),
+            json!({"endpoint": endpoint, "error_code": code}),
         )
         .await;
         assert_eq!(status, 200);
-        let (status, error, _) = oauth_error(
+        let result = if endpoint == "token" {
             api.client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
-                .await,
-        );
-        assert_eq!(error.as_str(), code);
-        assert!(status >= 500);
+                .await
+                .map(|_| ())
+        } else {
+            api.revoke_token(CLIENT_KEY, CLIENT_SECRET, "act.any")
+                .await
+                .map(|_| ())
+        };
+        let (status, error, _) = oauth_error(result);
+        assert_eq!((status, error.as_str()), (expected, code));
     }
 }
