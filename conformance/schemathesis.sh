@@ -44,20 +44,18 @@
 #
 # Known problems (found by this script; reported, not fixed here, the check or
 # operation excluded as said):
-#   1. OpenAPI: the `fields` query parameter is `type: string` with no minLength or
-#      pattern, so `fields=` (empty) is schema-valid, but the mock (like TikTok) answers
-#      400 invalid_params "fields: is required". (positive_data_acceptance)
+#   1. (Fixed in the OpenAPI emitter: `fields` now has minLength 1 and a pattern of the
+#      known names.) positive_data_acceptance stays off for problem 2.
 #   2. OpenAPI vs JSON: integers written with a fraction part (`1000.0`) are integers
 #      to JSON Schema 2020-12, but the mock answers 400 "is not an integer", as Go-style
 #      decoders do. (positive_data_acceptance)
 #   3. OpenAPI vs mock: the mock reads `null` in an optional request field as absent,
 #      but the document declares those fields without "null" in their type (e.g.
 #      post_info.title, source_info.video_url, video_id), so schemathesis expects a 4xx.
-#      (negative_data_rejection on video_init, inbox_video_init, content_init,
-#      research_comment_list)
-#   4. OpenAPI vs mock: video_list declares `requestBody.required: true`, but the mock
-#      reads a missing body as `{}` and answers 200. (negative_data_rejection on
-#      video_list)
+#      (negative_data_rejection on video_list, video_init, inbox_video_init,
+#      content_init, research_comment_list)
+#   4. (Fixed in the OpenAPI emitter: a body with no required field is not required.)
+#      video_list stays out of the negative pass for problem 3 (`"max_count": null`).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
