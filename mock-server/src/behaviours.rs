@@ -53,7 +53,10 @@ pub fn default_behaviours() -> HashMap<String, Behaviour> {
         "creator_info".to_owned(),
         Arc::new(crate::posting::creator_info),
     );
-    behaviours.insert("video_init".to_owned(), Arc::new(crate::posting::video_init));
+    behaviours.insert(
+        "video_init".to_owned(),
+        Arc::new(crate::posting::video_init),
+    );
     behaviours.insert(
         "inbox_video_init".to_owned(),
         Arc::new(crate::posting::inbox_video_init),

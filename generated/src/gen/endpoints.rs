@@ -477,7 +477,11 @@ pub static INBOX_VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMe
         tier: Some("standard"),
     },
     webhooks: &["video.upload.failed"],
-    real_webhooks: &["post.publish.inbox_delivered", "post.publish.failed"],
+    real_webhooks: &[
+        "post.publish.inbox_delivered",
+        "post.publish.complete",
+        "post.publish.failed",
+    ],
     errors: &[
         crate::meta::EndpointError {
             code: crate::ErrorCode::InvalidParams,
@@ -565,7 +569,12 @@ pub static CONTENT_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         tier: Some("standard"),
     },
     webhooks: &[],
-    real_webhooks: &[],
+    real_webhooks: &[
+        "post.publish.complete",
+        "post.publish.inbox_delivered",
+        "post.publish.publicly_available",
+        "post.publish.failed",
+    ],
     errors: &[
         crate::meta::EndpointError {
             code: crate::ErrorCode::InvalidParams,
