@@ -28,24 +28,16 @@ if [[ ! -x "$python" ]] || ! "$python" -m pip --version >/dev/null 2>&1; then
     rm -rf "$venv"
     mkdir -p target
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        # Debian-style pythons ship venv without ensurepip: make the venv bare and
-        # install pip into it from its wheel on PyPI, which runs from the zip.
+        # Debian-style pythons ship venv without ensurepip: make the venv bare, fetch
+        # pip's wheel with the system pip (its configured index), and install it from
+        # the wheel, which runs from the zip.
         rm -rf "$venv"
         python3 -m venv --without-pip "$venv"
-        wheel="$("$python" - <<'PY'
-import json, os, tempfile, urllib.parse, urllib.request
-index = "https://pypi.org/pypi/pip/json"
-with urllib.request.urlopen(index, timeout=60) as response:
-    release = json.load(response)
-url = next(f["url"] for f in release["urls"] if f["filename"].endswith(".whl"))
-url = urllib.parse.urljoin(index, url)  # Mirrors may answer with relative links.
-path = os.path.join(tempfile.mkdtemp(), url.rsplit("/", 1)[1])
-urllib.request.urlretrieve(url, path)
-print(path)
-PY
-)"
+        wheels="$(mktemp -d)"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$wheels" pip
+        wheel="$(ls "$wheels"/pip-*.whl)"
         "$python" "$wheel/pip" install --quiet "$wheel"
-        rm -f "$wheel"
+        rm -rf "$wheels"
     fi
 fi
 
