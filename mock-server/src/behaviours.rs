@@ -124,7 +124,7 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
     let next_cursor = page
         .videos
         .last()
-        .map(|video| video.create_time_ms)
+        .map(|video| video.create_time_ms + i64::from(mutant!(DuplicateAcrossPages)))
         .or(cursor)
         .unwrap_or(0);
     let videos: Vec<Value> = page

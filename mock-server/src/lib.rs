@@ -6,6 +6,22 @@
 //! list and video query have hand-written behaviour ([`behaviours`]), the rest answer from the
 //! spec's examples. The control API lives under `/_mock/` ([`control`]).
 
+/// `mutant!(Name)`: whether the deliberate fault `Name` of [`mutants`] is live.
+#[cfg(feature = "mutants")]
+macro_rules! mutant {
+    ($name:ident) => {
+        $crate::mutants::is_live($crate::mutants::Mutant::$name)
+    };
+}
+
+/// `mutant!(Name)`: always `false`; deliberate faults exist only with the feature `mutants`.
+#[cfg(not(feature = "mutants"))]
+macro_rules! mutant {
+    ($name:ident) => {
+        false
+    };
+}
+
 pub mod behaviours;
 pub mod clock;
 pub mod control;
@@ -14,6 +30,8 @@ pub mod examples;
 pub mod fixtures;
 pub mod logid;
 pub mod memory;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod oauth;
 pub mod pipeline;
 pub mod posting;

@@ -472,6 +472,9 @@ pub fn revoke_authorization(store: &dyn Store, token: &TokenRecord) -> bool {
     let was_live = !token.revoked;
     store.revoke_token(&token.access_token);
     let mut next = token.refresh_token.clone();
+    if mutant!(RefreshAliveAfterRevoke) {
+        next = None;
+    }
     let mut steps = 0;
     while let Some(refresh_token) = next.take() {
         steps += 1;

@@ -285,15 +285,15 @@ fn authenticate(
 
 /// Any one of the endpoint's scopes lets the call through.
 fn check_endpoint_scopes(endpoint: &EndpointMeta, token: &TokenRecord) -> Result<(), ApiError> {
-    if endpoint.scopes.is_empty()
-        || endpoint
-            .scopes
-            .iter()
-            .any(|scope| token.scopes.contains(scope))
-    {
+    let scopes = if mutant!(WrongScope) && endpoint.id == "video_list" {
+        &[tiktok_api::Scope::UserInfoBasic][..]
+    } else {
+        endpoint.scopes
+    };
+    if scopes.is_empty() || scopes.iter().any(|scope| token.scopes.contains(scope)) {
         return Ok(());
     }
-    let needed: Vec<&str> = endpoint.scopes.iter().map(|scope| scope.as_str()).collect();
+    let needed: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
     Err(ApiError::ScopeNotAuthorized(format!(
         "The user did not authorize the scope required for completing this request (needs {}).",
         needed.join(" or ")
@@ -306,9 +306,13 @@ fn check_rate_limit(
     who: &str,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    let limit = state.rate_limit(endpoint);
+    let limit = state.rate_limit(endpoint) + u32::from(mutant!(RateLimitOffByOne));
     let window_ms = i64::from(endpoint.rate_limit.window_seconds.max(1)) * 1000;
-    let key = format!("{who}\u{0}{}", endpoint.id);
+    let mut key = format!("{who}\u{0}{}", endpoint.id);
+    if mutant!(FixedWindow) {
+        // One key per fixed bucket: the window then counts only the bucket's calls.
+        key = format!("{key}\u{0}{}", now_ms.div_euclid(window_ms));
+    }
     let decision = state.store().try_acquire(&key, now_ms, limit, window_ms);
     if decision.allowed {
         Ok(())
@@ -380,7 +384,7 @@ fn parse_fields(
                 .join(",")
         )));
     }
-    if let Some(token) = token {
+    if let Some(token) = token.filter(|_| !mutant!(FieldScopeSkipped)) {
         let missing: Vec<String> = fields
             .iter()
             .filter_map(|field| {

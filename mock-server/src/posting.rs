@@ -702,6 +702,7 @@ pub fn check_chunks(
     total_chunk_count: i64,
 ) -> Result<(), String> {
     let (min_chunk, _) = readings(CHUNK_MIN_MB);
+    let min_chunk = min_chunk - i64::from(mutant!(ChunkBoundaryOffByOne));
     let (_, max_chunk) = readings(CHUNK_MAX_MB);
     let (_, max_final) = readings(CHUNK_MAX_FINAL_MB);
     let (_, whole_below) = readings(CHUNK_MIN_MB);
