@@ -3,6 +3,8 @@
 //! control API, the response schemas of `generated/openapi.yaml`, and proptest helpers.
 //! The properties live in `tests/`.
 
+pub mod inbox;
+
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Value, json};
