@@ -1,7 +1,11 @@
 //! Project tasks. `cargo xtask gen` regenerates `generated/` from `spec/`;
-//! `cargo xtask gen --check` changes nothing and fails naming each stale file.
+//! `cargo xtask gen --check` changes nothing and fails naming each stale file;
+//! `cargo xtask mutants` checks that each deliberate fault of the mock fails the
+//! conformance suite.
 //!
 //! This is the only code in the workspace that writes generated files.
+
+mod mutants;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +28,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Prove the conformance suite has teeth: turn on each deliberate fault of the mock in
+    /// turn and check that the suite fails, naming the property that caught it.
+    Mutants {
+        /// Run only this mutant (its kebab-case name).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,6 +42,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match cli.command {
         Command::Gen { check } => generate(&root, check),
+        Command::Mutants { only } => mutants::run(&root, only.as_deref()),
     };
     match result {
         Ok(code) => code,
