@@ -4,6 +4,7 @@
 //! The properties live in `tests/`.
 
 pub mod inbox;
+pub mod tap;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -257,6 +258,77 @@ pub fn decode_for(endpoint: &EndpointMeta, status: u16, body: &[u8]) -> Result<(
         "revoke" => decode::<tiktok_api::Revoked>(envelope, status, body).map(drop),
         other => panic!("decode_for: no data type for endpoint {other}"),
     }
+}
+
+/// Checks one answer of `endpoint`: JSON, a status documented for the path in
+/// `generated/openapi.yaml` with a body its schema accepts, decoded by the generated
+/// client as success exactly when 2xx, an error code from the catalog with the status the
+/// endpoint's table gives it, a `log_id` (equal to the `x-tt-logid` header when there is
+/// one). Returns the `log_id`.
+pub fn check_answer(
+    openapi: &OpenApi,
+    endpoint: &EndpointMeta,
+    status: u16,
+    header_log_id: Option<&str>,
+    body: &[u8],
+) -> Result<String, String> {
+    let text = String::from_utf8_lossy(body);
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|error| format!("HTTP {status}: the body is not JSON ({error}): {text}"))?;
+    openapi.check(endpoint.path, endpoint.method, status, &json)?;
+    let log_id = match decode_for(endpoint, status, body) {
+        Ok(()) => {
+            if !(200..300).contains(&status) {
+                return Err(format!("HTTP {status} decoded as a success: {text}"));
+            }
+            // The v2 envelope carries it in the body; the OAuth shape only in the header.
+            match json["error"]["log_id"].as_str() {
+                Some(log_id) => log_id.to_owned(),
+                None => header_log_id.unwrap_or_default().to_owned(),
+            }
+        }
+        Err(Error::Api {
+            status: error_status,
+            code,
+            log_id,
+            ..
+        })
+        | Err(Error::OAuth {
+            status: error_status,
+            error: code,
+            log_id,
+            ..
+        }) => {
+            if error_status != status {
+                return Err(format!(
+                    "the error says HTTP {error_status}, the answer {status}"
+                ));
+            }
+            if !code.is_known() {
+                return Err(format!("{code} is not in the catalog: {text}"));
+            }
+            if endpoint.status_of(&code) != Some(status) {
+                return Err(format!(
+                    "{code} with HTTP {status}; the table of {} says {:?}: {text}",
+                    endpoint.id,
+                    endpoint.status_of(&code)
+                ));
+            }
+            log_id
+        }
+        Err(other) => return Err(format!("the client cannot decode it: {other}")),
+    };
+    if log_id.is_empty() {
+        return Err(format!("HTTP {status} without a log_id: {text}"));
+    }
+    if let Some(header) = header_log_id
+        && header != log_id
+    {
+        return Err(format!(
+            "x-tt-logid {header} but log_id {log_id} in the body"
+        ));
+    }
+    Ok(log_id)
 }
 
 /// The response schemas of `generated/openapi.yaml`, `$ref`s resolved, compiled as

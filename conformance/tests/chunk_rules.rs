@@ -18,6 +18,7 @@ use tiktok_api::spec_constants::{
     CHUNK_MAX_FINAL_MB, CHUNK_MAX_MB, CHUNK_MIN_MB, MAX_CHUNKS, MB_READINGS, MIN_CHUNKS,
 };
 use tiktok_api::{Client, ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo};
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, cases, runtime};
 use tiktok_mock::MockServer;
 
@@ -67,8 +68,10 @@ fn boundary() -> impl Strategy<Value = i64> {
 fn init_accepts_exactly_what_the_chunk_rules_accept() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::builder().rate_limit_scale(10_000.0).start());
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let control = Control::new(&mock.uri());
@@ -145,4 +148,5 @@ fn init_accepts_exactly_what_the_chunk_rules_accept() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }

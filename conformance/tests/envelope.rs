@@ -20,7 +20,7 @@ use tiktok_api::meta::{
     Access, Auth, ContentType, EndpointMeta, Envelope, HttpMethod, SchemaMeta, TypeMeta,
 };
 use tiktok_api::{Error, Scope};
-use tiktok_conformance::{Control, OpenApi, cases, decode_for, runtime};
+use tiktok_conformance::{Control, OpenApi, cases, check_answer, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
 /// 600 per minute × 0.01 = 6, and 20 or 30 per minute become 1: the shared tokens run
@@ -410,72 +410,6 @@ fn url_encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-/// Checks one answer; returns its `log_id`.
-fn check_answer(
-    openapi: &OpenApi,
-    endpoint: &EndpointMeta,
-    status: u16,
-    header_log_id: Option<&str>,
-    body: &[u8],
-) -> Result<String, String> {
-    let text = String::from_utf8_lossy(body);
-    let json: Value = serde_json::from_slice(body)
-        .map_err(|error| format!("HTTP {status}: the body is not JSON ({error}): {text}"))?;
-    openapi.check(endpoint.path, endpoint.method, status, &json)?;
-    let log_id = match decode_for(endpoint, status, body) {
-        Ok(()) => {
-            if !(200..300).contains(&status) {
-                return Err(format!("HTTP {status} decoded as a success: {text}"));
-            }
-            json["error"]["log_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        }
-        Err(Error::Api {
-            status: error_status,
-            code,
-            log_id,
-            ..
-        })
-        | Err(Error::OAuth {
-            status: error_status,
-            error: code,
-            log_id,
-            ..
-        }) => {
-            if error_status != status {
-                return Err(format!(
-                    "the error says HTTP {error_status}, the answer {status}"
-                ));
-            }
-            if !code.is_known() {
-                return Err(format!("{code} is not in the catalog: {text}"));
-            }
-            if endpoint.status_of(&code) != Some(status) {
-                return Err(format!(
-                    "{code} with HTTP {status}; the table of {} says {:?}: {text}",
-                    endpoint.id,
-                    endpoint.status_of(&code)
-                ));
-            }
-            log_id
-        }
-        Err(other) => return Err(format!("the client cannot decode it: {other}")),
-    };
-    if log_id.is_empty() {
-        return Err(format!("HTTP {status} without a log_id: {text}"));
-    }
-    if let Some(header) = header_log_id
-        && header != log_id
-    {
-        return Err(format!(
-            "x-tt-logid {header} but log_id {log_id} in the body"
-        ));
-    }
-    Ok(log_id)
 }
 
 #[test]

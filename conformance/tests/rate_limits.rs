@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{Client, ErrorCode, Scope, UserField};
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, SlidingWindow, cases, runtime, scaled_limit};
 use tiktok_mock::{ClockKind, MockServer};
 
@@ -32,8 +33,10 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
             .rate_limit_scale(SCALE)
             .start(),
     );
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let control = Control::new(&mock.uri());
@@ -90,6 +93,7 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }
 
 #[test]

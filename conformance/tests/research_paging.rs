@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 use tiktok_api::{Client, CommentField, CommentListRequest};
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, cases, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
@@ -40,8 +41,10 @@ async fn comment(control: &Control, id: i64, video_id: i64, create_time: i64) {
 fn a_walk_returns_every_comment_exactly_once_oldest_first() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::builder().clock_kind(ClockKind::Manual).start());
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let control = Control::new(&mock.uri());
@@ -148,4 +151,5 @@ fn a_walk_returns_every_comment_exactly_once_oldest_first() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }

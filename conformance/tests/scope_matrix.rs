@@ -11,6 +11,7 @@ use tiktok_api::meta::EndpointMeta;
 use tiktok_api::{
     Client, Error, ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest,
 };
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, cases, expected_scope_outcome, runtime};
 use tiktok_mock::MockServer;
 
@@ -82,8 +83,10 @@ fn field_names(endpoint: &EndpointMeta) -> Vec<&'static str> {
 fn every_call_succeeds_exactly_when_the_spec_grants_it() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::start());
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let control = Control::new(&mock.uri());
@@ -129,6 +132,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }
 
 #[test]

@@ -27,6 +27,7 @@ use tiktok_api::{
     endpoints,
 };
 use tiktok_conformance::inbox::Inbox;
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, cases, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
@@ -250,8 +251,10 @@ fn the_mock_follows_the_oauth_and_posting_model() {
             .await;
         (mock, Inbox::start().await)
     });
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let http = reqwest::Client::builder()
@@ -695,6 +698,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }
 
 /// The index `back` places before the newest of `len` (wrapping).

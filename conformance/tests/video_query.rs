@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{Client, ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest};
+use tiktok_conformance::tap::{Tap, assert_conforms};
 use tiktok_conformance::{Control, cases, runtime};
 use tiktok_mock::MockServer;
 
@@ -17,8 +18,10 @@ fn only_the_owners_videos_come_back() {
     // One token makes every call: rate limits ×1000 keep long runs (PROPTEST_CASES) clear
     // of rate_limit_exceeded, which is not this property's subject.
     let mock = runtime.block_on(MockServer::builder().rate_limit_scale(1000.0).start());
+    // Every answer of this run is checked against the document afterwards.
+    let tap = runtime.block_on(Tap::start(&mock.uri()));
     let client = Client::builder()
-        .base_url(mock.uri())
+        .base_url(tap.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     let control = Control::new(&mock.uri());
@@ -80,4 +83,5 @@ fn only_the_owners_videos_come_back() {
     if let Err(error) = result {
         panic!("{error}");
     }
+    assert_conforms(&tap);
 }
