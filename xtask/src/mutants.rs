@@ -114,9 +114,7 @@ fn check_names(root: &Path) -> anyhow::Result<()> {
         .collect();
     let listed: BTreeSet<&str> = EXPECTED.iter().map(|(name, _)| *name).collect();
     if known != listed {
-        bail!(
-            "xtask's mutant table {listed:?} differs from mock-server/src/mutants.rs {known:?}"
-        );
+        bail!("xtask's mutant table {listed:?} differs from mock-server/src/mutants.rs {known:?}");
     }
     Ok(())
 }
@@ -158,9 +156,10 @@ fn suite(root: &Path, mutant: Option<&str>) -> anyhow::Result<Run> {
             binary = if target == "unittests" {
                 "lib".to_owned()
             } else {
-                Path::new(target)
-                    .file_stem()
-                    .map_or_else(|| target.to_owned(), |stem| stem.to_string_lossy().into_owned())
+                Path::new(target).file_stem().map_or_else(
+                    || target.to_owned(),
+                    |stem| stem.to_string_lossy().into_owned(),
+                )
             };
         } else if let Some(test) = trimmed
             .strip_prefix("test ")
