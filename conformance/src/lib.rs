@@ -468,3 +468,41 @@ fn resolve(document: &Value, value: &Value, depth: usize) -> Value {
         other => other.clone(),
     }
 }
+
+/// What most properties start from: a mock, a [`tap::Tap`] in front of it, the generated
+/// client pointed at the tap, and a control client for the mock itself.
+#[derive(Debug)]
+pub struct Harness {
+    /// The mock (stops when dropped).
+    pub mock: tiktok_mock::MockServer,
+    /// The recording proxy the client goes through.
+    pub tap: tap::Tap,
+    /// The generated client, its base URL the tap's.
+    pub client: tiktok_api::Client,
+    /// The mock's control API.
+    pub control: Control,
+}
+
+impl Harness {
+    /// Starts the mock `builder` describes, and the tap, on `runtime`.
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        builder: tiktok_mock::MockServerBuilder,
+    ) -> Harness {
+        runtime.block_on(async {
+            let mock = builder.start().await;
+            let tap = tap::Tap::start(&mock.uri()).await;
+            let client = match tiktok_api::Client::builder().base_url(tap.uri()).build() {
+                Ok(client) => client,
+                Err(error) => panic!("the generated client does not build: {error}"),
+            };
+            let control = Control::new(&mock.uri());
+            Harness {
+                mock,
+                tap,
+                client,
+                control,
+            }
+        })
+    }
+}

@@ -17,9 +17,9 @@ use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::spec_constants::{
     CHUNK_MAX_FINAL_MB, CHUNK_MAX_MB, CHUNK_MIN_MB, MAX_CHUNKS, MB_READINGS, MIN_CHUNKS,
 };
-use tiktok_api::{Client, ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo};
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, runtime};
+use tiktok_api::{ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::MockServer;
 
 fn lower(mb: u64) -> i64 {
@@ -67,14 +67,11 @@ fn boundary() -> impl Strategy<Value = i64> {
 #[test]
 fn init_accepts_exactly_what_the_chunk_rules_accept() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::builder().rate_limit_scale(10_000.0).start());
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(&runtime, MockServer::builder().rate_limit_scale(10_000.0));
+    let Harness {
+        client, control, ..
+    } = &harness;
     let counter = std::sync::atomic::AtomicU32::new(0);
 
     // Either free sizes, or a video built from chunks so that its last chunk lands on a
@@ -148,5 +145,5 @@ fn init_accepts_exactly_what_the_chunk_rules_accept() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }

@@ -8,22 +8,22 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tiktok_api::{Client, Scope, VideoField, VideoListRequest};
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, runtime};
+use tiktok_api::{Scope, VideoField, VideoListRequest};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
 #[test]
 fn a_walk_returns_every_video_exactly_once_newest_first() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::builder().clock_kind(ClockKind::Manual).start());
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(
+        &runtime,
+        MockServer::builder().clock_kind(ClockKind::Manual),
+    );
+    let Harness {
+        client, control, ..
+    } = &harness;
     let paging = tiktok_api::endpoints::VIDEO_LIST
         .paging
         .unwrap_or_else(|| panic!("video_list pages"));
@@ -108,5 +108,5 @@ fn a_walk_returns_every_video_exactly_once_newest_first() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }

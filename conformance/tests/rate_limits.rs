@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{Client, ErrorCode, Scope, UserField};
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, SlidingWindow, cases, runtime, scaled_limit};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Control, Harness, SlidingWindow, cases, runtime, scaled_limit};
 use tiktok_mock::{ClockKind, MockServer};
 
 /// 600 per minute × 0.01 = 6 calls per window: small enough to explore, same code path.
@@ -27,19 +27,16 @@ enum Step {
 #[test]
 fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     let runtime = runtime();
-    let mock = runtime.block_on(
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(
+        &runtime,
         MockServer::builder()
             .clock_kind(ClockKind::Manual)
-            .rate_limit_scale(SCALE)
-            .start(),
+            .rate_limit_scale(SCALE),
     );
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    let Harness {
+        client, control, ..
+    } = &harness;
     let endpoint = &tiktok_api::endpoints::USER_INFO;
     let limit = scaled_limit(endpoint, SCALE);
 
@@ -93,7 +90,7 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }
 
 #[test]

@@ -17,9 +17,9 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
-use tiktok_api::{Client, CommentField, CommentListRequest};
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, runtime};
+use tiktok_api::{CommentField, CommentListRequest};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Control, Harness, cases, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
 /// One UTC day: each case runs on a fresh day, so the daily quota never runs out.
@@ -40,14 +40,14 @@ async fn comment(control: &Control, id: i64, video_id: i64, create_time: i64) {
 #[test]
 fn a_walk_returns_every_comment_exactly_once_oldest_first() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::builder().clock_kind(ClockKind::Manual).start());
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(
+        &runtime,
+        MockServer::builder().clock_kind(ClockKind::Manual),
+    );
+    let Harness {
+        client, control, ..
+    } = &harness;
     let paging = tiktok_api::endpoints::RESEARCH_COMMENT_LIST
         .paging
         .unwrap_or_else(|| panic!("research_comment_list pages"));
@@ -81,7 +81,7 @@ fn a_walk_returns_every_comment_exactly_once_oldest_first() {
             let mut existing = Vec::new();
             for (index, (time, salt)) in comments.iter().enumerate() {
                 let id = ids + salt * 100 + index as i64;
-                comment(&control, id, video_id, base + time).await;
+                comment(control, id, video_id, base + time).await;
                 existing.push((base + time, id));
             }
             existing.sort();
@@ -133,7 +133,7 @@ fn a_walk_returns_every_comment_exactly_once_oldest_first() {
                 for _ in 0..count {
                     let id = ids + 500_000 - added.len() as i64;
                     let time = base + 10_000 + pages as i64;
-                    comment(&control, id, video_id, time).await;
+                    comment(control, id, video_id, time).await;
                     added.push((time, id));
                 }
                 request.cursor = Some(page.cursor);
@@ -151,5 +151,5 @@ fn a_walk_returns_every_comment_exactly_once_oldest_first() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }

@@ -11,8 +11,8 @@ use tiktok_api::meta::EndpointMeta;
 use tiktok_api::{
     Client, Error, ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest,
 };
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, expected_scope_outcome, runtime};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Control, Harness, cases, expected_scope_outcome, runtime};
 use tiktok_mock::MockServer;
 
 /// The endpoints of this property: user-token reads whose request the suite can build.
@@ -82,14 +82,11 @@ fn field_names(endpoint: &EndpointMeta) -> Vec<&'static str> {
 #[test]
 fn every_call_succeeds_exactly_when_the_spec_grants_it() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::start());
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(&runtime, MockServer::builder());
+    let Harness {
+        client, control, ..
+    } = &harness;
 
     let strategy = (0..ENDPOINTS.len()).prop_flat_map(|index| {
         let names = field_names(ENDPOINTS[index]);
@@ -113,7 +110,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
         let expected = expected_scope_outcome(endpoint, &granted, &fields);
         let outcome = runtime.block_on(async {
             let token = control.mint(None, &granted, None).await;
-            call(&client, endpoint, &token, &fields).await
+            call(client, endpoint, &token, &fields).await
         });
         match (expected, outcome) {
             (Ok(()), Ok(())) => Ok(()),
@@ -132,7 +129,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }
 
 #[test]

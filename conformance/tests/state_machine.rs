@@ -22,13 +22,13 @@ use tiktok_api::spec_constants::{
     UPLOAD_URL_TTL_SECONDS,
 };
 use tiktok_api::{
-    Client, ErrorCode, InboxVideoInitRequest, PostInfo, PostStatus, PrivacyLevel, Scope, Source,
+    ErrorCode, InboxVideoInitRequest, PostInfo, PostStatus, PrivacyLevel, Scope, Source,
     StatusFetchRequest, UserField, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo,
     endpoints,
 };
 use tiktok_conformance::inbox::Inbox;
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, runtime};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::{ClockKind, MockServer};
 
 /// The scopes an authorization draws from (a bit mask picks them).
@@ -242,26 +242,25 @@ fn outcome<T>(result: &Result<T, tiktok_api::Error>) -> Outcome {
 #[test]
 fn the_mock_follows_the_oauth_and_posting_model() {
     let runtime = runtime();
-    let (mock, inbox) = runtime.block_on(async {
-        let mock = MockServer::builder()
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(
+        &runtime,
+        // Rate limits are another property's subject; observing must not hit them.
+        MockServer::builder()
             .clock_kind(ClockKind::Manual)
-            // Rate limits are another property's subject; observing must not hit them.
-            .rate_limit_scale(1000.0)
-            .start()
-            .await;
-        (mock, Inbox::start().await)
-    });
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
+            .rate_limit_scale(1000.0),
+    );
+    let Harness {
+        client,
+        control,
+        mock,
+        ..
+    } = &harness;
+    let inbox = runtime.block_on(Inbox::start());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
     let app = mock
         .state()
         .store()
@@ -698,7 +697,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }
 
 /// The index `back` places before the newest of `len` (wrapping).

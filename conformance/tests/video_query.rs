@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tiktok_api::{Client, ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest};
-use tiktok_conformance::tap::{Tap, assert_conforms};
-use tiktok_conformance::{Control, cases, runtime};
+use tiktok_api::{ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest};
+use tiktok_conformance::tap::assert_conforms;
+use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::MockServer;
 
 #[test]
@@ -17,14 +17,11 @@ fn only_the_owners_videos_come_back() {
     let runtime = runtime();
     // One token makes every call: rate limits ×1000 keep long runs (PROPTEST_CASES) clear
     // of rate_limit_exceeded, which is not this property's subject.
-    let mock = runtime.block_on(MockServer::builder().rate_limit_scale(1000.0).start());
-    // Every answer of this run is checked against the document afterwards.
-    let tap = runtime.block_on(Tap::start(&mock.uri()));
-    let client = Client::builder()
-        .base_url(tap.uri())
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    // Every answer of this run goes through a tap and is checked against the document.
+    let harness = Harness::start(&runtime, MockServer::builder().rate_limit_scale(1000.0));
+    let Harness {
+        client, control, ..
+    } = &harness;
     let max_ids = tiktok_api::endpoints::VIDEO_QUERY
         .limit("max_video_ids")
         .unwrap_or_else(|| panic!("a limit")) as usize;
@@ -83,5 +80,5 @@ fn only_the_owners_videos_come_back() {
     if let Err(error) = result {
         panic!("{error}");
     }
-    assert_conforms(&tap);
+    assert_conforms(&harness.tap);
 }
