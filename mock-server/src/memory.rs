@@ -1,7 +1,7 @@
 //! The in-memory [`Store`]: sharded maps with a lock per key, no global lock on the hot path.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -111,6 +111,8 @@ pub struct MemoryStore {
     upload_index: Sharded<String>,
     /// open_id to the creator's publish_ids, oldest first.
     creator_posts: Sharded<Arc<Mutex<Vec<String>>>>,
+    /// open_id to the creator's open posts.
+    open_posts: Sharded<Arc<Mutex<BTreeSet<String>>>>,
 }
 
 impl Default for MemoryStore {
@@ -140,6 +142,7 @@ impl MemoryStore {
             posts: Sharded::new(),
             upload_index: Sharded::new(),
             creator_posts: Sharded::new(),
+            open_posts: Sharded::new(),
         }
     }
 }
@@ -164,6 +167,7 @@ impl Store for MemoryStore {
         self.posts.clear();
         self.upload_index.clear();
         self.creator_posts.clear();
+        self.open_posts.clear();
     }
 
     fn put_app(&self, app: App) {
@@ -443,6 +447,8 @@ impl Store for MemoryStore {
             }
             shard.insert(post.publish_id.clone(), Arc::new(Mutex::new(post.clone())));
         }
+        let open = self.open_posts.cell(&post.open_id, BTreeSet::new);
+        lock(&open).insert(post.publish_id.clone());
         let list = self.creator_posts.cell(&post.open_id, Vec::new);
         lock(&list).push(post.publish_id);
         Ok(())
@@ -487,6 +493,31 @@ impl Store for MemoryStore {
             .collect();
         posts.sort_by(|a, b| (a.created_ms, &a.publish_id).cmp(&(b.created_ms, &b.publish_id)));
         posts
+    }
+
+    fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool) {
+        if open {
+            let set = self.open_posts.cell(open_id, BTreeSet::new);
+            lock(&set).insert(publish_id.to_owned());
+        } else if let Some(set) = self.open_posts.existing_cell(open_id) {
+            lock(&set).remove(publish_id);
+        }
+    }
+
+    fn open_posts(&self, open_id: Option<&str>) -> Vec<String> {
+        match open_id {
+            Some(open_id) => self
+                .open_posts
+                .existing_cell(open_id)
+                .map(|set| lock(&set).iter().cloned().collect())
+                .unwrap_or_default(),
+            None => self
+                .open_posts
+                .values()
+                .iter()
+                .flat_map(|set| lock(set).iter().cloned().collect::<Vec<_>>())
+                .collect(),
+        }
     }
 }
 

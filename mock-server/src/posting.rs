@@ -452,6 +452,9 @@ pub fn settle(state: &AppState, publish_id: &str) -> Option<(PostRecord, PostVie
         result = Some((post.clone(), view));
     });
     let (post, view) = result?;
+    state
+        .store()
+        .set_post_open(&post.open_id, &post.publish_id, !is_final(&post));
     for milestone in fresh {
         apply(state, &post, &view, milestone);
     }
@@ -460,19 +463,15 @@ pub fn settle(state: &AppState, publish_id: &str) -> Option<(PostRecord, PostVie
 
 /// Settles every post of a creator (before their video list is read).
 pub fn settle_creator(state: &AppState, open_id: &str) {
-    for post in state.store().creator_posts(open_id) {
-        if !is_final(&post) {
-            settle(state, &post.publish_id);
-        }
+    for publish_id in state.store().open_posts(Some(open_id)) {
+        settle(state, &publish_id);
     }
 }
 
 /// Settles every post (after the clock moved).
 pub fn settle_all(state: &AppState) {
-    for post in state.store().posts() {
-        if !is_final(&post) {
-            settle(state, &post.publish_id);
-        }
+    for publish_id in state.store().open_posts(None) {
+        settle(state, &publish_id);
     }
 }
 

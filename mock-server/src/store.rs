@@ -459,4 +459,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn creator_posts(&self, open_id: &str) -> Vec<PostRecord>;
     /// Every post, oldest first.
     fn posts(&self) -> Vec<PostRecord>;
+    /// Marks a post of `open_id` open (time may still change it) or closed. A new post is
+    /// open; settling visits only open posts, so its cost does not grow with old ones.
+    fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool);
+    /// The publish_ids of the open posts of one creator, or of every creator.
+    fn open_posts(&self, open_id: Option<&str>) -> Vec<String>;
 }

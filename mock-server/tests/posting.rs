@@ -1043,3 +1043,41 @@ async fn every_init_refusal_is_reachable_on_every_endpoint_that_lists_it() {
         (403, ErrorCode::SpamRiskTooManyPendingShare)
     );
 }
+
+/// Settling visits only open posts: a post is open from init until nothing can change it
+/// with time (published or failed), so old posts cost nothing on a clock advance or a read.
+#[tokio::test]
+async fn a_post_is_open_until_it_is_through() {
+    let (mock, client) = start().await;
+    let token = all_scopes(&mock, PUBLIC, "a-audited");
+    let init = client
+        .video_init(
+            &token,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::PublicToEveryone, "open until through"),
+                source_info: file_source(1_000, 1_000),
+            },
+        )
+        .await
+        .expect("video init");
+    let store = mock.state().store();
+    assert_eq!(
+        store.open_posts(Some(PUBLIC)),
+        vec![init.publish_id.clone()]
+    );
+    assert_eq!(store.open_posts(None), vec![init.publish_id.clone()]);
+    let upload_url = init.upload_url.expect("upload_url");
+    assert_eq!(put_chunk(&upload_url, 0, 999, 1_000).await.status(), 201);
+    // Uploaded, still processing: open.
+    assert_eq!(
+        store.open_posts(Some(PUBLIC)),
+        vec![init.publish_id.clone()]
+    );
+    mock.advance(3600);
+    assert_eq!(
+        status(&client, &token, &init.publish_id).await.status,
+        PostStatus::PublishComplete
+    );
+    assert!(store.open_posts(Some(PUBLIC)).is_empty());
+    assert!(store.open_posts(None).is_empty());
+}
