@@ -1,38 +1,41 @@
-//! A recording proxy between the generated client and the mock: it forwards every request
-//! unchanged and keeps each API answer, so a property can check afterwards that every
-//! answer the mock gave during its run (success or error) decodes with the generated
-//! client and validates against `generated/openapi.yaml` ([`Tap::check_all`]).
+//! A checking proxy between the generated client and the mock: it forwards every request
+//! unchanged and checks each API answer as it passes with [`check_answer`] (the generated
+//! client decodes it, `generated/openapi.yaml` documents its status and body, errors carry
+//! a catalog code and a `log_id`, no `log_id` repeats), keeping only the count and the
+//! problems, so a long run costs no memory per answer. A property asks afterwards whether
+//! every answer the mock gave during its run conformed ([`Tap::check_all`]).
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tiktok_api::meta::EndpointMeta;
 
 use crate::{OpenApi, check_answer};
 
-/// One answer as it travelled.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    /// The endpoint of the request's method and path.
-    pub endpoint: &'static EndpointMeta,
-    /// The HTTP status.
-    pub status: u16,
-    /// The `x-tt-logid` header, if any.
-    pub log_id_header: Option<String>,
-    /// The exact body.
-    pub body: Bytes,
+/// Problems kept at most (the first ones; the count goes on).
+const MAX_PROBLEMS: usize = 20;
+
+/// What the tap saw.
+#[derive(Debug, Default)]
+struct Report {
+    /// Answers checked since the start.
+    checked: usize,
+    /// Problems since the last [`Tap::check_all`].
+    problems: Vec<String>,
+    /// Every `log_id` of the run, to find a repeat.
+    log_ids: HashSet<String>,
 }
 
 #[derive(Debug)]
 struct Shared {
     upstream: String,
     http: reqwest::Client,
-    exchanges: Mutex<Vec<Exchange>>,
+    openapi: OpenApi,
+    report: Mutex<Report>,
 }
 
 /// The proxy; give the client [`Tap::uri`] as its base URL.
@@ -63,7 +66,8 @@ impl Tap {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             http,
-            exchanges: Mutex::new(Vec::new()),
+            openapi: OpenApi::load(),
+            report: Mutex::new(Report::default()),
         });
         let app = Router::new().fallback(forward).with_state(shared.clone());
         tokio::spawn(async move {
@@ -80,44 +84,21 @@ impl Tap {
         &self.uri
     }
 
-    /// The API answers recorded so far, and forgets them.
-    pub fn take(&self) -> Vec<Exchange> {
-        std::mem::take(
-            &mut *self
-                .shared
-                .exchanges
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
-    }
-
-    /// Checks every API answer recorded since the last call with [`check_answer`], and
-    /// that no two share a `log_id`; returns how many were checked.
-    pub fn check_all(&self, openapi: &OpenApi) -> Result<usize, String> {
-        let exchanges = self.take();
-        let mut log_ids = BTreeSet::new();
-        for exchange in &exchanges {
-            let endpoint = exchange.endpoint;
-            let log_id = check_answer(
-                openapi,
-                endpoint,
-                exchange.status,
-                exchange.log_id_header.as_deref(),
-                &exchange.body,
-            )
-            .map_err(|problem| {
-                format!(
-                    "{} {} answered HTTP {}: {problem}",
-                    endpoint.method.as_str(),
-                    endpoint.path,
-                    exchange.status
-                )
-            })?;
-            if !log_ids.insert(log_id.clone()) {
-                return Err(format!("log_id {log_id} came twice"));
-            }
+    /// How many API answers went through so far, or the problems found since the last
+    /// call (the first few).
+    pub fn check_all(&self) -> Result<usize, String> {
+        let mut report = self
+            .shared
+            .report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let checked = report.checked;
+        let problems = std::mem::take(&mut report.problems);
+        if problems.is_empty() {
+            Ok(checked)
+        } else {
+            Err(problems.join("\n"))
         }
-        Ok(exchanges.len())
     }
 }
 
@@ -164,19 +145,27 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         .copied()
         .find(|endpoint| endpoint.path == path && endpoint.method.as_str() == parts.method.as_str())
     {
-        shared
-            .exchanges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Exchange {
-                endpoint,
-                status: status.as_u16(),
-                log_id_header: headers
-                    .get("x-tt-logid")
-                    .and_then(|value| value.to_str().ok())
-                    .map(str::to_owned),
-                body: bytes.clone(),
-            });
+        let header = headers
+            .get("x-tt-logid")
+            .and_then(|value| value.to_str().ok());
+        let verdict = check_answer(&shared.openapi, endpoint, status.as_u16(), header, &bytes);
+        let mut report = shared.report.lock().unwrap_or_else(PoisonError::into_inner);
+        report.checked += 1;
+        let problem = match verdict {
+            Ok(log_id) if report.log_ids.insert(log_id.clone()) => None,
+            Ok(log_id) => Some(format!("log_id {log_id} came twice")),
+            Err(problem) => Some(problem),
+        };
+        if let Some(problem) = problem
+            && report.problems.len() < MAX_PROBLEMS
+        {
+            report.problems.push(format!(
+                "{} {} answered HTTP {}: {problem}",
+                endpoint.method.as_str(),
+                endpoint.path,
+                status.as_u16()
+            ));
+        }
     }
     headers.remove(axum::http::header::CONTENT_LENGTH);
     headers.remove(axum::http::header::TRANSFER_ENCODING);
@@ -186,10 +175,10 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     response
 }
 
-/// Panics unless every API answer `tap` recorded passes [`Tap::check_all`], and there
-/// was at least one.
+/// Panics unless every API answer through `tap` passed [`Tap::check_all`], and there was
+/// at least one.
 pub fn assert_conforms(tap: &Tap) {
-    match tap.check_all(&OpenApi::load()) {
+    match tap.check_all() {
         Ok(0) => panic!("the tap recorded no API answer: is the client pointed at it?"),
         Ok(_) => {}
         Err(problem) => panic!("an answer off the document: {problem}"),

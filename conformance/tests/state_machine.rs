@@ -691,6 +691,8 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                 }
             }
             prop_assert_eq!(fired, model.events, "webhooks fired");
+            // Every answer of this sequence is on the document.
+            harness.tap.check_all().map_err(TestCaseError::fail)?;
             Ok(())
         })
     });

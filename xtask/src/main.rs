@@ -34,6 +34,9 @@ enum Command {
         /// Run only this mutant (its kebab-case name).
         #[arg(long)]
         only: Option<String>,
+        /// Run the whole suite for each mutant (slower), listing every test that fails.
+        #[arg(long)]
+        full: bool,
     },
 }
 
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match cli.command {
         Command::Gen { check } => generate(&root, check),
-        Command::Mutants { only } => mutants::run(&root, only.as_deref()),
+        Command::Mutants { only, full } => mutants::run(&root, only.as_deref(), full),
     };
     match result {
         Ok(code) => code,

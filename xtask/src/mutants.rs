@@ -2,8 +2,9 @@
 //!
 //! Runs `cargo test -p tiktok-conformance --features mutants` once with no mutant live (it
 //! must pass), then once per deliberate fault of `mock-server/src/mutants.rs` with
-//! `TIKTOK_MOCK_MUTANT` naming it: each run must fail, and among the failing tests must be
-//! the property meant to catch that fault. Prints which tests caught each one.
+//! `TIKTOK_MOCK_MUTANT` naming it: the property meant to catch that fault must fail. By
+//! default only that property runs per fault; `--full` runs the whole suite each time
+//! and prints every test that caught it.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -56,7 +57,7 @@ struct Run {
     output: String,
 }
 
-pub fn run(root: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn run(root: &Path, only: Option<&str>, full: bool) -> anyhow::Result<ExitCode> {
     check_names(root)?;
     let selected: Vec<(&str, &str)> = EXPECTED
         .iter()
@@ -66,7 +67,7 @@ pub fn run(root: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> {
     if selected.is_empty() {
         bail!("no mutant named {only:?}");
     }
-    let baseline = suite(root, None)?;
+    let baseline = suite(root, None, None)?;
     if !baseline.passed {
         eprintln!("{}", baseline.output);
         bail!(
@@ -77,11 +78,15 @@ pub fn run(root: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> {
     println!("baseline: the suite passes with no mutant live");
     let mut survivors = Vec::new();
     for (name, property) in selected {
-        let run = suite(root, Some(name))?;
+        let run = suite(root, Some(name), (!full).then_some(property))?;
         let caught = !run.passed && run.failed.contains(property);
         let others: Vec<&String> = run.failed.iter().filter(|test| *test != property).collect();
         if caught {
-            println!("{name}: caught by {property} (also failing: {others:?})");
+            if full {
+                println!("{name}: caught by {property} (also failing: {others:?})");
+            } else {
+                println!("{name}: caught by {property}");
+            }
         } else {
             eprintln!("{}", tail(&run.output, 60));
             eprintln!(
@@ -119,8 +124,9 @@ fn check_names(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the conformance suite with the mutants feature, `mutant` live.
-fn suite(root: &Path, mutant: Option<&str>) -> anyhow::Result<Run> {
+/// Runs the conformance suite with the mutants feature, `mutant` live; with `property`
+/// (`file::test`), only that test.
+fn suite(root: &Path, mutant: Option<&str>, property: Option<&str>) -> anyhow::Result<Run> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let (reader, writer) = std::io::pipe().context("creating a pipe")?;
     let mut command = Command::new(cargo);
@@ -140,6 +146,12 @@ fn suite(root: &Path, mutant: Option<&str>) -> anyhow::Result<Run> {
         .stderr(writer);
     if let Some(mutant) = mutant {
         command.env("TIKTOK_MOCK_MUTANT", mutant);
+    }
+    if let Some(property) = property {
+        let Some((file, test)) = property.split_once("::") else {
+            bail!("{property}: expected file::test");
+        };
+        command.args(["--test", file, "--", test, "--exact"]);
     }
     let mut child = command.spawn().context("starting cargo test")?;
     // Drop our copies of the write end (held by `command`) so the read ends at exit.
