@@ -1088,7 +1088,8 @@ fn build_endpoint(
     }
 }
 
-/// Rule: a paging block needs a `cursor` in the request and `cursor`, `has_more` and its items list in the response.
+/// Rule: a paging block needs a `cursor` in the request and `cursor`, `has_more` and its items list in the response,
+/// and the request's `max_count` is bounded 1 to the block's `max_count.max`.
 fn build_paging(
     checker: &mut Checker,
     path: &NodePath,
@@ -1111,6 +1112,28 @@ fn build_paging(
             PagingStyle::Index
         }
     };
+    let default_max_count = count::<u32>(
+        checker,
+        ENDPOINTS,
+        paging_path.key("max_count").key("default"),
+        raw.max_count.default,
+        1,
+    );
+    let max_max_count = count::<u32>(
+        checker,
+        ENDPOINTS,
+        paging_path.key("max_count").key("max"),
+        raw.max_count.max,
+        1,
+    );
+    if default_max_count > max_max_count {
+        checker.fail(
+            ENDPOINTS,
+            paging_path.key("max_count").key("default"),
+            format!("at most max ({max_max_count})"),
+            default_max_count.to_string(),
+        );
+    }
     let find = |name: &str| schemas.iter().find(|schema| schema.name == name);
     // A body or data schema that does not exist is reported by its own rule, not here.
     match request.map(find) {
@@ -1142,6 +1165,25 @@ fn build_paging(
                     );
                 }
             }
+            if let Some(field) = body.field("max_count")
+                && (field.minimum != Some(1) || field.maximum != Some(i64::from(max_max_count)))
+            {
+                checker.fail_hint(
+                    ENDPOINTS,
+                    paging_path.key("max_count").key("max"),
+                    format!(
+                        "a max equal to the maximum of {}.max_count ({}), whose minimum must be 1 ({})",
+                        body.name,
+                        bound(field.maximum),
+                        bound(field.minimum)
+                    ),
+                    max_max_count.to_string(),
+                    format!(
+                        "give schemas.{}.fields.max_count `minimum: 1, maximum: {max_max_count}` in spec/schemas.yaml, or change this max",
+                        body.name
+                    ),
+                );
+            }
         }
     }
     if let Some(data) = find(response) {
@@ -1167,34 +1209,17 @@ fn build_paging(
             );
         }
     }
-    let default_max_count = count::<u32>(
-        checker,
-        ENDPOINTS,
-        paging_path.key("max_count").key("default"),
-        raw.max_count.default,
-        1,
-    );
-    let max_max_count = count::<u32>(
-        checker,
-        ENDPOINTS,
-        paging_path.key("max_count").key("max"),
-        raw.max_count.max,
-        1,
-    );
-    if default_max_count > max_max_count {
-        checker.fail(
-            ENDPOINTS,
-            paging_path.key("max_count").key("default"),
-            format!("at most max ({max_max_count})"),
-            default_max_count.to_string(),
-        );
-    }
     Paging {
         style,
         items: raw.items.clone(),
         default_max_count,
         max_max_count,
     }
+}
+
+/// A schema bound as the author wrote it, or "none".
+fn bound(value: Option<i64>) -> String {
+    value.map_or_else(|| "none".to_owned(), |value| value.to_string())
 }
 
 /// Rule: a rate limit names a known tier or a figure, and the figure is at least 1.

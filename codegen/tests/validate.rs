@@ -365,6 +365,32 @@ fn paging_without_cursor() {
 }
 
 #[test]
+fn paging_max_differs_from_the_request_schema() {
+    let edits = [edit(
+        "endpoints.yaml",
+        "max_count: {default: 10, max: 20}",
+        "max_count: {default: 10, max: 50}",
+    )
+    .after("\nvideo_list:")];
+    let message = check(&edits);
+    insta::assert_snapshot!(message);
+    assert_problem(
+        &message,
+        &locate(&edits, "endpoints.yaml", "\nvideo_list:", "50}"),
+        "endpoints.video_list.paging.max_count.max",
+        "found 50",
+    );
+    assert!(
+        message.contains("the maximum of VideoListRequest.max_count (20)"),
+        "{message}"
+    );
+    assert!(message.contains(
+        "hint: give schemas.VideoListRequest.fields.max_count `minimum: 1, maximum: 50`"
+    ));
+    assert_count(&message, 1);
+}
+
+#[test]
 fn paging_on_endpoint_whose_request_cannot_page() {
     let edits = [edit(
         "endpoints.yaml",
