@@ -362,3 +362,22 @@ impl Model {
         self.errors.iter().find(|error| error.code == code)
     }
 }
+
+/// Names the outputs already use for their own types: the client crate's root (hand-written
+/// `Client`, `ClientBuilder`, `Error`, the envelope bodies; generated `ErrorCode`, `Scope`,
+/// the webhook enums) and the OpenAPI document's own components. `codegen/tests/emit_openapi.rs`
+/// checks the document's list stays in step with the emitter.
+pub const RESERVED_TYPE_NAMES: [&str; 12] = [
+    "ApiErrorBody",
+    "Client",
+    "ClientBuilder",
+    "EmptyData",
+    "Error",
+    "ErrorCode",
+    "ErrorResponse",
+    "OAuthError",
+    "OAuthErrorBody",
+    "Scope",
+    "WebhookContent",
+    "WebhookEventKind",
+];

@@ -602,12 +602,25 @@ fn is_snake(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Rule: enum and schema names are UpperCamelCase, so one function can map them to Rust.
+/// Rule: enum and schema names are UpperCamelCase, so one function can map them to Rust,
+/// and are not a name the outputs reserve ([`RESERVED_TYPE_NAMES`], or ending in `Field`,
+/// the suffix of the generated `fields` enums).
 fn check_type_name(checker: &mut Checker, path: NodePath, name: &str) {
     let ok = name.starts_with(|c: char| c.is_ascii_uppercase())
         && name.chars().all(|c| c.is_ascii_alphanumeric());
     if !ok {
         checker.fail(SCHEMAS, path, "an UpperCamelCase name", format!("{name:?}"));
+    } else if RESERVED_TYPE_NAMES.contains(&name) || name.ends_with("Field") {
+        checker.fail_hint(
+            SCHEMAS,
+            path,
+            "a name the generated crate and the OpenAPI document do not already use",
+            format!("{name:?}"),
+            format!(
+                "rename it; reserved: {}, and any name ending in `Field`",
+                RESERVED_TYPE_NAMES.join(", ")
+            ),
+        );
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tiktok_codegen::Model;
 use tiktok_codegen::emit::openapi::emit_openapi;
-use tiktok_codegen::model::{Auth, ContentType, Envelope};
+use tiktok_codegen::model::{Auth, ContentType, Envelope, RESERVED_TYPE_NAMES};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -363,4 +363,36 @@ fn real_spec_document_for_the_validator() {
     std::fs::create_dir_all(&target).expect("create target/");
     std::fs::write(target.join("openapi-check.yaml"), emit_openapi(&real()))
         .expect("write target/openapi-check.yaml");
+}
+
+/// Every component the document adds beside the spec's enums and schemas is in
+/// `RESERVED_TYPE_NAMES`, so the validator refuses a spec name that would overwrite it.
+#[test]
+fn the_documents_own_components_are_reserved() {
+    for model in [small(), real()] {
+        let document = parsed(&model);
+        let components = document["components"]["schemas"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no components.schemas"));
+        let spec_names: BTreeSet<&str> = model
+            .enums
+            .iter()
+            .map(|enumeration| enumeration.name.as_str())
+            .chain(model.schemas.iter().map(|schema| schema.name.as_str()))
+            .collect();
+        let own: Vec<&String> = components
+            .keys()
+            .filter(|name| !spec_names.contains(name.as_str()))
+            .collect();
+        assert!(
+            !own.is_empty(),
+            "the document adds no components of its own?"
+        );
+        for name in own {
+            assert!(
+                RESERVED_TYPE_NAMES.contains(&name.as_str()),
+                "component {name} is not in RESERVED_TYPE_NAMES"
+            );
+        }
+    }
 }

@@ -391,6 +391,28 @@ fn paging_max_differs_from_the_request_schema() {
 }
 
 #[test]
+fn schema_named_like_a_type_the_outputs_reserve() {
+    let edits = [
+        edit("schemas.yaml", "  VideoListData:", "  ErrorResponse:"),
+        edit(
+            "endpoints.yaml",
+            "data: VideoListData,",
+            "data: ErrorResponse,",
+        ),
+    ];
+    let message = check(&edits);
+    insta::assert_snapshot!(message);
+    assert_problem(
+        &message,
+        &locate(&edits, "schemas.yaml", "", "ErrorResponse:"),
+        "schemas.ErrorResponse",
+        "found \"ErrorResponse\"",
+    );
+    assert!(message.contains("hint: rename it; reserved: ApiErrorBody, Client"));
+    assert_count(&message, 1);
+}
+
+#[test]
 fn paging_on_endpoint_whose_request_cannot_page() {
     let edits = [edit(
         "endpoints.yaml",
