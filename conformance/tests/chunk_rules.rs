@@ -49,7 +49,7 @@ fn accepted(video_size: i64, chunk_size: i64, count: i64) -> bool {
 }
 
 /// Sizes at and around every boundary of the rules, under both readings.
-fn boundary() -> impl Strategy<Value = i64> {
+fn boundary_points() -> Vec<i64> {
     let mut points = vec![1i64];
     for mb in [CHUNK_MIN_MB, CHUNK_MAX_MB, CHUNK_MAX_FINAL_MB] {
         for reading in MB_READINGS {
@@ -57,8 +57,34 @@ fn boundary() -> impl Strategy<Value = i64> {
             points.extend([at - 1, at, at + 1]);
         }
     }
+    points
+}
+
+/// Chunk counts at the edges of the rules (1 to 1,000 chunks, one chunk or several).
+const EDGE_COUNTS: [i64; 6] = [1, 2, 3, 999, 1_000, 1_001];
+
+/// Every boundary combination: a chunk size at a boundary, a count at an edge, the last
+/// chunk exact or as large as it may grow, the count right or off by one; and every
+/// boundary size sent whole. A boundary fault cannot hide behind the random draws.
+fn edge_cases() -> Vec<(i64, i64, i64)> {
+    let mut cases = Vec::new();
+    for chunk_size in boundary_points() {
+        for delta in -1..=1 {
+            cases.push((chunk_size, chunk_size, 1 + delta));
+            for chunks in EDGE_COUNTS {
+                for extra in [0, chunk_size - 1] {
+                    let video_size = chunk_size * chunks + extra;
+                    cases.push((video_size, chunk_size, video_size / chunk_size + delta));
+                }
+            }
+        }
+    }
+    cases
+}
+
+fn boundary() -> impl Strategy<Value = i64> {
     prop_oneof![
-        8 => proptest::sample::select(points),
+        8 => proptest::sample::select(boundary_points()),
         1 => 1i64..200_000_000,
         1 => 1i64..10_000_000_000,
     ]
@@ -109,7 +135,8 @@ fn init_accepts_exactly_what_the_chunk_rules_accept() {
         cases: cases(256),
         ..Config::default()
     });
-    let result = runner.run(&strategy, |(video_size, chunk_size, count)| {
+    // One call, judged against the rules.
+    let check = |(video_size, chunk_size, count): (i64, i64, i64)| -> Result<(), TestCaseError> {
         let expected = accepted(video_size, chunk_size, count);
         // A fresh creator per case, so the pending-inbox cap never interferes.
         let case = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -141,7 +168,13 @@ fn init_accepts_exactly_what_the_chunk_rules_accept() {
                  the rules say accepted={expected}, the mock gave {outcome:?}"
             ))),
         }
-    });
+    };
+    for case in edge_cases() {
+        if let Err(error) = check(case) {
+            panic!("at a boundary: {error}");
+        }
+    }
+    let result = runner.run(&strategy, check);
     if let Err(error) = result {
         panic!("{error}");
     }
