@@ -200,9 +200,9 @@ impl Model {
             self.status(index);
         }
         self.auths[auth].alive = false;
+        let mut failed = 0;
         for post in &mut self.posts {
-            let through = post.settled;
-            if post.auth == auth && !post.failed && !through {
+            if post.auth == auth && !post.failed && !post.settled {
                 post.failed = true;
                 let endpoint = if post.direct {
                     &endpoints::VIDEO_INIT
@@ -210,12 +210,12 @@ impl Model {
                     &endpoints::INBOX_VIDEO_INIT
                 };
                 if endpoint.webhooks.contains(&"video.upload.failed") {
-                    *self
-                        .events
-                        .entry("video.upload.failed".to_owned())
-                        .or_default() += 1;
+                    failed += 1;
                 }
             }
+        }
+        for _ in 0..failed {
+            self.fire("video.upload.failed");
         }
     }
 }
@@ -348,7 +348,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                             .and_then(|value| value.to_str().ok())
                             .unwrap_or_default()
                             .to_owned();
-                        let query: BTreeMap<String, String> = serde_urlencoded_query(&location);
+                        let query: BTreeMap<String, String> = redirect_query(&location);
                         let code = query.get("code").cloned().ok_or_else(|| {
                             TestCaseError::fail(format!("{what}: no code in {location:?}"))
                         })?;
@@ -708,7 +708,7 @@ fn newest(back: usize, len: usize) -> usize {
 }
 
 /// The query of a redirect `Location`, decoded.
-fn serde_urlencoded_query(location: &str) -> BTreeMap<String, String> {
+fn redirect_query(location: &str) -> BTreeMap<String, String> {
     let query = location.split_once('?').map_or("", |(_, query)| query);
     url::form_urlencoded::parse(query.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
