@@ -134,6 +134,8 @@ pub struct ErrorCode {
     pub aliases: Vec<String>,
     pub status: u16,
     pub envelope: Envelope,
+    /// Sending the same request again later may succeed (rate limits, server faults).
+    pub transient: bool,
     pub meaning: String,
     pub action: String,
     pub source: String,
@@ -201,6 +203,8 @@ pub struct Field {
     pub minimum: Option<i64>,
     pub maximum: Option<i64>,
     pub example: Option<serde_json::Value>,
+    /// A credential: redacted from `Debug`.
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +273,8 @@ pub struct Paging {
     pub items: String,
     pub default_max_count: u32,
     pub max_max_count: u32,
+    /// The value of the endpoint limit that bounds `cursor + max_count`, if any.
+    pub max_reach: Option<u64>,
 }
 
 #[derive(Debug, Clone)]

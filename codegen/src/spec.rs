@@ -167,6 +167,9 @@ pub struct RawError {
     pub aliases: Vec<String>,
     pub status: i64,
     pub envelope: String,
+    /// Whether the failure is passing: the same request may succeed if sent again later.
+    #[serde(default)]
+    pub transient: bool,
     pub meaning: String,
     pub action: String,
     pub source: String,
@@ -221,6 +224,9 @@ pub struct RawField {
     pub maximum: Option<i64>,
     #[serde(default)]
     pub example: Option<serde_json::Value>,
+    /// A credential: redacted from `Debug`, never logged.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 /// One entry of `spec/endpoints.yaml`.
@@ -301,6 +307,9 @@ pub struct RawPaging {
     pub style: String,
     pub items: String,
     pub max_count: RawMaxCount,
+    /// The endpoint limit that bounds `cursor + max_count` (index cursors).
+    #[serde(default)]
+    pub reach: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

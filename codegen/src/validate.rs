@@ -68,6 +68,7 @@ pub fn validate(raw: &RawSpec) -> Result<Model, Error> {
     check_unique_routes(&mut checker);
     check_webhook_triggers(&mut checker, &names);
     check_examples(&mut checker, &model);
+    let model = resolve_paging_reach(&mut checker, model);
     if checker.errors.is_empty() {
         Ok(model)
     } else {
@@ -586,6 +587,7 @@ fn build_errors(checker: &mut Checker) -> Vec<ErrorCode> {
             aliases: raw.aliases.clone(),
             status,
             envelope,
+            transient: raw.transient,
             meaning: raw.meaning.clone(),
             action: raw.action.clone(),
             source: raw.source.clone(),
@@ -739,6 +741,7 @@ fn build_schemas(checker: &mut Checker, names: &Names) -> Vec<Schema> {
                 minimum: field.minimum,
                 maximum: field.maximum,
                 example: field.example.clone(),
+                secret: field.secret,
             });
         }
         out.push(Schema {
@@ -1227,6 +1230,7 @@ fn build_paging(
         items: raw.items.clone(),
         default_max_count,
         max_max_count,
+        max_reach: None,
     }
 }
 
@@ -1434,6 +1438,54 @@ fn check_unique_routes(checker: &mut Checker) {
             seen.insert(key, id.clone());
         }
     }
+}
+
+/// Rule: a paging block's `reach` names one of the endpoint's own limits, whose value
+/// then bounds `cursor + max_count`.
+fn resolve_paging_reach(checker: &mut Checker, mut model: Model) -> Model {
+    for (id, raw) in &checker.raw.endpoints {
+        let Some(reach) = raw.paging.as_ref().and_then(|paging| paging.reach.clone()) else {
+            continue;
+        };
+        let Some(endpoint) = model
+            .endpoints
+            .iter_mut()
+            .find(|endpoint| &endpoint.id == id)
+        else {
+            continue;
+        };
+        let value = endpoint
+            .limits
+            .iter()
+            .find(|limit| limit.name == reach)
+            .map(|limit| limit.value);
+        match (value, endpoint.paging.as_mut()) {
+            (Some(value), Some(paging)) => paging.max_reach = Some(value),
+            (None, _) => {
+                let known: Vec<&str> = endpoint
+                    .limits
+                    .iter()
+                    .map(|limit| limit.name.as_str())
+                    .collect();
+                let known = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
+                checker.fail(
+                    ENDPOINTS,
+                    NodePath::default()
+                        .key(id.clone())
+                        .key("paging")
+                        .key("reach"),
+                    format!("a limit of endpoint {id} (its limits: {known})"),
+                    format!("{reach:?}"),
+                );
+            }
+            (Some(_), None) => {}
+        }
+    }
+    model
 }
 
 /// Rule: webhook triggers name known endpoints.

@@ -1,22 +1,58 @@
-//! The async HTTP client: a builder with a base-URL override, timeouts and a user agent,
-//! and the one request path every generated method goes through.
+//! The async HTTP client: a builder with a base-URL override, timeouts, a user agent, the
+//! retry policy, the local rate limiter and the app's credentials, and the one request path
+//! every generated method goes through (limiter, send, decode, retry, one tracing span).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::meta::{ContentType, EndpointMeta, HttpMethod};
+use crate::runtime::limiter::{LimiterMode, RateLimiter};
+use crate::runtime::retry::RetryPolicy;
+use crate::runtime::user::UserSlots;
 use crate::{Error, decode_response, spec_constants};
 
 /// An async client for the TikTok v2 API. Cheap to clone; share one per app.
 ///
 /// Each endpoint is a method (generated from the spec) taking the access token of the
-/// user or client it acts for, so one client serves many users.
+/// user or client it acts for, so one client serves many users; [`Client::user`] gives a
+/// handle for one user whose calls take no token and refresh it as needed.
+///
+/// Every call goes through the local rate limiter (on by default, in [`LimiterMode::Wait`]),
+/// is sent, decoded, and retried by the [`RetryPolicy`] (on by default), inside one
+/// `tiktok_api.call` tracing span.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
+    retry: RetryPolicy,
+    limiter: Option<Arc<RateLimiter>>,
+    credentials: Option<Arc<AppCredentials>>,
+    pub(crate) users: Arc<UserSlots>,
+}
+
+/// The app's `client_key` and `client_secret` (the secret never shows in `Debug`).
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    /// The app's client key.
+    pub client_key: String,
+    /// The app's client secret.
+    pub client_secret: SecretString,
+}
+
+impl AppCredentials {
+    /// Credentials from a key and a secret.
+    pub fn new(client_key: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        AppCredentials {
+            client_key: client_key.into(),
+            client_secret: SecretString::from(client_secret.into()),
+        }
+    }
 }
 
 /// Builds a [`Client`].
@@ -27,6 +63,9 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: String,
     http: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    limiter: Option<LimiterMode>,
+    credentials: Option<AppCredentials>,
 }
 
 impl Default for ClientBuilder {
@@ -37,6 +76,9 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("tiktok-api-rs/", env!("CARGO_PKG_VERSION")).to_string(),
             http: None,
+            retry: RetryPolicy::default(),
+            limiter: Some(LimiterMode::Wait),
+            credentials: None,
         }
     }
 }
@@ -77,6 +119,28 @@ impl ClientBuilder {
         self
     }
 
+    /// The retry policy ([`RetryPolicy::off`] to send every call once).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The local rate limiter's mode, or `None` to switch it off.
+    pub fn rate_limiter(mut self, mode: Option<LimiterMode>) -> Self {
+        self.limiter = mode;
+        self
+    }
+
+    /// The app's credentials, which user handles need to refresh and revoke tokens.
+    pub fn credentials(
+        mut self,
+        client_key: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some(AppCredentials::new(client_key, client_secret));
+        self
+    }
+
     /// Builds the client; fails on a base URL that is not http(s) or a TLS backend that cannot start.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = self.base_url.trim_end_matches('/').to_string();
@@ -95,7 +159,14 @@ impl ClientBuilder {
                 .user_agent(self.user_agent)
                 .build()?,
         };
-        Ok(Client { http, base_url })
+        Ok(Client {
+            http,
+            base_url,
+            retry: self.retry,
+            limiter: self.limiter.map(|mode| Arc::new(RateLimiter::new(mode))),
+            credentials: self.credentials.map(Arc::new),
+            users: Arc::default(),
+        })
     }
 }
 
@@ -129,7 +200,58 @@ impl Client {
         &self.base_url
     }
 
-    /// Sends one call as the endpoint table describes it and decodes the answer.
+    /// The app's credentials, if the builder was given them.
+    pub fn credentials(&self) -> Option<&AppCredentials> {
+        self.credentials.as_deref()
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The app's credentials, or an error naming what needs them.
+    pub(crate) fn require_credentials(&self, what: &str) -> Result<&AppCredentials, Error> {
+        self.credentials().ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "{what} needs the app's credentials: ClientBuilder::credentials(client_key, client_secret)"
+            ))
+        })
+    }
+
+    /// The authorization page for this client: TikTok's, or the same path on the base URL
+    /// when it is not TikTok's API host (the mock serves the page there).
+    pub fn authorize_base(&self) -> String {
+        if self.base_url == spec_constants::API_BASE_URL {
+            return spec_constants::AUTHORIZE_URL.to_string();
+        }
+        let path = url::Url::parse(spec_constants::AUTHORIZE_URL)
+            .map(|url| url.path().to_string())
+            .unwrap_or_default();
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// An authorize URL for this client's app (its client key) and authorization page.
+    pub fn authorize_url(
+        &self,
+        redirect_uri: impl Into<String>,
+    ) -> Result<crate::oauth::AuthorizeUrl, Error> {
+        let credentials = self.require_credentials("an authorize URL")?;
+        Ok(
+            crate::oauth::AuthorizeUrl::new(credentials.client_key.clone(), redirect_uri)
+                .base(self.authorize_base()),
+        )
+    }
+
+    /// The reqwest client, for the upload host.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends one call as the endpoint table describes it and decodes the answer: through
+    /// the local rate limiter, retried as the policy allows, in one tracing span that
+    /// carries the endpoint id, the attempts, the HTTP status, TikTok's `log_id` and the
+    /// latency (never a token, code or secret).
     pub(crate) async fn execute<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         meta: &'static EndpointMeta,
@@ -137,6 +259,75 @@ impl Client {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<R, Error> {
+        let span = tracing::info_span!(
+            "tiktok_api.call",
+            endpoint = meta.id,
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            log_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            let started = Instant::now();
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let span = tracing::Span::current();
+                span.record("attempt", attempt);
+                if let Some(limiter) = &self.limiter {
+                    limiter.acquire(meta, access_token).await?;
+                }
+                let result = self
+                    .send_once(meta, access_token, fields.as_deref(), body)
+                    .await;
+                span.record("latency_ms", started.elapsed().as_millis() as u64);
+                let error = match result {
+                    Ok((status, log_id, value)) => {
+                        span.record("status", status);
+                        if let Some(log_id) = log_id {
+                            span.record("log_id", log_id);
+                        }
+                        return Ok(value);
+                    }
+                    Err(error) => error,
+                };
+                if let Some(status) = error.status() {
+                    span.record("status", status);
+                }
+                if let Some(log_id) = error.log_id() {
+                    span.record("log_id", log_id);
+                }
+                match self
+                    .retry
+                    .next_delay(meta, &error, attempt, started.elapsed())
+                {
+                    Some(delay) => {
+                        tracing::debug!(%error, delay_ms = delay.as_millis() as u64, "retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                    None if attempt > 1 => {
+                        return Err(Error::RetriesExhausted {
+                            attempts: attempt,
+                            elapsed: started.elapsed(),
+                            last: Box::new(error),
+                        });
+                    }
+                    None => return Err(error),
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One send: the answer's status, its `log_id` header and the decoded body.
+    async fn send_once<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        access_token: Option<&str>,
+        fields: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<(u16, Option<String>, R), Error> {
         let url = format!("{}{}", self.base_url, meta.path);
         let method = match meta.method {
             HttpMethod::Get => reqwest::Method::GET,
@@ -162,7 +353,18 @@ impl Client {
         };
         let response = request.send().await?;
         let status = response.status().as_u16();
+        let log_id = response
+            .headers()
+            .get("x-tt-logid")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = response.bytes().await?;
-        decode_response(meta.envelope, status, &bytes)
+        let value = decode_response(meta.envelope, status, &bytes)?;
+        Ok((status, log_id, value))
+    }
+
+    /// The client secret, for the OAuth calls a user handle makes.
+    pub(crate) fn secret(credentials: &AppCredentials) -> &str {
+        credentials.client_secret.expose_secret()
     }
 }

@@ -44,6 +44,7 @@
 #[rustfmt::skip]
 mod r#gen;
 
+pub mod chunks;
 mod envelope;
 mod error;
 pub mod meta;
@@ -52,18 +53,30 @@ pub mod webhook;
 
 #[cfg(feature = "client")]
 mod client;
-
 #[cfg(feature = "client")]
-pub use client::{Client, ClientBuilder};
+pub mod runtime;
+
+pub use chunks::{ChunkPlan, ChunkRules};
+#[cfg(feature = "client")]
+pub use client::{AppCredentials, Client, ClientBuilder};
 pub use endpoints::{ENDPOINTS, endpoint};
 pub use envelope::{ApiErrorBody, OAuthErrorBody, decode_response};
 pub use error::Error;
+pub use error::UploadError;
 pub use r#gen::errors::{ERRORS, ErrorCode};
 pub use r#gen::fields::*;
 pub use r#gen::models::*;
 pub use r#gen::schemas::{ENUMS, SCHEMAS};
 pub use r#gen::scopes::Scope;
 pub use r#gen::webhooks::{WEBHOOK_EVENTS, WebhookContent, WebhookEventKind};
+#[cfg(feature = "client")]
+pub use runtime::{
+    limiter::LimiterMode,
+    paging::PageOptions,
+    retry::RetryPolicy,
+    tokens::{FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, TokenStoreError},
+    user::UserClient,
+};
 
 /// The endpoint table: one [`meta::EndpointMeta`] static per endpoint.
 pub mod endpoints {

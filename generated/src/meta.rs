@@ -83,6 +83,8 @@ pub struct Paging {
     pub default_max_count: u32,
     /// The largest `max_count` allowed.
     pub max_max_count: u32,
+    /// How far an index cursor reaches: `cursor + max_count` stays within it.
+    pub max_reach: Option<u64>,
 }
 
 /// A request quota per access token over a sliding window.
@@ -283,6 +285,8 @@ pub struct ErrorMeta {
     pub status: u16,
     /// How it travels.
     pub envelope: Envelope,
+    /// Whether sending the same request again later may succeed (rate limits, server faults).
+    pub transient: bool,
     /// What it means.
     pub meaning: &'static str,
     /// What to do about it.

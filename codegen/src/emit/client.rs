@@ -100,6 +100,7 @@ pub fn emit_client(model: &Model) -> Result<Vec<(String, String)>, Error> {
         ("src/gen/webhooks.rs", emit_webhooks(model)),
         ("src/gen/constants.rs", emit_constants(model)),
         ("src/gen/client.rs", emit_methods(model)),
+        ("src/gen/user.rs", emit_user_methods(model)),
         ("tests/gen/roundtrip.rs", emit_roundtrip(model)),
     ];
     files
@@ -145,6 +146,8 @@ fn emit_mod() -> TokenStream {
         pub mod webhooks;
         #[cfg(feature = "client")]
         pub mod client;
+        #[cfg(feature = "client")]
+        pub mod user;
     }
 }
 
@@ -372,11 +375,13 @@ fn emit_errors(model: &Model) -> TokenStream {
             let envelope = envelope_tokens(error.envelope);
             let meaning = &error.meaning;
             let action = &error.action;
+            let transient = error.transient;
             quote! {
                 crate::meta::ErrorMeta {
                     code: ErrorCode::#variant,
                     status: #status,
                     envelope: #envelope,
+                    transient: #transient,
                     meaning: #meaning,
                     action: #action,
                 }
@@ -400,6 +405,12 @@ fn emit_errors(model: &Model) -> TokenStream {
         /// The catalog's HTTP status for this code (500 for an unknown code).
         pub fn status(&self) -> u16 {
             self.meta().map_or(500, |entry| entry.status)
+        }
+
+        /// Whether the catalog calls this failure transient: the same request may succeed
+        /// later. An unknown code is not.
+        pub fn is_transient(&self) -> bool {
+            self.meta().is_some_and(|entry| entry.transient)
         }
     };
     let code_enum = open_enum(
@@ -481,6 +492,89 @@ fn field_doc(field: &Field) -> String {
     text
 }
 
+/// `Debug` that prints `[redacted]` for the schema's secret fields.
+fn redacted_debug(schema: &Schema) -> TokenStream {
+    let name = schema_ident(&schema.name);
+    let wire_name = &schema.name;
+    let fields: Vec<TokenStream> = schema
+        .fields
+        .iter()
+        .map(|field| {
+            let ident = field_ident(&field.name);
+            let label = &field.name;
+            match (field.secret, field.required) {
+                (false, _) => quote!(.field(#label, &self.#ident)),
+                (true, true) => quote!(.field(#label, &"[redacted]")),
+                (true, false) => {
+                    quote!(.field(#label, &self.#ident.as_ref().map(|_| "[redacted]")))
+                }
+            }
+        })
+        .collect();
+    quote! {
+        impl ::std::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#wire_name) #(#fields)* .finish()
+            }
+        }
+    }
+}
+
+/// `new` taking the required fields, the optional ones left out, for schemas with both.
+fn constructor(schema: &Schema) -> TokenStream {
+    let required: Vec<&Field> = schema
+        .fields
+        .iter()
+        .filter(|field| field.required)
+        .collect();
+    if required.is_empty() || required.len() == schema.fields.len() {
+        return quote!();
+    }
+    let name = schema_ident(&schema.name);
+    let params: Vec<TokenStream> = required
+        .iter()
+        .map(|field| {
+            let ident = field_ident(&field.name);
+            match field.ty {
+                Type::String => quote!(#ident: impl ::std::convert::Into<::std::string::String>),
+                _ => {
+                    let ty = rust_type(&field.ty);
+                    quote!(#ident: #ty)
+                }
+            }
+        })
+        .collect();
+    let values: Vec<TokenStream> = schema
+        .fields
+        .iter()
+        .map(|field| {
+            let ident = field_ident(&field.name);
+            match (field.required, &field.ty) {
+                (true, Type::String) => quote!(#ident: #ident.into()),
+                (true, _) => quote!(#ident),
+                (false, _) => quote!(#ident: ::std::option::Option::None),
+            }
+        })
+        .collect();
+    let names: Vec<String> = required
+        .iter()
+        .map(|field| format!("`{}`", field.name))
+        .collect();
+    let text = format!(
+        " A `{}` with {} set and every optional field left out.",
+        schema.name,
+        names.join(", ")
+    );
+    quote! {
+        impl #name {
+            #[doc = #text]
+            pub fn new(#(#params),*) -> Self {
+                #name { #(#values,)* }
+            }
+        }
+    }
+}
+
 fn emit_models(model: &Model) -> TokenStream {
     let enums: Vec<TokenStream> = model
         .enums
@@ -525,12 +619,18 @@ fn emit_models(model: &Model) -> TokenStream {
                 })
                 .collect();
             let default = if schema_has_default(model, schema) { quote!(Default,) } else { quote!() };
+            let has_secret = schema.fields.iter().any(|field| field.secret);
+            let derive_debug = if has_secret { quote!() } else { quote!(Debug,) };
+            let debug = if has_secret { redacted_debug(schema) } else { quote!() };
+            let constructor = constructor(schema);
             quote! {
                 #docs
-                #[derive(Debug, Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
+                #[derive(#derive_debug Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
                 pub struct #name {
                     #(#fields,)*
                 }
+                #debug
+                #constructor
             }
         })
         .collect();
@@ -830,7 +930,8 @@ fn emit_endpoint_table(model: &Model) -> TokenStream {
                 let items = &paging.items;
                 let default = paging.default_max_count;
                 let max = paging.max_max_count;
-                quote!(crate::meta::Paging { style: #style, items: #items, default_max_count: #default, max_max_count: #max })
+                let reach = option(paging.max_reach);
+                quote!(crate::meta::Paging { style: #style, items: #items, default_max_count: #default, max_max_count: #max, max_reach: #reach })
             }));
             let limits: Vec<TokenStream> = endpoint
                 .limits
@@ -1189,9 +1290,230 @@ fn emit_methods(model: &Model) -> TokenStream {
             }
         })
         .collect();
+    let paging = emit_paging(model);
     quote! {
-        //! One async method per endpoint.
+        //! One async method per endpoint, and a stream per paging endpoint.
         impl crate::Client {
+            #(#methods)*
+        }
+        #paging
+    }
+}
+
+/// The Rust type of a field of `schema`, optional fields wrapped, if both exist.
+fn field_of<'a>(model: &'a Model, schema: &str, field: &str) -> Option<&'a Field> {
+    model.schema(schema).and_then(|schema| {
+        schema
+            .fields
+            .iter()
+            .find(|candidate| candidate.name == field)
+    })
+}
+
+/// A conversion of the local `value` (of type `from`, `i64` or `u32`) to the field's
+/// integer type, saturating where it can overflow.
+fn integer_into(field: &Field, value: TokenStream, from: Type) -> TokenStream {
+    let ty = rust_type(&field.ty);
+    let converted = match (&field.ty, from) {
+        (Type::I64, Type::I64) => value,
+        (Type::I64, _) => quote!(i64::from(#value)),
+        _ => quote!(<#ty as ::std::convert::TryFrom<_>>::try_from(#value).unwrap_or(#ty::MAX)),
+    };
+    if field.required {
+        converted
+    } else {
+        quote!(::std::option::Option::Some(#converted))
+    }
+}
+
+/// A conversion of `value` (of the field's integer type) to `Option<i64>`.
+fn integer_to_i64(field: &Field, value: TokenStream) -> TokenStream {
+    match field.ty {
+        Type::I64 => quote!(::std::option::Option::Some(#value)),
+        _ => quote!(<i64 as ::std::convert::TryFrom<_>>::try_from(#value).ok()),
+    }
+}
+
+/// The paging traits for each paging endpoint's request and response, and its `…_stream`.
+fn emit_paging(model: &Model) -> TokenStream {
+    let mut items = Vec::new();
+    for endpoint in &model.endpoints {
+        let (Some(paging), Some((request, _))) = (&endpoint.paging, &endpoint.request) else {
+            continue;
+        };
+        let (Some(cursor), Some(max_count)) = (
+            field_of(model, request, "cursor"),
+            field_of(model, request, "max_count"),
+        ) else {
+            continue;
+        };
+        let Some(Type::List(item_ty)) =
+            field_of(model, &endpoint.response, &paging.items).map(|field| &field.ty)
+        else {
+            continue;
+        };
+        let request_ident = schema_ident(request);
+        let response_ident = schema_ident(&endpoint.response);
+        let item = rust_type(item_ty);
+        let items_ident = field_ident(&paging.items);
+        let get_cursor = match (cursor.required, &cursor.ty) {
+            (true, _) => integer_to_i64(cursor, quote!(self.cursor)),
+            (false, Type::I64) => quote!(self.cursor),
+            (false, _) => {
+                let converted = integer_to_i64(cursor, quote!(cursor));
+                quote!(self.cursor.and_then(|cursor| #converted))
+            }
+        };
+        let set_cursor = integer_into(cursor, quote!(cursor), Type::I64);
+        let get_max = if max_count.required {
+            quote!(<u32 as ::std::convert::TryFrom<_>>::try_from(self.max_count).ok())
+        } else {
+            quote!(
+                self.max_count
+                    .and_then(|count| <u32 as ::std::convert::TryFrom<_>>::try_from(count).ok())
+            )
+        };
+        let set_max = integer_into(max_count, quote!(max_count), Type::I32);
+        items.push(quote! {
+            impl crate::runtime::paging::PagedRequest for crate::#request_ident {
+                fn cursor(&self) -> ::std::option::Option<i64> { #get_cursor }
+                fn set_cursor(&mut self, cursor: i64) { self.cursor = #set_cursor; }
+                fn max_count(&self) -> ::std::option::Option<u32> { #get_max }
+                fn set_max_count(&mut self, max_count: u32) { self.max_count = #set_max; }
+            }
+            impl crate::runtime::paging::Page for crate::#response_ident {
+                type Item = crate::#item;
+                fn into_parts(self) -> (::std::vec::Vec<crate::#item>, i64, bool) {
+                    (self.#items_ident, self.cursor, self.has_more)
+                }
+            }
+        });
+        let (params, args) = call_params(endpoint, true);
+        let name = field_ident(&endpoint.id);
+        let stream = format_ident!("{}_stream", endpoint.id);
+        let meta = static_ident(&endpoint.id);
+        let text = stream_doc(endpoint, paging);
+        let docs = doc(&text);
+        items.push(quote! {
+            impl crate::Client {
+                #docs
+                pub fn #stream<'a>(&'a self, #(#params,)* request: crate::#request_ident, options: crate::PageOptions)
+                    -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + 'a {
+                    crate::runtime::paging::stream(&crate::endpoints::#meta, request, options, move |request| async move {
+                        self.#name(#(#args,)* &request).await
+                    })
+                }
+            }
+        });
+    }
+    quote!(#(#items)*)
+}
+
+/// The doc of a `…_stream` method.
+fn stream_doc(endpoint: &Endpoint, paging: &crate::model::Paging) -> String {
+    let mut text = format!(
+        "Every item of `{}`, page after page, as a stream: `{}` one by one.\n\nPages have `options`' page size (else the request's `max_count`, else {}); the walk ends when `has_more` is false, after `options`' `max_items`",
+        endpoint.id, paging.items, paging.max_max_count
+    );
+    if let Some(reach) = paging.max_reach {
+        text.push_str(&format!(", or at the reach of the index cursor ({reach})"));
+    }
+    text.push_str(". The first error ends the stream after it is yielded.");
+    text
+}
+
+/// The parameters before the body of a method (`access_token` when `with_token`, `fields`)
+/// and the names to pass them on.
+fn call_params(endpoint: &Endpoint, with_token: bool) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut params = Vec::new();
+    let mut args = Vec::new();
+    if with_token && matches!(endpoint.auth, Auth::UserToken | Auth::ClientToken) {
+        params.push(quote!(access_token: &'a str));
+        args.push(quote!(access_token));
+    }
+    if let Some(fields) = &endpoint.fields {
+        let field_enum = field_enum_ident(&fields.schema);
+        params.push(quote!(fields: &'a [crate::#field_enum]));
+        args.push(quote!(fields));
+    }
+    (params, args)
+}
+
+/// The user handle's methods: every user-token endpoint without a token argument, and its
+/// stream where it pages.
+fn emit_user_methods(model: &Model) -> TokenStream {
+    let mut methods = Vec::new();
+    for endpoint in model
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.auth == Auth::UserToken)
+    {
+        let name = field_ident(&endpoint.id);
+        let meta = static_ident(&endpoint.id);
+        let response = schema_ident(&endpoint.response);
+        let mut params = Vec::new();
+        let fields = match &endpoint.fields {
+            Some(fields) => {
+                let field_enum = field_enum_ident(&fields.schema);
+                params.push(quote!(fields: &[crate::#field_enum]));
+                quote!(Some(
+                    fields
+                        .iter()
+                        .map(|field| field.as_str())
+                        .collect::<::std::vec::Vec<_>>()
+                        .join(",")
+                ))
+            }
+            None => quote!(None),
+        };
+        let body = match &endpoint.request {
+            Some((schema, _)) => {
+                let schema = schema_ident(schema);
+                params.push(quote!(body: &crate::#schema));
+                quote!(Some(body))
+            }
+            None => quote!(None::<&()>),
+        };
+        let text = format!(
+            "{}\n\n`{} {}` with this user's token (see [`crate::Client::{}`]).",
+            endpoint.summary,
+            endpoint.method.as_str(),
+            endpoint.path,
+            endpoint.id
+        );
+        let docs = doc(&text);
+        methods.push(quote! {
+            #docs
+            pub async fn #name(&self, #(#params),*) -> ::std::result::Result<crate::#response, crate::Error> {
+                self.execute(&crate::endpoints::#meta, #fields, #body).await
+            }
+        });
+        let (Some(paging), Some((request, _))) = (&endpoint.paging, &endpoint.request) else {
+            continue;
+        };
+        let Some(Type::List(item_ty)) =
+            field_of(model, &endpoint.response, &paging.items).map(|field| &field.ty)
+        else {
+            continue;
+        };
+        let item = rust_type(item_ty);
+        let request_ident = schema_ident(request);
+        let stream = format_ident!("{}_stream", endpoint.id);
+        let (params, args) = call_params(endpoint, false);
+        let docs = doc(&stream_doc(endpoint, paging));
+        methods.push(quote! {
+            #docs
+            pub fn #stream<'a>(&'a self, #(#params,)* request: crate::#request_ident, options: crate::PageOptions)
+                -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + 'a {
+                crate::runtime::paging::stream(&crate::endpoints::#meta, request, options, move |request| async move {
+                    self.#name(#(#args,)* &request).await
+                })
+            }
+        });
+    }
+    quote! {
+        //! The user handle's methods: one per user-token endpoint, with no token argument.
+        impl crate::UserClient {
             #(#methods)*
         }
     }

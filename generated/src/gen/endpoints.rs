@@ -194,6 +194,7 @@ pub static VIDEO_LIST: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         items: "videos",
         default_max_count: 10u32,
         max_max_count: 20u32,
+        max_reach: None,
     }),
     limits: &[],
     rate_limit: crate::meta::RateLimit {
@@ -722,6 +723,7 @@ pub static RESEARCH_COMMENT_LIST: crate::meta::EndpointMeta = crate::meta::Endpo
         items: "comments",
         default_max_count: 10u32,
         max_max_count: 100u32,
+        max_reach: Some(1000u64),
     }),
     limits: &[
         crate::meta::Limit {

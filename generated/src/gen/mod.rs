@@ -11,3 +11,5 @@ pub mod scopes;
 pub mod webhooks;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod user;

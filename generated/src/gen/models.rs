@@ -865,6 +865,16 @@ pub struct VideoQueryData {
     )]
     pub has_more: ::std::option::Option<bool>,
 }
+impl VideoQueryData {
+    /// A `VideoQueryData` with `videos` set and every optional field left out.
+    pub fn new(videos: ::std::vec::Vec<Video>) -> Self {
+        VideoQueryData {
+            videos,
+            cursor: ::std::option::Option::None,
+            has_more: ::std::option::Option::None,
+        }
+    }
+}
 /// The creator's posting settings, to render the posting screen TikTok mandates.
 ///
 /// Spec schema `CreatorInfo`.
@@ -960,6 +970,22 @@ pub struct PostInfo {
     )]
     pub is_aigc: ::std::option::Option<bool>,
 }
+impl PostInfo {
+    /// A `PostInfo` with `privacy_level` set and every optional field left out.
+    pub fn new(privacy_level: PrivacyLevel) -> Self {
+        PostInfo {
+            privacy_level,
+            title: ::std::option::Option::None,
+            disable_duet: ::std::option::Option::None,
+            disable_stitch: ::std::option::Option::None,
+            disable_comment: ::std::option::Option::None,
+            video_cover_timestamp_ms: ::std::option::Option::None,
+            brand_content_toggle: ::std::option::Option::None,
+            brand_organic_toggle: ::std::option::Option::None,
+            is_aigc: ::std::option::Option::None,
+        }
+    }
+}
 /// Where a video comes from.
 ///
 /// Spec schema `VideoSourceInfo`.
@@ -997,6 +1023,18 @@ pub struct VideoSourceInfo {
     )]
     pub total_chunk_count: ::std::option::Option<i64>,
 }
+impl VideoSourceInfo {
+    /// A `VideoSourceInfo` with `source` set and every optional field left out.
+    pub fn new(source: Source) -> Self {
+        VideoSourceInfo {
+            source,
+            video_url: ::std::option::Option::None,
+            video_size: ::std::option::Option::None,
+            chunk_size: ::std::option::Option::None,
+            total_chunk_count: ::std::option::Option::None,
+        }
+    }
+}
 /// The body of a direct video post.
 ///
 /// Spec schema `VideoInitRequest`.
@@ -1033,6 +1071,15 @@ pub struct PublishInitData {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub upload_url: ::std::option::Option<::std::string::String>,
+}
+impl PublishInitData {
+    /// A `PublishInitData` with `publish_id` set and every optional field left out.
+    pub fn new(publish_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        PublishInitData {
+            publish_id: publish_id.into(),
+            upload_url: ::std::option::Option::None,
+        }
+    }
 }
 /// How a photo post appears.
 ///
@@ -1129,6 +1176,23 @@ pub struct ContentInitRequest {
     #[serde(rename = "source_info")]
     pub source_info: PhotoSourceInfo,
 }
+impl ContentInitRequest {
+    /// A `ContentInitRequest` with `media_type`, `post_mode`, `post_info`, `source_info` set and every optional field left out.
+    pub fn new(
+        media_type: MediaType,
+        post_mode: PostMode,
+        post_info: PhotoPostInfo,
+        source_info: PhotoSourceInfo,
+    ) -> Self {
+        ContentInitRequest {
+            media_type,
+            post_mode,
+            is_aigc: ::std::option::Option::None,
+            post_info,
+            source_info,
+        }
+    }
+}
 /// A started photo post.
 ///
 /// Spec schema `ContentInitData`.
@@ -1183,6 +1247,18 @@ pub struct PublishStatus {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub downloaded_bytes: ::std::option::Option<i64>,
+}
+impl PublishStatus {
+    /// A `PublishStatus` with `status` set and every optional field left out.
+    pub fn new(status: PostStatus) -> Self {
+        PublishStatus {
+            status,
+            fail_reason: ::std::option::Option::None,
+            publicaly_available_post_id: ::std::option::Option::None,
+            uploaded_bytes: ::std::option::Option::None,
+            downloaded_bytes: ::std::option::Option::None,
+        }
+    }
 }
 /// The body of a research comment list; exactly one of video_id and comment_id.
 ///
@@ -1291,7 +1367,7 @@ pub struct CommentListData {
 /// The form body of a token request; which fields are needed depends on grant_type.
 ///
 /// Spec schema `TokenRequest`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TokenRequest {
     /// The app's client key.
     #[serde(rename = "client_key")]
@@ -1331,10 +1407,41 @@ pub struct TokenRequest {
     )]
     pub refresh_token: ::std::option::Option<::std::string::String>,
 }
+impl ::std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("client_key", &self.client_key)
+            .field("client_secret", &"[redacted]")
+            .field("grant_type", &self.grant_type)
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &self.code_verifier.as_ref().map(|_| "[redacted]"))
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+impl TokenRequest {
+    /// A `TokenRequest` with `client_key`, `client_secret`, `grant_type` set and every optional field left out.
+    pub fn new(
+        client_key: impl ::std::convert::Into<::std::string::String>,
+        client_secret: impl ::std::convert::Into<::std::string::String>,
+        grant_type: GrantType,
+    ) -> Self {
+        TokenRequest {
+            client_key: client_key.into(),
+            client_secret: client_secret.into(),
+            grant_type,
+            code: ::std::option::Option::None,
+            redirect_uri: ::std::option::Option::None,
+            code_verifier: ::std::option::Option::None,
+            refresh_token: ::std::option::Option::None,
+        }
+    }
+}
 /// A token response (flat, no envelope).
 ///
 /// Spec schema `Token`.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Token {
     /// The access token (act. for users, clt. for clients).
     #[serde(rename = "access_token")]
@@ -1374,10 +1481,41 @@ pub struct Token {
     )]
     pub scope: ::std::option::Option<::std::string::String>,
 }
+impl ::std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .field("open_id", &self.open_id)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+impl Token {
+    /// A `Token` with `access_token`, `expires_in`, `token_type` set and every optional field left out.
+    pub fn new(
+        access_token: impl ::std::convert::Into<::std::string::String>,
+        expires_in: i64,
+        token_type: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Token {
+            access_token: access_token.into(),
+            expires_in,
+            token_type: token_type.into(),
+            open_id: ::std::option::Option::None,
+            refresh_token: ::std::option::Option::None,
+            refresh_expires_in: ::std::option::Option::None,
+            scope: ::std::option::Option::None,
+        }
+    }
+}
 /// The form body of a revoke request.
 ///
 /// Spec schema `RevokeRequest`.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RevokeRequest {
     /// The app's client key.
     #[serde(rename = "client_key")]
@@ -1388,6 +1526,15 @@ pub struct RevokeRequest {
     /// The user's access token.
     #[serde(rename = "token")]
     pub token: ::std::string::String,
+}
+impl ::std::fmt::Debug for RevokeRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RevokeRequest")
+            .field("client_key", &self.client_key)
+            .field("client_secret", &"[redacted]")
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 /// An empty object; the revoke succeeded.
 ///
@@ -1446,4 +1593,18 @@ pub struct PostPublishEvent {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub reason: ::std::option::Option<FailReason>,
+}
+impl PostPublishEvent {
+    /// A `PostPublishEvent` with `publish_id`, `publish_type` set and every optional field left out.
+    pub fn new(
+        publish_id: impl ::std::convert::Into<::std::string::String>,
+        publish_type: PublishType,
+    ) -> Self {
+        PostPublishEvent {
+            publish_id: publish_id.into(),
+            publish_type,
+            post_id: ::std::option::Option::None,
+            reason: ::std::option::Option::None,
+        }
+    }
 }

@@ -1,0 +1,167 @@
+//! The client-side rate limiter: a sliding window per access token and endpoint, sized by
+//! the spec's per-minute figure of each endpoint, so an app stays under TikTok's limits
+//! instead of learning them from 429s.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::Error;
+use crate::meta::{Auth, EndpointMeta};
+
+/// What the limiter does with a call over the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimiterMode {
+    /// Waits until the window lets the call through (the default).
+    #[default]
+    Wait,
+    /// Refuses the call at once with [`Error::RateLimited`], which says how long to wait.
+    FailFast,
+}
+
+/// Windows kept before expired ones are swept.
+const SWEEP_ABOVE: usize = 4096;
+
+/// A token (as a hash) and an endpoint id.
+type WindowKey = ([u8; 16], &'static str);
+
+/// A sliding-window limiter keyed by (token, endpoint). Tokens are kept only as a hash.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    mode: LimiterMode,
+    windows: Mutex<HashMap<WindowKey, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(mode: LimiterMode) -> Self {
+        RateLimiter {
+            mode,
+            windows: Mutex::default(),
+        }
+    }
+
+    /// Takes one send from the window of (`token`, `endpoint`), waiting or failing when it
+    /// is full. Calls authenticated by client credentials (the OAuth endpoints, for which
+    /// TikTok documents no limit) and calls without a token pass.
+    pub(crate) async fn acquire(
+        &self,
+        endpoint: &'static EndpointMeta,
+        token: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(token) = token else { return Ok(()) };
+        if endpoint.auth == Auth::ClientCredentials {
+            return Ok(());
+        }
+        let key = (token_key(token), endpoint.id);
+        let limit = endpoint.rate_limit.per_minute.max(1) as usize;
+        let window = Duration::from_secs(u64::from(endpoint.rate_limit.window_seconds.max(1)));
+        loop {
+            let wait = {
+                let mut windows = self.windows.lock();
+                if windows.len() > SWEEP_ABOVE {
+                    let now = Instant::now();
+                    windows.retain(|_, sends| {
+                        sends
+                            .back()
+                            .is_some_and(|last| now.duration_since(*last) < window)
+                    });
+                }
+                let now = Instant::now();
+                let sends = windows.entry(key).or_default();
+                while sends
+                    .front()
+                    .is_some_and(|first| now.duration_since(*first) >= window)
+                {
+                    sends.pop_front();
+                }
+                if sends.len() < limit {
+                    sends.push_back(now);
+                    return Ok(());
+                }
+                // The oldest send leaves the window at first + window.
+                sends.front().map_or(Duration::ZERO, |first| {
+                    (*first + window).duration_since(now)
+                })
+            };
+            match self.mode {
+                LimiterMode::FailFast => {
+                    return Err(Error::RateLimited {
+                        endpoint: endpoint.id,
+                        retry_after: wait,
+                    });
+                }
+                LimiterMode::Wait => {
+                    tracing::debug!(
+                        endpoint = endpoint.id,
+                        wait_ms = wait.as_millis() as u64,
+                        "waiting for the rate limit window"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+fn token_key(token: &str) -> [u8; 16] {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints;
+
+    #[tokio::test(start_paused = true)]
+    async fn fail_fast_lets_the_spec_figure_through_then_says_how_long_to_wait() {
+        let limiter = RateLimiter::new(LimiterMode::FailFast);
+        let init = &endpoints::VIDEO_INIT;
+        let limit = init.rate_limit.per_minute;
+        for _ in 0..limit {
+            limiter.acquire(init, Some("act.a")).await.unwrap();
+        }
+        match limiter.acquire(init, Some("act.a")).await {
+            Err(Error::RateLimited {
+                endpoint,
+                retry_after,
+            }) => {
+                assert_eq!(endpoint, "video_init");
+                assert_eq!(retry_after, Duration::from_secs(60));
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        // Another token and another endpoint have their own windows.
+        limiter.acquire(init, Some("act.b")).await.unwrap();
+        limiter
+            .acquire(&endpoints::STATUS_FETCH, Some("act.a"))
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(60)).await;
+        limiter.acquire(init, Some("act.a")).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_mode_waits_for_the_window() {
+        let limiter = RateLimiter::new(LimiterMode::Wait);
+        let init = &endpoints::VIDEO_INIT;
+        let start = Instant::now();
+        for _ in 0..=init.rate_limit.per_minute {
+            limiter.acquire(init, Some("act.a")).await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn oauth_calls_are_not_limited() {
+        let limiter = RateLimiter::new(LimiterMode::FailFast);
+        for _ in 0..10_000 {
+            limiter.acquire(&endpoints::TOKEN, Some("x")).await.unwrap();
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! A handle for one user: calls take no token; the handle loads it from a [`TokenStore`],
+//! refreshes it ahead of expiry and when TikTok calls it invalid (once for any number of
+//! concurrent callers), saves the rotated refresh token before using the new access token,
+//! and clears the store on revoke.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::meta::EndpointMeta;
+use crate::runtime::tokens::{StoredToken, TokenStore, unix_now};
+use crate::{Client, Error, ErrorCode, Revoked};
+
+/// How long before expiry a handle refreshes the access token.
+pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+
+/// Per-user state shared by every handle of one [`Client`]: the lock that makes a refresh
+/// single-flight, and a refreshed token the store could not save yet (so it is not lost).
+#[derive(Debug, Default)]
+pub(crate) struct UserSlots {
+    slots: parking_lot::Mutex<HashMap<String, Arc<UserSlot>>>,
+}
+
+#[derive(Debug, Default)]
+struct UserSlot {
+    /// Held while refreshing; holds a token whose save failed, to be saved on next use.
+    refresh: tokio::sync::Mutex<Option<StoredToken>>,
+}
+
+impl UserSlots {
+    fn slot(&self, open_id: &str) -> Arc<UserSlot> {
+        self.slots
+            .lock()
+            .entry(open_id.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+/// A user's handle: every user-token endpoint as a method without a token argument.
+/// Cheap to clone. Made by [`Client::user`].
+#[derive(Debug, Clone)]
+pub struct UserClient {
+    client: Client,
+    store: Arc<dyn TokenStore>,
+    open_id: String,
+    refresh_ahead: Duration,
+}
+
+impl Client {
+    /// A handle for the user `open_id` whose tokens are in `store`.
+    pub fn user(&self, store: Arc<dyn TokenStore>, open_id: impl Into<String>) -> UserClient {
+        UserClient {
+            client: self.clone(),
+            store,
+            open_id: open_id.into(),
+            refresh_ahead: DEFAULT_REFRESH_AHEAD,
+        }
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier, if the authorize URL had a
+    /// challenge), saves the tokens in `store` and returns the user's handle.
+    pub async fn connect_user(
+        &self,
+        store: Arc<dyn TokenStore>,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<UserClient, Error> {
+        let credentials = self.require_credentials("exchanging a code")?;
+        let token = self
+            .exchange_code(
+                &credentials.client_key,
+                Client::secret(credentials),
+                code,
+                redirect_uri,
+                code_verifier,
+            )
+            .await?;
+        let open_id = token.open_id.clone().ok_or_else(|| Error::Decode {
+            status: 200,
+            message: "the token answer has no open_id".into(),
+            body: String::new(),
+        })?;
+        let stored = StoredToken::from_token(&token, &open_id, unix_now(), None);
+        store.save(&stored).await?;
+        Ok(self.user(store, open_id))
+    }
+}
+
+impl UserClient {
+    /// Refreshes this long before the access token expires (default 5 minutes).
+    pub fn refresh_ahead(mut self, ahead: Duration) -> Self {
+        self.refresh_ahead = ahead;
+        self
+    }
+
+    /// The user.
+    pub fn open_id(&self) -> &str {
+        &self.open_id
+    }
+
+    /// The client underneath.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The user's current tokens, refreshed first if they expire soon.
+    pub async fn token(&self) -> Result<StoredToken, Error> {
+        let token = self.load().await?;
+        if token.expires_within(unix_now(), self.refresh_ahead) {
+            return self.refresh(&token).await;
+        }
+        Ok(token)
+    }
+
+    /// Refreshes the access token now, whatever its expiry.
+    pub async fn refresh_now(&self) -> Result<StoredToken, Error> {
+        let token = self.load().await?;
+        self.refresh(&token).await
+    }
+
+    /// Revokes the user's access token at TikTok and forgets the tokens in the store.
+    pub async fn revoke(&self) -> Result<Revoked, Error> {
+        let credentials = self.client.require_credentials("revoking a token")?;
+        let token = self.load().await?;
+        let revoked = self
+            .client
+            .revoke_token(
+                &credentials.client_key,
+                Client::secret(credentials),
+                token.access(),
+            )
+            .await?;
+        self.store.remove(&self.open_id).await?;
+        *self.client.users.slot(&self.open_id).refresh.lock().await = None;
+        Ok(revoked)
+    }
+
+    /// Sends a call with the user's token; a 401 `access_token_invalid` refreshes the token
+    /// (once, whoever else is refreshing) and sends the call again.
+    pub(crate) async fn execute<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<R, Error> {
+        let token = self.token().await?;
+        match self
+            .client
+            .execute(meta, Some(token.access()), fields.clone(), body)
+            .await
+        {
+            Err(error) if error.code() == Some(&ErrorCode::AccessTokenInvalid) => {
+                let fresh = self.refresh(&token).await?;
+                self.client
+                    .execute(meta, Some(fresh.access()), fields, body)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// The stored tokens (or one refreshed but not yet saved).
+    async fn load(&self) -> Result<StoredToken, Error> {
+        let slot = self.client.users.slot(&self.open_id);
+        {
+            let mut unsaved = slot.refresh.lock().await;
+            if let Some(token) = unsaved.clone() {
+                // A refresh whose save failed: save it now, and use it either way.
+                if self.store.save(&token).await.is_ok() {
+                    *unsaved = None;
+                }
+                return Ok(token);
+            }
+        }
+        self.store
+            .load(&self.open_id)
+            .await?
+            .ok_or_else(|| Error::ReauthorizationRequired {
+                open_id: self.open_id.clone(),
+                reason: "no tokens stored for this user".into(),
+            })
+    }
+
+    /// Refreshes `stale` unless another caller already did: the first caller takes the
+    /// slot's lock and refreshes; the others wait for it and find a newer token.
+    async fn refresh(&self, stale: &StoredToken) -> Result<StoredToken, Error> {
+        let slot = self.client.users.slot(&self.open_id);
+        let mut unsaved = slot.refresh.lock().await;
+        let current = match unsaved.clone() {
+            Some(token) => token,
+            None => self.store.load(&self.open_id).await?.ok_or_else(|| {
+                Error::ReauthorizationRequired {
+                    open_id: self.open_id.clone(),
+                    reason: "no tokens stored for this user".into(),
+                }
+            })?,
+        };
+        if current.access() != stale.access() && !current.expires_within(unix_now(), Duration::ZERO)
+        {
+            return Ok(current);
+        }
+        let credentials = self.client.require_credentials("refreshing a token")?;
+        let Some(refresh_token) = current.refresh_token.as_ref() else {
+            return Err(Error::ReauthorizationRequired {
+                open_id: self.open_id.clone(),
+                reason: "no refresh token stored".into(),
+            });
+        };
+        let answer = self
+            .client
+            .refresh_access_token(
+                &credentials.client_key,
+                Client::secret(credentials),
+                secrecy::ExposeSecret::expose_secret(refresh_token),
+            )
+            .await;
+        let token = match answer {
+            Ok(token) => token,
+            Err(error) if error.code() == Some(&ErrorCode::InvalidGrant) => {
+                return Err(Error::ReauthorizationRequired {
+                    open_id: self.open_id.clone(),
+                    reason: format!("the refresh token was refused: {error}"),
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        let fresh = StoredToken::from_token(&token, &self.open_id, unix_now(), Some(&current));
+        // The old refresh token is dead now: keep the new one before anything else.
+        if let Err(error) = self.store.save(&fresh).await {
+            *unsaved = Some(fresh);
+            return Err(error.into());
+        }
+        *unsaved = None;
+        Ok(fresh)
+    }
+}
