@@ -144,6 +144,13 @@ impl MemoryTokenStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// A store holding `token`.
+    pub fn with_token(token: StoredToken) -> Self {
+        let store = Self::default();
+        store.tokens.lock().insert(token.open_id.clone(), token);
+        store
+    }
 }
 
 #[async_trait::async_trait]

@@ -61,6 +61,21 @@ impl Client {
         }
     }
 
+    /// A handle for a bare access token (e.g. from `TIKTOK_ACCESS_TOKEN`), kept in memory:
+    /// no refresh token, so a rejected token ends in [`Error::ReauthorizationRequired`].
+    pub fn user_with_access_token(&self, access_token: impl Into<String>) -> UserClient {
+        let open_id = "access-token";
+        let store = crate::MemoryTokenStore::with_token(StoredToken {
+            open_id: open_id.to_string(),
+            access_token: secrecy::SecretString::from(access_token.into()),
+            access_expires_at: i64::MAX,
+            refresh_token: None,
+            refresh_expires_at: None,
+            scope: String::new(),
+        });
+        self.user(Arc::new(store), open_id)
+    }
+
     /// Exchanges an authorization code (with its PKCE verifier, if the authorize URL had a
     /// challenge), saves the tokens in `store` and returns the user's handle.
     pub async fn connect_user(
