@@ -612,3 +612,70 @@ trait TakeBytes: tokio::io::AsyncRead + Sized {
     }
 }
 impl<T: tokio::io::AsyncRead> TakeBytes for T {}
+
+#[tokio::test]
+async fn upload_helper_posts_from_a_url_and_posts_photos() {
+    let (_mock, control) = mock().await;
+    control
+        .post("/_mock/posting", json!({"processing_ms": 0}))
+        .await;
+    let client = client(&control).await;
+    let (user, _) = user(
+        &client,
+        &control,
+        PRIVATE_OPEN_ID,
+        &["video.publish", "video.upload"],
+        3600,
+    )
+    .await;
+    let options =
+        || UploadOptions::new().poll_interval(Duration::from_millis(10), Duration::from_millis(50));
+    let pulled = user
+        .upload_video(
+            VideoSource::Url("https://media.demo.example/clip.mp4".into()),
+            PostTarget::Direct(PostInfo::new(PrivacyLevel::SelfOnly)),
+            options(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pulled.status.status, PostStatus::PublishComplete);
+    assert!(
+        pulled.publish_id.starts_with("v_pub_url"),
+        "{}",
+        pulled.publish_id
+    );
+
+    let request = tiktok_api::ContentInitRequest {
+        media_type: tiktok_api::MediaType::Photo,
+        post_mode: tiktok_api::PostMode::MediaUpload,
+        is_aigc: None,
+        post_info: tiktok_api::PhotoPostInfo::default(),
+        source_info: tiktok_api::PhotoSourceInfo {
+            source: tiktok_api::Source::PullFromUrl,
+            photo_images: vec![
+                "https://media.demo.example/1.jpg".into(),
+                "https://media.demo.example/2.jpg".into(),
+            ],
+            photo_cover_index: 0,
+        },
+    };
+    let photos = user.post_photos(&request, options()).await.unwrap();
+    assert!(
+        photos.publish_id.starts_with("p_inbox_url"),
+        "{}",
+        photos.publish_id
+    );
+    assert!(!photos.is_failed(), "{photos:?}");
+
+    // A pull the host cannot serve ends FAILED with its reason, not an error.
+    let failed = user
+        .upload_video(
+            VideoSource::Url("https://broken.invalid/clip.mp4".into()),
+            PostTarget::Inbox,
+            options(),
+        )
+        .await
+        .unwrap();
+    assert!(failed.is_failed(), "{failed:?}");
+    assert!(failed.status.fail_reason.is_some());
+}

@@ -1210,7 +1210,8 @@ fn emit_methods(model: &Model) -> TokenStream {
             let token = match endpoint.auth {
                 Auth::UserToken | Auth::ClientToken => {
                     params.push(quote!(access_token: &str));
-                    example_args.push("\"act.example\"".to_string());
+                    let example = if endpoint.auth == Auth::ClientToken { "clt.example" } else { "act.example" };
+                    example_args.push(format!("{example:?}"));
                     quote!(Some(access_token))
                 }
                 Auth::ClientCredentials => quote!(None),

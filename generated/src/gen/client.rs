@@ -377,8 +377,8 @@ impl crate::Client {
     /// ```no_run
     /// # async fn example() -> Result<(), tiktok_api::Error> {
     /// let client = tiktok_api::Client::new();
-    /// let body: tiktok_api::CommentListRequest = tiktok_api::CommentListRequest { video_id: Some(7300000000000000001), comment_id: Some(7300000000000000101), max_count: Some(10), cursor: Some(0) };
-    /// let response = client.research_comment_list("act.example", &tiktok_api::CommentField::ALL, &body).await?;
+    /// let body: tiktok_api::CommentListRequest = tiktok_api::CommentListRequest { video_id: Some(7300000000000000001), comment_id: None, max_count: Some(10), cursor: Some(0) };
+    /// let response = client.research_comment_list("clt.example", &tiktok_api::CommentField::ALL, &body).await?;
     /// # let _ = response;
     /// # Ok(())
     /// # }

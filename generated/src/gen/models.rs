@@ -1272,7 +1272,7 @@ pub struct CommentListRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub video_id: ::std::option::Option<i64>,
-    /// Replies to this comment.
+    /// Replies to this comment (no example: a request names a video or a comment, not both).
     #[serde(
         rename = "comment_id",
         default,

@@ -1309,7 +1309,7 @@ pub static COMMENT_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             max_items: None,
             minimum: None,
             maximum: None,
-            example: Some("7300000000000000101"),
+            example: None,
         },
         crate::meta::FieldMeta {
             name: "max_count",
