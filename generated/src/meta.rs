@@ -293,10 +293,15 @@ pub struct ErrorMeta {
     pub action: &'static str,
 }
 
-/// Which set of webhook events an event belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which set of webhook events an event belongs to (and which set an app receives for
+/// content posting: `seed` by default, or `real`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum WebhookFamily {
     /// The seed's events, sent by default.
+    #[default]
     Seed,
     /// The real Content Posting API's `post.publish.*` events.
     Real,

@@ -13,7 +13,7 @@ async fn main() {
     let tasks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let calls: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
     let mock = MockServer::builder().rate_limit_scale(1000.0).start().await;
-    let scopes = tiktok_mock::state::user_scopes();
+    let scopes = tiktok_mock::tokens::user_scopes();
     let http = reqwest::Client::new();
     let started = Instant::now();
     let mut handles = Vec::new();

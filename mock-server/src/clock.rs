@@ -81,12 +81,12 @@ impl Clock for ManualClock {
 }
 
 /// Which clock the server runs on (`--clock system|manual`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ClockKind {
     /// The wall clock.
     #[default]
     System,
-    /// A manual clock starting at the wall-clock time, advanced through the control API.
+    /// Stands still until advanced through the control API (starts at the wall-clock time).
     Manual,
 }
 

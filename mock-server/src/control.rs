@@ -1,21 +1,25 @@
 //! The control API under `/_mock/`: mint tokens, list and seed data, read the call log,
 //! move the clock, inject faults and reset. JSON in, JSON out; documented in the README.
+//! Each feature's own control routes sit beside it; [`crate::app`] merges them all.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 
+use crate::content_posting::lifecycle::settle_all;
 use crate::error::ApiError;
+use crate::extract::{ControlJson, ControlQuery};
 use crate::fixtures::{FixtureComment, FixtureVideo, build_video};
-use crate::state::{AppState, MintRequest};
+use crate::pipeline::MAX_BODY_BYTES;
+use crate::state::AppState;
 use crate::store::{App, Comment, Creator, Fault, PendingFault};
+use crate::tokens::MintRequest;
 
 /// The routes under `/_mock/`.
 pub fn routes() -> Router<AppState> {
@@ -32,16 +36,6 @@ pub fn routes() -> Router<AppState> {
         .route("/_mock/clock/advance", post(advance_clock))
         .route("/_mock/faults", get(list_faults).post(add_fault))
         .route("/_mock/reset", post(reset))
-}
-
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::InvalidParams(format!("The request body is invalid: {error}")))
 }
 
 type ControlResult = Result<Response, ApiError>;
@@ -77,14 +71,16 @@ async fn index(State(state): State<AppState>) -> Response {
             "GET|POST /_mock/posting",
         ],
         "endpoints": endpoints,
-        "max_body_bytes": crate::MAX_BODY_BYTES,
+        "max_body_bytes": MAX_BODY_BYTES,
         "manual_clock": state.clock().as_manual().is_some(),
     }))
     .into_response()
 }
 
-async fn mint_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let request: MintRequest = parse(&body)?;
+async fn mint_token(
+    State(state): State<AppState>,
+    ControlJson(request): ControlJson<MintRequest>,
+) -> ControlResult {
     Ok(Json(state.mint_token(&request)?).into_response())
 }
 
@@ -94,8 +90,10 @@ struct RevokeRequest {
     access_token: String,
 }
 
-async fn revoke_token(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let request: RevokeRequest = parse(&body)?;
+async fn revoke_token(
+    State(state): State<AppState>,
+    ControlJson(request): ControlJson<RevokeRequest>,
+) -> ControlResult {
     let revoked = state.store().revoke_token(&request.access_token);
     if !revoked {
         return Err(ApiError::InvalidParams(
@@ -109,8 +107,10 @@ async fn list_apps(State(state): State<AppState>) -> Response {
     Json(json!({ "apps": state.store().apps() })).into_response()
 }
 
-async fn put_app(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let app: App = parse(&body)?;
+async fn put_app(
+    State(state): State<AppState>,
+    ControlJson(app): ControlJson<App>,
+) -> ControlResult {
     if app.client_key.is_empty() || app.client_secret.is_empty() {
         return Err(ApiError::InvalidParams(
             "client_key and client_secret must not be empty".to_owned(),
@@ -133,8 +133,10 @@ async fn list_creators(State(state): State<AppState>) -> Response {
     Json(json!({ "creators": creators })).into_response()
 }
 
-async fn put_creator(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let creator: Creator = parse(&body)?;
+async fn put_creator(
+    State(state): State<AppState>,
+    ControlJson(creator): ControlJson<Creator>,
+) -> ControlResult {
     if creator.open_id.is_empty() {
         return Err(ApiError::InvalidParams(
             "open_id must not be empty".to_owned(),
@@ -151,13 +153,10 @@ struct VideoQuery {
     limit: Option<usize>,
 }
 
-fn parse_query<T: DeserializeOwned>(query: Option<String>) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
-        .map_err(|error| ApiError::InvalidParams(format!("The query string is invalid: {error}")))
-}
-
-async fn list_videos(State(state): State<AppState>, RawQuery(query): RawQuery) -> ControlResult {
-    let query: VideoQuery = parse_query(query)?;
+async fn list_videos(
+    State(state): State<AppState>,
+    ControlQuery(query): ControlQuery<VideoQuery>,
+) -> ControlResult {
     let open_id = query
         .open_id
         .ok_or_else(|| ApiError::InvalidParams("open_id: is required".to_owned()))?;
@@ -182,7 +181,7 @@ struct SeedVideo {
 impl SeedVideo {
     /// Splits the body so the video's own fields keep `deny_unknown_fields` (no flatten).
     fn parse(bytes: &[u8]) -> Result<SeedVideo, ApiError> {
-        let mut object: serde_json::Map<String, Value> = parse(bytes)?;
+        let mut object: serde_json::Map<String, Value> = ControlJson::parse(bytes)?;
         let open_id = match object.remove("open_id") {
             Some(Value::String(open_id)) => open_id,
             _ => {
@@ -289,8 +288,10 @@ struct CommentQuery {
     video_id: Option<String>,
 }
 
-async fn list_comments(State(state): State<AppState>, RawQuery(query): RawQuery) -> ControlResult {
-    let query: CommentQuery = parse_query(query)?;
+async fn list_comments(
+    State(state): State<AppState>,
+    ControlQuery(query): ControlQuery<CommentQuery>,
+) -> ControlResult {
     let video_id = query
         .video_id
         .ok_or_else(|| ApiError::InvalidParams("video_id: is required".to_owned()))?;
@@ -300,8 +301,10 @@ async fn list_comments(State(state): State<AppState>, RawQuery(query): RawQuery)
     Ok(Json(json!({ "comments": state.store().comments(video_id) })).into_response())
 }
 
-async fn add_comment(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let comment: FixtureComment = parse(&body)?;
+async fn add_comment(
+    State(state): State<AppState>,
+    ControlJson(comment): ControlJson<FixtureComment>,
+) -> ControlResult {
     let comment = state
         .store()
         .insert_comment(Comment {
@@ -341,22 +344,34 @@ struct Advance {
     millis: Option<i64>,
 }
 
-async fn advance_clock(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let advance: Advance = parse(&body)?;
-    let Some(manual) = state.clock().as_manual() else {
+async fn advance_clock(
+    State(state): State<AppState>,
+    ControlJson(advance): ControlJson<Advance>,
+) -> ControlResult {
+    let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
+    if state.clock().as_manual().is_some() && (!seconds_ms.is_finite() || seconds_ms.abs() > 1e15) {
+        return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
+    }
+    let millis = (seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0));
+    if !advance_clock_by(&state, millis) {
         return Err(ApiError::InvalidParams(
             "The mock runs on the system clock; start it with --clock manual to advance time."
                 .to_owned(),
         ));
-    };
-    let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
-    if !seconds_ms.is_finite() || seconds_ms.abs() > 1e15 {
-        return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
     }
-    manual.advance_ms((seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0)));
-    crate::posting::settle_all(&state);
-    state.webhooks().wake();
     Ok(Json(clock_json(&state)).into_response())
+}
+
+/// Moves a manual clock by `millis`, then settles every open post and wakes the webhook
+/// worker; false (nothing moves) on the system clock. The one way time moves on the mock.
+pub fn advance_clock_by(state: &AppState, millis: i64) -> bool {
+    let Some(manual) = state.clock().as_manual() else {
+        return false;
+    };
+    manual.advance_ms(millis);
+    settle_all(state);
+    state.webhooks().wake();
+    true
 }
 
 async fn list_faults(State(state): State<AppState>) -> Response {
@@ -374,8 +389,10 @@ struct FaultRequest {
     latency_ms: Option<u64>,
 }
 
-async fn add_fault(State(state): State<AppState>, body: Bytes) -> ControlResult {
-    let request: FaultRequest = parse(&body)?;
+async fn add_fault(
+    State(state): State<AppState>,
+    ControlJson(request): ControlJson<FaultRequest>,
+) -> ControlResult {
     let endpoint = state
         .endpoints()
         .iter()

@@ -4,7 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
-use tiktok_api::meta::Envelope;
+use tiktok_api::meta::{EndpointMeta, Envelope};
 
 use crate::clock::system_now_ms;
 use crate::logid::new_log_id;
@@ -61,6 +61,29 @@ impl ApiError {
             status,
             message: message.into(),
         }
+    }
+
+    /// An error with catalog code `code`, sent with the status `endpoint`'s table gives
+    /// the code (the catalog's when the endpoint does not list it).
+    pub fn for_endpoint(
+        endpoint: &EndpointMeta,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError::Catalog {
+            status: endpoint.status_of(&code).unwrap_or_else(|| code.status()),
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 500 `internal_error`: the endpoint table lacks a figure a behaviour reads (`paging`,
+    /// a limit); a table that passed codegen's validation always has it.
+    pub fn missing_in_table(endpoint: &EndpointMeta, what: &str) -> Self {
+        ApiError::catalog(
+            ErrorCode::InternalError,
+            format!("The endpoint table gives {} no {what}.", endpoint.id),
+        )
     }
 
     /// The catalog code, HTTP status and message, declared together.
@@ -141,6 +164,29 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.render(Envelope::V2, &new_log_id(system_now_ms()))
     }
+}
+
+/// What the call log and the trace line learn about a call, set on the response by
+/// whoever answered it.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// The endpoint id.
+    pub endpoint: Option<&'static str>,
+    /// The token's creator.
+    pub open_id: Option<String>,
+    /// `ok` or the error code.
+    pub decision: String,
+}
+
+/// The gateway's answer to an unknown path or a wrong method.
+pub async fn unsupported_path() -> Response {
+    let mut response = ApiError::UnsupportedPath.into_response();
+    response.extensions_mut().insert(CallOutcome {
+        endpoint: None,
+        open_id: None,
+        decision: "unsupported_path".to_owned(),
+    });
+    response
 }
 
 /// A successful response: `data` in the v2 envelope, or flat for OAuth endpoints.

@@ -3,8 +3,10 @@
 //! Use [`MockServer::start`] in tests (a real socket on `127.0.0.1:0`, shut down on drop), or
 //! [`router`] with `tower::ServiceExt::oneshot` for in-process calls. Every endpoint of
 //! `tiktok_api::ENDPOINTS` is served through one pipeline (see [`pipeline`]); user info, video
-//! list and video query have hand-written behaviour ([`behaviours`]), the rest answer from the
-//! spec's examples. The control API lives under `/_mock/` ([`control`]).
+//! list and video query have hand-written behaviour (one module per group of
+//! `spec/endpoints.yaml`, wired in [`registry`]), the rest answer from the spec's examples.
+//! The control API lives under `/_mock/` ([`control`] and each feature's own routes).
+//! `ARCHITECTURE.md` lists the layers and which module serves each endpoint.
 
 /// `mutant!(Name)`: whether the deliberate fault `Name` of [`mutants`] is live.
 #[cfg(feature = "mutants")]
@@ -22,52 +24,49 @@ macro_rules! mutant {
     };
 }
 
-pub mod behaviours;
+// Leaves: no state, no feature.
 pub mod clock;
-pub mod control;
 pub mod error;
 pub mod examples;
-pub mod fixtures;
+pub mod extract;
 pub mod logid;
-pub mod memory;
 #[cfg(feature = "mutants")]
 pub mod mutants;
-pub mod oauth;
-pub mod pipeline;
-pub mod posting;
-pub mod research;
-pub mod server;
-pub mod state;
-pub mod store;
-pub mod upload;
+pub mod random;
 pub mod validate;
+
+// Data: the store, its records and the fixtures; they name no feature.
+pub mod fixtures;
+pub mod store;
+
+// Runtime: the state (behaviours injected), settings, tokens, the webhook queue.
+pub mod settings;
+pub mod state;
+pub mod tokens;
+pub mod webhook_queue;
+
+// Features: one per group of `spec/endpoints.yaml`, plus webhooks; each with its control routes.
+pub mod authorization;
+pub mod content_posting;
+pub mod research;
+pub mod user_info;
+pub mod videos;
 pub mod webhooks;
 
-use axum::Router;
+// Assembly: the pipeline, the control router, the registry, the router and the server.
+pub mod app;
+pub mod control;
+pub mod pipeline;
+pub mod registry;
+pub mod server;
 
-pub use behaviours::{Behaviour, Call};
+pub use app::router;
 pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::ApiError;
 pub use fixtures::Fixtures;
-pub use memory::MemoryStore;
 pub use pipeline::MAX_BODY_BYTES;
 pub use server::{MockServer, MockServerBuilder};
-pub use state::{AppState, AppStateBuilder, DemoTokens, MintRequest, TokenResponse};
+pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;
-
-/// The whole mock as an axum router: every endpoint of the state's table, the control API
-/// under `/_mock/`, the gateway's 404 for anything else, and the call log.
-pub fn router(state: AppState) -> Router {
-    pipeline::api_routes(&state)
-        .merge(control::routes())
-        .merge(oauth::routes())
-        .merge(webhooks::routes())
-        .merge(posting::control_routes())
-        .merge(upload::routes())
-        .fallback(pipeline::unsupported_path)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pipeline::log_calls,
-        ))
-        .with_state(state)
-}
+pub use store::memory::MemoryStore;
+pub use tokens::{DemoTokens, MintRequest, TokenResponse};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use tiktok_mock::{AppState, ClockKind, Fixtures, router};
 use tracing_subscriber::EnvFilter;
 
@@ -23,19 +23,11 @@ struct Args {
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     rate_limit_scale: f64,
     /// The clock: the system's, or a manual one advanced with POST /_mock/clock/advance.
-    #[arg(long, value_enum, default_value_t = ClockArg::System)]
-    clock: ClockArg,
+    #[arg(long, value_enum, default_value_t = ClockKind::System)]
+    clock: ClockKind,
     /// Deliver every app's webhooks to this URL (overrides the fixtures' callback_url).
     #[arg(long, value_name = "URL")]
     webhook_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ClockArg {
-    /// The wall clock.
-    System,
-    /// Stands still until advanced through the control API.
-    Manual,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -81,10 +73,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let state = AppState::builder()
         .fixtures(fixtures)
-        .clock_kind(match args.clock {
-            ClockArg::System => ClockKind::System,
-            ClockArg::Manual => ClockKind::Manual,
-        })
+        .clock_kind(args.clock)
         .rate_limit_scale(args.rate_limit_scale)
         .build()?;
     let address = normalize_addr(&args.addr);

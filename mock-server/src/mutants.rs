@@ -26,7 +26,8 @@ pub enum Mutant {
     DuplicateAcrossPages,
     /// The smallest chunk accepted is one byte below 5 MB (under both readings of MB).
     ChunkBoundaryOffByOne,
-    /// Webhook signatures cover the body alone, without the `t.` prefix.
+    /// Webhook signatures are computed over the body without its last byte, so no receiver
+    /// can verify them.
     WebhookWrongBytes,
     /// Revoking an access token leaves its refresh token usable.
     RefreshAliveAfterRevoke,

@@ -10,37 +10,28 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::{
-    Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
+    Access, Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
 };
 
-use crate::behaviours::Call;
-use crate::error::{ApiError, LOG_ID_HEADER, success_response};
+use crate::authorization::token::check_grant_type;
+use crate::content_posting::lifecycle::settle_creator;
+use crate::error::{ApiError, CallOutcome, LOG_ID_HEADER, success_response, unsupported_path};
 use crate::examples::example_object;
 use crate::logid::new_log_id;
-use crate::state::AppState;
+use crate::state::{AppState, Call};
 use crate::store::{CallRecord, Fault, TokenKind, TokenRecord};
+use crate::tokens::authenticate_client;
 use crate::validate::{form_to_json, truncate, validate_body};
 
 /// The largest request body the mock reads: 1 MiB. Larger bodies get 413 `invalid_params`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const TOKEN_INVALID: &str = "The access token is invalid or not found in the request.";
-
-/// What the call log and the trace line learn about a call, set by the pipeline.
-#[derive(Debug, Clone)]
-pub struct CallOutcome {
-    /// The endpoint id.
-    pub endpoint: Option<&'static str>,
-    /// The token's creator.
-    pub open_id: Option<String>,
-    /// `ok` or the error code.
-    pub decision: String,
-}
 
 /// The routes of every endpoint of the state's table, grouped by path; a wrong method on a
 /// known path gets the gateway's 404, like an unknown path.
@@ -65,17 +56,6 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .fold(Router::new(), |router, (path, method_router)| {
             router.route(path, method_router)
         })
-}
-
-/// The gateway's answer to an unknown path or a wrong method.
-pub async fn unsupported_path() -> Response {
-    let mut response = ApiError::UnsupportedPath.into_response();
-    response.extensions_mut().insert(CallOutcome {
-        endpoint: None,
-        open_id: None,
-        decision: "unsupported_path".to_owned(),
-    });
-    response
 }
 
 /// Runs one call through the pipeline and renders it in the endpoint's envelope.
@@ -127,7 +107,7 @@ fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
         (Envelope::OAuth, ApiError::InvalidParams(message)) => ApiError::Catalog {
             status: endpoint
                 .status_of(&ErrorCode::InvalidRequest)
-                .unwrap_or(ErrorCode::InvalidRequest.status()),
+                .unwrap_or_else(|| ErrorCode::InvalidRequest.status()),
             code: ErrorCode::InvalidRequest,
             message,
         },
@@ -198,7 +178,7 @@ async fn run(
         Some((schema, content_type)) => {
             let bytes = read_body(body).await?;
             let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
-            crate::oauth::check_grant_type(state, endpoint, &value)?;
+            check_grant_type(state, endpoint, &value)?;
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
             value
         }
@@ -206,7 +186,7 @@ async fn run(
     };
 
     if endpoint.auth == Auth::ClientCredentials {
-        let client_key = check_client_credentials(state, endpoint, &body)?;
+        let client_key = check_client_credentials(endpoint, state, &body)?;
         check_rate_limit(state, endpoint, &format!("client:{client_key}"), now_ms)?;
     }
     if let (Some(scope_by), Some(token)) = (&endpoint.scope_by, &token)
@@ -219,6 +199,15 @@ async fn run(
             scope_by.field,
             scope.as_str()
         )));
+    }
+
+    if let Some(token) = &token
+        && reads_creator_data(endpoint)
+        && let Some(open_id) = &token.open_id
+    {
+        // The creator's posts whose time has come change what the read shows (a published
+        // video joins the list), so they are settled first.
+        settle_creator(state, open_id);
     }
 
     let call = Call {
@@ -237,6 +226,12 @@ async fn run(
                 .map(|param| (param.schema, fields.as_slice())),
         )),
     }
+}
+
+/// Whether an endpoint reads a creator's data through a user token: the user-token read
+/// endpoints with `fields` (user info, the video list and query).
+fn reads_creator_data(endpoint: &EndpointMeta) -> bool {
+    endpoint.auth == Auth::UserToken && endpoint.access == Access::Read && endpoint.fields.is_some()
 }
 
 /// Finds the bearer token and checks it exists, is live and is of the endpoint's kind.
@@ -459,28 +454,19 @@ fn decode_body(
 
 /// The OAuth endpoints' client authentication: `client_key` and `client_secret` in the body.
 fn check_client_credentials(
-    state: &AppState,
     endpoint: &EndpointMeta,
+    state: &AppState,
     body: &Value,
 ) -> Result<String, ApiError> {
-    let client_key = body
-        .get("client_key")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let client_secret = body
-        .get("client_secret")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    match state.store().app(client_key) {
-        Some(app) if app.client_secret == client_secret => Ok(app.client_key),
-        _ => Err(ApiError::Catalog {
-            status: endpoint
-                .status_of(&ErrorCode::InvalidClient)
-                .unwrap_or(ErrorCode::InvalidClient.status()),
-            code: ErrorCode::InvalidClient,
-            message: "Client key or secret is invalid.".to_owned(),
-        }),
-    }
+    authenticate_client(state.store(), body)
+        .map(|app| app.client_key)
+        .ok_or_else(|| {
+            ApiError::for_endpoint(
+                endpoint,
+                ErrorCode::InvalidClient,
+                "Client key or secret is invalid.",
+            )
+        })
 }
 
 /// Middleware: one trace line and one call-log entry per call (control calls are traced only).

@@ -1,4 +1,4 @@
-//! The Research API's comment list (`POST /v2/research/video/comment/list/`): comments on a
+//! The `research` group: the Research API's comment list (`POST /v2/research/video/comment/list/`): comments on a
 //! video or replies to a comment, paged by a start index, with the daily request quota.
 //!
 //! The pipeline has already checked the client token (a user token is 401
@@ -8,14 +8,10 @@
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 
-use crate::behaviours::Call;
 use crate::error::ApiError;
 use crate::examples::project;
-use crate::state::AppState;
+use crate::state::{AppState, Call};
 use crate::store::Comment;
-
-/// Requests per app and UTC day before `daily_quota_limit_exceeded` (times the rate-limit scale).
-pub const DAILY_REQUEST_QUOTA: u32 = 1000;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -32,15 +28,18 @@ pub fn comment_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError
     };
     let video_id = integer("video_id")?;
     let comment_id = integer("comment_id")?;
-    let paging = call.endpoint.paging;
-    let max_count = integer("max_count")?
-        .unwrap_or_else(|| i64::from(paging.map_or(10, |paging| paging.default_max_count)));
-    let max_max = i64::from(paging.map_or(100, |paging| paging.max_max_count));
+    let paging = call
+        .endpoint
+        .paging
+        .ok_or_else(|| ApiError::missing_in_table(call.endpoint, "paging"))?;
+    let max_count = integer("max_count")?.unwrap_or_else(|| i64::from(paging.default_max_count));
+    let max_max = i64::from(paging.max_max_count);
     let cursor = integer("cursor")?.unwrap_or(0);
     let reachable = call
         .endpoint
         .limit("max_reachable_comments")
-        .map_or(1000, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        .map(|limit| i64::try_from(limit).unwrap_or(i64::MAX))
+        .ok_or_else(|| ApiError::missing_in_table(call.endpoint, "limit max_reachable_comments"))?;
     if !(1..=max_max).contains(&max_count)
         || cursor < 0
         || cursor.saturating_add(max_count) > reachable
@@ -102,12 +101,11 @@ fn check_daily_quota(state: &AppState, call: &Call<'_>) -> Result<(), ApiError> 
     let Some(token) = call.token else {
         return Ok(());
     };
-    let scaled = f64::from(DAILY_REQUEST_QUOTA) * state.rate_limit_scale();
-    let limit = if scaled >= f64::from(u32::MAX) {
-        u32::MAX
-    } else {
-        (scaled as u32).max(1)
-    };
+    let quota = call
+        .endpoint
+        .limit("daily_requests")
+        .ok_or_else(|| ApiError::missing_in_table(call.endpoint, "limit daily_requests"))?;
+    let limit = state.scaled(quota);
     let day = call.now_ms.div_euclid(DAY_MS);
     let key = format!("research-daily\u{0}{}\u{0}{day}", token.client_key);
     if state
@@ -117,16 +115,13 @@ fn check_daily_quota(state: &AppState, call: &Call<'_>) -> Result<(), ApiError> 
     {
         Ok(())
     } else {
-        Err(ApiError::Catalog {
-            status: call
-                .endpoint
-                .status_of(&ErrorCode::DailyQuotaLimitExceeded)
-                .unwrap_or(429),
-            code: ErrorCode::DailyQuotaLimitExceeded,
-            message: format!(
+        Err(ApiError::for_endpoint(
+            call.endpoint,
+            ErrorCode::DailyQuotaLimitExceeded,
+            format!(
                 "The daily quota of {limit} Research API requests is used up; it resets at 00:00 UTC."
             ),
-        })
+        ))
     }
 }
 

@@ -7,10 +7,12 @@ use tiktok_api::Scope;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::app::router;
 use crate::clock::{Clock, ClockKind};
+use crate::control::advance_clock_by;
 use crate::fixtures::{FixtureError, Fixtures};
-use crate::router;
-use crate::state::{AppState, AppStateBuilder, MintRequest, ScopeList};
+use crate::state::{AppState, AppStateBuilder};
+use crate::tokens::{MintRequest, ScopeList};
 
 /// A running mock on `127.0.0.1`, shut down when dropped.
 ///
@@ -80,15 +82,7 @@ impl MockServer {
 
     /// Advances a manual clock by `seconds`; returns false on the system clock.
     pub fn advance(&self, seconds: i64) -> bool {
-        match self.state.clock().as_manual() {
-            Some(manual) => {
-                manual.advance_ms(seconds.saturating_mul(1000));
-                crate::posting::settle_all(&self.state);
-                self.state.webhooks().wake();
-                true
-            }
-            None => false,
-        }
+        advance_clock_by(&self.state, seconds.saturating_mul(1000))
     }
 }
 

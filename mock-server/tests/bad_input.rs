@@ -131,7 +131,7 @@ async fn unknown_enum_values_and_lengths_are_checked() {
     // The demo app is unaudited: it may direct-post only to a private account (New Creator).
     let token = mock.mint(tiktok_mock::MintRequest {
         open_id: Some("-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70".to_owned()),
-        scopes: Some(tiktok_mock::state::ScopeList::List(
+        scopes: Some(tiktok_mock::tokens::ScopeList::List(
             all_user_scopes()
                 .iter()
                 .map(|s| s.as_str().to_owned())

@@ -370,7 +370,7 @@ async fn demo_tokens_have_every_user_scope_and_the_read_scopes() {
         ]
     );
     assert_eq!(
-        tiktok_mock::state::client_scopes(),
+        tiktok_mock::tokens::client_scopes(),
         vec![Scope::ResearchDataBasic]
     );
     mock.post_json(

@@ -7,7 +7,7 @@ use tiktok_api::{
     PhotoPostInfo, PhotoSourceInfo, PostInfo, PostMode, PostStatus, PrivacyLevel, Scope, Source,
     StatusFetchRequest, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo,
 };
-use tiktok_mock::state::ScopeList;
+use tiktok_mock::tokens::ScopeList;
 use tiktok_mock::{ClockKind, MintRequest, MockServer};
 
 /// An audited app (the first, so the default of minted tokens), an unaudited one with the

@@ -130,8 +130,8 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     mock.state().emit_event(
         CLIENT_KEY,
         open_id.as_deref(),
-        "video.publish.completed",
-        json!({"share_id": "video.7300000000000000001.abc"}),
+        tiktok_api::WebhookEventKind::parse("video.publish.completed"),
+        &json!({"share_id": "video.7300000000000000001.abc"}),
     );
     let first = wait_attempts(&mock, 0, 1).await;
     assert_eq!(first["state"], "pending");
@@ -178,8 +178,8 @@ async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
     mock.state().emit_event(
         CLIENT_KEY,
         None,
-        "portability.download.ready",
-        json!({"request_id": 7}),
+        tiktok_api::WebhookEventKind::parse("portability.download.ready"),
+        &json!({"request_id": 7}),
     );
     let mut delivery = wait_attempts(&mock, 0, 1).await;
     let created = delivery["created_at_ms"].as_i64().expect("created");
@@ -219,8 +219,8 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
         mock.state().emit_event(
             CLIENT_KEY,
             None,
-            "portability.download.ready",
-            json!({"request_id": request_id}),
+            tiktok_api::WebhookEventKind::parse("portability.download.ready"),
+            &json!({"request_id": request_id}),
         );
     }
     for index in 0..3 {
@@ -267,8 +267,8 @@ async fn the_duplicate_option_sends_events_twice() {
         mock.state().emit_event(
             CLIENT_KEY,
             None,
-            "portability.download.ready",
-            json!({"request_id": request_id}),
+            tiktok_api::WebhookEventKind::parse("portability.download.ready"),
+            &json!({"request_id": request_id}),
         );
     }
     // The second event goes twice: three deliveries, two of them the same event.
@@ -303,8 +303,8 @@ async fn callback_url_and_event_family_are_per_app_settings() {
     mock.state().emit_event(
         CLIENT_KEY,
         None,
-        "post.publish.complete",
-        json!({"publish_id": "p"}),
+        tiktok_api::WebhookEventKind::parse("post.publish.complete"),
+        &json!({"publish_id": "p"}),
     );
     assert!(deliveries(&mock).await.is_empty());
     let (status, _) = control(
@@ -342,8 +342,8 @@ creators:
     mock.state().emit_event(
         CLIENT_KEY,
         None,
-        "post.publish.complete",
-        json!({"publish_id": "p"}),
+        tiktok_api::WebhookEventKind::parse("post.publish.complete"),
+        &json!({"publish_id": "p"}),
     );
     receiver.wait_for(1).await;
     mock.state().reset().expect("reset");

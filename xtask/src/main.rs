@@ -6,6 +6,8 @@
 //! This is the only code in the workspace that writes generated files.
 
 mod mutants;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

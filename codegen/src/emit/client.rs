@@ -3,10 +3,11 @@
 //!
 //! Names are mapped by [`names`] only; the emitters here never change case themselves.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::Error;
+use crate::emit::text::rate_limit_text;
 use crate::model::{
     Access, Auth, ContentType, Endpoint, Envelope, Field, Model, PagingStyle, Schema, Type,
     WebhookFamily,
@@ -858,17 +859,6 @@ fn scope_list(scopes: &[String]) -> TokenStream {
     quote!(&[#(crate::Scope::#idents),*])
 }
 
-fn rate_limit_text(endpoint: &Endpoint) -> String {
-    let mut text = format!(
-        "{} requests per minute per access token",
-        endpoint.rate_limit.per_minute
-    );
-    if let Some(tier) = &endpoint.rate_limit.tier {
-        text.push_str(&format!(" (the seed says \"{tier}\")"));
-    }
-    text
-}
-
 fn emit_endpoint_table(model: &Model) -> TokenStream {
     let statics: Vec<TokenStream> = model
         .endpoints
@@ -1666,36 +1656,49 @@ fn emit_roundtrip(model: &Model) -> TokenStream {
         .schemas
         .iter()
         .map(|schema| {
-            let test = format_ident!("roundtrip_{}", names::screaming(&schema.name).to_ascii_lowercase());
-            let function = format_ident!("arb_{}", names::screaming(&schema.name).to_ascii_lowercase());
-            let name = schema_ident(&schema.name);
+            let lower = names::screaming(&schema.name).to_ascii_lowercase();
+            let test = format_ident!("roundtrip_{}", lower);
+            let function = format_ident!("arb_{}", lower);
             quote! {
                 #[test]
-                fn #test(value in #function()) {
-                    let json = serde_json::to_string(&value).map_err(|error| TestCaseError::fail(error.to_string()))?;
-                    let back: #name = serde_json::from_str(&json).map_err(|error| TestCaseError::fail(format!("{error}: {json}")))?;
-                    prop_assert_eq!(back, value);
+                fn #test() {
+                    check(#function());
                 }
             }
         })
         .collect();
-    let span_note =
-        Literal::string("Every generated model survives serialize then deserialize unchanged.");
-    let _ = Span::call_site();
+    let module_doc = Literal::string(
+        " Round trips of every generated model through JSON: 64 values each, unchanged.",
+    );
     quote! {
-        //! Round trips of every generated model through JSON.
-        #![doc = #span_note]
+        #![doc = #module_doc]
         #![allow(missing_docs)]
 
         use proptest::prelude::*;
+        use proptest::test_runner::TestRunner;
         use tiktok_api::*;
+
+        /// Draws 64 values from `strategy` and checks each survives JSON unchanged.
+        fn check<T>(strategy: BoxedStrategy<T>)
+        where
+            T: ::serde::Serialize + ::serde::de::DeserializeOwned + PartialEq + ::std::fmt::Debug,
+        {
+            let mut runner = TestRunner::new(ProptestConfig::with_cases(64));
+            let result = runner.run(&strategy, |value| {
+                let json = serde_json::to_string(&value)
+                    .map_err(|error| TestCaseError::fail(error.to_string()))?;
+                let back: T = serde_json::from_str(&json)
+                    .map_err(|error| TestCaseError::fail(format!("{error}: {json}")))?;
+                prop_assert_eq!(back, value);
+                Ok(())
+            });
+            if let Err(error) = result {
+                panic!("{error}");
+            }
+        }
 
         #(#enum_strategies)*
         #(#schema_strategies)*
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
-            #(#tests)*
-        }
+        #(#tests)*
     }
 }

@@ -8,9 +8,9 @@
 use askama::Template;
 
 use crate::Model;
+use crate::emit::text::{auth_text, ordered_groups, paging_text, rate_limit_text};
 use crate::model::{
-    Access, Auth, ContentType, Endpoint, Envelope, Field, Group, PagingStyle, Type, Versioned,
-    WebhookFamily,
+    Access, ContentType, Endpoint, Envelope, Field, Type, Versioned, WebhookFamily,
 };
 
 /// Renders `generated/REFERENCE.md`.
@@ -102,46 +102,6 @@ fn endpoint_anchor(id: &str) -> String {
 /// A link to the section of schema or enum `name`.
 fn schema_anchor(name: &str) -> String {
     format!("schema-{name}")
-}
-
-/// Who a rate limit counts against.
-fn rate_limit_dimension(auth: Auth) -> &'static str {
-    match auth {
-        Auth::UserToken | Auth::ClientToken => "per access token",
-        Auth::ClientCredentials => "per app",
-    }
-}
-
-/// "600 requests per minute per access token", plus the seed's tier name where it gave one.
-pub(crate) fn rate_limit_text(endpoint: &Endpoint) -> String {
-    let mut text = format!(
-        "{} requests per minute {}",
-        endpoint.rate_limit.per_minute,
-        rate_limit_dimension(endpoint.auth)
-    );
-    if let Some(tier) = &endpoint.rate_limit.tier {
-        text.push_str(&format!(" (seed: {tier})"));
-    }
-    text
-}
-
-/// How the call authenticates, in words.
-pub(crate) fn auth_text(auth: Auth) -> &'static str {
-    match auth {
-        Auth::UserToken => "user access token (`Authorization: Bearer act.…`)",
-        Auth::ClientToken => "client access token (`Authorization: Bearer clt.…`)",
-        Auth::ClientCredentials => "the app's `client_key` and `client_secret` in the form body",
-    }
-}
-
-/// What a paging style means.
-pub(crate) fn paging_text(style: PagingStyle) -> &'static str {
-    match style {
-        PagingStyle::TimestampMs => {
-            "`cursor` is a Unix time in milliseconds; pages go back in time"
-        }
-        PagingStyle::Index => "`cursor` is a start index",
-    }
 }
 
 fn access_text(access: Access) -> &'static str {
@@ -602,27 +562,6 @@ impl Reference {
     }
 }
 
-/// Groups in the order their first endpoint appears in `spec/endpoints.yaml` (the
-/// seed's order), then any group without endpoints. The model's `groups` come sorted
-/// by name, which would put "Content posting" before "User info".
-pub(crate) fn ordered_groups(model: &Model) -> Vec<&Group> {
-    let mut groups: Vec<(usize, &Group)> = model
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(index, group)| {
-            let first = model
-                .endpoints
-                .iter()
-                .position(|endpoint| endpoint.group == group.name)
-                .unwrap_or(model.endpoints.len() + index);
-            (first, group)
-        })
-        .collect();
-    groups.sort_by_key(|(first, _)| *first);
-    groups.into_iter().map(|(_, group)| group).collect()
-}
-
 /// The seed's method table, one per group.
 fn groups(model: &Model) -> Vec<GroupView> {
     ordered_groups(model)
@@ -874,7 +813,7 @@ fn oauth_view(model: &Model) -> OauthView {
     .collect::<Vec<_>>()
     .join(" ");
     OauthView {
-        token_url: format!("{}{}", model.base_urls.api, super::openapi::TOKEN_PATH),
+        token_url: format!("{}{}", model.base_urls.api, super::text::TOKEN_PATH),
         rows,
         rotation_description,
         scope_separator: code(&oauth.scope_separator),

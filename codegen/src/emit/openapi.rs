@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::Model;
+use crate::emit::text::{TOKEN_PATH, auth_text, ordered_groups, paging_text, rate_limit_text};
 use crate::model::{Auth, ContentType, Endpoint, Envelope, Field, Method, Type};
-
-/// The token endpoint's path under the API host, for the OAuth flows.
-pub(crate) const TOKEN_PATH: &str = "/v2/oauth/token/";
 
 /// The name of the OAuth 2.0 security scheme.
 const SECURITY_SCHEME: &str = "oauth2";
@@ -79,7 +77,7 @@ fn document(model: &Model) -> Value {
             item.insert(method.into(), operation(model, endpoint));
         }
     }
-    let tags: Vec<Value> = super::docs::ordered_groups(model)
+    let tags: Vec<Value> = ordered_groups(model)
         .into_iter()
         .map(|group| {
             json!({
@@ -213,7 +211,7 @@ fn operation(model: &Model, endpoint: &Endpoint) -> Value {
 /// The endpoint's description followed by its scopes, rate limit, paging, limits and events.
 fn description(endpoint: &Endpoint) -> String {
     let mut lines = vec![endpoint.description.clone()];
-    lines.push(format!("Auth: {}.", super::docs::auth_text(endpoint.auth)));
+    lines.push(format!("Auth: {}.", auth_text(endpoint.auth)));
     if !endpoint.scopes.is_empty() {
         let scopes: Vec<String> = endpoint
             .scopes
@@ -236,14 +234,11 @@ fn description(endpoint: &Endpoint) -> String {
             .collect();
         lines.push(format!("By `{}`: {}.", scope_by.field, rules.join(", ")));
     }
-    lines.push(format!(
-        "Rate limit: {}.",
-        super::docs::rate_limit_text(endpoint)
-    ));
+    lines.push(format!("Rate limit: {}.", rate_limit_text(endpoint)));
     if let Some(paging) = &endpoint.paging {
         lines.push(format!(
             "Paging: {}; items in `{}`; `max_count` default {}, at most {}.",
-            super::docs::paging_text(paging.style),
+            paging_text(paging.style),
             paging.items,
             paging.default_max_count,
             paging.max_max_count

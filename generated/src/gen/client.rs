@@ -9,7 +9,7 @@ impl crate::Client {
     /// - Endpoint: `POST /v2/oauth/token/`
     /// - Access: write
     /// - Authentication: the app's client_key and client_secret, form-encoded
-    /// - Rate limit: 600 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 600 requests per minute per app (seed: standard)
     /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `unauthorized_client` (400), `unsupported_grant_type` (400), `invalid_scope` (400), `server_error` (500), `temporarily_unavailable` (503)
     ///
     /// # Example
@@ -36,7 +36,7 @@ impl crate::Client {
     /// - Endpoint: `POST /v2/oauth/revoke/`
     /// - Access: write
     /// - Authentication: the app's client_key and client_secret, form-encoded
-    /// - Rate limit: 600 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 600 requests per minute per app (seed: standard)
     /// - Webhook: authorization.removed
     /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `server_error` (500)
     ///
@@ -191,7 +191,7 @@ impl crate::Client {
     /// - Access: read
     /// - Authentication: a user access token
     /// - Scope: `video.publish` or `video.upload`
-    /// - Rate limit: 20 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 20 requests per minute per access token (seed: standard)
     /// - Errors: `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `spam_risk_too_many_posts` (200), `spam_risk_user_banned_from_posting` (200), `reached_active_user_cap` (200)
     ///
     /// # Example
@@ -225,6 +225,7 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.publish`
     /// - Rate limit: 6 requests per minute per access token
+    /// - Limit `direct_posts_per_day`: 15 (Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.)
     /// - Limit `upload_url_ttl_seconds`: 3600 (The upload_url is valid for one hour.)
     /// - Webhook: video.publish.completed
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
@@ -256,7 +257,8 @@ impl crate::Client {
     /// - Access: write
     /// - Authentication: a user access token
     /// - Scope: `video.upload`
-    /// - Rate limit: 6 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 6 requests per minute per access token (seed: standard)
+    /// - Limit `pending_shares_per_day`: 5 (Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.)
     /// - Limit `upload_url_ttl_seconds`: 3600 (The upload_url is valid for one hour.)
     /// - Webhook: video.upload.failed
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `spam_risk_too_many_pending_share` (403), `spam_risk_user_banned_from_posting` (403), `url_ownership_unverified` (403)
@@ -294,10 +296,12 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.publish` or `video.upload`
     /// - Scope by `post_mode`: DIRECT_POST needs `video.publish`, MEDIA_UPLOAD needs `video.upload`
-    /// - Rate limit: 6 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 6 requests per minute per access token (seed: standard)
+    /// - Limit `direct_posts_per_day`: 15 (Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.)
     /// - Limit `max_description_chars`: 4000 (Characters in the description.)
     /// - Limit `max_images`: 35 (Images per photo post.)
     /// - Limit `max_title_chars`: 90 (Characters in the title.)
+    /// - Limit `pending_shares_per_day`: 5 (Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.)
     /// - Errors: `invalid_params` (400), `app_version_check_failed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `spam_risk_too_many_pending_share` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
     ///
     /// # Example
@@ -332,7 +336,7 @@ impl crate::Client {
     /// - Access: read
     /// - Authentication: a user access token
     /// - Scope: `video.publish` or `video.upload`
-    /// - Rate limit: 30 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 30 requests per minute per access token (seed: standard)
     /// - Errors: `invalid_params` (400), `invalid_publish_id` (400), `token_not_authorized_for_specified_publish_id` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500)
     ///
     /// # Example
@@ -367,8 +371,9 @@ impl crate::Client {
     /// - Access: read
     /// - Authentication: a client access token (`client_credentials`)
     /// - Scope: `research.data.basic`
-    /// - Rate limit: 600 requests per minute per access token (the seed says "standard")
+    /// - Rate limit: 600 requests per minute per access token (seed: standard)
     /// - Paging: `cursor` and `has_more`; `max_count` default 10, at most 100
+    /// - Limit `daily_requests`: 1000 (Requests per app and UTC day; then daily_quota_limit_exceeded until 00:00 UTC.)
     /// - Limit `max_reachable_comments`: 1000 (cursor + max_count is at most 1,000.)
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `daily_quota_limit_exceeded` (429), `internal_error` (500)
     ///

@@ -379,6 +379,11 @@ pub static VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
     paging: None,
     limits: &[
         crate::meta::Limit {
+            name: "direct_posts_per_day",
+            value: 15u64,
+            description: "Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.",
+        },
+        crate::meta::Limit {
             name: "upload_url_ttl_seconds",
             value: 3600u64,
             description: "The upload_url is valid for one hour.",
@@ -467,6 +472,11 @@ pub static INBOX_VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMe
     paging: None,
     limits: &[
         crate::meta::Limit {
+            name: "pending_shares_per_day",
+            value: 5u64,
+            description: "Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.",
+        },
+        crate::meta::Limit {
             name: "upload_url_ttl_seconds",
             value: 3600u64,
             description: "The upload_url is valid for one hour.",
@@ -549,6 +559,11 @@ pub static CONTENT_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
     paging: None,
     limits: &[
         crate::meta::Limit {
+            name: "direct_posts_per_day",
+            value: 15u64,
+            description: "Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.",
+        },
+        crate::meta::Limit {
             name: "max_description_chars",
             value: 4000u64,
             description: "Characters in the description.",
@@ -562,6 +577,11 @@ pub static CONTENT_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             name: "max_title_chars",
             value: 90u64,
             description: "Characters in the title.",
+        },
+        crate::meta::Limit {
+            name: "pending_shares_per_day",
+            value: 5u64,
+            description: "Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.",
         },
     ],
     rate_limit: crate::meta::RateLimit {
@@ -726,6 +746,11 @@ pub static RESEARCH_COMMENT_LIST: crate::meta::EndpointMeta = crate::meta::Endpo
         max_reach: Some(1000u64),
     }),
     limits: &[
+        crate::meta::Limit {
+            name: "daily_requests",
+            value: 1000u64,
+            description: "Requests per app and UTC day; then daily_quota_limit_exceeded until 00:00 UTC.",
+        },
         crate::meta::Limit {
             name: "max_reachable_comments",
             value: 1000u64,

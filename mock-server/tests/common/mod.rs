@@ -97,7 +97,7 @@ impl Harness {
     /// A user token of the demo creator with the most videos.
     pub fn token(&self, scopes: &[Scope]) -> String {
         self.mint(MintRequest {
-            scopes: Some(tiktok_mock::state::ScopeList::List(
+            scopes: Some(tiktok_mock::tokens::ScopeList::List(
                 scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             )),
             ..MintRequest::default()
@@ -181,5 +181,5 @@ impl Harness {
 
 /// Every user scope.
 pub fn all_user_scopes() -> Vec<Scope> {
-    tiktok_mock::state::user_scopes()
+    tiktok_mock::tokens::user_scopes()
 }

@@ -3,24 +3,18 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::store::{
-    App, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord, RateDecision, Store,
-    StoreError, TokenRecord, Video, VideoPage,
+    App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord, RateDecision,
+    RefreshRecord, Store, StoreError, TokenRecord, Video, VideoPage,
 };
-use crate::store::{AuthCode, RefreshRecord};
 
 const SHARDS: usize = 32;
 const CALLS_PER_SHARD: usize = 1024;
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A string-keyed map split into shards, each behind its own mutex.
 #[derive(Debug)]
@@ -39,7 +33,7 @@ impl<V: Clone> Sharded<V> {
 
     fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<String, V>> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        lock(&self.shards[index])
+        self.shards[index].lock()
     }
 
     fn get(&self, key: &str) -> Option<V> {
@@ -53,13 +47,13 @@ impl<V: Clone> Sharded<V> {
     fn values(&self) -> Vec<V> {
         self.shards
             .iter()
-            .flat_map(|shard| lock(shard).values().cloned().collect::<Vec<_>>())
+            .flat_map(|shard| shard.lock().values().cloned().collect::<Vec<_>>())
             .collect()
     }
 
     fn clear(&self) {
         for shard in &self.shards {
-            lock(shard).clear();
+            shard.lock().clear();
         }
     }
 }
@@ -68,7 +62,7 @@ impl<V> Sharded<Arc<Mutex<V>>> {
     /// The per-key cell, created with `make` if missing. The shard lock is held only for the lookup.
     fn cell(&self, key: &str, make: impl FnOnce() -> V) -> Arc<Mutex<V>> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        let mut shard = lock(&self.shards[index]);
+        let mut shard = self.shards[index].lock();
         if let Some(cell) = shard.get(key) {
             return Arc::clone(cell);
         }
@@ -79,7 +73,7 @@ impl<V> Sharded<Arc<Mutex<V>>> {
 
     fn existing_cell(&self, key: &str) -> Option<Arc<Mutex<V>>> {
         let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        lock(&self.shards[index]).get(key).map(Arc::clone)
+        self.shards[index].lock().get(key).map(Arc::clone)
     }
 }
 
@@ -159,10 +153,10 @@ impl Store for MemoryStore {
         self.refresh_tokens.clear();
         self.tokens.clear();
         self.windows.clear();
-        lock(&self.faults).clear();
+        self.faults.lock().clear();
         self.fault_count.store(0, Ordering::SeqCst);
         for shard in &self.calls {
-            lock(shard).clear();
+            shard.lock().clear();
         }
         self.posts.clear();
         self.upload_index.clear();
@@ -204,7 +198,7 @@ impl Store for MemoryStore {
         }
         // Lock order: a timeline, then an index shard (readers never hold both).
         let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
-        let mut timeline = lock(&timeline);
+        let mut timeline = timeline.lock();
         while timeline.contains_key(&video.create_time_ms) {
             video.create_time_ms = video
                 .create_time_ms
@@ -228,7 +222,7 @@ impl Store for MemoryStore {
     fn video(&self, id: &str) -> Option<Video> {
         let (open_id, create_time_ms) = self.video_index.get(id)?;
         let timeline = self.timelines.existing_cell(&open_id)?;
-        let timeline = lock(&timeline);
+        let timeline = timeline.lock();
         timeline.get(&create_time_ms).cloned()
     }
 
@@ -239,7 +233,7 @@ impl Store for MemoryStore {
                 has_more: false,
             };
         };
-        let timeline = lock(&timeline);
+        let timeline = timeline.lock();
         let mut range = match before_ms {
             Some(before) => timeline.range(..before),
             None => timeline.range(..),
@@ -266,7 +260,7 @@ impl Store for MemoryStore {
     fn video_count(&self, open_id: &str) -> u64 {
         self.timelines
             .existing_cell(open_id)
-            .map(|timeline| lock(&timeline).len() as u64)
+            .map(|timeline| timeline.lock().len() as u64)
             .unwrap_or(0)
     }
 
@@ -280,7 +274,7 @@ impl Store for MemoryStore {
             shard.insert(id, comment.video_id);
         }
         let cell = self.comments.cell(&comment.video_id.to_string(), Vec::new);
-        lock(&cell).push(comment.clone());
+        cell.lock().push(comment.clone());
         Ok(comment)
     }
 
@@ -288,7 +282,7 @@ impl Store for MemoryStore {
         self.comments
             .existing_cell(&video_id.to_string())
             .map(|cell| {
-                let mut comments = lock(&cell).clone();
+                let mut comments = cell.lock().clone();
                 comments.sort_by_key(|comment| (comment.create_time, comment.id));
                 comments
             })
@@ -298,7 +292,7 @@ impl Store for MemoryStore {
     fn comment(&self, id: i64) -> Option<Comment> {
         let video_id = self.comment_ids.get(&id.to_string())?;
         let cell = self.comments.existing_cell(&video_id.to_string())?;
-        lock(&cell).iter().find(|comment| comment.id == id).cloned()
+        cell.lock().iter().find(|comment| comment.id == id).cloned()
     }
 
     fn tokens_of(&self, client_key: &str, open_id: &str) -> Vec<TokenRecord> {
@@ -365,7 +359,7 @@ impl Store for MemoryStore {
 
     fn try_acquire(&self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> RateDecision {
         let window = self.windows.cell(key, VecDeque::new);
-        let mut window = lock(&window);
+        let mut window = window.lock();
         // A call made at t counts while now - t < window_ms.
         let oldest_counted = now_ms.saturating_sub(window_ms);
         while window.front().is_some_and(|&at| at <= oldest_counted) {
@@ -390,7 +384,7 @@ impl Store for MemoryStore {
         if fault.remaining == 0 {
             return;
         }
-        lock(&self.faults).push(fault);
+        self.faults.lock().push(fault);
         self.fault_count.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -398,7 +392,7 @@ impl Store for MemoryStore {
         if self.fault_count.load(Ordering::SeqCst) == 0 {
             return None;
         }
-        let mut faults = lock(&self.faults);
+        let mut faults = self.faults.lock();
         let index = faults.iter().position(|fault| fault.endpoint == endpoint)?;
         let fault = faults[index].fault.clone();
         faults[index].remaining -= 1;
@@ -410,12 +404,12 @@ impl Store for MemoryStore {
     }
 
     fn faults(&self) -> Vec<PendingFault> {
-        lock(&self.faults).clone()
+        self.faults.lock().clone()
     }
 
     fn record_call(&self, mut call: CallRecord) {
         call.seq = self.call_seq.fetch_add(1, Ordering::SeqCst);
-        let mut shard = lock(&self.calls[(call.seq as usize) % SHARDS]);
+        let mut shard = self.calls[(call.seq as usize) % SHARDS].lock();
         if shard.len() == CALLS_PER_SHARD {
             shard.pop_front();
         }
@@ -426,7 +420,7 @@ impl Store for MemoryStore {
         let mut calls: Vec<CallRecord> = self
             .calls
             .iter()
-            .flat_map(|shard| lock(shard).iter().cloned().collect::<Vec<_>>())
+            .flat_map(|shard| shard.lock().iter().cloned().collect::<Vec<_>>())
             .collect();
         calls.sort_by_key(|call| call.seq);
         calls
@@ -448,15 +442,15 @@ impl Store for MemoryStore {
             shard.insert(post.publish_id.clone(), Arc::new(Mutex::new(post.clone())));
         }
         let open = self.open_posts.cell(&post.open_id, BTreeSet::new);
-        lock(&open).insert(post.publish_id.clone());
+        open.lock().insert(post.publish_id.clone());
         let list = self.creator_posts.cell(&post.open_id, Vec::new);
-        lock(&list).push(post.publish_id);
+        list.lock().push(post.publish_id);
         Ok(())
     }
 
     fn post(&self, publish_id: &str) -> Option<PostRecord> {
         let cell = self.posts.existing_cell(publish_id)?;
-        let post = lock(&cell).clone();
+        let post = cell.lock().clone();
         Some(post)
     }
 
@@ -468,7 +462,7 @@ impl Store for MemoryStore {
     fn update_post(&self, publish_id: &str, change: &mut dyn FnMut(&mut PostRecord)) -> bool {
         match self.posts.existing_cell(publish_id) {
             Some(cell) => {
-                change(&mut lock(&cell));
+                change(&mut cell.lock());
                 true
             }
             None => false,
@@ -479,7 +473,7 @@ impl Store for MemoryStore {
         let ids = self
             .creator_posts
             .existing_cell(open_id)
-            .map(|list| lock(&list).clone())
+            .map(|list| list.lock().clone())
             .unwrap_or_default();
         ids.iter().filter_map(|id| self.post(id)).collect()
     }
@@ -489,7 +483,7 @@ impl Store for MemoryStore {
             .posts
             .values()
             .iter()
-            .map(|cell| lock(cell).clone())
+            .map(|cell| cell.lock().clone())
             .collect();
         posts.sort_by(|a, b| (a.created_ms, &a.publish_id).cmp(&(b.created_ms, &b.publish_id)));
         posts
@@ -498,9 +492,9 @@ impl Store for MemoryStore {
     fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool) {
         if open {
             let set = self.open_posts.cell(open_id, BTreeSet::new);
-            lock(&set).insert(publish_id.to_owned());
+            set.lock().insert(publish_id.to_owned());
         } else if let Some(set) = self.open_posts.existing_cell(open_id) {
-            lock(&set).remove(publish_id);
+            set.lock().remove(publish_id);
         }
     }
 
@@ -509,13 +503,13 @@ impl Store for MemoryStore {
             Some(open_id) => self
                 .open_posts
                 .existing_cell(open_id)
-                .map(|set| lock(&set).iter().cloned().collect())
+                .map(|set| set.lock().iter().cloned().collect())
                 .unwrap_or_default(),
             None => self
                 .open_posts
                 .values()
                 .iter()
-                .flat_map(|set| lock(set).iter().cloned().collect::<Vec<_>>())
+                .flat_map(|set| set.lock().iter().cloned().collect::<Vec<_>>())
                 .collect(),
         }
     }

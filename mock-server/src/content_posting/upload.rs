@@ -18,14 +18,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
-use serde_json::json;
+use tiktok_api::ErrorCode;
+use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
 
-use crate::error::json_response;
+use crate::content_posting::lifecycle::upload_completed;
+use crate::content_posting::rules::UPLOAD_PATH;
+use crate::error::{ApiError, CallOutcome, LOG_ID_HEADER, unsupported_path};
 use crate::logid::new_log_id;
-use crate::pipeline::{CallOutcome, unsupported_path};
-use crate::posting::{PostRecord, UPLOAD_PATH, upload_completed};
 use crate::state::AppState;
+use crate::store::PostRecord;
 
 /// The upload route; other methods on it get the gateway's 404.
 pub fn routes() -> Router<AppState> {
@@ -60,20 +62,16 @@ impl Answer {
         let mut response = if self.status.is_success() {
             let mut response = self.status.into_response();
             if let Ok(value) = HeaderValue::from_str(&log_id) {
-                response
-                    .headers_mut()
-                    .insert(crate::error::LOG_ID_HEADER, value);
+                response.headers_mut().insert(LOG_ID_HEADER, value);
             }
             response
         } else {
-            json_response(
-                self.status,
-                &json!({
-                    "data": {},
-                    "error": {"code": self.code, "message": self.message, "log_id": log_id},
-                }),
-                &log_id,
-            )
+            ApiError::Catalog {
+                code: ErrorCode::parse(self.code),
+                status: self.status.as_u16(),
+                message: self.message,
+            }
+            .render(Envelope::V2, &log_id)
         };
         if let Some((uploaded, total)) = self.progress {
             let range = if uploaded > 0 {

@@ -1,0 +1,70 @@
+//! Text every emitter shares: rate limits, authentication and paging in words, the order
+//! of groups, the token path. The one place each phrase is written, so the client's docs,
+//! the reference and the OpenAPI document say the same thing.
+
+use crate::Model;
+use crate::model::{Auth, Endpoint, Group, PagingStyle};
+
+/// The token endpoint's path under the API host, for the OAuth flows.
+pub const TOKEN_PATH: &str = "/v2/oauth/token/";
+
+/// Who a rate limit counts against.
+fn rate_limit_dimension(auth: Auth) -> &'static str {
+    match auth {
+        Auth::UserToken | Auth::ClientToken => "per access token",
+        Auth::ClientCredentials => "per app",
+    }
+}
+
+/// "600 requests per minute per access token", plus the seed's tier name where it gave one.
+pub fn rate_limit_text(endpoint: &Endpoint) -> String {
+    let mut text = format!(
+        "{} requests per minute {}",
+        endpoint.rate_limit.per_minute,
+        rate_limit_dimension(endpoint.auth)
+    );
+    if let Some(tier) = &endpoint.rate_limit.tier {
+        text.push_str(&format!(" (seed: {tier})"));
+    }
+    text
+}
+
+/// How the call authenticates, in words.
+pub fn auth_text(auth: Auth) -> &'static str {
+    match auth {
+        Auth::UserToken => "user access token (`Authorization: Bearer act.…`)",
+        Auth::ClientToken => "client access token (`Authorization: Bearer clt.…`)",
+        Auth::ClientCredentials => "the app's `client_key` and `client_secret` in the form body",
+    }
+}
+
+/// What a paging style means.
+pub fn paging_text(style: PagingStyle) -> &'static str {
+    match style {
+        PagingStyle::TimestampMs => {
+            "`cursor` is a Unix time in milliseconds; pages go back in time"
+        }
+        PagingStyle::Index => "`cursor` is a start index",
+    }
+}
+
+/// Groups in the order their first endpoint appears in `spec/endpoints.yaml` (the
+/// seed's order), then any group without endpoints. The model's `groups` come sorted
+/// by name, which would put "Content posting" before "User info".
+pub fn ordered_groups(model: &Model) -> Vec<&Group> {
+    let mut groups: Vec<(usize, &Group)> = model
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(index, group)| {
+            let first = model
+                .endpoints
+                .iter()
+                .position(|endpoint| endpoint.group == group.name)
+                .unwrap_or(model.endpoints.len() + index);
+            (first, group)
+        })
+        .collect();
+    groups.sort_by_key(|(first, _)| *first);
+    groups.into_iter().map(|(_, group)| group).collect()
+}

@@ -1,0 +1,321 @@
+//! A post's life on the mock's clock: its status computed from its timestamps ([`view`]),
+//! and [`settle`], which applies once the side effects of each milestone reached (the video
+//! added to the creator's list, the webhook events of the app's family).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tiktok_api::meta::WebhookFamily;
+use tiktok_api::{
+    FailReason, PostPublishEvent, PrivacyLevel, PublishType, ShareEvent, WebhookEventKind,
+};
+
+use crate::fixtures::{FixtureVideo, build_video};
+use crate::state::AppState;
+use crate::store::{MediaKind, Milestone, PostFlow, PostRecord, SourceKind};
+
+/// What a status fetch says of a post at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostView {
+    /// The `PostStatus` value.
+    pub status: &'static str,
+    /// Why it failed.
+    pub fail_reason: Option<String>,
+    /// Upload progress.
+    pub uploaded_bytes: i64,
+    /// Download progress.
+    pub downloaded_bytes: i64,
+    /// The public post ids.
+    pub publicaly_available_post_id: Vec<i64>,
+    /// When it was published, if it was.
+    pub published_ms: Option<i64>,
+    /// The milestones reached.
+    pub reached: Vec<Milestone>,
+}
+
+/// The status of `post` at `now_ms`, from its timestamps alone.
+pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
+    let pulling = post.source == SourceKind::PullFromUrl;
+    let mut view = PostView {
+        status: if pulling {
+            "PROCESSING_DOWNLOAD"
+        } else {
+            "PROCESSING_UPLOAD"
+        },
+        fail_reason: None,
+        uploaded_bytes: if pulling { 0 } else { post.uploaded_bytes },
+        downloaded_bytes: 0,
+        publicaly_available_post_id: Vec::new(),
+        published_ms: None,
+        reached: Vec::new(),
+    };
+    let ready_ms = match post.source {
+        SourceKind::FileUpload => post.upload_completed_ms.map(|at| at + post.processing_ms),
+        SourceKind::PullFromUrl => Some(post.created_ms + post.processing_ms),
+    };
+    let forced = match (&post.fail_reason, post.failed_ms) {
+        (Some(reason), Some(at)) if at <= now_ms => Some(reason.clone()),
+        _ => None,
+    };
+    let ready = ready_ms.is_some_and(|at| at <= now_ms);
+    if pulling {
+        view.downloaded_bytes = if ready || post.processing_ms <= 0 {
+            post.video_size
+        } else {
+            // Linear progress over the processing time.
+            let elapsed = (now_ms - post.created_ms).clamp(0, post.processing_ms);
+            i64::try_from(
+                i128::from(post.video_size) * i128::from(elapsed) / i128::from(post.processing_ms),
+            )
+            .unwrap_or(0)
+        };
+    }
+    if let Some(reason) = forced {
+        view.status = "FAILED";
+        view.fail_reason = Some(reason);
+        view.reached.push(Milestone::Failed);
+        return view;
+    }
+    let Some(ready_ms) = ready_ms.filter(|_| ready) else {
+        return view;
+    };
+    if post.pull_fails {
+        view.status = "FAILED";
+        view.fail_reason = Some(
+            match post.media {
+                MediaKind::Video => FailReason::VideoPullFailed,
+                MediaKind::Photo => FailReason::PhotoPullFailed,
+            }
+            .as_str()
+            .to_owned(),
+        );
+        view.reached.push(Milestone::Failed);
+        return view;
+    }
+    let post_id: i64 = post.post_id.parse().unwrap_or_default();
+    match post.flow {
+        PostFlow::Direct => {
+            view.status = "PUBLISH_COMPLETE";
+            view.published_ms = Some(ready_ms);
+            view.reached.push(Milestone::Published);
+            if post.privacy_level.as_deref() == Some(PrivacyLevel::PublicToEveryone.as_str()) {
+                view.publicaly_available_post_id.push(post_id);
+                view.reached.push(Milestone::PubliclyAvailable);
+            }
+        }
+        PostFlow::Inbox => {
+            view.status = "SEND_TO_USER_INBOX";
+            view.reached.push(Milestone::InboxDelivered);
+            if let Some(at) = post.user_posted_ms.filter(|at| *at <= now_ms) {
+                view.status = "PUBLISH_COMPLETE";
+                view.published_ms = Some(at.max(ready_ms));
+                view.reached.push(Milestone::Published);
+                view.publicaly_available_post_id.push(post_id);
+                view.reached.push(Milestone::PubliclyAvailable);
+            }
+        }
+    }
+    view
+}
+
+/// Brings a post up to date: computes its status now and applies, once, the side effects
+/// of every milestone newly reached. `None` if the post is unknown.
+pub fn settle(state: &AppState, publish_id: &str) -> Option<(PostRecord, PostView)> {
+    let now_ms = state.now_ms();
+    let revoked = state.store().post(publish_id).is_some_and(|post| {
+        state
+            .store()
+            .token(&post.access_token)
+            .is_some_and(|token| token.revoked)
+    });
+    let mut result = None;
+    let mut fresh = Vec::new();
+    state.store().update_post(publish_id, &mut |post| {
+        let mut view = view(post, now_ms);
+        if revoked
+            && post.fail_reason.is_none()
+            && matches!(view.status, "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD")
+        {
+            // The creator removed the app's access before the post was through.
+            post.fail_reason = Some(FailReason::AuthRemoved.as_str().to_owned());
+            post.failed_ms = Some(now_ms);
+            view = self::view(post, now_ms);
+        }
+        for milestone in &view.reached {
+            if !post.applied.contains(milestone) {
+                post.applied.push(*milestone);
+                fresh.push(*milestone);
+            }
+        }
+        result = Some((post.clone(), view));
+    });
+    let (post, view) = result?;
+    state
+        .store()
+        .set_post_open(&post.open_id, &post.publish_id, !is_final(&post));
+    for milestone in fresh {
+        apply(state, &post, &view, milestone);
+    }
+    Some((post, view))
+}
+
+/// Settles every post of a creator (before their video list is read).
+pub fn settle_creator(state: &AppState, open_id: &str) {
+    for publish_id in state.store().open_posts(Some(open_id)) {
+        settle(state, &publish_id);
+    }
+}
+
+/// Settles every post (after the clock moved).
+pub fn settle_all(state: &AppState) {
+    for publish_id in state.store().open_posts(None) {
+        settle(state, &publish_id);
+    }
+}
+
+/// Whether nothing more can happen to a post without a control call.
+fn is_final(post: &PostRecord) -> bool {
+    post.applied.contains(&Milestone::Failed)
+        || post.applied.contains(&Milestone::Published)
+        || (post.flow == PostFlow::Inbox
+            && post.applied.contains(&Milestone::InboxDelivered)
+            && post.user_posted_ms.is_none())
+}
+
+/// On the system clock, settles the post once its processing time is up (real time).
+pub fn settle_later(state: &AppState, publish_id: &str, delay_ms: i64) {
+    if state.clock().as_manual().is_some() {
+        return;
+    }
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let state = state.clone();
+    let publish_id = publish_id.to_owned();
+    let delay = std::time::Duration::from_millis(u64::try_from(delay_ms.max(0)).unwrap_or(0));
+    handle.spawn(async move {
+        tokio::time::sleep(delay + std::time::Duration::from_millis(5)).await;
+        settle(&state, &publish_id);
+    });
+}
+
+/// The events of a milestone: (seed family, real family).
+fn events_of(milestone: Milestone) -> (Option<WebhookEventKind>, WebhookEventKind) {
+    match milestone {
+        Milestone::Published => (
+            Some(WebhookEventKind::VideoPublishCompleted),
+            WebhookEventKind::PostPublishComplete,
+        ),
+        Milestone::PubliclyAvailable => (None, WebhookEventKind::PostPublishPubliclyAvailable),
+        Milestone::InboxDelivered => (None, WebhookEventKind::PostPublishInboxDelivered),
+        Milestone::Failed => (
+            Some(WebhookEventKind::VideoUploadFailed),
+            WebhookEventKind::PostPublishFailed,
+        ),
+    }
+}
+
+fn apply(state: &AppState, post: &PostRecord, view: &PostView, milestone: Milestone) {
+    if milestone == Milestone::Published && post.media == MediaKind::Video {
+        add_to_video_list(state, post, view.published_ms.unwrap_or(post.created_ms));
+    }
+    let endpoint = state
+        .endpoints()
+        .iter()
+        .find(|endpoint| endpoint.id == post.endpoint);
+    let Some(endpoint) = endpoint else {
+        return;
+    };
+    let (seed, real) = events_of(milestone);
+    match state.webhook_family(&post.client_key) {
+        WebhookFamily::Real => {
+            if !endpoint.real_webhooks.contains(&real.as_str()) {
+                return;
+            }
+            let content = PostPublishEvent {
+                publish_id: post.publish_id.clone(),
+                publish_type: match post.flow {
+                    PostFlow::Direct => PublishType::DirectPublish,
+                    PostFlow::Inbox => PublishType::InboxShare,
+                },
+                post_id: (milestone == Milestone::PubliclyAvailable).then(|| post.post_id.clone()),
+                reason: (milestone == Milestone::Failed)
+                    .then(|| view.fail_reason.as_deref().map(FailReason::parse))
+                    .flatten(),
+            };
+            state.emit_event(&post.client_key, Some(&post.open_id), real, &content);
+        }
+        WebhookFamily::Seed => {
+            let Some(seed) = seed.filter(|seed| endpoint.webhooks.contains(&seed.as_str())) else {
+                return;
+            };
+            let content = ShareEvent {
+                share_id: post.publish_id.clone(),
+            };
+            state.emit_event(&post.client_key, Some(&post.open_id), seed, &content);
+        }
+    }
+}
+
+fn truncate_utf16(text: &str, max: usize) -> String {
+    let mut units = 0;
+    let mut out = String::new();
+    for c in text.chars() {
+        units += c.len_utf16();
+        if units > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn add_to_video_list(state: &AppState, post: &PostRecord, published_ms: i64) {
+    let Some(creator) = state.store().creator(&post.open_id) else {
+        return;
+    };
+    let handle = if creator.username.is_empty() {
+        creator.open_id.clone()
+    } else {
+        creator.username.clone()
+    };
+    // The `Video` schema's title maximum, in UTF-16 units.
+    let title_max = tiktok_api::schemas::VIDEO
+        .field("title")
+        .and_then(|field| field.max_length)
+        .map_or(usize::MAX, |max| usize::try_from(max).unwrap_or(usize::MAX));
+    let title = truncate_utf16(&post.title, title_max);
+    let template = FixtureVideo {
+        title: title.clone(),
+        video_description: title,
+        ..FixtureVideo::default()
+    };
+    let video = build_video(
+        &handle,
+        &post.open_id,
+        post.post_id.clone(),
+        published_ms,
+        &template,
+    );
+    if let Err(error) = state.store().insert_video(video) {
+        tracing::warn!(publish_id = %post.publish_id, %error, "published video not added to the list");
+    }
+}
+
+/// The `data` of a status fetch.
+pub fn status_json(view: &PostView) -> Value {
+    let mut data = json!({
+        "status": view.status,
+        "publicaly_available_post_id": view.publicaly_available_post_id,
+        "uploaded_bytes": view.uploaded_bytes,
+        "downloaded_bytes": view.downloaded_bytes,
+    });
+    if let Some(reason) = &view.fail_reason {
+        data["fail_reason"] = json!(reason);
+    }
+    data
+}
+
+/// Called by the upload route once the last chunk is in.
+pub fn upload_completed(state: &AppState, post: &PostRecord) {
+    settle_later(state, &post.publish_id, post.processing_ms);
+}

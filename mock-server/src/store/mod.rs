@@ -1,0 +1,149 @@
+//! The mock's state behind one trait: apps, creators, videos, comments, tokens,
+//! rate-limit windows, faults, the call log and posts. The records are in [`records`] and
+//! [`posts`]; the in-memory implementation is [`memory`].
+
+pub mod memory;
+pub mod posts;
+pub mod records;
+
+pub use posts::{
+    MediaKind, Milestone, PostFlow, PostRecord, PostingBlock, PostingProfile, SourceKind,
+};
+pub use records::{
+    App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, RefreshRecord, TokenKind,
+    TokenRecord, Video,
+};
+
+/// One page of a creator's videos, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoPage {
+    /// The videos.
+    pub videos: Vec<Video>,
+    /// Whether older videos remain.
+    pub has_more: bool,
+}
+
+/// The result of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the call may go ahead (and was counted).
+    pub allowed: bool,
+    /// Calls in the window, this one included when allowed.
+    pub in_window: u32,
+}
+
+/// Why the store refused a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No creator has this open_id.
+    #[error("unknown creator {0:?}")]
+    UnknownCreator(String),
+    /// The id is taken.
+    #[error("duplicate id {0:?}")]
+    DuplicateId(String),
+    /// No free millisecond is left at or after the video's create time.
+    #[error("create_time_ms out of range")]
+    TimeOutOfRange,
+    /// No video has this id.
+    #[error("unknown video {0:?}")]
+    UnknownVideo(String),
+}
+
+/// All the mock's state. Implementations must be safe to call from many tasks at once
+/// and must not serialise unrelated calls behind one lock.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Forgets everything.
+    fn clear(&self);
+
+    /// Adds or replaces an app.
+    fn put_app(&self, app: App);
+    /// Every app, by client key.
+    fn apps(&self) -> Vec<App>;
+    /// The app with this client key.
+    fn app(&self, client_key: &str) -> Option<App>;
+
+    /// Adds or replaces a creator.
+    fn put_creator(&self, creator: Creator);
+    /// The creator with this open_id.
+    fn creator(&self, open_id: &str) -> Option<Creator>;
+    /// Every creator, by open_id.
+    fn creators(&self) -> Vec<Creator>;
+
+    /// Adds a video. Its `create_time_ms` moves forward to the next free millisecond of
+    /// its creator if taken, so the cursor of the video list is unambiguous. Returns it as stored.
+    fn insert_video(&self, video: Video) -> Result<Video, StoreError>;
+    /// The video with this id.
+    fn video(&self, id: &str) -> Option<Video>;
+    /// Up to `max_count` videos of `open_id` posted strictly before `before_ms` (all when
+    /// `None`), newest first. Costs O(log n + max_count).
+    fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage;
+    /// The videos among `ids` that belong to `open_id`, in the order asked, without repeats.
+    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video>;
+    /// How many videos `open_id` has.
+    fn video_count(&self, open_id: &str) -> u64;
+
+    /// Adds a comment.
+    fn insert_comment(&self, comment: Comment) -> Result<Comment, StoreError>;
+    /// The comments on a video, oldest first.
+    fn comments(&self, video_id: i64) -> Vec<Comment>;
+
+    /// Adds or replaces a token.
+    fn put_token(&self, token: TokenRecord);
+    /// The token record for this string, whatever its state.
+    fn token(&self, access_token: &str) -> Option<TokenRecord>;
+    /// Marks a token revoked; false if unknown.
+    fn revoke_token(&self, access_token: &str) -> bool;
+
+    /// Adds or replaces an authorization code.
+    fn put_auth_code(&self, code: AuthCode);
+    /// Marks a code used and returns it as it was before (its `used` tells a second use).
+    fn redeem_auth_code(&self, code: &str) -> Option<AuthCode>;
+    /// Adds or replaces a refresh token.
+    fn put_refresh_token(&self, record: RefreshRecord);
+    /// The refresh token's record, whatever its state.
+    fn refresh_token(&self, refresh_token: &str) -> Option<RefreshRecord>;
+    /// Changes a refresh token's record under its lock; returns it as it was before.
+    fn update_refresh_token(
+        &self,
+        refresh_token: &str,
+        change: &mut dyn FnMut(&mut RefreshRecord),
+    ) -> Option<RefreshRecord>;
+    /// The comment with this id.
+    fn comment(&self, id: i64) -> Option<Comment>;
+    /// Every token the app holds for the user (a scan: for control calls, not the hot path).
+    fn tokens_of(&self, client_key: &str, open_id: &str) -> Vec<TokenRecord>;
+
+    /// Counts a call against the sliding window of `key` if fewer than `limit` calls
+    /// happened in the `window_ms` before `now_ms`. Exact under concurrency.
+    fn try_acquire(&self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> RateDecision;
+
+    /// Makes the next `remaining` calls to `endpoint` hit `fault`.
+    fn push_fault(&self, fault: PendingFault);
+    /// Takes one hit of the first pending fault of `endpoint`.
+    fn take_fault(&self, endpoint: &str) -> Option<Fault>;
+    /// Every pending fault.
+    fn faults(&self) -> Vec<PendingFault>;
+
+    /// Appends to the call log (its `seq` is assigned by the store).
+    fn record_call(&self, call: CallRecord);
+    /// The call log, oldest first (the most recent calls, up to a bound).
+    fn calls(&self) -> Vec<CallRecord>;
+
+    /// Adds a post of the Content Posting API; its publish_id and upload_id must be new.
+    fn insert_post(&self, post: PostRecord) -> Result<(), StoreError>;
+    /// The post with this publish_id.
+    fn post(&self, publish_id: &str) -> Option<PostRecord>;
+    /// The post whose upload URL has this upload_id.
+    fn post_by_upload_id(&self, upload_id: &str) -> Option<PostRecord>;
+    /// Runs `change` on the post under its own lock; false if unknown.
+    fn update_post(&self, publish_id: &str, change: &mut dyn FnMut(&mut PostRecord)) -> bool;
+    /// The posts of a creator, oldest first.
+    fn creator_posts(&self, open_id: &str) -> Vec<PostRecord>;
+    /// Every post, oldest first.
+    fn posts(&self) -> Vec<PostRecord>;
+    /// Marks a post of `open_id` open (time may still change it) or closed. A new post is
+    /// open; settling visits only open posts, so its cost does not grow with old ones.
+    fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool);
+    /// The publish_ids of the open posts of one creator, or of every creator.
+    fn open_posts(&self, open_id: Option<&str>) -> Vec<String>;
+}
