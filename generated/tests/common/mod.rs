@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use tiktok_api::{Client, MemoryTokenStore, RetryPolicy, StoredToken, TokenStore};
 
 /// The demo creator with the most videos.
 pub const DEMO_OPEN_ID: &str = "-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b";
@@ -91,4 +95,48 @@ impl Control {
         )
         .await;
     }
+}
+
+pub async fn mock() -> (tiktok_mock::MockServer, Control) {
+    let mock = tiktok_mock::MockServer::start().await;
+    let control = Control::new(mock.uri());
+    (mock, control)
+}
+
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(5))
+}
+
+pub async fn client(control: &Control) -> Client {
+    let (key, secret) = control.app().await;
+    Client::builder()
+        .base_url(&control.base)
+        .credentials(key, secret)
+        .retry_policy(fast_retries())
+        .build()
+        .unwrap()
+}
+
+/// A user handle whose store holds a token minted by the mock, marked as expiring in
+/// `expires_in` seconds on this machine's clock.
+pub async fn user(
+    client: &Client,
+    control: &Control,
+    open_id: &str,
+    scopes: &[&str],
+    expires_in: i64,
+) -> (tiktok_api::UserClient, Arc<MemoryTokenStore>) {
+    let minted = control.mint(open_id, scopes).await;
+    let token: tiktok_api::Token = serde_json::from_value(minted).unwrap();
+    let store = Arc::new(MemoryTokenStore::new());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut stored = StoredToken::from_token(&token, open_id, now, None);
+    stored.access_expires_at = now + expires_in;
+    store.save(&stored).await.unwrap();
+    (client.user(store.clone(), open_id), store)
 }
