@@ -34,6 +34,8 @@
 //! [`WebhookPayload::dedup_key`]: the receiver remembers the SHA-256 of the keys of the last
 //! `capacity` distinct events ([`DEFAULT_CAPACITY`] unless set), first in, first out, so its
 //! memory is bounded whatever arrives. An event older than that window comes through again.
+//! A duplicate that arrives while the first copy is still with the handler is answered 200
+//! too; should the handler then fail, the first copy's 500 makes TikTok send it again.
 //! Bodies are read through axum's `Bytes` extractor, so axum's default body limit (2 MB)
 //! applies.
 
