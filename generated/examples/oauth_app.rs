@@ -6,8 +6,9 @@
 //!     cargo run -p tiktok-api --example oauth_app -- --port 3000 [--store tokens.json]
 //! ```
 //!
-//! The redirect URI is `http://127.0.0.1:PORT/callback`; register it for the app (on the
-//! mock: `POST /_mock/apps`).
+//! The redirect URI is `http://localhost:PORT/auth/callback`, which the mock's demo app
+//! has registered for port 3000 (the default): with the credentials the mock prints, the
+//! login works as is. Elsewhere register it for the app.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,18 +42,18 @@ impl App {
         App {
             client,
             store: Arc::new(FileTokenStore::new(store_path)),
-            redirect_uri: format!("http://{address}/callback"),
+            redirect_uri: format!("http://localhost:{}/auth/callback", address.port()),
             pending: Arc::default(),
             current: Arc::default(),
         }
     }
 
-    /// The routes: `/`, `/login`, `/callback`.
+    /// The routes: `/`, `/login`, `/auth/callback`.
     pub fn router(self) -> Router {
         Router::new()
             .route("/", get(home))
             .route("/login", get(login))
-            .route("/callback", get(callback))
+            .route("/auth/callback", get(callback))
             .with_state(self)
     }
 }
@@ -172,7 +173,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;
-    println!("listening on http://{address}");
+    println!("listening on http://localhost:{}", address.port());
     let app = App::new(builder.build()?, store, address);
     axum::serve(listener, app.router()).await?;
     Ok(())

@@ -12,6 +12,8 @@
 //! - With the default `client` feature: an async [`Client`] (reqwest with rustls) with one
 //!   method per endpoint, and OAuth helpers ([`oauth`]).
 //! - Webhook payloads and the `TikTok-Signature` verifier ([`webhook`]).
+//! - With the `webhook-receiver` feature: an axum endpoint that verifies, deduplicates and
+//!   hands on webhook deliveries (`runtime::webhook_receiver`).
 //!
 //! With `default-features = false` the crate has no reqwest or tokio: models, scopes,
 //! tables and webhooks only.
@@ -49,12 +51,11 @@ mod envelope;
 mod error;
 pub mod meta;
 pub mod oauth;
+pub mod runtime;
 pub mod webhook;
 
 #[cfg(feature = "client")]
 mod client;
-#[cfg(feature = "client")]
-pub mod runtime;
 
 pub use chunks::{ChunkPlan, ChunkRules};
 #[cfg(feature = "client")]

@@ -98,10 +98,22 @@ pub enum SignatureError {
 }
 
 /// Verifies `TikTok-Signature` headers for one app.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output never shows the client secret.
+#[derive(Clone)]
 pub struct Verifier {
     client_secret: String,
     tolerance_seconds: i64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Verifier")
+            .field("client_secret", &"[redacted]")
+            .field("tolerance_seconds", &self.tolerance_seconds)
+            .finish()
+    }
 }
 
 impl Verifier {
@@ -141,6 +153,17 @@ impl Verifier {
         Ok(())
     }
 
+    /// The replay tolerance in seconds.
+    pub fn tolerance(&self) -> i64 {
+        self.tolerance_seconds
+    }
+
+    /// Checks `header` against the raw `body` at the system clock's current time, as
+    /// [`Verifier::verify`] does at a given time.
+    pub fn verify_now(&self, header: &str, body: &[u8]) -> Result<(), SignatureError> {
+        self.verify(header, body, system_now_seconds())
+    }
+
     /// Verifies, then parses the payload.
     pub fn verify_payload(
         &self,
@@ -152,6 +175,15 @@ impl Verifier {
         WebhookPayload::parse(body)
             .map_err(|error| SignatureError::Malformed(format!("body: {error}")))
     }
+}
+
+/// The system clock in Unix seconds (0 for a clock set before 1970).
+pub(crate) fn system_now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Splits `t=...,s=...` (in any order, whitespace tolerated).
@@ -246,6 +278,32 @@ mod tests {
                 tolerance: 60
             })
         );
+    }
+
+    #[test]
+    fn verify_now_reads_the_system_clock() {
+        let verifier = Verifier::new("secret").tolerance_seconds(60);
+        let now = system_now_seconds();
+        assert!(now > 1_600_000_000);
+        let fresh = signature_header("secret", now, BODY);
+        assert_eq!(verifier.verify_now(&fresh, BODY), Ok(()));
+        let stale = signature_header("secret", now - 3600, BODY);
+        assert!(matches!(
+            verifier.verify_now(&stale, BODY),
+            Err(SignatureError::Stale { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let verifier = Verifier::new("topsecret-value");
+        let printed = format!("{verifier:?}");
+        assert!(!printed.contains("topsecret"), "{printed}");
+        assert!(
+            printed.contains(r#"client_secret: "[redacted]""#),
+            "{printed}"
+        );
+        assert!(!format!("{verifier:#?}").contains("topsecret"));
     }
 
     #[test]

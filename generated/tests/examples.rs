@@ -76,7 +76,7 @@ async fn oauth_app_logs_in_with_pkce_and_shows_the_profile() {
     let control = Control::new(mock.uri());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let redirect_uri = format!("http://{address}/callback");
+    let redirect_uri = format!("http://localhost:{}/auth/callback", address.port());
     control
         .post(
             "/_mock/apps",
@@ -125,6 +125,7 @@ async fn oauth_app_logs_in_with_pkce_and_shows_the_profile() {
         .unwrap();
     let callback = consent.headers()["location"].to_str().unwrap().to_string();
     assert!(callback.starts_with(&redirect_uri), "{callback}");
+    // The browser follows the redirect to localhost, where the app listens.
     let back = browser.get(&callback).send().await.unwrap();
     assert_eq!(back.headers()["location"], "/");
     let home = browser
