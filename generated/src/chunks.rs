@@ -62,15 +62,31 @@ pub enum ChunkError {
         /// Found.
         found: u64,
     },
-    /// A video sent whole, or in one chunk, is above the largest chunk.
-    #[error("a video over {max} bytes must be sent in more than one chunk")]
+    /// A video sent whole is above the largest chunk.
+    #[error(
+        "a video over {} MB ({max} bytes) must be sent in chunks of {} MB to {} MB",
+        CHUNK_MAX_MB,
+        CHUNK_MIN_MB,
+        CHUNK_MAX_MB
+    )]
     WholeTooLarge {
         /// The largest video sent whole.
         max: u64,
     },
+    /// A video in a single chunk (not whole) is above the largest chunk.
+    #[error(
+        "a video over {} MB ({max} bytes) must be sent in more than one chunk",
+        CHUNK_MAX_MB
+    )]
+    SingleChunkTooLarge {
+        /// The largest video in one chunk.
+        max: u64,
+    },
     /// A chunk is below the smallest size and the video is not sent whole.
     #[error(
-        "chunk_size ({chunk_size}) is below {min} bytes; only a video under {whole_below} bytes is sent whole, with chunk_size = video_size"
+        "chunk_size ({chunk_size}) is below {} MB ({min} bytes); only a video under {} MB (below {whole_below} bytes) is sent whole, with chunk_size = video_size",
+        CHUNK_MIN_MB,
+        CHUNK_MIN_MB
     )]
     ChunkTooSmall {
         /// The chunk size.
@@ -81,7 +97,7 @@ pub enum ChunkError {
         whole_below: u64,
     },
     /// A chunk is above the largest size.
-    #[error("chunk_size ({chunk_size}) is above {max} bytes")]
+    #[error("chunk_size ({chunk_size}) is above {} MB ({max} bytes)", CHUNK_MAX_MB)]
     ChunkTooLarge {
         /// The chunk size.
         chunk_size: u64,
@@ -89,7 +105,10 @@ pub enum ChunkError {
         max: u64,
     },
     /// The last chunk is above its largest size.
-    #[error("the last chunk ({last} bytes) is above {max} bytes")]
+    #[error(
+        "the last chunk ({last} bytes) is above {} MB ({max} bytes)",
+        CHUNK_MAX_FINAL_MB
+    )]
     LastTooLarge {
         /// The last chunk's size.
         last: u64,
@@ -195,7 +214,7 @@ impl ChunkRules {
             });
         }
         if total_chunk_count == 1 && video_size > self.max_chunk {
-            return Err(ChunkError::WholeTooLarge {
+            return Err(ChunkError::SingleChunkTooLarge {
                 max: self.max_chunk,
             });
         }

@@ -3,10 +3,8 @@
 //! unaudited restriction and the daily caps of the endpoint's `limits`.
 
 use serde_json::Value;
+use tiktok_api::ChunkRules;
 use tiktok_api::meta::EndpointMeta;
-use tiktok_api::spec_constants::{
-    CHUNK_MAX_FINAL_MB, CHUNK_MAX_MB, CHUNK_MIN_MB, MAX_CHUNKS, MB_READINGS, MIN_CHUNKS,
-};
 use tiktok_api::{ErrorCode, PrivacyLevel};
 
 use crate::content_posting::lifecycle::view;
@@ -61,81 +59,23 @@ pub enum VideoSource {
     },
 }
 
-/// Bytes in `mb` MB under each reading, smallest first.
-fn readings(mb: u64) -> (i64, i64) {
-    let min = MB_READINGS.iter().copied().min().unwrap_or(1_000_000);
-    let max = MB_READINGS.iter().copied().max().unwrap_or(1_048_576);
-    let bytes = |unit: u64| i64::try_from(mb.saturating_mul(unit)).unwrap_or(i64::MAX);
-    (bytes(min), bytes(max))
-}
-
-/// Checks the chunk rules exactly, accepting both readings of "MB" at each boundary:
-/// a limit from below uses the smaller reading, a limit from above the larger.
+/// Checks the chunk rules with the client's own implementation
+/// ([`tiktok_api::ChunkRules::lenient`]): both readings of "MB" pass at each boundary.
 pub fn check_chunks(
     video_size: i64,
     chunk_size: i64,
     total_chunk_count: i64,
 ) -> Result<(), String> {
-    let (min_chunk, _) = readings(CHUNK_MIN_MB);
-    let min_chunk = min_chunk - i64::from(mutant!(ChunkBoundaryOffByOne));
-    let (_, max_chunk) = readings(CHUNK_MAX_MB);
-    let (_, max_final) = readings(CHUNK_MAX_FINAL_MB);
-    let (_, whole_below) = readings(CHUNK_MIN_MB);
-    let fail = |rule: String| Err(format!("{CHUNK_INVALID}: {rule}"));
-    if video_size < 1 || chunk_size < 1 || total_chunk_count < 1 {
-        return fail("video_size, chunk_size and total_chunk_count must be positive".to_owned());
-    }
-    if chunk_size > video_size {
-        return fail(format!(
-            "chunk_size ({chunk_size}) must not exceed video_size ({video_size})"
-        ));
-    }
-    let expected = video_size / chunk_size;
-    if total_chunk_count != expected {
-        return fail(format!(
-            "total_chunk_count must be floor(video_size / chunk_size) = {expected}, found {total_chunk_count}"
-        ));
-    }
-    let (min_chunks, max_chunks) = (
-        i64::try_from(MIN_CHUNKS).unwrap_or(1),
-        i64::try_from(MAX_CHUNKS).unwrap_or(i64::MAX),
-    );
-    if total_chunk_count < min_chunks || total_chunk_count > max_chunks {
-        return fail(format!(
-            "a video has {MIN_CHUNKS} to {MAX_CHUNKS} chunks, found {total_chunk_count}"
-        ));
-    }
-    let whole = chunk_size == video_size;
-    if whole {
-        if video_size > max_chunk {
-            return fail(format!(
-                "a video over {CHUNK_MAX_MB} MB ({max_chunk} bytes) must be sent in chunks of {CHUNK_MIN_MB} MB to {CHUNK_MAX_MB} MB"
-            ));
-        }
-        return Ok(());
-    }
-    if chunk_size < min_chunk {
-        return fail(format!(
-            "chunk_size ({chunk_size}) is below {CHUNK_MIN_MB} MB ({min_chunk} bytes); only a video under {CHUNK_MIN_MB} MB (below {whole_below} bytes) is sent whole, with chunk_size = video_size"
-        ));
-    }
-    if chunk_size > max_chunk {
-        return fail(format!(
-            "chunk_size ({chunk_size}) is above {CHUNK_MAX_MB} MB ({max_chunk} bytes)"
-        ));
-    }
-    let last = video_size - (total_chunk_count - 1) * chunk_size;
-    if total_chunk_count == 1 && video_size > max_chunk {
-        return fail(format!(
-            "a video over {CHUNK_MAX_MB} MB ({max_chunk} bytes) must be sent in more than one chunk"
-        ));
-    }
-    if last > max_final {
-        return fail(format!(
-            "the last chunk ({last} bytes) is above {CHUNK_MAX_FINAL_MB} MB ({max_final} bytes)"
-        ));
-    }
-    Ok(())
+    let mut rules = ChunkRules::lenient();
+    rules.min_chunk -= u64::from(mutant!(ChunkBoundaryOffByOne));
+    let positive = |value: i64| u64::try_from(value).unwrap_or(0);
+    rules
+        .check(
+            positive(video_size),
+            positive(chunk_size),
+            positive(total_chunk_count),
+        )
+        .map_err(|rule| format!("{CHUNK_INVALID}: {rule}"))
 }
 
 /// The host of an https URL, or why it is not one.
