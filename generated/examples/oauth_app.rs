@@ -147,9 +147,21 @@ async fn callback(
     }
 }
 
+/// Prints an error as a sentence and exits with 1.
 #[allow(dead_code)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    match start().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(dead_code)]
+async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut port = 3000u16;
     let mut store = PathBuf::from("tokens.json");
     let mut args = std::env::args().skip(1);

@@ -98,9 +98,21 @@ pub async fn run(
     Ok(status)
 }
 
+/// Prints an error as a sentence and exits with 1.
 #[allow(dead_code)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    match start().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(dead_code)]
+async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse(std::env::args().skip(1))?;
     let token = std::env::var("TIKTOK_ACCESS_TOKEN").map_err(
         |_| "set TIKTOK_ACCESS_TOKEN to a user access token with video.publish or video.upload",
