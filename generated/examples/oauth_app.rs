@@ -110,7 +110,13 @@ async fn login(State(app): State<App>) -> Response {
             .build(),
         Err(error) => return page(escape(&error.to_string())).into_response(),
     };
-    app.pending.lock().insert(state, pkce);
+    let mut pending = app.pending.lock();
+    // Logins never finished are dropped past a bound, so the map cannot grow forever.
+    if pending.len() >= 1000 {
+        pending.clear();
+    }
+    pending.insert(state, pkce);
+    drop(pending);
     Redirect::to(&url).into_response()
 }
 

@@ -6,8 +6,9 @@
 //! cargo run -p tiktok-api --features webhook-receiver --example receive_webhooks -- --port 3000
 //! ```
 //!
-//! The client secret comes from `--client-secret`, else `TIKTOK_CLIENT_SECRET`, else the
-//! mock's demo app's secret (so it works with the mock as printed; with TikTok, set yours).
+//! The client secret comes from `--client-secret`, else `TIKTOK_CLIENT_SECRET` (the mock
+//! prints its demo app's); without one the example refuses to start rather than accept
+//! deliveries it cannot verify.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,9 +17,6 @@ use clap::Parser;
 use tiktok_api::runtime::webhook_receiver::{WebhookEvent, WebhookReceiver};
 use tiktok_api::webhook::Verifier;
 use tokio::net::TcpListener;
-
-/// The client secret of the mock's demo app (`mock-server/demo.yaml`).
-pub const DEMO_CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
 
 /// The path the receiver serves; the mock's demo app's callback URL ends with it.
 pub const PATH: &str = "/webhooks/tiktok";
@@ -29,7 +27,7 @@ struct Args {
     /// Port to listen on, on 127.0.0.1 (0 picks a free one). The mock's demo app calls back to 3000.
     #[arg(long, default_value_t = 3000)]
     port: u16,
-    /// The app's client secret (else TIKTOK_CLIENT_SECRET, else the mock demo app's).
+    /// The app's client secret (else TIKTOK_CLIENT_SECRET).
     #[arg(long)]
     client_secret: Option<String>,
 }
@@ -37,10 +35,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let client_secret = args
+    let Some(client_secret) = args
         .client_secret
         .or_else(|| std::env::var("TIKTOK_CLIENT_SECRET").ok())
-        .unwrap_or_else(|| DEMO_CLIENT_SECRET.to_owned());
+    else {
+        eprintln!(
+            "error: set --client-secret or TIKTOK_CLIENT_SECRET (the mock prints its demo app's)"
+        );
+        std::process::exit(2);
+    };
     let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
     run(listener, &client_secret, std::io::stdout()).await
 }

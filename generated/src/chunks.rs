@@ -115,6 +115,9 @@ pub enum ChunkError {
         /// Its largest size.
         max: u64,
     },
+    /// The rules themselves allow nothing (bounds out of order, no chunks).
+    #[error("chunk rules out of order: {0:?}")]
+    InvalidRules(ChunkRules),
     /// No plan exists: the video is empty.
     #[error("the video is empty")]
     Empty,
@@ -229,11 +232,25 @@ impl ChunkRules {
     }
 
     /// The largest video a plan exists for: as many full chunks as allowed, the last one
-    /// as large as allowed.
+    /// as large as allowed (0 for rules that allow nothing).
     pub fn max_video_size(&self) -> u64 {
         let chunk = self.max_chunk.min(self.max_final);
-        let last = self.max_final.min(2 * chunk - 1);
-        (self.max_chunks - 1) * chunk + last
+        let last = self
+            .max_final
+            .min(chunk.saturating_mul(2).saturating_sub(1));
+        self.max_chunks
+            .saturating_sub(1)
+            .saturating_mul(chunk)
+            .saturating_add(last)
+    }
+
+    /// Whether the rules allow any plan at all: chunk bounds in order, at least one chunk.
+    fn is_consistent(&self) -> bool {
+        0 < self.min_chunk
+            && self.min_chunk <= self.max_chunk
+            && self.max_chunk <= self.max_final
+            && 0 < self.min_chunks
+            && self.min_chunks <= self.max_chunks
     }
 }
 
@@ -254,8 +271,9 @@ impl ChunkPlan {
     pub const PREFERRED_CHUNK_BYTES: u64 = 10_000_000;
 
     /// A plan for a video of `video_size` bytes that passes the chunk rules under every
-    /// reading of "MB": whole below 5 MB; otherwise chunks of about 10 MB, larger only as
-    /// needed to stay within 1,000 chunks.
+    /// reading of "MB": whole up to [`ChunkPlan::PREFERRED_CHUNK_BYTES`] (the rules send a
+    /// video under 5 MB whole and allow it up to 64 MB); otherwise chunks of about 10 MB,
+    /// larger only as needed to stay within 1,000 chunks.
     pub fn for_size(video_size: u64) -> Result<Self, ChunkError> {
         Self::with_rules(
             video_size,
@@ -272,6 +290,9 @@ impl ChunkPlan {
     ) -> Result<Self, ChunkError> {
         if video_size == 0 {
             return Err(ChunkError::Empty);
+        }
+        if !rules.is_consistent() {
+            return Err(ChunkError::InvalidRules(*rules));
         }
         let max = rules.max_video_size();
         if video_size > max {
@@ -344,7 +365,7 @@ impl ChunkPlan {
 
     /// The largest chunk of the plan (the last one), in bytes: the uploader's buffer.
     pub fn largest_chunk(&self) -> u64 {
-        self.range(self.total_chunk_count - 1)
+        self.range(self.total_chunk_count.saturating_sub(1))
             .map_or(self.chunk_size, |(first, last)| last - first + 1)
     }
 }
@@ -380,6 +401,34 @@ mod tests {
             let (_, last) = plan.range(plan.total_chunk_count - 1).unwrap();
             assert_eq!(last, size - 1);
         }
+    }
+
+    #[test]
+    fn rules_that_allow_nothing_are_an_error_not_a_panic() {
+        let rules = ChunkRules {
+            min_chunk: 10,
+            max_chunk: 5,
+            ..ChunkRules::strict()
+        };
+        assert!(matches!(
+            ChunkPlan::with_rules(100, &rules, 7),
+            Err(ChunkError::InvalidRules(_))
+        ));
+        let none = ChunkRules {
+            max_chunks: 0,
+            min_chunks: 0,
+            ..ChunkRules::strict()
+        };
+        assert!(ChunkPlan::with_rules(100, &none, 7).is_err());
+        assert_eq!(
+            ChunkRules {
+                max_chunk: 0,
+                max_final: 0,
+                ..none
+            }
+            .max_video_size(),
+            0
+        );
     }
 
     #[test]

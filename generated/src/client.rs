@@ -30,6 +30,7 @@ use crate::{Error, decode_response, spec_constants};
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
+    timeout: Duration,
     retry: RetryPolicy,
     limiter: Option<Arc<RateLimiter>>,
     credentials: Option<Arc<AppCredentials>>,
@@ -162,6 +163,7 @@ impl ClientBuilder {
         Ok(Client {
             http,
             base_url,
+            timeout: self.timeout,
             retry: self.retry,
             limiter: self.limiter.map(|mode| Arc::new(RateLimiter::new(mode))),
             credentials: self.credentials.map(Arc::new),
@@ -208,6 +210,11 @@ impl Client {
     /// The retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// The whole-request timeout of API calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The app's credentials, or an error naming what needs them.
@@ -270,12 +277,23 @@ impl Client {
         async move {
             let started = Instant::now();
             let mut attempt = 0;
+            let mut previous: Option<Error> = None;
             loop {
                 attempt += 1;
                 let span = tracing::Span::current();
                 span.record("attempt", attempt);
-                if let Some(limiter) = &self.limiter {
-                    limiter.acquire(meta, access_token).await?;
+                if let Some(limiter) = &self.limiter
+                    && let Err(refused) = limiter.acquire(meta, access_token).await
+                {
+                    // Fail-fast on a retry: give up with the last answer, not the limiter's.
+                    return Err(match previous {
+                        Some(last) => Error::RetriesExhausted {
+                            attempts: attempt - 1,
+                            elapsed: started.elapsed(),
+                            last: Box::new(last),
+                        },
+                        None => refused,
+                    });
                 }
                 let result = self
                     .send_once(meta, access_token, fields.as_deref(), body)
@@ -304,6 +322,7 @@ impl Client {
                     Some(delay) => {
                         tracing::debug!(%error, delay_ms = delay.as_millis() as u64, "retrying");
                         tokio::time::sleep(delay).await;
+                        previous = Some(error);
                     }
                     None if attempt > 1 => {
                         return Err(Error::RetriesExhausted {

@@ -48,9 +48,49 @@ struct V2Body {
     error: Option<ApiErrorBody>,
 }
 
+/// The start of a body for an error message, with the value of every field the spec
+/// marks `secret` (tokens, codes, upload URLs) replaced, wherever it is in the JSON. A body
+/// that is not JSON is kept only if it mentions no secret field's name.
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            redact(&mut value);
+            value.to_string()
+        }
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            if secret_names().any(|name| text.contains(name)) {
+                return "[withheld: the body may hold a credential]".to_owned();
+            }
+            text.into_owned()
+        }
+    };
     text.chars().take(512).collect()
+}
+
+/// The names of the fields the spec marks `secret`.
+fn secret_names() -> impl Iterator<Item = &'static str> {
+    crate::SCHEMAS
+        .iter()
+        .flat_map(|schema| schema.fields.iter())
+        .filter(|field| field.secret)
+        .map(|field| field.name)
+}
+
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if secret_names().any(|name| name == key) {
+                    *item = serde_json::Value::String("[redacted]".to_owned());
+                } else {
+                    redact(item);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
 }
 
 /// Decodes an HTTP answer of an endpoint with the given envelope into its data, or a typed error.
@@ -176,5 +216,27 @@ mod tests {
         let token: Token = decode_response(Envelope::OAuth, 200, body).expect("a token");
         assert_eq!(token.access_token, "act.x");
         assert_eq!(token.refresh_token, None);
+    }
+
+    #[test]
+    fn a_decode_error_never_carries_a_credential() {
+        // A token answer missing `token_type`: the body holds fresh tokens.
+        let body = br#"{"access_token":"act.fresh","refresh_token":"rft.fresh","expires_in":7200,"open_id":"-000x"}"#;
+        let error = decode_response::<Token>(Envelope::OAuth, 200, body).unwrap_err();
+        let text = format!("{error:?} {error}");
+        assert!(
+            !text.contains("act.fresh") && !text.contains("rft.fresh"),
+            "{text}"
+        );
+        assert!(text.contains("-000x"), "the rest of the body stays: {text}");
+        let error =
+            decode_response::<Token>(Envelope::OAuth, 200, b"access_token=act.fresh").unwrap_err();
+        assert!(!format!("{error:?}").contains("act.fresh"));
+        let body = br#"{"data":{"publish_id":7,"upload_url":"https://up.example/?upload_token=secret"},"error":{"code":"ok","message":"","log_id":"L"}}"#;
+        let error = decode_response::<crate::PublishInitData>(Envelope::V2, 200, body).unwrap_err();
+        assert!(
+            !format!("{error:?}").contains("upload_token=secret"),
+            "{error:?}"
+        );
     }
 }

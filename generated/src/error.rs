@@ -107,6 +107,12 @@ pub enum UploadError {
         /// Bytes read.
         read: u64,
     },
+    /// The source holds more bytes than it announced (nothing past them was sent).
+    #[error("the video is longer than the {expected} bytes announced")]
+    SourceTooLong {
+        /// Bytes announced.
+        expected: u64,
+    },
     /// The init call answered without an upload URL.
     #[error("the init call returned no upload_url")]
     NoUploadUrl,

@@ -274,6 +274,8 @@ pub struct FieldMeta {
     pub maximum: Option<i64>,
     /// An example value, as JSON text.
     pub example: Option<&'static str>,
+    /// A credential (token, code, secret, verifier, upload URL): never shown or logged.
+    pub secret: bool,
 }
 
 /// An entry of the error catalog.

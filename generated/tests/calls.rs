@@ -129,9 +129,31 @@ async fn research_comments_stream_stops_at_the_index_cursors_reach() {
         .max_reach
         .unwrap();
     assert_eq!(comments.len() as u64, reach);
-    let mut ids: Vec<_> = comments.iter().map(|comment| comment.id.unwrap()).collect();
-    ids.dedup();
-    assert_eq!(ids.len() as u64, reach, "each comment once");
+    let ids: Vec<i64> = comments.iter().map(|comment| comment.id.unwrap()).collect();
+    let distinct: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len() as u64, reach, "each comment once");
+    // Oldest first, as the mock's own list orders them: the first `reach` of 1,050.
+    let expected: Vec<i64> = (0..reach as i64).map(|index| 900_000 + index).collect();
+    assert_eq!(ids, expected);
+}
+
+#[tokio::test]
+async fn with_retries_off_a_429_is_returned_at_once() {
+    let (_mock, control) = mock().await;
+    let (key, secret) = control.app().await;
+    let client = Client::builder()
+        .base_url(&control.base)
+        .credentials(key, secret)
+        .retry_policy(RetryPolicy::off())
+        .build()
+        .unwrap();
+    let (user, _) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], 3600).await;
+    control.fault("user_info", 1, "rate_limit_exceeded").await;
+    let error = user.user_info(&[UserField::OpenId]).await.unwrap_err();
+    assert_eq!(error.code(), Some(&ErrorCode::RateLimitExceeded));
+    assert_eq!(error.attempts(), 1);
+    assert!(error.is_retryable());
+    assert_eq!(control.calls_to("user_info").await.len(), 1);
 }
 
 #[tokio::test]

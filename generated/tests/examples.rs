@@ -51,7 +51,8 @@ async fn post_video_posts_a_file_directly_and_to_the_inbox() {
     let token = token["access_token"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clip.mp4");
-    std::fs::write(&file, vec![0u8; 12_345_678]).unwrap();
+    // Three chunks (10 MB, 10 MB, then the rest): the file is read a chunk at a time.
+    std::fs::write(&file, vec![0u8; 32_345_678]).unwrap();
     for (inbox, expected) in [(false, "PUBLISH_COMPLETE"), (true, "SEND_TO_USER_INBOX")] {
         let args = post_video::Args::parse(
             ["--file".to_string(), file.display().to_string()]

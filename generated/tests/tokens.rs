@@ -210,3 +210,18 @@ async fn an_unwritable_store_loses_no_refreshed_token() {
                 .access_expires_at
     );
 }
+
+#[tokio::test]
+async fn revoke_refreshes_an_expired_token_first_and_clears_the_store() {
+    let (_mock, control) = mock().await;
+    let client = client(&control).await;
+    let (user, store) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], -1).await;
+    user.revoke().await.unwrap();
+    assert_eq!(control.calls_to("token").await.len(), 1);
+    assert_eq!(control.calls_to("revoke").await.len(), 1);
+    assert!(store.load(DEMO_OPEN_ID).await.unwrap().is_none());
+    assert!(matches!(
+        user.user_info(&[UserField::OpenId]).await,
+        Err(Error::ReauthorizationRequired { .. })
+    ));
+}

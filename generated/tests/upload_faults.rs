@@ -137,9 +137,11 @@ async fn a_chunk_whose_answer_was_lost_is_not_sent_twice_into_the_file() {
     host.plan.lock().extend(["lost"]);
     let base = start(host.clone()).await;
     let user = client(&base, RetryPolicy::default()).user_with_access_token("act.x");
-    user.upload_video(video(), PostTarget::Inbox, UploadOptions::new())
+    let posted = user
+        .upload_video(video(), PostTarget::Inbox, UploadOptions::new())
         .await
         .unwrap();
+    assert_eq!(posted.status.status, PostStatus::SendToUserInbox);
     // The resend got 416 with a Content-Range showing the chunk had arrived: accepted.
     assert_eq!(host.puts.load(Ordering::SeqCst), 3);
     assert_eq!(host.received.lock().len(), 2);

@@ -38,13 +38,15 @@ async fn a_200_mb_upload_grows_peak_memory_by_less_than_two_chunks() {
     let plan = ChunkPlan::for_size(size).unwrap();
 
     // Warm up the connection pool and the allocator with one small upload.
-    user.upload_video(
-        VideoSource::Bytes(vec![0u8; 1000].into()),
-        PostTarget::Inbox,
-        UploadOptions::new(),
-    )
-    .await
-    .unwrap();
+    let warm_up = user
+        .upload_video(
+            VideoSource::Bytes(vec![0u8; 1000].into()),
+            PostTarget::Inbox,
+            UploadOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert!(!warm_up.is_failed());
     // Reset the peak ("5" clears VmHWM) and measure from here.
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let before = status_bytes("VmRSS:");

@@ -218,3 +218,34 @@ trait TakeBytes: tokio::io::AsyncRead + Sized {
     }
 }
 impl<T: tokio::io::AsyncRead> TakeBytes for T {}
+
+#[tokio::test]
+async fn a_source_longer_than_announced_is_refused_before_its_last_chunk() {
+    let (_mock, control) = mock().await;
+    let client = client(&control).await;
+    let (user, _) = user(&client, &control, PRIVATE_OPEN_ID, &["video.upload"], 3600).await;
+    let error = user
+        .upload_video(
+            VideoSource::reader(tokio::io::repeat(1).take_bytes(25_000_001), 25_000_000),
+            PostTarget::Inbox,
+            UploadOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Upload(UploadError::SourceTooLong {
+                expected: 25_000_000
+            })
+        ),
+        "{error:?}"
+    );
+    let posts = control.get("/_mock/posts").await;
+    let uploaded = posts["posts"][0]["status"]["uploaded_bytes"].as_i64();
+    assert_eq!(
+        uploaded,
+        Some(10_000_000),
+        "the last chunk was not sent: {posts}"
+    );
+}

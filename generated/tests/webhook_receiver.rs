@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 
 /// The demo app of the mock's embedded fixtures.
 const CLIENT_KEY: &str = "awdemo7c1f2e9b4d3a";
-const CLIENT_SECRET: &str = example::DEMO_CLIENT_SECRET;
+/// The client secret of the mock's demo app (`mock-server/demo.yaml`).
+const CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
 
 /// One request as it reached the receiver's socket, and the answer it got.
 #[derive(Debug, Clone)]

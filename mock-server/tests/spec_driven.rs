@@ -27,6 +27,7 @@ const fn field(name: &'static str, ty: TypeMeta, required: bool) -> FieldMeta {
         minimum: None,
         maximum: None,
         example: None,
+        secret: false,
     }
 }
 

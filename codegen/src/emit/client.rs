@@ -806,8 +806,10 @@ fn emit_schema_table(model: &Model) -> TokenStream {
                     let minimum = option(field.minimum);
                     let maximum = option(field.maximum);
                     let example = option(field.example.as_ref().map(|example| example.to_string()));
+                    let secret = field.secret;
                     quote! {
                         crate::meta::FieldMeta {
+                            secret: #secret,
                             name: #wire,
                             ty: #ty,
                             required: #required,

@@ -1059,7 +1059,7 @@ pub struct InboxVideoInitRequest {
 /// A started post.
 ///
 /// Spec schema `PublishInitData`.
-#[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
 pub struct PublishInitData {
     /// Tracks the post. (at most 64 characters)
     #[serde(rename = "publish_id")]
@@ -1071,6 +1071,14 @@ pub struct PublishInitData {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub upload_url: ::std::option::Option<::std::string::String>,
+}
+impl ::std::fmt::Debug for PublishInitData {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PublishInitData")
+            .field("publish_id", &self.publish_id)
+            .field("upload_url", &self.upload_url.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 impl PublishInitData {
     /// A `PublishInitData` with `publish_id` set and every optional field left out.

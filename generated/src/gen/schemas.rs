@@ -72,6 +72,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "A TikTok user, as the connected creator. Only the fields named in `fields` are present.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "open_id",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -84,6 +85,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "union_id",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -96,6 +98,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"c9c60f44-a68e-4f5d-84dd-ce22faeb0ba1\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "avatar_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -108,6 +111,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://p16.tiktokcdn.example/avatar.jpeg\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "avatar_url_100",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -120,6 +124,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://p16.tiktokcdn.example/avatar_100.jpeg\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "avatar_large_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -132,6 +137,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://p16.tiktokcdn.example/avatar_large.jpeg\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "display_name",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -144,6 +150,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Demo Creator\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "bio_description",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -156,6 +163,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Cooking every day.\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "profile_deep_link",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -168,6 +176,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://vm.tiktok.example/demo\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "is_verified",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -180,6 +189,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "username",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -192,6 +202,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo.creator\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "follower_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -204,6 +215,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1200"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "following_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -216,6 +228,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("180"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "likes_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -228,6 +241,7 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("52000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -247,6 +261,7 @@ pub static USER_INFO_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The `data` of a user info response.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "user",
             ty: crate::meta::TypeMeta::Schema(&USER),
             required: true,
@@ -266,6 +281,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "A video of the connected creator. Only the fields named in `fields` are present.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "id",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -278,6 +294,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"7300000000000000001\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "create_time",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -290,6 +307,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1700000000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "cover_image_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -302,6 +320,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://p16.tiktokcdn.example/cover.jpeg\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "share_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -316,6 +335,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             ),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_description",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -328,6 +348,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"A demo video\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "duration",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -340,6 +361,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("15"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "height",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -352,6 +374,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1920"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "width",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -364,6 +387,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1080"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "title",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -376,6 +400,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Demo\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "embed_html",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -388,6 +413,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"<blockquote class=\\\"tiktok-embed\\\"></blockquote>\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "embed_link",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -400,6 +426,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://www.tiktok.example/embed/v2/7300000000000000001\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "like_count",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -412,6 +439,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("10"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "comment_count",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -424,6 +452,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("2"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "share_count",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -436,6 +465,7 @@ pub static VIDEO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "view_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -455,6 +485,7 @@ pub static VIDEO_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta
     description: "The body of a video list request.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "cursor",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -467,6 +498,7 @@ pub static VIDEO_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "max_count",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -486,6 +518,7 @@ pub static VIDEO_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "A page of the creator's videos, newest first.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "videos",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::Schema(&VIDEO)),
             required: true,
@@ -498,6 +531,7 @@ pub static VIDEO_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "cursor",
             ty: crate::meta::TypeMeta::I64,
             required: true,
@@ -510,6 +544,7 @@ pub static VIDEO_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1700000000000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "has_more",
             ty: crate::meta::TypeMeta::Bool,
             required: true,
@@ -529,6 +564,7 @@ pub static VIDEO_QUERY_FILTERS: crate::meta::SchemaMeta = crate::meta::SchemaMet
     description: "Which videos to query.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_ids",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::String),
             required: true,
@@ -548,6 +584,7 @@ pub static VIDEO_QUERY_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMet
     description: "The body of a video query request.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "filters",
             ty: crate::meta::TypeMeta::Schema(&VIDEO_QUERY_FILTERS),
             required: true,
@@ -567,6 +604,7 @@ pub static VIDEO_QUERY_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The queried videos that belong to the connected creator; other ids are silently left out.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "videos",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::Schema(&VIDEO)),
             required: true,
@@ -579,6 +617,7 @@ pub static VIDEO_QUERY_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "cursor",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -591,6 +630,7 @@ pub static VIDEO_QUERY_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("0"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "has_more",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -610,6 +650,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The creator's posting settings, to render the posting screen TikTok mandates.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "creator_avatar_url",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -622,6 +663,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://p16.tiktokcdn.example/creator.jpeg\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "creator_username",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -634,6 +676,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo.creator\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "creator_nickname",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -646,6 +689,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Demo Creator\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "privacy_level_options",
             ty: crate::meta::TypeMeta::List(
                 &crate::meta::TypeMeta::Enum(&PRIVACY_LEVEL),
@@ -662,6 +706,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             ),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "comment_disabled",
             ty: crate::meta::TypeMeta::Bool,
             required: true,
@@ -674,6 +719,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "duet_disabled",
             ty: crate::meta::TypeMeta::Bool,
             required: true,
@@ -686,6 +732,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "stitch_disabled",
             ty: crate::meta::TypeMeta::Bool,
             required: true,
@@ -698,6 +745,7 @@ pub static CREATOR_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("true"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "max_video_post_duration_sec",
             ty: crate::meta::TypeMeta::I32,
             required: true,
@@ -717,6 +765,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "How a directly posted video appears.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "privacy_level",
             ty: crate::meta::TypeMeta::Enum(&PRIVACY_LEVEL),
             required: true,
@@ -729,6 +778,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"SELF_ONLY\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "title",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -741,6 +791,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"My video #demo\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "disable_duet",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -753,6 +804,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "disable_stitch",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -765,6 +817,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "disable_comment",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -777,6 +830,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_cover_timestamp_ms",
             ty: crate::meta::TypeMeta::I32,
             required: false,
@@ -789,6 +843,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "brand_content_toggle",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -801,6 +856,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "brand_organic_toggle",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -813,6 +869,7 @@ pub static POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "is_aigc",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -832,6 +889,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
     description: "Where a video comes from.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "source",
             ty: crate::meta::TypeMeta::Enum(&SOURCE),
             required: true,
@@ -844,6 +902,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("\"FILE_UPLOAD\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -856,6 +915,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("\"https://media.example/video.mp4\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_size",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -868,6 +928,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("10000000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "chunk_size",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -880,6 +941,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("10000000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "total_chunk_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -899,6 +961,7 @@ pub static VIDEO_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta
     description: "The body of a direct video post.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "post_info",
             ty: crate::meta::TypeMeta::Schema(&POST_INFO),
             required: true,
@@ -911,6 +974,7 @@ pub static VIDEO_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "source_info",
             ty: crate::meta::TypeMeta::Schema(&VIDEO_SOURCE_INFO),
             required: true,
@@ -930,6 +994,7 @@ pub static INBOX_VIDEO_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::Sche
     description: "The body of an inbox video upload.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "source_info",
             ty: crate::meta::TypeMeta::Schema(&VIDEO_SOURCE_INFO),
             required: true,
@@ -949,6 +1014,7 @@ pub static PUBLISH_INIT_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
     description: "A started post.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "publish_id",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -961,6 +1027,7 @@ pub static PUBLISH_INIT_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("\"v_pub_file~v2-1.7300000000000000001\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "upload_url",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -982,6 +1049,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "How a photo post appears.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "title",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -994,6 +1062,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Holiday\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "description",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1006,6 +1075,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Photos from the trip\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "privacy_level",
             ty: crate::meta::TypeMeta::Enum(&PRIVACY_LEVEL),
             required: false,
@@ -1018,6 +1088,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"SELF_ONLY\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "disable_comment",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -1030,6 +1101,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "auto_add_music",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -1042,6 +1114,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("true"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "brand_content_toggle",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -1054,6 +1127,7 @@ pub static PHOTO_POST_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "brand_organic_toggle",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -1073,6 +1147,7 @@ pub static PHOTO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
     description: "Where the photos come from.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "source",
             ty: crate::meta::TypeMeta::Enum(&SOURCE),
             required: true,
@@ -1085,6 +1160,7 @@ pub static PHOTO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("\"PULL_FROM_URL\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "photo_images",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::String),
             required: true,
@@ -1097,6 +1173,7 @@ pub static PHOTO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("[\"https://media.example/1.jpeg\"]"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "photo_cover_index",
             ty: crate::meta::TypeMeta::I32,
             required: true,
@@ -1116,6 +1193,7 @@ pub static CONTENT_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
     description: "The body of a photo post.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "media_type",
             ty: crate::meta::TypeMeta::Enum(&MEDIA_TYPE),
             required: true,
@@ -1128,6 +1206,7 @@ pub static CONTENT_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: Some("\"PHOTO\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "post_mode",
             ty: crate::meta::TypeMeta::Enum(&POST_MODE),
             required: true,
@@ -1140,6 +1219,7 @@ pub static CONTENT_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: Some("\"DIRECT_POST\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "is_aigc",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -1152,6 +1232,7 @@ pub static CONTENT_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: Some("false"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "post_info",
             ty: crate::meta::TypeMeta::Schema(&PHOTO_POST_INFO),
             required: true,
@@ -1164,6 +1245,7 @@ pub static CONTENT_INIT_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "source_info",
             ty: crate::meta::TypeMeta::Schema(&PHOTO_SOURCE_INFO),
             required: true,
@@ -1183,6 +1265,7 @@ pub static CONTENT_INIT_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
     description: "A started photo post.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "publish_id",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1202,6 +1285,7 @@ pub static STATUS_FETCH_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
     description: "The body of a status fetch.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "publish_id",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1221,6 +1305,7 @@ pub static PUBLISH_STATUS: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "Where a post is.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "status",
             ty: crate::meta::TypeMeta::Enum(&POST_STATUS),
             required: true,
@@ -1233,6 +1318,7 @@ pub static PUBLISH_STATUS: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"PUBLISH_COMPLETE\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "fail_reason",
             ty: crate::meta::TypeMeta::Enum(&FAIL_REASON),
             required: false,
@@ -1245,6 +1331,7 @@ pub static PUBLISH_STATUS: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"internal\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "publicaly_available_post_id",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::I64),
             required: false,
@@ -1257,6 +1344,7 @@ pub static PUBLISH_STATUS: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("[7300000000000000001]"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "uploaded_bytes",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1269,6 +1357,7 @@ pub static PUBLISH_STATUS: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("10000000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "downloaded_bytes",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1288,6 +1377,7 @@ pub static COMMENT_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
     description: "The body of a research comment list; exactly one of video_id and comment_id.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_id",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1300,6 +1390,7 @@ pub static COMMENT_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: Some("7300000000000000001"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "comment_id",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1312,6 +1403,7 @@ pub static COMMENT_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "max_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1324,6 +1416,7 @@ pub static COMMENT_LIST_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMe
             example: Some("10"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "cursor",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1343,6 +1436,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "A public comment. Only the fields named in `fields` are present.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "id",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1355,6 +1449,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("7300000000000000101"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "video_id",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1367,6 +1462,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("7300000000000000001"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "text",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1379,6 +1475,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Nice!\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "like_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1391,6 +1488,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("3"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "reply_count",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1403,6 +1501,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("1"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "parent_comment_id",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1415,6 +1514,7 @@ pub static COMMENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("7300000000000000001"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "create_time",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1434,6 +1534,7 @@ pub static COMMENT_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
     description: "A page of comments.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "comments",
             ty: crate::meta::TypeMeta::List(&crate::meta::TypeMeta::Schema(&COMMENT)),
             required: true,
@@ -1446,6 +1547,7 @@ pub static COMMENT_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: None,
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "cursor",
             ty: crate::meta::TypeMeta::I64,
             required: true,
@@ -1458,6 +1560,7 @@ pub static COMMENT_LIST_DATA: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             example: Some("10"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "has_more",
             ty: crate::meta::TypeMeta::Bool,
             required: true,
@@ -1477,6 +1580,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The form body of a token request; which fields are needed depends on grant_type.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "client_key",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1489,6 +1593,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo_client_key\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "client_secret",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1501,6 +1606,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo_client_secret\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "grant_type",
             ty: crate::meta::TypeMeta::Enum(&GRANT_TYPE),
             required: true,
@@ -1513,6 +1619,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"authorization_code\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "code",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1525,6 +1632,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo_code\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "redirect_uri",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1537,6 +1645,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"https://app.example/callback\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "code_verifier",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1549,6 +1658,7 @@ pub static TOKEN_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo-verifier-demo-verifier-demo-verifier-0001\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "refresh_token",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1568,6 +1678,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "A token response (flat, no envelope).",
     fields: &[
         crate::meta::FieldMeta {
+            secret: true,
             name: "access_token",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1580,6 +1691,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"act.demo\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "expires_in",
             ty: crate::meta::TypeMeta::I64,
             required: true,
@@ -1592,6 +1704,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("7200"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "token_type",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1604,6 +1717,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"Bearer\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "open_id",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1616,6 +1730,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "refresh_token",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1628,6 +1743,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"rft.demo\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "refresh_expires_in",
             ty: crate::meta::TypeMeta::I64,
             required: false,
@@ -1640,6 +1756,7 @@ pub static TOKEN: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("15552000"),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "scope",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1659,6 +1776,7 @@ pub static REVOKE_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The form body of a revoke request.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "client_key",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1671,6 +1789,7 @@ pub static REVOKE_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo_client_key\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "client_secret",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1683,6 +1802,7 @@ pub static REVOKE_REQUEST: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
             example: Some("\"demo_client_secret\""),
         },
         crate::meta::FieldMeta {
+            secret: true,
             name: "token",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1708,6 +1828,7 @@ pub static AUTHORIZATION_REMOVED: crate::meta::SchemaMeta = crate::meta::SchemaM
     description: "The content of an authorization.removed event.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "reason",
             ty: crate::meta::TypeMeta::I32,
             required: true,
@@ -1727,6 +1848,7 @@ pub static SHARE_EVENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
     description: "The content of a video.publish.completed or video.upload.failed event.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "share_id",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1746,6 +1868,7 @@ pub static PORTABILITY_DOWNLOAD_READY: crate::meta::SchemaMeta = crate::meta::Sc
     description: "The content of a portability.download.ready event.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "request_id",
             ty: crate::meta::TypeMeta::I64,
             required: true,
@@ -1765,6 +1888,7 @@ pub static POST_PUBLISH_EVENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta
     description: "The content of a post.publish.* event.",
     fields: &[
         crate::meta::FieldMeta {
+            secret: false,
             name: "publish_id",
             ty: crate::meta::TypeMeta::String,
             required: true,
@@ -1777,6 +1901,7 @@ pub static POST_PUBLISH_EVENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta
             example: Some("\"v_pub_file~v2-1.7300000000000000001\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "publish_type",
             ty: crate::meta::TypeMeta::Enum(&PUBLISH_TYPE),
             required: true,
@@ -1789,6 +1914,7 @@ pub static POST_PUBLISH_EVENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta
             example: Some("\"DIRECT_PUBLISH\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "post_id",
             ty: crate::meta::TypeMeta::String,
             required: false,
@@ -1801,6 +1927,7 @@ pub static POST_PUBLISH_EVENT: crate::meta::SchemaMeta = crate::meta::SchemaMeta
             example: Some("\"7300000000000000001\""),
         },
         crate::meta::FieldMeta {
+            secret: false,
             name: "reason",
             ty: crate::meta::TypeMeta::Enum(&FAIL_REASON),
             required: false,

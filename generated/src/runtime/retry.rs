@@ -96,20 +96,22 @@ impl RetryPolicy {
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
         let delay = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exponent);
-        Duration::from_secs_f64(delay.min(self.max_backoff.as_secs_f64()))
+        Duration::try_from_secs_f64(delay.min(self.max_backoff.as_secs_f64()))
+            .unwrap_or(self.max_backoff)
     }
 
-    /// Whether this failure of a call to `endpoint` may be sent again at all: a transient
-    /// failure, and for a write one that proves nothing was done.
-    pub fn may_resend(endpoint: &EndpointMeta, error: &Error) -> bool {
-        match endpoint.access {
+    /// Whether this failure of a call with this access may be sent again at all: a
+    /// transient failure, and for a write one that proves nothing was done.
+    pub fn may_resend(access: Access, error: &Error) -> bool {
+        match access {
             Access::Read => error.is_retryable(),
             Access::Write => error.is_retryable() && error.proves_nothing_done(),
         }
     }
 
-    /// The delay before the next attempt, or `None` to give up, after attempt number
-    /// `attempt` (1-based) failed with `error`, `elapsed` after the first began.
+    /// The delay before the next attempt of a call to `endpoint`, or `None` to give up,
+    /// after attempt number `attempt` (1-based) failed with `error`, `elapsed` after the
+    /// first began.
     pub fn next_delay(
         &self,
         endpoint: &EndpointMeta,
@@ -117,7 +119,19 @@ impl RetryPolicy {
         attempt: u32,
         elapsed: Duration,
     ) -> Option<Duration> {
-        if attempt >= self.max_attempts || !Self::may_resend(endpoint, error) {
+        self.next_delay_for(endpoint.access, error, attempt, elapsed)
+    }
+
+    /// [`RetryPolicy::next_delay`] for a request outside the endpoint table (the upload
+    /// host's chunk PUTs, which are idempotent: `Access::Read`).
+    pub fn next_delay_for(
+        &self,
+        access: Access,
+        error: &Error,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts || !Self::may_resend(access, error) {
             return None;
         }
         let full = self.backoff(attempt);
@@ -128,7 +142,7 @@ impl RetryPolicy {
             full
         };
         match self.max_elapsed {
-            Some(limit) if elapsed + delay > limit => None,
+            Some(limit) if elapsed.saturating_add(delay) > limit => None,
             _ => Some(delay),
         }
     }

@@ -176,6 +176,10 @@ impl TokenStore for MemoryTokenStore {
 /// the same directory (mode 0600 on Unix), is flushed to disk, and renamed over the old
 /// file, so a crash leaves the old file or the new one, never half of one. A file that is
 /// not a token store is never overwritten.
+///
+/// Every store of one process on the same path shares one lock, so their read-modify-write
+/// cycles never lose each other's tokens. The file is for one process: two processes
+/// writing it at once can lose a token (use a store of your own, e.g. a database, there).
 #[derive(Debug, Clone)]
 pub struct FileTokenStore {
     path: Arc<PathBuf>,
@@ -209,9 +213,11 @@ const FILE_VERSION: u32 = 1;
 impl FileTokenStore {
     /// A store in the file at `path` (created on the first save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let lock = path_lock(&path);
         FileTokenStore {
-            path: Arc::new(path.into()),
-            lock: Arc::default(),
+            path: Arc::new(path),
+            lock,
         }
     }
 
@@ -238,6 +244,29 @@ impl FileTokenStore {
         })
         .await
     }
+}
+
+/// The one lock of this process for the file at `path`.
+fn path_lock(path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    // The same file under two spellings: compare the absolute path of its directory.
+    let parent = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let key = parent
+        .canonicalize()
+        .ok()
+        .and_then(|parent| path.file_name().map(|name| parent.join(name)))
+        .unwrap_or_else(|| path.to_owned());
+    LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .entry(key)
+        .or_default()
+        .clone()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -428,5 +457,25 @@ mod tests {
             !text.contains("act.visible") && !text.contains("rft.secret"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn two_stores_on_one_file_lose_no_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let spelled_otherwise = dir.path().join(".").join("tokens.json");
+        let saves = (0..40).map(|index| {
+            let store = FileTokenStore::new(if index % 2 == 0 {
+                &path
+            } else {
+                &spelled_otherwise
+            });
+            async move { store.save(&token(&format!("user-{index}"), "act.x")).await }
+        });
+        for result in futures::future::join_all(saves).await {
+            result.unwrap();
+        }
+        let file: StoreFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(file.tokens.len(), 40);
     }
 }

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::chunks::ChunkPlan;
+use crate::meta::Access;
 use crate::runtime::user::UserClient;
 use crate::{
     ContentInitRequest, Error, InboxVideoInitRequest, PostInfo, PostStatus, PublishStatus, Source,
@@ -169,7 +170,9 @@ impl UploadOptions {
     }
 }
 
-/// A post that reached a final status.
+/// A post that reached a final status: check [`Posted::is_failed`], a failed post is not
+/// an `Err` (the calls all succeeded; TikTok refused the content).
+#[must_use]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posted {
     /// The post's id.
@@ -193,11 +196,31 @@ enum Chunks {
 }
 
 impl Chunks {
+    /// Reads `length` bytes from `first`; on the last chunk, checks the source ends there.
     async fn next(&mut self, first: u64, length: u64, expected: u64) -> Result<Bytes, Error> {
+        let end = first + length;
         match self {
-            Chunks::Bytes(bytes) => Ok(bytes.slice(first as usize..(first + length) as usize)),
+            Chunks::Bytes(bytes) => {
+                let (Ok(first), Ok(end)) = (usize::try_from(first), usize::try_from(end)) else {
+                    return Err(UploadError::SourceEnded { expected, read: 0 }.into());
+                };
+                bytes
+                    .get(first..end)
+                    .map(|_| bytes.slice(first..end))
+                    .ok_or_else(|| {
+                        UploadError::SourceEnded {
+                            expected,
+                            read: bytes.len() as u64,
+                        }
+                        .into()
+                    })
+            }
             Chunks::Reader(reader) => {
-                let mut buffer = vec![0u8; length as usize];
+                let length = usize::try_from(length).map_err(|_| UploadError::SourceEnded {
+                    expected,
+                    read: first,
+                })?;
+                let mut buffer = vec![0u8; length];
                 let mut filled = 0;
                 while filled < buffer.len() {
                     let read = reader
@@ -212,6 +235,12 @@ impl Chunks {
                         .into());
                     }
                     filled += read;
+                }
+                if end == expected {
+                    let mut probe = [0u8; 1];
+                    if reader.read(&mut probe).await.map_err(UploadError::Io)? > 0 {
+                        return Err(UploadError::SourceTooLong { expected }.into());
+                    }
                 }
                 Ok(Bytes::from(buffer))
             }
@@ -375,6 +404,9 @@ impl UserClient {
         };
         let content_range = format!("bytes {first}-{last}/{}", plan.video_size);
         let policy = self.client().retry_policy().clone();
+        // The client's whole-request timeout suits API calls, not 64 MB bodies: allow the
+        // chunk at least 1 Mbit/s on top of it.
+        let timeout = self.client().timeout() + Duration::from_secs(body.len() as u64 / 125_000);
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -383,6 +415,7 @@ impl UserClient {
                 .client()
                 .http()
                 .put(upload_url)
+                .timeout(timeout)
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .header(reqwest::header::CONTENT_RANGE, &content_range)
                 .body(body.clone())
@@ -412,10 +445,13 @@ impl UserClient {
                         },
                     }
                 }
-                Err(error) => Error::from(error),
+                // The upload URL carries its token: keep it out of the error.
+                Err(error) => Error::from(error.without_url()),
             };
-            let resend = attempt < policy.attempts() && error.is_retryable();
-            if !resend {
+            // A chunk PUT is idempotent (the host answers 416 with what it holds): read-like.
+            let Some(delay) =
+                policy.next_delay_for(Access::Read, &error, attempt, started.elapsed())
+            else {
                 return Err(if attempt > 1 {
                     Error::RetriesExhausted {
                         attempts: attempt,
@@ -425,9 +461,9 @@ impl UserClient {
                 } else {
                     error
                 });
-            }
+            };
             tracing::debug!(%error, chunk = index, "sending the chunk again");
-            tokio::time::sleep(policy.backoff(attempt)).await;
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -458,7 +494,7 @@ impl UserClient {
             }
             progress.phase = UploadPhase::Processing;
             report(options, &progress);
-            if started.elapsed() + delay > options.max_wait {
+            if started.elapsed().saturating_add(delay) > options.max_wait {
                 return Err(UploadError::StatusTimeout {
                     publish_id,
                     status: status.status.as_str().to_string(),
@@ -467,7 +503,7 @@ impl UserClient {
                 .into());
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(options.poll_max);
+            delay = delay.saturating_mul(2).min(options.poll_max);
         }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -138,20 +139,28 @@ impl UserClient {
         self.refresh(&token).await
     }
 
-    /// Revokes the user's access token at TikTok and forgets the tokens in the store.
+    /// Revokes the user's access token at TikTok (refreshing it first if it has expired)
+    /// and forgets the tokens in the store. No refresh can run meanwhile, so the tokens do
+    /// not come back.
     pub async fn revoke(&self) -> Result<Revoked, Error> {
         let credentials = self.client.require_credentials("revoking a token")?;
-        let token = self.load().await?;
+        let token = self.token().await?;
+        let slot = self.client.users.slot(&self.open_id);
+        let mut unsaved = slot.refresh.lock().await;
+        let current = match unsaved.clone() {
+            Some(token) => token,
+            None => self.store.load(&self.open_id).await?.unwrap_or(token),
+        };
         let revoked = self
             .client
             .revoke_token(
                 &credentials.client_key,
                 Client::secret(credentials),
-                token.access(),
+                current.access(),
             )
             .await?;
         self.store.remove(&self.open_id).await?;
-        *self.client.users.slot(&self.open_id).refresh.lock().await = None;
+        *unsaved = None;
         Ok(revoked)
     }
 
@@ -231,15 +240,34 @@ impl UserClient {
             .refresh_access_token(
                 &credentials.client_key,
                 Client::secret(credentials),
-                secrecy::ExposeSecret::expose_secret(refresh_token),
+                refresh_token.expose_secret(),
             )
             .await;
         let token = match answer {
             Ok(token) => token,
             Err(error) if error.code() == Some(&ErrorCode::InvalidGrant) => {
+                // Another client or process sharing the store may have rotated it.
+                if let Some(stored) = self.store.load(&self.open_id).await?
+                    && stored
+                        .refresh_token
+                        .as_ref()
+                        .map(ExposeSecret::expose_secret)
+                        != Some(refresh_token.expose_secret())
+                    && !stored.expires_within(unix_now(), Duration::ZERO)
+                {
+                    return Ok(stored);
+                }
                 return Err(Error::ReauthorizationRequired {
                     open_id: self.open_id.clone(),
                     reason: format!("the refresh token was refused: {error}"),
+                });
+            }
+            Err(error @ Error::Decode { .. }) => {
+                // TikTok answered and has rotated the refresh token, but the answer could
+                // not be read: the new tokens are lost.
+                return Err(Error::ReauthorizationRequired {
+                    open_id: self.open_id.clone(),
+                    reason: format!("the refresh answer could not be read: {error}"),
                 });
             }
             Err(error) => return Err(error),
