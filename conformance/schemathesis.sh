@@ -65,27 +65,11 @@ examples="${SCHEMATHESIS_EXAMPLES:-100}"
 seed="${SCHEMATHESIS_SEED:-20261125}"
 document="$repo_root/generated/openapi.yaml"
 venv="target/schemathesis-venv"
-python="$venv/bin/python"
 # Pinned so that a new release's checks or generators don't change CI's verdict.
 schemathesis_version="4.32.5"
 
-# A venv with a working pip; recreated if an earlier run left it half-made.
-if [[ ! -x "$python" ]] || ! "$python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$venv"
-    mkdir -p target
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        # Debian-style pythons ship venv without ensurepip: make the venv bare, fetch
-        # pip's wheel with the system pip (its configured index), and install it from
-        # the wheel, which runs from the zip.
-        rm -rf "$venv"
-        python3 -m venv --without-pip "$venv"
-        wheels="$(mktemp -d)"
-        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$wheels" pip
-        wheel="$(ls "$wheels"/pip-*.whl)"
-        "$python" "$wheel/pip" install --quiet "$wheel"
-        rm -rf "$wheels"
-    fi
-fi
+# shellcheck source=../.ci/venv.sh
+source .ci/venv.sh
 if [[ "$("$venv/bin/schemathesis" --version 2>/dev/null || true)" != *" $schemathesis_version" ]]; then
     "$python" -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi

@@ -49,5 +49,9 @@ pub fn generate_from(model: &Model) -> Result<Vec<(String, String)>, Error> {
         "generated/openapi.yaml".into(),
         emit::openapi::emit_openapi(model),
     ));
+    files.push((
+        "generated/tools.json".into(),
+        emit::tools::emit_tools(model),
+    ));
     Ok(files)
 }

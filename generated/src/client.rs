@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::envelope::Answer;
 use crate::meta::{ContentType, EndpointMeta, HttpMethod};
 use crate::runtime::limiter::{LimiterMode, RateLimiter};
 use crate::runtime::retry::RetryPolicy;
@@ -266,6 +267,19 @@ impl Client {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<R, Error> {
+        self.execute_answer(meta, access_token, fields, body)
+            .await
+            .map(|answer| answer.value)
+    }
+
+    /// [`Client::execute`], keeping the answer's HTTP status and `log_id` (for the audit).
+    pub(crate) async fn execute_answer<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        access_token: Option<&str>,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<Answer<R>, Error> {
         let span = tracing::info_span!(
             "tiktok_api.call",
             endpoint = meta.id,
@@ -302,10 +316,14 @@ impl Client {
                 let error = match result {
                     Ok((status, log_id, value)) => {
                         span.record("status", status);
-                        if let Some(log_id) = log_id {
-                            span.record("log_id", log_id);
+                        if let Some(log_id) = &log_id {
+                            span.record("log_id", log_id.as_str());
                         }
-                        return Ok(value);
+                        return Ok(Answer {
+                            value,
+                            status,
+                            log_id,
+                        });
                     }
                     Err(error) => error,
                 };

@@ -157,6 +157,15 @@ pub fn decode_response<T: DeserializeOwned>(
     }
 }
 
+/// A decoded answer with its HTTP status and TikTok's `log_id` header (for the audit).
+#[cfg(feature = "client")]
+#[derive(Debug)]
+pub(crate) struct Answer<R> {
+    pub(crate) value: R,
+    pub(crate) status: u16,
+    pub(crate) log_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

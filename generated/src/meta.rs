@@ -34,6 +34,25 @@ pub enum Access {
     Write,
 }
 
+impl Access {
+    /// `read` or `write`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+
+    /// Parses `read` or `write`.
+    pub fn parse(value: &str) -> Option<Access> {
+        match value {
+            "read" => Some(Access::Read),
+            "write" => Some(Access::Write),
+            _ => None,
+        }
+    }
+}
+
 /// How a call authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Auth {

@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Regenerate the client crate's source, generated/REFERENCE.md and generated/openapi.yaml from spec/.
+    /// Regenerate the client crate's source, generated/REFERENCE.md, generated/openapi.yaml and generated/tools.json from spec/.
     Gen {
         /// Change nothing; exit non-zero naming each file that differs from what the spec gives.
         #[arg(long)]

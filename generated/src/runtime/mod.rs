@@ -1,6 +1,15 @@
 //! The client's runtime, hand-written beside the generated code: retries, the local rate
-//! limiter, token stores and user handles, paging streams, the upload helper (feature
-//! `client`) and the webhook receiver (feature `webhook-receiver`).
+//! limiter, token stores and user handles, paging streams, the upload helper, grants,
+//! audit and tool calls (feature `client`), the SQLite audit log (feature `audit-sqlite`)
+//! and the webhook receiver (feature `webhook-receiver`).
+
+#[cfg(feature = "client")]
+pub mod audit;
+#[cfg(feature = "audit-sqlite")]
+pub mod audit_sqlite;
+pub mod grant;
+#[cfg(feature = "client")]
+pub mod granted;
 
 #[cfg(feature = "client")]
 pub mod limiter;
@@ -10,6 +19,7 @@ pub mod paging;
 pub mod retry;
 #[cfg(feature = "client")]
 pub mod tokens;
+pub mod tools;
 #[cfg(feature = "client")]
 pub mod upload;
 #[cfg(feature = "client")]

@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::envelope::Answer;
 use crate::meta::EndpointMeta;
 use crate::runtime::tokens::{StoredToken, TokenStore, unix_now};
 use crate::{Client, Error, ErrorCode, Revoked};
@@ -172,16 +173,28 @@ impl UserClient {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<R, Error> {
+        self.execute_answer(meta, fields, body)
+            .await
+            .map(|answer| answer.value)
+    }
+
+    /// [`UserClient::execute`], keeping the answer's HTTP status and `log_id`.
+    pub(crate) async fn execute_answer<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<Answer<R>, Error> {
         let token = self.token().await?;
         match self
             .client
-            .execute(meta, Some(token.access()), fields.clone(), body)
+            .execute_answer(meta, Some(token.access()), fields.clone(), body)
             .await
         {
             Err(error) if error.code() == Some(&ErrorCode::AccessTokenInvalid) => {
                 let fresh = self.refresh(&token).await?;
                 self.client
-                    .execute(meta, Some(fresh.access()), fields, body)
+                    .execute_answer(meta, Some(fresh.access()), fields, body)
                     .await
             }
             other => other,

@@ -1,0 +1,249 @@
+//! Audit records of granted calls: one per call, allowed or refused, with arguments
+//! stripped of secrets and personal data, and the sinks they go to (a `tracing` event
+//! here; the hash-chained SQLite log in `runtime::audit_sqlite`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::meta::{EndpointMeta, TypeMeta};
+
+/// What became of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The grant let it through and it was sent (its outcome is in `status`, `error`).
+    Allowed,
+    /// The grant refused it; nothing was sent.
+    Denied,
+    /// Its tool or arguments were invalid; nothing was sent.
+    Invalid,
+}
+
+impl Decision {
+    /// `allowed`, `denied` or `invalid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+            Decision::Invalid => "invalid",
+        }
+    }
+}
+
+/// One call through a granted client. Never holds a token or secret; arguments are
+/// redacted by [`redact_arguments`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When the call was decided, in Unix milliseconds.
+    pub time_ms: i64,
+    /// The agent the grant belongs to.
+    pub agent: String,
+    /// The account (`open_id`) the call acts for.
+    pub open_id: String,
+    /// The endpoint id (or, for an unknown tool, the name asked for).
+    pub endpoint: String,
+    /// The scopes the call needs: the endpoint's (any one) and the requested fields'.
+    pub scopes: Vec<String>,
+    /// `read` or `write`, for a known endpoint.
+    pub access: Option<String>,
+    /// Allowed, denied or invalid.
+    pub decision: Decision,
+    /// Why it was refused, or the error an allowed call ended with.
+    pub reason: Option<String>,
+    /// The HTTP status TikTok answered with, when it answered.
+    pub status: Option<u16>,
+    /// TikTok's `log_id`, when it sent one.
+    pub log_id: Option<String>,
+    /// Time from the decision to the answer, in milliseconds (0 when nothing was sent).
+    pub latency_ms: u64,
+    /// The arguments, redacted: numbers, booleans, enum values and ids kept, other text
+    /// replaced by its length.
+    pub arguments: Value,
+}
+
+/// An audit record could not be kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditError(pub String);
+
+/// Where audit records go. A granted client waits for every sink before answering, so a
+/// durable sink has the record before the caller sees the result.
+#[async_trait::async_trait]
+pub trait AuditSink: Send + Sync + fmt::Debug {
+    /// Keeps one record.
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
+}
+
+/// Emits each record as a `tracing` event (target `tiktok_api::audit`, level INFO for
+/// allowed calls, WARN for refused ones).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingAuditSink;
+
+#[async_trait::async_trait]
+impl AuditSink for TracingAuditSink {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let arguments = record.arguments.to_string();
+        let scopes = record.scopes.join(" ");
+        macro_rules! emit {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "tiktok_api::audit",
+                    $level,
+                    time_ms = record.time_ms,
+                    agent = %record.agent,
+                    open_id = %record.open_id,
+                    endpoint = %record.endpoint,
+                    scopes = %scopes,
+                    access = record.access.as_deref().unwrap_or(""),
+                    decision = record.decision.as_str(),
+                    reason = record.reason.as_deref().unwrap_or(""),
+                    status = record.status.unwrap_or(0),
+                    log_id = record.log_id.as_deref().unwrap_or(""),
+                    latency_ms = record.latency_ms,
+                    arguments = %arguments,
+                    "audit"
+                )
+            };
+        }
+        match record.decision {
+            Decision::Allowed => emit!(tracing::Level::INFO),
+            Decision::Denied | Decision::Invalid => emit!(tracing::Level::WARN),
+        }
+        Ok(())
+    }
+}
+
+/// The arguments of a call to `meta` as they may be kept: `fields` as asked; in the body,
+/// numbers, booleans and enum values kept, strings kept only for ids (`…_id`, `…_ids`,
+/// `cursor`), every other string (titles, URLs, free text, anything secret) replaced by
+/// `"[redacted: N chars]"`, and keys the request schema does not know dropped.
+pub fn redact_arguments(meta: &EndpointMeta, fields: &[&str], body: Option<&Value>) -> Value {
+    let mut out = serde_json::Map::new();
+    if meta.fields.is_some() || !fields.is_empty() {
+        out.insert(
+            "fields".into(),
+            Value::Array(fields.iter().map(|f| Value::String((*f).into())).collect()),
+        );
+    }
+    if let (Some((schema, _)), Some(Value::Object(body))) = (meta.request, body) {
+        for (key, value) in body {
+            if let Some(field) = schema.field(key) {
+                out.insert(key.clone(), redact_value(key, &field.ty, value));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn redact_value(name: &str, ty: &TypeMeta, value: &Value) -> Value {
+    match (ty, value) {
+        (TypeMeta::Schema(schema), Value::Object(object)) => Value::Object(
+            object
+                .iter()
+                .filter_map(|(key, value)| {
+                    let field = schema.field(key)?;
+                    Some((key.clone(), redact_value(key, &field.ty, value)))
+                })
+                .collect(),
+        ),
+        (TypeMeta::List(item), Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|value| redact_value(name, item, value))
+                .collect(),
+        ),
+        (TypeMeta::Enum(set), Value::String(text)) if set.values.contains(&text.as_str()) => {
+            value.clone()
+        }
+        (TypeMeta::String, Value::String(text))
+            if is_id(name) && text.len() <= 64 && !text.contains(['@', ' ']) =>
+        {
+            value.clone()
+        }
+        (_, Value::String(text)) => {
+            Value::String(format!("[redacted: {} chars]", text.chars().count()))
+        }
+        (_, Value::Number(_) | Value::Bool(_) | Value::Null) => value.clone(),
+        (_, Value::Array(items)) => Value::String(format!("[redacted: {} items]", items.len())),
+        (_, Value::Object(_)) => Value::String("[redacted object]".into()),
+    }
+}
+
+fn is_id(name: &str) -> bool {
+    name.ends_with("_id") || name.ends_with("_ids") || name == "cursor"
+}
+
+/// `value` as canonical JSON text: object keys sorted, no whitespace (RFC 8785 for the
+/// values an audit record holds: strings, integers, booleans, null).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(object) => {
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&object[key.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints::{USER_INFO, VIDEO_INIT};
+    use serde_json::json;
+
+    #[test]
+    fn arguments_keep_ids_and_enums_and_drop_text() {
+        let body = json!({
+            "post_info": {"title": "my holiday @friend", "privacy_level": "SELF_ONLY", "disable_duet": true},
+            "source_info": {"source": "PULL_FROM_URL", "video_url": "https://example.com/v.mp4?sig=secret"},
+            "access_token": "act.secret"
+        });
+        let redacted = redact_arguments(&VIDEO_INIT, &[], Some(&body));
+        let text = redacted.to_string();
+        assert!(
+            !text.contains("secret") && !text.contains("holiday"),
+            "{text}"
+        );
+        assert_eq!(redacted["post_info"]["privacy_level"], "SELF_ONLY");
+        assert_eq!(redacted["post_info"]["title"], "[redacted: 18 chars]");
+        let fields = redact_arguments(&USER_INFO, &["open_id"], None);
+        assert_eq!(fields, json!({"fields": ["open_id"]}));
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let value = json!({"b": 1, "a": {"d": [true, null], "c": "x\"y"}});
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":{"c":"x\"y","d":[true,null]},"b":1}"#
+        );
+    }
+}

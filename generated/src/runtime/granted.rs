@@ -1,0 +1,264 @@
+//! A user handle narrowed by a [`Grant`] for one agent: every call is checked locally
+//! (endpoint, access, scopes, field scopes, budgets) before anything is sent, and leaves
+//! exactly one [`AuditRecord`] in every sink, written before the call's answer returns.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::envelope::Answer;
+use crate::meta::EndpointMeta;
+use crate::runtime::audit::{AuditRecord, AuditSink, Decision, TracingAuditSink, redact_arguments};
+use crate::runtime::grant::{DenyReason, Grant};
+use crate::runtime::tools::parse_arguments;
+use crate::{Error, UserClient};
+
+/// The longest tool name kept in an audit record of an unknown tool.
+const MAX_NAME_IN_RECORD: usize = 128;
+
+/// A [`UserClient`] narrowed by a [`Grant`], for one agent. Cheap to clone; clones share
+/// the grant's budgets. Made by [`UserClient::with_grant`].
+#[derive(Debug, Clone)]
+pub struct GrantedClient {
+    user: UserClient,
+    grant: Arc<Grant>,
+    agent: Arc<str>,
+    sinks: Vec<Arc<dyn AuditSink>>,
+}
+
+impl UserClient {
+    /// This handle narrowed by `grant` for the agent `agent`; its calls are audited to a
+    /// [`TracingAuditSink`] (add more with [`GrantedClient::audit_to`]).
+    pub fn with_grant(&self, grant: Grant, agent: impl Into<String>) -> GrantedClient {
+        GrantedClient {
+            user: self.clone(),
+            grant: Arc::new(grant),
+            agent: Arc::from(agent.into()),
+            sinks: vec![Arc::new(TracingAuditSink)],
+        }
+    }
+}
+
+/// What a call asked for, as the audit sees it.
+struct Asked<'a> {
+    meta: &'static EndpointMeta,
+    fields: &'a [&'a str],
+    body: Option<&'a Value>,
+}
+
+impl GrantedClient {
+    /// Also writes every record to `sink` (e.g. a `SqliteAuditLog`).
+    pub fn audit_to(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// The agent this client acts for.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// The account it acts on.
+    pub fn open_id(&self) -> &str {
+        self.user.open_id()
+    }
+
+    /// The grant.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// Calls `meta` with `fields` (JSON names) and `body` if the grant allows it; the one
+    /// typed path, e.g. `granted.execute::<(), UserInfoData>(&endpoints::USER_INFO,
+    /// &["open_id"], None)`.
+    pub async fn execute<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        fields: &[&str],
+        body: Option<&B>,
+    ) -> Result<R, Error> {
+        let body_value = match body {
+            Some(body) => Some(serde_json::to_value(body).map_err(|error| {
+                Error::InvalidRequest(format!("{}: the body is not JSON: {error}", meta.id))
+            })?),
+            None => None,
+        };
+        let asked = Asked {
+            meta,
+            fields,
+            body: body_value.as_ref(),
+        };
+        let joined = fields_param(meta, fields);
+        self.run(asked, self.user.execute_answer(meta, joined, body))
+            .await
+    }
+
+    /// Calls the tool `name` (an endpoint id) with JSON `arguments` (`fields` and the request
+    /// body's properties, as `tools.json` describes) through the grant and the audit, and
+    /// returns the answer's `data` as JSON. An unknown tool is [`Error::UnknownTool`];
+    /// arguments that break the schema are [`Error::InvalidArguments`] naming the JSON path.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
+        let Some(meta) = crate::endpoint(name) else {
+            let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
+            shown.retain(|c| !c.is_control());
+            let record = self.record(&shown, None, Decision::Invalid, Some("unknown tool".into()));
+            self.write(record).await?;
+            return Err(Error::UnknownTool {
+                name: name.to_string(),
+            });
+        };
+        if let Err(reason) = self.grant.check_endpoint(meta) {
+            return self
+                .refuse(
+                    Asked {
+                        meta,
+                        fields: &[],
+                        body: None,
+                    },
+                    reason,
+                )
+                .await;
+        }
+        let parsed = match parse_arguments(meta, &arguments) {
+            Ok(parsed) => parsed,
+            Err(bad) => {
+                let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
+                let record = self.record(meta.id, Some(meta), Decision::Invalid, Some(reason));
+                self.write(record).await?;
+                return Err(Error::InvalidArguments {
+                    tool: meta.id.to_string(),
+                    path: bad.path,
+                    message: bad.message,
+                });
+            }
+        };
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        let asked = Asked {
+            meta,
+            fields: &fields,
+            body: parsed.body.as_ref(),
+        };
+        let joined = fields_param(meta, &fields);
+        let send = self
+            .user
+            .execute_answer::<Value, Value>(meta, joined, parsed.body.as_ref());
+        self.run(asked, send).await
+    }
+
+    /// Checks the grant and budgets, sends, and audits the outcome.
+    async fn run<R>(
+        &self,
+        asked: Asked<'_>,
+        send: impl Future<Output = Result<Answer<R>, Error>>,
+    ) -> Result<R, Error> {
+        let meta = asked.meta;
+        if let Err(reason) = self
+            .grant
+            .check_call(meta, asked.fields, asked.body)
+            .and_then(|()| self.grant.take_budget(meta))
+        {
+            return self.refuse(asked, reason).await;
+        }
+        let started = Instant::now();
+        let result = send.await;
+        let mut record = self.record(meta.id, Some(meta), Decision::Allowed, None);
+        record.scopes = needed_scopes(meta, asked.fields);
+        record.arguments = redact_arguments(meta, asked.fields, asked.body);
+        record.latency_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(answer) => {
+                record.status = Some(answer.status);
+                record.log_id.clone_from(&answer.log_id);
+            }
+            Err(error) => {
+                record.status = error.status();
+                record.log_id = error.log_id().map(str::to_owned);
+                record.reason = Some(error.to_string());
+            }
+        }
+        self.write(record).await?;
+        result.map(|answer| answer.value)
+    }
+
+    /// Audits a refusal and returns it as [`Error::Denied`].
+    async fn refuse<R>(&self, asked: Asked<'_>, reason: DenyReason) -> Result<R, Error> {
+        let meta = asked.meta;
+        let mut record = self.record(
+            meta.id,
+            Some(meta),
+            Decision::Denied,
+            Some(reason.to_string()),
+        );
+        record.scopes = needed_scopes(meta, asked.fields);
+        record.arguments = redact_arguments(meta, asked.fields, asked.body);
+        self.write(record).await?;
+        Err(Error::Denied {
+            endpoint: meta.id,
+            reason,
+        })
+    }
+
+    fn record(
+        &self,
+        endpoint: &str,
+        meta: Option<&EndpointMeta>,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> AuditRecord {
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_millis() as i64)
+            .unwrap_or(0);
+        AuditRecord {
+            time_ms,
+            agent: self.agent.to_string(),
+            open_id: self.user.open_id().to_string(),
+            endpoint: endpoint.to_string(),
+            scopes: meta
+                .map(|meta| needed_scopes(meta, &[]))
+                .unwrap_or_default(),
+            access: meta.map(|meta| meta.access.as_str().to_string()),
+            decision,
+            reason,
+            status: None,
+            log_id: None,
+            latency_ms: 0,
+            arguments: Value::Null,
+        }
+    }
+
+    /// Hands `record` to every sink, each finished before the next; any failure withholds
+    /// the answer.
+    async fn write(&self, record: AuditRecord) -> Result<(), Error> {
+        for sink in &self.sinks {
+            sink.record(&record)
+                .await
+                .map_err(|error| Error::Audit(error.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The endpoint's scopes and those of the requested fields, sorted, without repeats.
+fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String> {
+    let mut scopes: Vec<String> = meta.scopes.iter().map(|s| s.as_str().to_string()).collect();
+    if let Some(param) = meta.fields {
+        for name in fields {
+            if let Some(scope) = param.schema.field(name).and_then(|field| field.scope) {
+                scopes.push(scope.as_str().to_string());
+            }
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+/// The `fields` query parameter, for endpoints that have one.
+fn fields_param(meta: &EndpointMeta, fields: &[&str]) -> Option<String> {
+    meta.fields.map(|_| fields.join(","))
+}
