@@ -754,6 +754,7 @@ fn build_schemas(checker: &mut Checker, names: &Names) -> Vec<Schema> {
     out
 }
 
+/// Builds one endpoint, each of its rules checked by one function below, in this order.
 fn build_endpoint(
     checker: &mut Checker,
     names: &Names,
@@ -762,6 +763,72 @@ fn build_endpoint(
     raw: &RawEndpoint,
 ) -> Endpoint {
     let path = NodePath::default().key(id.to_string());
+    check_endpoint_id(checker, &path, id);
+    let method = endpoint_method(checker, &path, raw);
+    check_endpoint_path(checker, &path, raw);
+    check_endpoint_group(checker, names, &path, raw);
+    let access = endpoint_access(checker, &path, raw);
+    let auth = endpoint_auth(checker, &path, raw);
+    check_endpoint_scopes(checker, names, &path, raw, auth);
+    let real_scopes = build_real_scopes(checker, names, &path, raw);
+    let request = build_request(checker, names, &path, raw);
+    check_no_body_on_get(checker, &path, method, request.is_some());
+    let scope_by = build_scope_by(checker, names, schemas, &path, raw, request.as_ref());
+    let fields = build_fields_param(checker, names, &path, raw);
+    check_schema_name(
+        checker,
+        names,
+        path.key("response").key("data"),
+        &raw.response.data,
+    );
+    let envelope = response_envelope(checker, &path, raw);
+    let paging = raw.paging.as_ref().map(|paging| {
+        build_paging(
+            checker,
+            &path,
+            paging,
+            schemas,
+            request.as_ref().map(|(body, _)| body.as_str()),
+            &raw.response.data,
+        )
+    });
+    let limits = build_limits(checker, &path, raw);
+    let rate_limit = build_rate_limit(checker, names, &path, raw);
+    for (index, name) in raw.webhooks.iter().enumerate() {
+        check_webhook_name(checker, names, path.key("webhooks").index(index), name);
+    }
+    let real_webhooks = build_real_webhooks(checker, names, &path, raw);
+    let errors = build_endpoint_errors(checker, names, &path, raw);
+    Endpoint {
+        id: id.to_string(),
+        group: raw.group.clone(),
+        method,
+        path: raw.path.clone(),
+        summary: raw.summary.clone(),
+        description: raw.description.clone(),
+        access,
+        auth,
+        acts_on: raw.acts_on.clone(),
+        scopes: raw.scopes.clone(),
+        real_scopes,
+        scope_by,
+        fields,
+        request,
+        response: raw.response.data.clone(),
+        envelope,
+        paging,
+        limits,
+        rate_limit,
+        webhooks: raw.webhooks.clone(),
+        real_webhooks,
+        errors,
+        version: raw.version.clone(),
+        source: raw.source.clone(),
+    }
+}
+
+/// Rule: an endpoint id is snake_case.
+fn check_endpoint_id(checker: &mut Checker, path: &NodePath, id: &str) {
     if !is_snake(id) {
         checker.fail(
             ENDPOINTS,
@@ -770,8 +837,11 @@ fn build_endpoint(
             format!("{id:?}"),
         );
     }
-    let schema = |name: &str| schemas.iter().find(|schema| schema.name == name);
-    let method = match raw.method.as_str() {
+}
+
+/// Rule: an endpoint's method is GET or POST.
+fn endpoint_method(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) -> Method {
+    match raw.method.as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
         other => {
@@ -783,7 +853,11 @@ fn build_endpoint(
             );
             Method::Post
         }
-    };
+    }
+}
+
+/// Rule: an endpoint's path is under `/v2/` and ends in a slash, as TikTok's do.
+fn check_endpoint_path(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) {
     if !(raw.path.starts_with("/v2/") && raw.path.ends_with('/')) {
         checker.fail_hint(
             ENDPOINTS,
@@ -793,6 +867,10 @@ fn build_endpoint(
             "TikTok answers a path without its trailing slash with 404",
         );
     }
+}
+
+/// Rule: an endpoint's group is a group of spec/api.yaml.
+fn check_endpoint_group(checker: &mut Checker, names: &Names, path: &NodePath, raw: &RawEndpoint) {
     if !names.groups.contains(&raw.group) {
         checker.fail(
             ENDPOINTS,
@@ -801,7 +879,11 @@ fn build_endpoint(
             format!("{:?}", raw.group),
         );
     }
-    let access = match raw.access.as_str() {
+}
+
+/// Rule: an endpoint's access is read or write.
+fn endpoint_access(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) -> Access {
+    match raw.access.as_str() {
         "read" => Access::Read,
         "write" => Access::Write,
         other => {
@@ -813,8 +895,12 @@ fn build_endpoint(
             );
             Access::Read
         }
-    };
-    let auth = match raw.auth.as_str() {
+    }
+}
+
+/// Rule: an endpoint authenticates by a user token, a client token or client credentials.
+fn endpoint_auth(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) -> Auth {
+    match raw.auth.as_str() {
         "user_token" => Auth::UserToken,
         "client_token" => Auth::ClientToken,
         "client_credentials" => Auth::ClientCredentials,
@@ -827,21 +913,33 @@ fn build_endpoint(
             );
             Auth::UserToken
         }
-    };
-    // Rule: every scope an endpoint names is a known scope.
-    let check_scope = |checker: &mut Checker, scope_path: NodePath, scope: &str| {
-        if !names.scopes.contains(scope) {
-            checker.fail_hint(
-                ENDPOINTS,
-                scope_path,
-                "a scope defined in spec/scopes.yaml",
-                format!("{scope:?}"),
-                format!("known scopes: {}", known_list(&names.scopes)),
-            );
-        }
-    };
+    }
+}
+
+/// Rule: every scope an endpoint names is a known scope.
+fn check_scope(checker: &mut Checker, names: &Names, scope_path: NodePath, scope: &str) {
+    if !names.scopes.contains(scope) {
+        checker.fail_hint(
+            ENDPOINTS,
+            scope_path,
+            "a scope defined in spec/scopes.yaml",
+            format!("{scope:?}"),
+            format!("known scopes: {}", known_list(&names.scopes)),
+        );
+    }
+}
+
+/// Rule: an endpoint's scopes are known; a token-authenticated endpoint has at least one,
+/// one authenticated by client credentials none.
+fn check_endpoint_scopes(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+    auth: Auth,
+) {
     for (index, scope) in raw.scopes.iter().enumerate() {
-        check_scope(checker, path.key("scopes").index(index), scope);
+        check_scope(checker, names, path.key("scopes").index(index), scope);
     }
     if auth == Auth::ClientCredentials && !raw.scopes.is_empty() {
         checker.fail(
@@ -859,26 +957,55 @@ fn build_endpoint(
             "none",
         );
     }
-    let real_scopes = raw.real_scopes.as_ref().map(|real| {
+}
+
+/// Rule: the scopes the real API is documented to want are known scopes too.
+fn build_real_scopes(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> Option<(Vec<String>, String)> {
+    raw.real_scopes.as_ref().map(|real| {
         for (index, scope) in real.scopes.iter().enumerate() {
             check_scope(
                 checker,
+                names,
                 path.key("real_scopes").key("scopes").index(index),
                 scope,
             );
         }
         (real.scopes.clone(), real.source.clone())
-    });
-    let request = raw.request.as_ref().map(|request| {
-        if !names.schemas.contains(&request.body) {
-            checker.fail_hint(
-                ENDPOINTS,
-                path.key("request").key("body"),
-                "a schema defined in spec/schemas.yaml",
-                format!("{:?}", request.body),
-                format!("known schemas: {}", known_list(&names.schemas)),
-            );
-        }
+    })
+}
+
+/// Rule: a schema an endpoint names (request body, `fields`, response data) is defined.
+fn check_schema_name(checker: &mut Checker, names: &Names, schema_path: NodePath, name: &str) {
+    if !names.schemas.contains(name) {
+        checker.fail_hint(
+            ENDPOINTS,
+            schema_path,
+            "a schema defined in spec/schemas.yaml",
+            format!("{name:?}"),
+            format!("known schemas: {}", known_list(&names.schemas)),
+        );
+    }
+}
+
+/// Rule: a request body names a known schema and is sent as json or form.
+fn build_request(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> Option<(String, ContentType)> {
+    raw.request.as_ref().map(|request| {
+        check_schema_name(
+            checker,
+            names,
+            path.key("request").key("body"),
+            &request.body,
+        );
         let content_type = match request.content_type.as_str() {
             "json" => ContentType::Json,
             "form" => ContentType::Form,
@@ -893,8 +1020,12 @@ fn build_endpoint(
             }
         };
         (request.body.clone(), content_type)
-    });
-    if method == Method::Get && request.is_some() {
+    })
+}
+
+/// Rule: a GET has no request body.
+fn check_no_body_on_get(checker: &mut Checker, path: &NodePath, method: Method, has_body: bool) {
+    if method == Method::Get && has_body {
         checker.fail(
             ENDPOINTS,
             path.key("request"),
@@ -902,11 +1033,21 @@ fn build_endpoint(
             "a body",
         );
     }
-    // Rule: scope_by names an enum field of the body, each value maps to a listed scope.
-    let scope_by = raw.scope_by.as_ref().map(|scope_by| {
+}
+
+/// Rule: `scope_by` names an enum field of the body, and each value maps to a listed scope.
+fn build_scope_by(
+    checker: &mut Checker,
+    names: &Names,
+    schemas: &[Schema],
+    path: &NodePath,
+    raw: &RawEndpoint,
+    request: Option<&(String, ContentType)>,
+) -> Option<ScopeBy> {
+    let schema = |name: &str| schemas.iter().find(|schema| schema.name == name);
+    raw.scope_by.as_ref().map(|scope_by| {
         let by_path = path.key("scope_by");
         let field = request
-            .as_ref()
             .and_then(|(body, _)| schema(body))
             .and_then(|body| body.field(&scope_by.field));
         match field.map(|field| &field.ty) {
@@ -921,7 +1062,12 @@ fn build_endpoint(
                             format!("{value:?}"),
                         );
                     }
-                    check_scope(checker, by_path.key("scopes").key(value.clone()), scope);
+                    check_scope(
+                        checker,
+                        names,
+                        by_path.key("scopes").key(value.clone()),
+                        scope,
+                    );
                     if !raw.scopes.contains(scope) {
                         checker.fail(
                             ENDPOINTS,
@@ -943,32 +1089,33 @@ fn build_endpoint(
             field: scope_by.field.clone(),
             scopes: scope_by.scopes.clone(),
         }
-    });
-    let fields = raw.fields.as_ref().map(|fields| {
-        if !names.schemas.contains(&fields.schema) {
-            checker.fail_hint(
-                ENDPOINTS,
-                path.key("fields").key("schema"),
-                "a schema defined in spec/schemas.yaml",
-                format!("{:?}", fields.schema),
-                format!("known schemas: {}", known_list(&names.schemas)),
-            );
-        }
+    })
+}
+
+/// Rule: a `fields` parameter names a known schema.
+fn build_fields_param(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> Option<FieldsParam> {
+    raw.fields.as_ref().map(|fields| {
+        check_schema_name(
+            checker,
+            names,
+            path.key("fields").key("schema"),
+            &fields.schema,
+        );
         FieldsParam {
             schema: fields.schema.clone(),
             required: fields.required,
         }
-    });
-    if !names.schemas.contains(&raw.response.data) {
-        checker.fail_hint(
-            ENDPOINTS,
-            path.key("response").key("data"),
-            "a schema defined in spec/schemas.yaml",
-            format!("{:?}", raw.response.data),
-            format!("known schemas: {}", known_list(&names.schemas)),
-        );
-    }
-    let envelope = match raw.response.envelope.as_str() {
+    })
+}
+
+/// Rule: a response's envelope is v2 or oauth.
+fn response_envelope(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) -> Envelope {
+    match raw.response.envelope.as_str() {
         "v2" => Envelope::V2,
         "oauth" => Envelope::OAuth,
         other => {
@@ -980,19 +1127,12 @@ fn build_endpoint(
             );
             Envelope::V2
         }
-    };
-    let paging = raw.paging.as_ref().map(|paging| {
-        build_paging(
-            checker,
-            &path,
-            paging,
-            schemas,
-            request.as_ref().map(|(body, _)| body.as_str()),
-            &raw.response.data,
-        )
-    });
-    let limits = raw
-        .limits
+    }
+}
+
+/// Rule: an endpoint's limits are at least 1.
+fn build_limits(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) -> Vec<Limit> {
+    raw.limits
         .iter()
         .map(|(name, limit)| Limit {
             name: name.clone(),
@@ -1006,35 +1146,51 @@ fn build_endpoint(
             description: limit.description.clone(),
             source: limit.source.clone(),
         })
-        .collect();
-    let rate_limit = build_rate_limit(checker, names, &path, raw);
-    // Rule: webhooks and errors an endpoint names exist.
-    let check_webhook = |checker: &mut Checker, hook_path: NodePath, name: &str| {
-        if !names.webhooks.contains(name) {
-            checker.fail_hint(
-                ENDPOINTS,
-                hook_path,
-                "a webhook event defined in spec/webhooks.yaml",
-                format!("{name:?}"),
-                format!("known events: {}", known_list(&names.webhooks)),
-            );
-        }
-    };
-    for (index, name) in raw.webhooks.iter().enumerate() {
-        check_webhook(checker, path.key("webhooks").index(index), name);
+        .collect()
+}
+
+/// Rule: every webhook event an endpoint names exists.
+fn check_webhook_name(checker: &mut Checker, names: &Names, hook_path: NodePath, name: &str) {
+    if !names.webhooks.contains(name) {
+        checker.fail_hint(
+            ENDPOINTS,
+            hook_path,
+            "a webhook event defined in spec/webhooks.yaml",
+            format!("{name:?}"),
+            format!("known events: {}", known_list(&names.webhooks)),
+        );
     }
-    let real_webhooks = raw.real_webhooks.as_ref().map(|real| {
+}
+
+/// Rule: the events the real API is documented to send exist too.
+fn build_real_webhooks(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> Option<(Vec<String>, String)> {
+    raw.real_webhooks.as_ref().map(|real| {
         for (index, name) in real.events.iter().enumerate() {
-            check_webhook(
+            check_webhook_name(
                 checker,
+                names,
                 path.key("real_webhooks").key("events").index(index),
                 name,
             );
         }
         (real.events.clone(), real.source.clone())
-    });
-    let errors = raw
-        .errors
+    })
+}
+
+/// Rule: an endpoint's errors are codes of spec/errors.yaml, each with the catalog's HTTP
+/// status or its own from 100 to 599.
+fn build_endpoint_errors(
+    checker: &mut Checker,
+    names: &Names,
+    path: &NodePath,
+    raw: &RawEndpoint,
+) -> Vec<EndpointError> {
+    raw.errors
         .iter()
         .enumerate()
         .map(|(index, error)| {
@@ -1075,33 +1231,7 @@ fn build_endpoint(
                 status,
             }
         })
-        .collect();
-    Endpoint {
-        id: id.to_string(),
-        group: raw.group.clone(),
-        method,
-        path: raw.path.clone(),
-        summary: raw.summary.clone(),
-        description: raw.description.clone(),
-        access,
-        auth,
-        acts_on: raw.acts_on.clone(),
-        scopes: raw.scopes.clone(),
-        real_scopes,
-        scope_by,
-        fields,
-        request,
-        response: raw.response.data.clone(),
-        envelope,
-        paging,
-        limits,
-        rate_limit,
-        webhooks: raw.webhooks.clone(),
-        real_webhooks,
-        errors,
-        version: raw.version.clone(),
-        source: raw.source.clone(),
-    }
+        .collect()
 }
 
 /// Rule: a paging block needs a `cursor` in the request and `cursor`, `has_more` and its items list in the response,
