@@ -44,7 +44,6 @@ const LONG_FILES: &[&str] = &[
     "codegen/src/emit/docs.rs",
     "codegen/src/emit/openapi.rs",
     "codegen/src/spec.rs",
-    "codegen/src/validate.rs",
     "codegen/tests/validate.rs",
     "conformance/tests/envelope.rs",
     "conformance/tests/state_machine.rs",
