@@ -5,7 +5,7 @@
 //! escapes every table cell. Nothing here reads a clock or iterates a hash map, so the
 //! same model always renders the same bytes.
 //!
-//! [`format`] holds the Markdown fragments, [`views`] the structs, [`sections`] the larger
+//! `format` holds the Markdown fragments, `views` the structs, `sections` the larger
 //! sections' builders.
 
 mod format;
