@@ -3,7 +3,6 @@
 //! control API, the response schemas of `generated/openapi.yaml`, and proptest helpers.
 //! The properties live in `tests/`.
 
-pub mod inbox;
 pub mod tap;
 
 use std::collections::{BTreeMap, VecDeque};

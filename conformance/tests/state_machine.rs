@@ -26,9 +26,9 @@ use tiktok_api::{
     StatusFetchRequest, UserField, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo,
     endpoints,
 };
-use tiktok_conformance::inbox::Inbox;
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
+use tiktok_mock::receiver::Receiver;
 use tiktok_mock::{ClockKind, MockServer};
 
 /// The scopes an authorization draws from (a bit mask picks them).
@@ -256,7 +256,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
         mock,
         ..
     } = &harness;
-    let inbox = runtime.block_on(Inbox::start());
+    let inbox = runtime.block_on(Receiver::recording());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

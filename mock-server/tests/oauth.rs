@@ -3,15 +3,15 @@
 //! and lifetimes on the manual clock, client credentials, revoke with its webhook, and every
 //! OAuth error these endpoints produce.
 
-mod receiver;
+mod support;
 
 use std::collections::HashMap;
 
-use receiver::{
+use serde_json::json;
+use support::{
     CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, Receiver, client, control, http, manual_mock,
     set_callback,
 };
-use serde_json::json;
 use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
 use tiktok_api::{Error, ErrorCode, Scope, UserField, WebhookContent, WebhookEventKind};
 use tiktok_mock::MockServer;

@@ -4,11 +4,11 @@
 //! see it in the video list, receive `video.publish.completed`, refresh, revoke, receive
 //! `authorization.removed`.
 
-mod receiver;
+mod support;
 
 use std::collections::HashMap;
 
-use receiver::{Receiver, http, set_callback};
+use support::{Receiver, http, set_callback};
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
 use tiktok_api::{
     Client, ErrorCode, PostInfo, PostStatus, PrivacyLevel, Scope, Source, StatusFetchRequest,

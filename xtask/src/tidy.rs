@@ -34,7 +34,9 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "assembly",
-        &["app", "control", "pipeline", "registry", "server"],
+        &[
+            "app", "control", "pipeline", "receiver", "registry", "server",
+        ],
     ),
 ];
 
