@@ -1,12 +1,16 @@
 //! Test helpers for the OAuth, webhook and research tests: the mock's webhook receiver
 //! (`tiktok_mock::receiver`, verifying every delivery with the generated crate's `Verifier`),
-//! a mock on a manual clock, and polling without timing assertions.
+//! a mock on a manual clock, polling without timing assertions, and the OAuth steps of a
+//! real app (authorize URL, redirect, code, OAuth errors).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
+use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
+use tiktok_api::{Error, ErrorCode, Scope};
 use tiktok_mock::{ClockKind, MockServer};
 
 #[allow(unused_imports)] // Not every test that includes these helpers starts a receiver.
@@ -103,4 +107,51 @@ pub async fn set_callback(mock: &MockServer, url: &str) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// The demo app's authorize URL on the mock, for three scopes and a fixed `state`.
+pub fn authorize_url(mock: &MockServer) -> AuthorizeUrl {
+    AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+        .base(format!("{}/v2/auth/authorize/", mock.uri()))
+        .scopes(&[Scope::UserInfoBasic, Scope::UserInfoStats, Scope::VideoList])
+        .state("csrf-123")
+}
+
+/// The redirect's query, decoded, after checking where it goes.
+pub fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
+    assert_eq!(response.status().as_u16(), 302, "{response:?}");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a Location header");
+    let (target, query) = location.split_once('?').expect("a query");
+    assert_eq!(target, REDIRECT_URI);
+    serde_urlencoded::from_str(query).expect("query decodes")
+}
+
+pub async fn get(url: &str) -> reqwest::Response {
+    http().get(url).send().await.expect("GET")
+}
+
+/// A code through the auto-approve query, with a PKCE challenge in the given encoding.
+pub async fn code_with(mock: &MockServer, pkce: &Pkce, encoding: ChallengeEncoding) -> String {
+    let url = authorize_url(mock).pkce_with(pkce, encoding).build();
+    let query = redirect_query(&get(&format!("{url}&auto_approve=1")).await);
+    query["code"].clone()
+}
+
+pub fn oauth_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCode, String) {
+    match result {
+        Err(Error::OAuth {
+            status,
+            error,
+            description,
+            log_id,
+        }) => {
+            assert_eq!(log_id.len(), 34);
+            (status, error, description)
+        }
+        other => panic!("expected an OAuth error, got {other:?}"),
+    }
 }
