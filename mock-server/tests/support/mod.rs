@@ -4,6 +4,8 @@
 //! real app (authorize URL, redirect, code, OAuth errors).
 #![allow(dead_code)]
 
+pub mod posting;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
