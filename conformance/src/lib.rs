@@ -3,7 +3,6 @@
 //! control API, the response schemas of `generated/openapi.yaml`, and proptest helpers.
 //! The properties live in `tests/`.
 
-pub mod inbox;
 pub mod tap;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -492,7 +491,11 @@ impl Harness {
         runtime.block_on(async {
             let mock = builder.start().await;
             let tap = tap::Tap::start(&mock.uri()).await;
-            let client = match tiktok_api::Client::builder().base_url(tap.uri()).build() {
+            let client = match tiktok_api::Client::builder()
+                .plain()
+                .base_url(tap.uri())
+                .build()
+            {
                 Ok(client) => client,
                 Err(error) => panic!("the generated client does not build: {error}"),
             };

@@ -98,6 +98,7 @@ fn exactly_the_limit_passes_under_concurrency() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::builder().clock_kind(ClockKind::Manual).start());
     let client = Client::builder()
+        .plain()
         .base_url(mock.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));

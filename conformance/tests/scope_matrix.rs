@@ -137,6 +137,7 @@ fn missing_expired_and_unknown_tokens_are_access_token_invalid() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::start());
     let client = Client::builder()
+        .plain()
         .base_url(mock.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));

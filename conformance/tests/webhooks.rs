@@ -14,8 +14,8 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 use tiktok_api::WEBHOOK_EVENTS;
 use tiktok_api::webhook::{DEFAULT_TOLERANCE_SECONDS, SignatureError, Verifier, WebhookPayload};
-use tiktok_conformance::inbox::{Arrival, Inbox};
 use tiktok_conformance::{Control, cases, runtime};
+use tiktok_mock::receiver::{Arrival, Receiver};
 use tiktok_mock::{ClockKind, MockServer};
 
 /// One event to fire after moving the clock.
@@ -114,7 +114,7 @@ fn deliveries_verify_forgeries_fail_and_duplicates_collapse() {
             .clock_kind(ClockKind::Manual)
             .start()
             .await;
-        let inbox = Inbox::start().await;
+        let inbox = Receiver::recording().await;
         (mock, inbox)
     });
     let control = Control::new(&mock.uri());
@@ -196,7 +196,7 @@ fn deliveries_verify_forgeries_fail_and_duplicates_collapse() {
                 prop_assert!(copies >= 1, "no delivery queued: {}", answer);
                 copies_of.push(copies);
                 let now_s = mock.state().now_ms().div_euclid(1000);
-                let came = inbox.wait_for(copies).await.map_err(|came| {
+                let came = inbox.wait_for_arrivals(copies).await.map_err(|came| {
                     TestCaseError::fail(format!(
                         "event {index} ({}): {copies} deliveries queued, {} arrived",
                         meta.name,

@@ -121,6 +121,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Every call sent once, as is: no retries and no local rate limiter. For tests of a
+    /// server's own answers (its 429s and faults), where the runtime would hide them.
+    pub fn plain(self) -> Self {
+        self.retry_policy(RetryPolicy::off()).rate_limiter(None)
+    }
+
     /// The retry policy ([`RetryPolicy::off`] to send every call once).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;

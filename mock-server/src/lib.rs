@@ -53,10 +53,12 @@ pub mod user_info;
 pub mod videos;
 pub mod webhooks;
 
-// Assembly: the pipeline, the control router, the registry, the router and the server.
+// Assembly: the pipeline, the control router, the registry, the router and the server, and
+// the webhook receiver tests point the mock at.
 pub mod app;
 pub mod control;
 pub mod pipeline;
+pub mod receiver;
 pub mod registry;
 pub mod server;
 
@@ -65,6 +67,7 @@ pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::ApiError;
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
+pub use receiver::Receiver;
 pub use server::{MockServer, MockServerBuilder};
 pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;

@@ -12,6 +12,7 @@ use tiktok_mock::MockServer;
 async fn the_generated_client_reads_the_user_walks_every_page_and_queries_videos() {
     let mock = MockServer::start().await;
     let client = Client::builder()
+        .plain()
         .base_url(mock.uri())
         .build()
         .expect("client");

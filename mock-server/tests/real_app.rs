@@ -4,11 +4,11 @@
 //! see it in the video list, receive `video.publish.completed`, refresh, revoke, receive
 //! `authorization.removed`.
 
-mod receiver;
+mod support;
 
 use std::collections::HashMap;
 
-use receiver::{Receiver, http, set_callback};
+use support::{Receiver, http, set_callback};
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
 use tiktok_api::{
     Client, ErrorCode, PostInfo, PostStatus, PrivacyLevel, Scope, Source, StatusFetchRequest,
@@ -38,6 +38,7 @@ async fn a_real_apps_flow_works_unchanged() {
         .start()
         .await;
     let api = Client::builder()
+        .plain()
         .base_url(mock.uri())
         .build()
         .expect("client");

@@ -2,10 +2,10 @@
 //! client_credentials, index paging with its own max_count, replies, only the requested
 //! fields, the refusal of user tokens, bad bodies, the daily quota and masking.
 
-mod receiver;
+mod support;
 
-use receiver::{CLIENT_KEY, CLIENT_SECRET, client, control, http, manual_mock};
 use serde_json::{Value, json};
+use support::{CLIENT_KEY, CLIENT_SECRET, client, control, http, manual_mock};
 use tiktok_api::{CommentField, CommentListRequest, ErrorCode};
 use tiktok_mock::MockServer;
 use tiktok_mock::store::Comment;

@@ -2,13 +2,13 @@
 //! deliveries, retries with backoff on the manual clock, the 72-hour drop, a receiver that is
 //! down and comes back, duplicates, the control API.
 
-mod receiver;
+mod support;
 
-use receiver::{
+use serde_json::json;
+use support::{
     CLIENT_KEY, CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock,
     set_callback, wait_attempts,
 };
-use serde_json::json;
 use tiktok_api::meta::WebhookFamily;
 use tiktok_api::{WebhookContent, WebhookEventKind};
 
@@ -377,7 +377,7 @@ async fn the_binary_delivers_to_the_webhook_url_flag() {
         .strip_prefix("listening on ")
         .expect("first line")
         .to_owned();
-    let answer = receiver::http()
+    let answer = support::http()
         .post(format!("{base}/_mock/webhooks/events"))
         .json(&json!({"event": "portability.download.ready", "request_id": 9}))
         .send()

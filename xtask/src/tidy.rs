@@ -34,23 +34,14 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "assembly",
-        &["app", "control", "pipeline", "registry", "server"],
+        &[
+            "app", "control", "pipeline", "receiver", "registry", "server",
+        ],
     ),
 ];
 
 /// Hand-written files allowed over [`MAX_LINES`]; `ARCHITECTURE.md` must name each and say why.
-const LONG_FILES: &[&str] = &[
-    "codegen/src/emit/client.rs",
-    "codegen/src/emit/docs.rs",
-    "codegen/src/emit/openapi.rs",
-    "codegen/src/spec.rs",
-    "codegen/src/validate.rs",
-    "codegen/tests/validate.rs",
-    "conformance/tests/envelope.rs",
-    "conformance/tests/state_machine.rs",
-    "mock-server/tests/oauth.rs",
-    "mock-server/tests/posting.rs",
-];
+const LONG_FILES: &[&str] = &["codegen/tests/validate.rs"];
 
 /// About 600 lines: the most a hand-written file should have.
 const MAX_LINES: usize = 620;

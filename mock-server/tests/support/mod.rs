@@ -1,0 +1,160 @@
+//! Test helpers for the OAuth, webhook and research tests: the mock's webhook receiver
+//! (`tiktok_mock::receiver`, verifying every delivery with the generated crate's `Verifier`),
+//! a mock on a manual clock, polling without timing assertions, and the OAuth steps of a
+//! real app (authorize URL, redirect, code, OAuth errors).
+#![allow(dead_code)]
+
+pub mod posting;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
+use tiktok_api::{Error, ErrorCode, Scope};
+use tiktok_mock::{ClockKind, MockServer};
+
+#[allow(unused_imports)] // Not every test that includes these helpers starts a receiver.
+pub use tiktok_mock::receiver::Receiver;
+
+/// The demo app of the embedded fixtures.
+pub const CLIENT_KEY: &str = "awdemo7c1f2e9b4d3a";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
+/// Its first redirect URI.
+pub const REDIRECT_URI: &str = "http://localhost:3000/auth/callback";
+
+/// A mock on a manual clock with the demo data.
+pub async fn manual_mock() -> MockServer {
+    MockServer::builder()
+        .clock_kind(ClockKind::Manual)
+        .start()
+        .await
+}
+
+/// A generated client pointed at the mock.
+pub fn client(mock: &MockServer) -> tiktok_api::Client {
+    tiktok_api::Client::builder()
+        .plain()
+        .base_url(mock.uri())
+        .build()
+        .expect("client")
+}
+
+/// A reqwest client that does not follow redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// Polls `check` until it yields a value (10 s of real time at most, then panics).
+pub async fn eventually<T, F, Fut>(check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..1000 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met in 10 s");
+}
+
+/// The deliveries of the control API.
+pub async fn deliveries(mock: &MockServer) -> Vec<Value> {
+    let answer: Value = http()
+        .get(format!("{}/_mock/webhooks/deliveries", mock.uri()))
+        .send()
+        .await
+        .expect("deliveries")
+        .json()
+        .await
+        .expect("json");
+    answer["deliveries"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until delivery `index` has `attempts` attempts recorded and is no longer in flight.
+pub async fn wait_attempts(mock: &MockServer, index: usize, attempts: usize) -> Value {
+    eventually(|| async {
+        let list = deliveries(mock).await;
+        let delivery = list.get(index)?.clone();
+        let count = delivery["attempts"].as_array().map_or(0, Vec::len);
+        (count >= attempts && delivery["state"] != "in_flight").then_some(delivery)
+    })
+    .await
+}
+
+/// POSTs JSON to a control route and returns (status, body).
+pub async fn control(mock: &MockServer, path: &str, body: Value) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}{path}", mock.uri()))
+        .json(&body)
+        .send()
+        .await
+        .expect("control call");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Points the demo app's webhooks at `url`.
+pub async fn set_callback(mock: &MockServer, url: &str) {
+    let (status, body) = control(
+        mock,
+        "/_mock/webhooks/callback",
+        serde_json::json!({ "callback_url": url }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The demo app's authorize URL on the mock, for three scopes and a fixed `state`.
+pub fn authorize_url(mock: &MockServer) -> AuthorizeUrl {
+    AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+        .base(format!("{}/v2/auth/authorize/", mock.uri()))
+        .scopes(&[Scope::UserInfoBasic, Scope::UserInfoStats, Scope::VideoList])
+        .state("csrf-123")
+}
+
+/// The redirect's query, decoded, after checking where it goes.
+pub fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
+    assert_eq!(response.status().as_u16(), 302, "{response:?}");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a Location header");
+    let (target, query) = location.split_once('?').expect("a query");
+    assert_eq!(target, REDIRECT_URI);
+    serde_urlencoded::from_str(query).expect("query decodes")
+}
+
+pub async fn get(url: &str) -> reqwest::Response {
+    http().get(url).send().await.expect("GET")
+}
+
+/// A code through the auto-approve query, with a PKCE challenge in the given encoding.
+pub async fn code_with(mock: &MockServer, pkce: &Pkce, encoding: ChallengeEncoding) -> String {
+    let url = authorize_url(mock).pkce_with(pkce, encoding).build();
+    let query = redirect_query(&get(&format!("{url}&auto_approve=1")).await);
+    query["code"].clone()
+}
+
+pub fn oauth_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCode, String) {
+    match result {
+        Err(Error::OAuth {
+            status,
+            error,
+            description,
+            log_id,
+        }) => {
+            assert_eq!(log_id.len(), 34);
+            (status, error, description)
+        }
+        other => panic!("expected an OAuth error, got {other:?}"),
+    }
+}
