@@ -4,7 +4,7 @@
 //! `total_chunk_count = floor(video_size / chunk_size)`; every chunk is 5 MB to 64 MB but
 //! the last, which absorbs the trailing bytes and may reach 128 MB; a video under 5 MB goes
 //! whole; 1 to 1,000 chunks. TikTok does not say whether "MB" is 10^6 or 2^20 bytes
-//! ([`spec_constants::MB_READINGS`]): [`ChunkRules::lenient`] accepts both readings at each
+//! ([`crate::spec_constants::MB_READINGS`]): [`ChunkRules::lenient`] accepts both readings at each
 //! boundary (a server's check), [`ChunkRules::strict`] demands both (a client's plan, so
 //! that it passes whichever reading the server uses).
 

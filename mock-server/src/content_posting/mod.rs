@@ -7,7 +7,7 @@
 //! the upload host; [`control`] the control routes.
 //!
 //! A post's status is never advanced by a timer: it is computed from its timestamps on the
-//! mock's clock whenever it is observed ([`settle`]): by a status fetch, by the creator's
+//! mock's clock whenever it is observed ([`lifecycle::settle`]): by a status fetch, by the creator's
 //! video list, video query or user info, by `GET /_mock/posts`, and by every clock advance
 //! (`POST /_mock/clock/advance`, `MockServer::advance`). On the system clock a one-shot task
 //! also settles a post when its processing time is up, so webhooks fire without polling.
