@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::Model;
-use crate::emit::text::{TOKEN_PATH, auth_text, ordered_groups, paging_text, rate_limit_text};
+use crate::emit::text::{
+    TOKEN_PATH, auth_text, limit_text, ordered_groups, paging_summary, rate_limit_text,
+    scope_by_text,
+};
 use crate::model::{Auth, ContentType, Endpoint, Envelope, Field, Method, Type};
 
 /// The name of the OAuth 2.0 security scheme.
@@ -227,28 +230,14 @@ fn description(endpoint: &Endpoint) -> String {
         ));
     }
     if let Some(scope_by) = &endpoint.scope_by {
-        let rules: Vec<String> = scope_by
-            .scopes
-            .iter()
-            .map(|(value, scope)| format!("`{value}` needs `{scope}`"))
-            .collect();
-        lines.push(format!("By `{}`: {}.", scope_by.field, rules.join(", ")));
+        lines.push(format!("Scope by {}.", scope_by_text(scope_by)));
     }
     lines.push(format!("Rate limit: {}.", rate_limit_text(endpoint)));
     if let Some(paging) = &endpoint.paging {
-        lines.push(format!(
-            "Paging: {}; items in `{}`; `max_count` default {}, at most {}.",
-            paging_text(paging.style),
-            paging.items,
-            paging.default_max_count,
-            paging.max_max_count
-        ));
+        lines.push(format!("Paging: {}.", paging_summary(paging)));
     }
     for limit in &endpoint.limits {
-        lines.push(format!(
-            "Limit `{}`: {} ({})",
-            limit.name, limit.value, limit.description
-        ));
+        lines.push(format!("Limit {}", limit_text(limit)));
     }
     if !endpoint.webhooks.is_empty() {
         lines.push(format!("Webhook events: {}.", endpoint.webhooks.join(", ")));

@@ -3,7 +3,7 @@
 //! the reference and the OpenAPI document say the same thing.
 
 use crate::Model;
-use crate::model::{Auth, Endpoint, Group, PagingStyle};
+use crate::model::{Auth, Endpoint, Group, Limit, Paging, PagingStyle, ScopeBy};
 
 /// The token endpoint's path under the API host, for the OAuth flows.
 pub const TOKEN_PATH: &str = "/v2/oauth/token/";
@@ -46,6 +46,36 @@ pub fn paging_text(style: PagingStyle) -> &'static str {
         }
         PagingStyle::Index => "`cursor` is a start index",
     }
+}
+
+/// "`post_mode`: `DIRECT_POST` needs `video.publish`, `MEDIA_UPLOAD` needs `video.upload`".
+pub fn scope_by_text(scope_by: &ScopeBy) -> String {
+    let rules: Vec<String> = scope_by
+        .scopes
+        .iter()
+        .map(|(value, scope)| format!("`{value}` needs `{scope}`"))
+        .collect();
+    format!("`{}`: {}", scope_by.field, rules.join(", "))
+}
+
+/// What a paging block says: the cursor, where the items are, the page sizes, the reach.
+pub fn paging_summary(paging: &Paging) -> String {
+    let mut text = format!(
+        "{}; items in `{}`; `max_count` default {}, at most {}",
+        paging_text(paging.style),
+        paging.items,
+        paging.default_max_count,
+        paging.max_max_count
+    );
+    if let Some(reach) = paging.max_reach {
+        text.push_str(&format!("; `cursor + max_count` at most {reach}"));
+    }
+    text
+}
+
+/// "`max_video_ids`: 20 (Video ids per call.)".
+pub fn limit_text(limit: &Limit) -> String {
+    format!("`{}`: {} ({})", limit.name, limit.value, limit.description)
 }
 
 /// Groups in the order their first endpoint appears in `spec/endpoints.yaml` (the

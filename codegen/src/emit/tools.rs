@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::Model;
-use crate::emit::text::{auth_text, paging_text, rate_limit_text};
+use crate::emit::text::{auth_text, limit_text, paging_summary, rate_limit_text, scope_by_text};
 use crate::model::{Access, Endpoint, Field, Type};
 
 /// The JSON Schema dialect of every input schema.
@@ -67,28 +67,14 @@ fn description(endpoint: &Endpoint) -> String {
         lines.push(format!("Scopes: any of {}.", scopes.join(", ")));
     }
     if let Some(scope_by) = &endpoint.scope_by {
-        let choices: Vec<String> = scope_by
-            .scopes
-            .iter()
-            .map(|(value, scope)| format!("`{value}` needs `{scope}`"))
-            .collect();
-        lines.push(format!("`{}`: {}.", scope_by.field, choices.join(", ")));
+        lines.push(format!("Scope by {}.", scope_by_text(scope_by)));
     }
     lines.push(format!("Rate limit: {}.", rate_limit_text(endpoint)));
     if let Some(paging) = &endpoint.paging {
-        lines.push(format!(
-            "Paging: {}; `max_count` defaults to {}, at most {}; items in `{}`.",
-            paging_text(paging.style),
-            paging.default_max_count,
-            paging.max_max_count,
-            paging.items
-        ));
+        lines.push(format!("Paging: {}.", paging_summary(paging)));
     }
     for limit in &endpoint.limits {
-        lines.push(format!(
-            "Limit `{}`: {}. {}",
-            limit.name, limit.value, limit.description
-        ));
+        lines.push(format!("Limit {}", limit_text(limit)));
     }
     lines.join("\n\n")
 }

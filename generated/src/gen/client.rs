@@ -106,7 +106,7 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.list`
     /// - Rate limit: 600 requests per minute per access token
-    /// - Paging: `cursor` and `has_more`; `max_count` default 10, at most 20
+    /// - Paging: `cursor` is a Unix time in milliseconds; pages go back in time; items in `videos`; `max_count` default 10, at most 20
     /// - Errors: `invalid_params` (400), `scope_permission_missed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500)
     ///
     /// # Example
@@ -295,7 +295,7 @@ impl crate::Client {
     /// - Access: write
     /// - Authentication: a user access token
     /// - Scope: `video.publish` or `video.upload`
-    /// - Scope by `post_mode`: DIRECT_POST needs `video.publish`, MEDIA_UPLOAD needs `video.upload`
+    /// - Scope by `post_mode`: `DIRECT_POST` needs `video.publish`, `MEDIA_UPLOAD` needs `video.upload`
     /// - Rate limit: 6 requests per minute per access token (seed: standard)
     /// - Limit `direct_posts_per_day`: 15 (Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.)
     /// - Limit `max_description_chars`: 4000 (Characters in the description.)
@@ -372,7 +372,7 @@ impl crate::Client {
     /// - Authentication: a client access token (`client_credentials`)
     /// - Scope: `research.data.basic`
     /// - Rate limit: 600 requests per minute per access token (seed: standard)
-    /// - Paging: `cursor` and `has_more`; `max_count` default 10, at most 100
+    /// - Paging: `cursor` is a start index; items in `comments`; `max_count` default 10, at most 100; `cursor + max_count` at most 1000
     /// - Limit `daily_requests`: 1000 (Requests per app and UTC day; then daily_quota_limit_exceeded until 00:00 UTC.)
     /// - Limit `max_reachable_comments`: 1000 (cursor + max_count is at most 1,000.)
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `daily_quota_limit_exceeded` (429), `internal_error` (500)

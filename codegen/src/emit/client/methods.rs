@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 use crate::emit::client::models::{field_enum_ident, rust_type};
 use crate::emit::client::names::{self, field_ident, schema_ident, static_ident};
 use crate::emit::client::tokens::doc;
-use crate::emit::text::rate_limit_text;
+use crate::emit::text::{limit_text, paging_summary, rate_limit_text, scope_by_text};
 use crate::model::{Access, Auth, Endpoint, Field, Model, Schema, Type};
 
 /// The Rust type a client method returns for an endpoint.
@@ -66,15 +66,14 @@ pub(super) fn emit_methods(model: &Model) -> TokenStream {
                 text.push_str(&format!("- Scope: {}\n", scopes.join(" or ")));
             }
             if let Some(scope_by) = &endpoint.scope_by {
-                let rules: Vec<String> = scope_by.scopes.iter().map(|(value, scope)| format!("{value} needs `{scope}`")).collect();
-                text.push_str(&format!("- Scope by `{}`: {}\n", scope_by.field, rules.join(", ")));
+                text.push_str(&format!("- Scope by {}\n", scope_by_text(scope_by)));
             }
             text.push_str(&format!("- Rate limit: {}\n", rate_limit_text(endpoint)));
             if let Some(paging) = &endpoint.paging {
-                text.push_str(&format!("- Paging: `cursor` and `has_more`; `max_count` default {}, at most {}\n", paging.default_max_count, paging.max_max_count));
+                text.push_str(&format!("- Paging: {}\n", paging_summary(paging)));
             }
             for limit in &endpoint.limits {
-                text.push_str(&format!("- Limit `{}`: {} ({})\n", limit.name, limit.value, limit.description));
+                text.push_str(&format!("- Limit {}\n", limit_text(limit)));
             }
             if !endpoint.webhooks.is_empty() {
                 text.push_str(&format!("- Webhook: {}\n", endpoint.webhooks.join(", ")));

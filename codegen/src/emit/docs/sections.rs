@@ -7,7 +7,7 @@ use crate::emit::docs::format::{
 use crate::emit::docs::views::{
     EndpointErrorRow, EndpointView, FieldsView, GroupView, LimitRow, MethodRow, OauthRow, OauthView,
 };
-use crate::emit::text::{auth_text, ordered_groups, paging_text, rate_limit_text};
+use crate::emit::text::{auth_text, ordered_groups, paging_summary, rate_limit_text};
 use crate::model::{ContentType, Endpoint, Envelope, Versioned};
 
 /// The seed's method table, one per group.
@@ -123,16 +123,7 @@ pub(super) fn endpoint_view(model: &Model, endpoint: &Endpoint) -> EndpointView 
         },
     );
     if let Some(paging) = &endpoint.paging {
-        fact(
-            "Paging",
-            format!(
-                "{}; items in {}; `max_count` default {}, at most {}",
-                paging_text(paging.style),
-                code(&paging.items),
-                paging.default_max_count,
-                paging.max_max_count
-            ),
-        );
+        fact("Paging", paging_summary(paging));
     }
     fact(
         "Rate limit",
