@@ -163,15 +163,13 @@ fn suite(root: &Path, mutant: Option<&str>, property: Option<&str>) -> anyhow::R
         let line = line.context("reading cargo's output")?;
         let trimmed = line.trim();
         if let Some(rest) = trimmed.strip_prefix("Running ") {
-            // `Running tests/paging.rs (…)` or `Running unittests src/lib.rs (…)`.
+            // `Running tests/paging.rs (…)`, `Running tests/state_machine/main.rs (…)` (a
+            // folder test, named by its folder) or `Running unittests src/lib.rs (…)`.
             let target = rest.split_whitespace().next().unwrap_or("?");
             binary = if target == "unittests" {
                 "lib".to_owned()
             } else {
-                Path::new(target).file_stem().map_or_else(
-                    || target.to_owned(),
-                    |stem| stem.to_string_lossy().into_owned(),
-                )
+                test_target_name(Path::new(target)).unwrap_or_else(|| target.to_owned())
             };
         } else if let Some(test) = trimmed
             .strip_prefix("test ")
@@ -196,4 +194,37 @@ fn suite(root: &Path, mutant: Option<&str>, property: Option<&str>) -> anyhow::R
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The name of the test target a file under `tests/` builds: the file's stem, or the
+/// folder's name for a folder test (`tests/NAME/main.rs`).
+fn test_target_name(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
+    if stem != "main" {
+        return Some(stem);
+    }
+    let folder = path.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some(if folder == "tests" { stem } else { folder })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_target_name;
+    use std::path::Path;
+
+    #[test]
+    fn test_targets_are_named_as_cargo_names_them() {
+        assert_eq!(
+            test_target_name(Path::new("tests/paging.rs")).as_deref(),
+            Some("paging")
+        );
+        assert_eq!(
+            test_target_name(Path::new("tests/state_machine/main.rs")).as_deref(),
+            Some("state_machine")
+        );
+        assert_eq!(
+            test_target_name(Path::new("tests/main.rs")).as_deref(),
+            Some("main")
+        );
+    }
 }
