@@ -6,15 +6,16 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{PRIVATE_OPEN_ID, client, mock, user};
+use common::{Control, PRIVATE_OPEN_ID, client, mock, user};
 use serde_json::json;
 use tiktok_api::chunks::ChunkError;
 use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
-use tiktok_api::{Error, PostInfo, PostStatus, PrivacyLevel, UploadError};
+use tiktok_api::{Error, PostInfo, PostStatus, PrivacyLevel, UploadError, UserClient};
 
-#[tokio::test]
-async fn upload_helper_posts_a_chunked_video_and_reports_progress() {
-    let (_mock, control) = mock().await;
+/// A mock whose posts finish processing at once, its control API, and a handle for its
+/// private creator (where the unaudited demo app may post) with both posting scopes.
+async fn poster() -> (tiktok_mock::MockServer, Control, UserClient) {
+    let (mock, control) = mock().await;
     control
         .post("/_mock/posting", json!({"processing_ms": 0}))
         .await;
@@ -27,6 +28,12 @@ async fn upload_helper_posts_a_chunked_video_and_reports_progress() {
         3600,
     )
     .await;
+    (mock, control, user)
+}
+
+#[tokio::test]
+async fn upload_helper_posts_a_chunked_video_and_reports_progress() {
+    let (_mock, _control, user) = poster().await;
     let size = 25_000_123u64;
     let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let progress = seen.clone();
@@ -61,16 +68,7 @@ async fn upload_helper_posts_a_chunked_video_and_reports_progress() {
 
 #[tokio::test]
 async fn upload_helper_refuses_bad_sources_with_typed_errors() {
-    let (_mock, control) = mock().await;
-    let client = client(&control).await;
-    let (user, _) = user(
-        &client,
-        &control,
-        PRIVATE_OPEN_ID,
-        &["video.publish", "video.upload"],
-        3600,
-    )
-    .await;
+    let (_mock, control, user) = poster().await;
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.mp4");
     std::fs::write(&empty, b"").unwrap();
@@ -146,19 +144,7 @@ async fn upload_helper_refuses_bad_sources_with_typed_errors() {
 
 #[tokio::test]
 async fn upload_helper_posts_from_a_url_and_posts_photos() {
-    let (_mock, control) = mock().await;
-    control
-        .post("/_mock/posting", json!({"processing_ms": 0}))
-        .await;
-    let client = client(&control).await;
-    let (user, _) = user(
-        &client,
-        &control,
-        PRIVATE_OPEN_ID,
-        &["video.publish", "video.upload"],
-        3600,
-    )
-    .await;
+    let (_mock, _control, user) = poster().await;
     let options =
         || UploadOptions::new().poll_interval(Duration::from_millis(10), Duration::from_millis(50));
     let pulled = user

@@ -5,6 +5,7 @@
 //! each event. The mock is driven only through HTTP (its control API and the OAuth revoke
 //! endpoint); no assertion depends on timing.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/receive_webhooks.rs"]
 mod example;
@@ -18,6 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
+use common::Control;
 use serde_json::{Value, json};
 use tiktok_api::runtime::webhook_receiver::{
     WebhookEvent, WebhookReceiver, WebhookReceiverBuilder,
@@ -128,16 +130,7 @@ fn at_mock_time(mock: &MockServer) -> WebhookReceiverBuilder {
 
 /// POSTs JSON to a mock route; the answer's JSON.
 async fn control(mock: &MockServer, path: &str, body: Value) -> Value {
-    let response = http()
-        .post(format!("{}{path}", mock.uri()))
-        .json(&body)
-        .send()
-        .await
-        .expect("control call");
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {answer}");
-    answer
+    Control::new(mock.uri()).post(path, body).await
 }
 
 async fn set_callback(mock: &MockServer, url: &str) {
@@ -188,14 +181,9 @@ async fn revoke(mock: &MockServer, token: &str) {
 }
 
 async fn deliveries(mock: &MockServer) -> Vec<Value> {
-    let answer: Value = http()
-        .get(format!("{}/_mock/webhooks/deliveries", mock.uri()))
-        .send()
-        .await
-        .expect("deliveries")
-        .json()
-        .await
-        .expect("json");
+    let answer = Control::new(mock.uri())
+        .get("/_mock/webhooks/deliveries")
+        .await;
     answer["deliveries"].as_array().cloned().unwrap_or_default()
 }
 

@@ -7,9 +7,9 @@ mod support;
 
 use serde_json::json;
 use tiktok_api::{
-    Client, ContentInitRequest, ErrorCode, FailReason, InboxVideoInitRequest, MediaType,
-    PhotoPostInfo, PhotoSourceInfo, PostMode, PostStatus, PrivacyLevel, Scope, Source,
-    StatusFetchRequest, VideoField, VideoInitRequest, VideoListRequest,
+    ContentInitRequest, ErrorCode, FailReason, InboxVideoInitRequest, MediaType, PhotoPostInfo,
+    PhotoSourceInfo, PostMode, PostStatus, PrivacyLevel, Scope, Source, StatusFetchRequest,
+    VideoField, VideoInitRequest, VideoListRequest,
 };
 use tiktok_mock::{ClockKind, MockServer};
 
@@ -401,11 +401,7 @@ async fn the_demo_data_lets_the_unaudited_demo_app_post_to_the_private_demo_crea
         .clock_kind(ClockKind::Manual)
         .start()
         .await;
-    let client = Client::builder()
-        .plain()
-        .base_url(mock.uri())
-        .build()
-        .expect("client");
+    let client = support::client(&mock);
     let token = token(
         &mock,
         "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70",
@@ -491,11 +487,7 @@ async fn on_the_system_clock_a_post_settles_and_fires_its_webhook_without_pollin
         .expect("fixtures")
         .start()
         .await;
-    let client = Client::builder()
-        .plain()
-        .base_url(mock.uri())
-        .build()
-        .expect("client");
+    let client = support::client(&mock);
     let (code, _) = control(&mock, "/_mock/posting", json!({"processing_ms": 0})).await;
     assert_eq!(code, 200);
     let token = all_scopes(&mock, PUBLIC, "a-audited");

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use support::{Receiver, http, set_callback};
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
 use tiktok_api::{
-    Client, ErrorCode, PostInfo, PostStatus, PrivacyLevel, Scope, Source, StatusFetchRequest,
-    UserField, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo, WebhookContent,
+    ErrorCode, PostInfo, PostStatus, PrivacyLevel, Scope, Source, StatusFetchRequest, UserField,
+    VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo, WebhookContent,
     WebhookEventKind,
 };
 use tiktok_mock::{ClockKind, MockServer};
@@ -37,11 +37,7 @@ async fn a_real_apps_flow_works_unchanged() {
         .clock_kind(ClockKind::Manual)
         .start()
         .await;
-    let api = Client::builder()
-        .plain()
-        .base_url(mock.uri())
-        .build()
-        .expect("client");
+    let api = support::client(&mock);
     let receiver = Receiver::start(&mock, SECRET).await;
     set_callback(&mock, &receiver.url).await;
 

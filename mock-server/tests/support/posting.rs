@@ -45,11 +45,7 @@ pub async fn start() -> (MockServer, Client) {
         .clock_kind(ClockKind::Manual)
         .start()
         .await;
-    let client = Client::builder()
-        .plain()
-        .base_url(mock.uri())
-        .build()
-        .expect("client");
+    let client = super::client(&mock);
     (mock, client)
 }
 
