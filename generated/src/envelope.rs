@@ -40,12 +40,22 @@ fn lenient_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ErrorCode,
     Ok(ErrorCode::parse_lenient(&text))
 }
 
+/// The v2 envelope read for its `error` only (`data` skipped, not built).
 #[derive(Deserialize)]
-struct V2Body {
-    #[serde(default)]
-    data: Option<serde_json::Value>,
+struct V2Error {
     #[serde(default)]
     error: Option<ApiErrorBody>,
+}
+
+/// The v2 envelope's `data`, read straight into its type (no `serde_json::Value` between).
+#[derive(Deserialize)]
+struct V2Data<T> {
+    #[serde(default = "none")]
+    data: Option<T>,
+}
+
+fn none<T>() -> Option<T> {
+    None
 }
 
 /// The start of a body for an error message, with the value of every field the spec
@@ -110,7 +120,7 @@ pub fn decode_response<T: DeserializeOwned>(
     };
     match envelope {
         Envelope::V2 => {
-            let parsed: V2Body = serde_json::from_slice(body)
+            let parsed: V2Error = serde_json::from_slice(body)
                 .map_err(|error| decode_error(format!("not a v2 envelope: {error}")))?;
             match parsed.error {
                 Some(error) if error.code != ErrorCode::Ok => Err(Error::Api {
@@ -120,12 +130,16 @@ pub fn decode_response<T: DeserializeOwned>(
                     log_id: error.log_id,
                 }),
                 Some(_) if (200..300).contains(&status) => {
-                    let data = parsed
+                    let mismatch =
+                        |error| decode_error(format!("data does not match the spec: {error}"));
+                    // A second pass, now typed: an absent or null `data` reads as `{}`.
+                    match serde_json::from_slice::<V2Data<T>>(body)
+                        .map_err(mismatch)?
                         .data
-                        .unwrap_or(serde_json::Value::Object(Default::default()));
-                    serde_json::from_value(data).map_err(|error| {
-                        decode_error(format!("data does not match the spec: {error}"))
-                    })
+                    {
+                        Some(data) => Ok(data),
+                        None => serde_json::from_slice(b"{}").map_err(mismatch),
+                    }
                 }
                 Some(_) => Err(decode_error(format!(
                     "error.code is ok but the HTTP status is {status}"

@@ -1,19 +1,24 @@
-//! The one error type of the mock's API routes, and the TikTok response shapes it renders to.
+//! The one error type of the mock's API routes, the TikTok response shapes it renders
+//! to, and [`Data`], a successful answer's `data`, written into its envelope as bytes.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::{EndpointMeta, Envelope};
 
 use crate::clock::system_now_ms;
-use crate::logid::new_log_id;
+use crate::logid::{LogId, new_log_id};
 
 /// The body TikTok's gateway sends for an unknown path or a wrong method.
 pub const UNSUPPORTED_PATH_BODY: &str = "Unsupported path(Janus)";
 
 /// The response header carrying the log id.
 pub const LOG_ID_HEADER: &str = "x-tt-logid";
+
+/// [`LOG_ID_HEADER`] as a header name, parsed once.
+const LOG_ID_NAME: HeaderName = HeaderName::from_static(LOG_ID_HEADER);
 
 /// Every way a call to the mock can fail. Each variant declares its catalog code,
 /// its HTTP status and its message in [`ApiError::parts`].
@@ -189,16 +194,95 @@ pub async fn unsupported_path() -> Response {
     response
 }
 
-/// A successful response: `data` in the v2 envelope, or flat for OAuth endpoints.
-pub fn success_response(envelope: Envelope, data: Value, log_id: &str) -> Response {
-    let body = match envelope {
-        Envelope::V2 => json!({
-            "data": data,
-            "error": {"code": "ok", "message": "", "log_id": log_id},
-        }),
-        Envelope::OAuth => data,
-    };
-    json_response(StatusCode::OK, &body, log_id)
+/// The `data` of a successful answer: a JSON value, or the JSON bytes of an object a
+/// behaviour serialized itself (the hot paths do, with no `Value` in between).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data(DataRepr);
+
+#[derive(Debug, Clone, PartialEq)]
+enum DataRepr {
+    Value(Value),
+    Json(Vec<u8>),
+}
+
+impl Data {
+    /// `data` already serialized: `json` must be one JSON object. With [`ENVELOPE_ROOM`]
+    /// bytes of spare capacity, the envelope is written around it in place.
+    pub fn from_json_object(json: Vec<u8>) -> Data {
+        Data(DataRepr::Json(json))
+    }
+
+    /// `data` as a JSON value.
+    pub fn to_value(&self) -> Value {
+        match &self.0 {
+            DataRepr::Value(value) => value.clone(),
+            DataRepr::Json(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `data` as JSON bytes.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            DataRepr::Value(value) => {
+                let _ = serde_json::to_writer(&mut *out, value);
+            }
+            DataRepr::Json(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+
+    /// The response body: `data` in the endpoint's envelope (reusing the bytes when it can).
+    fn into_body(self, envelope: Envelope, log_id: &LogId) -> Vec<u8> {
+        let mut body = match (envelope, self.0) {
+            (Envelope::OAuth, DataRepr::Json(bytes)) => return bytes,
+            (Envelope::OAuth, DataRepr::Value(value)) => {
+                return serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
+            }
+            (Envelope::V2, DataRepr::Json(mut bytes)) => {
+                bytes.splice(0..0, *b"{\"data\":");
+                bytes
+            }
+            (Envelope::V2, DataRepr::Value(value)) => {
+                let mut body = Vec::with_capacity(256);
+                body.extend_from_slice(b"{\"data\":");
+                let _ = serde_json::to_writer(&mut body, &value);
+                body
+            }
+        };
+        body.extend_from_slice(b",\"error\":{\"code\":\"ok\",\"log_id\":\"");
+        body.extend_from_slice(log_id.as_bytes());
+        body.extend_from_slice(b"\",\"message\":\"\"}}");
+        body
+    }
+}
+
+/// Room to leave in a buffer of `data` for its envelope (see [`Data::from_json_object`]).
+pub const ENVELOPE_ROOM: usize = 96;
+
+impl From<Value> for Data {
+    fn from(value: Value) -> Data {
+        Data(DataRepr::Value(value))
+    }
+}
+
+/// A successful response: `data` in the v2 envelope, or flat for OAuth endpoints. The
+/// bytes are those `serde_json` gave for the envelope as a `Value` (keys in order).
+pub fn success_response(envelope: Envelope, data: Data, log_id: &LogId) -> Response {
+    let mut response = Response::new(Body::from(data.into_body(envelope, log_id)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_bytes(log_id.as_bytes()) {
+        headers.insert(LOG_ID_NAME, value);
+    }
+    response
 }
 
 /// A JSON response with the log id header.
@@ -219,6 +303,6 @@ pub fn json_response(status: StatusCode, body: &Value, log_id: &str) -> Response
 
 fn set_log_id(response: &mut Response, log_id: &str) {
     if let Ok(value) = HeaderValue::from_str(log_id) {
-        response.headers_mut().insert(LOG_ID_HEADER, value);
+        response.headers_mut().insert(LOG_ID_NAME, value);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::store::{App, Comment, Creator, Store, StoreError, Video};
+use crate::store::{App, Comment, Creator, Store, StoreError, Video, views};
 
 /// The embedded demo data.
 pub const DEMO_YAML: &str = include_str!("../demo.yaml");
@@ -13,6 +13,9 @@ const GENERATED_VIDEO_ID_BASE: u64 = 7_301_000_000_000_000_000;
 const GENERATED_COMMENT_ID_BASE: i64 = 7_302_000_000_000_000_000;
 /// Spacing of generated videos: one every 6 hours 7 minutes.
 const GENERATED_VIDEO_SPACING_MS: i64 = (6 * 3600 + 7 * 60) * 1000;
+/// Spacing of synthetic videos (`--synthetic-videos`): one a minute, so a million span
+/// about two years and every cursor stays a positive Unix time.
+pub const SYNTHETIC_VIDEO_SPACING_MS: i64 = 60_000;
 
 /// A fixture file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -27,6 +30,11 @@ pub struct Fixtures {
     /// Comments on videos.
     #[serde(default)]
     pub comments: Vec<FixtureComment>,
+    /// Extra videos for the first creator, made at load (`--synthetic-videos N`, for
+    /// benchmarks at scale): the newest an hour and a half minute before load, then one a
+    /// minute ([`SYNTHETIC_VIDEO_SPACING_MS`]), without comments. Not read from YAML.
+    #[serde(skip)]
+    pub synthetic_videos: u64,
 }
 
 /// A creator of a fixture file: the `Creator` fields plus videos and generation counts.
@@ -176,7 +184,7 @@ impl Fixtures {
         }
         let mut next_video_id = GENERATED_VIDEO_ID_BASE;
         let mut next_comment_id = GENERATED_COMMENT_ID_BASE;
-        for fixture in &self.creators {
+        for (creator_index, fixture) in self.creators.iter().enumerate() {
             let creator = &fixture.creator;
             store.put_creator(creator.clone());
             let handle = if creator.username.is_empty() {
@@ -205,6 +213,25 @@ impl Fixtures {
                     create_time_ms,
                     video,
                 ))?;
+            }
+            if creator_index == 0 {
+                for n in 0..self.synthetic_videos {
+                    next_video_id += 1;
+                    let n = i64::try_from(n).unwrap_or(i64::MAX);
+                    let template = FixtureVideo {
+                        title: format!("Synthetic video #{}", n + 1),
+                        like_count: (n % 900) as i32,
+                        view_count: 1000 + n,
+                        ..FixtureVideo::default()
+                    };
+                    store.insert_video(build_video(
+                        &handle,
+                        &creator.open_id,
+                        next_video_id.to_string(),
+                        now_ms - 3_630_000 - n.saturating_mul(SYNTHETIC_VIDEO_SPACING_MS),
+                        &template,
+                    ))?;
+                }
             }
             for n in 0..fixture.generate_videos {
                 next_video_id += 1;
@@ -265,13 +292,15 @@ pub fn build_video(
     create_time_ms: i64,
     video: &FixtureVideo,
 ) -> Video {
+    let cover_image_url = views::cover_image_url(&id).text();
+    let share_url = views::share_url(handle, &id).text();
+    let embed_html = views::embed_html(handle, &id).text();
+    let embed_link = views::embed_link(&id).text();
     Video {
-        cover_image_url: format!("https://p16.tiktokcdn.example/cover/{id}.jpeg"),
-        share_url: format!("https://www.tiktok.example/@{handle}/video/{id}"),
-        embed_html: format!(
-            "<blockquote class=\"tiktok-embed\" cite=\"https://www.tiktok.example/@{handle}/video/{id}\" data-video-id=\"{id}\"></blockquote>"
-        ),
-        embed_link: format!("https://www.tiktok.example/embed/v2/{id}"),
+        cover_image_url,
+        share_url,
+        embed_html,
+        embed_link,
         id,
         open_id: open_id.to_owned(),
         create_time_ms,

@@ -32,7 +32,9 @@ pub mod extract;
 pub mod logid;
 #[cfg(feature = "mutants")]
 pub mod mutants;
+pub mod projection;
 pub mod random;
+pub mod text;
 pub mod validate;
 
 // Data: the store, its records and the fixtures; they name no feature.
@@ -56,6 +58,7 @@ pub mod webhooks;
 // Assembly: the pipeline, the control router, the registry, the router and the server, and
 // the webhook receiver tests point the mock at.
 pub mod app;
+pub mod call_log;
 pub mod control;
 pub mod pipeline;
 pub mod receiver;
@@ -64,7 +67,7 @@ pub mod server;
 
 pub use app::router;
 pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
-pub use error::ApiError;
+pub use error::{ApiError, Data};
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
 pub use receiver::Receiver;

@@ -1,24 +1,83 @@
-//! TikTok-style log ids: a 14-digit UTC timestamp and 20 uppercase hex characters.
+//! TikTok-style log ids: a 14-digit UTC timestamp and 20 uppercase hex characters, made
+//! on the stack ([`LogId`]) so a response can carry one without an allocation.
 
 use rand::RngCore;
 
 use crate::clock::utc_parts;
 
+/// The length of a log id.
+const LEN: usize = 34;
+
+/// A log id, e.g. `202210112248442CB9319E1FB30C1073F3`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LogId([u8; LEN]);
+
+impl LogId {
+    /// A fresh log id for a response sent at `unix_ms`.
+    pub fn new(unix_ms: i64) -> LogId {
+        let (year, month, day, hour, minute, second) = utc_parts(unix_ms);
+        let mut bytes = [0u8; LEN];
+        let year = year.clamp(0, 9999) as u32;
+        put_digits(&mut bytes[0..4], year);
+        put_digits(&mut bytes[4..6], month);
+        put_digits(&mut bytes[6..8], day);
+        put_digits(&mut bytes[8..10], hour);
+        put_digits(&mut bytes[10..12], minute);
+        put_digits(&mut bytes[12..14], second);
+        let mut random = [0u8; 10];
+        rand::rng().fill_bytes(&mut random);
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for (index, byte) in random.iter().enumerate() {
+            bytes[14 + 2 * index] = HEX[usize::from(byte >> 4)];
+            bytes[15 + 2 * index] = HEX[usize::from(byte & 0x0f)];
+        }
+        LogId(bytes)
+    }
+
+    /// A log id read back from text: 34 ASCII digits and uppercase hex letters.
+    pub fn parse(text: &str) -> Option<LogId> {
+        let bytes: [u8; LEN] = text.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|byte| byte.is_ascii_digit() || (b'A'..=b'F').contains(byte))
+            .then_some(LogId(bytes))
+    }
+
+    /// The log id's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The log id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and hex letters are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for LogId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for LogId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogId({})", self.as_str())
+    }
+}
+
+/// Writes `value` as decimal digits filling `out`, zero-padded (higher digits dropped).
+fn put_digits(out: &mut [u8], mut value: u32) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 /// A fresh log id for a response sent at `unix_ms`, e.g. `202210112248442CB9319E1FB30C1073F3`.
 pub fn new_log_id(unix_ms: i64) -> String {
-    let (year, month, day, hour, minute, second) = utc_parts(unix_ms);
-    let mut random = [0u8; 10];
-    rand::rng().fill_bytes(&mut random);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{}",
-        year.clamp(0, 9999),
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        hex::encode_upper(random)
-    )
+    LogId::new(unix_ms).as_str().to_owned()
 }
 
 #[cfg(test)]
@@ -36,5 +95,9 @@ mod tests {
                 .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
         );
         assert_ne!(log_id, new_log_id(1_665_528_524_000));
+        assert!(LogId::new(0).as_str().starts_with("19700101000000"));
+        let log_id = LogId::new(5);
+        assert_eq!(LogId::parse(log_id.as_str()), Some(log_id));
+        assert_eq!(LogId::parse("2022"), None);
     }
 }

@@ -28,6 +28,13 @@ struct Args {
     /// Deliver every app's webhooks to this URL (overrides the fixtures' callback_url).
     #[arg(long, value_name = "URL")]
     webhook_url: Option<String>,
+    /// Give the first creator N more generated videos at start-up (one a minute back in
+    /// time, no comments), to try the mock at scale.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    synthetic_videos: u64,
+    /// Print one line per API call on stderr (the same as RUST_LOG=tiktok_mock::calls=info).
+    #[arg(long)]
+    log_calls: bool,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -41,11 +48,14 @@ fn normalize_addr(text: &str) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The line per call costs a formatted line: off unless asked for.
+    let mut filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("tiktok_mock=info,tiktok_mock::calls=warn"));
+    if args.log_calls {
+        filter = filter.add_directive("tiktok_mock::calls=info".parse()?);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("tiktok_mock=info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -63,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         }
         None => Fixtures::demo(),
     };
+    fixtures.synthetic_videos = args.synthetic_videos;
     if let Some(url) = &args.webhook_url {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             anyhow::bail!("--webhook-url: expected an http(s) URL, found {url:?}");

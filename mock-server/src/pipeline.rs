@@ -1,30 +1,38 @@
 //! The one generic pipeline every API call goes through, driven by the endpoint's
 //! `EndpointMeta`: faults, authentication, scopes, rate limit, `fields`, body validation,
-//! then the hand-written behaviour or a response built from the spec's examples.
+//! then the hand-written behaviour or a response built from the spec's examples; each
+//! call is recorded in the call log ([`call_log`](crate::call_log)) on its way out.
+//!
+//! The hot path allocates little: the token and the creator are shared from the store, the
+//! query is read in place, the rate-limit key is built on the stack, the behaviour is
+//! found once when the routes are built, and the answer is written straight to bytes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::{
     Access, Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
 };
 
 use crate::authorization::token::check_grant_type;
+use crate::call_log::{method_name, record, unsupported_path_call};
 use crate::content_posting::lifecycle::settle_creator;
-use crate::error::{ApiError, CallOutcome, LOG_ID_HEADER, success_response, unsupported_path};
+use crate::error::{ApiError, Data, success_response};
 use crate::examples::example_object;
-use crate::logid::new_log_id;
-use crate::state::{AppState, Call};
-use crate::store::{CallRecord, Fault, TokenKind, TokenRecord};
+use crate::logid::LogId;
+use crate::state::{AppState, Behaviour, Call};
+use crate::store::{CallEntry, Fault, TokenKind, TokenRecord};
+use crate::text::{StackText, query_values};
 use crate::tokens::authenticate_client;
 use crate::validate::{form_to_json, truncate, validate_body};
 
@@ -34,7 +42,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const TOKEN_INVALID: &str = "The access token is invalid or not found in the request.";
 
 /// The routes of every endpoint of the state's table, grouped by path; a wrong method on a
-/// known path gets the gateway's 404, like an unknown path.
+/// known path gets the gateway's 404, like an unknown path. Each route records its calls
+/// itself (no middleware in between).
 pub fn api_routes(state: &AppState) -> Router<AppState> {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for endpoint in state.endpoints() {
@@ -43,12 +52,14 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
             HttpMethod::Get => MethodFilter::GET,
             HttpMethod::Post => MethodFilter::POST,
         };
-        let handler = move |State(state): State<AppState>, request: Request| async move {
-            handle(state, endpoint, request).await
+        let behaviour = state.behaviour(endpoint.id).cloned();
+        let handler = move |State(state): State<AppState>, request: Request| {
+            let behaviour = behaviour.clone();
+            async move { handle(state, endpoint, behaviour.as_ref(), request).await }
         };
         let method_router = by_path
             .remove(endpoint.path)
-            .unwrap_or_else(|| MethodRouter::new().fallback(unsupported_path));
+            .unwrap_or_else(|| MethodRouter::new().fallback(unsupported_path_call));
         by_path.insert(endpoint.path, method_router.on(filter, handler));
     }
     by_path
@@ -58,29 +69,48 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         })
 }
 
-/// Runs one call through the pipeline and renders it in the endpoint's envelope.
+/// Runs one call through the pipeline, renders it in the endpoint's envelope and records it.
 pub async fn handle(
     state: AppState,
     endpoint: &'static EndpointMeta,
+    behaviour: Option<&Behaviour>,
     request: Request,
 ) -> Response {
+    let started = Instant::now();
     let now_ms = state.now_ms();
-    let mut outcome = CallOutcome {
-        endpoint: Some(endpoint.id),
-        open_id: None,
-        decision: "ok".to_owned(),
+    let method = method_name(request.method());
+    let path = match request.uri().path() {
+        path if path == endpoint.path => Cow::Borrowed(endpoint.path),
+        path => Cow::Owned(path.to_owned()),
     };
-    let result = run(&state, endpoint, request, now_ms, &mut outcome).await;
-    let log_id = new_log_id(state.now_ms());
-    let mut response = match result {
-        Ok(data) => success_response(endpoint.envelope, data, &log_id),
+    let mut open_id = None;
+    let result = run(&state, endpoint, behaviour, request, now_ms, &mut open_id).await;
+    let log_id = LogId::new(state.now_ms());
+    let (response, decision) = match result {
+        Ok(data) => (
+            success_response(endpoint.envelope, data, &log_id),
+            Cow::Borrowed("ok"),
+        ),
         Err(error) => {
             let error = adapt_to_endpoint(error, endpoint);
-            outcome.decision = error.code_str();
-            error.render(endpoint.envelope, &log_id)
+            let decision = Cow::Owned(error.code_str());
+            (error.render(endpoint.envelope, log_id.as_str()), decision)
         }
     };
-    response.extensions_mut().insert(outcome);
+    record(
+        &state,
+        CallEntry {
+            at_ms: now_ms,
+            method,
+            path,
+            endpoint: Some(endpoint.id),
+            open_id,
+            decision,
+            status: response.status().as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            log_id: Some(log_id),
+        },
+    );
     response
 }
 
@@ -123,10 +153,11 @@ fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
 async fn run(
     state: &AppState,
     endpoint: &'static EndpointMeta,
+    behaviour: Option<&Behaviour>,
     request: Request,
     now_ms: i64,
-    outcome: &mut CallOutcome,
-) -> Result<Value, ApiError> {
+    open_id: &mut Option<String>,
+) -> Result<Data, ApiError> {
     if let Some(fault) = state.store().take_fault(endpoint.id) {
         match fault {
             Fault::Error {
@@ -163,14 +194,13 @@ async fn run(
         Auth::ClientCredentials => None,
     };
     if let Some(token) = &token {
-        outcome.open_id = token.open_id.clone();
+        open_id.clone_from(&token.open_id);
         check_endpoint_scopes(endpoint, token)?;
         check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
     }
 
-    let query = parse_query(parts.uri.query())?;
     let fields = match endpoint.fields {
-        Some(param) => parse_fields(param, &query, token.as_ref())?,
+        Some(param) => parse_fields(param, parts.uri.query(), token.as_deref())?,
         None => Vec::new(),
     };
 
@@ -182,7 +212,7 @@ async fn run(
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
             value
         }
-        None => json!({}),
+        None => Value::Object(serde_json::Map::new()),
     };
 
     if endpoint.auth == Auth::ClientCredentials {
@@ -212,19 +242,20 @@ async fn run(
 
     let call = Call {
         endpoint,
-        token: token.as_ref(),
+        token: token.as_deref(),
         fields: &fields,
         body: &body,
         now_ms,
     };
-    match state.run_behaviour(&call) {
-        Some(result) => result,
+    match behaviour {
+        Some(behaviour) => behaviour(state, &call),
         None => Ok(example_object(
             endpoint.response,
             endpoint
                 .fields
                 .map(|param| (param.schema, fields.as_slice())),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -240,7 +271,7 @@ fn authenticate(
     headers: &HeaderMap,
     kind: TokenKind,
     now_ms: i64,
-) -> Result<TokenRecord, ApiError> {
+) -> Result<Arc<TokenRecord>, ApiError> {
     let invalid = |message: &str| ApiError::AccessTokenInvalid(message.to_owned());
     let header = headers
         .get(header::AUTHORIZATION)
@@ -255,7 +286,7 @@ fn authenticate(
     }
     let token = state
         .store()
-        .token(access_token)
+        .token_shared(access_token)
         .ok_or_else(|| invalid(TOKEN_INVALID))?;
     if token.revoked {
         return Err(invalid("The access token has been revoked."));
@@ -303,12 +334,18 @@ fn check_rate_limit(
 ) -> Result<(), ApiError> {
     let limit = state.rate_limit(endpoint) + u32::from(mutant!(RateLimitOffByOne));
     let window_ms = i64::from(endpoint.rate_limit.window_seconds.max(1)) * 1000;
-    let mut key = format!("{who}\u{0}{}", endpoint.id);
+    let mut key = StackText::new();
+    key.push(who);
+    key.push("\u{0}");
+    key.push(endpoint.id);
     if mutant!(FixedWindow) {
         // One key per fixed bucket: the window then counts only the bucket's calls.
-        key = format!("{key}\u{0}{}", now_ms.div_euclid(window_ms));
+        key.push("\u{0}");
+        key.push(&now_ms.div_euclid(window_ms).to_string());
     }
-    let decision = state.store().try_acquire(&key, now_ms, limit, window_ms);
+    let decision = state
+        .store()
+        .try_acquire(key.as_str(), now_ms, limit, window_ms);
     if decision.allowed {
         Ok(())
     } else {
@@ -321,50 +358,40 @@ fn check_rate_limit(
     }
 }
 
-fn parse_query(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    match query {
-        None => Ok(Vec::new()),
-        Some(query) => {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(query).map_err(|error| {
-                ApiError::InvalidParams(format!("The query string is malformed: {error}"))
-            })
-        }
-    }
-}
-
 /// Parses `fields` against its schema: unknown names are `invalid_params`, names whose
 /// scope the token lacks are `scope_permission_missed`.
 fn parse_fields(
     param: FieldsParam,
-    query: &[(String, String)],
+    query: Option<&str>,
     token: Option<&TokenRecord>,
 ) -> Result<Vec<&'static FieldMeta>, ApiError> {
-    let names: Vec<&str> = query
-        .iter()
-        .filter(|(key, _)| key == "fields")
-        .flat_map(|(_, value)| value.split(','))
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    if names.is_empty() {
+    let mut fields: Vec<&'static FieldMeta> = Vec::with_capacity(param.schema.fields.len());
+    let mut unknown = Vec::new();
+    let mut any = false;
+    for value in query_values(query.unwrap_or_default(), "fields") {
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            any = true;
+            match param.schema.field(name) {
+                Some(field) => {
+                    if !fields.iter().any(|known| std::ptr::eq(*known, field)) {
+                        fields.push(field);
+                    }
+                }
+                None => unknown.push(format!("{:?}", truncate(name))),
+            }
+        }
+    }
+    if !any {
         if param.required {
             return Err(ApiError::InvalidParams(
                 "fields: is required (a comma-separated list of field names)".to_owned(),
             ));
         }
         return Ok(Vec::new());
-    }
-    let mut fields: Vec<&'static FieldMeta> = Vec::new();
-    let mut unknown = Vec::new();
-    for name in names {
-        match param.schema.field(name) {
-            Some(field) => {
-                if !fields.iter().any(|known| known.name == field.name) {
-                    fields.push(field);
-                }
-            }
-            None => unknown.push(format!("{:?}", truncate(name))),
-        }
     }
     if !unknown.is_empty() {
         return Err(ApiError::InvalidParams(format!(
@@ -420,13 +447,15 @@ fn decode_body(
     };
     if let Some(value) = headers.get(header::CONTENT_TYPE) {
         let text = value.to_str().unwrap_or("(not ASCII)");
-        let mime = text
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if !accepts(&mime) {
+        let mime = text.split(';').next().unwrap_or_default().trim();
+        let lowered;
+        let mime = if mime.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            lowered = mime.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            mime
+        };
+        if !accepts(mime) {
             return Err(ApiError::InvalidParams(format!(
                 "Content-Type must be {expected}, found {:?}",
                 truncate(text)
@@ -436,7 +465,7 @@ fn decode_body(
     match content_type {
         ContentType::Json => {
             if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(json!({}));
+                return Ok(Value::Object(serde_json::Map::new()));
             }
             serde_json::from_slice::<Value>(bytes).map_err(|error| {
                 ApiError::InvalidParams(format!("The request body is not valid JSON: {error}"))
@@ -467,54 +496,4 @@ fn check_client_credentials(
                 "Client key or secret is invalid.",
             )
         })
-}
-
-/// Middleware: one trace line and one call-log entry per call (control calls are traced only).
-pub async fn log_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let at_ms = state.now_ms();
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let status = response.status().as_u16();
-    let outcome = response.extensions().get::<CallOutcome>().cloned();
-    if path.starts_with("/_mock/") {
-        tracing::debug!(%method, %path, status, latency_ms, "control");
-        return response;
-    }
-    let decision = outcome
-        .as_ref()
-        .map(|outcome| outcome.decision.clone())
-        .unwrap_or_else(|| if status < 400 { "ok" } else { "error" }.to_owned());
-    let open_id = outcome.as_ref().and_then(|outcome| outcome.open_id.clone());
-    tracing::info!(
-        %method,
-        %path,
-        open_id = open_id.as_deref().unwrap_or("-"),
-        %decision,
-        status,
-        latency_ms,
-        "call"
-    );
-    let log_id = response
-        .headers()
-        .get(LOG_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    state.store().record_call(CallRecord {
-        seq: 0,
-        at_ms,
-        method,
-        path,
-        endpoint: outcome
-            .as_ref()
-            .and_then(|outcome| outcome.endpoint.map(str::to_owned)),
-        open_id,
-        decision,
-        status,
-        latency_ms,
-        log_id,
-    });
-    response
 }

@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use crate::authorization::token::{revoke, token};
 use crate::content_posting::endpoints::{
     content_init, creator_info, inbox_video_init, status_fetch, video_init,
 };
+use crate::error::{ApiError, Data};
 use crate::research::comment_list;
-use crate::state::{AppState, AppStateBuilder, Behaviour, Registry};
+use crate::state::{AppState, AppStateBuilder, Behaviour, Call, Registry};
 use crate::user_info::user_info;
 use crate::videos::{video_list, video_query};
 
@@ -17,26 +20,31 @@ use crate::videos::{video_list, video_query};
 pub fn default_behaviours() -> Registry {
     let entries: [(&str, Behaviour); 11] = [
         // authorization
-        ("token", Arc::new(token)),
-        ("revoke", Arc::new(revoke)),
-        // user_info
+        ("token", value(token)),
+        ("revoke", value(revoke)),
+        // user_info (serializes its own bytes: the hot path)
         ("user_info", Arc::new(user_info)),
-        // videos
+        // videos (serialize their own bytes: the hot path)
         ("video_list", Arc::new(video_list)),
         ("video_query", Arc::new(video_query)),
         // content_posting
-        ("creator_info", Arc::new(creator_info)),
-        ("video_init", Arc::new(video_init)),
-        ("inbox_video_init", Arc::new(inbox_video_init)),
-        ("content_init", Arc::new(content_init)),
-        ("status_fetch", Arc::new(status_fetch)),
+        ("creator_info", value(creator_info)),
+        ("video_init", value(video_init)),
+        ("inbox_video_init", value(inbox_video_init)),
+        ("content_init", value(content_init)),
+        ("status_fetch", value(status_fetch)),
         // research
-        ("research_comment_list", Arc::new(comment_list)),
+        ("research_comment_list", value(comment_list)),
     ];
     entries
         .into_iter()
         .map(|(id, behaviour)| (id.to_owned(), behaviour))
         .collect()
+}
+
+/// A behaviour that answers a `serde_json::Value`.
+fn value(behaviour: fn(&AppState, &Call<'_>) -> Result<Value, ApiError>) -> Behaviour {
+    Arc::new(move |state, call| behaviour(state, call).map(Data::from))
 }
 
 impl AppState {

@@ -12,7 +12,7 @@ use tiktok_api::WebhookEventKind;
 use tiktok_api::meta::{EndpointMeta, FieldMeta, WebhookFamily};
 
 use crate::clock::{Clock, ClockKind, ManualClock, SystemClock};
-use crate::error::ApiError;
+use crate::error::{ApiError, Data};
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::random::random_token;
 use crate::settings::{OAuthSettings, Posting};
@@ -52,8 +52,9 @@ impl Call<'_> {
     }
 }
 
-/// An endpoint's behaviour: the response's `data` from a validated call.
-pub type Behaviour = Arc<dyn Fn(&AppState, &Call<'_>) -> Result<Value, ApiError> + Send + Sync>;
+/// An endpoint's behaviour: the response's `data` from a validated call (a
+/// `serde_json::Value` converts with `.into()`).
+pub type Behaviour = Arc<dyn Fn(&AppState, &Call<'_>) -> Result<Data, ApiError> + Send + Sync>;
 
 /// Behaviours by endpoint id.
 pub type Registry = HashMap<String, Behaviour>;
@@ -115,7 +116,7 @@ impl AppState {
     }
 
     /// Runs the endpoint's behaviour for a call.
-    pub fn run_behaviour(&self, call: &Call<'_>) -> Option<Result<Value, ApiError>> {
+    pub fn run_behaviour(&self, call: &Call<'_>) -> Option<Result<Data, ApiError>> {
         self.behaviour(call.endpoint.id)
             .map(|behaviour| behaviour(self, call))
     }

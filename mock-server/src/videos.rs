@@ -2,14 +2,14 @@
 //! newest first by timestamp cursor) and `POST /v2/video/query/` (`video_query`, their videos
 //! among the ids asked for).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::examples::project;
+use crate::error::{ApiError, Data, ENVELOPE_ROOM};
+use crate::projection::Projection;
 use crate::state::{AppState, Call};
 
 /// `POST /v2/video/list/`: the token's creator's videos, newest first, by timestamp cursor.
-pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     let open_id = call.open_id()?;
     let paging = call
         .endpoint
@@ -38,25 +38,50 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
             }
         },
     };
-    let page = state
-        .store()
-        .video_page(open_id, cursor, max_count as usize);
-    let next_cursor = page
-        .videos
-        .last()
-        .map(|video| video.create_time_ms + i64::from(mutant!(DuplicateAcrossPages)))
+    // The page is serialized straight from the store, under the creator's lock.
+    let mut projection = Projection::new(call.fields);
+    let mut videos = Vec::with_capacity(PAGE_ROOM + max_count as usize * 160);
+    videos.push(b'[');
+    let mut last = None;
+    let has_more =
+        state
+            .store()
+            .visit_video_page(open_id, cursor, max_count as usize, &mut |video| {
+                if last.is_some() {
+                    videos.push(b',');
+                }
+                projection.write(&mut videos, &video.api());
+                last = Some(video.create_time_ms);
+            });
+    videos.push(b']');
+    let next_cursor = last
+        .map(|create_time_ms| create_time_ms + i64::from(mutant!(DuplicateAcrossPages)))
         .or(cursor)
         .unwrap_or(0);
-    let videos: Vec<Value> = page
-        .videos
-        .iter()
-        .map(|video| project(&video.to_api_json(), call.fields))
-        .collect();
-    Ok(json!({ "videos": videos, "cursor": next_cursor, "has_more": page.has_more }))
+    Ok(page_data(next_cursor, has_more, videos))
+}
+
+/// Spare room in a page's buffer for what goes around the videos.
+const PAGE_ROOM: usize = 64 + ENVELOPE_ROOM;
+
+/// `{"cursor":…,"has_more":…,"videos":[…]}` around the videos' array, keys in order as a
+/// `Value` map gives them.
+fn page_data(cursor: i64, has_more: bool, mut videos: Vec<u8>) -> Data {
+    let mut head = Vec::with_capacity(64);
+    head.extend_from_slice(b"{\"cursor\":");
+    let _ = serde_json::to_writer(&mut head, &cursor);
+    head.extend_from_slice(if has_more {
+        b",\"has_more\":true,\"videos\":"
+    } else {
+        b",\"has_more\":false,\"videos\":"
+    });
+    videos.splice(0..0, head);
+    videos.push(b'}');
+    Data::from_json_object(videos)
 }
 
 /// `POST /v2/video/query/`: the token's creator's videos among the ids; others left out.
-pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     let open_id = call.open_id()?;
     let ids: Vec<String> = call
         .body
@@ -78,11 +103,77 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError>
             "filters.video_ids: at most {max_ids} ids per request"
         )));
     }
-    let videos: Vec<Value> = state
+    let mut projection = Projection::new(call.fields);
+    let mut videos = Vec::with_capacity(PAGE_ROOM + ids.len() * 160);
+    videos.push(b'[');
+    for (index, video) in state
         .store()
         .videos_by_ids(open_id, &ids)
         .iter()
-        .map(|video| project(&video.to_api_json(), call.fields))
-        .collect();
-    Ok(json!({ "videos": videos, "cursor": 0, "has_more": false }))
+        .enumerate()
+    {
+        if index > 0 {
+            videos.push(b',');
+        }
+        projection.write(&mut videos, &video.as_view().api());
+    }
+    videos.push(b']');
+    Ok(page_data(0, false, videos))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::examples::project;
+    use crate::state::{AppState, Call};
+    use crate::store::{TokenKind, TokenRecord};
+    use crate::tokens::user_scopes;
+
+    /// The bytes are those of the `Value` the mock used to build, field by field.
+    #[test]
+    fn a_page_is_the_projected_api_json_of_its_videos() {
+        let state = AppState::new();
+        let open_id = state.default_open_id().expect("a creator");
+        let endpoint = &tiktok_api::endpoints::VIDEO_LIST;
+        let schema = endpoint.fields.expect("fields").schema;
+        let all: Vec<_> = schema.fields.iter().collect();
+        let token = TokenRecord {
+            access_token: "act.test".to_owned(),
+            kind: TokenKind::User,
+            open_id: Some(open_id.clone()),
+            client_key: String::new(),
+            scopes: user_scopes(),
+            expires_at_ms: i64::MAX,
+            refresh_token: None,
+            refresh_expires_at_ms: None,
+            revoked: false,
+        };
+        for fields in [&all[..], &all[..1], &all[2..9]] {
+            let body = json!({"max_count": 7});
+            let call = Call {
+                endpoint,
+                token: Some(&token),
+                fields,
+                body: &body,
+                now_ms: 0,
+            };
+            let data = super::video_list(&state, &call).expect("answers");
+            let page = state.store().video_page(&open_id, None, 7);
+            let videos: Vec<_> = page
+                .videos
+                .iter()
+                .map(|video| project(&video.to_api_json(), fields))
+                .collect();
+            let expected = json!({
+                "videos": videos,
+                "cursor": page.videos.last().map(|video| video.create_time_ms),
+                "has_more": page.has_more,
+            });
+            assert_eq!(
+                String::from_utf8(data.to_json_bytes()).expect("utf-8"),
+                serde_json::to_string(&expected).expect("json")
+            );
+        }
+    }
 }

@@ -189,7 +189,7 @@ async fn a_hand_written_behaviour_can_be_plugged_in_and_removed() {
             "widget_list",
             std::sync::Arc::new(|_state, call| {
                 let id = call.body["widget_id"].as_i64().unwrap_or_default();
-                Ok(json!({"widgets": [{"name": format!("widget {id}")}]}))
+                Ok(json!({"widgets": [{"name": format!("widget {id}")}]}).into())
             }),
         )
     });

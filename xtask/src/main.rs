@@ -1,10 +1,12 @@
 //! Project tasks. `cargo xtask gen` regenerates `generated/` from `spec/`;
 //! `cargo xtask gen --check` changes nothing and fails naming each stale file;
 //! `cargo xtask mutants` checks that each deliberate fault of the mock fails the
-//! conformance suite.
+//! conformance suite; `cargo xtask bench` measures the mock, the client and the generator
+//! and writes `BENCHMARKS.md` (`--quick` for a short run).
 //!
 //! This is the only code in the workspace that writes generated files.
 
+mod bench;
 mod mutants;
 #[cfg(test)]
 mod tidy;
@@ -40,6 +42,9 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Benchmarks (release build, wrk, pinned CPUs): the mock against a bare axum handler,
+    /// paging at scale, memory, uploads, the generator and the client; writes BENCHMARKS.md.
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen { check } => generate(&root, check),
         Command::Mutants { only, full } => mutants::run(&root, only.as_deref(), full),
+        Command::Bench(options) => bench::run(&root, options),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,16 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "leaves",
         &[
-            "clock", "error", "examples", "extract", "logid", "mutants", "random", "validate",
+            "clock",
+            "error",
+            "examples",
+            "extract",
+            "logid",
+            "mutants",
+            "projection",
+            "random",
+            "text",
+            "validate",
         ],
     ),
     ("data", &["fixtures", "store"]),
@@ -35,7 +44,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "control", "pipeline", "receiver", "registry", "server",
+            "app", "call_log", "control", "pipeline", "receiver", "registry", "server",
         ],
     ),
 ];
@@ -53,6 +62,7 @@ const CRATES: &[&str] = &[
     "generated",
     "mock-server",
     "xtask",
+    "bench",
 ];
 
 fn root() -> PathBuf {

@@ -1,103 +1,50 @@
-//! The in-memory [`Store`]: sharded maps with a lock per key, no global lock on the hot path.
+//! The in-memory [`Store`]: sharded maps with a lock per key, no global lock on the hot
+//! path. Videos live in compact per-creator [`Timeline`]s; tokens and creators are shared
+//! (`Arc`) so the pipeline reads them without copying; a rate-limit window keeps one entry
+//! per millisecond that saw calls, not one per call.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
+use crate::store::sharded::{SHARDS, Sharded};
+use crate::store::timeline::Timeline;
 use crate::store::{
-    App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord, RateDecision,
-    RefreshRecord, Store, StoreError, TokenRecord, Video, VideoPage,
+    App, AuthCode, CallEntry, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord,
+    RateDecision, RefreshRecord, Store, StoreError, TokenRecord, Video, VideoPage, VideoView,
 };
 
-const SHARDS: usize = 32;
 const CALLS_PER_SHARD: usize = 1024;
 
-/// A string-keyed map split into shards, each behind its own mutex.
-#[derive(Debug)]
-struct Sharded<V> {
-    hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, V>>>,
+/// The calls of one rate-limit key in its window: runs of (millisecond, calls), oldest
+/// first, and their total. Exact like a list of timestamps, bounded by the window's
+/// milliseconds however high the limit.
+#[derive(Debug, Default)]
+struct Window {
+    runs: VecDeque<(i64, u32)>,
+    total: u32,
 }
-
-impl<V: Clone> Sharded<V> {
-    fn new() -> Self {
-        Sharded {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
-    }
-
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<String, V>> {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        self.shards[index].lock()
-    }
-
-    fn get(&self, key: &str) -> Option<V> {
-        self.shard(key).get(key).cloned()
-    }
-
-    fn insert(&self, key: String, value: V) {
-        self.shard(&key).insert(key, value);
-    }
-
-    fn values(&self) -> Vec<V> {
-        self.shards
-            .iter()
-            .flat_map(|shard| shard.lock().values().cloned().collect::<Vec<_>>())
-            .collect()
-    }
-
-    fn clear(&self) {
-        for shard in &self.shards {
-            shard.lock().clear();
-        }
-    }
-}
-
-impl<V> Sharded<Arc<Mutex<V>>> {
-    /// The per-key cell, created with `make` if missing. The shard lock is held only for the lookup.
-    fn cell(&self, key: &str, make: impl FnOnce() -> V) -> Arc<Mutex<V>> {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        let mut shard = self.shards[index].lock();
-        if let Some(cell) = shard.get(key) {
-            return Arc::clone(cell);
-        }
-        let cell = Arc::new(Mutex::new(make()));
-        shard.insert(key.to_owned(), Arc::clone(&cell));
-        cell
-    }
-
-    fn existing_cell(&self, key: &str) -> Option<Arc<Mutex<V>>> {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        self.shards[index].lock().get(key).map(Arc::clone)
-    }
-}
-
-/// One creator's videos, keyed by their unique `create_time_ms`.
-type Timeline = BTreeMap<i64, Video>;
 
 /// The in-memory store.
 #[derive(Debug)]
 pub struct MemoryStore {
     apps: Sharded<App>,
-    creators: Sharded<Creator>,
+    creators: Sharded<Arc<Creator>>,
     timelines: Sharded<Arc<Mutex<Timeline>>>,
     /// Video id to (open_id, create_time_ms).
-    video_index: Sharded<(String, i64)>,
+    video_index: Sharded<(Arc<str>, i64)>,
     comments: Sharded<Arc<Mutex<Vec<Comment>>>>,
     /// Comment id to its video id.
     comment_ids: Sharded<i64>,
     auth_codes: Sharded<AuthCode>,
     refresh_tokens: Sharded<RefreshRecord>,
-    tokens: Sharded<TokenRecord>,
-    windows: Sharded<Arc<Mutex<VecDeque<i64>>>>,
+    tokens: Sharded<Arc<TokenRecord>>,
+    windows: Sharded<Arc<Mutex<Window>>>,
     faults: Mutex<Vec<PendingFault>>,
     fault_count: AtomicUsize,
-    calls: Vec<Mutex<VecDeque<CallRecord>>>,
+    calls: Vec<Mutex<VecDeque<(u64, CallEntry)>>>,
     call_seq: AtomicU64,
     /// Content posting: each post behind its own mutex, by publish_id.
     posts: Sharded<Arc<Mutex<PostRecord>>>,
@@ -107,6 +54,8 @@ pub struct MemoryStore {
     creator_posts: Sharded<Arc<Mutex<Vec<String>>>>,
     /// open_id to the creator's open posts.
     open_posts: Sharded<Arc<Mutex<BTreeSet<String>>>>,
+    /// Open posts in all, so reads skip the lookup when there are none.
+    open_post_count: AtomicUsize,
 }
 
 impl Default for MemoryStore {
@@ -119,24 +68,25 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore {
-            apps: Sharded::new(),
-            creators: Sharded::new(),
-            timelines: Sharded::new(),
-            video_index: Sharded::new(),
-            comments: Sharded::new(),
-            comment_ids: Sharded::new(),
-            auth_codes: Sharded::new(),
-            refresh_tokens: Sharded::new(),
-            tokens: Sharded::new(),
-            windows: Sharded::new(),
+            apps: Sharded::default(),
+            creators: Sharded::default(),
+            timelines: Sharded::default(),
+            video_index: Sharded::default(),
+            comments: Sharded::default(),
+            comment_ids: Sharded::default(),
+            auth_codes: Sharded::default(),
+            refresh_tokens: Sharded::default(),
+            tokens: Sharded::default(),
+            windows: Sharded::default(),
             faults: Mutex::new(Vec::new()),
             fault_count: AtomicUsize::new(0),
             calls: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
             call_seq: AtomicU64::new(0),
-            posts: Sharded::new(),
-            upload_index: Sharded::new(),
-            creator_posts: Sharded::new(),
-            open_posts: Sharded::new(),
+            posts: Sharded::default(),
+            upload_index: Sharded::default(),
+            creator_posts: Sharded::default(),
+            open_posts: Sharded::default(),
+            open_post_count: AtomicUsize::new(0),
         }
     }
 }
@@ -162,10 +112,11 @@ impl Store for MemoryStore {
         self.upload_index.clear();
         self.creator_posts.clear();
         self.open_posts.clear();
+        self.open_post_count.store(0, Ordering::SeqCst);
     }
 
     fn put_app(&self, app: App) {
-        self.apps.insert(app.client_key.clone(), app);
+        self.apps.insert(&app.client_key.clone(), app);
     }
 
     fn apps(&self) -> Vec<App> {
@@ -179,27 +130,44 @@ impl Store for MemoryStore {
     }
 
     fn put_creator(&self, creator: Creator) {
-        self.creators.insert(creator.open_id.clone(), creator);
+        self.creators
+            .insert(&creator.open_id.clone(), Arc::new(creator));
     }
 
     fn creator(&self, open_id: &str) -> Option<Creator> {
+        self.creators.get(open_id).map(Arc::unwrap_or_clone)
+    }
+
+    fn creator_shared(&self, open_id: &str) -> Option<Arc<Creator>> {
         self.creators.get(open_id)
     }
 
     fn creators(&self) -> Vec<Creator> {
-        let mut creators = self.creators.values();
+        let mut creators: Vec<Creator> = self
+            .creators
+            .values()
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect();
         creators.sort_by(|a, b| a.open_id.cmp(&b.open_id));
         creators
     }
 
     fn insert_video(&self, mut video: Video) -> Result<Video, StoreError> {
-        if self.creators.get(&video.open_id).is_none() {
+        let Some(creator) = self.creators.get(&video.open_id) else {
             return Err(StoreError::UnknownCreator(video.open_id));
-        }
+        };
         // Lock order: a timeline, then an index shard (readers never hold both).
-        let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
+        let timeline = self.timelines.cell(&video.open_id, || {
+            let handle = if creator.username.is_empty() {
+                &creator.open_id
+            } else {
+                &creator.username
+            };
+            Timeline::new(&creator.open_id, handle)
+        });
         let mut timeline = timeline.lock();
-        while timeline.contains_key(&video.create_time_ms) {
+        while timeline.videos.contains_key(&video.create_time_ms) {
             video.create_time_ms = video
                 .create_time_ms
                 .checked_add(1)
@@ -207,15 +175,15 @@ impl Store for MemoryStore {
         }
         {
             let mut shard = self.video_index.shard(&video.id);
-            if shard.contains_key(&video.id) {
+            if shard.contains_key(video.id.as_str()) {
                 return Err(StoreError::DuplicateId(video.id));
             }
             shard.insert(
-                video.id.clone(),
-                (video.open_id.clone(), video.create_time_ms),
+                video.id.as_str().into(),
+                (Arc::clone(&timeline.open_id), video.create_time_ms),
             );
         }
-        timeline.insert(video.create_time_ms, video.clone());
+        timeline.insert(&video);
         Ok(video)
     }
 
@@ -223,29 +191,37 @@ impl Store for MemoryStore {
         let (open_id, create_time_ms) = self.video_index.get(id)?;
         let timeline = self.timelines.existing_cell(&open_id)?;
         let timeline = timeline.lock();
-        timeline.get(&create_time_ms).cloned()
+        timeline.view(create_time_ms).map(|view| view.to_video())
     }
 
     fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage {
+        let mut videos = Vec::new();
+        let has_more = self.visit_video_page(open_id, before_ms, max_count, &mut |view| {
+            videos.push(view.to_video());
+        });
+        VideoPage { videos, has_more }
+    }
+
+    fn visit_video_page(
+        &self,
+        open_id: &str,
+        before_ms: Option<i64>,
+        max_count: usize,
+        visit: &mut dyn FnMut(VideoView<'_>),
+    ) -> bool {
         let Some(timeline) = self.timelines.existing_cell(open_id) else {
-            return VideoPage {
-                videos: Vec::new(),
-                has_more: false,
-            };
+            return false;
         };
         let timeline = timeline.lock();
         let mut range = match before_ms {
-            Some(before) => timeline.range(..before),
-            None => timeline.range(..),
+            Some(before) => timeline.videos.range(..before),
+            None => timeline.videos.range(..),
         }
         .rev();
-        let videos: Vec<Video> = range
-            .by_ref()
-            .take(max_count)
-            .map(|(_, video)| video.clone())
-            .collect();
-        let has_more = range.next().is_some();
-        VideoPage { videos, has_more }
+        for (create_time_ms, stored) in range.by_ref().take(max_count) {
+            visit(timeline.view_of(*create_time_ms, stored));
+        }
+        range.next().is_some()
     }
 
     fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video> {
@@ -260,7 +236,7 @@ impl Store for MemoryStore {
     fn video_count(&self, open_id: &str) -> u64 {
         self.timelines
             .existing_cell(open_id)
-            .map(|timeline| timeline.lock().len() as u64)
+            .map(|timeline| timeline.lock().videos.len() as u64)
             .unwrap_or(0)
     }
 
@@ -268,10 +244,10 @@ impl Store for MemoryStore {
         let id = comment.id.to_string();
         {
             let mut shard = self.comment_ids.shard(&id);
-            if shard.contains_key(&id) {
+            if shard.contains_key(id.as_str()) {
                 return Err(StoreError::DuplicateId(id));
             }
-            shard.insert(id, comment.video_id);
+            shard.insert(id.into(), comment.video_id);
         }
         let cell = self.comments.cell(&comment.video_id.to_string(), Vec::new);
         cell.lock().push(comment.clone());
@@ -302,11 +278,12 @@ impl Store for MemoryStore {
             .filter(|token| {
                 token.client_key == client_key && token.open_id.as_deref() == Some(open_id)
             })
+            .map(Arc::unwrap_or_clone)
             .collect()
     }
 
     fn put_auth_code(&self, code: AuthCode) {
-        self.auth_codes.insert(code.code.clone(), code);
+        self.auth_codes.insert(&code.code.clone(), code);
     }
 
     fn redeem_auth_code(&self, code: &str) -> Option<AuthCode> {
@@ -319,7 +296,7 @@ impl Store for MemoryStore {
 
     fn put_refresh_token(&self, record: RefreshRecord) {
         self.refresh_tokens
-            .insert(record.refresh_token.clone(), record);
+            .insert(&record.refresh_token.clone(), record);
     }
 
     fn refresh_token(&self, refresh_token: &str) -> Option<RefreshRecord> {
@@ -339,10 +316,15 @@ impl Store for MemoryStore {
     }
 
     fn put_token(&self, token: TokenRecord) {
-        self.tokens.insert(token.access_token.clone(), token);
+        self.tokens
+            .insert(&token.access_token.clone(), Arc::new(token));
     }
 
     fn token(&self, access_token: &str) -> Option<TokenRecord> {
+        self.tokens.get(access_token).map(Arc::unwrap_or_clone)
+    }
+
+    fn token_shared(&self, access_token: &str) -> Option<Arc<TokenRecord>> {
         self.tokens.get(access_token)
     }
 
@@ -350,7 +332,7 @@ impl Store for MemoryStore {
         let mut shard = self.tokens.shard(access_token);
         match shard.get_mut(access_token) {
             Some(token) => {
-                token.revoked = true;
+                Arc::make_mut(token).revoked = true;
                 true
             }
             None => false,
@@ -358,16 +340,23 @@ impl Store for MemoryStore {
     }
 
     fn try_acquire(&self, key: &str, now_ms: i64, limit: u32, window_ms: i64) -> RateDecision {
-        let window = self.windows.cell(key, VecDeque::new);
+        let window = self.windows.cell(key, Window::default);
         let mut window = window.lock();
         // A call made at t counts while now - t < window_ms.
         let oldest_counted = now_ms.saturating_sub(window_ms);
-        while window.front().is_some_and(|&at| at <= oldest_counted) {
-            window.pop_front();
+        while let Some(&(at, calls)) = window.runs.front()
+            && at <= oldest_counted
+        {
+            window.runs.pop_front();
+            window.total -= calls;
         }
-        let in_window = u32::try_from(window.len()).unwrap_or(u32::MAX);
+        let in_window = window.total;
         if in_window < limit {
-            window.push_back(now_ms);
+            match window.runs.back_mut() {
+                Some((at, calls)) if *at == now_ms => *calls += 1,
+                _ => window.runs.push_back((now_ms, 1)),
+            }
+            window.total += 1;
             RateDecision {
                 allowed: true,
                 in_window: in_window + 1,
@@ -407,20 +396,26 @@ impl Store for MemoryStore {
         self.faults.lock().clone()
     }
 
-    fn record_call(&self, mut call: CallRecord) {
-        call.seq = self.call_seq.fetch_add(1, Ordering::SeqCst);
-        let mut shard = self.calls[(call.seq as usize) % SHARDS].lock();
+    fn record_call(&self, call: CallEntry) {
+        let seq = self.call_seq.fetch_add(1, Ordering::Relaxed);
+        let mut shard = self.calls[(seq as usize) % SHARDS].lock();
         if shard.len() == CALLS_PER_SHARD {
             shard.pop_front();
         }
-        shard.push_back(call);
+        shard.push_back((seq, call));
     }
 
     fn calls(&self) -> Vec<CallRecord> {
         let mut calls: Vec<CallRecord> = self
             .calls
             .iter()
-            .flat_map(|shard| shard.lock().iter().cloned().collect::<Vec<_>>())
+            .flat_map(|shard| {
+                shard
+                    .lock()
+                    .iter()
+                    .map(|(seq, call)| call.to_record(*seq))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         calls.sort_by_key(|call| call.seq);
         calls
@@ -429,20 +424,25 @@ impl Store for MemoryStore {
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {
         {
             let mut shard = self.posts.shard(&post.publish_id);
-            if shard.contains_key(&post.publish_id) {
+            if shard.contains_key(post.publish_id.as_str()) {
                 return Err(StoreError::DuplicateId(post.publish_id));
             }
             if let Some(upload_id) = &post.upload_id {
                 let mut index = self.upload_index.shard(upload_id);
-                if index.contains_key(upload_id) {
+                if index.contains_key(upload_id.as_str()) {
                     return Err(StoreError::DuplicateId(upload_id.clone()));
                 }
-                index.insert(upload_id.clone(), post.publish_id.clone());
+                index.insert(upload_id.as_str().into(), post.publish_id.clone());
             }
-            shard.insert(post.publish_id.clone(), Arc::new(Mutex::new(post.clone())));
+            shard.insert(
+                post.publish_id.as_str().into(),
+                Arc::new(Mutex::new(post.clone())),
+            );
         }
         let open = self.open_posts.cell(&post.open_id, BTreeSet::new);
-        open.lock().insert(post.publish_id.clone());
+        if open.lock().insert(post.publish_id.clone()) {
+            self.open_post_count.fetch_add(1, Ordering::SeqCst);
+        }
         let list = self.creator_posts.cell(&post.open_id, Vec::new);
         list.lock().push(post.publish_id);
         Ok(())
@@ -492,13 +492,20 @@ impl Store for MemoryStore {
     fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool) {
         if open {
             let set = self.open_posts.cell(open_id, BTreeSet::new);
-            set.lock().insert(publish_id.to_owned());
-        } else if let Some(set) = self.open_posts.existing_cell(open_id) {
-            set.lock().remove(publish_id);
+            if set.lock().insert(publish_id.to_owned()) {
+                self.open_post_count.fetch_add(1, Ordering::SeqCst);
+            }
+        } else if let Some(set) = self.open_posts.existing_cell(open_id)
+            && set.lock().remove(publish_id)
+        {
+            self.open_post_count.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     fn open_posts(&self, open_id: Option<&str>) -> Vec<String> {
+        if self.open_post_count.load(Ordering::SeqCst) == 0 {
+            return Vec::new();
+        }
         match open_id {
             Some(open_id) => self
                 .open_posts
@@ -584,5 +591,18 @@ mod tests {
         assert!(!store.try_acquire("k", 59_999, 2, 60_000).allowed);
         assert!(store.try_acquire("k", 60_000, 2, 60_000).allowed);
         assert!(!store.try_acquire("k", 60_001, 2, 60_000).allowed);
+    }
+
+    #[test]
+    fn calls_in_one_millisecond_count_one_by_one() {
+        let store = MemoryStore::new();
+        for n in 1..=3 {
+            let decision = store.try_acquire("k", 10, 3, 1_000);
+            assert_eq!((decision.allowed, decision.in_window), (true, n));
+        }
+        assert!(!store.try_acquire("k", 500, 3, 1_000).allowed);
+        // All three leave the window together.
+        assert_eq!(store.try_acquire("k", 1_010, 3, 1_000).in_window, 1);
+        assert_eq!(store.try_acquire("k", 1_010, 3, 1_000).in_window, 2);
     }
 }

@@ -5,6 +5,11 @@
 pub mod memory;
 pub mod posts;
 pub mod records;
+pub mod sharded;
+pub mod timeline;
+pub mod views;
+
+use std::sync::Arc;
 
 pub use posts::{
     MediaKind, Milestone, PostFlow, PostRecord, PostingBlock, PostingProfile, SourceKind,
@@ -13,6 +18,7 @@ pub use records::{
     App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, RefreshRecord, TokenKind,
     TokenRecord, Video,
 };
+pub use views::{ApiUser, ApiVideo, CallEntry, VideoUrls, VideoView};
 
 /// One page of a creator's videos, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +72,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_creator(&self, creator: Creator);
     /// The creator with this open_id.
     fn creator(&self, open_id: &str) -> Option<Creator>;
+    /// The creator with this open_id, shared rather than copied (for the hot path).
+    fn creator_shared(&self, open_id: &str) -> Option<Arc<Creator>> {
+        self.creator(open_id).map(Arc::new)
+    }
     /// Every creator, by open_id.
     fn creators(&self) -> Vec<Creator>;
 
@@ -77,6 +87,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Up to `max_count` videos of `open_id` posted strictly before `before_ms` (all when
     /// `None`), newest first. Costs O(log n + max_count).
     fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage;
+    /// [`Store::video_page`] without copying: visits each video of the page, newest first,
+    /// and returns `has_more`. The read the video list serves.
+    fn visit_video_page(
+        &self,
+        open_id: &str,
+        before_ms: Option<i64>,
+        max_count: usize,
+        visit: &mut dyn FnMut(VideoView<'_>),
+    ) -> bool {
+        let page = self.video_page(open_id, before_ms, max_count);
+        for video in &page.videos {
+            visit(video.as_view());
+        }
+        page.has_more
+    }
     /// The videos among `ids` that belong to `open_id`, in the order asked, without repeats.
     fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video>;
     /// How many videos `open_id` has.
@@ -91,6 +116,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_token(&self, token: TokenRecord);
     /// The token record for this string, whatever its state.
     fn token(&self, access_token: &str) -> Option<TokenRecord>;
+    /// [`Store::token`], shared rather than copied (for the hot path).
+    fn token_shared(&self, access_token: &str) -> Option<Arc<TokenRecord>> {
+        self.token(access_token).map(Arc::new)
+    }
     /// Marks a token revoked; false if unknown.
     fn revoke_token(&self, access_token: &str) -> bool;
 
@@ -124,8 +153,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every pending fault.
     fn faults(&self) -> Vec<PendingFault>;
 
-    /// Appends to the call log (its `seq` is assigned by the store).
-    fn record_call(&self, call: CallRecord);
+    /// Appends to the call log (the store numbers it: `seq` of [`CallRecord`]).
+    fn record_call(&self, call: CallEntry);
     /// The call log, oldest first (the most recent calls, up to a bound).
     fn calls(&self) -> Vec<CallRecord>;
 

@@ -1,0 +1,384 @@
+//! Borrowed views of what the store keeps, for the hot paths: [`VideoView`] (a stored video
+//! without copying it, serialized as the API's `Video` by [`ApiVideo`]), the media URLs
+//! derived from a video's id, and [`CallEntry`] (a call as the pipeline records it).
+
+use std::borrow::Cow;
+
+use crate::logid::LogId;
+use crate::projection::{Fields, write_int, write_pieces, write_serialized_field, write_str};
+use crate::store::records::{CallRecord, Creator, Video};
+
+/// The media URLs of a video: as given, or derived from its creator's handle and its id
+/// the way [`cover_image_url`], [`share_url`], [`embed_html`] and [`embed_link`] make them
+/// (the store keeps only the handle then; a million videos would otherwise hold a
+/// gigabyte of URLs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoUrls<'a> {
+    /// Each URL as stored.
+    Given {
+        /// Cover image URL.
+        cover_image_url: &'a str,
+        /// Shareable link.
+        share_url: &'a str,
+        /// An HTML embed snippet.
+        embed_html: &'a str,
+        /// The embed URL.
+        embed_link: &'a str,
+    },
+    /// Derived from the creator's handle (username, or open_id without one) and the id.
+    Derived {
+        /// The handle in the share URL.
+        handle: &'a str,
+    },
+}
+
+impl Video {
+    /// The video borrowed, as the store's reads give it.
+    pub fn as_view(&self) -> VideoView<'_> {
+        VideoView {
+            id: &self.id,
+            open_id: &self.open_id,
+            create_time_ms: self.create_time_ms,
+            title: &self.title,
+            video_description: &self.video_description,
+            duration: self.duration,
+            height: self.height,
+            width: self.width,
+            like_count: self.like_count,
+            comment_count: self.comment_count,
+            share_count: self.share_count,
+            view_count: self.view_count,
+            urls: VideoUrls::Given {
+                cover_image_url: &self.cover_image_url,
+                share_url: &self.share_url,
+                embed_html: &self.embed_html,
+                embed_link: &self.embed_link,
+            },
+        }
+    }
+}
+
+/// A video borrowed from the store: what a read serializes without copying the video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoView<'a> {
+    /// The video id.
+    pub id: &'a str,
+    /// The creator's open_id.
+    pub open_id: &'a str,
+    /// When it was posted, Unix milliseconds.
+    pub create_time_ms: i64,
+    /// The title.
+    pub title: &'a str,
+    /// The description.
+    pub video_description: &'a str,
+    /// Length in seconds.
+    pub duration: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// Width in pixels.
+    pub width: i32,
+    /// Likes.
+    pub like_count: i32,
+    /// Comments.
+    pub comment_count: i32,
+    /// Shares.
+    pub share_count: i32,
+    /// Views.
+    pub view_count: i64,
+    /// The media URLs.
+    pub urls: VideoUrls<'a>,
+}
+
+impl VideoView<'_> {
+    /// The video, owned.
+    pub fn to_video(&self) -> Video {
+        let (cover_image_url, share, html, link) = match self.urls {
+            VideoUrls::Given {
+                cover_image_url,
+                share_url,
+                embed_html,
+                embed_link,
+            } => (
+                cover_image_url.to_owned(),
+                share_url.to_owned(),
+                embed_html.to_owned(),
+                embed_link.to_owned(),
+            ),
+            VideoUrls::Derived { handle } => (
+                cover_image_url(self.id).text(),
+                share_url(handle, self.id).text(),
+                embed_html(handle, self.id).text(),
+                embed_link(self.id).text(),
+            ),
+        };
+        Video {
+            id: self.id.to_owned(),
+            open_id: self.open_id.to_owned(),
+            create_time_ms: self.create_time_ms,
+            title: self.title.to_owned(),
+            video_description: self.video_description.to_owned(),
+            duration: self.duration,
+            height: self.height,
+            width: self.width,
+            cover_image_url,
+            share_url: share,
+            embed_html: html,
+            embed_link: link,
+            like_count: self.like_count,
+            comment_count: self.comment_count,
+            share_count: self.share_count,
+            view_count: self.view_count,
+        }
+    }
+
+    /// The API's `Video` object ([`Video::to_api_json`]'s fields), to serialize.
+    pub fn api(&self) -> ApiVideo<'_> {
+        ApiVideo(self)
+    }
+}
+
+/// A stored video as the API's `Video` object: [`Video::to_api_json`]'s fields (no
+/// `open_id`, `create_time` in seconds), written field by field straight from the store's
+/// data by a [`Projection`](crate::projection::Projection).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiVideo<'a>(&'a VideoView<'a>);
+
+impl Fields for ApiVideo<'_> {
+    const NAMES: &'static [&'static str] = &[
+        "id",
+        "create_time",
+        "title",
+        "video_description",
+        "duration",
+        "height",
+        "width",
+        "like_count",
+        "comment_count",
+        "share_count",
+        "view_count",
+        "cover_image_url",
+        "share_url",
+        "embed_html",
+        "embed_link",
+    ];
+
+    fn write_field(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        let video = self.0;
+        match index {
+            0 => write_str(out, video.id),
+            1 => write_int(out, video.create_time_ms.div_euclid(1000)),
+            2 => write_str(out, video.title),
+            3 => write_str(out, video.video_description),
+            4 => write_int(out, video.duration.into()),
+            5 => write_int(out, video.height.into()),
+            6 => write_int(out, video.width.into()),
+            7 => write_int(out, video.like_count.into()),
+            8 => write_int(out, video.comment_count.into()),
+            9 => write_int(out, video.share_count.into()),
+            10 => write_int(out, video.view_count),
+            11..=14 => match video.urls {
+                VideoUrls::Given {
+                    cover_image_url,
+                    share_url,
+                    embed_html,
+                    embed_link,
+                } => write_str(
+                    out,
+                    [cover_image_url, share_url, embed_html, embed_link][index - 11],
+                ),
+                VideoUrls::Derived { handle } => {
+                    let derived = match index {
+                        11 => cover_image_url(video.id),
+                        12 => share_url(handle, video.id),
+                        13 => embed_html(handle, video.id),
+                        _ => embed_link(video.id),
+                    };
+                    write_pieces(out, derived.pieces());
+                }
+            },
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A creator as the API's `User` object ([`Creator::to_user_json`]'s fields, with the
+/// store's `video_count`), written field by field.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiUser<'a> {
+    /// The creator.
+    pub creator: &'a Creator,
+    /// Their videos.
+    pub video_count: u64,
+}
+
+impl Fields for ApiUser<'_> {
+    const NAMES: &'static [&'static str] = &[
+        "open_id",
+        "union_id",
+        "display_name",
+        "username",
+        "avatar_url",
+        "avatar_url_100",
+        "avatar_large_url",
+        "bio_description",
+        "profile_deep_link",
+        "is_verified",
+        "follower_count",
+        "following_count",
+        "likes_count",
+        "video_count",
+    ];
+
+    fn write_field(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        let creator = self.creator;
+        match index {
+            0 => write_str(out, &creator.open_id),
+            1 => write_str(out, &creator.union_id),
+            2 => write_str(out, &creator.display_name),
+            3 => write_str(out, &creator.username),
+            4 => write_str(out, &creator.avatar_url),
+            5 => write_str(out, &creator.avatar_url_100),
+            6 => write_str(out, &creator.avatar_large_url),
+            7 => write_str(out, &creator.bio_description),
+            8 => write_str(out, &creator.profile_deep_link),
+            9 => out.extend_from_slice(if creator.is_verified {
+                b"true"
+            } else {
+                b"false"
+            }),
+            10 => write_int(out, creator.follower_count),
+            11 => write_int(out, creator.following_count),
+            12 => write_int(out, creator.likes_count),
+            13 => write_int(out, i64::try_from(self.video_count).unwrap_or(i64::MAX)),
+            _ => return false,
+        }
+        true
+    }
+
+    /// A field added to `Creator` since: found by its serde name.
+    fn write_other(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        write_serialized_field(out, self.creator, name)
+    }
+}
+
+/// A derived text as the pieces it is made of: shown, compared and written out without
+/// formatting machinery or allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived<'a> {
+    pieces: [&'a str; 7],
+    len: usize,
+}
+
+impl<'a> Derived<'a> {
+    fn new(pieces: &[&'a str]) -> Derived<'a> {
+        let mut all = [""; 7];
+        all[..pieces.len()].copy_from_slice(pieces);
+        Derived {
+            pieces: all,
+            len: pieces.len(),
+        }
+    }
+
+    /// The pieces.
+    pub fn pieces(&self) -> &[&'a str] {
+        &self.pieces[..self.len]
+    }
+
+    /// The text, owned.
+    pub fn text(&self) -> String {
+        self.pieces().concat()
+    }
+
+    /// Whether the text is exactly `text`.
+    pub fn is(&self, text: &str) -> bool {
+        let mut rest = text;
+        for piece in self.pieces() {
+            match rest.strip_prefix(piece) {
+                Some(after) => rest = after,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+}
+
+impl std::fmt::Display for Derived<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pieces()
+            .iter()
+            .try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+/// A video's cover image URL, from its id.
+pub fn cover_image_url(id: &str) -> Derived<'_> {
+    Derived::new(&["https://p16.tiktokcdn.example/cover/", id, ".jpeg"])
+}
+
+/// A video's share URL, from its creator's handle and its id.
+pub fn share_url<'a>(handle: &'a str, id: &'a str) -> Derived<'a> {
+    Derived::new(&["https://www.tiktok.example/@", handle, "/video/", id])
+}
+
+/// A video's embed snippet, from its creator's handle and its id.
+pub fn embed_html<'a>(handle: &'a str, id: &'a str) -> Derived<'a> {
+    Derived::new(&[
+        "<blockquote class=\"tiktok-embed\" cite=\"https://www.tiktok.example/@",
+        handle,
+        "/video/",
+        id,
+        "\" data-video-id=\"",
+        id,
+        "\"></blockquote>",
+    ])
+}
+
+/// A video's embed URL, from its id.
+pub fn embed_link(id: &str) -> Derived<'_> {
+    Derived::new(&["https://www.tiktok.example/embed/v2/", id])
+}
+
+/// A call as the pipeline hands it to the store: a [`CallRecord`] without its `seq`,
+/// borrowing what is static (an endpoint's method, path and id, the decision `ok`), so
+/// recording a call costs next to no allocation. [`crate::store::Store::calls`] gives
+/// `CallRecord`s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEntry {
+    /// When the call arrived, Unix milliseconds on the mock's clock.
+    pub at_ms: i64,
+    /// HTTP method.
+    pub method: Cow<'static, str>,
+    /// Path, without the query string.
+    pub path: Cow<'static, str>,
+    /// The endpoint id, when the path is an API endpoint.
+    pub endpoint: Option<&'static str>,
+    /// The creator of the token, once authenticated.
+    pub open_id: Option<String>,
+    /// `ok` or the error code the call got.
+    pub decision: Cow<'static, str>,
+    /// The HTTP status sent.
+    pub status: u16,
+    /// Time spent in the mock, milliseconds.
+    pub latency_ms: f64,
+    /// The response's log id.
+    pub log_id: Option<LogId>,
+}
+
+impl CallEntry {
+    /// The call log's line, numbered `seq`.
+    pub fn to_record(&self, seq: u64) -> CallRecord {
+        CallRecord {
+            seq,
+            at_ms: self.at_ms,
+            method: self.method.clone().into_owned(),
+            path: self.path.clone().into_owned(),
+            endpoint: self.endpoint.map(str::to_owned),
+            open_id: self.open_id.clone(),
+            decision: self.decision.clone().into_owned(),
+            status: self.status,
+            latency_ms: self.latency_ms,
+            log_id: self.log_id.map(|log_id| log_id.as_str().to_owned()),
+        }
+    }
+}
