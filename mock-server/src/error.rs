@@ -1,7 +1,7 @@
 //! The one error type of the mock's API routes, the TikTok response shapes it renders
 //! to, and [`Data`], a successful answer's `data`, written into its envelope as bytes.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -195,74 +195,101 @@ pub async fn unsupported_path() -> Response {
 }
 
 /// The `data` of a successful answer: a JSON value, or the JSON bytes of an object a
-/// behaviour serialized itself (the hot paths do, with no `Value` in between).
+/// behaviour wrote itself (the hot paths do, with no `Value` in between).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data(DataRepr);
 
 #[derive(Debug, Clone, PartialEq)]
 enum DataRepr {
     Value(Value),
-    Json(Vec<u8>),
+    /// The object is `buffer[start..]`; the bytes before it are room for the envelope.
+    Json {
+        buffer: Vec<u8>,
+        start: usize,
+    },
 }
 
+/// `{"data":`, what the v2 envelope puts before `data`.
+const V2_HEAD: &[u8] = b"{\"data\":";
+
+/// Spare capacity a [`Data::buffer`] keeps at its end for the envelope's tail.
+pub const ENVELOPE_ROOM: usize = 96;
+
 impl Data {
-    /// `data` already serialized: `json` must be one JSON object. With [`ENVELOPE_ROOM`]
-    /// bytes of spare capacity, the envelope is written around it in place.
+    /// A buffer to write `data` into, with `room` bytes at the front for what goes before
+    /// the object (the envelope's head, and whatever the behaviour writes last but puts
+    /// first): write from `room` on, then [`Data::from_buffer`].
+    pub fn buffer(capacity: usize, room: usize) -> Vec<u8> {
+        let room = room + V2_HEAD.len();
+        let mut buffer = Vec::with_capacity(room + capacity + ENVELOPE_ROOM);
+        buffer.resize(room, b' ');
+        buffer
+    }
+
+    /// `data` as `buffer[start..]` (one JSON object) of a [`Data::buffer`]; at least
+    /// `{"data":`'s length of room must be left before `start`.
+    pub fn from_buffer(buffer: Vec<u8>, start: usize) -> Data {
+        if start < V2_HEAD.len() {
+            // No room: make some (a copy, but never a wrong answer).
+            let mut framed = Vec::with_capacity(buffer.len() + V2_HEAD.len() + ENVELOPE_ROOM);
+            framed.extend_from_slice(V2_HEAD);
+            framed.extend_from_slice(&buffer[start..]);
+            return Data(DataRepr::Json {
+                buffer: framed,
+                start: V2_HEAD.len(),
+            });
+        }
+        Data(DataRepr::Json { buffer, start })
+    }
+
+    /// `data` already serialized: `json` must be one JSON object.
     pub fn from_json_object(json: Vec<u8>) -> Data {
-        Data(DataRepr::Json(json))
+        Data::from_buffer(json, 0)
     }
 
     /// `data` as a JSON value.
     pub fn to_value(&self) -> Value {
         match &self.0 {
             DataRepr::Value(value) => value.clone(),
-            DataRepr::Json(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            DataRepr::Json { buffer, start } => {
+                serde_json::from_slice(&buffer[*start..]).unwrap_or(Value::Null)
+            }
         }
     }
 
     /// `data` as JSON bytes.
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write(&mut out);
-        out
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
         match &self.0 {
-            DataRepr::Value(value) => {
-                let _ = serde_json::to_writer(&mut *out, value);
-            }
-            DataRepr::Json(bytes) => out.extend_from_slice(bytes),
+            DataRepr::Value(value) => serde_json::to_vec(value).unwrap_or_default(),
+            DataRepr::Json { buffer, start } => buffer[*start..].to_vec(),
         }
     }
 
-    /// The response body: `data` in the endpoint's envelope (reusing the bytes when it can).
-    fn into_body(self, envelope: Envelope, log_id: &LogId) -> Vec<u8> {
-        let mut body = match (envelope, self.0) {
-            (Envelope::OAuth, DataRepr::Json(bytes)) => return bytes,
-            (Envelope::OAuth, DataRepr::Value(value)) => {
-                return serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
-            }
-            (Envelope::V2, DataRepr::Json(mut bytes)) => {
-                bytes.splice(0..0, *b"{\"data\":");
-                bytes
-            }
-            (Envelope::V2, DataRepr::Value(value)) => {
-                let mut body = Vec::with_capacity(256);
-                body.extend_from_slice(b"{\"data\":");
-                let _ = serde_json::to_writer(&mut body, &value);
-                body
+    /// The response body: `data` in the endpoint's envelope, written around the bytes
+    /// where they are.
+    fn into_body(self, envelope: Envelope, log_id: &LogId) -> Bytes {
+        let (mut buffer, start) = match self.0 {
+            DataRepr::Json { buffer, start } => (buffer, start),
+            DataRepr::Value(value) => {
+                let mut buffer = Data::buffer(256, 0);
+                let start = buffer.len();
+                let _ = serde_json::to_writer(&mut buffer, &value);
+                (buffer, start)
             }
         };
-        body.extend_from_slice(b",\"error\":{\"code\":\"ok\",\"log_id\":\"");
-        body.extend_from_slice(log_id.as_bytes());
-        body.extend_from_slice(b"\",\"message\":\"\"}}");
-        body
+        match envelope {
+            Envelope::OAuth => Bytes::from(buffer).slice(start..),
+            Envelope::V2 => {
+                let head = start - V2_HEAD.len();
+                buffer[head..start].copy_from_slice(V2_HEAD);
+                buffer.extend_from_slice(b",\"error\":{\"code\":\"ok\",\"log_id\":\"");
+                buffer.extend_from_slice(log_id.as_bytes());
+                buffer.extend_from_slice(b"\",\"message\":\"\"}}");
+                Bytes::from(buffer).slice(head..)
+            }
+        }
     }
 }
-
-/// Room to leave in a buffer of `data` for its envelope (see [`Data::from_json_object`]).
-pub const ENVELOPE_ROOM: usize = 96;
 
 impl From<Value> for Data {
     fn from(value: Value) -> Data {

@@ -1,6 +1,8 @@
 //! TikTok-style log ids: a 14-digit UTC timestamp and 20 uppercase hex characters, made
 //! on the stack ([`LogId`]) so a response can carry one without an allocation.
 
+use std::cell::Cell;
+
 use rand::RngCore;
 
 use crate::clock::utc_parts;
@@ -24,12 +26,11 @@ impl LogId {
         put_digits(&mut bytes[8..10], hour);
         put_digits(&mut bytes[10..12], minute);
         put_digits(&mut bytes[12..14], second);
-        let mut random = [0u8; 10];
-        rand::rng().fill_bytes(&mut random);
+        // 20 hex digits: 80 random bits.
+        let random = (u128::from(next_random()) << 64) | u128::from(next_random());
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        for (index, byte) in random.iter().enumerate() {
-            bytes[14 + 2 * index] = HEX[usize::from(byte >> 4)];
-            bytes[15 + 2 * index] = HEX[usize::from(byte & 0x0f)];
+        for (index, slot) in bytes[14..].iter_mut().enumerate() {
+            *slot = HEX[((random >> (76 - 4 * index)) & 0x0f) as usize];
         }
         LogId(bytes)
     }
@@ -65,6 +66,25 @@ impl std::fmt::Debug for LogId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "LogId({})", self.as_str())
     }
+}
+
+thread_local! {
+    /// Each thread's wyrand state, seeded from the system's generator on first use.
+    static STATE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// 64 random bits from a per-thread wyrand: log ids need to differ, not to be secret.
+fn next_random() -> u64 {
+    STATE.with(|state| {
+        let mut seed = state.get();
+        if seed == 0 {
+            seed = rand::rng().next_u64() | 1;
+        }
+        seed = seed.wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(seed);
+        let product = u128::from(seed) * u128::from(seed ^ 0xe703_7ed1_a0b4_28db);
+        ((product >> 64) ^ product) as u64
+    })
 }
 
 /// Writes `value` as decimal digits filling `out`, zero-padded (higher digits dropped).

@@ -32,7 +32,7 @@ use crate::examples::example_object;
 use crate::logid::LogId;
 use crate::state::{AppState, Behaviour, Call};
 use crate::store::{CallEntry, Fault, TokenKind, TokenRecord};
-use crate::text::{StackText, query_values};
+use crate::text::{query_values, with_key};
 use crate::tokens::authenticate_client;
 use crate::validate::{form_to_json, truncate, validate_body};
 
@@ -85,7 +85,7 @@ pub async fn handle(
     };
     let mut open_id = None;
     let result = run(&state, endpoint, behaviour, request, now_ms, &mut open_id).await;
-    let log_id = LogId::new(state.now_ms());
+    let log_id = LogId::new(now_ms);
     let (response, decision) = match result {
         Ok(data) => (
             success_response(endpoint.envelope, data, &log_id),
@@ -277,11 +277,14 @@ fn authenticate(
         .get(header::AUTHORIZATION)
         .ok_or_else(|| invalid(TOKEN_INVALID))?;
     let header = header.to_str().map_err(|_| invalid(TOKEN_INVALID))?.trim();
-    let (scheme, access_token) = header
-        .split_once(' ')
-        .ok_or_else(|| invalid(TOKEN_INVALID))?;
-    let access_token = access_token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || access_token.is_empty() {
+    // `Bearer TOKEN`: the scheme in any case, then a space.
+    let access_token = match header.as_bytes().get(..7) {
+        Some(scheme) if scheme[..6].eq_ignore_ascii_case(b"bearer") && scheme[6] == b' ' => {
+            header[7..].trim()
+        }
+        _ => "",
+    };
+    if access_token.is_empty() {
         return Err(invalid(TOKEN_INVALID));
     }
     let token = state
@@ -334,18 +337,16 @@ fn check_rate_limit(
 ) -> Result<(), ApiError> {
     let limit = state.rate_limit(endpoint) + u32::from(mutant!(RateLimitOffByOne));
     let window_ms = i64::from(endpoint.rate_limit.window_seconds.max(1)) * 1000;
-    let mut key = StackText::new();
-    key.push(who);
-    key.push("\u{0}");
-    key.push(endpoint.id);
-    if mutant!(FixedWindow) {
-        // One key per fixed bucket: the window then counts only the bucket's calls.
-        key.push("\u{0}");
-        key.push(&now_ms.div_euclid(window_ms).to_string());
-    }
-    let decision = state
-        .store()
-        .try_acquire(key.as_str(), now_ms, limit, window_ms);
+    let decision = with_key(|key| {
+        key.push_str(who);
+        key.push('\u{0}');
+        key.push_str(endpoint.id);
+        if mutant!(FixedWindow) {
+            // One key per fixed bucket: the window then counts only the bucket's calls.
+            key.push_str(&format!("\u{0}{}", now_ms.div_euclid(window_ms)));
+        }
+        state.store().try_acquire(key, now_ms, limit, window_ms)
+    });
     if decision.allowed {
         Ok(())
     } else {

@@ -1,49 +1,33 @@
-//! Text helpers of the hot path: a query string read in place ([`query_values`]) and text
-//! built on the stack while it fits ([`StackText`]).
+//! Text helpers of the hot path: a query string read in place ([`query_values`]) and a
+//! per-thread buffer to build keys in ([`with_key`]).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
-/// Text built on the stack while it fits (a rate-limit key), on the heap beyond.
-pub struct StackText {
-    inline: [u8; 160],
-    len: usize,
-    spilled: Option<String>,
+thread_local! {
+    /// The text [`with_key`] lends, kept between calls.
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-impl StackText {
-    /// Empty text.
-    pub fn new() -> Self {
-        StackText {
-            inline: [0; 160],
-            len: 0,
-            spilled: None,
-        }
+/// Runs `build` with an empty `String` to build a key in and use (a rate-limit key), reusing
+/// one buffer per thread instead of allocating.
+pub fn with_key<R>(build: impl FnOnce(&mut String) -> R) -> R {
+    let buffer = KEY.try_with(|key| {
+        key.try_borrow_mut()
+            .ok()
+            .map(|mut key| std::mem::take(&mut *key))
+    });
+    let mut key = buffer.ok().flatten().unwrap_or_default();
+    key.clear();
+    let result = build(&mut key);
+    if key.capacity() <= 1024 {
+        let _ = KEY.try_with(|slot| {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                *slot = key;
+            }
+        });
     }
-
-    /// Appends `text`.
-    pub fn push(&mut self, text: &str) {
-        if let Some(spilled) = &mut self.spilled {
-            spilled.push_str(text);
-        } else if self.len + text.len() <= self.inline.len() {
-            self.inline[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
-            self.len += text.len();
-        } else {
-            let mut spilled = String::with_capacity(self.len + text.len());
-            spilled.push_str(self.inline_str());
-            spilled.push_str(text);
-            self.spilled = Some(spilled);
-        }
-    }
-
-    fn inline_str(&self) -> &str {
-        // Only whole `str`s are ever copied in.
-        std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default()
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        self.spilled.as_deref().unwrap_or_else(|| self.inline_str())
-    }
+    result
 }
 
 /// The values of `key` in a query string, decoded as `application/x-www-form-urlencoded`
@@ -112,12 +96,6 @@ fn has_percent_or_plus(bytes: &[u8]) -> bool {
         .any(|&byte| byte == b'%' || byte == b'+')
 }
 
-impl Default for StackText {
-    fn default() -> Self {
-        StackText::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,18 +128,21 @@ mod tests {
     }
 
     #[test]
-    fn stack_text_spills_when_long() {
-        let mut text = StackText::new();
-        text.push("act.");
-        text.push(&"x".repeat(300));
-        text.push("\u{0}user_info");
-        assert_eq!(
-            text.as_str(),
-            format!("act.{}\u{0}user_info", "x".repeat(300))
-        );
-        let mut text = StackText::new();
-        text.push("a");
-        text.push("b");
-        assert_eq!(text.as_str(), "ab");
+    fn keys_are_built_in_a_reused_buffer() {
+        let first = with_key(|key| {
+            key.push_str("act.a\u{0}user_info");
+            key.clone()
+        });
+        assert_eq!(first, "act.a\u{0}user_info");
+        // The next key starts empty, and a key built within another gets its own buffer.
+        let (outer, inner) = with_key(|key| {
+            key.push('x');
+            let inner = with_key(|inner| {
+                inner.push('y');
+                inner.clone()
+            });
+            (key.clone(), inner)
+        });
+        assert_eq!((outer.as_str(), inner.as_str()), ("x", "y"));
     }
 }

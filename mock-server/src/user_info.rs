@@ -1,7 +1,7 @@
 //! The `user_info` group: `GET /v2/user/info/` (`user_info`), the token's creator with exactly
 //! the fields asked for.
 
-use crate::error::{ApiError, Data, ENVELOPE_ROOM};
+use crate::error::{ApiError, Data};
 use crate::projection::Projection;
 use crate::state::{AppState, Call};
 use crate::store::ApiUser;
@@ -19,7 +19,8 @@ pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     } else {
         0
     };
-    let mut out = Vec::with_capacity(256 + ENVELOPE_ROOM);
+    let mut out = Data::buffer(256, 0);
+    let start = out.len();
     out.extend_from_slice(b"{\"user\":");
     projection.write(
         &mut out,
@@ -29,7 +30,7 @@ pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
         },
     );
     out.push(b'}');
-    Ok(Data::from_json_object(out))
+    Ok(Data::from_buffer(out, start))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::{ApiError, Data, ENVELOPE_ROOM};
+use crate::error::{ApiError, Data};
 use crate::projection::Projection;
 use crate::state::{AppState, Call};
 
@@ -40,7 +40,8 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     };
     // The page is serialized straight from the store, under the creator's lock.
     let mut projection = Projection::new(call.fields);
-    let mut videos = Vec::with_capacity(PAGE_ROOM + max_count as usize * 160);
+    let mut videos = Data::buffer(max_count as usize * 160, PAGE_HEAD);
+    let array_start = videos.len();
     videos.push(b'[');
     let mut last = None;
     let has_more =
@@ -58,26 +59,33 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
         .map(|create_time_ms| create_time_ms + i64::from(mutant!(DuplicateAcrossPages)))
         .or(cursor)
         .unwrap_or(0);
-    Ok(page_data(next_cursor, has_more, videos))
+    Ok(page_data(next_cursor, has_more, videos, array_start))
 }
 
-/// Spare room in a page's buffer for what goes around the videos.
-const PAGE_ROOM: usize = 64 + ENVELOPE_ROOM;
+/// Room before a page's videos for `{"cursor":…,"has_more":…,"videos":`, written last.
+const PAGE_HEAD: usize = 64;
 
-/// `{"cursor":…,"has_more":…,"videos":[…]}` around the videos' array, keys in order as a
-/// `Value` map gives them.
-fn page_data(cursor: i64, has_more: bool, mut videos: Vec<u8>) -> Data {
-    let mut head = Vec::with_capacity(64);
-    head.extend_from_slice(b"{\"cursor\":");
-    let _ = serde_json::to_writer(&mut head, &cursor);
-    head.extend_from_slice(if has_more {
+/// `{"cursor":…,"has_more":…,"videos":[…]}` around the videos' array of a
+/// [`Data::buffer`] with [`PAGE_HEAD`] of room, keys in order as a `Value` map gives them.
+fn page_data(cursor: i64, has_more: bool, mut videos: Vec<u8>, array_start: usize) -> Data {
+    let mut head = [0u8; PAGE_HEAD];
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        head[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    put(b"{\"cursor\":");
+    put(itoa::Buffer::new().format(cursor).as_bytes());
+    put(if has_more {
         b",\"has_more\":true,\"videos\":"
     } else {
         b",\"has_more\":false,\"videos\":"
     });
-    videos.splice(0..0, head);
+    // The head goes just before the array, in the room left for it.
     videos.push(b'}');
-    Data::from_json_object(videos)
+    let start = array_start - len;
+    videos[start..array_start].copy_from_slice(&head[..len]);
+    Data::from_buffer(videos, start)
 }
 
 /// `POST /v2/video/query/`: the token's creator's videos among the ids; others left out.
@@ -104,7 +112,8 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
         )));
     }
     let mut projection = Projection::new(call.fields);
-    let mut videos = Vec::with_capacity(PAGE_ROOM + ids.len() * 160);
+    let mut videos = Data::buffer(ids.len() * 160, PAGE_HEAD);
+    let array_start = videos.len();
     videos.push(b'[');
     for (index, video) in state
         .store()
@@ -118,7 +127,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
         projection.write(&mut videos, &video.as_view().api());
     }
     videos.push(b']');
-    Ok(page_data(0, false, videos))
+    Ok(page_data(0, false, videos, array_start))
 }
 
 #[cfg(test)]

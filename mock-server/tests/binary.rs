@@ -72,6 +72,8 @@ fn help_documents_every_option() {
         "--fixtures",
         "--rate-limit-scale",
         "--clock",
+        "--synthetic-videos",
+        "--log-calls",
         "--help",
     ] {
         assert!(

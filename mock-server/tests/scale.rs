@@ -1,8 +1,9 @@
 //! The store at scale: 200,000 videos of one creator page like a thousand (functional
-//! check only; no timing assertions; a million takes ~10 s in a debug build).
+//! check only; no timing assertions; a million takes ~10 s in a debug build), and the
+//! synthetic videos of `--synthetic-videos`.
 
 use tiktok_mock::store::{Creator, Store, Video};
-use tiktok_mock::{MemoryStore, fixtures};
+use tiktok_mock::{AppState, Fixtures, MemoryStore, fixtures};
 
 #[test]
 fn a_large_timeline_pages_correctly_from_any_cursor() {
@@ -38,4 +39,49 @@ fn a_large_timeline_pages_correctly_from_any_cursor() {
     assert!(!last.has_more);
     let query = store.videos_by_ids("big", &["7400000000000123456".to_owned()]);
     assert_eq!(query[0].create_time_ms, 1_123_456);
+}
+
+#[test]
+fn synthetic_videos_go_to_the_first_creator_a_minute_apart() {
+    let demo = AppState::new();
+    let mut fixtures = Fixtures::demo();
+    fixtures.synthetic_videos = 500;
+    let state = AppState::builder()
+        .fixtures(fixtures)
+        .build()
+        .expect("loads");
+    let first = &Fixtures::demo().creators[0].creator.open_id;
+    assert_eq!(
+        state.store().video_count(first),
+        demo.store().video_count(first) + 500
+    );
+    // Every video is on one page walk, newest first, with the URLs fixtures derive.
+    let page = state.store().video_page(first, None, 10_000);
+    assert_eq!(page.videos.len() as u64, state.store().video_count(first));
+    assert!(!page.has_more);
+    assert!(
+        page.videos
+            .windows(2)
+            .all(|pair| pair[0].create_time_ms > pair[1].create_time_ms)
+    );
+    let synthetic: Vec<&Video> = page
+        .videos
+        .iter()
+        .filter(|video| video.title.starts_with("Synthetic video #"))
+        .collect();
+    assert_eq!(synthetic.len(), 500);
+    assert!(
+        synthetic
+            .windows(2)
+            .all(|pair| pair[0].create_time_ms - pair[1].create_time_ms >= 60_000 - 1)
+    );
+    assert!(
+        synthetic[0]
+            .share_url
+            .ends_with(&format!("/video/{}", synthetic[0].id))
+    );
+    assert_eq!(
+        state.store().video(&synthetic[7].id).as_ref(),
+        Some(synthetic[7])
+    );
 }

@@ -44,6 +44,11 @@ pub struct Options {
     /// client); the table then goes to target/bench/BENCHMARKS-partial.md.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run the measured processes under the real-time FIFO policy (`chrt -f 50`, when
+    /// allowed) rather than at nice -20: steadier figures on a busy machine, whose other
+    /// processes then wait (the kernel keeps 5% of each second for them).
+    #[arg(long)]
+    realtime: bool,
     /// Measure this mock binary instead of the one built (e.g. an older build, to compare;
     /// the table then goes to target/bench/BENCHMARKS-partial.md).
     #[arg(long, value_name = "PATH")]
@@ -100,7 +105,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     let built = started.elapsed();
     let bin_dir = target_dir.join(if profile == "dev" { "debug" } else { &profile });
     let bench_bin = bin_dir.join("tiktok-bench");
-    let pinning = Pinning::detect();
+    let pinning = Pinning::detect(options.realtime);
     if let Some(note) = &pinning.note {
         eprintln!("warning: {note}");
     }

@@ -21,11 +21,14 @@ pub struct Pinning {
     /// Whether the measured processes run at nice -20 (when allowed), ahead of whatever
     /// else the machine runs.
     pub nice: bool,
+    /// Whether they run under the real-time FIFO policy instead (`--realtime`): other
+    /// processes then get only the kernel's real-time throttle's share of those CPUs.
+    pub realtime: bool,
 }
 
 impl Pinning {
     /// Two distinct CPUs of this process's affinity, when `taskset` exists and there are two.
-    pub fn detect() -> Pinning {
+    pub fn detect(realtime: bool) -> Pinning {
         let cpus = allowed_cpus();
         let taskset = Command::new("taskset")
             .arg("--version")
@@ -39,32 +42,40 @@ impl Pinning {
             .stderr(Stdio::null())
             .output()
             .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "-20");
-        match (taskset, cpus.as_slice()) {
-            (true, [server, load, ..]) => Pinning {
-                server: Some(*server),
-                load: Some(*load),
-                note: None,
-                nice,
-            },
-            (false, _) => Pinning {
-                server: None,
-                load: None,
-                note: Some("taskset not found: nothing pinned".to_owned()),
-                nice,
-            },
-            (true, _) => Pinning {
-                server: None,
-                load: None,
-                note: Some("one CPU only: server and load share it".to_owned()),
-                nice,
-            },
+        let realtime = realtime
+            && Command::new("chrt")
+                .args(["-f", "10", "true"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+        let (server, load, note) = match (taskset, cpus.as_slice()) {
+            (true, [server, load, ..]) => (Some(*server), Some(*load), None),
+            (false, _) => (
+                None,
+                None,
+                Some("taskset not found: nothing pinned".to_owned()),
+            ),
+            (true, _) => (
+                None,
+                None,
+                Some("one CPU only: server and load share it".to_owned()),
+            ),
+        };
+        Pinning {
+            server,
+            load,
+            note,
+            nice,
+            realtime,
         }
     }
 
     /// A command for `program`, at nice -20 when allowed, pinned to `cpu` when there is one.
     pub fn command(&self, cpu: Option<usize>, program: &Path) -> Command {
         let mut words: Vec<std::ffi::OsString> = Vec::new();
-        if self.nice {
+        if self.realtime {
+            words.extend(["chrt", "-f", "50"].map(Into::into));
+        } else if self.nice {
             words.extend(["nice", "-n", "-20"].map(Into::into));
         }
         if let Some(cpu) = cpu {

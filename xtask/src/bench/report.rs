@@ -110,7 +110,9 @@ impl Results {
             }
             _ => pinning.note.clone().unwrap_or_default(),
         };
-        if pinning.nice {
+        if pinning.realtime {
+            pinning_text.push_str(", all under the real-time FIFO policy (chrt -f 50)");
+        } else if pinning.nice {
             pinning_text.push_str(", all at nice -20");
         }
         let pinning = pinning_text;
