@@ -17,20 +17,16 @@ pub struct LogId([u8; LEN]);
 impl LogId {
     /// A fresh log id for a response sent at `unix_ms`.
     pub fn new(unix_ms: i64) -> LogId {
-        let (year, month, day, hour, minute, second) = utc_parts(unix_ms);
         let mut bytes = [0u8; LEN];
-        let year = year.clamp(0, 9999) as u32;
-        put_digits(&mut bytes[0..4], year);
-        put_digits(&mut bytes[4..6], month);
-        put_digits(&mut bytes[6..8], day);
-        put_digits(&mut bytes[8..10], hour);
-        put_digits(&mut bytes[10..12], minute);
-        put_digits(&mut bytes[12..14], second);
-        // 20 hex digits: 80 random bits.
-        let random = (u128::from(next_random()) << 64) | u128::from(next_random());
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        for (index, slot) in bytes[14..].iter_mut().enumerate() {
-            *slot = HEX[((random >> (76 - 4 * index)) & 0x0f) as usize];
+        bytes[..14].copy_from_slice(&timestamp(unix_ms.div_euclid(1000)));
+        // 20 hex digits: 80 random bits, two digits per byte.
+        let (high, low) = (next_random(), next_random());
+        let mut random = [0u8; 10];
+        random[..2].copy_from_slice(&high.to_le_bytes()[..2]);
+        random[2..].copy_from_slice(&low.to_le_bytes());
+        for (index, byte) in random.iter().enumerate() {
+            let pair = HEX_PAIRS[usize::from(*byte)];
+            bytes[14 + 2 * index..16 + 2 * index].copy_from_slice(&pair);
         }
         LogId(bytes)
     }
@@ -71,6 +67,40 @@ impl std::fmt::Debug for LogId {
 thread_local! {
     /// Each thread's wyrand state, seeded from the system's generator on first use.
     static STATE: Cell<u64> = const { Cell::new(0) };
+    /// The last second's 14 digits, so a second's log ids format it once.
+    static LAST_SECOND: Cell<(i64, [u8; 14])> = const { Cell::new((i64::MIN, [0; 14])) };
+}
+
+/// Each byte's two uppercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
+
+/// `YYYYMMDDhhmmss` (UTC) of a Unix second.
+fn timestamp(second: i64) -> [u8; 14] {
+    if let Ok(Some(digits)) = LAST_SECOND.try_with(|last| {
+        let (known, digits) = last.get();
+        (known == second).then_some(digits)
+    }) {
+        return digits;
+    }
+    let (year, month, day, hour, minute, second_of_minute) = utc_parts(second * 1000);
+    let mut digits = [0u8; 14];
+    put_digits(&mut digits[0..4], year.clamp(0, 9999) as u32);
+    put_digits(&mut digits[4..6], month);
+    put_digits(&mut digits[6..8], day);
+    put_digits(&mut digits[8..10], hour);
+    put_digits(&mut digits[10..12], minute);
+    put_digits(&mut digits[12..14], second_of_minute);
+    let _ = LAST_SECOND.try_with(|last| last.set((second, digits)));
+    digits
 }
 
 /// 64 random bits from a per-thread wyrand: log ids need to differ, not to be secret.

@@ -38,6 +38,8 @@ pub struct Projection {
 /// What a projection owns; kept for the next one when it is dropped.
 #[derive(Debug, Default)]
 struct Buffers {
+    /// The fields as asked (what the rest was built from).
+    asked: Vec<&'static FieldMeta>,
     names: Vec<&'static str>,
     /// `"name":` of each name, one after the other; `key_ends[i]` ends the i-th.
     keys: Vec<u8>,
@@ -66,6 +68,18 @@ impl Projection {
             .ok()
             .flatten()
             .unwrap_or_default();
+        if buffers.asked.len() == fields.len()
+            && buffers
+                .asked
+                .iter()
+                .zip(fields)
+                .all(|(known, field)| std::ptr::eq(*known, *field))
+        {
+            // The fields of the last call on this thread: keys and plan still hold.
+            return Projection { buffers };
+        }
+        buffers.asked.clear();
+        buffers.asked.extend_from_slice(fields);
         buffers.names.clear();
         buffers.names.extend(fields.iter().map(|field| field.name));
         buffers.names.sort_unstable();

@@ -7,6 +7,7 @@
 //! with the server and the load pinned to different CPUs; the targets of a comparison
 //! alternate within each round, and each figure is the median of the rounds.
 
+mod instructions;
 mod procs;
 mod report;
 mod specs;
@@ -210,6 +211,7 @@ fn median_measure(measures: &[Measure]) -> Measure {
         rps: pick(|m| m.rps),
         p50_ms: pick(|m| m.p50_ms),
         p99_ms: pick(|m| m.p99_ms),
+        requests: pick(|m| m.requests),
     }
 }
 
@@ -329,18 +331,23 @@ impl Bench {
             ],
             self.seconds,
         )?;
-        Ok(vec![
-            HttpRow::new(
-                "GET /v2/user/info/ (fields=open_id,display_name)",
-                measures[0],
-                measures[1],
-            ),
-            HttpRow::new(
-                "POST /v2/video/list/ (max_count 20, 6 fields)",
-                measures[2],
-                measures[3],
-            ),
-        ])
+        drop((bare, mock));
+        let user_name = "GET /v2/user/info/ (fields=open_id,display_name)";
+        let list_name = "POST /v2/video/list/ (max_count 20, 6 fields)";
+        let mut rows = vec![
+            HttpRow::new(user_name, measures[0], measures[1]),
+            HttpRow::new(list_name, measures[2], measures[3]),
+        ];
+        if !self.quick {
+            let counted = self.instructions(
+                &[(user_name, user_info), (list_name, video_list)],
+                (&user_body, &list_body),
+            )?;
+            for (row, counted) in rows.iter_mut().zip(counted.into_iter().flatten()) {
+                row.instructions = Some((counted.bare, counted.mock));
+            }
+        }
+        Ok(rows)
     }
 
     /// 2. A page at the top and deep in the list, for growing numbers of videos; the RSS

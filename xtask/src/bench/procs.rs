@@ -333,6 +333,8 @@ pub struct Measure {
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Requests answered.
+    pub requests: f64,
 }
 
 /// Runs the load against `base` for `seconds`, on the load CPU.
@@ -401,6 +403,7 @@ pub fn run_load(
                 rps: number("rps").unwrap_or_default(),
                 p50_ms: number("p50_ms").unwrap_or_default(),
                 p99_ms: number("p99_ms").unwrap_or_default(),
+                requests: number("requests").unwrap_or_default(),
             })
         }
     }
@@ -413,6 +416,8 @@ fn parse_wrk(text: &str) -> anyhow::Result<Measure> {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("Requests/sec:") {
             measure.rps = rest.trim().parse().context("wrk's Requests/sec")?;
+        } else if let Some((count, _)) = line.split_once(" requests in ") {
+            measure.requests = count.trim().parse().context("wrk's request count")?;
         } else if let Some(rest) = line.strip_prefix("50%") {
             measure.p50_ms = wrk_time_ms(rest.trim())?;
         } else if let Some(rest) = line.strip_prefix("99%") {
@@ -444,7 +449,8 @@ fn wrk_time_ms(text: &str) -> anyhow::Result<f64> {
     Ok(number.trim().parse::<f64>()? * factor)
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+/// The program's path on `PATH`.
+pub fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(program))
@@ -475,6 +481,7 @@ mod tests {
         assert!((measure.rps - 120_000.5).abs() < 1e-6);
         assert!((measure.p50_ms - 0.228).abs() < 1e-9);
         assert!((measure.p99_ms - 1.23).abs() < 1e-9);
+        assert!((measure.requests - 600_000.0).abs() < 1e-9);
         assert!(parse_wrk(&format!("{text}  Non-2xx or 3xx responses: 5\n")).is_err());
     }
 }

@@ -16,6 +16,8 @@ pub struct HttpRow {
     pub endpoint: &'static str,
     pub bare: Measure,
     pub mock: Measure,
+    /// Instructions per request (callgrind) of the bare handler and the mock.
+    pub instructions: Option<(f64, f64)>,
 }
 
 impl HttpRow {
@@ -24,6 +26,7 @@ impl HttpRow {
             endpoint,
             bare,
             mock,
+            instructions: None,
         }
     }
 
@@ -204,6 +207,24 @@ impl Results {
                 row.rps_ratio(),
                 row.p99_ratio()
             );
+        }
+        if self.http.iter().any(|row| row.instructions.is_some()) {
+            let _ = writeln!(
+                out,
+                "\nThe same requests counted by callgrind (user-space instructions per request; the machine's other work does not move these, and the kernel's share, the same for both, is not in them):\n\n| Endpoint | Bare axum | Mock | Bare / mock |\n|---|---:|---:|---:|"
+            );
+            for row in &self.http {
+                if let Some((bare, mock)) = row.instructions {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {:.0} | {:.0} | {:.2} |",
+                        row.endpoint,
+                        bare,
+                        mock,
+                        bare / mock
+                    );
+                }
+            }
         }
     }
 
