@@ -47,11 +47,14 @@ struct V2Error {
     error: Option<ApiErrorBody>,
 }
 
-/// The v2 envelope's `data`, read straight into its type (no `serde_json::Value` between).
+/// The v2 envelope with its `data` read straight into its type (no `serde_json::Value`
+/// between).
 #[derive(Deserialize)]
-struct V2Data<T> {
+struct V2Typed<T> {
     #[serde(default = "none")]
     data: Option<T>,
+    #[serde(default)]
+    error: Option<ApiErrorBody>,
 }
 
 fn none<T>() -> Option<T> {
@@ -120,9 +123,17 @@ pub fn decode_response<T: DeserializeOwned>(
     };
     match envelope {
         Envelope::V2 => {
-            let parsed: V2Error = serde_json::from_slice(body)
-                .map_err(|error| decode_error(format!("not a v2 envelope: {error}")))?;
-            match parsed.error {
+            // One typed pass in the usual case. An error's `data` (`{}`) may not fit the
+            // type: then the envelope is read again for its error alone.
+            let (error, data) = match serde_json::from_slice::<V2Typed<T>>(body) {
+                Ok(typed) => (typed.error, Ok(typed.data)),
+                Err(mismatch) => {
+                    let parsed: V2Error = serde_json::from_slice(body)
+                        .map_err(|error| decode_error(format!("not a v2 envelope: {error}")))?;
+                    (parsed.error, Err(mismatch))
+                }
+            };
+            match error {
                 Some(error) if error.code != ErrorCode::Ok => Err(Error::Api {
                     status,
                     code: error.code,
@@ -132,13 +143,11 @@ pub fn decode_response<T: DeserializeOwned>(
                 Some(_) if (200..300).contains(&status) => {
                     let mismatch =
                         |error| decode_error(format!("data does not match the spec: {error}"));
-                    // A second pass, now typed: an absent or null `data` reads as `{}`.
-                    match serde_json::from_slice::<V2Data<T>>(body)
-                        .map_err(mismatch)?
-                        .data
-                    {
-                        Some(data) => Ok(data),
-                        None => serde_json::from_slice(b"{}").map_err(mismatch),
+                    match data {
+                        Ok(Some(data)) => Ok(data),
+                        // An absent or null `data` reads as `{}`.
+                        Ok(None) => serde_json::from_slice(b"{}").map_err(mismatch),
+                        Err(error) => Err(mismatch(error)),
                     }
                 }
                 Some(_) => Err(decode_error(format!(
@@ -200,6 +209,20 @@ mod tests {
         assert_eq!(error.code(), Some(&ErrorCode::SpamRiskTooManyPosts));
         assert_eq!(error.status(), Some(200));
         assert_eq!(error.log_id(), Some("L"));
+    }
+
+    #[test]
+    fn v2_data_off_the_spec_is_a_decode_error_and_absent_data_reads_as_empty() {
+        let body = br#"{"data":{"user":5},"error":{"code":"ok","message":"","log_id":"L"}}"#;
+        let error = decode_response::<UserInfoData>(Envelope::V2, 200, body).expect_err("off");
+        assert!(
+            matches!(&error, Error::Decode { message, .. } if message.starts_with("data does not match the spec")),
+            "{error:?}"
+        );
+        let body = br#"{"error":{"code":"ok","message":"","log_id":"L"}}"#;
+        let data: serde_json::Map<String, serde_json::Value> =
+            decode_response(Envelope::V2, 200, body).expect("an empty object");
+        assert!(data.is_empty());
     }
 
     #[test]
