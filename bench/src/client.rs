@@ -2,6 +2,9 @@
 //! as built by default; no faults) against raw reqwest with hand-written serde structs,
 //! on the same mock and the same reqwest client (so the same connection pool). One call in
 //! flight at a time; the two sides alternate, round after round, and the median is kept.
+//! Two figures per side: the time per call (the mock's time included, the same for both)
+//! and the client's own CPU time per call (its thread's, from `/proc/thread-self/schedstat`:
+//! the runtime is single-threaded), which is what the client costs an app.
 
 use std::time::{Duration, Instant};
 
@@ -80,12 +83,23 @@ struct Minted {
     access_token: String,
 }
 
-/// Microseconds per call of each side, per endpoint.
+/// Microseconds per call of each side, per endpoint: wall clock, and the client's CPU.
 #[derive(Serialize)]
 pub struct Side {
     pub raw_us: f64,
     pub client_us: f64,
     pub overhead_pct: f64,
+    pub raw_cpu_us: f64,
+    pub client_cpu_us: f64,
+    pub cpu_overhead_pct: f64,
+}
+
+/// CPU time of this thread so far, nanoseconds (0 where the kernel does not say).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[derive(Serialize)]
@@ -142,6 +156,7 @@ pub async fn run(base: &str, calls: usize, rounds: usize) -> anyhow::Result<Repo
         bench.batch(endpoint, false, warmup).await?;
         bench.batch(endpoint, true, warmup).await?;
         let (mut raw, mut generated) = (Vec::new(), Vec::new());
+        let (mut raw_cpu, mut generated_cpu) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             let order = if round % 2 == 0 {
                 [false, true]
@@ -149,20 +164,30 @@ pub async fn run(base: &str, calls: usize, rounds: usize) -> anyhow::Result<Repo
                 [true, false]
             };
             for generated_side in order {
+                let cpu = thread_cpu_ns();
                 let per_call = bench.batch(endpoint, generated_side, calls).await?;
+                let cpu_per_call =
+                    Duration::from_nanos((thread_cpu_ns() - cpu) / calls.max(1) as u64);
                 if generated_side {
                     generated.push(per_call);
+                    generated_cpu.push(cpu_per_call);
                 } else {
                     raw.push(per_call);
+                    raw_cpu.push(cpu_per_call);
                 }
             }
         }
         let raw_us = crate::median_ms(&mut raw) * 1000.0;
         let client_us = crate::median_ms(&mut generated) * 1000.0;
+        let raw_cpu_us = crate::median_ms(&mut raw_cpu) * 1000.0;
+        let client_cpu_us = crate::median_ms(&mut generated_cpu) * 1000.0;
         sides.push(Side {
             raw_us,
             client_us,
             overhead_pct: (client_us / raw_us - 1.0) * 100.0,
+            raw_cpu_us,
+            client_cpu_us,
+            cpu_overhead_pct: (client_cpu_us / raw_cpu_us - 1.0) * 100.0,
         });
     }
     let video_list = sides.pop().expect("two sides");

@@ -266,8 +266,8 @@ impl Data {
     }
 
     /// The response body: `data` in the endpoint's envelope, written around the bytes
-    /// where they are.
-    fn into_body(self, envelope: Envelope, log_id: &LogId) -> Bytes {
+    /// where they are; and the log id within it, when the envelope has it.
+    fn into_body(self, envelope: Envelope, log_id: &LogId) -> (Bytes, Option<Bytes>) {
         let (mut buffer, start) = match self.0 {
             DataRepr::Json { buffer, start } => (buffer, start),
             DataRepr::Value(value) => {
@@ -278,14 +278,18 @@ impl Data {
             }
         };
         match envelope {
-            Envelope::OAuth => Bytes::from(buffer).slice(start..),
+            Envelope::OAuth => (Bytes::from(buffer).slice(start..), None),
             Envelope::V2 => {
                 let head = start - V2_HEAD.len();
                 buffer[head..start].copy_from_slice(V2_HEAD);
                 buffer.extend_from_slice(b",\"error\":{\"code\":\"ok\",\"log_id\":\"");
+                let at = buffer.len();
                 buffer.extend_from_slice(log_id.as_bytes());
                 buffer.extend_from_slice(b"\",\"message\":\"\"}}");
-                Bytes::from(buffer).slice(head..)
+                let bytes = Bytes::from(buffer);
+                // The header shares the body's bytes.
+                let log_id = bytes.slice(at..at + log_id.as_bytes().len());
+                (bytes.slice(head..), Some(log_id))
             }
         }
     }
@@ -300,13 +304,18 @@ impl From<Value> for Data {
 /// A successful response: `data` in the v2 envelope, or flat for OAuth endpoints. The
 /// bytes are those `serde_json` gave for the envelope as a `Value` (keys in order).
 pub fn success_response(envelope: Envelope, data: Data, log_id: &LogId) -> Response {
-    let mut response = Response::new(Body::from(data.into_body(envelope, log_id)));
+    let (body, shared) = data.into_body(envelope, log_id);
+    let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    if let Ok(value) = HeaderValue::from_bytes(log_id.as_bytes()) {
+    let value = match shared {
+        Some(bytes) => HeaderValue::from_maybe_shared(bytes),
+        None => HeaderValue::from_bytes(log_id.as_bytes()),
+    };
+    if let Ok(value) = value {
         headers.insert(LOG_ID_NAME, value);
     }
     response

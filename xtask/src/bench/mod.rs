@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 
 use procs::{Load, LoadGenerator, Measure, Pinning, Request, Server, run_load};
 pub use report::Results;
-use report::{ClientRow, GenRow, HttpRow, PagingRow, UploadRow};
+use report::{ClientRow, ClientSide, GenRow, HttpRow, PagingRow, UploadRow};
 
 /// The options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -522,18 +522,19 @@ impl Bench {
             "client", "--base", &mock.base, "--calls", calls, "--rounds", rounds,
         ])?;
         let report: serde_json::Value = serde_json::from_str(text.trim())?;
-        let side = |name: &str| -> (f64, f64, f64) {
+        let side = |name: &str| -> ClientSide {
             let number = |key: &str| {
                 report
                     .pointer(&format!("/{name}/{key}"))
                     .and_then(serde_json::Value::as_f64)
                     .unwrap_or_default()
             };
-            (
-                number("raw_us"),
-                number("client_us"),
-                number("overhead_pct"),
-            )
+            ClientSide {
+                raw_us: number("raw_us"),
+                client_us: number("client_us"),
+                raw_cpu_us: number("raw_cpu_us"),
+                client_cpu_us: number("client_cpu_us"),
+            }
         };
         Ok(ClientRow {
             user_info: side("user_info"),
