@@ -174,6 +174,25 @@ fn build(root: &Path, profile: &str, quick: bool) -> anyhow::Result<()> {
     command
         .current_dir(root)
         .args(["build", "--locked", "--profile", profile]);
+    // What `cargo run` set for xtask itself: build scripts that watch these (ring's) would
+    // otherwise see another environment than `cargo test`'s and build everything again.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     if quick {
         command.args(["--workspace", "--all-targets"]);
     } else {
