@@ -201,6 +201,52 @@ pub async fn run(base: &str, calls: usize, rounds: usize) -> anyhow::Result<Repo
     })
 }
 
+/// `calls` calls of one side on one endpoint, after the same setup whatever `calls` is.
+pub async fn calls(base: &str, endpoint: &str, side: &str, calls: usize) -> anyhow::Result<()> {
+    let endpoint = match endpoint {
+        "user_info" => Endpoint::UserInfo,
+        "video_list" => Endpoint::VideoList,
+        other => anyhow::bail!("--endpoint {other}: expected user_info or video_list"),
+    };
+    let generated = match side {
+        "raw" => false,
+        "generated" => true,
+        other => anyhow::bail!("--side {other}: expected raw or generated"),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    let client = tiktok_api::Client::builder()
+        .base_url(base)
+        .http_client(http.clone())
+        .build()?;
+    // A fixed number of tokens (the same setup for any count; 20 tokens allow 8,000 calls
+    // a minute under the local limiter).
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        let minted: Minted = http
+            .post(format!("{base}/_mock/tokens"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("{}")
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tokens.push(minted.access_token);
+    }
+    let bench = Bench {
+        base,
+        http: &http,
+        client: &client,
+        tokens: &tokens,
+    };
+    bench.batch(endpoint, generated, 20).await?;
+    bench.batch(endpoint, generated, calls).await?;
+    Ok(())
+}
+
 struct Bench<'a> {
     base: &'a str,
     http: &'a reqwest::Client,

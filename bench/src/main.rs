@@ -124,6 +124,22 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// CALLS calls of one side on one endpoint and nothing else, for an instruction count
+    /// (run under callgrind with two counts; the difference is the calls' own cost).
+    ClientCalls {
+        /// The mock's base URL.
+        #[arg(long)]
+        base: String,
+        /// `user_info` or `video_list`.
+        #[arg(long)]
+        endpoint: String,
+        /// `raw` or `generated`.
+        #[arg(long)]
+        side: String,
+        /// Calls.
+        #[arg(long)]
+        calls: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -193,6 +209,12 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        Command::ClientCalls {
+            base,
+            endpoint,
+            side,
+            calls,
+        } => current_thread()?.block_on(client::calls(&base, &endpoint, &side, calls)),
     }
 }
 

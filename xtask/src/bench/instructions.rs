@@ -126,18 +126,66 @@ impl Bench {
         if dump.len() <= before {
             bail!("callgrind wrote no dump for {}", counted.out.display());
         }
-        let text = std::fs::read_to_string(dump.last().context("a dump")?)?;
-        let total: f64 = text
-            .lines()
-            .find_map(|line| line.strip_prefix("totals:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .context("no totals in the callgrind dump")?
-            .parse()?;
+        let total = totals_of(dump.last().context("a dump")?)?;
         if measure.requests < 1.0 {
             bail!("no request answered under callgrind");
         }
         Ok(total / measure.requests)
     }
+}
+
+impl Bench {
+    /// The client's own instructions per call, raw and generated, for user info and the
+    /// video list: each side run under callgrind for N and for 2N calls (same setup), the
+    /// difference divided by N. `None` without valgrind.
+    pub(super) fn client_instructions(
+        &self,
+        base: &str,
+    ) -> anyhow::Result<Option<[(f64, f64); 2]>> {
+        if which("valgrind").is_none() {
+            return Ok(None);
+        }
+        eprintln!("== client instructions per call (callgrind)");
+        const CALLS: usize = 400;
+        let mut per_call = [(0.0, 0.0); 2];
+        for (slot, endpoint) in per_call.iter_mut().zip(["user_info", "video_list"]) {
+            let mut sides = [0.0; 2];
+            for (side_slot, side) in sides.iter_mut().zip(["raw", "generated"]) {
+                let mut totals = [0.0; 2];
+                for (total, calls) in totals.iter_mut().zip([CALLS, 2 * CALLS]) {
+                    let out = self
+                        .scratch
+                        .join(format!("callgrind-client-{endpoint}-{side}-{calls}.out"));
+                    let mut command = self
+                        .pinning
+                        .command(self.pinning.load, Path::new("valgrind"));
+                    command
+                        .args(["--tool=callgrind", "--quiet"])
+                        .arg(format!("--callgrind-out-file={}", out.display()))
+                        .arg(&self.bench)
+                        .args(["client-calls", "--base", base, "--endpoint", endpoint])
+                        .args(["--side", side, "--calls", &calls.to_string()]);
+                    output(command)?;
+                    *total = totals_of(&out)?;
+                }
+                *side_slot = (totals[1] - totals[0]) / CALLS as f64;
+            }
+            *slot = (sides[0], sides[1]);
+        }
+        Ok(Some(per_call))
+    }
+}
+
+/// The `totals:` of a callgrind output file.
+fn totals_of(file: &Path) -> anyhow::Result<f64> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix("totals:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .context("no totals in the callgrind output")?
+        .parse()?)
 }
 
 /// The dumps callgrind wrote for `out` (`out.1`, `out.2`, …), oldest first.

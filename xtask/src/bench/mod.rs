@@ -555,7 +555,13 @@ impl Bench {
                 client_cpu_us: number("client_cpu_us"),
             }
         };
+        let instructions = if self.quick {
+            None
+        } else {
+            self.client_instructions(&mock.base)?
+        };
         Ok(ClientRow {
+            instructions,
             user_info: side("user_info"),
             video_list: side("video_list"),
             calls: calls.parse().unwrap_or_default(),
