@@ -19,15 +19,29 @@ pub enum Decision {
     Denied,
     /// Its tool or arguments were invalid; nothing was sent.
     Invalid,
+    /// A write the grant allows, about to be sent: kept before sending, so a write whose
+    /// process dies mid-call still leaves a trace (its outcome follows as `allowed`).
+    Intent,
+    /// Held for a human's approval; nothing was sent.
+    Parked,
+    /// A human approved a parked call (which then runs, and is audited as any other).
+    Approved,
+    /// A human refused a parked call; nothing was sent.
+    Rejected,
 }
 
 impl Decision {
-    /// `allowed`, `denied` or `invalid`.
+    /// Its name in records: `allowed`, `denied`, `invalid`, `intent`, `parked`, `approved`
+    /// or `rejected`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
             Decision::Denied => "denied",
             Decision::Invalid => "invalid",
+            Decision::Intent => "intent",
+            Decision::Parked => "parked",
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
         }
     }
 }
@@ -61,6 +75,9 @@ pub struct AuditRecord {
     /// The arguments, redacted: numbers, booleans, enum values and ids kept, other text
     /// replaced by its length.
     pub arguments: Value,
+    /// The approval a parked call was held under, on every record of its life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 /// An audit record could not be kept.
@@ -103,13 +120,16 @@ impl AuditSink for TracingAuditSink {
                     log_id = record.log_id.as_deref().unwrap_or(""),
                     latency_ms = record.latency_ms,
                     arguments = %arguments,
+                    approval = record.approval.as_deref().unwrap_or(""),
                     "audit"
                 )
             };
         }
         match record.decision {
-            Decision::Allowed => emit!(tracing::Level::INFO),
-            Decision::Denied | Decision::Invalid => emit!(tracing::Level::WARN),
+            Decision::Denied | Decision::Invalid | Decision::Rejected => {
+                emit!(tracing::Level::WARN)
+            }
+            _ => emit!(tracing::Level::INFO),
         }
         Ok(())
     }

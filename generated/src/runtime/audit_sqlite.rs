@@ -79,6 +79,11 @@ impl SqliteAuditLog {
         connection
             .pragma_update(None, "synchronous", "FULL")
             .map_err(sql_error)?;
+        // Several processes may append (a gateway and its approvals command): wait for
+        // each other's short transactions instead of failing.
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_error)?;
         connection.execute_batch(SCHEMA).map_err(sql_error)?;
         Ok(SqliteAuditLog {
             connection: Arc::new(Mutex::new(connection)),
@@ -133,7 +138,39 @@ impl SqliteAuditLog {
 
     /// Every record, oldest first, as stored (not verified: see [`SqliteAuditLog::verify`]).
     pub fn records(&self) -> Result<Vec<StoredRecord>, AuditError> {
-        let rows = self.rows()?;
+        self.query(&AuditQuery::default())
+    }
+
+    /// The records `query` selects, oldest first, as stored (not verified).
+    pub fn query(&self, query: &AuditQuery) -> Result<Vec<StoredRecord>, AuditError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit
+                 WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR time_ms >= ?2)
+                   AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR endpoint = ?4)
+                   AND seq > ?5
+                 ORDER BY seq DESC LIMIT ?6",
+            )
+            .map_err(sql_error)?;
+        let limit = query.last.map_or(-1, |last| last as i64);
+        let rows = statement
+            .query_map(
+                params![
+                    query.agent,
+                    query.since_ms,
+                    query.decision,
+                    query.endpoint,
+                    query.after_seq,
+                    limit
+                ],
+                row,
+            )
+            .map_err(sql_error)?;
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
+        rows.reverse();
+        drop(statement);
+        drop(connection);
         rows.into_iter()
             .map(|row| {
                 let entry: Value = serde_json::from_str(&row.entry)
@@ -212,21 +249,38 @@ impl SqliteAuditLog {
                 "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
             )
             .map_err(sql_error)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(Row {
-                    seq: row.get(0)?,
-                    time_ms: row.get(1)?,
-                    agent: row.get(2)?,
-                    endpoint: row.get(3)?,
-                    decision: row.get(4)?,
-                    entry: row.get(5)?,
-                    hash: row.get(6)?,
-                })
-            })
-            .map_err(sql_error)?;
+        let rows = statement.query_map([], row).map_err(sql_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
     }
+}
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: row.get(0)?,
+        time_ms: row.get(1)?,
+        agent: row.get(2)?,
+        endpoint: row.get(3)?,
+        decision: row.get(4)?,
+        entry: row.get(5)?,
+        hash: row.get(6)?,
+    })
+}
+
+/// Which records [`SqliteAuditLog::query`] returns; the default is all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this agent's.
+    pub agent: Option<String>,
+    /// Only those decided at or after this time (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Only those with this decision (`allowed`, `denied`, ...).
+    pub decision: Option<String>,
+    /// Only calls of this endpoint.
+    pub endpoint: Option<String>,
+    /// Only those after this sequence number.
+    pub after_seq: u64,
+    /// Only the last this many of those selected.
+    pub last: Option<usize>,
 }
 
 struct Row {

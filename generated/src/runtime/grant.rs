@@ -40,8 +40,8 @@ impl fmt::Display for Budget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DenyReason {
-    /// The endpoint is not called with a user's token, so no user handle may call it.
-    NotAUserEndpoint,
+    /// An OAuth endpoint (called with the app's secret): never granted to an agent.
+    OAuthEndpoint,
     /// The grant has an allow-list of endpoints and this one is not on it.
     EndpointNotAllowed,
     /// The grant does not include this access (`read` or `write`).
@@ -78,7 +78,7 @@ pub enum DenyReason {
 impl fmt::Display for DenyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DenyReason::NotAUserEndpoint => f.write_str("not an endpoint called with a user token"),
+            DenyReason::OAuthEndpoint => f.write_str("an OAuth endpoint, never granted"),
             DenyReason::EndpointNotAllowed => f.write_str("endpoint not on the grant's allow-list"),
             DenyReason::AccessNotGranted(access) => {
                 write!(f, "{} access not granted", access.as_str())
@@ -321,11 +321,12 @@ impl Grant {
             .filter(|meta| self.check_endpoint(meta).is_ok())
     }
 
-    /// Whether the endpoint itself is granted: a user-token endpoint, on the allow-list (if
-    /// any), with granted access and at least one of its scopes.
+    /// Whether the endpoint itself is granted: not an OAuth endpoint, on the allow-list (if
+    /// any), with granted access and at least one of its scopes. Endpoints called with the
+    /// app's client token (the Research API) are granted like the others, by their scope.
     pub fn check_endpoint(&self, meta: &EndpointMeta) -> Result<(), DenyReason> {
-        if meta.auth != Auth::UserToken {
-            return Err(DenyReason::NotAUserEndpoint);
+        if meta.auth == Auth::ClientCredentials {
+            return Err(DenyReason::OAuthEndpoint);
         }
         if let Some(endpoints) = &self.endpoints
             && !endpoints.contains(meta.id)
@@ -469,7 +470,23 @@ mod tests {
         );
         assert_eq!(
             reader().check_endpoint(&TOKEN),
-            Err(DenyReason::NotAUserEndpoint)
+            Err(DenyReason::OAuthEndpoint)
+        );
+    }
+
+    #[test]
+    fn research_is_granted_by_its_app_scope() {
+        let researcher = Grant::builder()
+            .scopes([Scope::ResearchDataBasic])
+            .read()
+            .build()
+            .unwrap();
+        let ids: Vec<&str> = researcher.endpoints().map(|meta| meta.id).collect();
+        assert_eq!(ids, ["research_comment_list"]);
+        assert!(
+            !reader()
+                .endpoints()
+                .any(|meta| meta.id == "research_comment_list")
         );
     }
 

@@ -1,6 +1,7 @@
 //! A user handle narrowed by a [`Grant`] for one agent: every call is checked locally
 //! (endpoint, access, scopes, field scopes, budgets) before anything is sent, and leaves
-//! exactly one [`AuditRecord`] in every sink, written before the call's answer returns.
+//! one [`AuditRecord`] in every sink, written before the call's answer returns (a write
+//! leaves two: its intent, kept before it is sent, and its outcome).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::envelope::Answer;
-use crate::meta::EndpointMeta;
+use crate::meta::{Access, Auth, EndpointMeta};
 use crate::runtime::audit::{AuditRecord, AuditSink, Decision, TracingAuditSink, redact_arguments};
 use crate::runtime::grant::{DenyReason, Grant};
-use crate::runtime::tools::parse_arguments;
+use crate::runtime::tools::{ToolArguments, parse_arguments};
 use crate::{Error, UserClient};
 
 /// The longest tool name kept in an audit record of an unknown tool.
@@ -28,6 +29,7 @@ pub struct GrantedClient {
     grant: Arc<Grant>,
     agent: Arc<str>,
     sinks: Vec<Arc<dyn AuditSink>>,
+    approval: Option<Arc<str>>,
 }
 
 impl UserClient {
@@ -39,6 +41,7 @@ impl UserClient {
             grant: Arc::new(grant),
             agent: Arc::from(agent.into()),
             sinks: vec![Arc::new(TracingAuditSink)],
+            approval: None,
         }
     }
 }
@@ -55,6 +58,14 @@ impl GrantedClient {
     pub fn audit_to(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.sinks.push(sink);
         self
+    }
+
+    /// This client for calls held under the approval `id`: each of their records names it.
+    pub fn with_approval(&self, id: impl Into<String>) -> GrantedClient {
+        GrantedClient {
+            approval: Some(Arc::from(id.into())),
+            ..self.clone()
+        }
     }
 
     /// The agent this client acts for.
@@ -93,8 +104,25 @@ impl GrantedClient {
             body: body_value.as_ref(),
         };
         let joined = fields_param(meta, fields);
-        self.run(asked, self.user.execute_answer(meta, joined, body))
-            .await
+        self.run(asked, self.send(meta, joined, body)).await
+    }
+
+    /// Sends with the user's token, or with the app's client token for the endpoints that
+    /// take one (the Research API).
+    async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<Answer<R>, Error> {
+        if meta.auth == Auth::ClientToken {
+            self.user
+                .client()
+                .execute_with_app_token(meta, fields, body)
+                .await
+        } else {
+            self.user.execute_answer(meta, fields, body).await
+        }
     }
 
     /// Calls the tool `name` (an endpoint id) with JSON `arguments` (`fields` and the request
@@ -102,6 +130,64 @@ impl GrantedClient {
     /// returns the answer's `data` as JSON. An unknown tool is [`Error::UnknownTool`];
     /// arguments that break the schema are [`Error::InvalidArguments`] naming the JSON path.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
+        let (meta, parsed) = self.prepare(name, &arguments).await?;
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        let asked = Asked {
+            meta,
+            fields: &fields,
+            body: parsed.body.as_ref(),
+        };
+        let joined = fields_param(meta, &fields);
+        let send = self.send::<Value, Value>(meta, joined, parsed.body.as_ref());
+        self.run(asked, send).await
+    }
+
+    /// Checks a tool call as [`GrantedClient::call_tool`] would (tool, arguments, grant,
+    /// field and value scopes; budgets aside) without sending it; a refusal is audited and
+    /// returned, a call that would go through leaves no record. Returns the endpoint.
+    pub async fn check_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+    ) -> Result<&'static EndpointMeta, Error> {
+        let (meta, parsed) = self.prepare(name, arguments).await?;
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        if let Err(reason) = self.grant.check_call(meta, &fields, parsed.body.as_ref()) {
+            let asked = Asked {
+                meta,
+                fields: &fields,
+                body: parsed.body.as_ref(),
+            };
+            return self.refuse(asked, reason).await;
+        }
+        Ok(meta)
+    }
+
+    /// Audits an event in a tool call's life outside the call itself (held for approval,
+    /// approved, rejected): `arguments` are redacted as in every record; `name` must be a
+    /// known tool.
+    pub async fn note(
+        &self,
+        name: &str,
+        arguments: &Value,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        let (meta, parsed) = self.prepare(name, arguments).await?;
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        let mut record = self.record(meta.id, Some(meta), decision, reason);
+        record.scopes = needed_scopes(meta, &fields);
+        record.arguments = redact_arguments(meta, &fields, parsed.body.as_ref());
+        self.write(record).await
+    }
+
+    /// The endpoint and parsed arguments of a tool call, or the audited reason it cannot be
+    /// made at all (unknown tool, endpoint not granted, arguments that break the schema).
+    async fn prepare(
+        &self,
+        name: &str,
+        arguments: &Value,
+    ) -> Result<(&'static EndpointMeta, ToolArguments), Error> {
         let Some(meta) = crate::endpoint(name) else {
             let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
             shown.retain(|c| !c.is_control());
@@ -112,41 +198,26 @@ impl GrantedClient {
             });
         };
         if let Err(reason) = self.grant.check_endpoint(meta) {
-            return self
-                .refuse(
-                    Asked {
-                        meta,
-                        fields: &[],
-                        body: None,
-                    },
-                    reason,
-                )
-                .await;
+            let asked = Asked {
+                meta,
+                fields: &[],
+                body: None,
+            };
+            return self.refuse(asked, reason).await;
         }
-        let parsed = match parse_arguments(meta, &arguments) {
-            Ok(parsed) => parsed,
+        match parse_arguments(meta, arguments) {
+            Ok(parsed) => Ok((meta, parsed)),
             Err(bad) => {
                 let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
                 let record = self.record(meta.id, Some(meta), Decision::Invalid, Some(reason));
                 self.write(record).await?;
-                return Err(Error::InvalidArguments {
+                Err(Error::InvalidArguments {
                     tool: meta.id.to_string(),
                     path: bad.path,
                     message: bad.message,
-                });
+                })
             }
-        };
-        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
-        let asked = Asked {
-            meta,
-            fields: &fields,
-            body: parsed.body.as_ref(),
-        };
-        let joined = fields_param(meta, &fields);
-        let send = self
-            .user
-            .execute_answer::<Value, Value>(meta, joined, parsed.body.as_ref());
-        self.run(asked, send).await
+        }
     }
 
     /// Checks the grant and budgets, sends, and audits the outcome.
@@ -162,6 +233,12 @@ impl GrantedClient {
             .and_then(|()| self.grant.take_budget(meta))
         {
             return self.refuse(asked, reason).await;
+        }
+        if meta.access == Access::Write {
+            let mut intent = self.record(meta.id, Some(meta), Decision::Intent, None);
+            intent.scopes = needed_scopes(meta, asked.fields);
+            intent.arguments = redact_arguments(meta, asked.fields, asked.body);
+            self.write(intent).await?;
         }
         let started = Instant::now();
         let result = send.await;
@@ -228,6 +305,7 @@ impl GrantedClient {
             log_id: None,
             latency_ms: 0,
             arguments: Value::Null,
+            approval: self.approval.as_deref().map(str::to_owned),
         }
     }
 
