@@ -50,6 +50,7 @@ const MAX_LINES: usize = 620;
 const CRATES: &[&str] = &[
     "codegen",
     "conformance",
+    "gateway",
     "generated",
     "mock-server",
     "xtask",
