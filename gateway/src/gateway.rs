@@ -9,11 +9,16 @@ use serde_json::{Value, json};
 use tiktok_api::meta::{Access, Auth};
 use tiktok_api::runtime::audit::Decision;
 use tiktok_api::runtime::tools::TOOLS_JSON;
-use tiktok_api::{Client, Error, FileTokenStore, GrantedClient, SqliteAuditLog, TokenStore};
+use tiktok_api::{
+    AuditQuery, Client, Error, FileTokenStore, GrantedClient, SqliteAuditLog, TokenStore,
+};
 
 use crate::approvals::{Approval, ApprovalError, Approvals};
 use crate::config::{ApprovalMode, Config, ConfigError};
 use crate::pii;
+
+/// A day in milliseconds, the longest budget window.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The tool an agent with approvals asks about a held call with.
 pub const APPROVAL_TOOL: &str = "gateway_approval_status";
@@ -161,6 +166,7 @@ impl Gateway {
             .clone()
             .build()
             .map_err(|error| GatewayError::Setup(format!("agent {name}: {error}")))?;
+        self.count_past_calls(name, &grant)?;
         let granted = user
             .with_grant(grant, name)
             .audit_to(Arc::new(self.audit.clone()));
@@ -197,6 +203,33 @@ impl Gateway {
             approvals: self.approvals.clone(),
             tools,
         })
+    }
+
+    /// Counts the agent's calls of the last day, from the audit log, against `grant`'s
+    /// budgets: a restarted gateway (a new stdio session) does not start them afresh.
+    fn count_past_calls(&self, agent: &str, grant: &tiktok_api::Grant) -> Result<(), GatewayError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let query = AuditQuery {
+            agent: Some(agent.to_string()),
+            since_ms: Some(now_ms - DAY_MS),
+            decision: Some(Decision::Allowed.as_str().to_string()),
+            ..AuditQuery::default()
+        };
+        let records = self.audit.query(&query).map_err(|error| {
+            GatewayError::Setup(format!(
+                "audit log {}: {error}",
+                self.config.audit.display()
+            ))
+        })?;
+        for stored in records {
+            if let Some(meta) = tiktok_api::endpoint(&stored.record.endpoint) {
+                let ago = (now_ms - stored.record.time_ms).max(0) as u64;
+                grant.count_past_call(meta, std::time::Duration::from_millis(ago));
+            }
+        }
+        Ok(())
     }
 
     /// Scopes of each agent's grant that its account's token does not have (the user did

@@ -239,3 +239,28 @@ async fn over_http_each_agent_is_known_by_its_own_key() {
     reader.cancel().await.unwrap();
     let _ = server.kill().await;
 }
+
+#[tokio::test]
+async fn a_budget_holds_across_sessions() {
+    let setup = Setup::new().await;
+    let user_info_calls = |calls: Vec<String>| calls.iter().filter(|c| *c == "user_info").count();
+    let before = user_info_calls(setup.mock_calls().await);
+    let arguments = json!({"fields": ["open_id"]});
+    let first = setup.agent("thrifty").await;
+    for _ in 0..2 {
+        let answer = call(&first, "user_info", arguments.clone()).await.unwrap();
+        assert_eq!(answer.is_error, Some(false), "{answer:?}");
+    }
+    first.cancel().await.unwrap();
+    // A new session (a new process) remembers the calls of the last minute.
+    let second = setup.agent("thrifty").await;
+    let refused = call(&second, "user_info", arguments).await.unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    let text = refused.structured_content.unwrap().to_string();
+    assert!(
+        text.contains("budget calls_per_minute of 2 used up"),
+        "{text}"
+    );
+    second.cancel().await.unwrap();
+    assert_eq!(user_info_calls(setup.mock_calls().await), before + 2);
+}

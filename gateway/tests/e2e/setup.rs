@@ -52,6 +52,7 @@ agents:
   reader: {{account: demo, scopes: [user.info.basic, video.list], access: [read], key_sha256: {reader_hash}}}
   poster: {{account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes}}
   researcher: {{account: demo, scopes: [research.data.basic], access: [read]}}
+  thrifty: {{account: demo, scopes: [user.info.basic], access: [read], budgets: {{calls_per_minute: 2}}}}
 audit: audit.sqlite
 "
         );

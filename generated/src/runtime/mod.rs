@@ -9,6 +9,7 @@ mod app_token;
 pub mod audit;
 #[cfg(feature = "audit-sqlite")]
 pub mod audit_sqlite;
+mod budget;
 pub mod grant;
 #[cfg(feature = "client")]
 pub mod granted;
