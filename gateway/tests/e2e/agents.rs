@@ -77,7 +77,7 @@ async fn a_reader_reads_and_pages_and_its_write_never_reaches_tiktok() {
 
     // Outside the grant: not a tool of this agent, refused before anything is sent.
     let before = setup.mock_calls().await;
-    let refused = call(&reader, "inbox_video_init", json!({"source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1}}))
+    let refused = call(&reader, "video_init", json!({"post_info": {"title": "t", "privacy_level": "SELF_ONLY"}, "source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1}}))
         .await
         .unwrap_err();
     match refused {
@@ -124,7 +124,7 @@ async fn a_reader_reads_and_pages_and_its_write_never_reaches_tiktok() {
     assert_eq!(
         audit[audit.len() - 3..],
         [
-            ("denied".into(), "inbox_video_init".into()),
+            ("denied".into(), "video_init".into()),
             ("denied".into(), "user_info".into()),
             ("invalid".into(), "video_list".into()),
         ]
@@ -263,4 +263,53 @@ async fn a_budget_holds_across_sessions() {
     );
     second.cancel().await.unwrap();
     assert_eq!(user_info_calls(setup.mock_calls().await), before + 2);
+}
+
+#[tokio::test]
+async fn an_answered_call_is_in_the_audit_log_even_if_the_gateway_is_killed() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let setup = Setup::new().await;
+    // A client in any language: JSON-RPC lines on the gateway's stdin and stdout.
+    let mut gateway = setup
+        .command(&["serve", "--agent", "reader"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = gateway.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(gateway.stdout.take().unwrap()).lines();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "user_info", "arguments": {"fields": ["open_id"]}}}),
+    ];
+    for message in messages {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut answered = false;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let message: Value = serde_json::from_str(&line).unwrap();
+        if message["id"] == 2 {
+            assert_eq!(
+                message["result"]["structuredContent"]["user"]["open_id"],
+                DEMO_CREATOR
+            );
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered);
+    gateway.start_kill().unwrap(); // SIGKILL: no shutdown, no flush
+    gateway.wait().await.unwrap();
+    let records = setup.audit("reader").await;
+    assert_eq!(
+        decisions(&records),
+        [("allowed".into(), "user_info".into())]
+    );
+    let verified = setup.run(&["audit", "verify"]).await;
+    assert!(verified.status.success());
 }
