@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -20,9 +19,7 @@ pub const ACCESS_TOKEN_ENV: &str = "TIKTOK_ACCESS_TOKEN";
 pub const REFRESH_TOKEN_ENV: &str = "TIKTOK_REFRESH_TOKEN";
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+    crate::now_ms() / 1000
 }
 
 fn setup(message: String) -> GatewayError {
@@ -116,6 +113,8 @@ fn wanted_scopes(gateway: &Gateway, account: &str) -> Vec<Scope> {
         .values()
         .filter(|agent| agent.account == account)
         .flat_map(|agent| agent.scopes.iter().copied())
+        // The app's own scopes (research) are not the user's to grant.
+        .filter(|scope| !crate::gateway::is_app_scope(*scope))
         .chain([Scope::UserInfoBasic])
         .collect();
     scopes.into_iter().collect()

@@ -1,13 +1,15 @@
-//! Calls held for a human's decision, in one SQLite file shared by the server (which parks
-//! them) and the `approvals` commands (which decide them). A call moves `pending` →
-//! `running` → `done` or `failed`, or `pending` → `denied`; the move out of `pending` is one
-//! conditional update, so an approved call runs exactly once however many approve it.
+//! Calls held for a human's decision, in the gateway's state file shared by the server
+//! (which parks them) and the `approvals` commands (which decide them). A call moves
+//! `pending` → `running` → `done`, `failed` or `unknown` (sent, but its outcome could not be
+//! audited), or `pending` → `denied`; the move out of `pending` is one conditional update,
+//! so an approved call runs exactly once however many approve it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::now_ms;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,9 +18,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     id TEXT PRIMARY KEY,
     created_ms INTEGER NOT NULL,
     agent TEXT NOT NULL,
+    open_id TEXT NOT NULL,
     tool TEXT NOT NULL,
     arguments TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'denied')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied')),
     decided_ms INTEGER,
     decided_by TEXT,
     outcome TEXT
@@ -43,25 +46,35 @@ pub enum ApprovalError {
         /// Its state.
         state: String,
     },
-    /// It belongs to another agent.
-    #[error("approval {0} belongs to another agent")]
-    OtherAgent(String),
+}
+
+/// How a running call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It ran; the outcome is its data.
+    Done,
+    /// It failed before or at TikTok; the outcome is the error.
+    Failed,
+    /// It was sent, but its outcome could not be audited.
+    Unknown,
 }
 
 /// One held call and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Approval {
-    /// Its id (`apv_` and 16 hex digits).
+    /// Its id (`apv_` and 32 hex digits: 128 random bits).
     pub id: String,
     /// When it was parked, Unix milliseconds.
     pub created_ms: i64,
     /// The agent that asked.
     pub agent: String,
+    /// The account (`open_id`) it acts on.
+    pub open_id: String,
     /// The tool (endpoint id).
     pub tool: String,
     /// The arguments, as the agent sent them.
     pub arguments: Value,
-    /// `pending`, `running`, `done`, `failed` or `denied`.
+    /// `pending`, `running`, `done`, `failed`, `unknown` or `denied`.
     pub state: String,
     /// When it was decided.
     pub decided_ms: Option<i64>,
@@ -77,20 +90,10 @@ pub struct Approvals {
     connection: Arc<Mutex<Connection>>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
 impl Approvals {
-    /// Opens (or creates) the file, owner-only, in WAL mode.
+    /// Opens (or creates, owner-only) the file, in WAL mode.
     pub fn open(path: &Path) -> Result<Approvals, ApprovalError> {
-        let connection = Connection::open(path)?;
-        restrict(path);
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let connection = crate::open_private_sqlite(path)?;
         connection.execute_batch(SCHEMA)?;
         Ok(Approvals {
             connection: Arc::new(Mutex::new(connection)),
@@ -108,14 +111,15 @@ impl Approvals {
     pub fn park(
         &self,
         agent: &str,
+        open_id: &str,
         tool: &str,
         arguments: &Value,
     ) -> Result<String, ApprovalError> {
-        let id = format!("apv_{:016x}", rand::random::<u64>());
+        let id = format!("apv_{}", hex::encode(rand::random::<[u8; 16]>()));
         self.lock().execute(
-            "INSERT INTO approvals (id, created_ms, agent, tool, arguments, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
-            params![id, now_ms(), agent, tool, arguments.to_string()],
+            "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            params![id, now_ms(), agent, open_id, tool, arguments.to_string()],
         )?;
         Ok(id)
     }
@@ -124,7 +128,7 @@ impl Approvals {
     pub fn get(&self, id: &str) -> Result<Approval, ApprovalError> {
         self.lock()
             .query_row(
-                "SELECT id, created_ms, agent, tool, arguments, state, decided_ms, decided_by, outcome
+                "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
                  FROM approvals WHERE id = ?1",
                 params![id],
                 row_to_approval,
@@ -137,7 +141,7 @@ impl Approvals {
     pub fn list(&self, state: Option<&str>) -> Result<Vec<Approval>, ApprovalError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT id, created_ms, agent, tool, arguments, state, decided_ms, decided_by, outcome
+            "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
              FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id",
         )?;
         let rows = statement.query_map(params![state], row_to_approval)?;
@@ -171,11 +175,12 @@ impl Approvals {
         Ok(approval)
     }
 
-    /// Records how a running call ended.
-    pub fn finish(&self, id: &str, outcome: Result<&Value, &Value>) -> Result<(), ApprovalError> {
-        let (state, value) = match outcome {
-            Ok(value) => ("done", value),
-            Err(value) => ("failed", value),
+    /// Records how a running call ended, and its outcome (data or error).
+    pub fn finish(&self, id: &str, ending: Ending, value: &Value) -> Result<(), ApprovalError> {
+        let state = match ending {
+            Ending::Done => "done",
+            Ending::Failed => "failed",
+            Ending::Unknown => "unknown",
         };
         self.lock().execute(
             "UPDATE approvals SET state = ?2, outcome = ?3 WHERE id = ?1 AND state = 'running'",
@@ -193,22 +198,14 @@ fn row_to_approval(row: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
         id: row.get(0)?,
         created_ms: row.get(1)?,
         agent: row.get(2)?,
-        tool: row.get(3)?,
-        arguments: json(Some(row.get(4)?)).unwrap_or(Value::Null),
-        state: row.get(5)?,
-        decided_ms: row.get(6)?,
-        decided_by: row.get(7)?,
-        outcome: json(row.get(8)?),
+        open_id: row.get(3)?,
+        tool: row.get(4)?,
+        arguments: json(Some(row.get(5)?)).unwrap_or(Value::Null),
+        state: row.get(6)?,
+        decided_ms: row.get(7)?,
+        decided_by: row.get(8)?,
+        outcome: json(row.get(9)?),
     })
-}
-
-/// Makes `path` owner-only (it holds the agents' unredacted arguments).
-pub(crate) fn restrict(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
 }
 
 #[cfg(test)]
@@ -224,6 +221,7 @@ mod tests {
         let id = approvals
             .park(
                 "poster",
+                "-000a",
                 "video_init",
                 &json!({"post_info": {"title": "t"}}),
             )
@@ -252,7 +250,7 @@ mod tests {
             Err(ApprovalError::NotPending { state, .. }) if state == "running"
         ));
         approvals
-            .finish(&id, Ok(&json!({"publish_id": "p"})))
+            .finish(&id, Ending::Done, &json!({"publish_id": "p"}))
             .unwrap();
         let done = approvals.get(&id).unwrap();
         assert_eq!(done.state, "done");
@@ -265,8 +263,17 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            for name in [
+                "approvals.sqlite",
+                "approvals.sqlite-wal",
+                "approvals.sqlite-shm",
+            ] {
+                let mode = std::fs::metadata(dir.path().join(name))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{name}");
+            }
         }
     }
 }

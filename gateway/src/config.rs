@@ -65,10 +65,20 @@ pub struct TikTokConfig {
     pub base_url: Option<String>,
     /// The app's client key.
     pub client_key: String,
-    /// The environment variable holding the app's client secret.
-    pub client_secret_env: String,
+    /// Where the app's client secret is read from.
+    pub client_secret: SecretSource,
     /// Where `login` receives TikTok's redirect.
     pub redirect_uri: String,
+}
+
+/// Where the app's client secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable (`client_secret_env`, by default `TIKTOK_CLIENT_SECRET`).
+    Env(String),
+    /// A file readable by its owner only (`client_secret_file`), so the secret is in no
+    /// process's environment and no MCP client's config.
+    File(PathBuf),
 }
 
 /// One TikTok account (a creator), and where its tokens are kept.
@@ -138,6 +148,8 @@ struct RawTikTok {
     client_key: String,
     #[serde(default)]
     client_secret_env: Option<String>,
+    #[serde(default)]
+    client_secret_file: Option<Spanned<String>>,
     #[serde(default)]
     redirect_uri: Option<Spanned<String>>,
 }
@@ -244,13 +256,21 @@ impl Config {
             }
             None => "http://localhost:3000/auth/callback".to_string(),
         };
+        let client_secret = match (raw.tiktok.client_secret_env, &raw.tiktok.client_secret_file) {
+            (Some(_), Some(file)) => {
+                return Err(error(
+                    line(file.span()),
+                    "tiktok.client_secret_file",
+                    "give client_secret_env or client_secret_file, not both".into(),
+                ));
+            }
+            (None, Some(file)) => SecretSource::File(resolve(file.as_str())),
+            (env, None) => SecretSource::Env(env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string())),
+        };
         let tiktok = TikTokConfig {
             base_url: raw.tiktok.base_url.map(|url| url.to_string()),
             client_key: raw.tiktok.client_key,
-            client_secret_env: raw
-                .tiktok
-                .client_secret_env
-                .unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string()),
+            client_secret,
             redirect_uri,
         };
         let accounts: BTreeMap<String, AccountConfig> = raw
@@ -314,10 +334,21 @@ impl Config {
                     builder = builder.endpoint_calls_per_minute(id.clone(), *calls);
                 }
             }
-            builder
-                .clone()
-                .build()
-                .map_err(|problem| error(budgets_line, &key("budgets"), problem.to_string()))?;
+            builder.clone().build().map_err(|problem| {
+                let at = match &problem {
+                    tiktok_api::GrantError::UnknownEndpoint(id) => {
+                        format!("budgets.endpoint_calls_per_minute.{id}")
+                    }
+                    tiktok_api::GrantError::AboveTikTokLimit { budget, .. } => {
+                        match budget.strip_prefix("calls_per_minute of ") {
+                            Some(id) => format!("budgets.endpoint_calls_per_minute.{id}"),
+                            None => format!("budgets.{budget}"),
+                        }
+                    }
+                    _ => "budgets".to_string(),
+                };
+                error(budgets_line, &key(&at), problem.to_string())
+            })?;
             let key_sha256 = match agent.key_sha256 {
                 Some(hash) => {
                     let text = hash.as_str().to_ascii_lowercase();
@@ -517,7 +548,7 @@ audit: audit.sqlite
         fails(
             &GOOD.replace("audit:", lister),
             Some(11),
-            "agents.lister.budgets",
+            "agents.lister.budgets.endpoint_calls_per_minute.video_list",
             "above TikTok's limit",
         );
         fails("tiktok: [\n", Some(2), "", "not valid YAML");

@@ -10,15 +10,14 @@ use tiktok_api::meta::{Access, Auth};
 use tiktok_api::runtime::audit::Decision;
 use tiktok_api::runtime::tools::TOOLS_JSON;
 use tiktok_api::{
-    AuditQuery, Client, Error, FileTokenStore, GrantedClient, SqliteAuditLog, TokenStore,
+    AuditRecord, AuditSink, Client, Error, FileTokenStore, GrantedClient, SqliteAuditLog,
+    TokenStore,
 };
 
-use crate::approvals::{Approval, ApprovalError, Approvals};
-use crate::config::{ApprovalMode, Config, ConfigError};
+use crate::approvals::{Approval, ApprovalError, Approvals, Ending};
+use crate::config::{ApprovalMode, Config, ConfigError, SecretSource};
+use crate::ledger::SqliteLedger;
 use crate::pii;
-
-/// A day in milliseconds, the longest budget window.
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The tool an agent with approvals asks about a held call with.
 pub const APPROVAL_TOOL: &str = "gateway_approval_status";
@@ -58,6 +57,7 @@ pub struct Gateway {
     client: Client,
     audit: SqliteAuditLog,
     approvals: Approvals,
+    ledger: SqliteLedger,
 }
 
 /// What a tool call came to.
@@ -73,13 +73,7 @@ impl Gateway {
     /// The gateway of `config`: the app secret read from its environment variable, the
     /// audit log and approvals file opened (created if missing).
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
-        let secret_env = &config.tiktok.client_secret_env;
-        let secret = std::env::var(secret_env).map_err(|_| {
-            GatewayError::Setup(format!(
-                "the environment variable {secret_env} (tiktok.client_secret_env in {}) must hold the app's client secret",
-                config.file.display()
-            ))
-        })?;
+        let secret = read_secret(&config)?;
         Gateway::open_with_secret(config, secret)
     }
 
@@ -93,13 +87,14 @@ impl Gateway {
         let audit = SqliteAuditLog::open(&config.audit).map_err(|error| {
             GatewayError::Setup(format!("audit log {}: {error}", config.audit.display()))
         })?;
-        crate::approvals::restrict(&config.audit);
         let approvals = Approvals::open(&config.approvals)?;
+        let ledger = SqliteLedger::open(&config.approvals).map_err(ApprovalError::from)?;
         Ok(Gateway {
             config: Arc::new(config),
             client,
             audit,
             approvals,
+            ledger,
         })
     }
 
@@ -160,16 +155,16 @@ impl Gateway {
         let open_id = self.open_id(&config.account).await?;
         let store: Arc<dyn TokenStore> = Arc::new(self.token_store(&config.account)?);
         let user = self.client.user(store, open_id);
-        // Each handle has its own budgets (checked when the config was read).
         let grant = config
             .grant
             .clone()
             .build()
             .map_err(|error| GatewayError::Setup(format!("agent {name}: {error}")))?;
-        self.count_past_calls(name, &grant)?;
+        // Budgets are counted in the state file, shared by every process of this gateway.
         let granted = user
             .with_grant(grant, name)
-            .audit_to(Arc::new(self.audit.clone()));
+            .audit_to(Arc::new(self.audit.clone()))
+            .budget_ledger(Arc::new(self.ledger.clone()));
         let all = ALL_TOOLS
             .as_ref()
             .map_err(|error| GatewayError::Setup(error.clone()))?;
@@ -203,33 +198,6 @@ impl Gateway {
             approvals: self.approvals.clone(),
             tools,
         })
-    }
-
-    /// Counts the agent's calls of the last day, from the audit log, against `grant`'s
-    /// budgets: a restarted gateway (a new stdio session) does not start them afresh.
-    fn count_past_calls(&self, agent: &str, grant: &tiktok_api::Grant) -> Result<(), GatewayError> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as i64);
-        let query = AuditQuery {
-            agent: Some(agent.to_string()),
-            since_ms: Some(now_ms - DAY_MS),
-            decision: Some(Decision::Allowed.as_str().to_string()),
-            ..AuditQuery::default()
-        };
-        let records = self.audit.query(&query).map_err(|error| {
-            GatewayError::Setup(format!(
-                "audit log {}: {error}",
-                self.config.audit.display()
-            ))
-        })?;
-        for stored in records {
-            if let Some(meta) = tiktok_api::endpoint(&stored.record.endpoint) {
-                let ago = (now_ms - stored.record.time_ms).max(0) as u64;
-                grant.count_past_call(meta, std::time::Duration::from_millis(ago));
-            }
-        }
-        Ok(())
     }
 
     /// Scopes of each agent's grant that its account's token does not have (the user did
@@ -267,33 +235,68 @@ impl Gateway {
         problems
     }
 
+    /// Writes one record of a held call's life, straight to the audit log (no agent handle,
+    /// no token needed: it must be kept even when the agent can no longer run).
+    async fn audit_event(
+        &self,
+        approval: &Approval,
+        decision: Decision,
+        reason: String,
+    ) -> Result<(), GatewayError> {
+        let record = AuditRecord::event(
+            &approval.agent,
+            &approval.open_id,
+            &approval.tool,
+            &approval.arguments,
+            decision,
+            Some(reason),
+            Some(&approval.id),
+        );
+        AuditSink::record(&self.audit, &record)
+            .await
+            .map_err(|error| GatewayError::Api(Error::Audit(error.to_string())))
+    }
+
     /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
-    /// through the agent's grant and audit, and keeps the outcome for the agent.
+    /// through the agent's grant, budgets and audit, and keeps the outcome for the agent.
+    /// Every path after the claim ends the approval (`done`, `failed`, or `unknown` when the
+    /// call was sent but its outcome could not be audited).
     pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
         let approval = self.approvals.claim(id, by)?;
+        let fail = |message: String| {
+            let value = json!({"message": message});
+            self.approvals.finish(id, Ending::Failed, &value)
+        };
+        if let Err(error) = self
+            .audit_event(&approval, Decision::Approved, format!("approved by {by}"))
+            .await
+        {
+            fail(format!("not sent: {error}"))?;
+            return Err(error);
+        }
         let agent = match self.agent(&approval.agent).await {
             Ok(agent) => agent,
             Err(error) => {
-                let message = json!({"error": error.to_string()});
-                self.approvals.finish(id, Err(&message))?;
+                let reason = format!("not sent: the agent cannot run: {error}");
+                fail(reason.clone())?;
+                self.audit_event(&approval, Decision::Denied, reason)
+                    .await?;
                 return Err(error);
             }
         };
         let granted = agent.granted.with_approval(id);
-        granted
-            .note(
-                &approval.tool,
-                &approval.arguments,
-                Decision::Approved,
-                Some(format!("approved by {by}")),
-            )
-            .await?;
         let result = agent
             .send(&granted, &approval.tool, approval.arguments.clone())
             .await;
         match &result {
-            Ok(value) => self.approvals.finish(id, Ok(value))?,
-            Err(error) => self.approvals.finish(id, Err(&error_json(error)))?,
+            Ok(value) => self.approvals.finish(id, Ending::Done, value)?,
+            Err(error @ Error::Audit(_)) => {
+                self.approvals
+                    .finish(id, Ending::Unknown, &error_json(error))?
+            }
+            Err(error) => self
+                .approvals
+                .finish(id, Ending::Failed, &error_json(error))?,
         }
         Ok(result)
     }
@@ -301,24 +304,52 @@ impl Gateway {
     /// Refuses the held call `id`, for `by`, and audits it.
     pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
         let approval = self.approvals.deny(id, by)?;
-        let agent = self.agent(&approval.agent).await?;
-        agent
-            .granted
-            .with_approval(id)
-            .note(
-                &approval.tool,
-                &approval.arguments,
-                Decision::Rejected,
-                Some(format!("denied by {by}")),
-            )
+        self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
             .await?;
         Ok(approval)
     }
 }
 
+/// The app's client secret, from its environment variable or its owner-only file.
+fn read_secret(config: &Config) -> Result<String, GatewayError> {
+    let file = config.file.display();
+    match &config.tiktok.client_secret {
+        SecretSource::Env(name) => std::env::var(name).map_err(|_| {
+            GatewayError::Setup(format!(
+                "the environment variable {name} (tiktok.client_secret_env in {file}) must hold the app's client secret"
+            ))
+        }),
+        SecretSource::File(path) => {
+            let shown = path.display();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map_err(|error| GatewayError::Setup(format!("{shown} (tiktok.client_secret_file in {file}): {error}")))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(GatewayError::Setup(format!(
+                        "{shown} (tiktok.client_secret_file) can be read by others (mode {:o}): chmod 600 it",
+                        mode & 0o777
+                    )));
+                }
+            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                GatewayError::Setup(format!("{shown} (tiktok.client_secret_file in {file}): {error}"))
+            })?;
+            let secret = text.trim().to_string();
+            if secret.is_empty() {
+                return Err(GatewayError::Setup(format!("{shown} (tiktok.client_secret_file) is empty")));
+            }
+            Ok(secret)
+        }
+    }
+}
+
 /// Whether `scope` is the app's rather than a user's: only endpoints called with the app's
 /// client token (the Research API) need it, so no user token holds it.
-fn is_app_scope(scope: tiktok_api::Scope) -> bool {
+pub fn is_app_scope(scope: tiktok_api::Scope) -> bool {
     let needs = |auth: Auth| {
         tiktok_api::ENDPOINTS
             .iter()
@@ -402,7 +433,19 @@ impl AgentHandle {
         let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
         if write && self.approval == ApprovalMode::Writes {
             self.granted.check_tool(name, &arguments).await?;
-            let id = self.approvals.park(&self.name, name, &arguments)?;
+            let parked = self
+                .approvals
+                .park(&self.name, self.granted.open_id(), name, &arguments);
+            let id = match parked {
+                Ok(id) => id,
+                Err(error) => {
+                    let reason = format!("not held: the approvals store failed: {error}");
+                    self.granted
+                        .note(name, &arguments, Decision::Denied, Some(reason))
+                        .await?;
+                    return Err(error.into());
+                }
+            };
             let noted = self
                 .granted
                 .with_approval(&id)

@@ -53,12 +53,16 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
         )));
     }
     let http = &gateway.config().http;
-    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(
-        ["localhost", "127.0.0.1", "::1"]
-            .into_iter()
-            .map(String::from)
-            .chain(http.allowed_hosts.iter().cloned()),
-    );
+    // Stateless: no session an agent could pick up with another agent's session id; every
+    // request is authenticated on its own.
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_allowed_hosts(
+            ["localhost", "127.0.0.1", "::1"]
+                .into_iter()
+                .map(String::from)
+                .chain(http.allowed_hosts.iter().cloned()),
+        );
     config = if http.allowed_origins.is_empty() {
         config.enforce_origin_validation()
     } else {

@@ -188,6 +188,9 @@ enum KeysCommand {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // An MCP client may close the gateway's stderr: logging must not fail a call then
+        // (the subscriber's default reports a failed write with eprintln!, which panics).
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG").unwrap_or_else(
                 |_| tracing_subscriber::EnvFilter::new("warn,tiktok_api::audit=off"),

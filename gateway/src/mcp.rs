@@ -123,11 +123,19 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
         }))),
         Err(GatewayError::Api(error)) => api_error(name, &error),
-        Err(GatewayError::Approval(ApprovalError::Unknown(id))) => Err(McpError::invalid_params(
-            format!("no approval {id:?} for this agent"),
-            None,
-        )),
-        Err(other) => Err(McpError::internal_error(other.to_string(), None)),
+        Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {
+            Ok(CallToolResult::structured_error(json!({
+                "message": format!("no approval {id:?} for this agent"),
+            })))
+        }
+        Err(other) => {
+            // The details (paths, stores) are the operator's, not the agent's.
+            tracing::error!(tool = name, error = %other, "a tool call failed in the gateway");
+            Err(McpError::internal_error(
+                "the gateway failed; its operator has the details in its log",
+                None,
+            ))
+        }
     }
 }
 

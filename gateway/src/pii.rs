@@ -22,12 +22,12 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the email pattern is valid")
 });
 
-// A phone number: an optional +country code, then 9 to 15 digits (a number with its area code; shorter
-// runs are dates and counts) in groups separated by
-// single spaces, dots, dashes or parentheses. Ids and counts (digits only, no separators,
+// A phone number: an optional +country code, then 9 to 15 digits of any script (a number with its
+// area code; shorter runs are dates and counts) in groups separated by single spaces, dots,
+// slashes, dashes or parentheses; a run followed by `:` is a time, not a number. Ids and counts (digits only, no separators,
 // no +) are not text and are never looked at: only string values are masked.
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){2,7}")
+    Regex::new(r"(?:\+\d{1,3}[\s./-]?)?(?:\(\d{1,4}\)[\s./-]?)?\d{1,4}(?:[\s./-]?\d{1,4}){2,7}")
         .expect("the phone pattern is valid")
 });
 
@@ -55,8 +55,13 @@ pub fn mask(value: &mut Value) {
 pub fn mask_text(text: &str) -> Option<String> {
     let emails = EMAIL.replace_all(text, EMAIL_MASK);
     let phones = PHONE.replace_all(&emails, |found: &regex::Captures<'_>| {
-        let digits = found[0].chars().filter(char::is_ascii_digit).count();
-        if (9..=15).contains(&digits) {
+        let whole = found.get(0).map_or("", |m| m.as_str());
+        let end = found.get(0).map_or(0, |m| m.end());
+        let digits = whole.chars().filter(|c| c.is_numeric()).count();
+        let a_time = emails[end..].starts_with(':');
+        if a_time {
+            whole.to_string()
+        } else if (9..=15).contains(&digits) {
             PHONE_MASK.to_string()
         } else if (16..=19).contains(&digits) {
             CARD_MASK.to_string()

@@ -31,6 +31,42 @@ async fn bad_configs_and_commands_get_one_clear_line() {
         .await
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("TIKTOK_CLIENT_SECRET"));
+    // The secret from an owner-only file instead of the environment.
+    let secret_file = setup.dir.path().join("client_secret");
+    std::fs::write(&secret_file, format!("{}\n", setup.secret)).unwrap();
+    std::fs::write(
+        setup.config(),
+        config.replace(
+            "client_secret_env: TIKTOK_CLIENT_SECRET",
+            "client_secret_file: client_secret",
+        ),
+    )
+    .unwrap();
+    let check = |secret_in_env: bool| {
+        let mut command = setup.command(&["check"]);
+        if !secret_in_env {
+            command.env_remove("TIKTOK_CLIENT_SECRET");
+        }
+        command.output()
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loose = check(false).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&loose.stderr).contains("chmod 600"),
+            "{loose:?}"
+        );
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let checked = check(false).await.unwrap();
+    assert!(
+        stdout(&checked).contains("agent reader: user_info, video_list, video_query"),
+        "{checked:?}"
+    );
+    std::fs::write(setup.config(), &config).unwrap();
+
     let missing = tokio::process::Command::new(BIN)
         .args(["audit", "verify", "--config", "/nonexistent/gateway.yaml"])
         .output()

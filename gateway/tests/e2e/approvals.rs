@@ -93,6 +93,33 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
     assert!(audit[..4].iter().all(|record| record["approval"] == id));
     assert_eq!(audit[3]["status"], 200);
 
+    // Neither log holds a token or the app's secret.
+    let files = [
+        "audit.sqlite",
+        "audit.sqlite-wal",
+        "audit.approvals.sqlite",
+        "audit.approvals.sqlite-wal",
+    ];
+    for name in files {
+        let path = setup.dir.path().join(name);
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["act.", "rft.", "clt.", setup.secret.as_str()] {
+            assert!(!text.contains(secret), "{name} holds {secret}");
+        }
+    }
+    // Another agent's approval does not exist for this one.
+    let thrifty = setup.agent("thrifty").await;
+    assert!(
+        call(&thrifty, "gateway_approval_status", json!({"id": id}))
+            .await
+            .is_err(),
+        "thrifty has no approval tool at all"
+    );
+    thrifty.cancel().await.unwrap();
+
     let verified = setup.run(&["audit", "verify"]).await;
     assert_success(&verified);
     assert!(

@@ -20,6 +20,7 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     pub secret: String,
     pub reader_key: String,
+    pub poster_key: String,
 }
 
 impl Setup {
@@ -44,13 +45,14 @@ impl Setup {
             .to_string();
         let dir = tempfile::tempdir().unwrap();
         let (reader_key, reader_hash) = tiktok_gateway::http::new_key();
+        let (poster_key, poster_hash) = tiktok_gateway::http::new_key();
         let config = format!(
             "\
 tiktok: {{base_url: {base}, client_key: {key}, client_secret_env: TIKTOK_CLIENT_SECRET}}
 accounts: {{demo: {{token_store: tokens.json}}}}
 agents:
   reader: {{account: demo, scopes: [user.info.basic, video.list], access: [read], key_sha256: {reader_hash}}}
-  poster: {{account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes}}
+  poster: {{account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes, key_sha256: {poster_hash}}}
   researcher: {{account: demo, scopes: [research.data.basic], access: [read]}}
   thrifty: {{account: demo, scopes: [user.info.basic], access: [read], budgets: {{calls_per_minute: 2}}}}
 audit: audit.sqlite
@@ -64,6 +66,7 @@ audit: audit.sqlite
             dir,
             secret,
             reader_key,
+            poster_key,
         };
         let minted = setup
             .post(

@@ -80,6 +80,57 @@ pub struct AuditRecord {
     pub approval: Option<String>,
 }
 
+impl AuditRecord {
+    /// A record of an event in a tool call's life outside the call itself (held for
+    /// approval, approved, rejected) by `agent` on `open_id`, decided now: the tool's scopes
+    /// and its arguments redacted as in every record (arguments that break the tool's schema
+    /// are kept as `null`; an unknown tool has no scopes).
+    pub fn event(
+        agent: &str,
+        open_id: &str,
+        tool: &str,
+        arguments: &Value,
+        decision: Decision,
+        reason: Option<String>,
+        approval: Option<&str>,
+    ) -> AuditRecord {
+        let meta = crate::endpoint(tool);
+        let parsed = meta.and_then(|meta| {
+            crate::runtime::tools::parse_arguments(meta, arguments)
+                .ok()
+                .map(|parsed| (meta, parsed))
+        });
+        let (scopes, arguments) = match (&parsed, meta) {
+            (Some((meta, parsed)), _) => {
+                let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+                (
+                    needed_scopes(meta, &fields),
+                    redact_arguments(meta, &fields, parsed.body.as_ref()),
+                )
+            }
+            (None, Some(meta)) => (needed_scopes(meta, &[]), Value::Null),
+            (None, None) => (Vec::new(), Value::Null),
+        };
+        AuditRecord {
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as i64),
+            agent: agent.to_string(),
+            open_id: open_id.to_string(),
+            endpoint: tool.to_string(),
+            scopes,
+            access: meta.map(|meta| meta.access.as_str().to_string()),
+            decision,
+            reason,
+            status: None,
+            log_id: None,
+            latency_ms: 0,
+            arguments,
+            approval: approval.map(str::to_owned),
+        }
+    }
+}
+
 /// An audit record could not be kept.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -193,6 +244,21 @@ fn redact_value(name: &str, ty: &TypeMeta, value: &Value) -> Value {
 
 fn is_id(name: &str) -> bool {
     name.ends_with("_id") || name.ends_with("_ids") || name == "cursor"
+}
+
+/// The endpoint's scopes and those of the requested fields, sorted, without repeats.
+pub(crate) fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String> {
+    let mut scopes: Vec<String> = meta.scopes.iter().map(|s| s.as_str().to_string()).collect();
+    if let Some(param) = meta.fields {
+        for name in fields {
+            if let Some(scope) = param.schema.field(name).and_then(|field| field.scope) {
+                scopes.push(scope.as_str().to_string());
+            }
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
 }
 
 /// `value` as canonical JSON text: object keys sorted, no whitespace (RFC 8785 for the

@@ -61,6 +61,28 @@ pub struct SqliteAuditLog {
     connection: Arc<Mutex<Connection>>,
 }
 
+/// Creates `path` readable and writable by its owner only, if it does not exist yet.
+///
+/// An existing file is never opened here: closing any descriptor of a database file drops
+/// every POSIX lock this process holds on it, including those of open SQLite connections.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn sql_error(error: rusqlite::Error) -> AuditError {
     AuditError(format!("sqlite: {error}"))
 }
@@ -70,8 +92,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl SqliteAuditLog {
-    /// Opens (or creates) the log at `path`, in WAL mode with full sync.
+    /// Opens (or creates, owner-only) the log at `path`, in WAL mode with full sync. SQLite
+    /// gives its `-wal` and `-shm` files the database file's permissions.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        create_private(path.as_ref())
+            .map_err(|error| AuditError(format!("{}: {error}", path.as_ref().display())))?;
         let connection = Connection::open(path).map_err(sql_error)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")

@@ -14,7 +14,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Which budget a call would exceed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Budget {
     /// Calls by the agent in any 60 s window, all endpoints together.
     CallsPerMinute,
@@ -34,29 +34,53 @@ impl fmt::Display for Budget {
     }
 }
 
-/// A budget used up: which, its size, and when the window lets one more call through.
+/// One budget that applies to a call: which, its size, its window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Exhausted {
-    pub(crate) budget: Budget,
-    pub(crate) limit: u32,
-    pub(crate) retry_after: Duration,
+pub struct BudgetLimit {
+    /// Which budget.
+    pub budget: Budget,
+    /// How many calls its window holds.
+    pub limit: u32,
+    /// The window (a minute or a day).
+    pub window: Duration,
 }
 
-/// The budgets of one grant and their windows.
+/// A budget used up: which, its size, and when the window lets one more call through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exhausted {
+    /// Which budget.
+    pub budget: Budget,
+    /// Its size.
+    pub limit: u32,
+    /// How long until the window lets one more call through.
+    pub retry_after: Duration,
+}
+
+/// Where a grant's budgets are counted when several processes act for one agent (the
+/// grant itself counts in memory, for one process): the check and the count of a call are
+/// one atomic step for every process sharing the ledger.
+#[cfg(feature = "client")]
+#[async_trait::async_trait]
+pub trait BudgetLedger: Send + Sync + fmt::Debug {
+    /// Counts one call of `meta` by `agent` now, unless one of `limits` (the budgets that
+    /// apply to this call) is used up; then counts nothing and says which. `Err(Err(_))`
+    /// when the ledger itself failed (the call is then refused).
+    async fn take(
+        &self,
+        agent: &str,
+        meta: &'static EndpointMeta,
+        limits: &[BudgetLimit],
+    ) -> Result<(), Result<Exhausted, String>>;
+}
+
+/// The budgets of one grant and their windows in memory.
 #[derive(Debug)]
 pub(crate) struct Budgets {
     pub(crate) calls_per_minute: Option<u32>,
     pub(crate) endpoint_calls_per_minute: BTreeMap<&'static str, u32>,
     pub(crate) writes_per_day: Option<u32>,
-    usage: Mutex<Usage>,
-}
-
-/// The times of recent calls, for the budgets.
-#[derive(Debug, Default)]
-struct Usage {
-    calls: VecDeque<Instant>,
-    by_endpoint: BTreeMap<&'static str, VecDeque<Instant>>,
-    writes: VecDeque<Instant>,
+    /// The times of recent calls, per budget.
+    usage: Mutex<BTreeMap<Budget, VecDeque<Instant>>>,
 }
 
 impl Budgets {
@@ -73,25 +97,32 @@ impl Budgets {
         }
     }
 
-    /// See `Grant::count_past_call`.
-    pub(crate) fn count_past_call(&self, meta: &'static EndpointMeta, ago: Duration) {
-        let now = Instant::now();
-        let Some(at) = now.checked_sub(ago) else {
-            return;
-        };
-        let mut usage = match self.usage.lock() {
-            Ok(usage) => usage,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if self.calls_per_minute.is_some() && ago < MINUTE {
-            usage.calls.push_back(at);
-        }
-        if self.endpoint_calls_per_minute.contains_key(meta.id) && ago < MINUTE {
-            usage.by_endpoint.entry(meta.id).or_default().push_back(at);
-        }
-        if self.writes_per_day.is_some() && meta.access == Access::Write && ago < DAY {
-            usage.writes.push_back(at);
-        }
+    /// The budgets a call of `meta` counts against.
+    pub(crate) fn limits_for(&self, meta: &'static EndpointMeta) -> Vec<BudgetLimit> {
+        let write = meta.access == Access::Write;
+        let candidates = [
+            (self.calls_per_minute, Budget::CallsPerMinute, MINUTE),
+            (
+                self.endpoint_calls_per_minute.get(meta.id).copied(),
+                Budget::EndpointCallsPerMinute(meta.id),
+                MINUTE,
+            ),
+            (
+                self.writes_per_day.filter(|_| write),
+                Budget::WritesPerDay,
+                DAY,
+            ),
+        ];
+        candidates
+            .into_iter()
+            .filter_map(|(limit, budget, window)| {
+                limit.map(|limit| BudgetLimit {
+                    budget,
+                    limit,
+                    window,
+                })
+            })
+            .collect()
     }
 
     /// Takes one call of `meta` at `now`, or says which budget is used up (and takes nothing).
@@ -100,53 +131,36 @@ impl Budgets {
         meta: &'static EndpointMeta,
         now: Instant,
     ) -> Result<(), Exhausted> {
+        let limits = self.limits_for(meta);
         let mut usage = match self.usage.lock() {
             Ok(usage) => usage,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let Usage {
-            calls,
-            by_endpoint,
-            writes,
-        } = &mut *usage;
-        let endpoint_calls = by_endpoint.entry(meta.id).or_default();
-        let write = meta.access == Access::Write;
-        let checks = [
-            (self.calls_per_minute, Budget::CallsPerMinute, MINUTE, true),
-            (
-                self.endpoint_calls_per_minute.get(meta.id).copied(),
-                Budget::EndpointCallsPerMinute(meta.id),
-                MINUTE,
-                true,
-            ),
-            (self.writes_per_day, Budget::WritesPerDay, DAY, write),
-        ];
-        let mut windows: [&mut VecDeque<Instant>; 3] = [calls, endpoint_calls, writes];
-        for ((limit, budget, window, applies), times) in checks.iter().zip(windows.iter_mut()) {
+        for limit in &limits {
+            let times = usage.entry(limit.budget.clone()).or_default();
             while times
                 .front()
-                .is_some_and(|first| now.duration_since(*first) >= *window)
+                .is_some_and(|first| now.duration_since(*first) >= limit.window)
             {
                 times.pop_front();
             }
-            if let (Some(limit), true) = (limit, applies)
-                && times.len() >= *limit as usize
-            {
+            if times.len() >= limit.limit as usize {
                 let retry_after = times
                     .front()
-                    .map(|first| window.saturating_sub(now.duration_since(*first)))
-                    .unwrap_or(*window);
+                    .map(|first| limit.window.saturating_sub(now.duration_since(*first)))
+                    .unwrap_or(limit.window);
                 return Err(Exhausted {
-                    budget: budget.clone(),
-                    limit: *limit,
+                    budget: limit.budget.clone(),
+                    limit: limit.limit,
                     retry_after,
                 });
             }
         }
-        for ((limit, _, _, applies), times) in checks.iter().zip(windows.iter_mut()) {
-            if limit.is_some() && *applies {
-                times.push_back(now);
-            }
+        for limit in &limits {
+            usage
+                .entry(limit.budget.clone())
+                .or_default()
+                .push_back(now);
         }
         Ok(())
     }
@@ -157,27 +171,31 @@ mod tests {
     use super::*;
     use crate::Scope;
     use crate::endpoints::{INBOX_VIDEO_INIT, VIDEO_LIST};
-    use crate::runtime::grant::{DenyReason, Grant};
 
     #[test]
-    fn past_calls_count_against_the_budgets() {
+    fn only_the_budgets_of_a_call_apply() {
         let grant = Grant::builder()
-            .scopes([Scope::VideoUpload])
+            .scopes([Scope::VideoUpload, Scope::VideoList])
+            .read()
             .write()
+            .calls_per_minute(5)
             .writes_per_day(2)
             .build()
             .unwrap();
-        grant.count_past_call(&INBOX_VIDEO_INIT, Duration::from_secs(25 * 3600));
-        grant.count_past_call(&INBOX_VIDEO_INIT, Duration::from_secs(3600));
-        assert_eq!(grant.take_budget(&INBOX_VIDEO_INIT), Ok(()));
-        assert!(matches!(
-            grant.take_budget(&INBOX_VIDEO_INIT),
-            Err(DenyReason::BudgetExhausted {
-                budget: Budget::WritesPerDay,
-                ..
-            })
-        ));
+        let budgets = |meta| -> Vec<Budget> {
+            grant
+                .budget_limits(meta)
+                .into_iter()
+                .map(|limit| limit.budget)
+                .collect()
+        };
+        assert_eq!(budgets(&VIDEO_LIST), [Budget::CallsPerMinute]);
+        assert_eq!(
+            budgets(&INBOX_VIDEO_INIT),
+            [Budget::CallsPerMinute, Budget::WritesPerDay]
+        );
     }
+    use crate::runtime::grant::{DenyReason, Grant};
 
     #[test]
     fn a_budget_of_n_refuses_call_n_plus_one_until_the_window_moves() {

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::Scope;
 use crate::meta::{Access, Auth, EndpointMeta};
-pub use crate::runtime::budget::Budget;
+#[cfg(feature = "client")]
+pub use crate::runtime::budget::BudgetLedger;
 use crate::runtime::budget::Budgets;
+pub use crate::runtime::budget::{Budget, BudgetLimit, Exhausted};
 
 /// Why a grant refuses a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub enum DenyReason {
         /// The scope that value needs.
         scope: Scope,
     },
+    /// The shared budget ledger could not be read or written, so the call is refused.
+    BudgetUnavailable(String),
     /// A budget of the grant is used up.
     BudgetExhausted {
         /// Which budget.
@@ -70,6 +74,9 @@ impl fmt::Display for DenyReason {
                 value,
                 scope,
             } => write!(f, "{field} {value} needs scope {scope}, not granted"),
+            DenyReason::BudgetUnavailable(problem) => {
+                write!(f, "the budget ledger failed ({problem})")
+            }
             DenyReason::BudgetExhausted {
                 budget,
                 limit,
@@ -353,11 +360,9 @@ impl Grant {
         Ok(())
     }
 
-    /// Counts a call of `meta` made `ago` (e.g. read back from an audit log when a process
-    /// starts) against the budgets, whether or not they have room. Past calls must be
-    /// counted oldest first, before any call is taken.
-    pub fn count_past_call(&self, meta: &'static EndpointMeta, ago: Duration) {
-        self.budgets.count_past_call(meta, ago);
+    /// The budgets a call of `meta` counts against (for a shared [`BudgetLedger`]).
+    pub fn budget_limits(&self, meta: &'static EndpointMeta) -> Vec<BudgetLimit> {
+        self.budgets.limits_for(meta)
     }
 
     /// Takes one call of `meta` from the budgets, or says which budget is used up (and

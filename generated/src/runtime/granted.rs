@@ -13,8 +13,10 @@ use serde_json::Value;
 
 use crate::envelope::Answer;
 use crate::meta::{Access, Auth, EndpointMeta};
-use crate::runtime::audit::{AuditRecord, AuditSink, Decision, TracingAuditSink, redact_arguments};
-use crate::runtime::grant::{DenyReason, Grant};
+use crate::runtime::audit::{
+    AuditRecord, AuditSink, Decision, TracingAuditSink, needed_scopes, redact_arguments,
+};
+use crate::runtime::grant::{BudgetLedger, DenyReason, Grant};
 use crate::runtime::tools::{ToolArguments, parse_arguments};
 use crate::{Error, UserClient};
 
@@ -30,6 +32,7 @@ pub struct GrantedClient {
     agent: Arc<str>,
     sinks: Vec<Arc<dyn AuditSink>>,
     approval: Option<Arc<str>>,
+    ledger: Option<Arc<dyn BudgetLedger>>,
 }
 
 impl UserClient {
@@ -42,6 +45,7 @@ impl UserClient {
             agent: Arc::from(agent.into()),
             sinks: vec![Arc::new(TracingAuditSink)],
             approval: None,
+            ledger: None,
         }
     }
 }
@@ -57,6 +61,13 @@ impl GrantedClient {
     /// Also writes every record to `sink` (e.g. a `SqliteAuditLog`).
     pub fn audit_to(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.sinks.push(sink);
+        self
+    }
+
+    /// Counts the grant's budgets in `ledger` (shared by every process acting for this
+    /// agent) instead of in this client's memory.
+    pub fn budget_ledger(mut self, ledger: Arc<dyn BudgetLedger>) -> Self {
+        self.ledger = Some(ledger);
         self
     }
 
@@ -164,8 +175,7 @@ impl GrantedClient {
     }
 
     /// Audits an event in a tool call's life outside the call itself (held for approval,
-    /// approved, rejected): `arguments` are redacted as in every record; `name` must be a
-    /// known tool.
+    /// approved, rejected), whatever the grant says now: see [`AuditRecord::event`].
     pub async fn note(
         &self,
         name: &str,
@@ -173,11 +183,15 @@ impl GrantedClient {
         decision: Decision,
         reason: Option<String>,
     ) -> Result<(), Error> {
-        let (meta, parsed) = self.prepare(name, arguments).await?;
-        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
-        let mut record = self.record(meta.id, Some(meta), decision, reason);
-        record.scopes = needed_scopes(meta, &fields);
-        record.arguments = redact_arguments(meta, &fields, parsed.body.as_ref());
+        let record = AuditRecord::event(
+            &self.agent,
+            self.user.open_id(),
+            name,
+            arguments,
+            decision,
+            reason,
+            self.approval.as_deref(),
+        );
         self.write(record).await
     }
 
@@ -227,11 +241,10 @@ impl GrantedClient {
         send: impl Future<Output = Result<Answer<R>, Error>>,
     ) -> Result<R, Error> {
         let meta = asked.meta;
-        if let Err(reason) = self
-            .grant
-            .check_call(meta, asked.fields, asked.body)
-            .and_then(|()| self.grant.take_budget(meta))
-        {
+        if let Err(reason) = self.grant.check_call(meta, asked.fields, asked.body) {
+            return self.refuse(asked, reason).await;
+        }
+        if let Err(reason) = self.take_budget(meta).await {
             return self.refuse(asked, reason).await;
         }
         if meta.access == Access::Write {
@@ -259,6 +272,28 @@ impl GrantedClient {
         }
         self.write(record).await?;
         result.map(|answer| answer.value)
+    }
+
+    /// Takes one call of `meta` from the budgets, in the shared ledger if there is one.
+    async fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
+        let Some(ledger) = &self.ledger else {
+            return self.grant.take_budget(meta);
+        };
+        let limits = self.grant.budget_limits(meta);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        ledger
+            .take(&self.agent, meta, &limits)
+            .await
+            .map_err(|problem| match problem {
+                Ok(exhausted) => DenyReason::BudgetExhausted {
+                    budget: exhausted.budget,
+                    limit: exhausted.limit,
+                    retry_after: exhausted.retry_after,
+                },
+                Err(failure) => DenyReason::BudgetUnavailable(failure),
+            })
     }
 
     /// Audits a refusal and returns it as [`Error::Denied`].
@@ -319,21 +354,6 @@ impl GrantedClient {
         }
         Ok(())
     }
-}
-
-/// The endpoint's scopes and those of the requested fields, sorted, without repeats.
-fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String> {
-    let mut scopes: Vec<String> = meta.scopes.iter().map(|s| s.as_str().to_string()).collect();
-    if let Some(param) = meta.fields {
-        for name in fields {
-            if let Some(scope) = param.schema.field(name).and_then(|field| field.scope) {
-                scopes.push(scope.as_str().to_string());
-            }
-        }
-    }
-    scopes.sort();
-    scopes.dedup();
-    scopes
 }
 
 /// The `fields` query parameter, for endpoints that have one.

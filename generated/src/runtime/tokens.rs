@@ -46,11 +46,11 @@ impl fmt::Debug for StoredToken {
     }
 }
 
-/// Seconds since the Unix epoch on this machine's clock.
 /// How long before expiry a token is renewed: a user handle refreshes its access token,
 /// a client mints a new client token.
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
 
+/// Seconds since the Unix epoch on this machine's clock.
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
