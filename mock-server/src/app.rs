@@ -16,6 +16,7 @@ pub fn router(state: AppState) -> Router {
         .merge(authorization::routes())
         .merge(webhooks::routes())
         .merge(content_posting::routes())
+        .method_not_allowed_fallback(control::wrong_method)
         .fallback(unsupported_path)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

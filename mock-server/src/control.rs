@@ -6,10 +6,11 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tiktok_api::ErrorCode;
 
 use crate::content_posting::lifecycle::settle_all;
@@ -21,14 +22,52 @@ use crate::state::AppState;
 use crate::store::{App, Comment, Creator, Fault, PendingFault};
 use crate::tokens::MintRequest;
 
+/// Every control route, as `GET /_mock/` and an unknown `/_mock/` path list them.
+pub const CONTROL_ROUTES: &[&str] = &[
+    "GET /_mock/",
+    "GET /_mock/health",
+    "GET|POST /_mock/settings",
+    "POST /_mock/tokens",
+    "POST /_mock/tokens/revoke",
+    "GET|POST|PUT /_mock/apps",
+    "GET|POST|PUT /_mock/creators",
+    "GET|POST /_mock/videos",
+    "GET|POST /_mock/comments",
+    "GET /_mock/calls",
+    "GET /_mock/clock",
+    "POST /_mock/clock/advance",
+    "GET|POST /_mock/faults",
+    "POST /_mock/reset",
+    "GET|POST /_mock/oauth/settings",
+    "POST /_mock/oauth/codes",
+    "GET /_mock/webhooks/deliveries",
+    "GET|POST /_mock/webhooks/settings",
+    "POST /_mock/webhooks/callback",
+    "POST /_mock/webhooks/events",
+    "GET /_mock/posts",
+    "POST /_mock/posts/fail",
+    "POST /_mock/posts/publish",
+    "GET|POST /_mock/posting",
+];
+
 /// The routes under `/_mock/`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/_mock/", get(index))
+        .route("/_mock/health", get(health))
+        .route("/_mock/settings", get(read_settings).post(write_settings))
         .route("/_mock/tokens", post(mint_token))
         .route("/_mock/tokens/revoke", post(revoke_token))
-        .route("/_mock/apps", get(list_apps).post(put_app))
-        .route("/_mock/creators", get(list_creators).post(put_creator))
+        .route(
+            "/_mock/apps",
+            get(list_apps).post(merge_app).put(replace_app),
+        )
+        .route(
+            "/_mock/creators",
+            get(list_creators)
+                .post(merge_creator)
+                .put(replace_creator),
+        )
         .route("/_mock/videos", get(list_videos).post(add_video))
         .route("/_mock/comments", get(list_comments).post(add_comment))
         .route("/_mock/calls", get(list_calls))
@@ -36,6 +75,85 @@ pub fn routes() -> Router<AppState> {
         .route("/_mock/clock/advance", post(advance_clock))
         .route("/_mock/faults", get(list_faults).post(add_fault))
         .route("/_mock/reset", post(reset))
+        .route("/_mock", any(unknown_control_path))
+        .route("/_mock/{*rest}", any(unknown_control_path))
+}
+
+/// An unknown path under `/_mock/`: a JSON 404 listing the control routes.
+async fn unknown_control_path(request: axum::extract::Request) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error": {
+                "code": "not_found",
+                "message": format!(
+                    "No control route {} {}; see GET /_mock/ and mock-server/README.md.",
+                    request.method(),
+                    request.uri().path()
+                ),
+            },
+            "control": CONTROL_ROUTES,
+        })),
+    )
+        .into_response()
+}
+
+/// A control route called with a method it does not take: a JSON 405 naming the methods it
+/// does. (An API path keeps the gateway's 404.)
+pub async fn wrong_method(request: axum::extract::Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if !path.starts_with("/_mock") {
+        return crate::error::unsupported_path().await;
+    }
+    let allowed: Vec<&str> = CONTROL_ROUTES
+        .iter()
+        .filter_map(|route| {
+            let (methods, route_path) = route.split_once(' ')?;
+            (route_path == path).then_some(methods)
+        })
+        .collect();
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, allowed.join("|").replace('|', ", "))],
+        Json(json!({
+            "error": {
+                "code": "method_not_allowed",
+                "message": format!(
+                    "{} {path} is not a control route; it takes {}.",
+                    request.method(),
+                    if allowed.is_empty() { "other methods".to_owned() } else { allowed.join("|") }
+                ),
+            },
+        })),
+    )
+        .into_response()
+}
+
+/// `GET /_mock/health`: the mock is up (for readiness probes and scripts).
+async fn health(State(state): State<AppState>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "now_ms": state.now_ms(),
+        "base_url": state.base_url(),
+    }))
+    .into_response()
+}
+
+/// `GET /_mock/settings`: every setting, by group.
+async fn read_settings(State(state): State<AppState>) -> Response {
+    Json(state.settings_json()).into_response()
+}
+
+/// `POST /_mock/settings`: changes the named settings of any group (`api`, `oauth`,
+/// `posting`, `webhooks`), all or nothing; answers every setting.
+async fn write_settings(
+    State(state): State<AppState>,
+    ControlJson(changes): ControlJson<Value>,
+) -> ControlResult {
+    state
+        .apply_settings(&changes)
+        .map_err(ApiError::InvalidParams)?;
+    Ok(Json(state.settings_json()).into_response())
 }
 
 type ControlResult = Result<Response, ApiError>;
@@ -51,25 +169,14 @@ async fn index(State(state): State<AppState>) -> Response {
                 "method": endpoint.method.as_str(),
                 "path": endpoint.path,
                 "scopes": endpoint.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
-                "rate_limit_per_window": state.rate_limit(endpoint),
+                "rate_limit_per_window": state.enforced_rate_limit(endpoint),
                 "window_seconds": endpoint.rate_limit.window_seconds,
                 "hand_written": state.behaviour(endpoint.id).is_some(),
             })
         })
         .collect();
     Json(json!({
-        "control": [
-            "POST /_mock/tokens", "POST /_mock/tokens/revoke",
-            "GET|POST /_mock/apps", "GET|POST /_mock/creators",
-            "GET|POST /_mock/videos", "GET|POST /_mock/comments",
-            "GET /_mock/calls", "GET /_mock/clock", "POST /_mock/clock/advance",
-            "GET|POST /_mock/faults", "POST /_mock/reset",
-            "GET|POST /_mock/oauth/settings", "POST /_mock/oauth/codes",
-            "GET /_mock/webhooks/deliveries", "GET|POST /_mock/webhooks/settings",
-            "POST /_mock/webhooks/callback", "POST /_mock/webhooks/events",
-            "GET /_mock/posts", "POST /_mock/posts/fail", "POST /_mock/posts/publish",
-            "GET|POST /_mock/posting",
-        ],
+        "control": CONTROL_ROUTES,
         "endpoints": endpoints,
         "max_body_bytes": MAX_BODY_BYTES,
         "manual_clock": state.clock().as_manual().is_some(),
@@ -107,10 +214,54 @@ async fn list_apps(State(state): State<AppState>) -> Response {
     Json(json!({ "apps": state.store().apps() })).into_response()
 }
 
-async fn put_app(
+/// `current` with the top-level fields of `changes`; unknown fields are refused by `T`.
+fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
+    current: Option<T>,
+    changes: Map<String, Value>,
+) -> Result<T, ApiError> {
+    let mut object = match current.map(|current| serde_json::to_value(current)) {
+        Some(Ok(Value::Object(object))) => object,
+        _ => Map::new(),
+    };
+    object.extend(changes);
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
+        let path = error.path().to_string();
+        let at = if path == "." { String::new() } else { format!("{path}: ") };
+        ApiError::InvalidParams(format!("The request body is invalid: {at}{}", error.inner()))
+    })
+}
+
+fn key_of(changes: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match changes.get(name) {
+        Some(Value::String(key)) if !key.is_empty() => Ok(key.clone()),
+        _ => Err(ApiError::InvalidParams(format!(
+            "{name}: is required (a non-empty string)"
+        ))),
+    }
+}
+
+/// `POST /_mock/apps`: changes the fields given of an existing app (the others keep their
+/// values), or adds a new one.
+async fn merge_app(
     State(state): State<AppState>,
-    ControlJson(app): ControlJson<App>,
+    ControlJson(changes): ControlJson<Map<String, Value>>,
 ) -> ControlResult {
+    let key = key_of(&changes, "client_key")?;
+    let app: App = merged(state.store().app(&key), changes)?;
+    put_app(&state, app)
+}
+
+/// `PUT /_mock/apps`: adds or replaces an app whole (absent fields take their defaults).
+async fn replace_app(
+    State(state): State<AppState>,
+    ControlJson(changes): ControlJson<Map<String, Value>>,
+) -> ControlResult {
+    key_of(&changes, "client_key")?;
+    let app: App = merged(None, changes)?;
+    put_app(&state, app)
+}
+
+fn put_app(state: &AppState, app: App) -> ControlResult {
     if app.client_key.is_empty() || app.client_secret.is_empty() {
         return Err(ApiError::InvalidParams(
             "client_key and client_secret must not be empty".to_owned(),
@@ -133,10 +284,28 @@ async fn list_creators(State(state): State<AppState>) -> Response {
     Json(json!({ "creators": creators })).into_response()
 }
 
-async fn put_creator(
+/// `POST /_mock/creators`: changes the fields given of an existing creator (the others keep
+/// their values; `posting` is replaced as a whole), or adds a new one.
+async fn merge_creator(
     State(state): State<AppState>,
-    ControlJson(creator): ControlJson<Creator>,
+    ControlJson(changes): ControlJson<Map<String, Value>>,
 ) -> ControlResult {
+    let open_id = key_of(&changes, "open_id")?;
+    let creator: Creator = merged(state.store().creator(&open_id), changes)?;
+    put_creator(&state, creator)
+}
+
+/// `PUT /_mock/creators`: adds or replaces a creator whole.
+async fn replace_creator(
+    State(state): State<AppState>,
+    ControlJson(changes): ControlJson<Map<String, Value>>,
+) -> ControlResult {
+    key_of(&changes, "open_id")?;
+    let creator: Creator = merged(None, changes)?;
+    put_creator(&state, creator)
+}
+
+fn put_creator(state: &AppState, creator: Creator) -> ControlResult {
     if creator.open_id.is_empty() {
         return Err(ApiError::InvalidParams(
             "open_id must not be empty".to_owned(),
@@ -348,11 +517,22 @@ async fn advance_clock(
     State(state): State<AppState>,
     ControlJson(advance): ControlJson<Advance>,
 ) -> ControlResult {
+    if advance.seconds.is_none() && advance.millis.is_none() {
+        return Err(ApiError::InvalidParams(
+            "give seconds or millis: how far to move the clock (the clock only moves forward)"
+                .to_owned(),
+        ));
+    }
     let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
-    if state.clock().as_manual().is_some() && (!seconds_ms.is_finite() || seconds_ms.abs() > 1e15) {
+    if !seconds_ms.is_finite() || seconds_ms.abs() > 1e15 {
         return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
     }
     let millis = (seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0));
+    if millis < 0 {
+        return Err(ApiError::InvalidParams(format!(
+            "the clock only moves forward; found an advance of {millis} ms"
+        )));
+    }
     if !advance_clock_by(&state, millis) {
         return Err(ApiError::InvalidParams(
             "The mock runs on the system clock; start it with --clock manual to advance time."
@@ -387,6 +567,7 @@ struct FaultRequest {
     status: Option<u16>,
     message: Option<String>,
     latency_ms: Option<u64>,
+    body: Option<Value>,
 }
 
 async fn add_fault(
@@ -400,8 +581,20 @@ async fn add_fault(
         .ok_or_else(|| {
             ApiError::InvalidParams(format!("endpoint: no endpoint {:?}", request.endpoint))
         })?;
-    let fault = match (&request.error_code, request.latency_ms) {
-        (Some(code), None) => {
+    let fault = match (&request.error_code, request.latency_ms, &request.body) {
+        (None, None, Some(body)) => {
+            let status = request.status.unwrap_or(200);
+            if !(100..=599).contains(&status) {
+                return Err(ApiError::InvalidParams(format!(
+                    "status: must be 100..599, found {status}"
+                )));
+            }
+            Fault::Stub {
+                status,
+                body: body.clone(),
+            }
+        }
+        (Some(code), None, None) => {
             let code = ErrorCode::parse(code);
             if !code.is_known() {
                 return Err(ApiError::InvalidParams(format!(
@@ -424,12 +617,12 @@ async fn add_fault(
                 message,
             }
         }
-        (None, Some(latency_ms)) => Fault::Latency {
+        (None, Some(latency_ms), None) => Fault::Latency {
             latency_ms: latency_ms.min(600_000),
         },
         _ => {
             return Err(ApiError::InvalidParams(
-                "give exactly one of error_code and latency_ms".to_owned(),
+                "give exactly one of error_code, latency_ms and body".to_owned(),
             ));
         }
     };

@@ -27,6 +27,10 @@ pub struct Fixtures {
     /// Comments on videos.
     #[serde(default)]
     pub comments: Vec<FixtureComment>,
+    /// Settings applied when the mock starts, by group, as `POST /_mock/settings` takes
+    /// them: `{api: {...}, oauth: {...}, posting: {...}, webhooks: {...}}`.
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// A creator of a fixture file: the `Creator` fields plus videos and generation counts.
@@ -114,6 +118,8 @@ pub struct FixtureVideo {
     /// Views.
     #[serde(default)]
     pub view_count: i64,
+    /// Who can see it; default `PUBLIC_TO_EVERYONE`. Only public videos are listed.
+    pub privacy_level: Option<String>,
 }
 
 /// A comment of a fixture file.
@@ -151,6 +157,12 @@ pub enum FixtureError {
     /// The file has no app.
     #[error("fixtures: at least one app is needed")]
     NoApp,
+    /// A video's privacy level is not a `PrivacyLevel`.
+    #[error("fixtures: {0}")]
+    Invalid(String),
+    /// A setting is unknown or out of range.
+    #[error("fixtures: settings.{0}")]
+    Settings(String),
 }
 
 impl Fixtures {
@@ -176,7 +188,7 @@ impl Fixtures {
         }
         let mut next_video_id = GENERATED_VIDEO_ID_BASE;
         let mut next_comment_id = GENERATED_COMMENT_ID_BASE;
-        for fixture in &self.creators {
+        for (creator_index, fixture) in self.creators.iter().enumerate() {
             let creator = &fixture.creator;
             store.put_creator(creator.clone());
             let handle = if creator.username.is_empty() {
@@ -198,6 +210,13 @@ impl Fixtures {
                         .create_time
                         .map(|seconds| seconds.saturating_mul(1000)))
                     .unwrap_or(now_ms - 1_800_000 - index as i64 * 1000);
+                if let Some(level) = &video.privacy_level
+                    && !tiktok_api::PrivacyLevel::parse(level).is_known()
+                {
+                    return Err(FixtureError::Invalid(format!(
+                        "creators[{creator_index}].videos[{index}].privacy_level: {level:?} is not a PrivacyLevel"
+                    )));
+                }
                 store.insert_video(build_video(
                     &handle,
                     &creator.open_id,
@@ -257,7 +276,8 @@ impl Fixtures {
     }
 }
 
-/// A stored video from a fixture's fields, with URLs derived from the id.
+/// A stored video from a fixture's fields, with URLs derived from the id in TikTok's forms
+/// (the cover is signed and the share link gets its utm parameters when answered).
 pub fn build_video(
     handle: &str,
     open_id: &str,
@@ -266,12 +286,16 @@ pub fn build_video(
     video: &FixtureVideo,
 ) -> Video {
     Video {
-        cover_image_url: format!("https://p16.tiktokcdn.example/cover/{id}.jpeg"),
+        cover_image_url: format!("https://p16-sign.tiktokcdn.example/obj/cover/{id}.jpeg"),
         share_url: format!("https://www.tiktok.example/@{handle}/video/{id}"),
         embed_html: format!(
-            "<blockquote class=\"tiktok-embed\" cite=\"https://www.tiktok.example/@{handle}/video/{id}\" data-video-id=\"{id}\"></blockquote>"
+            "<blockquote class=\"tiktok-embed\" cite=\"https://www.tiktok.example/@{handle}/video/{id}\" data-video-id=\"{id}\"><section></section></blockquote> <script async src=\"https://www.tiktok.example/embed.js\"></script>"
         ),
-        embed_link: format!("https://www.tiktok.example/embed/v2/{id}"),
+        embed_link: format!("https://www.tiktok.example/static/profile-video?id={id}&hide_author=1"),
+        privacy_level: video
+            .privacy_level
+            .clone()
+            .unwrap_or_else(|| crate::store::records::PUBLIC.to_owned()),
         id,
         open_id: open_id.to_owned(),
         create_time_ms,
