@@ -885,12 +885,12 @@ fn anchors_are_rejected() {
     let edits = [
         edit(
             "endpoints.yaml",
-            "rate_limit: {tier: standard, source: seed}",
-            "rate_limit: &standard {tier: standard, source: seed}",
+            "rate_limit: {tier: standard, documented: false, source: O-TOK}",
+            "rate_limit: &standard {tier: standard, documented: false, source: O-TOK}",
         ),
         edit(
             "endpoints.yaml",
-            "rate_limit: {tier: standard, source: seed}",
+            "rate_limit: {tier: standard, documented: false, source: O-TOK}",
             "rate_limit: *standard",
         )
         .after("\nrevoke:"),

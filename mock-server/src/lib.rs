@@ -61,6 +61,7 @@ pub mod control;
 pub mod pipeline;
 pub mod receiver;
 pub mod registry;
+pub mod seed;
 pub mod server;
 
 pub use app::router;

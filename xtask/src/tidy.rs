@@ -36,7 +36,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "control", "pipeline", "receiver", "registry", "server",
+            "app", "control", "pipeline", "receiver", "registry", "seed", "server",
         ],
     ),
 ];

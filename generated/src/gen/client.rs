@@ -230,7 +230,7 @@ impl crate::Client {
     /// - Rate limit: 6 requests per minute per access token
     /// - Limit `direct_posts_per_day`: 15 (Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.)
     /// - Limit `max_video_size_bytes`: 4294967296 (video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.)
-    /// - Limit `unaudited_posting_users_per_day`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
+    /// - Limit `unaudited_active_user_cap`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
     /// - Limit `upload_url_ttl_seconds`: 3600 (The upload_url is valid for one hour.)
     /// - Webhook: video.publish.completed
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
@@ -308,7 +308,7 @@ impl crate::Client {
     /// - Limit `max_images`: 35 (Images per photo post.)
     /// - Limit `max_title_chars`: 90 (Characters in the title.)
     /// - Limit `pending_shares_per_day`: 5 (Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.)
-    /// - Limit `unaudited_posting_users_per_day`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
+    /// - Limit `unaudited_active_user_cap`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
     /// - Errors: `invalid_params` (400), `app_version_check_failed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `spam_risk_too_many_pending_share` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
     ///
     /// # Example

@@ -420,7 +420,7 @@ pub static VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             description: "video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.",
         },
         crate::meta::Limit {
-            name: "unaudited_posting_users_per_day",
+            name: "unaudited_active_user_cap",
             value: 5u64,
             description: "Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.",
         },
@@ -632,7 +632,7 @@ pub static CONTENT_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             description: "Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.",
         },
         crate::meta::Limit {
-            name: "unaudited_posting_users_per_day",
+            name: "unaudited_active_user_cap",
             value: 5u64,
             description: "Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.",
         },

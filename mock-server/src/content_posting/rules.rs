@@ -313,7 +313,7 @@ pub fn check_direct_post(
     })
 }
 
-/// An unaudited app direct-posts for at most `unaudited_posting_users_per_day` distinct
+/// An unaudited app direct-posts for at most `unaudited_active_user_cap` distinct
 /// creators per 24 h; a creator already among them may post again.
 fn check_active_users(
     state: &AppState,
@@ -323,8 +323,8 @@ fn check_active_users(
     now_ms: i64,
 ) -> Result<(), ApiError> {
     let cap = endpoint
-        .limit("unaudited_posting_users_per_day")
-        .ok_or_else(|| ApiError::missing_in_table(endpoint, "limit unaudited_posting_users_per_day"))?;
+        .limit("unaudited_active_user_cap")
+        .ok_or_else(|| ApiError::missing_in_table(endpoint, "limit unaudited_active_user_cap"))?;
     let users: std::collections::BTreeSet<String> = state
         .store()
         .posts()
