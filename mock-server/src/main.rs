@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--fixtures: cannot read {}", path.display()))?;
             Fixtures::from_yaml(&text)
-                .map_err(|error| anyhow::anyhow!("--fixtures {}: {error}", path.display()))?
+                .map_err(|error| anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())))?
         }
         None => Fixtures::demo(),
     };
@@ -148,7 +148,10 @@ async fn main() -> anyhow::Result<()> {
             ClockKind::System => builder.clock(Arc::new(OffsetClock::starting_at(start_ms))),
         };
     }
-    let state = builder.build().map_err(|error| anyhow::anyhow!("{error}"))?;
+    let state = builder.build().map_err(|error| match &args.fixtures {
+        Some(path) => anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())),
+        None => anyhow::anyhow!("{error}"),
+    })?;
     let address = normalize_addr(&args.addr);
     let listener = tokio::net::TcpListener::bind(address.as_str())
         .await

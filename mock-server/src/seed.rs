@@ -162,6 +162,7 @@ async fn list_videos(
         "videos": page.videos,
         "total": state.store().video_count(&open_id),
         "has_more": page.has_more,
+        "hidden": state.store().hidden_videos(&open_id),
     }))
     .into_response())
 }

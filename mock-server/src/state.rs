@@ -424,7 +424,7 @@ impl AppStateBuilder {
         if let Some(settings) = &state.inner.fixtures.settings {
             state
                 .apply_settings(settings)
-                .map_err(FixtureError::Settings)?;
+                .map_err(|message| state.inner.fixtures.settings_error(message))?;
         }
         Ok(state)
     }
