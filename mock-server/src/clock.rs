@@ -110,10 +110,16 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
         let value: i64 = text
             .parse()
             .map_err(|_| format!("{text:?} is out of range"))?;
-        return Ok(if text.len() >= 13 { value } else { value.saturating_mul(1000) });
+        return Ok(if text.len() >= 13 {
+            value
+        } else {
+            value.saturating_mul(1000)
+        });
     }
     let bad = || {
-        format!("expected Unix seconds, Unix milliseconds or an RFC 3339 UTC time (2027-01-15T08:00:00Z), found {text:?}")
+        format!(
+            "expected Unix seconds, Unix milliseconds or an RFC 3339 UTC time (2027-01-15T08:00:00Z), found {text:?}"
+        )
     };
     let body = text
         .strip_suffix('Z')
@@ -129,7 +135,12 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
     }
     let (year, month, day) = (number(date[0])?, number(date[1])?, number(date[2])?);
     let (hour, minute, second) = (number(time[0])?, number(time[1])?, number(time[2])?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return Err(bad());
     }
     let millis = if fraction.is_empty() {
@@ -200,10 +211,16 @@ mod tests {
     #[test]
     fn instants_parse_in_every_form() {
         assert_eq!(parse_instant("2027-01-15T08:00:00Z"), Ok(1_800_000_000_000));
-        assert_eq!(parse_instant("2027-01-15T08:00:00.5Z"), Ok(1_800_000_000_500));
+        assert_eq!(
+            parse_instant("2027-01-15T08:00:00.5Z"),
+            Ok(1_800_000_000_500)
+        );
         assert_eq!(parse_instant("1800000000"), Ok(1_800_000_000_000));
         assert_eq!(parse_instant("1800000000123"), Ok(1_800_000_000_123));
-        assert_eq!(parse_instant("2000-02-29T00:00:00+00:00"), Ok(951_782_400_000));
+        assert_eq!(
+            parse_instant("2000-02-29T00:00:00+00:00"),
+            Ok(951_782_400_000)
+        );
         assert!(parse_instant("tomorrow").is_err());
         assert!(parse_instant("2027-13-01T00:00:00Z").is_err());
     }

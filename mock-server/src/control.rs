@@ -14,7 +14,7 @@ use tiktok_api::ErrorCode;
 
 use crate::content_posting::lifecycle::settle_all;
 use crate::error::ApiError;
-use crate::extract::ControlJson;
+use crate::extract::{ControlJson, ControlQuery};
 use crate::pipeline::MAX_BODY_BYTES;
 use crate::state::AppState;
 use crate::store::{Fault, PendingFault};
@@ -196,8 +196,52 @@ async fn revoke_token(
     Ok(Json(json!({ "revoked": true })).into_response())
 }
 
-async fn list_calls(State(state): State<AppState>) -> Response {
-    Json(json!({ "calls": state.store().calls() })).into_response()
+/// `GET /_mock/calls` filters: each given one must match.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallFilter {
+    /// An endpoint id (`video_list`) or path (`/v2/video/list/`).
+    endpoint: Option<String>,
+    open_id: Option<String>,
+    /// `ok` or an error code.
+    decision: Option<String>,
+    /// Calls at or after this time, Unix ms on the mock's clock.
+    since_ms: Option<i64>,
+    /// Calls before this time, Unix ms on the mock's clock.
+    until_ms: Option<i64>,
+    /// The newest `limit` calls of those matching.
+    limit: Option<usize>,
+}
+
+/// `GET /_mock/calls`: the call log, oldest first, filtered.
+async fn list_calls(
+    State(state): State<AppState>,
+    ControlQuery(filter): ControlQuery<CallFilter>,
+) -> Response {
+    let mut calls: Vec<_> = state
+        .store()
+        .calls()
+        .into_iter()
+        .filter(|call| {
+            filter.endpoint.as_ref().is_none_or(|wanted| {
+                call.endpoint.as_deref() == Some(wanted.as_str()) || call.path == *wanted
+            }) && filter
+                .open_id
+                .as_ref()
+                .is_none_or(|wanted| call.open_id.as_deref() == Some(wanted.as_str()))
+                && filter
+                    .decision
+                    .as_ref()
+                    .is_none_or(|wanted| call.decision == *wanted)
+                && filter.since_ms.is_none_or(|since| call.at_ms >= since)
+                && filter.until_ms.is_none_or(|until| call.at_ms < until)
+        })
+        .collect();
+    if let Some(limit) = filter.limit {
+        let skip = calls.len().saturating_sub(limit);
+        calls.drain(..skip);
+    }
+    Json(json!({ "calls": calls })).into_response()
 }
 
 fn clock_json(state: &AppState) -> Value {

@@ -289,10 +289,7 @@ impl Fixtures {
     /// (`api.short_pages: …`).
     pub fn settings_error(&self, message: String) -> FixtureError {
         let path = setting_message(message.split([':', ' ']).next().unwrap_or_default());
-        let location = self
-            .source
-            .as_deref()
-            .and_then(|text| locate(text, &path));
+        let location = self.source.as_deref().and_then(|text| locate(text, &path));
         FixtureError::Settings { message, location }
     }
 
@@ -412,7 +409,9 @@ pub fn build_video(
         embed_html: format!(
             "<blockquote class=\"tiktok-embed\" cite=\"https://www.tiktok.example/@{handle}/video/{id}\" data-video-id=\"{id}\"><section></section></blockquote> <script async src=\"https://www.tiktok.example/embed.js\"></script>"
         ),
-        embed_link: format!("https://www.tiktok.example/static/profile-video?id={id}&hide_author=1"),
+        embed_link: format!(
+            "https://www.tiktok.example/static/profile-video?id={id}&hide_author=1"
+        ),
         privacy_level: video
             .privacy_level
             .clone()

@@ -33,7 +33,12 @@ struct Args {
     #[arg(long, env = "TIKTOK_MOCK_FIXTURES", value_name = "FILE.yaml")]
     fixtures: Option<PathBuf>,
     /// Multiply every spec rate limit by F (e.g. 100 for load tests); default 1.
-    #[arg(long, env = "TIKTOK_MOCK_RATE_LIMIT_SCALE", value_name = "F", default_value_t = 1.0)]
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_RATE_LIMIT_SCALE",
+        value_name = "F",
+        default_value_t = 1.0
+    )]
     rate_limit_scale: f64,
     /// The clock: the system's, or a manual one advanced with POST /_mock/clock/advance.
     #[arg(long, env = "TIKTOK_MOCK_CLOCK", value_enum, default_value_t = ClockKind::System)]
@@ -123,8 +128,9 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--fixtures: cannot read {}", path.display()))?;
-            Fixtures::from_yaml(&text)
-                .map_err(|error| anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())))?
+            Fixtures::from_yaml(&text).map_err(|error| {
+                anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string()))
+            })?
         }
         None => Fixtures::demo(),
     };
@@ -203,7 +209,10 @@ fn banner(state: &AppState, bound: SocketAddr, base: &str) -> Vec<String> {
         "access token, every user scope (open_id {open_id}): {}",
         tokens.full
     ));
-    lines.push(format!("access token, read scopes only: {}", tokens.read_only));
+    lines.push(format!(
+        "access token, read scopes only: {}",
+        tokens.read_only
+    ));
     lines.push(format!(
         "try: curl -s '{base}/v2/user/info/?fields=open_id,display_name,follower_count,video_count' -H 'Authorization: Bearer {}'",
         tokens.full

@@ -33,7 +33,10 @@ pub fn signed_url(base: &str, now_ms: i64, ttl_seconds: i64) -> String {
     let expires = now_ms.div_euclid(1000).saturating_add(ttl_seconds);
     join(
         base,
-        &format!("x-expires={expires}&x-signature={}", signature(base, expires)),
+        &format!(
+            "x-expires={expires}&x-signature={}",
+            signature(base, expires)
+        ),
     )
 }
 
@@ -63,8 +66,14 @@ mod tests {
 
     #[test]
     fn signed_urls_carry_their_expiry_and_verify() {
-        let url = signed_url("https://p16.tiktokcdn.example/cover/1.jpeg", 1_000_500, 21_600);
-        assert!(url.starts_with("https://p16.tiktokcdn.example/cover/1.jpeg?x-expires=22600&x-signature="));
+        let url = signed_url(
+            "https://p16.tiktokcdn.example/cover/1.jpeg",
+            1_000_500,
+            21_600,
+        );
+        assert!(url.starts_with(
+            "https://p16.tiktokcdn.example/cover/1.jpeg?x-expires=22600&x-signature="
+        ));
         assert_eq!(signed_expiry(&url), Some(22_600));
         assert_eq!(signed_expiry(&url.replace("22600", "99999")), None);
         assert_eq!(

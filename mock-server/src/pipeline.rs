@@ -79,8 +79,7 @@ pub async fn handle(
             let error = adapt_to_endpoint(error, endpoint);
             outcome.decision = error.code_str();
             let mut response = error.render(endpoint.envelope, &log_id);
-            if endpoint.envelope == Envelope::OAuth && state.oauth_settings().errors_with_http_200
-            {
+            if endpoint.envelope == Envelope::OAuth && state.oauth_settings().errors_with_http_200 {
                 // As TikTok has been seen to: the error only in the body.
                 *response.status_mut() = axum::http::StatusCode::OK;
             }

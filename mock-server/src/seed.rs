@@ -29,9 +29,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/_mock/creators",
-            get(list_creators)
-                .post(merge_creator)
-                .put(replace_creator),
+            get(list_creators).post(merge_creator).put(replace_creator),
         )
         .route("/_mock/videos", get(list_videos).post(add_video))
         .route("/_mock/comments", get(list_comments).post(add_comment))
@@ -53,8 +51,15 @@ fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
     object.extend(changes);
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
         let path = error.path().to_string();
-        let at = if path == "." { String::new() } else { format!("{path}: ") };
-        ApiError::InvalidParams(format!("The request body is invalid: {at}{}", error.inner()))
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        ApiError::InvalidParams(format!(
+            "The request body is invalid: {at}{}",
+            error.inner()
+        ))
     })
 }
 
@@ -316,4 +321,3 @@ async fn add_comment(
         .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
     Ok(Json(comment).into_response())
 }
-

@@ -232,7 +232,9 @@ impl AppState {
     /// the fields given change), all or nothing; the message names the bad field.
     pub fn apply_settings(&self, changes: &Value) -> Result<(), String> {
         let Value::Object(groups) = changes else {
-            return Err("settings: expected an object of groups (api, oauth, posting, webhooks)".to_owned());
+            return Err(
+                "settings: expected an object of groups (api, oauth, posting, webhooks)".to_owned(),
+            );
         };
         let mut api = self.api_settings();
         let mut oauth = self.oauth_settings();
@@ -243,9 +245,12 @@ impl AppState {
                 "api" => api = merge(group, &api, change)?,
                 "oauth" => {
                     let mut change = change.clone();
-                    if let Some(preset) = change.as_object_mut().and_then(|c| c.remove("lifetimes")) {
+                    if let Some(preset) = change.as_object_mut().and_then(|c| c.remove("lifetimes"))
+                    {
                         let preset = preset.as_str().unwrap_or("(not a string)");
-                        oauth = oauth.with_lifetimes(preset).map_err(|e| format!("oauth.{e}"))?;
+                        oauth = oauth
+                            .with_lifetimes(preset)
+                            .map_err(|e| format!("oauth.{e}"))?;
                     }
                     oauth = merge(group, &oauth, &change)?;
                     oauth.check().map_err(|e| format!("oauth.{e}"))?;

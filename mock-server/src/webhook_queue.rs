@@ -393,7 +393,10 @@ impl Worker {
             shared.wake.notify_one();
             return;
         }
-        let cause = match (status, &delivery.attempts.last().and_then(|a| a.error.clone())) {
+        let cause = match (
+            status,
+            &delivery.attempts.last().and_then(|a| a.error.clone()),
+        ) {
             (Some(status), _) => format!("HTTP {status} (only 200 counts)"),
             (None, Some(error)) => error.clone(),
             (None, None) => "no answer".to_owned(),

@@ -136,7 +136,10 @@ fn bad_fixtures_are_reported_not_panicked() {
 }
 
 /// Starts the binary with these arguments and environment, reading its first stdout line.
-fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, String, BufReader<std::process::ChildStdout>) {
+fn start(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, String, BufReader<std::process::ChildStdout>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"));
     command
         .args(args)
@@ -163,7 +166,10 @@ async fn ready_json_public_url_clock_start_and_env_vars() {
             "--clock-start",
             "2027-01-15T08:00:00Z",
         ],
-        &[("TIKTOK_MOCK_ADDR", "127.0.0.1:0"), ("TIKTOK_MOCK_CLOCK", "manual")],
+        &[
+            ("TIKTOK_MOCK_ADDR", "127.0.0.1:0"),
+            ("TIKTOK_MOCK_CLOCK", "manual"),
+        ],
     );
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
     assert_eq!(ready["url"], "http://mock.test:9999");
@@ -172,7 +178,9 @@ async fn ready_json_public_url_clock_start_and_env_vars() {
     assert_eq!(ready["apps"][0]["client_key"], "awdemo7c1f2e9b4d3a");
     assert_eq!(ready["apps"][0]["audited"], true);
     assert_eq!(ready["apps"][1]["audited"], false);
-    let token = ready["tokens"]["full"]["access_token"].as_str().expect("token");
+    let token = ready["tokens"]["full"]["access_token"]
+        .as_str()
+        .expect("token");
     let http = reqwest::Client::new();
     // The clock starts where told (manual: it stays there).
     let clock: serde_json::Value = http
@@ -196,7 +204,10 @@ async fn ready_json_public_url_clock_start_and_env_vars() {
         .await
         .expect("json");
     let upload_url = init["data"]["upload_url"].as_str().unwrap_or_default();
-    assert!(upload_url.starts_with("http://mock.test:9999/upload/video/?"), "{init}");
+    assert!(
+        upload_url.starts_with("http://mock.test:9999/upload/video/?"),
+        "{init}"
+    );
     let health: serde_json::Value = http
         .get(format!("{listening}/_mock/health"))
         .send()
@@ -222,11 +233,8 @@ fn sigterm_shuts_down_gracefully_and_all_interfaces_warn() {
     let exit = running.0.wait().expect("exits");
     assert!(exit.success(), "{exit:?}");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(
-        running.0.stderr.as_mut().expect("stderr"),
-        &mut stderr,
-    )
-    .expect("stderr");
+    std::io::Read::read_to_string(running.0.stderr.as_mut().expect("stderr"), &mut stderr)
+        .expect("stderr");
     assert!(stderr.contains("--public-url"), "{stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
 }

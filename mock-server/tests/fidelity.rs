@@ -62,9 +62,16 @@ async fn walk(mock: &Harness, token: &str, max_count: i64) -> (Vec<String>, Vec<
             .post_json(&format!("{LIST}?fields=id"), Some(token), body.to_string())
             .await;
         answer.assert_ok();
-        let videos = answer.data()["videos"].as_array().cloned().unwrap_or_default();
+        let videos = answer.data()["videos"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         sizes.push(videos.len());
-        ids.extend(videos.iter().map(|v| v["id"].as_str().unwrap_or_default().to_owned()));
+        ids.extend(
+            videos
+                .iter()
+                .map(|v| v["id"].as_str().unwrap_or_default().to_owned()),
+        );
         if answer.data()["has_more"] != json!(true) {
             return (ids, sizes);
         }
@@ -81,7 +88,10 @@ async fn lists_queries_and_counts_show_only_public_posts() {
     let hidden = ["7300000000000000002", "7300000000000000003"];
     let (ids, _) = walk(&mock, &token, 20).await;
     assert!(ids.contains(&"7300000000000000001".to_owned()));
-    assert!(!ids.iter().any(|id| hidden.contains(&id.as_str())), "{ids:?}");
+    assert!(
+        !ids.iter().any(|id| hidden.contains(&id.as_str())),
+        "{ids:?}"
+    );
     let query = mock
         .post_json(
             &format!("{QUERY}?fields=id"),
@@ -91,7 +101,10 @@ async fn lists_queries_and_counts_show_only_public_posts() {
         )
         .await;
     query.assert_ok();
-    assert_eq!(query.data()["videos"], json!([{"id": "7300000000000000001"}]));
+    assert_eq!(
+        query.data()["videos"],
+        json!([{"id": "7300000000000000001"}])
+    );
     let user = mock
         .get("/v2/user/info/?fields=video_count", Some(&token))
         .await;
@@ -111,7 +124,9 @@ async fn lists_queries_and_counts_show_only_public_posts() {
 async fn pull_urls_must_be_on_a_verified_domain_or_prefix() {
     let mock = Harness::with(|builder| builder.rate_limit_scale(100.0));
     let token = long_token(&mock, &[Scope::VideoUpload]);
-    let pull = |url: &str| json!({"source_info": {"source": "PULL_FROM_URL", "video_url": url}}).to_string();
+    let pull = |url: &str| {
+        json!({"source_info": {"source": "PULL_FROM_URL", "video_url": url}}).to_string()
+    };
     let answer = mock
         .post_json(
             "/_mock/apps",
@@ -149,7 +164,11 @@ async fn pull_urls_must_be_on_a_verified_domain_or_prefix() {
     ] {
         let answer = mock.post_json(INBOX_INIT, Some(&token), pull(url)).await;
         answer.assert_error(403, "url_ownership_unverified");
-        assert!(answer.message().contains("source_info.video_url"), "{url}: {}", answer.text);
+        assert!(
+            answer.message().contains("source_info.video_url"),
+            "{url}: {}",
+            answer.text
+        );
     }
 }
 
@@ -158,9 +177,8 @@ async fn pull_urls_must_be_on_a_verified_domain_or_prefix() {
 #[tokio::test]
 async fn oauth_endpoints_are_unlimited_unless_configured() {
     let mock = Harness::new();
-    let form = format!(
-        "client_key={DEMO_KEY}&client_secret={DEMO_SECRET}&grant_type=client_credentials"
-    );
+    let form =
+        format!("client_key={DEMO_KEY}&client_secret={DEMO_SECRET}&grant_type=client_credentials");
     let token_call = || {
         mock.post_raw(
             "/v2/oauth/token/",
@@ -187,18 +205,25 @@ async fn oauth_endpoints_are_unlimited_unless_configured() {
     let refused = token_call().await;
     assert_eq!(refused.status, 429, "{}", refused.text);
     assert_eq!(refused.json["error"], json!("rate_limit_exceeded"));
-    assert!(refused.json["error_description"].as_str().is_some_and(|d| d.contains("app")));
+    assert!(
+        refused.json["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("app"))
+    );
     assert_eq!(refused.json["log_id"].as_str().map(str::len), Some(34));
     // Declared: the table, and the OpenAPI document.
-    for endpoint in [&tiktok_api::endpoints::TOKEN, &tiktok_api::endpoints::REVOKE] {
+    for endpoint in [
+        &tiktok_api::endpoints::TOKEN,
+        &tiktok_api::endpoints::REVOKE,
+    ] {
         assert_eq!(endpoint.status_of(&ErrorCode::RateLimitExceeded), Some(429));
         assert!(!endpoint.rate_limit.documented);
     }
     let openapi: Value =
         serde_yaml::from_str(include_str!("../../generated/openapi.yaml")).expect("openapi");
     for path in ["/v2/oauth/token/", "/v2/oauth/revoke/"] {
-        let example = &openapi["paths"][path]["post"]["responses"]["429"]["content"]
-            ["application/json"]["examples"]["rate_limit_exceeded"]["value"];
+        let example = &openapi["paths"][path]["post"]["responses"]["429"]["content"]["application/json"]
+            ["examples"]["rate_limit_exceeded"]["value"];
         assert_eq!(example["error"], json!("rate_limit_exceeded"), "{path}");
     }
 }
@@ -210,7 +235,10 @@ async fn profile_web_link_and_unknown_fields() {
     let mock = Harness::new();
     let profile = mock.token(&[Scope::UserInfoBasic, Scope::UserInfoProfile]);
     let answer = mock
-        .get("/v2/user/info/?fields=display_name,profile_web_link", Some(&profile))
+        .get(
+            "/v2/user/info/?fields=display_name,profile_web_link",
+            Some(&profile),
+        )
         .await;
     answer.assert_ok();
     assert_eq!(
@@ -260,7 +288,10 @@ async fn unaudited_apps_post_for_at_most_five_creators_a_day() {
     let mock = &mock;
     let post = |open_id: &'static str| {
         let token = mint(mock, open_id, "a-unaudited", &[Scope::VideoPublish]);
-        async move { mock.post_json(VIDEO_INIT, Some(&token), direct_pull("SELF_ONLY")).await }
+        async move {
+            mock.post_json(VIDEO_INIT, Some(&token), direct_pull("SELF_ONLY"))
+                .await
+        }
     };
     for n in 1..=5 {
         post(["-000p1", "-000p2", "-000p3", "-000p4", "-000p5"][n - 1])
@@ -290,7 +321,11 @@ async fn long_videos_are_refused_and_abandoned_uploads_fail() {
         .post_json(VIDEO_INIT, Some(&token), direct_pull("PUBLIC_TO_EVERYONE"))
         .await;
     refused.assert_error(400, "invalid_params");
-    assert!(refused.message().contains("max_video_post_duration_sec"), "{}", refused.text);
+    assert!(
+        refused.message().contains("max_video_post_duration_sec"),
+        "{}",
+        refused.text
+    );
     settings(&mock, json!({"posting": {"video_duration_sec": 300}})).await;
     mock.post_json(VIDEO_INIT, Some(&token), direct_pull("PUBLIC_TO_EVERYONE"))
         .await
@@ -305,8 +340,17 @@ async fn long_videos_are_refused_and_abandoned_uploads_fail() {
         )
         .await;
     init.assert_ok();
-    let publish_id = init.data()["publish_id"].as_str().unwrap_or_default().to_owned();
-    let fetch = || mock.post_json(STATUS, Some(&token), json!({"publish_id": publish_id}).to_string());
+    let publish_id = init.data()["publish_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let fetch = || {
+        mock.post_json(
+            STATUS,
+            Some(&token),
+            json!({"publish_id": publish_id}).to_string(),
+        )
+    };
     mock.advance_ms(3_599_000);
     assert_eq!(fetch().await.data()["status"], json!("PROCESSING_UPLOAD"));
     mock.advance_ms(1_000);
@@ -321,13 +365,26 @@ async fn long_videos_are_refused_and_abandoned_uploads_fail() {
 async fn a_public_post_is_exposed_after_moderation() {
     let mock = Harness::new();
     let token = mock.token(&all_user_scopes());
-    settings(&mock, json!({"posting": {"processing_ms": 1000, "moderation_ms": 60000}})).await;
+    settings(
+        &mock,
+        json!({"posting": {"processing_ms": 1000, "moderation_ms": 60000}}),
+    )
+    .await;
     let init = mock
         .post_json(VIDEO_INIT, Some(&token), direct_pull("PUBLIC_TO_EVERYONE"))
         .await;
     init.assert_ok();
-    let publish_id = init.data()["publish_id"].as_str().unwrap_or_default().to_owned();
-    let fetch = || mock.post_json(STATUS, Some(&token), json!({"publish_id": publish_id}).to_string());
+    let publish_id = init.data()["publish_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let fetch = || {
+        mock.post_json(
+            STATUS,
+            Some(&token),
+            json!({"publish_id": publish_id}).to_string(),
+        )
+    };
     let (before, _) = walk(&mock, &token, 20).await;
     mock.advance_ms(1_000);
     let published = fetch().await;
@@ -336,7 +393,12 @@ async fn a_public_post_is_exposed_after_moderation() {
     assert_eq!(walk(&mock, &token, 20).await.0.len(), before.len());
     mock.advance_ms(60_000);
     let public = fetch().await;
-    assert_eq!(public.data()["publicaly_available_post_id"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        public.data()["publicaly_available_post_id"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     assert_eq!(walk(&mock, &token, 20).await.0.len(), before.len() + 1);
 }
 
@@ -429,7 +491,9 @@ async fn media_urls_are_signed_expiring_and_shaped() {
     );
     assert_eq!(
         video["embed_link"],
-        json!("https://www.tiktok.example/static/profile-video?id=7300000000000000001&hide_author=1")
+        json!(
+            "https://www.tiktok.example/static/profile-video?id=7300000000000000001&hide_author=1"
+        )
     );
     // Fetched again later, the cover is signed afresh (the documented way to refresh it).
     mock.advance_ms(7 * 3600 * 1000);
@@ -440,7 +504,9 @@ async fn media_urls_are_signed_expiring_and_shaped() {
             json!({"filters": {"video_ids": ["7300000000000000001"]}}).to_string(),
         )
         .await;
-    let cover = again.data()["videos"][0]["cover_image_url"].as_str().unwrap_or_default();
+    let cover = again.data()["videos"][0]["cover_image_url"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(
         tiktok_mock::media::signed_expiry(cover),
         Some(START_MS / 1000 + 13 * 3600)
@@ -449,7 +515,9 @@ async fn media_urls_are_signed_expiring_and_shaped() {
         .post_json("/v2/post/publish/creator_info/query/", Some(&token), "")
         .await;
     info.assert_ok();
-    let avatar = info.data()["creator_avatar_url"].as_str().unwrap_or_default();
+    let avatar = info.data()["creator_avatar_url"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(
         tiktok_mock::media::signed_expiry(avatar),
         Some(START_MS / 1000 + 9 * 3600),
@@ -461,8 +529,14 @@ async fn media_urls_are_signed_expiring_and_shaped() {
 // scope [O-ERR]; the rate limit's dimension is a recorded divergence.
 #[test]
 fn the_catalog_and_the_divergences_agree_with_the_reference() {
-    let meta = ErrorCode::ScopeNotAuthorized.meta().expect("in the catalog");
-    assert!(meta.meaning.contains("user did not authorize"), "{}", meta.meaning);
+    let meta = ErrorCode::ScopeNotAuthorized
+        .meta()
+        .expect("in the catalog");
+    assert!(
+        meta.meaning.contains("user did not authorize"),
+        "{}",
+        meta.meaning
+    );
     assert!(!meta.meaning.contains("review"), "{}", meta.meaning);
     let api: Value = serde_yaml::from_str(include_str!("../../spec/api.yaml")).expect("api.yaml");
     let divergence = api["divergences"]

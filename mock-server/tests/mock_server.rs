@@ -19,7 +19,10 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
 
     // A token for any creator.
     let token = mock.user_token(Some(NEW_CREATOR), &[Scope::UserInfoBasic]);
-    let me = api.user_info(&token, &[UserField::DisplayName]).await.expect("user info");
+    let me = api
+        .user_info(&token, &[UserField::DisplayName])
+        .await
+        .expect("user info");
     assert_eq!(me.user.display_name.as_deref(), Some("New Creator"));
 
     // An authorize URL, approved, gives a code the token endpoint takes.
@@ -32,7 +35,13 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
         .build();
     let code = mock.authorize(&url).await;
     let exchanged = api
-        .exchange_code(CLIENT_KEY, CLIENT_SECRET, &code, REDIRECT_URI, Some(pkce.verifier()))
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &code,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
         .await
         .expect("the code exchanges");
     assert!(exchanged.access_token.starts_with("act."));
@@ -40,8 +49,20 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
     // A fault for the next call, then normal service.
     mock.fault("user_info", ErrorCode::InternalError, 1);
     let failed = api.user_info(&token, &[UserField::OpenId]).await;
-    assert!(matches!(&failed, Err(Error::Api { status: 500, code: ErrorCode::InternalError, .. })), "{failed:?}");
-    api.user_info(&token, &[UserField::OpenId]).await.expect("served again");
+    assert!(
+        matches!(
+            &failed,
+            Err(Error::Api {
+                status: 500,
+                code: ErrorCode::InternalError,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    api.user_info(&token, &[UserField::OpenId])
+        .await
+        .expect("served again");
 
     // A stub: a status and body outside the catalog, as given, on every call.
     mock.stub(
@@ -51,8 +72,16 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
     );
     for _ in 0..2 {
         match api.user_info(&token, &[UserField::OpenId]).await {
-            Err(Error::Api { status, code, message, .. }) => {
-                assert_eq!((status, code.as_str(), message.as_str()), (418, "teapot", "short and stout"));
+            Err(Error::Api {
+                status,
+                code,
+                message,
+                ..
+            }) => {
+                assert_eq!(
+                    (status, code.as_str(), message.as_str()),
+                    (418, "teapot", "short and stout")
+                );
             }
             other => panic!("expected the stub, got {other:?}"),
         }
@@ -60,7 +89,10 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
 
     // The call log saw all of it.
     let calls = mock.calls();
-    let user_info: Vec<_> = calls.iter().filter(|c| c.endpoint.as_deref() == Some("user_info")).collect();
+    let user_info: Vec<_> = calls
+        .iter()
+        .filter(|c| c.endpoint.as_deref() == Some("user_info"))
+        .collect();
     assert_eq!(user_info.len(), 5);
     assert_eq!(user_info[1].decision, "internal_error");
     assert_eq!(user_info[3].decision, "stub");
@@ -69,7 +101,9 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
     mock.reset();
     assert!(mock.calls().is_empty());
     let token = mock.user_token(None, &[Scope::UserInfoBasic]);
-    api.user_info(&token, &[UserField::OpenId]).await.expect("no stub after reset");
+    api.user_info(&token, &[UserField::OpenId])
+        .await
+        .expect("no stub after reset");
 }
 
 #[tokio::test]
@@ -81,7 +115,9 @@ async fn expectations_are_met_quietly() {
     mock.expect("/v2/video/list/", 0);
     mock.expect("token", 0..=1);
     for _ in 0..2 {
-        api.user_info(&token, &[UserField::OpenId]).await.expect("user info");
+        api.user_info(&token, &[UserField::OpenId])
+            .await
+            .expect("user info");
     }
     assert_eq!(mock.verify(), Ok(()));
 }
@@ -93,10 +129,18 @@ async fn unmet_expectations_fail_when_the_server_drops_and_list_the_calls() {
     let token = mock.user_token(None, &[Scope::UserInfoBasic]);
     mock.expect("user_info", 1..);
     mock.expect("video_list", 1);
-    api.user_info(&token, &[UserField::OpenId]).await.expect("user info");
+    api.user_info(&token, &[UserField::OpenId])
+        .await
+        .expect("user info");
     let problem = mock.verify().expect_err("video_list was never called");
-    assert!(problem.contains("expected exactly 1 call(s) to video_list, received 0"), "{problem}");
-    assert!(problem.contains("GET /v2/user/info/ -> 200 ok"), "{problem}");
+    assert!(
+        problem.contains("expected exactly 1 call(s) to video_list, received 0"),
+        "{problem}"
+    );
+    assert!(
+        problem.contains("GET /v2/user/info/ -> 200 ok"),
+        "{problem}"
+    );
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(mock)));
     let message = dropped.expect_err("dropping panics");
     let message = message

@@ -416,7 +416,10 @@ async fn the_printed_demo_apps_post_as_printed() {
     };
     let audited = token_of(DEMO, "awdemo7c1f2e9b4d3a");
     let info = client.creator_info(&audited).await.expect("creator info");
-    assert_eq!(info.privacy_level_options[0], PrivacyLevel::PublicToEveryone);
+    assert_eq!(
+        info.privacy_level_options[0],
+        PrivacyLevel::PublicToEveryone
+    );
     let init = client
         .video_init(
             &audited,
@@ -430,7 +433,10 @@ async fn the_printed_demo_apps_post_as_printed() {
     assert!(mock.advance(5));
     let done = status(&client, &audited, &init.publish_id).await;
     assert_eq!(done.status, PostStatus::PublishComplete);
-    assert_eq!(done.publicaly_available_post_id.map(|ids| ids.len()), Some(1));
+    assert_eq!(
+        done.publicaly_available_post_id.map(|ids| ids.len()),
+        Some(1)
+    );
     let page = client
         .video_list(&audited, &[VideoField::Title], &VideoListRequest::default())
         .await

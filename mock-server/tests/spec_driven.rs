@@ -222,12 +222,11 @@ async fn a_hand_written_behaviour_can_be_plugged_in_and_removed() {
 async fn every_spec_endpoint_answers_schema_valid_data() {
     let fixtures = format!(
         "{}\n",
-        tiktok_mock::fixtures::DEMO_YAML
-            .replacen(
-                "apps:\n",
-                "apps:\n  - {client_key: demo_client_key, client_secret: demo_client_secret}\n",
-                1
-            )
+        tiktok_mock::fixtures::DEMO_YAML.replacen(
+            "apps:\n",
+            "apps:\n  - {client_key: demo_client_key, client_secret: demo_client_secret}\n",
+            1
+        )
     );
     let fixtures = tiktok_mock::Fixtures::from_yaml(&fixtures).expect("fixtures");
     let mock = Harness::with(|builder| builder.fixtures(fixtures));

@@ -55,9 +55,9 @@ async fn a_posts_events_arrive_in_the_order_they_happened() {
     assert!(mock.advance(0));
     let list = eventually(|| async {
         let list = deliveries(&mock).await;
-        let first_tried = list
-            .first()
-            .is_some_and(|d| d["attempts"].as_array().is_some_and(|a| !a.is_empty()) && d["state"] != "in_flight");
+        let first_tried = list.first().is_some_and(|d| {
+            d["attempts"].as_array().is_some_and(|a| !a.is_empty()) && d["state"] != "in_flight"
+        });
         (list.len() == 2 && first_tried).then_some(list)
     })
     .await;
@@ -165,6 +165,10 @@ async fn failed_attempts_are_logged_at_warn_with_their_cause() {
     assert_eq!(failed.len(), 2, "{text}");
     assert!(failed.iter().all(|line| line.contains("WARN")), "{text}");
     assert!(failed[0].contains("HTTP 503"), "{}", failed[0]);
-    assert!(failed[0].contains("portability.download.ready"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("portability.download.ready"),
+        "{}",
+        failed[0]
+    );
     assert!(!failed[1].contains("HTTP"), "{}", failed[1]);
 }

@@ -43,7 +43,9 @@ pub fn creator_info(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError
     let avatar_ttl = call
         .endpoint
         .limit("creator_avatar_url_ttl_seconds")
-        .ok_or_else(|| ApiError::missing_in_table(call.endpoint, "limit creator_avatar_url_ttl_seconds"))?;
+        .ok_or_else(|| {
+            ApiError::missing_in_table(call.endpoint, "limit creator_avatar_url_ttl_seconds")
+        })?;
     check_block(call.endpoint, &profile)?;
     let options: Vec<String> = profile
         .privacy_level_options()

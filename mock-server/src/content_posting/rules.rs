@@ -120,9 +120,7 @@ fn under_prefix(url: (&str, &str, &str), prefix: &str) -> bool {
     let path = if path.is_empty() { "/" } else { path };
     let url_path = if url_path.is_empty() { "/" } else { url_path };
     match url_path.strip_prefix(path) {
-        Some(rest) => {
-            path.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?', '#'])
-        }
+        Some(rest) => path.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?', '#']),
         None => false,
     }
 }
@@ -428,13 +426,34 @@ mod tests {
             let (scheme, host, path) = url(text);
             under_prefix((&scheme, &host, path), prefix)
         };
-        assert!(matches("https://cdn.example/videos/a.mp4", "https://cdn.example/videos/"));
-        assert!(matches("https://CDN.example/videos/a.mp4", "https://cdn.example/videos/"));
-        assert!(matches("https://cdn.example/videos/a.mp4", "https://cdn.example/videos"));
-        assert!(!matches("https://cdn.example/videos-x/a.mp4", "https://cdn.example/videos"));
-        assert!(!matches("https://cdn.example/Videos/a.mp4", "https://cdn.example/videos/"));
-        assert!(!matches("https://sub.cdn.example/videos/a.mp4", "https://cdn.example/videos/"));
-        assert!(!matches("https://cdn.example.evil/videos/a.mp4", "https://cdn.example"));
+        assert!(matches(
+            "https://cdn.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(matches(
+            "https://CDN.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(matches(
+            "https://cdn.example/videos/a.mp4",
+            "https://cdn.example/videos"
+        ));
+        assert!(!matches(
+            "https://cdn.example/videos-x/a.mp4",
+            "https://cdn.example/videos"
+        ));
+        assert!(!matches(
+            "https://cdn.example/Videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(!matches(
+            "https://sub.cdn.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(!matches(
+            "https://cdn.example.evil/videos/a.mp4",
+            "https://cdn.example"
+        ));
         assert!(matches("https://cdn.example/a.mp4", "https://cdn.example"));
     }
 }
