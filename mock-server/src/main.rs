@@ -84,27 +84,35 @@ fn base_url(bound: SocketAddr, public_url: Option<&str>) -> anyhow::Result<Strin
     Ok(format!("http://{bound}"))
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is one (a container's stop).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on Ctrl-C, or on SIGTERM where there is one (a container's stop).
+/// The handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent as soon as the first line is printed is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            tracing::info!("shutting down");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    }
 }
 
 #[tokio::main]
@@ -158,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())),
         None => anyhow::anyhow!("{error}"),
     })?;
+    let shutdown = shutdown_signal();
     let address = normalize_addr(&args.addr);
     let listener = tokio::net::TcpListener::bind(address.as_str())
         .await
@@ -186,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = stdout.flush();
     }
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }

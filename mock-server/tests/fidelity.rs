@@ -546,5 +546,7 @@ fn the_catalog_and_the_divergences_agree_with_the_reference() {
         .expect("a divergence on the rate limit's dimension");
     assert_eq!(divergence["rule"], json!("seed_default"));
     let readme = include_str!("../README.md");
-    assert!(!readme.contains("photo posts fire none"));
+    // Photo posts fire the real family's events (tests/webhook_order.rs), as the README says.
+    assert!(!readme.contains("Content init lists no events, so photo"));
+    assert!(readme.contains("**and direct photo posts**"));
 }
