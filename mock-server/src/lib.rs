@@ -30,6 +30,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod logid;
+pub mod media;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod random;
@@ -60,6 +61,7 @@ pub mod control;
 pub mod pipeline;
 pub mod receiver;
 pub mod registry;
+pub mod seed;
 pub mod server;
 
 pub use app::router;
@@ -68,7 +70,7 @@ pub use error::ApiError;
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
 pub use receiver::Receiver;
-pub use server::{MockServer, MockServerBuilder};
+pub use server::{MockServer, MockServerBuilder, Times};
 pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;
 pub use store::memory::MemoryStore;

@@ -1,12 +1,40 @@
-//! The `videos` group: `POST /v2/video/list/` (`video_list`, the token's creator's videos
-//! newest first by timestamp cursor) and `POST /v2/video/query/` (`video_query`, their videos
-//! among the ids asked for).
+//! The `videos` group: `POST /v2/video/list/` (`video_list`, the token's creator's public
+//! videos newest first by timestamp cursor) and `POST /v2/video/query/` (`video_query`, their
+//! public videos among the ids asked for). Only public posts are shown, as TikTok shows them.
 
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::examples::project;
+use crate::media::{share_url, signed_url};
 use crate::state::{AppState, Call};
+use crate::store::Video;
+
+/// A video as the API shows it to this call: exactly the fields asked for, the cover signed
+/// to expire (the table's `cover_image_url_ttl_seconds` on the mock's clock) and the share
+/// link carrying the app's `utm_source`.
+fn api_video(video: &Video, call: &Call<'_>) -> Value {
+    let mut object = video.to_api_json();
+    let asked = |name: &str| call.fields.iter().any(|field| field.name == name);
+    if asked("cover_image_url")
+        && let Some(ttl) = call.endpoint.limit("cover_image_url_ttl_seconds")
+    {
+        let signed = signed_url(
+            &video.cover_image_url,
+            call.now_ms,
+            i64::try_from(ttl).unwrap_or(i64::MAX),
+        );
+        object.insert("cover_image_url".to_owned(), Value::from(signed));
+    }
+    if asked("share_url") {
+        let client_key = call.token.map_or("", |token| token.client_key.as_str());
+        object.insert(
+            "share_url".to_owned(),
+            Value::from(share_url(&video.share_url, client_key)),
+        );
+    }
+    project(&object, call.fields)
+}
 
 /// `POST /v2/video/list/`: the token's creator's videos, newest first, by timestamp cursor.
 pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
@@ -38,9 +66,9 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
             }
         },
     };
-    let page = state
-        .store()
-        .video_page(open_id, cursor, max_count as usize);
+    // Short pages (a setting) hold fewer than max_count while has_more stays true.
+    let page_size = state.api_settings().page_size(max_count as usize);
+    let page = state.store().video_page(open_id, cursor, page_size);
     let next_cursor = page
         .videos
         .last()
@@ -50,7 +78,7 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
     let videos: Vec<Value> = page
         .videos
         .iter()
-        .map(|video| project(&video.to_api_json(), call.fields))
+        .map(|video| api_video(video, call))
         .collect();
     Ok(json!({ "videos": videos, "cursor": next_cursor, "has_more": page.has_more }))
 }
@@ -82,7 +110,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError>
         .store()
         .videos_by_ids(open_id, &ids)
         .iter()
-        .map(|video| project(&video.to_api_json(), call.fields))
+        .map(|video| api_video(video, call))
         .collect();
     Ok(json!({ "videos": videos, "cursor": 0, "has_more": false }))
 }

@@ -16,7 +16,8 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "leaves",
         &[
-            "clock", "error", "examples", "extract", "logid", "mutants", "random", "validate",
+            "clock", "error", "examples", "extract", "logid", "media", "mutants", "random",
+            "validate",
         ],
     ),
     ("data", &["fixtures", "store"]),
@@ -35,7 +36,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "control", "pipeline", "receiver", "registry", "server",
+            "app", "control", "pipeline", "receiver", "registry", "seed", "server",
         ],
     ),
 ];

@@ -77,8 +77,24 @@ impl<V> Sharded<Arc<Mutex<V>>> {
     }
 }
 
-/// One creator's videos, keyed by their unique `create_time_ms`.
-type Timeline = BTreeMap<i64, Video>;
+/// One creator's videos, keyed by their `create_time_ms` (unique across both maps): the
+/// public ones, which the API lists, and the others, kept apart so a page stays one range
+/// query of public videos.
+#[derive(Debug, Default)]
+struct Timeline {
+    public: BTreeMap<i64, Video>,
+    hidden: BTreeMap<i64, Video>,
+}
+
+impl Timeline {
+    fn contains(&self, at_ms: i64) -> bool {
+        self.public.contains_key(&at_ms) || self.hidden.contains_key(&at_ms)
+    }
+
+    fn get(&self, at_ms: i64) -> Option<&Video> {
+        self.public.get(&at_ms).or_else(|| self.hidden.get(&at_ms))
+    }
+}
 
 /// The in-memory store.
 #[derive(Debug)]
@@ -197,9 +213,9 @@ impl Store for MemoryStore {
             return Err(StoreError::UnknownCreator(video.open_id));
         }
         // Lock order: a timeline, then an index shard (readers never hold both).
-        let timeline = self.timelines.cell(&video.open_id, BTreeMap::new);
+        let timeline = self.timelines.cell(&video.open_id, Timeline::default);
         let mut timeline = timeline.lock();
-        while timeline.contains_key(&video.create_time_ms) {
+        while timeline.contains(video.create_time_ms) {
             video.create_time_ms = video
                 .create_time_ms
                 .checked_add(1)
@@ -215,7 +231,11 @@ impl Store for MemoryStore {
                 (video.open_id.clone(), video.create_time_ms),
             );
         }
-        timeline.insert(video.create_time_ms, video.clone());
+        if video.is_public() {
+            timeline.public.insert(video.create_time_ms, video.clone());
+        } else {
+            timeline.hidden.insert(video.create_time_ms, video.clone());
+        }
         Ok(video)
     }
 
@@ -223,7 +243,7 @@ impl Store for MemoryStore {
         let (open_id, create_time_ms) = self.video_index.get(id)?;
         let timeline = self.timelines.existing_cell(&open_id)?;
         let timeline = timeline.lock();
-        timeline.get(&create_time_ms).cloned()
+        timeline.get(create_time_ms).cloned()
     }
 
     fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage {
@@ -235,8 +255,8 @@ impl Store for MemoryStore {
         };
         let timeline = timeline.lock();
         let mut range = match before_ms {
-            Some(before) => timeline.range(..before),
-            None => timeline.range(..),
+            Some(before) => timeline.public.range(..before),
+            None => timeline.public.range(..),
         }
         .rev();
         let videos: Vec<Video> = range
@@ -253,15 +273,22 @@ impl Store for MemoryStore {
         ids.iter()
             .filter(|id| seen.insert(id.as_str()))
             .filter_map(|id| self.video(id))
-            .filter(|video| video.open_id == open_id)
+            .filter(|video| video.open_id == open_id && video.is_public())
             .collect()
     }
 
     fn video_count(&self, open_id: &str) -> u64 {
         self.timelines
             .existing_cell(open_id)
-            .map(|timeline| timeline.lock().len() as u64)
+            .map(|timeline| timeline.lock().public.len() as u64)
             .unwrap_or(0)
+    }
+
+    fn hidden_videos(&self, open_id: &str) -> Vec<Video> {
+        self.timelines
+            .existing_cell(open_id)
+            .map(|timeline| timeline.lock().hidden.values().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn insert_comment(&self, comment: Comment) -> Result<Comment, StoreError> {
