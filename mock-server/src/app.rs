@@ -25,3 +25,46 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// [`router`] with the control API (`/_mock/…`, all but `/_mock/health`) closed to requests
+/// without `Authorization: Bearer ADMIN_TOKEN` (`--admin-token`; required off loopback).
+pub fn router_with_admin_token(state: AppState, admin_token: Option<String>) -> Router {
+    let router = router(state);
+    match admin_token {
+        None => router,
+        Some(token) => router.layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::<str>::from(token),
+            admin_guard,
+        )),
+    }
+}
+
+async fn admin_guard(
+    axum::extract::State(token): axum::extract::State<std::sync::Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let control = path == "/_mock" || path.starts_with("/_mock/");
+    if control && path != "/_mock/health" {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crate::random::secrets_equal(&token, given) {
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(serde_json::json!({"error": {
+                    "code": "unauthorized",
+                    "message": "the control API needs the admin token: Authorization: Bearer TOKEN (--admin-token)",
+                }})),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}

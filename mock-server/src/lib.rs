@@ -64,7 +64,7 @@ pub mod registry;
 pub mod seed;
 pub mod server;
 
-pub use app::router;
+pub use app::{router, router_with_admin_token};
 pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::ApiError;
 pub use fixtures::Fixtures;

@@ -12,7 +12,7 @@ use clap::Parser;
 use serde_json::json;
 use tiktok_mock::clock::{OffsetClock, parse_instant};
 use tiktok_mock::tokens::{read_scopes, user_scopes};
-use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router};
+use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router_with_admin_token};
 use tracing_subscriber::EnvFilter;
 
 /// A mock of the TikTok v2 API for integration tests: same paths, envelopes, errors,
@@ -54,6 +54,10 @@ struct Args {
     /// human-readable lines go to stderr instead.
     #[arg(long, env = "TIKTOK_MOCK_READY_JSON")]
     ready_json: bool,
+    /// Close the control API (/_mock/, all but /_mock/health) to requests without
+    /// `Authorization: Bearer TOKEN`. Required when listening beyond loopback.
+    #[arg(long, env = "TIKTOK_MOCK_ADMIN_TOKEN", value_name = "TOKEN")]
+    admin_token: Option<String>,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -172,6 +176,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("--addr: cannot listen on {address:?}"))?;
     let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() && args.admin_token.is_none() {
+        anyhow::bail!(
+            "--addr {bound} is beyond loopback: anyone who reaches it could mint tokens and reset the mock through /_mock/; give --admin-token TOKEN (or TIKTOK_MOCK_ADMIN_TOKEN)"
+        );
+    }
+    if args.admin_token.as_deref().is_some_and(str::is_empty) {
+        anyhow::bail!("--admin-token: the token is empty");
+    }
     let base = base_url(bound, args.public_url.as_deref())?;
     state.set_base_url(&base);
     let lines = banner(&state, bound, &base);
@@ -194,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = writeln!(stdout, "{ready}");
         let _ = stdout.flush();
     }
-    axum::serve(listener, router(state))
+    axum::serve(listener, router_with_admin_token(state, args.admin_token))
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -95,6 +95,7 @@ fn help_documents_every_option() {
         "--clock-start",
         "--webhook-url",
         "--ready-json",
+        "--admin-token",
         "--help",
         "TIKTOK_MOCK_ADDR",
         "TIKTOK_MOCK_PUBLIC_URL",
@@ -104,6 +105,7 @@ fn help_documents_every_option() {
         "TIKTOK_MOCK_CLOCK_START",
         "TIKTOK_MOCK_WEBHOOK_URL",
         "TIKTOK_MOCK_READY_JSON",
+        "TIKTOK_MOCK_ADMIN_TOKEN",
     ] {
         assert!(
             text.contains(option),
@@ -223,7 +225,18 @@ async fn ready_json_public_url_clock_start_and_env_vars() {
 #[cfg(unix)]
 #[test]
 fn sigterm_shuts_down_gracefully_and_all_interfaces_warn() {
-    let (mut running, line, _stdout) = start(&["--addr", "0.0.0.0:0"], &[]);
+    // Beyond loopback without an admin token: refused, with one line saying why.
+    let refused = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
+        .args(["--addr", "0.0.0.0:0"])
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--admin-token"), "{why}");
+    let (mut running, line, _stdout) = start(
+        &["--addr", "0.0.0.0:0"],
+        &[("TIKTOK_MOCK_ADMIN_TOKEN", "s3cret-admin")],
+    );
     assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");
     let status = Command::new("kill")
         .args(["-TERM", &running.0.id().to_string()])
@@ -237,4 +250,65 @@ fn sigterm_shuts_down_gracefully_and_all_interfaces_warn() {
         .expect("stderr");
     assert!(stderr.contains("--public-url"), "{stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_admin_token_closes_the_control_api_and_nothing_else() {
+    let (_running, line, _stdout) = start(
+        &["--addr", "127.0.0.1:0", "--admin-token", "s3cret-admin"],
+        &[],
+    );
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("the address")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let get = |path: &str, key: Option<&str>| {
+        let mut request = http.get(format!("{base}{path}"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(
+        get("/_mock/apps", None).await.expect("answer").status(),
+        401
+    );
+    assert_eq!(
+        get("/_mock/apps", Some("wrong"))
+            .await
+            .expect("answer")
+            .status(),
+        401
+    );
+    assert_eq!(
+        get("/_mock/apps", Some("s3cret-admin"))
+            .await
+            .expect("answer")
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/_mock/health", None).await.expect("answer").status(),
+        200
+    );
+    // The API itself is not behind it: a TikTok token still works.
+    let minted: serde_json::Value = http
+        .post(format!("{base}/_mock/tokens"))
+        .bearer_auth("s3cret-admin")
+        .json(&serde_json::json!({"scopes": ["user.info.basic"]}))
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("json");
+    let token = minted["access_token"].as_str().expect("token");
+    let info = http
+        .get(format!("{base}/v2/user/info/?fields=open_id"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("user info");
+    assert_eq!(info.status(), 200);
 }
