@@ -53,26 +53,6 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     // Submit as a browser would, with video.list toggled off.
     let open_id = mock.state().default_open_id().expect("creator");
     let token = form_token(&html);
-    // Without the page's form token (a form posted from another site), nothing is granted.
-    let forged = http()
-        .post(format!("{}/v2/auth/authorize/", mock.uri()))
-        .form(&[
-            ("client_key", CLIENT_KEY),
-            ("redirect_uri", REDIRECT_URI),
-            ("scope", "user.info.basic,user.info.stats,video.list"),
-            ("response_type", "code"),
-            ("state", "csrf-123"),
-            ("code_challenge", &pkce.challenge_hex()),
-            ("code_challenge_method", "S256"),
-            ("granted", "user.info.basic"),
-            ("action", "approve"),
-            ("form_token", "0000"),
-        ])
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(forged.status().as_u16(), 400);
-    assert!(forged.text().await.expect("page").contains("form"));
     let form = [
         ("form_token", token.as_str()),
         ("client_key", CLIENT_KEY),
@@ -87,6 +67,17 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
         ("granted", "user.info.stats"),
         ("action", "approve"),
     ];
+    // Without the page's form token (a form posted from another site), nothing is granted.
+    let mut forged = form.to_vec();
+    forged[0].1 = "0000";
+    let refused = http()
+        .post(format!("{}/v2/auth/authorize/", mock.uri()))
+        .form(&forged)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.text().await.expect("page").contains("form"));
     let response = http()
         .post(format!("{}/v2/auth/authorize/", mock.uri()))
         .form(&form)

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -205,7 +205,7 @@ impl GrantedClient {
         let Some(meta) = crate::endpoint(name) else {
             let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
             shown.retain(|c| !c.is_control());
-            let record = self.record(&shown, None, Decision::Invalid, Some("unknown tool".into()));
+            let record = self.record(&shown, Decision::Invalid, Some("unknown tool".into()));
             self.write(record).await?;
             return Err(Error::UnknownTool {
                 name: name.to_string(),
@@ -223,7 +223,7 @@ impl GrantedClient {
             Ok(parsed) => Ok((meta, parsed)),
             Err(bad) => {
                 let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
-                let record = self.record(meta.id, Some(meta), Decision::Invalid, Some(reason));
+                let record = self.record(meta.id, Decision::Invalid, Some(reason));
                 self.write(record).await?;
                 Err(Error::InvalidArguments {
                     tool: meta.id.to_string(),
@@ -248,14 +248,14 @@ impl GrantedClient {
             return self.refuse(asked, reason).await;
         }
         if meta.access == Access::Write {
-            let mut intent = self.record(meta.id, Some(meta), Decision::Intent, None);
+            let mut intent = self.record(meta.id, Decision::Intent, None);
             intent.scopes = needed_scopes(meta, asked.fields);
             intent.arguments = redact_arguments(meta, asked.fields, asked.body);
             self.write(intent).await?;
         }
         let started = Instant::now();
         let result = send.await;
-        let mut record = self.record(meta.id, Some(meta), Decision::Allowed, None);
+        let mut record = self.record(meta.id, Decision::Allowed, None);
         record.scopes = needed_scopes(meta, asked.fields);
         record.arguments = redact_arguments(meta, asked.fields, asked.body);
         record.latency_ms = started.elapsed().as_millis() as u64;
@@ -299,12 +299,7 @@ impl GrantedClient {
     /// Audits a refusal and returns it as [`Error::Denied`].
     async fn refuse<R>(&self, asked: Asked<'_>, reason: DenyReason) -> Result<R, Error> {
         let meta = asked.meta;
-        let mut record = self.record(
-            meta.id,
-            Some(meta),
-            Decision::Denied,
-            Some(reason.to_string()),
-        );
+        let mut record = self.record(meta.id, Decision::Denied, Some(reason.to_string()));
         record.scopes = needed_scopes(meta, asked.fields);
         record.arguments = redact_arguments(meta, asked.fields, asked.body);
         self.write(record).await?;
@@ -314,34 +309,16 @@ impl GrantedClient {
         })
     }
 
-    fn record(
-        &self,
-        endpoint: &str,
-        meta: Option<&EndpointMeta>,
-        decision: Decision,
-        reason: Option<String>,
-    ) -> AuditRecord {
-        let time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_millis() as i64)
-            .unwrap_or(0);
-        AuditRecord {
-            time_ms,
-            agent: self.agent.to_string(),
-            open_id: self.user.open_id().to_string(),
-            endpoint: endpoint.to_string(),
-            scopes: meta
-                .map(|meta| needed_scopes(meta, &[]))
-                .unwrap_or_default(),
-            access: meta.map(|meta| meta.access.as_str().to_string()),
+    fn record(&self, endpoint: &str, decision: Decision, reason: Option<String>) -> AuditRecord {
+        AuditRecord::event(
+            &self.agent,
+            self.user.open_id(),
+            endpoint,
+            &Value::Null,
             decision,
             reason,
-            status: None,
-            log_id: None,
-            latency_ms: 0,
-            arguments: Value::Null,
-            approval: self.approval.as_deref().map(str::to_owned),
-        }
+            self.approval.as_deref(),
+        )
     }
 
     /// Hands `record` to every sink, each finished before the next; any failure withholds
