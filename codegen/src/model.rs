@@ -289,6 +289,8 @@ pub struct Limit {
 pub struct RateLimit {
     pub per_minute: u32,
     pub tier: Option<String>,
+    /// Whether TikTok documents a limit; `false`: the figure is only the seed's tier.
+    pub documented: bool,
     pub source: String,
 }
 

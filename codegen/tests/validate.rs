@@ -307,6 +307,25 @@ fn rate_limit_of_zero() {
 }
 
 #[test]
+fn undocumented_rate_limit_with_a_figure() {
+    let edits = [edit(
+        "endpoints.yaml",
+        "per_minute: 20, source",
+        "per_minute: 20, documented: false, source",
+    )
+    .after("\ncreator_info:")];
+    let message = check(&edits);
+    insta::assert_snapshot!(message);
+    assert_problem(
+        &message,
+        &locate(&edits, "endpoints.yaml", "\ncreator_info:", "false, source"),
+        "endpoints.creator_info.rate_limit.documented",
+        "expected documented: false only on a limit without a per_minute figure",
+    );
+    assert_count(&message, 1);
+}
+
+#[test]
 fn tier_of_zero_is_reported_once() {
     let edits = [edit("api.yaml", "per_minute: 600", "per_minute: 0")];
     let message = check(&edits);
@@ -866,12 +885,12 @@ fn anchors_are_rejected() {
     let edits = [
         edit(
             "endpoints.yaml",
-            "rate_limit: {tier: standard, source: seed}",
-            "rate_limit: &standard {tier: standard, source: seed}",
+            "rate_limit: {tier: standard, documented: false, source: O-TOK}",
+            "rate_limit: &standard {tier: standard, documented: false, source: O-TOK}",
         ),
         edit(
             "endpoints.yaml",
-            "rate_limit: {tier: standard, source: seed}",
+            "rate_limit: {tier: standard, documented: false, source: O-TOK}",
             "rate_limit: *standard",
         )
         .after("\nrevoke:"),

@@ -10,14 +10,15 @@
 //! chunks; a video may go whole (`chunk_size = video_size`) up to 64 MB; otherwise chunks
 //! are 5 MB to 64 MB, a single chunk only up to 64 MB, and the last chunk up to 128 MB.
 //! "MB" has two readings (10^6 and 2^20 bytes); both are accepted at every boundary, so a
-//! lower bound takes the smaller and an upper bound the larger.
+//! lower bound takes the smaller and an upper bound the larger. And the video is at most the
+//! endpoint's `max_video_size_bytes` (4 GB).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::spec_constants::{
     CHUNK_MAX_FINAL_MB, CHUNK_MAX_MB, CHUNK_MIN_MB, MAX_CHUNKS, MB_READINGS, MIN_CHUNKS,
 };
-use tiktok_api::{ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo};
+use tiktok_api::{ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo, endpoints};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::MockServer;
@@ -33,6 +34,12 @@ fn upper(mb: u64) -> i64 {
 /// Whether the spec's rules accept this chunking.
 fn accepted(video_size: i64, chunk_size: i64, count: i64) -> bool {
     if video_size < 1 || chunk_size < 1 || count < 1 || chunk_size > video_size {
+        return false;
+    }
+    let max_video = endpoints::INBOX_VIDEO_INIT
+        .limit("max_video_size_bytes")
+        .map_or(i64::MAX, |max| i64::try_from(max).unwrap_or(i64::MAX));
+    if video_size > max_video {
         return false;
     }
     if count != video_size / chunk_size || count < MIN_CHUNKS as i64 || count > MAX_CHUNKS as i64 {

@@ -71,8 +71,12 @@ pub use r#gen::schemas::{ENUMS, SCHEMAS};
 pub use r#gen::scopes::Scope;
 pub use r#gen::webhooks::{WEBHOOK_EVENTS, WebhookContent, WebhookEventKind};
 #[cfg(feature = "audit-sqlite")]
-pub use runtime::audit_sqlite::{ChainError, SqliteAuditLog};
-pub use runtime::grant::{Budget, DenyReason, Grant, GrantBuilder, GrantError};
+pub use runtime::audit_sqlite::{AuditQuery, ChainError, SqliteAuditLog};
+#[cfg(feature = "client")]
+pub use runtime::grant::BudgetLedger;
+pub use runtime::grant::{
+    Budget, BudgetLimit, DenyReason, Exhausted, Grant, GrantBuilder, GrantError,
+};
 #[cfg(feature = "client")]
 pub use runtime::{
     audit::{AuditRecord, AuditSink, Decision, TracingAuditSink},

@@ -115,6 +115,9 @@ pub struct RateLimit {
     pub window_seconds: u32,
     /// The named tier, where the seed says "standard limits".
     pub tier: Option<&'static str>,
+    /// Whether TikTok documents a limit. `false` (the OAuth endpoints): the figure is only
+    /// the seed's tier; the client paces itself by it, the mock enforces none unless configured.
+    pub documented: bool,
 }
 
 /// A named limit of an endpoint (ids per call, characters, lifetimes).

@@ -143,10 +143,10 @@ impl Verifier {
         {
             return Err(SignatureError::Mismatch);
         }
-        let age = now.saturating_sub(timestamp);
-        if age.abs() > self.tolerance_seconds {
+        // abs_diff: any pair of i64 clocks, without overflow.
+        if now.abs_diff(timestamp) > self.tolerance_seconds.max(0).unsigned_abs() {
             return Err(SignatureError::Stale {
-                age,
+                age: now.saturating_sub(timestamp),
                 tolerance: self.tolerance_seconds,
             });
         }

@@ -160,6 +160,16 @@ async fn reopening_the_file_finds_every_record_and_the_chain_intact() {
         records[0].prev_hash,
         tiktok_api::runtime::audit_sqlite::GENESIS_HASH
     );
+    // The log and its WAL files are the owner's only.
+    #[cfg(unix)]
+    for name in ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{Error, PostInfo, PostStatus, PrivacyLevel, UploadError, UserClient};
 
 /// A mock whose posts finish processing at once, its control API, and a handle for its
-/// private creator (where the unaudited demo app may post) with both posting scopes.
+/// private creator with both posting scopes.
 async fn poster() -> (tiktok_mock::MockServer, Control, UserClient) {
     let (mock, control) = mock().await;
     control
@@ -144,7 +144,7 @@ async fn upload_helper_refuses_bad_sources_with_typed_errors() {
 
 #[tokio::test]
 async fn upload_helper_posts_from_a_url_and_posts_photos() {
-    let (_mock, _control, user) = poster().await;
+    let (_mock, control, user) = poster().await;
     let options =
         || UploadOptions::new().poll_interval(Duration::from_millis(10), Duration::from_millis(50));
     let pulled = user
@@ -184,7 +184,15 @@ async fn upload_helper_posts_from_a_url_and_posts_photos() {
     );
     assert!(!photos.is_failed(), "{photos:?}");
 
-    // A pull the host cannot serve ends FAILED with its reason, not an error.
+    // A pull the host cannot serve ends FAILED with its reason, not an error (a verified
+    // domain under .invalid: accepted at init, the download fails).
+    let (key, _) = control.app().await;
+    control
+        .post(
+            "/_mock/apps",
+            json!({"client_key": key, "verified_domains": ["demo.example", "broken.invalid"]}),
+        )
+        .await;
     let failed = user
         .upload_video(
             VideoSource::Url("https://broken.invalid/clip.mp4".into()),

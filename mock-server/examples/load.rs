@@ -18,7 +18,7 @@ async fn main() {
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..tasks {
-        let token = mock.user_token(&scopes);
+        let token = mock.user_token(None, &scopes);
         let http = http.clone();
         let base = mock.uri();
         handles.push(tokio::spawn(async move {

@@ -80,6 +80,86 @@ impl Clock for ManualClock {
     }
 }
 
+/// The wall clock shifted by a fixed offset: it runs at real speed from a chosen start
+/// (`--clock-start` with the system clock).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset_ms: i64,
+}
+
+impl OffsetClock {
+    /// A clock that reads `start_ms` now and runs on from there.
+    pub fn starting_at(start_ms: i64) -> Self {
+        OffsetClock {
+            offset_ms: start_ms.saturating_sub(system_now_ms()),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        system_now_ms().saturating_add(self.offset_ms)
+    }
+}
+
+/// Reads a start time: Unix seconds (`1800000000`), Unix milliseconds (13 digits or more),
+/// or an RFC 3339 UTC time (`2027-01-15T08:00:00Z`, fractions of a second allowed).
+pub fn parse_instant(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        let value: i64 = text
+            .parse()
+            .map_err(|_| format!("{text:?} is out of range"))?;
+        return Ok(if text.len() >= 13 {
+            value
+        } else {
+            value.saturating_mul(1000)
+        });
+    }
+    let bad = || {
+        format!(
+            "expected Unix seconds, Unix milliseconds or an RFC 3339 UTC time (2027-01-15T08:00:00Z), found {text:?}"
+        )
+    };
+    let body = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))
+        .ok_or_else(bad)?;
+    let (date, time) = body.split_once(['T', 't', ' ']).ok_or_else(bad)?;
+    let number = |part: &str| part.parse::<i64>().map_err(|_| bad());
+    let date: Vec<&str> = date.split('-').collect();
+    let (time, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let time: Vec<&str> = time.split(':').collect();
+    if date.len() != 3 || time.len() != 3 {
+        return Err(bad());
+    }
+    let (year, month, day) = (number(date[0])?, number(date[1])?, number(date[2])?);
+    let (hour, minute, second) = (number(time[0])?, number(time[1])?, number(time[2])?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(bad());
+    }
+    let millis = if fraction.is_empty() {
+        0
+    } else {
+        let digits: String = fraction.chars().chain("000".chars()).take(3).collect();
+        number(&digits)?
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let day_of_year = (153 * mp + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Ok(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
 /// Which clock the server runs on (`--clock system|manual`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ClockKind {
@@ -126,6 +206,23 @@ mod tests {
         // 2022-10-11 22:48:44 UTC, the log_id of the reference's example.
         assert_eq!(utc_parts(1_665_528_524_000), (2022, 10, 11, 22, 48, 44));
         assert_eq!(utc_parts(951_782_400_000), (2000, 2, 29, 0, 0, 0));
+    }
+
+    #[test]
+    fn instants_parse_in_every_form() {
+        assert_eq!(parse_instant("2027-01-15T08:00:00Z"), Ok(1_800_000_000_000));
+        assert_eq!(
+            parse_instant("2027-01-15T08:00:00.5Z"),
+            Ok(1_800_000_000_500)
+        );
+        assert_eq!(parse_instant("1800000000"), Ok(1_800_000_000_000));
+        assert_eq!(parse_instant("1800000000123"), Ok(1_800_000_000_123));
+        assert_eq!(
+            parse_instant("2000-02-29T00:00:00+00:00"),
+            Ok(951_782_400_000)
+        );
+        assert!(parse_instant("tomorrow").is_err());
+        assert!(parse_instant("2027-13-01T00:00:00Z").is_err());
     }
 
     #[test]

@@ -55,6 +55,15 @@ pub enum ApiError {
     /// 404 with the gateway's plain-text body: no such path, or the wrong method.
     #[error("Unsupported path(Janus)")]
     UnsupportedPath,
+    /// A stubbed answer (`MockServer::stub`, `POST /_mock/faults` with `body`): this status
+    /// and this JSON body, sent as given, to test codes outside the catalog.
+    #[error("stub: HTTP {status}")]
+    Stub {
+        /// The HTTP status.
+        status: u16,
+        /// The whole body.
+        body: Value,
+    },
 }
 
 impl ApiError {
@@ -128,6 +137,16 @@ impl ApiError {
                     UNSUPPORTED_PATH_BODY.to_owned(),
                 );
             }
+            ApiError::Stub { status, body } => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let code = body
+                    .pointer("/error/code")
+                    .or_else(|| body.get("error"))
+                    .and_then(Value::as_str)
+                    .map_or(ErrorCode::InternalError, ErrorCode::parse);
+                return (code, status, "a stubbed answer".to_owned());
+            }
         };
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -138,6 +157,7 @@ impl ApiError {
     pub fn code_str(&self) -> String {
         match self {
             ApiError::UnsupportedPath => "unsupported_path".to_owned(),
+            ApiError::Stub { .. } => "stub".to_owned(),
             other => other.parts().0.as_str().to_owned(),
         }
     }
@@ -149,6 +169,9 @@ impl ApiError {
             let mut response = (status, UNSUPPORTED_PATH_BODY).into_response();
             set_log_id(&mut response, log_id);
             return response;
+        }
+        if let ApiError::Stub { body, .. } = self {
+            return json_response(status, body, log_id);
         }
         let body = match envelope {
             Envelope::V2 => json!({

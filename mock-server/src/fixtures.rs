@@ -30,6 +30,13 @@ pub struct Fixtures {
     /// Comments on videos.
     #[serde(default)]
     pub comments: Vec<FixtureComment>,
+    /// Settings applied when the mock starts, by group, as `POST /_mock/settings` takes
+    /// them: `{api: {...}, oauth: {...}, posting: {...}, webhooks: {...}}`.
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
+    /// The text the fixtures were read from, to place a problem found later (a setting).
+    #[serde(skip)]
+    pub source: Option<String>,
     /// Extra videos for the first creator, made at load (`--synthetic-videos N`, for
     /// benchmarks at scale): the newest an hour and a half minute before load, then one a
     /// minute ([`SYNTHETIC_VIDEO_SPACING_MS`]), without comments. Not read from YAML.
@@ -39,24 +46,53 @@ pub struct Fixtures {
 
 /// A creator of a fixture file: the `Creator` fields plus videos and generation counts.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "serde_yaml::Mapping")]
+#[serde(from = "RawCreator")]
 pub struct FixtureCreator {
     /// The profile.
     pub creator: Creator,
     /// Videos given one by one.
-    #[serde(default)]
     pub videos: Vec<FixtureVideo>,
     /// How many synthetic videos to add (newest an hour before load time, then every ~6 h).
-    #[serde(default)]
     pub generate_videos: u32,
     /// How many synthetic comments to add on each generated video.
-    #[serde(default)]
     pub generate_comments: u32,
 }
 
+/// A creator as written: every field of [`Creator`] (kept in step by a test) and the
+/// extras, read directly so that an error names its path and line (serde's `flatten` and a
+/// detour through a YAML value would lose both).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FixtureCreatorExtras {
+struct RawCreator {
+    open_id: String,
+    #[serde(default)]
+    union_id: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    avatar_url: String,
+    #[serde(default)]
+    avatar_url_100: String,
+    #[serde(default)]
+    avatar_large_url: String,
+    #[serde(default)]
+    bio_description: String,
+    #[serde(default)]
+    profile_deep_link: String,
+    #[serde(default)]
+    profile_web_link: String,
+    #[serde(default)]
+    is_verified: bool,
+    #[serde(default)]
+    follower_count: i64,
+    #[serde(default)]
+    following_count: i64,
+    #[serde(default)]
+    likes_count: i64,
+    #[serde(default)]
+    posting: Option<crate::store::PostingProfile>,
     #[serde(default)]
     videos: Vec<FixtureVideo>,
     #[serde(default)]
@@ -65,26 +101,30 @@ struct FixtureCreatorExtras {
     generate_comments: u32,
 }
 
-impl TryFrom<serde_yaml::Mapping> for FixtureCreator {
-    type Error = serde_yaml::Error;
-
-    /// Splits the mapping so both parts keep `deny_unknown_fields` (serde's flatten loses it).
-    fn try_from(mut mapping: serde_yaml::Mapping) -> Result<Self, Self::Error> {
-        let mut extras = serde_yaml::Mapping::new();
-        for key in ["videos", "generate_videos", "generate_comments"] {
-            if let Some(value) = mapping.remove(key) {
-                extras.insert(serde_yaml::Value::from(key), value);
-            }
+impl From<RawCreator> for FixtureCreator {
+    fn from(raw: RawCreator) -> Self {
+        FixtureCreator {
+            creator: Creator {
+                open_id: raw.open_id,
+                union_id: raw.union_id,
+                display_name: raw.display_name,
+                username: raw.username,
+                avatar_url: raw.avatar_url,
+                avatar_url_100: raw.avatar_url_100,
+                avatar_large_url: raw.avatar_large_url,
+                bio_description: raw.bio_description,
+                profile_deep_link: raw.profile_deep_link,
+                profile_web_link: raw.profile_web_link,
+                is_verified: raw.is_verified,
+                follower_count: raw.follower_count,
+                following_count: raw.following_count,
+                likes_count: raw.likes_count,
+                posting: raw.posting,
+            },
+            videos: raw.videos,
+            generate_videos: raw.generate_videos,
+            generate_comments: raw.generate_comments,
         }
-        let creator: Creator = serde_yaml::from_value(serde_yaml::Value::Mapping(mapping))?;
-        let extras: FixtureCreatorExtras =
-            serde_yaml::from_value(serde_yaml::Value::Mapping(extras))?;
-        Ok(FixtureCreator {
-            creator,
-            videos: extras.videos,
-            generate_videos: extras.generate_videos,
-            generate_comments: extras.generate_comments,
-        })
     }
 }
 
@@ -122,6 +162,8 @@ pub struct FixtureVideo {
     /// Views.
     #[serde(default)]
     pub view_count: i64,
+    /// Who can see it; default `PUBLIC_TO_EVERYONE`. Only public videos are listed.
+    pub privacy_level: Option<String>,
 }
 
 /// A comment of a fixture file.
@@ -147,28 +189,116 @@ pub struct FixtureComment {
     pub create_time: Option<i64>,
 }
 
-/// Why a fixture file could not be loaded.
+/// Why a fixture file could not be loaded. The message names the field's path; the line
+/// and column, where known, are apart ([`FixtureError::location`]), so a caller prints them
+/// once, beside the file name.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     /// The YAML does not match the format.
-    #[error("fixtures: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    #[error("{message}")]
+    Yaml {
+        /// The path and the problem (`apps[0]: missing field client_secret`).
+        message: String,
+        /// Line and column, 1-based.
+        location: Option<(usize, usize)>,
+    },
     /// The store refused an item (a duplicate id, a video of an unknown creator).
-    #[error("fixtures: {0}")]
+    #[error("{0}")]
     Store(#[from] StoreError),
     /// The file has no app.
-    #[error("fixtures: at least one app is needed")]
+    #[error("apps: at least one app is needed")]
     NoApp,
+    /// A value out of its set (a video's privacy level).
+    #[error("{0}")]
+    Invalid(String),
+    /// A setting is unknown or out of range.
+    #[error("{}", setting_message(message))]
+    Settings {
+        /// The path under `settings` and the problem.
+        message: String,
+        /// Line and column of the setting, 1-based, when known.
+        location: Option<(usize, usize)>,
+    },
+}
+
+/// A setting's problem under its full path in the file (`settings.api.short_pages: …`).
+fn setting_message(message: &str) -> String {
+    if message.starts_with("settings") {
+        message.to_owned()
+    } else {
+        format!("settings.{message}")
+    }
+}
+
+impl FixtureError {
+    /// Line and column of the problem, 1-based, when known.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            FixtureError::Yaml { location, .. } | FixtureError::Settings { location, .. } => {
+                *location
+            }
+            _ => None,
+        }
+    }
+
+    /// `FILE:LINE:COLUMN: path: problem` (or `FILE: problem` without a position).
+    pub fn in_file(&self, file: &str) -> String {
+        match self.location() {
+            Some((line, column)) => format!("{file}:{line}:{column}: {self}"),
+            None => format!("{file}: {self}"),
+        }
+    }
+}
+
+impl From<serde_yaml::Error> for FixtureError {
+    fn from(error: serde_yaml::Error) -> Self {
+        let location = error.location().map(|at| (at.line(), at.column()));
+        let mut message = error.to_string();
+        if let Some(at) = error.location() {
+            let suffix = format!(" at line {} column {}", at.line(), at.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_owned();
+            }
+        }
+        FixtureError::Yaml { message, location }
+    }
+}
+
+/// The line and column (1-based) of the node at a dotted `path` (`settings.api.short_pages`)
+/// of a YAML text, or of its nearest ancestor that exists.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let mut node = marked_yaml::parse_yaml(0, text).ok()?;
+    let mut best = None;
+    for key in path.split('.').filter(|key| !key.is_empty()) {
+        let mapping = node.as_mapping()?;
+        let Some((name, value)) = mapping.iter().find(|(name, _)| name.as_str() == key) else {
+            break;
+        };
+        if let Some(marker) = name.span().start() {
+            best = Some((marker.line(), marker.column()));
+        }
+        node = value.clone();
+    }
+    best
 }
 
 impl Fixtures {
     /// Parses a fixture file.
     pub fn from_yaml(text: &str) -> Result<Fixtures, FixtureError> {
-        let fixtures: Fixtures = serde_yaml::from_str(text)?;
+        let mut fixtures: Fixtures = serde_yaml::from_str(text)?;
         if fixtures.apps.is_empty() {
             return Err(FixtureError::NoApp);
         }
+        fixtures.source = Some(text.to_owned());
         Ok(fixtures)
+    }
+
+    /// Where a setting's problem is, `message` starting with its path under `settings`
+    /// (`api.short_pages: …`).
+    pub fn settings_error(&self, message: String) -> FixtureError {
+        let path = setting_message(message.split([':', ' ']).next().unwrap_or_default());
+        let location = self.source.as_deref().and_then(|text| locate(text, &path));
+        FixtureError::Settings { message, location }
     }
 
     /// The embedded demo data.
@@ -206,6 +336,13 @@ impl Fixtures {
                         .create_time
                         .map(|seconds| seconds.saturating_mul(1000)))
                     .unwrap_or(now_ms - 1_800_000 - index as i64 * 1000);
+                if let Some(level) = &video.privacy_level
+                    && !tiktok_api::PrivacyLevel::parse(level).is_known()
+                {
+                    return Err(FixtureError::Invalid(format!(
+                        "creators[{creator_index}].videos[{index}].privacy_level: {level:?} is not a PrivacyLevel"
+                    )));
+                }
                 store.insert_video(build_video(
                     &handle,
                     &creator.open_id,
@@ -284,7 +421,8 @@ impl Fixtures {
     }
 }
 
-/// A stored video from a fixture's fields, with URLs derived from the id.
+/// A stored video from a fixture's fields, with URLs derived from the id in TikTok's forms
+/// (the cover is signed and the share link gets its utm parameters when answered).
 pub fn build_video(
     handle: &str,
     open_id: &str,
@@ -301,6 +439,10 @@ pub fn build_video(
         share_url,
         embed_html,
         embed_link,
+        privacy_level: video
+            .privacy_level
+            .clone()
+            .unwrap_or_else(|| crate::store::records::PUBLIC.to_owned()),
         id,
         open_id: open_id.to_owned(),
         create_time_ms,
@@ -313,5 +455,42 @@ pub fn build_video(
         comment_count: video.comment_count,
         share_count: video.share_count,
         view_count: video.view_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixture_creator_takes_every_field_of_a_creator() {
+        let creator: Creator = serde_json::from_value(serde_json::json!({
+            "open_id": "-000x", "union_id": "u", "display_name": "d", "username": "n",
+            "avatar_url": "a", "avatar_url_100": "a1", "avatar_large_url": "al",
+            "bio_description": "b", "profile_deep_link": "p", "profile_web_link": "w",
+            "is_verified": true, "follower_count": 1, "following_count": 2, "likes_count": 3,
+            "posting": {"private_account": true},
+        }))
+        .expect("creator");
+        let as_yaml = serde_yaml::to_string(&creator).expect("yaml");
+        let text = format!(
+            "apps: [{{client_key: k, client_secret: s}}]\ncreators:\n  - {}\n",
+            as_yaml.trim_end().replace('\n', "\n    ")
+        );
+        let fixtures = Fixtures::from_yaml(&text).expect("fixtures");
+        assert_eq!(fixtures.creators[0].creator, creator);
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_line_once() {
+        let error = Fixtures::from_yaml(
+            "apps:\n  - {client_key: k, client_secret: s}\ncreators:\n  - open_id: a\n    videos:\n      - {title: x, duration: long}\n",
+        )
+        .expect_err("a bad duration");
+        assert_eq!(error.location(), Some((6, 30)));
+        assert_eq!(
+            error.in_file("f.yaml"),
+            "f.yaml:6:30: creators[0].videos[0].duration: invalid type: string \"long\", expected i32"
+        );
     }
 }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod logid;
+pub mod media;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod projection;
@@ -63,15 +64,16 @@ pub mod control;
 pub mod pipeline;
 pub mod receiver;
 pub mod registry;
+pub mod seed;
 pub mod server;
 
-pub use app::router;
+pub use app::{router, router_with_admin_token};
 pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::{ApiError, Data};
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
 pub use receiver::Receiver;
-pub use server::{MockServer, MockServerBuilder};
+pub use server::{MockServer, MockServerBuilder, Times};
 pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;
 pub use store::memory::MemoryStore;

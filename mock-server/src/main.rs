@@ -1,39 +1,74 @@
-//! `tiktok-mock`: serves the mock TikTok v2 API; reads flags, prints the demo credentials, serves.
+//! `tiktok-mock`: serves the mock TikTok v2 API; reads flags (or their `TIKTOK_MOCK_*`
+//! environment variables), prints the demo credentials (or one JSON line), serves until
+//! Ctrl-C or SIGTERM.
 
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use tiktok_mock::{AppState, ClockKind, Fixtures, router};
+use serde_json::json;
+use tiktok_mock::clock::{OffsetClock, parse_instant};
+use tiktok_mock::tokens::{read_scopes, user_scopes};
+use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router_with_admin_token};
 use tracing_subscriber::EnvFilter;
 
 /// A mock of the TikTok v2 API for integration tests: same paths, envelopes, errors,
 /// scopes and rate limits, with embedded demo data and a control API under /_mock/.
+/// Every option can also be given by its environment variable.
 #[derive(Debug, Parser)]
 #[command(name = "tiktok-mock", version)]
 struct Args {
     /// Address to listen on, HOST:PORT; ":0" or a port of 0 picks a free port on 127.0.0.1.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "TIKTOK_MOCK_ADDR", default_value = "127.0.0.1:8080")]
     addr: String,
-    /// Load apps, creators, videos and comments from this YAML file instead of the demo data
-    /// (same format as mock-server/demo.yaml).
-    #[arg(long, value_name = "FILE.yaml")]
+    /// The URL clients reach the mock at, when it is not the address it listens on (behind
+    /// a proxy, in a container): upload URLs and the printed lines use it.
+    #[arg(long, env = "TIKTOK_MOCK_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Load apps, creators, videos, comments and settings from this YAML file instead of
+    /// the demo data (same format as mock-server/demo.yaml).
+    #[arg(long, env = "TIKTOK_MOCK_FIXTURES", value_name = "FILE.yaml")]
     fixtures: Option<PathBuf>,
     /// Multiply every spec rate limit by F (e.g. 100 for load tests); default 1.
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_RATE_LIMIT_SCALE",
+        value_name = "F",
+        default_value_t = 1.0
+    )]
     rate_limit_scale: f64,
     /// The clock: the system's, or a manual one advanced with POST /_mock/clock/advance.
-    #[arg(long, value_enum, default_value_t = ClockKind::System)]
+    #[arg(long, env = "TIKTOK_MOCK_CLOCK", value_enum, default_value_t = ClockKind::System)]
     clock: ClockKind,
+    /// Where the clock starts: Unix seconds, Unix milliseconds or an RFC 3339 UTC time
+    /// (2027-01-15T08:00:00Z). The system clock then runs on from there at real speed.
+    #[arg(long, env = "TIKTOK_MOCK_CLOCK_START", value_name = "TIME")]
+    clock_start: Option<String>,
     /// Deliver every app's webhooks to this URL (overrides the fixtures' callback_url).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "TIKTOK_MOCK_WEBHOOK_URL", value_name = "URL")]
     webhook_url: Option<String>,
+    /// Print one JSON line on stdout once ready (url, apps, tokens), for scripts; the
+    /// human-readable lines go to stderr instead.
+    #[arg(long, env = "TIKTOK_MOCK_READY_JSON")]
+    ready_json: bool,
+    /// Close the control API (/_mock/, all but /_mock/health) to requests without
+    /// `Authorization: Bearer TOKEN`. Required when listening beyond loopback.
+    #[arg(long, env = "TIKTOK_MOCK_ADMIN_TOKEN", value_name = "TOKEN")]
+    admin_token: Option<String>,
     /// Give the first creator N more generated videos at start-up (one a minute back in
     /// time, no comments), to try the mock at scale.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_SYNTHETIC_VIDEOS",
+        value_name = "N",
+        default_value_t = 0
+    )]
     synthetic_videos: u64,
     /// Print one line per API call on stderr (the same as RUST_LOG=tiktok_mock::calls=info).
-    #[arg(long)]
+    #[arg(long, env = "TIKTOK_MOCK_LOG_CALLS")]
     log_calls: bool,
 }
 
@@ -42,6 +77,57 @@ fn normalize_addr(text: &str) -> String {
     match text.strip_prefix(':') {
         Some(port) => format!("127.0.0.1:{port}"),
         None => text.to_owned(),
+    }
+}
+
+/// The base URL clients use: `--public-url`, else the bound address (127.0.0.1 for an
+/// unspecified address such as 0.0.0.0, with a warning).
+fn base_url(bound: SocketAddr, public_url: Option<&str>) -> anyhow::Result<String> {
+    if let Some(url) = public_url {
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains('?') {
+            anyhow::bail!("--public-url: expected an http(s) base URL, found {url:?}");
+        }
+        return Ok(url.to_owned());
+    }
+    if bound.ip().is_unspecified() {
+        tracing::warn!(
+            "listening on {bound} (every interface) without --public-url: upload URLs and the printed lines say http://127.0.0.1:{}, which clients on other hosts can't reach; set --public-url (TIKTOK_MOCK_PUBLIC_URL)",
+            bound.port()
+        );
+        return Ok(format!("http://127.0.0.1:{}", bound.port()));
+    }
+    Ok(format!("http://{bound}"))
+}
+
+/// A future that resolves on Ctrl-C, or on SIGTERM where there is one (a container's stop).
+/// The handlers are installed when this is called, not when the future is first polled, so a
+/// signal sent as soon as the first line is printed is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::info!("shutting down");
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
     }
 }
 
@@ -69,7 +155,9 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--fixtures: cannot read {}", path.display()))?;
-            Fixtures::from_yaml(&text).with_context(|| format!("--fixtures: {}", path.display()))?
+            Fixtures::from_yaml(&text).map_err(|error| {
+                anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string()))
+            })?
         }
         None => Fixtures::demo(),
     };
@@ -82,41 +170,158 @@ async fn main() -> anyhow::Result<()> {
             app.callback_url = Some(url.clone());
         }
     }
-    let state = AppState::builder()
+    let mut builder = AppState::builder()
         .fixtures(fixtures)
         .clock_kind(args.clock)
-        .rate_limit_scale(args.rate_limit_scale)
-        .build()?;
+        .rate_limit_scale(args.rate_limit_scale);
+    if let Some(start) = &args.clock_start {
+        let start_ms =
+            parse_instant(start).map_err(|problem| anyhow::anyhow!("--clock-start: {problem}"))?;
+        builder = match args.clock {
+            ClockKind::Manual => builder.clock(Arc::new(ManualClock::new(start_ms))),
+            ClockKind::System => builder.clock(Arc::new(OffsetClock::starting_at(start_ms))),
+        };
+    }
+    let state = builder.build().map_err(|error| match &args.fixtures {
+        Some(path) => anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())),
+        None => anyhow::anyhow!("{error}"),
+    })?;
+    let shutdown = shutdown_signal();
     let address = normalize_addr(&args.addr);
     let listener = tokio::net::TcpListener::bind(address.as_str())
         .await
         .with_context(|| format!("--addr: cannot listen on {address:?}"))?;
-    let address = listener.local_addr()?;
-    let base = format!("http://{address}");
-    state.set_base_url(&base);
-    println!("listening on {base}");
-    if let Some(app) = state.store().apps().into_iter().next() {
-        println!(
-            "demo app: client_key={} client_secret={}",
-            app.client_key, app.client_secret
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() && args.admin_token.is_none() {
+        anyhow::bail!(
+            "--addr {bound} is beyond loopback: anyone who reaches it could mint tokens and reset the mock through /_mock/; give --admin-token TOKEN (or TIKTOK_MOCK_ADMIN_TOKEN)"
         );
+    }
+    if args.admin_token.as_deref().is_some_and(str::is_empty) {
+        anyhow::bail!("--admin-token: the token is empty");
+    }
+    let base = base_url(bound, args.public_url.as_deref())?;
+    state.set_base_url(&base);
+    let lines = banner(&state, bound, &base);
+    // Written, not println!: a reader that stops early (`| head -1`) must not kill the mock.
+    let (human, ready): (Box<dyn std::io::Write>, Option<String>) = if args.ready_json {
+        (
+            Box::new(std::io::stderr()),
+            Some(ready_json(&state, bound, &base)),
+        )
+    } else {
+        (Box::new(std::io::stdout()), None)
+    };
+    let mut human = human;
+    for line in &lines {
+        let _ = writeln!(human, "{line}");
+    }
+    let _ = human.flush();
+    if let Some(ready) = ready {
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "{ready}");
+        let _ = stdout.flush();
+    }
+    axum::serve(listener, router_with_admin_token(state, args.admin_token))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The human-readable lines printed at start; the first is always `listening on http://HOST:PORT`.
+fn banner(state: &AppState, bound: SocketAddr, base: &str) -> Vec<String> {
+    let mut lines = vec![format!("listening on http://{bound}")];
+    let apps = state.fixtures().apps.clone();
+    if let Some(app) = apps.first() {
+        lines.push(format!(
+            "demo app{}: client_key={} client_secret={}",
+            if app.audited { " (audited)" } else { "" },
+            app.client_key,
+            app.client_secret
+        ));
     }
     let tokens = state.demo_tokens();
     let open_id = state.default_open_id().unwrap_or_default();
-    println!(
+    lines.push(format!(
         "access token, every user scope (open_id {open_id}): {}",
         tokens.full
-    );
-    println!("access token, read scopes only: {}", tokens.read_only);
-    println!(
+    ));
+    lines.push(format!(
+        "access token, read scopes only: {}",
+        tokens.read_only
+    ));
+    lines.push(format!(
         "try: curl -s '{base}/v2/user/info/?fields=open_id,display_name,follower_count,video_count' -H 'Authorization: Bearer {}'",
         tokens.full
-    );
-    println!("control API: {base}/_mock/ (see mock-server/README.md)");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    ));
+    for app in apps.iter().skip(1) {
+        lines.push(if app.audited {
+            format!(
+                "another app: client_key={} client_secret={}",
+                app.client_key, app.client_secret
+            )
+        } else {
+            format!(
+                "unaudited app: client_key={} client_secret={} (direct posts only to private accounts, as SELF_ONLY)",
+                app.client_key, app.client_secret
+            )
+        });
+    }
+    if let Some(app) = apps.first() {
+        let domains = app.verified_domains.join(", ");
+        if !domains.is_empty() {
+            lines.push(format!(
+                "PULL_FROM_URL: verified domains of the demo app: {domains} (and their subdomains)"
+            ));
+        }
+        lines.push(match &app.callback_url {
+            Some(url) if !url.is_empty() => format!(
+                "webhooks: the demo app's go to {url}; change with --webhook-url URL or POST {base}/_mock/webhooks/callback"
+            ),
+            _ => format!(
+                "webhooks: the demo app has no callback URL; set one with --webhook-url URL or POST {base}/_mock/webhooks/callback"
+            ),
+        });
+    }
+    lines.push(format!(
+        "control API: {base}/_mock/ (health: {base}/_mock/health; see mock-server/README.md)"
+    ));
+    lines
+}
+
+/// The `--ready-json` line: where the mock is, its apps and the demo tokens.
+fn ready_json(state: &AppState, bound: SocketAddr, base: &str) -> String {
+    let tokens = state.demo_tokens();
+    let open_id = state.default_open_id();
+    let scopes = |list: Vec<tiktok_api::Scope>| -> Vec<&'static str> {
+        list.iter().map(|scope| scope.as_str()).collect()
+    };
+    let apps: Vec<serde_json::Value> = state
+        .fixtures()
+        .apps
+        .iter()
+        .map(|app| {
+            json!({
+                "client_key": app.client_key,
+                "client_secret": app.client_secret,
+                "name": app.name,
+                "audited": app.audited,
+                "redirect_uris": app.redirect_uris,
+                "callback_url": app.callback_url,
+                "verified_domains": app.verified_domains,
+            })
         })
-        .await?;
-    Ok(())
+        .collect();
+    json!({
+        "url": base,
+        "listening": format!("http://{bound}"),
+        "control": format!("{base}/_mock/"),
+        "health": format!("{base}/_mock/health"),
+        "apps": apps,
+        "tokens": {
+            "full": {"access_token": tokens.full, "open_id": open_id, "scopes": scopes(user_scopes())},
+            "read_only": {"access_token": tokens.read_only, "open_id": open_id, "scopes": scopes(read_scopes())},
+        },
+    })
+    .to_string()
 }

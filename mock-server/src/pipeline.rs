@@ -31,6 +31,7 @@ use crate::content_posting::lifecycle::settle_creator;
 use crate::error::{ApiError, Data, success_response};
 use crate::examples::example_object;
 use crate::logid::LogId;
+use crate::settings::UnknownFields;
 use crate::state::{AppState, Behaviour, Call};
 use crate::store::{CallEntry, Fault, TokenKind, TokenRecord};
 use crate::text::{query_values, with_key};
@@ -95,7 +96,12 @@ pub async fn handle(
         Err(error) => {
             let error = adapt_to_endpoint(error, endpoint);
             let decision = Cow::Owned(error.code_str());
-            (error.render(endpoint.envelope, log_id.as_str()), decision)
+            let mut response = error.render(endpoint.envelope, log_id.as_str());
+            if endpoint.envelope == Envelope::OAuth && state.oauth_settings().errors_with_http_200 {
+                // As TikTok has been seen to: the error only in the body.
+                *response.status_mut() = axum::http::StatusCode::OK;
+            }
+            (response, decision)
         }
     };
     record(
@@ -119,9 +125,10 @@ pub async fn handle(
 /// a code the endpoint's table lists goes with the status the table gives it.
 fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
     let error = match error {
-        ApiError::Catalog { .. } | ApiError::PayloadTooLarge(_) | ApiError::UnsupportedPath => {
-            error
-        }
+        ApiError::Catalog { .. }
+        | ApiError::PayloadTooLarge(_)
+        | ApiError::UnsupportedPath
+        | ApiError::Stub { .. } => error,
         other => {
             let (code, status, message) = other.parts();
             match endpoint.status_of(&code) {
@@ -175,6 +182,7 @@ async fn run(
             Fault::Latency { latency_ms } => {
                 tokio::time::sleep(Duration::from_millis(latency_ms)).await;
             }
+            Fault::Stub { status, body } => return Err(ApiError::Stub { status, body }),
         }
     }
     let (parts, body) = request.into_parts();
@@ -201,7 +209,7 @@ async fn run(
     }
 
     let fields = match endpoint.fields {
-        Some(param) => parse_fields(param, parts.uri.query(), token.as_deref())?,
+        Some(param) => parse_fields(state, param, parts.uri.query(), token.as_deref())?,
         None => Vec::new(),
     };
 
@@ -330,13 +338,18 @@ fn check_endpoint_scopes(endpoint: &EndpointMeta, token: &TokenRecord) -> Result
     )))
 }
 
+/// Counts the call in the sliding window of (`who`, endpoint) if the endpoint is limited
+/// (see [`AppState::enforced_rate_limit`]).
 fn check_rate_limit(
     state: &AppState,
     endpoint: &EndpointMeta,
     who: &str,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    let limit = state.rate_limit(endpoint) + u32::from(mutant!(RateLimitOffByOne));
+    let Some(limit) = state.enforced_rate_limit(endpoint) else {
+        return Ok(());
+    };
+    let limit = limit + u32::from(mutant!(RateLimitOffByOne));
     let window_ms = i64::from(endpoint.rate_limit.window_seconds.max(1)) * 1000;
     let decision = with_key(|key| {
         key.push_str(who);
@@ -352,40 +365,53 @@ fn check_rate_limit(
         Ok(())
     } else {
         Err(ApiError::RateLimitExceeded(format!(
-            "Rate limit exceeded: {limit} requests per {} seconds for this access token on {} {}.",
+            "Rate limit exceeded: {limit} requests per {} seconds for this {} on {} {}.",
             endpoint.rate_limit.window_seconds,
+            if endpoint.auth == Auth::ClientCredentials {
+                "app"
+            } else {
+                "access token"
+            },
             endpoint.method.as_str(),
             endpoint.path
         )))
     }
 }
 
-/// Parses `fields` against its schema: unknown names are `invalid_params`, names whose
-/// scope the token lacks are `scope_permission_missed`.
+/// Parses `fields` against its schema: unknown names are `invalid_params` (or left out, with
+/// the `unknown_fields: ignore` setting), names whose scope the token lacks are
+/// `scope_permission_missed`.
 fn parse_fields(
+    state: &AppState,
     param: FieldsParam,
     query: Option<&str>,
     token: Option<&TokenRecord>,
 ) -> Result<Vec<&'static FieldMeta>, ApiError> {
     let query = query.unwrap_or_default();
     let schema: *const SchemaMeta = param.schema;
+    let reject_unknown = state.api_settings().unknown_fields == UnknownFields::Reject;
     // The same query as the thread's last one (the usual in a test suite or a load run):
     // the names resolve the same.
     let remembered = LAST_FIELDS.with(|last| {
         last.borrow()
             .as_ref()
-            .filter(|last| std::ptr::eq(last.schema, schema) && last.query == query)
+            .filter(|last| {
+                std::ptr::eq(last.schema, schema)
+                    && last.reject_unknown == reject_unknown
+                    && last.query == query
+            })
             .map(|last| last.fields.clone())
     });
     let fields = match remembered {
         Some(fields) => fields,
         None => {
-            let fields = resolve_fields(param, query)?;
+            let fields = resolve_fields(param, query, reject_unknown)?;
             // (No fields at all depends on whether the endpoint requires them: not kept.)
             if !fields.is_empty() {
                 LAST_FIELDS.with(|last| {
                     *last.borrow_mut() = Some(LastFields {
                         schema,
+                        reject_unknown,
                         query: query.to_owned(),
                         fields: fields.clone(),
                     });
@@ -400,6 +426,7 @@ fn parse_fields(
 /// A thread's last `fields` query, resolved.
 struct LastFields {
     schema: *const SchemaMeta,
+    reject_unknown: bool,
     query: String,
     fields: Vec<&'static FieldMeta>,
 }
@@ -409,7 +436,11 @@ thread_local! {
 }
 
 /// The fields a query names, checked against the schema (unknown names, none when required).
-fn resolve_fields(param: FieldsParam, query: &str) -> Result<Vec<&'static FieldMeta>, ApiError> {
+fn resolve_fields(
+    param: FieldsParam,
+    query: &str,
+    reject_unknown: bool,
+) -> Result<Vec<&'static FieldMeta>, ApiError> {
     let mut fields: Vec<&'static FieldMeta> = Vec::with_capacity(param.schema.fields.len());
     let mut unknown = Vec::new();
     let mut any = false;
@@ -438,7 +469,7 @@ fn resolve_fields(param: FieldsParam, query: &str) -> Result<Vec<&'static FieldM
         }
         return Ok(Vec::new());
     }
-    if !unknown.is_empty() {
+    if !unknown.is_empty() && reject_unknown {
         return Err(ApiError::InvalidParams(format!(
             "fields: unknown field {} (valid: {})",
             unknown.join(", "),

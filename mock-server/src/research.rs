@@ -75,7 +75,10 @@ pub fn comment_list(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError
     };
     check_daily_quota(state, call)?;
     let start = usize::try_from(cursor).unwrap_or(usize::MAX);
-    let count = usize::try_from(max_count).unwrap_or(0);
+    // Short pages (a setting) hold fewer than max_count while has_more stays true.
+    let count = state
+        .api_settings()
+        .page_size(usize::try_from(max_count).unwrap_or(0));
     let page: Vec<Value> = comments
         .iter()
         .skip(start)

@@ -1,9 +1,12 @@
-//! [`MockServer`]: the mock on a real socket for in-process tests, in the manner of wiremock-rs.
+//! [`MockServer`]: the mock on a real socket for in-process tests, in the manner of wiremock-rs:
+//! tokens, codes, faults, stubs, the call log, reset, and expectations checked on drop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tiktok_api::Scope;
+use parking_lot::Mutex;
+use tiktok_api::meta::EndpointMeta;
+use tiktok_api::{ErrorCode, Scope};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -12,15 +15,20 @@ use crate::clock::{Clock, ClockKind};
 use crate::control::advance_clock_by;
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::state::{AppState, AppStateBuilder};
+use crate::store::{CallRecord, Fault, PendingFault};
 use crate::tokens::{MintRequest, ScopeList};
 
 /// A running mock on `127.0.0.1`, shut down when dropped.
 ///
 /// ```no_run
 /// # async fn example() {
+/// use tiktok_api::{ErrorCode, Scope};
 /// let mock = tiktok_mock::MockServer::start().await;
 /// let base_url = mock.uri(); // e.g. http://127.0.0.1:41234
-/// # let _ = base_url;
+/// let token = mock.user_token(None, &[Scope::UserInfoBasic]);
+/// mock.fault("user_info", ErrorCode::InternalError, 1); // the next call fails
+/// mock.expect("user_info", 2); // checked when `mock` is dropped
+/// # let _ = (base_url, token);
 /// # }
 /// ```
 #[derive(Debug)]
@@ -29,6 +37,72 @@ pub struct MockServer {
     state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    expectations: Mutex<Vec<Expectation>>,
+}
+
+/// How many calls an expectation wants: exactly, or within a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    min: u64,
+    max: u64,
+}
+
+impl Times {
+    fn contains(self, count: u64) -> bool {
+        (self.min..=self.max).contains(&count)
+    }
+}
+
+impl std::fmt::Display for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.min, self.max) {
+            (min, max) if min == max => write!(f, "exactly {min}"),
+            (min, u64::MAX) => write!(f, "at least {min}"),
+            (min, max) => write!(f, "{min} to {max}"),
+        }
+    }
+}
+
+impl From<u64> for Times {
+    fn from(times: u64) -> Self {
+        Times {
+            min: times,
+            max: times,
+        }
+    }
+}
+
+impl From<std::ops::RangeInclusive<u64>> for Times {
+    fn from(range: std::ops::RangeInclusive<u64>) -> Self {
+        Times {
+            min: *range.start(),
+            max: *range.end(),
+        }
+    }
+}
+
+impl From<std::ops::Range<u64>> for Times {
+    fn from(range: std::ops::Range<u64>) -> Self {
+        Times {
+            min: range.start,
+            max: range.end.saturating_sub(1),
+        }
+    }
+}
+
+impl From<std::ops::RangeFrom<u64>> for Times {
+    fn from(range: std::ops::RangeFrom<u64>) -> Self {
+        Times {
+            min: range.start,
+            max: u64::MAX,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Expectation {
+    endpoint: &'static str,
+    times: Times,
 }
 
 impl MockServer {
@@ -60,12 +134,30 @@ impl MockServer {
         &self.state
     }
 
-    /// Mints a user token of the demo creator with the most videos.
+    /// The endpoint of the table with this id (`video_list`) or path (`/v2/video/list/`).
     ///
     /// # Panics
-    /// If the fixtures have no app or no creator.
-    pub fn user_token(&self, scopes: &[Scope]) -> String {
+    /// If there is none: a typo in a test.
+    fn endpoint(&self, endpoint: &str) -> &'static EndpointMeta {
+        self.state
+            .endpoints()
+            .iter()
+            .copied()
+            .find(|meta| meta.id == endpoint || meta.path == endpoint)
+            .unwrap_or_else(|| {
+                let ids: Vec<&str> = self.state.endpoints().iter().map(|meta| meta.id).collect();
+                panic!("no endpoint {endpoint:?}; the table has {}", ids.join(", "))
+            })
+    }
+
+    /// Mints a user token of `open_id` (the demo creator with the most videos for `None`)
+    /// with these scopes, for the first app.
+    ///
+    /// # Panics
+    /// If the fixtures have no app or no such creator.
+    pub fn user_token(&self, open_id: Option<&str>, scopes: &[Scope]) -> String {
         let request = MintRequest {
+            open_id: open_id.map(str::to_owned),
             scopes: Some(ScopeList::List(
                 scopes
                     .iter()
@@ -76,8 +168,149 @@ impl MockServer {
         };
         self.state
             .mint_token(&request)
-            .expect("the fixtures have an app and a creator")
+            .unwrap_or_else(|error| panic!("cannot mint a token: {error}"))
             .access_token
+    }
+
+    /// Runs an authorize URL (built with `tiktok_api::oauth::AuthorizeUrl` against
+    /// `{uri}/v2/auth/authorize/`) as if the user approved every scope, and returns the code
+    /// of the redirect. Add `&open_id=…` or `&grant=…` to the URL to choose the user or scopes.
+    ///
+    /// # Panics
+    /// If the mock does not redirect with a code (the URL's error is in the message).
+    pub async fn authorize(&self, url: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let response = http
+            .get(format!("{url}{separator}auto_approve=1"))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("authorize: {error}"));
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let Some(location) = location else {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            panic!("authorize: no redirect (HTTP {status}): {body}");
+        };
+        let query = location.split_once('?').map_or("", |(_, query)| query);
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        pairs
+            .iter()
+            .find(|(name, _)| name == "code")
+            .map(|(_, code)| code.clone())
+            .unwrap_or_else(|| panic!("authorize: the redirect carries no code: {location}"))
+    }
+
+    /// Makes the next `times` calls to `endpoint` (an id or a path) fail with `code`, with
+    /// the status the endpoint's table gives it (the catalog's otherwise).
+    ///
+    /// # Panics
+    /// If the endpoint is not in the table.
+    pub fn fault(&self, endpoint: &str, code: ErrorCode, times: u32) {
+        let meta = self.endpoint(endpoint);
+        let status = meta.status_of(&code).unwrap_or_else(|| code.status());
+        let message = code
+            .meta()
+            .map(|error| error.meaning.to_owned())
+            .unwrap_or_default();
+        self.state.store().push_fault(PendingFault {
+            endpoint: meta.id.to_owned(),
+            fault: Fault::Error {
+                code,
+                status,
+                message,
+            },
+            remaining: times,
+        });
+    }
+
+    /// Answers every call to `endpoint` with this HTTP status and JSON body, as given (until
+    /// [`MockServer::reset`]): for codes and shapes outside the catalog.
+    ///
+    /// # Panics
+    /// If the endpoint is not in the table.
+    pub fn stub(&self, endpoint: &str, status: u16, body: serde_json::Value) {
+        let meta = self.endpoint(endpoint);
+        self.state.store().push_fault(PendingFault {
+            endpoint: meta.id.to_owned(),
+            fault: Fault::Stub { status, body },
+            remaining: u32::MAX,
+        });
+    }
+
+    /// Expects `times` calls to `endpoint` (an id or a path) over the mock's life: `2`,
+    /// `1..=3`, `1..`. Checked when the mock is dropped (a failure lists the calls received)
+    /// or by [`MockServer::verify`].
+    ///
+    /// # Panics
+    /// If the endpoint is not in the table.
+    pub fn expect(&self, endpoint: &str, times: impl Into<Times>) {
+        let endpoint = self.endpoint(endpoint).id;
+        self.expectations.lock().push(Expectation {
+            endpoint,
+            times: times.into(),
+        });
+    }
+
+    /// Checks every expectation now; the error lists what was expected and every call received.
+    pub fn verify(&self) -> Result<(), String> {
+        let calls = self.calls();
+        let mut problems = Vec::new();
+        for expectation in self.expectations.lock().iter() {
+            let count = calls
+                .iter()
+                .filter(|call| call.endpoint.as_deref() == Some(expectation.endpoint))
+                .count() as u64;
+            if !expectation.times.contains(count) {
+                problems.push(format!(
+                    "expected {} call(s) to {}, received {count}",
+                    expectation.times, expectation.endpoint
+                ));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let received: Vec<String> = calls
+            .iter()
+            .map(|call| {
+                format!(
+                    "  {} {} -> {} {}",
+                    call.method, call.path, call.status, call.decision
+                )
+            })
+            .collect();
+        Err(format!(
+            "{}\ncalls received ({}):\n{}",
+            problems.join("\n"),
+            received.len(),
+            if received.is_empty() {
+                "  (none)".to_owned()
+            } else {
+                received.join("\n")
+            }
+        ))
+    }
+
+    /// The API calls received so far, oldest first (the call log; control calls excluded).
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.state.store().calls()
+    }
+
+    /// Back to the start: fixtures reloaded, demo tokens restored; tokens, faults, stubs,
+    /// the call log, webhook deliveries and expectations forgotten. Settings and the clock stay.
+    pub fn reset(&self) {
+        self.state
+            .reset()
+            .unwrap_or_else(|error| panic!("the fixtures reload: {error}"));
+        self.expectations.lock().clear();
     }
 
     /// Advances a manual clock by `seconds`; returns false on the system clock.
@@ -93,6 +326,11 @@ impl Drop for MockServer {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if !std::thread::panicking()
+            && let Err(problem) = self.verify()
+        {
+            panic!("tiktok-mock: expectations not met\n{problem}");
         }
     }
 }
@@ -167,6 +405,7 @@ impl MockServerBuilder {
             state,
             shutdown: Some(shutdown),
             task: Some(task),
+            expectations: Mutex::new(Vec::new()),
         })
     }
 }

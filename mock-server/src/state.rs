@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
 use tiktok_api::WebhookEventKind;
 use tiktok_api::meta::{EndpointMeta, FieldMeta, WebhookFamily};
 
@@ -15,7 +16,7 @@ use crate::clock::{Clock, ClockKind, ManualClock, SystemClock};
 use crate::error::{ApiError, Data};
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::random::random_token;
-use crate::settings::{OAuthSettings, Posting};
+use crate::settings::{ApiSettings, OAuthSettings, Posting};
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, TokenRecord};
 use crate::tokens::{DemoTokens, MintRequest, TokenResponse, default_open_id, put_demo_tokens};
@@ -70,6 +71,7 @@ struct Inner {
     next_video_id: AtomicU64,
     webhooks: Webhooks,
     oauth: Mutex<OAuthSettings>,
+    api: RwLock<ApiSettings>,
     posting: Posting,
 }
 
@@ -194,6 +196,86 @@ impl AppState {
     /// Replaces the token lifetimes and refresh-token rotation.
     pub fn set_oauth_settings(&self, settings: OAuthSettings) {
         *self.inner.oauth.lock() = settings;
+    }
+
+    /// How the API endpoints behave where TikTok's behaviour varies.
+    pub fn api_settings(&self) -> ApiSettings {
+        *self.inner.api.read()
+    }
+
+    /// Replaces the API behaviour settings.
+    pub fn set_api_settings(&self, settings: ApiSettings) {
+        *self.inner.api.write() = settings;
+    }
+
+    /// The calls per window `endpoint` allows, or `None` when it is not limited: a limit
+    /// TikTok documents is always enforced (scaled); one it does not (the OAuth endpoints)
+    /// only when `rate_limit_per_minute` is set in the OAuth settings.
+    pub fn enforced_rate_limit(&self, endpoint: &EndpointMeta) -> Option<u32> {
+        if endpoint.rate_limit.documented {
+            Some(self.rate_limit(endpoint))
+        } else {
+            self.oauth_settings().rate_limit_per_minute
+        }
+    }
+
+    /// Every setting, by group: `api`, `oauth`, `posting`, `webhooks` (`GET /_mock/settings`).
+    pub fn settings_json(&self) -> Value {
+        json!({
+            "api": self.api_settings(),
+            "oauth": self.oauth_settings(),
+            "posting": self.posting().settings(),
+            "webhooks": self.webhooks().settings(),
+        })
+    }
+
+    /// Changes the settings named in `changes` (`{"api": {...}, "oauth": {...}, ...}`; only
+    /// the fields given change), all or nothing; the message names the bad field.
+    pub fn apply_settings(&self, changes: &Value) -> Result<(), String> {
+        let Value::Object(groups) = changes else {
+            return Err(
+                "settings: expected an object of groups (api, oauth, posting, webhooks)".to_owned(),
+            );
+        };
+        let mut api = self.api_settings();
+        let mut oauth = self.oauth_settings();
+        let mut posting = self.posting().settings();
+        let mut webhooks = self.webhooks().settings();
+        for (group, change) in groups {
+            match group.as_str() {
+                "api" => api = merge(group, &api, change)?,
+                "oauth" => {
+                    let mut change = change.clone();
+                    if let Some(preset) = change.as_object_mut().and_then(|c| c.remove("lifetimes"))
+                    {
+                        let preset = preset.as_str().unwrap_or("(not a string)");
+                        oauth = oauth
+                            .with_lifetimes(preset)
+                            .map_err(|e| format!("oauth.{e}"))?;
+                    }
+                    oauth = merge(group, &oauth, &change)?;
+                    oauth.check().map_err(|e| format!("oauth.{e}"))?;
+                }
+                "posting" => {
+                    posting = merge(group, &posting, change)?;
+                    posting.check().map_err(|e| format!("posting: {e}"))?;
+                }
+                "webhooks" => {
+                    webhooks = merge(group, &webhooks, change)?;
+                    webhooks.check().map_err(|e| format!("webhooks: {e}"))?;
+                }
+                other => {
+                    return Err(format!(
+                        "settings: unknown group {other:?} (known: api, oauth, posting, webhooks)"
+                    ));
+                }
+            }
+        }
+        self.set_api_settings(api);
+        self.set_oauth_settings(oauth);
+        self.posting().set_settings(posting);
+        self.webhooks().set_settings(webhooks);
+        Ok(())
     }
 
     /// The webhook queue: deliveries, their attempts and the retry settings.
@@ -325,6 +407,7 @@ impl AppStateBuilder {
             inner: Arc::new(Inner {
                 webhooks: Webhooks::new(store.clone(), clock.clone()),
                 oauth: Mutex::new(OAuthSettings::default()),
+                api: RwLock::new(ApiSettings::default()),
                 store,
                 clock,
                 rate_limit_scale: if scale.is_finite() && scale > 0.0 {
@@ -344,6 +427,38 @@ impl AppStateBuilder {
             }),
         };
         state.reset()?;
+        if let Some(settings) = &state.inner.fixtures.settings {
+            state
+                .apply_settings(settings)
+                .map_err(|message| state.inner.fixtures.settings_error(message))?;
+        }
         Ok(state)
     }
+}
+
+/// `current` with the fields of `change` (an object whose keys must be fields of `current`).
+fn merge<T: Serialize + DeserializeOwned>(
+    group: &str,
+    current: &T,
+    change: &Value,
+) -> Result<T, String> {
+    let Value::Object(change) = change else {
+        return Err(format!("{group}: expected an object, found {change}"));
+    };
+    let mut object = match serde_json::to_value(current) {
+        Ok(Value::Object(object)) => object,
+        _ => Map::new(),
+    };
+    for (key, value) in change {
+        if !object.contains_key(key) {
+            let known: Vec<&str> = object.keys().map(String::as_str).collect();
+            return Err(format!(
+                "{group}.{key}: unknown setting (known: {})",
+                known.join(", ")
+            ));
+        }
+        object.insert(key.clone(), value.clone());
+    }
+    serde_path_to_error::deserialize(Value::Object(object))
+        .map_err(|error| format!("{group}.{}: {}", error.path(), error.inner()))
 }

@@ -113,7 +113,7 @@ pub fn authenticate_client(store: &dyn Store, body: &Value) -> Option<App> {
     let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
     store
         .app(field("client_key"))
-        .filter(|app| app.client_secret == field("client_secret"))
+        .filter(|app| crate::random::secrets_equal(&app.client_secret, field("client_secret")))
 }
 
 /// Mints a token as `POST /_mock/tokens` does, at `now_ms`.

@@ -1,12 +1,30 @@
-//! The `videos` group: `POST /v2/video/list/` (`video_list`, the token's creator's videos
-//! newest first by timestamp cursor) and `POST /v2/video/query/` (`video_query`, their videos
-//! among the ids asked for).
+//! The `videos` group: `POST /v2/video/list/` (`video_list`, the token's creator's public
+//! videos newest first by timestamp cursor) and `POST /v2/video/query/` (`video_query`, their
+//! public videos among the ids asked for). Only public posts are shown, as TikTok shows them.
+//!
+//! Each video is shown as the call sees it: exactly the fields asked for, the cover signed
+//! to expire (the table's `cover_image_url_ttl_seconds` on the mock's clock) and the share
+//! link carrying the app's `utm_source`; written straight to JSON bytes from the store
+//! ([`crate::store::ApiVideo`]).
 
 use serde_json::Value;
 
 use crate::error::{ApiError, Data};
 use crate::projection::Projection;
 use crate::state::{AppState, Call};
+use crate::store::VideoCall;
+
+/// What the videos of this call's answer depend on beyond the videos.
+fn video_call<'a>(call: &'a Call<'_>) -> VideoCall<'a> {
+    VideoCall {
+        now_ms: call.now_ms,
+        cover_ttl_seconds: call
+            .endpoint
+            .limit("cover_image_url_ttl_seconds")
+            .map(|ttl| i64::try_from(ttl).unwrap_or(i64::MAX)),
+        client_key: call.token.map_or("", |token| token.client_key.as_str()),
+    }
+}
 
 /// `POST /v2/video/list/`: the token's creator's videos, newest first, by timestamp cursor.
 pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
@@ -38,22 +56,24 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
             }
         },
     };
+    // Short pages (a setting) hold fewer than max_count while has_more stays true.
+    let page_size = state.api_settings().page_size(max_count as usize);
     // The page is serialized straight from the store, under the creator's lock.
+    let shown = video_call(call);
     let mut projection = Projection::new(call.fields);
-    let mut videos = Data::buffer(max_count as usize * 160, PAGE_HEAD);
+    let mut videos = Data::buffer(page_size * 160, PAGE_HEAD);
     let array_start = videos.len();
     videos.push(b'[');
     let mut last = None;
-    let has_more =
-        state
-            .store()
-            .visit_video_page(open_id, cursor, max_count as usize, &mut |video| {
-                if last.is_some() {
-                    videos.push(b',');
-                }
-                projection.write(&mut videos, &video.api());
-                last = Some(video.create_time_ms);
-            });
+    let has_more = state
+        .store()
+        .visit_video_page(open_id, cursor, page_size, &mut |video| {
+            if last.is_some() {
+                videos.push(b',');
+            }
+            projection.write(&mut videos, &video.api(&shown));
+            last = Some(video.create_time_ms);
+        });
     videos.push(b']');
     let next_cursor = last
         .map(|create_time_ms| create_time_ms + i64::from(mutant!(DuplicateAcrossPages)))
@@ -111,6 +131,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
             "filters.video_ids: at most {max_ids} ids per request"
         )));
     }
+    let shown = video_call(call);
     let mut projection = Projection::new(call.fields);
     let mut videos = Data::buffer(ids.len() * 160, PAGE_HEAD);
     let array_start = videos.len();
@@ -124,7 +145,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
         if index > 0 {
             videos.push(b',');
         }
-        projection.write(&mut videos, &video.as_view().api());
+        projection.write(&mut videos, &video.as_view().api(&shown));
     }
     videos.push(b']');
     Ok(page_data(0, false, videos, array_start))
@@ -132,12 +153,37 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use crate::examples::project;
+    use crate::media::{share_url, signed_url};
     use crate::state::{AppState, Call};
-    use crate::store::{TokenKind, TokenRecord};
+    use crate::store::{TokenKind, TokenRecord, Video};
     use crate::tokens::user_scopes;
+
+    /// A video as the API showed it when answers were built as `Value`s: the reference.
+    fn api_video(video: &Video, call: &Call<'_>) -> Value {
+        let mut object = video.to_api_json();
+        let asked = |name: &str| call.fields.iter().any(|field| field.name == name);
+        if asked("cover_image_url")
+            && let Some(ttl) = call.endpoint.limit("cover_image_url_ttl_seconds")
+        {
+            let signed = signed_url(
+                &video.cover_image_url,
+                call.now_ms,
+                i64::try_from(ttl).unwrap_or(i64::MAX),
+            );
+            object.insert("cover_image_url".to_owned(), Value::from(signed));
+        }
+        if asked("share_url") {
+            let client_key = call.token.map_or("", |token| token.client_key.as_str());
+            object.insert(
+                "share_url".to_owned(),
+                Value::from(share_url(&video.share_url, client_key)),
+            );
+        }
+        project(&object, call.fields)
+    }
 
     /// The bytes are those of the `Value` the mock used to build, field by field.
     #[test]
@@ -151,7 +197,7 @@ mod tests {
             access_token: "act.test".to_owned(),
             kind: TokenKind::User,
             open_id: Some(open_id.clone()),
-            client_key: String::new(),
+            client_key: "awkey".to_owned(),
             scopes: user_scopes(),
             expires_at_ms: i64::MAX,
             refresh_token: None,
@@ -165,14 +211,14 @@ mod tests {
                 token: Some(&token),
                 fields,
                 body: &body,
-                now_ms: 0,
+                now_ms: 1_700_000_000_123,
             };
             let data = super::video_list(&state, &call).expect("answers");
             let page = state.store().video_page(&open_id, None, 7);
             let videos: Vec<_> = page
                 .videos
                 .iter()
-                .map(|video| project(&video.to_api_json(), fields))
+                .map(|video| api_video(video, &call))
                 .collect();
             let expected = json!({
                 "videos": videos,

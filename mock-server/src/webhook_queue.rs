@@ -81,6 +81,10 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
     /// The delivery this one repeats (the duplicate option).
     pub duplicate_of: Option<u64>,
+    /// The post the event is about (`publish_id`, or `share_id` of the seed's events): the
+    /// deliveries of one post go out in the order they happened, each after the one before
+    /// it was delivered or dropped.
+    pub order_key: Option<String>,
 }
 
 /// How deliveries are retried and duplicated.
@@ -109,6 +113,20 @@ impl Default for WebhookSettings {
 }
 
 impl WebhookSettings {
+    /// Why these settings can't be used, if they can't.
+    pub fn check(&self) -> Result<(), String> {
+        if self.first_retry_seconds < 1
+            || self.max_retry_interval_seconds < 1
+            || self.retry_window_seconds < 0
+        {
+            return Err(
+                "first_retry_seconds and max_retry_interval_seconds must be at least 1, retry_window_seconds at least 0"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     /// The delay after the `failures`-th failed attempt (1-based), milliseconds.
     pub fn backoff_ms(&self, failures: usize) -> i64 {
         let exponent = failures.saturating_sub(1).min(40) as u32;
@@ -176,6 +194,11 @@ impl Webhooks {
             return Vec::new();
         };
         let now_ms = self.clock.now_ms();
+        let fields = serde_json::to_value(content).unwrap_or_default();
+        let order_key = ["publish_id", "share_id"]
+            .iter()
+            .find_map(|key| fields.get(key).and_then(serde_json::Value::as_str))
+            .map(str::to_owned);
         let payload = WebhookPayload {
             client_key: app.client_key.clone(),
             event: event.clone(),
@@ -209,6 +232,7 @@ impl Webhooks {
                         next_attempt_ms: Some(now_ms),
                         attempts: Vec::new(),
                         duplicate_of: (copy > 0).then(|| ids[0]),
+                        order_key: order_key.clone(),
                     },
                 );
                 ids.push(id);
@@ -364,8 +388,19 @@ impl Worker {
             delivery.state = DeliveryState::Delivered;
             delivery.next_attempt_ms = None;
             tracing::debug!(id = due.id, event = %delivery.event, "webhook delivered");
+            drop(queue);
+            // The next delivery of the same post may go now.
+            shared.wake.notify_one();
             return;
         }
+        let cause = match (
+            status,
+            &delivery.attempts.last().and_then(|a| a.error.clone()),
+        ) {
+            (Some(status), _) => format!("HTTP {status} (only 200 counts)"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no answer".to_owned(),
+        };
         let next = at_ms.saturating_add(settings.backoff_ms(delivery.attempts.len()));
         let deadline = delivery
             .created_at_ms
@@ -377,36 +412,65 @@ impl Worker {
                 id = due.id,
                 client_key = %delivery.client_key,
                 event = %delivery.event,
+                url = %delivery.url,
                 attempts = delivery.attempts.len(),
+                %cause,
                 "webhook dropped: no 200 within the retry window"
             );
+            drop(queue);
+            shared.wake.notify_one();
         } else {
             delivery.state = DeliveryState::Pending;
             delivery.next_attempt_ms = Some(next);
+            tracing::warn!(
+                id = due.id,
+                client_key = %delivery.client_key,
+                event = %delivery.event,
+                url = %delivery.url,
+                attempt = delivery.attempts.len(),
+                %cause,
+                retry_in_ms = next - at_ms,
+                "webhook attempt failed"
+            );
         }
     }
 }
 
-/// Marks the deliveries due at `now_ms` in flight and returns them.
+/// Marks the deliveries due at `now_ms` in flight and returns them. A delivery waits while
+/// an earlier one of the same post (and app) is pending or in flight, so each post's events
+/// arrive in the order they happened.
 fn take_due(shared: &Shared, now_ms: i64) -> Vec<Due> {
     let mut queue = shared.queue.lock();
-    queue
-        .deliveries
-        .values_mut()
-        .filter(|delivery| {
-            delivery.state == DeliveryState::Pending
-                && delivery.next_attempt_ms.is_some_and(|due| due <= now_ms)
-        })
-        .map(|delivery| {
+    let mut busy: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut due = Vec::new();
+    for delivery in queue.deliveries.values_mut() {
+        let open = matches!(
+            delivery.state,
+            DeliveryState::Pending | DeliveryState::InFlight
+        );
+        let key = delivery
+            .order_key
+            .clone()
+            .map(|key| (delivery.client_key.clone(), key));
+        if let Some(key) = &key
+            && open
+            && !busy.insert(key.clone())
+        {
+            continue; // An earlier delivery of this post goes first.
+        }
+        if delivery.state == DeliveryState::Pending
+            && delivery.next_attempt_ms.is_some_and(|at| at <= now_ms)
+        {
             delivery.state = DeliveryState::InFlight;
-            Due {
+            due.push(Due {
                 id: delivery.id,
                 client_key: delivery.client_key.clone(),
                 url: delivery.url.clone(),
                 body: delivery.body.clone(),
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    due
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use crate::state::AppState;
 use crate::store::App;
 use crate::tokens::revoke_authorization;
 use crate::validate::truncate;
-use crate::webhook_queue::WebhookSettings;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,26 +73,10 @@ async fn write_settings(
     State(state): State<AppState>,
     ControlJson(changes): ControlJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut current = match serde_json::to_value(state.webhooks().settings()) {
-        Ok(Value::Object(object)) => object,
-        _ => Map::new(),
-    };
-    current.extend(changes);
-    let settings: WebhookSettings =
-        serde_json::from_value(Value::Object(current)).map_err(|error| {
-            ApiError::InvalidParams(format!("The request body is invalid: {error}"))
-        })?;
-    if settings.first_retry_seconds < 1
-        || settings.max_retry_interval_seconds < 1
-        || settings.retry_window_seconds < 0
-    {
-        return Err(ApiError::InvalidParams(
-            "first_retry_seconds and max_retry_interval_seconds must be at least 1, retry_window_seconds at least 0"
-                .to_owned(),
-        ));
-    }
-    state.webhooks().set_settings(settings);
-    Ok(Json(settings).into_response())
+    state
+        .apply_settings(&json!({ "webhooks": changes }))
+        .map_err(ApiError::InvalidParams)?;
+    Ok(Json(state.webhooks().settings()).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -128,7 +128,7 @@ async fn oversized_bodies_get_413_in_the_envelope() {
 async fn unknown_enum_values_and_lengths_are_checked() {
     // content init allows 6 calls a minute; scale it up for this test.
     let mock = Harness::with(|builder| builder.rate_limit_scale(100.0));
-    // The demo app is unaudited: it may direct-post only to a private account (New Creator).
+    // A private creator (New Creator): SELF_ONLY is one of its privacy options.
     let token = mock.mint(tiktok_mock::MintRequest {
         open_id: Some("-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70".to_owned()),
         scopes: Some(tiktok_mock::tokens::ScopeList::List(
@@ -143,7 +143,7 @@ async fn unknown_enum_values_and_lengths_are_checked() {
         "media_type": "PHOTO",
         "post_mode": "DIRECT_POST",
         "post_info": {"title": "t", "privacy_level": "SELF_ONLY"},
-        "source_info": {"source": "PULL_FROM_URL", "photo_images": ["https://a.example/1.jpeg"], "photo_cover_index": 0},
+        "source_info": {"source": "PULL_FROM_URL", "photo_images": ["https://media.demo.example/1.jpeg"], "photo_cover_index": 0},
     });
     let path = "/v2/post/publish/content/init/";
     mock.post_json(path, Some(&token), base.to_string())
@@ -183,12 +183,12 @@ async fn unknown_enum_values_and_lengths_are_checked() {
     );
     // Items: 1 to 35 images; the index of an item is named.
     let mut body = base.clone();
-    body["source_info"]["photo_images"] = json!(vec!["https://a.example/1.jpeg"; 36]);
+    body["source_info"]["photo_images"] = json!(vec!["https://media.demo.example/1.jpeg"; 36]);
     mock.post_json(path, Some(&token), body.to_string())
         .await
         .assert_error(400, "invalid_params");
     let mut body = base.clone();
-    body["source_info"]["photo_images"] = json!(["https://a.example/1.jpeg", 7]);
+    body["source_info"]["photo_images"] = json!(["https://media.demo.example/1.jpeg", 7]);
     let answer = mock.post_json(path, Some(&token), body.to_string()).await;
     assert!(
         answer.message().contains("source_info.photo_images[1]"),

@@ -76,8 +76,8 @@ async fn chunk_rules_hold_at_each_boundary_under_both_readings_of_mb() {
         (100_000_000, 60_000_000, 1, Some("more than one chunk")),
         // The last chunk absorbs the rest, up to 128 MB (here 134,217,727 bytes).
         (3 * 64 * MIB - 1, 64 * MIB, 2, None),
-        // 1 to 1,000 chunks.
-        (5_000_000_000, 5_000_000, 1000, None),
+        // 1 to 1,000 chunks (within 4 GB, 819 chunks of 5 MiB is about the most there is).
+        (4 * 1024 * MIB, 5 * MIB, 819, None),
         (5_005_000_000, 5_000_000, 1001, Some("1 to 1000 chunks")),
         // chunk_size within video_size.
         (1_000, 2_000, 1, Some("must not exceed video_size")),
@@ -127,9 +127,16 @@ async fn file_upload_needs_its_three_sizes_and_pull_needs_an_https_url() {
         "{}",
         answer.text
     );
+    // Only https URLs are ever verified.
     let answer = init(
         &harness,
-        json!({"source": "PULL_FROM_URL", "video_url": "ftp://media.example/v.mp4"}),
+        json!({"source": "PULL_FROM_URL", "video_url": "ftp://media.demo.example/v.mp4"}),
+    )
+    .await;
+    answer.assert_error(403, "url_ownership_unverified");
+    let answer = init(
+        &harness,
+        json!({"source": "PULL_FROM_URL", "video_url": "https:///v.mp4"}),
     )
     .await;
     answer.assert_error(400, "invalid_params");
@@ -139,6 +146,22 @@ async fn file_upload_needs_its_three_sizes_and_pull_needs_an_https_url() {
     )
     .await;
     answer.assert_error(403, "url_ownership_unverified");
+}
+
+#[tokio::test]
+async fn videos_above_four_gigabytes_are_refused() {
+    const MIB: i64 = 1_048_576;
+    let harness = Harness::new();
+    // 4 GB under the larger reading of GB (4 x 2^30 bytes) is the most; one byte more fails.
+    let at_most = init(&harness, file(4 * 1024 * MIB, 64 * MIB, 64)).await;
+    at_most.assert_ok();
+    let over = init(&harness, file(4 * 1024 * MIB + 1, 64 * MIB, 64)).await;
+    over.assert_error(400, "invalid_params");
+    assert!(
+        over.message().contains("source_info.video_size") && over.message().contains("4 GB"),
+        "{}",
+        over.text
+    );
 }
 
 /// The path and query of an upload URL.
@@ -450,7 +473,7 @@ async fn a_large_upload_is_streamed_not_buffered() {
         .await;
     // 64 MiB chunks; the last absorbs the rest: 127 MiB.
     let total = 191 * MIB;
-    let token = mock.user_token(&[Scope::VideoUpload]);
+    let token = mock.user_token(None, &[Scope::VideoUpload]);
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/v2/post/publish/inbox/video/init/", mock.uri()))
         .bearer_auth(&token)

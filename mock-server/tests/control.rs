@@ -103,7 +103,12 @@ async fn apps_are_listed_with_their_credentials_and_urls() {
         app["callback_url"],
         json!("http://localhost:3000/webhooks/tiktok")
     );
-    assert_eq!(app["audited"], json!(false));
+    // The printed demo app is audited (every happy path works with it); the second is not.
+    assert_eq!(app["audited"], json!(true));
+    assert_eq!(app["verified_domains"], json!(["demo.example"]));
+    let second = &answer.json["apps"][1];
+    assert_eq!(second["client_key"], json!("awunaudited5e2b8c1d"));
+    assert_eq!(second["audited"], json!(false));
 }
 
 #[tokio::test]

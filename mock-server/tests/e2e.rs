@@ -16,12 +16,15 @@ async fn the_generated_client_reads_the_user_walks_every_page_and_queries_videos
         .base_url(mock.uri())
         .build()
         .expect("client");
-    let token = mock.user_token(&[
-        Scope::UserInfoBasic,
-        Scope::UserInfoProfile,
-        Scope::UserInfoStats,
-        Scope::VideoList,
-    ]);
+    let token = mock.user_token(
+        None,
+        &[
+            Scope::UserInfoBasic,
+            Scope::UserInfoProfile,
+            Scope::UserInfoStats,
+            Scope::VideoList,
+        ],
+    );
 
     let me = client
         .user_info(

@@ -330,7 +330,8 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
     assert_eq!(status, 200, "{settings}");
     assert_eq!(
         settings,
-        json!({"access_token_ttl_seconds": 86400, "refresh_token_ttl_seconds": 31536000, "rotation": "may", "code_ttl_seconds": 300})
+        json!({"access_token_ttl_seconds": 86400, "refresh_token_ttl_seconds": 31536000, "rotation": "may", "code_ttl_seconds": 300,
+               "rate_limit_per_minute": null, "errors_with_http_200": false})
     );
     let pkce = Pkce::generate();
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
@@ -479,7 +480,7 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
             oauth_error(api.revoke_token(CLIENT_KEY, CLIENT_SECRET, token).await);
         assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     }
-    let live = mock.user_token(&[Scope::UserInfoBasic]);
+    let live = mock.user_token(None, &[Scope::UserInfoBasic]);
     let (status, error, _) = oauth_error(api.revoke_token(CLIENT_KEY, "x", &live).await);
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     let response = http()

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::json;
 use support::{
-    CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, authorize_url, client, control, get, http,
+    CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, authorize_url, client, control, form_token, get, http,
     manual_mock, oauth_error, redirect_query,
 };
 use tiktok_api::Scope;
@@ -52,7 +52,9 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     assert!(html.contains(r#"<select name="open_id""#));
     // Submit as a browser would, with video.list toggled off.
     let open_id = mock.state().default_open_id().expect("creator");
+    let token = form_token(&html);
     let form = [
+        ("form_token", token.as_str()),
         ("client_key", CLIENT_KEY),
         ("redirect_uri", REDIRECT_URI),
         ("scope", "user.info.basic,user.info.stats,video.list"),
@@ -65,6 +67,17 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
         ("granted", "user.info.stats"),
         ("action", "approve"),
     ];
+    // Without the page's form token (a form posted from another site), nothing is granted.
+    let mut forged = form.to_vec();
+    forged[0].1 = "0000";
+    let refused = http()
+        .post(format!("{}/v2/auth/authorize/", mock.uri()))
+        .form(&forged)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.text().await.expect("page").contains("form"));
     let response = http()
         .post(format!("{}/v2/auth/authorize/", mock.uri()))
         .form(&form)

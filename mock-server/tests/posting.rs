@@ -396,28 +396,77 @@ async fn the_processing_time_is_a_setting() {
 }
 
 #[tokio::test]
-async fn the_demo_data_lets_the_unaudited_demo_app_post_to_the_private_demo_creator() {
+async fn the_printed_demo_apps_post_as_printed() {
     let mock = MockServer::builder()
         .clock_kind(ClockKind::Manual)
         .start()
         .await;
     let client = support::client(&mock);
-    let token = token(
-        &mock,
-        "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70",
-        "awdemo7c1f2e9b4d3a",
-        &[Scope::VideoPublish, Scope::VideoList],
-    );
-    let info = client.creator_info(&token).await.expect("creator info");
+    const DEMO: &str = "-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b";
+    const NEW: &str = "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70";
+    // The demo app is audited: a public direct post to the public demo creator goes
+    // through and is listed once published.
+    let token_of = |open_id: &str, client_key: &str| {
+        token(
+            &mock,
+            open_id,
+            client_key,
+            &[Scope::VideoPublish, Scope::VideoList],
+        )
+    };
+    let audited = token_of(DEMO, "awdemo7c1f2e9b4d3a");
+    let info = client.creator_info(&audited).await.expect("creator info");
     assert_eq!(
         info.privacy_level_options[0],
-        PrivacyLevel::FollowerOfCreator
+        PrivacyLevel::PublicToEveryone
     );
     let init = client
         .video_init(
-            &token,
+            &audited,
             &VideoInitRequest {
-                post_info: post_info(PrivacyLevel::FollowerOfCreator, "first post"),
+                post_info: post_info(PrivacyLevel::PublicToEveryone, "first post"),
+                source_info: url_source("https://media.demo.example/first.mp4"),
+            },
+        )
+        .await
+        .expect("init");
+    assert!(mock.advance(5));
+    let done = status(&client, &audited, &init.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    assert_eq!(
+        done.publicaly_available_post_id.map(|ids| ids.len()),
+        Some(1)
+    );
+    let page = client
+        .video_list(&audited, &[VideoField::Title], &VideoListRequest::default())
+        .await
+        .expect("video list");
+    assert_eq!(page.videos[0].title.as_deref(), Some("first post"));
+
+    // The unaudited demo app may not post to the public creator, but may to the private
+    // New Creator, forced to SELF_ONLY: published, never public, so never listed.
+    let unaudited = token_of(DEMO, "awunaudited5e2b8c1d");
+    let (status_code, code, _) = api_error(
+        client
+            .video_init(
+                &unaudited,
+                &VideoInitRequest {
+                    post_info: post_info(PrivacyLevel::SelfOnly, "refused"),
+                    source_info: url_source("https://media.demo.example/v.mp4"),
+                },
+            )
+            .await,
+    );
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::UnauditedClientCanOnlyPostToPrivateAccounts)
+    );
+    let private = token_of(NEW, "awunaudited5e2b8c1d");
+    let init = client
+        .video_init(
+            &private,
+            &VideoInitRequest {
+                post_info: post_info(PrivacyLevel::FollowerOfCreator, "private post"),
                 source_info: file_source(3_000_000, 3_000_000),
             },
         )
@@ -432,12 +481,14 @@ async fn the_demo_data_lets_the_unaudited_demo_app_post_to_the_private_demo_crea
         201
     );
     assert!(mock.advance(5));
+    let done = status(&client, &private, &init.publish_id).await;
+    assert_eq!(done.status, PostStatus::PublishComplete);
+    assert_eq!(done.publicaly_available_post_id, Some(vec![]));
     let page = client
-        .video_list(&token, &[VideoField::Title], &VideoListRequest::default())
+        .video_list(&private, &[VideoField::Title], &VideoListRequest::default())
         .await
         .expect("video list");
-    assert_eq!(page.videos.len(), 1);
-    assert_eq!(page.videos[0].title.as_deref(), Some("first post"));
+    assert!(page.videos.is_empty(), "{:?}", page.videos);
 }
 
 #[tokio::test]

@@ -199,9 +199,13 @@ async fn content_init_checks_cover_index_privacy_and_url_ownership() {
         (status_code, code),
         (403, ErrorCode::UrlOwnershipUnverified)
     );
+    // A URL that is not https is never verified (TikTok pulls only https).
     request.source_info.photo_images = vec!["http://media.example/1.jpeg".to_owned()];
     let (status_code, code, message) = api_error(client.content_init(&token, &request).await);
-    assert_eq!((status_code, code), (400, ErrorCode::InvalidParams));
+    assert_eq!(
+        (status_code, code),
+        (403, ErrorCode::UrlOwnershipUnverified)
+    );
     assert!(message.contains("https"), "{message}");
 }
 

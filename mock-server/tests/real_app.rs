@@ -55,6 +55,7 @@ async fn a_real_apps_flow_works_unchanged() {
     let html = page.text().await.expect("html");
     assert!(html.contains("Real App") && html.contains(r#"value="video.publish" checked"#));
     let mut form: Vec<(&str, String)> = vec![
+        ("form_token", support::form_token(&html)),
         ("client_key", KEY.into()),
         ("redirect_uri", REDIRECT.into()),
         ("scope", "user.info.basic,video.list,video.publish".into()),

@@ -185,7 +185,7 @@ async fn user_tokens_and_tokens_without_the_scope_are_refused() {
         ..Default::default()
     };
     // Even a user token carrying every user scope: 401 access_token_invalid (wrong kind).
-    let user = mock.user_token(&tiktok_mock::tokens::user_scopes());
+    let user = mock.user_token(None, &tiktok_mock::tokens::user_scopes());
     let error = api
         .research_comment_list(&user, &[CommentField::Id], &request)
         .await

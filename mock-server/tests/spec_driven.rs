@@ -107,6 +107,7 @@ const WIDGET_LIST_META: EndpointMeta = EndpointMeta {
         per_minute: 2,
         window_seconds: 60,
         tier: None,
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -221,14 +222,11 @@ async fn a_hand_written_behaviour_can_be_plugged_in_and_removed() {
 async fn every_spec_endpoint_answers_schema_valid_data() {
     let fixtures = format!(
         "{}\n",
-        tiktok_mock::fixtures::DEMO_YAML
-            .replacen(
-                "apps:\n",
-                "apps:\n  - {client_key: demo_client_key, client_secret: demo_client_secret}\n",
-                1
-            )
-            // Content posting: an unaudited app may not post to the public demo creator.
-            .replacen("audited: false", "audited: true", 1)
+        tiktok_mock::fixtures::DEMO_YAML.replacen(
+            "apps:\n",
+            "apps:\n  - {client_key: demo_client_key, client_secret: demo_client_secret}\n",
+            1
+        )
     );
     let fixtures = tiktok_mock::Fixtures::from_yaml(&fixtures).expect("fixtures");
     let mock = Harness::with(|builder| builder.fixtures(fixtures));
@@ -354,7 +352,7 @@ async fn content_init_picks_its_scope_by_post_mode() {
             "media_type": "PHOTO",
             "post_mode": mode,
             "post_info": {},
-            "source_info": {"source": "PULL_FROM_URL", "photo_images": ["https://a.example/1.jpeg"], "photo_cover_index": 0},
+            "source_info": {"source": "PULL_FROM_URL", "photo_images": ["https://media.demo.example/1.jpeg"], "photo_cover_index": 0},
         })
         .to_string()
     };

@@ -53,7 +53,7 @@ async fn authorization_removed_with_every_reason_code() {
     set_callback(&mock, &receiver.url).await;
     let open_id = mock.state().default_open_id().expect("a creator");
     // The user's tokens for the app are revoked before the event goes out (unless told not to).
-    let token = mock.user_token(&[tiktok_api::Scope::UserInfoBasic]);
+    let token = mock.user_token(None, &[tiktok_api::Scope::UserInfoBasic]);
     let (status, body) = control(
         &mock,
         "/_mock/webhooks/events",

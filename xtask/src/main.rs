@@ -1,13 +1,15 @@
 //! Project tasks. `cargo xtask gen` regenerates `generated/` from `spec/`;
 //! `cargo xtask gen --check` changes nothing and fails naming each stale file;
 //! `cargo xtask mutants` checks that each deliberate fault of the mock fails the
-//! conformance suite; `cargo xtask bench` measures the mock, the client and the generator
-//! and writes `BENCHMARKS.md` (`--quick` for a short run).
+//! conformance suite; `cargo xtask soak` loads the mock binary and checks every answer;
+//! `cargo xtask bench` measures the mock, the client and the generator and writes
+//! `BENCHMARKS.md` (`--quick` for a short run).
 //!
 //! This is the only code in the workspace that writes generated files.
 
 mod bench;
 mod mutants;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -45,6 +47,20 @@ enum Command {
     /// Benchmarks (release build, wrk, pinned CPUs): the mock against a bare axum handler,
     /// paging at scale, memory, uploads, the generator and the client; writes BENCHMARKS.md.
     Bench(bench::Options),
+    /// Load the mock binary on loopback: many connections, a mix of endpoints, tokens past
+    /// their limits; fails on any answer the rate-limit model does not predict, or on memory
+    /// that keeps growing. Never part of `cargo test`.
+    Soak {
+        /// How long to load it.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 256)]
+        connections: usize,
+        /// Use the debug build (what `cargo test` built) instead of a release build.
+        #[arg(long)]
+        debug: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +70,11 @@ fn main() -> ExitCode {
         Command::Gen { check } => generate(&root, check),
         Command::Mutants { only, full } => mutants::run(&root, only.as_deref(), full),
         Command::Bench(options) => bench::run(&root, options),
+        Command::Soak {
+            seconds,
+            connections,
+            debug,
+        } => soak::run(&root, seconds, connections, debug),
     };
     match result {
         Ok(code) => code,

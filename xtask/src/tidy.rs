@@ -21,6 +21,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
             "examples",
             "extract",
             "logid",
+            "media",
             "mutants",
             "projection",
             "random",
@@ -44,7 +45,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "call_log", "control", "pipeline", "receiver", "registry", "server",
+            "app", "call_log", "control", "pipeline", "receiver", "registry", "seed", "server",
         ],
     ),
 ];
@@ -59,6 +60,7 @@ const MAX_LINES: usize = 620;
 const CRATES: &[&str] = &[
     "codegen",
     "conformance",
+    "gateway",
     "generated",
     "mock-server",
     "xtask",

@@ -16,17 +16,21 @@ fn rate_limit_dimension(auth: Auth) -> &'static str {
     }
 }
 
-/// "600 requests per minute per access token", plus the seed's tier name where it gave one.
+/// "600 requests per minute per access token", plus the seed's tier name where it gave one;
+/// for a limit TikTok does not document, says so before the seed's figure.
 pub fn rate_limit_text(endpoint: &Endpoint) -> String {
-    let mut text = format!(
+    let figure = format!(
         "{} requests per minute {}",
         endpoint.rate_limit.per_minute,
         rate_limit_dimension(endpoint.auth)
     );
-    if let Some(tier) = &endpoint.rate_limit.tier {
-        text.push_str(&format!(" (seed: {tier})"));
+    match (&endpoint.rate_limit.tier, endpoint.rate_limit.documented) {
+        (Some(tier), false) => {
+            format!("none documented by TikTok (the seed's {tier} tier: {figure})")
+        }
+        (Some(tier), true) => format!("{figure} (seed: {tier})"),
+        (None, _) => figure,
     }
-    text
 }
 
 /// How the call authenticates, in words.

@@ -318,6 +318,9 @@ pub struct RawRateLimit {
     pub tier: Option<String>,
     #[serde(default)]
     pub per_minute: Option<i64>,
+    /// `false`: TikTok documents no limit; the figure is only the seed's tier.
+    #[serde(default)]
+    pub documented: Option<bool>,
     pub source: String,
 }
 

@@ -541,9 +541,28 @@ fn build_rate_limit(
             1
         }
     };
+    let documented = rate_limit.documented.unwrap_or(true);
+    if !documented && rate_limit.per_minute.is_some() {
+        checker.fail_hint(
+            ENDPOINTS,
+            limit_path.key("documented"),
+            "documented: false only on a limit without a per_minute figure",
+            "documented: false beside per_minute",
+            "per_minute is the figure TikTok documents; drop one of the two",
+        );
+    }
+    if !documented && rate_limit.tier.is_none() {
+        checker.fail(
+            ENDPOINTS,
+            limit_path.key("documented"),
+            "documented: false on a limit with a tier (the seed's figure)",
+            "no tier",
+        );
+    }
     RateLimit {
         per_minute,
         tier: rate_limit.tier.clone(),
+        documented,
         source: rate_limit.source.clone(),
     }
 }

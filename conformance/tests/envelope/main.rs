@@ -116,7 +116,7 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
 fn an_unknown_path_is_the_gateways_404_not_a_v2_envelope() {
     let runtime = runtime();
     let mock = runtime.block_on(MockServer::start());
-    let token = mock.user_token(Scope::ALL);
+    let token = mock.user_token(None, Scope::ALL);
     let http = reqwest::Client::new();
     let base = mock.uri();
     let requests = [
@@ -195,7 +195,7 @@ fn answers_off_the_document_fail_the_check() {
     let openapi = OpenApi::load();
     let http = reqwest::Client::new();
     let tokens = Tokens {
-        shared: vec![mock.user_token(Scope::ALL)],
+        shared: vec![mock.user_token(None, Scope::ALL)],
         client: String::new(),
     };
     let endpoint = &tiktok_api::endpoints::USER_INFO;

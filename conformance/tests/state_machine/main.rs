@@ -92,7 +92,6 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                     "/_mock/creators",
                     json!({
                         "open_id": open_id, "display_name": open_id, "username": open_id,
-                        "posting": { "private_account": true },
                     }),
                 )
                 .await;
@@ -323,7 +322,9 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                             let (endpoint, result) = if direct {
                                 let request = VideoInitRequest {
                                     post_info: PostInfo {
-                                        privacy_level: PrivacyLevel::SelfOnly,
+                                        // Public, so the published video is listed (the
+                                        // video list shows public posts only).
+                                        privacy_level: PrivacyLevel::PublicToEveryone,
                                         title: Some(format!("{open_id} {step}")),
                                         disable_duet: None,
                                         disable_stitch: None,

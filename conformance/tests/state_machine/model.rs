@@ -144,7 +144,20 @@ impl Model {
             return PostStatus::Failed;
         }
         let Some(uploaded_ms) = post.uploaded_ms else {
-            return PostStatus::ProcessingUpload;
+            if now_ms < post.upload_expires_ms {
+                return PostStatus::ProcessingUpload;
+            }
+            // The upload URL expired before the upload: the post fails, once.
+            let endpoint = if post.direct {
+                &endpoints::VIDEO_INIT
+            } else {
+                &endpoints::INBOX_VIDEO_INIT
+            };
+            self.posts[index].failed = true;
+            if endpoint.webhooks.contains(&"video.upload.failed") {
+                self.fire("video.upload.failed");
+            }
+            return PostStatus::Failed;
         };
         if now_ms < uploaded_ms + processing_ms {
             return PostStatus::ProcessingUpload;

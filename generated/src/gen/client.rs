@@ -9,8 +9,8 @@ impl crate::Client {
     /// - Endpoint: `POST /v2/oauth/token/`
     /// - Access: write
     /// - Authentication: the app's client_key and client_secret, form-encoded
-    /// - Rate limit: 600 requests per minute per app (seed: standard)
-    /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `unauthorized_client` (400), `unsupported_grant_type` (400), `invalid_scope` (400), `server_error` (500), `temporarily_unavailable` (503)
+    /// - Rate limit: none documented by TikTok (the seed's standard tier: 600 requests per minute per app)
+    /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `unauthorized_client` (400), `unsupported_grant_type` (400), `invalid_scope` (400), `rate_limit_exceeded` (429), `server_error` (500), `temporarily_unavailable` (503)
     ///
     /// # Example
     ///
@@ -36,9 +36,9 @@ impl crate::Client {
     /// - Endpoint: `POST /v2/oauth/revoke/`
     /// - Access: write
     /// - Authentication: the app's client_key and client_secret, form-encoded
-    /// - Rate limit: 600 requests per minute per app (seed: standard)
+    /// - Rate limit: none documented by TikTok (the seed's standard tier: 600 requests per minute per app)
     /// - Webhook: authorization.removed
-    /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `server_error` (500)
+    /// - Errors: `invalid_request` (400), `invalid_client` (401), `invalid_grant` (400), `rate_limit_exceeded` (429), `server_error` (500)
     ///
     /// # Example
     ///
@@ -59,7 +59,7 @@ impl crate::Client {
     }
     /// Get the connected creator's profile fields, chosen through the fields query parameter.
     ///
-    /// user.info.basic returns open_id, union_id, avatar, and display_name. The profile_deep_link, bio_description, is_verified, and username fields additionally need user.info.profile. The follower_count, following_count, likes_count, and video_count fields additionally need user.info.stats.
+    /// user.info.basic returns open_id, union_id, avatar, and display_name. The profile_deep_link, profile_web_link, bio_description, is_verified, and username fields additionally need user.info.profile. The follower_count, following_count, likes_count, and video_count fields additionally need user.info.stats.
     ///
     /// - Endpoint: `GET /v2/user/info/`
     /// - Access: read
@@ -107,6 +107,7 @@ impl crate::Client {
     /// - Scope: `video.list`
     /// - Rate limit: 600 requests per minute per access token
     /// - Paging: `cursor` is a Unix time in milliseconds; pages go back in time; items in `videos`; `max_count` default 10, at most 20
+    /// - Limit `cover_image_url_ttl_seconds`: 21600 (cover_image_url is a signed CDN URL valid six hours; video query gives a fresh one.)
     /// - Errors: `invalid_params` (400), `scope_permission_missed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500)
     ///
     /// # Example
@@ -149,6 +150,7 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.list`
     /// - Rate limit: 600 requests per minute per access token
+    /// - Limit `cover_image_url_ttl_seconds`: 21600 (cover_image_url is a signed CDN URL valid six hours; video query gives a fresh one.)
     /// - Limit `max_video_ids`: 20 (Video ids per request.)
     /// - Errors: `invalid_params` (400), `scope_permission_missed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500)
     ///
@@ -192,6 +194,7 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.publish` or `video.upload`
     /// - Rate limit: 20 requests per minute per access token (seed: standard)
+    /// - Limit `creator_avatar_url_ttl_seconds`: 7200 (creator_avatar_url is a signed CDN URL valid two hours.)
     /// - Errors: `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `spam_risk_too_many_posts` (200), `spam_risk_user_banned_from_posting` (200), `reached_active_user_cap` (200)
     ///
     /// # Example
@@ -226,6 +229,8 @@ impl crate::Client {
     /// - Scope: `video.publish`
     /// - Rate limit: 6 requests per minute per access token
     /// - Limit `direct_posts_per_day`: 15 (Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.)
+    /// - Limit `max_video_size_bytes`: 4294967296 (video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.)
+    /// - Limit `unaudited_active_user_cap`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
     /// - Limit `upload_url_ttl_seconds`: 3600 (The upload_url is valid for one hour.)
     /// - Webhook: video.publish.completed
     /// - Errors: `invalid_params` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
@@ -235,7 +240,7 @@ impl crate::Client {
     /// ```no_run
     /// # async fn example() -> Result<(), tiktok_api::Error> {
     /// let client = tiktok_api::Client::new();
-    /// let body: tiktok_api::VideoInitRequest = tiktok_api::VideoInitRequest { post_info: tiktok_api::PostInfo { privacy_level: tiktok_api::PrivacyLevel::SelfOnly, title: Some("My video #demo".to_string()), disable_duet: Some(false), disable_stitch: Some(false), disable_comment: Some(false), video_cover_timestamp_ms: Some(1000), brand_content_toggle: Some(false), brand_organic_toggle: Some(false), is_aigc: Some(false) }, source_info: tiktok_api::VideoSourceInfo { source: tiktok_api::Source::FileUpload, video_url: Some("https://media.example/video.mp4".to_string()), video_size: Some(10000000), chunk_size: Some(10000000), total_chunk_count: Some(1) } };
+    /// let body: tiktok_api::VideoInitRequest = tiktok_api::VideoInitRequest { post_info: tiktok_api::PostInfo { privacy_level: tiktok_api::PrivacyLevel::SelfOnly, title: Some("My video #demo".to_string()), disable_duet: Some(false), disable_stitch: Some(false), disable_comment: Some(false), video_cover_timestamp_ms: Some(1000), brand_content_toggle: Some(false), brand_organic_toggle: Some(false), is_aigc: Some(false) }, source_info: tiktok_api::VideoSourceInfo { source: tiktok_api::Source::FileUpload, video_url: Some("https://media.demo.example/video.mp4".to_string()), video_size: Some(10000000), chunk_size: Some(10000000), total_chunk_count: Some(1) } };
     /// let response = client.video_init("act.example", &body).await?;
     /// # let _ = response;
     /// # Ok(())
@@ -258,6 +263,7 @@ impl crate::Client {
     /// - Authentication: a user access token
     /// - Scope: `video.upload`
     /// - Rate limit: 6 requests per minute per access token (seed: standard)
+    /// - Limit `max_video_size_bytes`: 4294967296 (video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.)
     /// - Limit `pending_shares_per_day`: 5 (Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.)
     /// - Limit `upload_url_ttl_seconds`: 3600 (The upload_url is valid for one hour.)
     /// - Webhook: video.upload.failed
@@ -268,7 +274,7 @@ impl crate::Client {
     /// ```no_run
     /// # async fn example() -> Result<(), tiktok_api::Error> {
     /// let client = tiktok_api::Client::new();
-    /// let body: tiktok_api::InboxVideoInitRequest = tiktok_api::InboxVideoInitRequest { source_info: tiktok_api::VideoSourceInfo { source: tiktok_api::Source::FileUpload, video_url: Some("https://media.example/video.mp4".to_string()), video_size: Some(10000000), chunk_size: Some(10000000), total_chunk_count: Some(1) } };
+    /// let body: tiktok_api::InboxVideoInitRequest = tiktok_api::InboxVideoInitRequest { source_info: tiktok_api::VideoSourceInfo { source: tiktok_api::Source::FileUpload, video_url: Some("https://media.demo.example/video.mp4".to_string()), video_size: Some(10000000), chunk_size: Some(10000000), total_chunk_count: Some(1) } };
     /// let response = client.inbox_video_init("act.example", &body).await?;
     /// # let _ = response;
     /// # Ok(())
@@ -302,6 +308,7 @@ impl crate::Client {
     /// - Limit `max_images`: 35 (Images per photo post.)
     /// - Limit `max_title_chars`: 90 (Characters in the title.)
     /// - Limit `pending_shares_per_day`: 5 (Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.)
+    /// - Limit `unaudited_active_user_cap`: 5 (Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.)
     /// - Errors: `invalid_params` (400), `app_version_check_failed` (400), `access_token_invalid` (401), `scope_not_authorized` (401), `rate_limit_exceeded` (429), `internal_error` (500), `privacy_level_option_mismatch` (403), `spam_risk_too_many_posts` (403), `spam_risk_user_banned_from_posting` (403), `spam_risk_too_many_pending_share` (403), `reached_active_user_cap` (403), `unaudited_client_can_only_post_to_private_accounts` (403), `url_ownership_unverified` (403)
     ///
     /// # Example
@@ -309,7 +316,7 @@ impl crate::Client {
     /// ```no_run
     /// # async fn example() -> Result<(), tiktok_api::Error> {
     /// let client = tiktok_api::Client::new();
-    /// let body: tiktok_api::ContentInitRequest = tiktok_api::ContentInitRequest { media_type: tiktok_api::MediaType::Photo, post_mode: tiktok_api::PostMode::DirectPost, is_aigc: Some(false), post_info: tiktok_api::PhotoPostInfo { title: Some("Holiday".to_string()), description: Some("Photos from the trip".to_string()), privacy_level: Some(tiktok_api::PrivacyLevel::SelfOnly), disable_comment: Some(false), auto_add_music: Some(true), brand_content_toggle: Some(false), brand_organic_toggle: Some(false) }, source_info: tiktok_api::PhotoSourceInfo { source: tiktok_api::Source::PullFromUrl, photo_images: vec!["https://media.example/1.jpeg".to_string()], photo_cover_index: 0 } };
+    /// let body: tiktok_api::ContentInitRequest = tiktok_api::ContentInitRequest { media_type: tiktok_api::MediaType::Photo, post_mode: tiktok_api::PostMode::DirectPost, is_aigc: Some(false), post_info: tiktok_api::PhotoPostInfo { title: Some("Holiday".to_string()), description: Some("Photos from the trip".to_string()), privacy_level: Some(tiktok_api::PrivacyLevel::SelfOnly), disable_comment: Some(false), auto_add_music: Some(true), brand_content_toggle: Some(false), brand_organic_toggle: Some(false) }, source_info: tiktok_api::PhotoSourceInfo { source: tiktok_api::Source::PullFromUrl, photo_images: vec!["https://media.demo.example/1.jpeg".to_string()], photo_cover_index: 0 } };
     /// let response = client.content_init("act.example", &body).await?;
     /// # let _ = response;
     /// # Ok(())

@@ -24,6 +24,7 @@ pub static TOKEN: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 600u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: false,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -51,6 +52,10 @@ pub static TOKEN: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         crate::meta::EndpointError {
             code: crate::ErrorCode::InvalidScope,
             status: 400u16,
+        },
+        crate::meta::EndpointError {
+            code: crate::ErrorCode::RateLimitExceeded,
+            status: 429u16,
         },
         crate::meta::EndpointError {
             code: crate::ErrorCode::ServerError,
@@ -87,6 +92,7 @@ pub static REVOKE: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 600u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: false,
     },
     webhooks: &["authorization.removed"],
     real_webhooks: &[],
@@ -104,6 +110,10 @@ pub static REVOKE: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             status: 400u16,
         },
         crate::meta::EndpointError {
+            code: crate::ErrorCode::RateLimitExceeded,
+            status: 429u16,
+        },
+        crate::meta::EndpointError {
             code: crate::ErrorCode::ServerError,
             status: 500u16,
         },
@@ -118,7 +128,7 @@ pub static USER_INFO: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
     method: crate::meta::HttpMethod::Get,
     path: "/v2/user/info/",
     summary: "Get the connected creator's profile fields, chosen through the fields query parameter.",
-    description: "user.info.basic returns open_id, union_id, avatar, and display_name. The profile_deep_link, bio_description, is_verified, and username fields additionally need user.info.profile. The follower_count, following_count, likes_count, and video_count fields additionally need user.info.stats.",
+    description: "user.info.basic returns open_id, union_id, avatar, and display_name. The profile_deep_link, profile_web_link, bio_description, is_verified, and username fields additionally need user.info.profile. The follower_count, following_count, likes_count, and video_count fields additionally need user.info.stats.",
     access: crate::meta::Access::Read,
     auth: crate::meta::Auth::UserToken,
     scopes: &[crate::Scope::UserInfoBasic],
@@ -137,6 +147,7 @@ pub static USER_INFO: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 600u32,
         window_seconds: 60,
         tier: None,
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -196,11 +207,18 @@ pub static VIDEO_LIST: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         max_max_count: 20u32,
         max_reach: None,
     }),
-    limits: &[],
+    limits: &[
+        crate::meta::Limit {
+            name: "cover_image_url_ttl_seconds",
+            value: 21600u64,
+            description: "cover_image_url is a signed CDN URL valid six hours; video query gives a fresh one.",
+        },
+    ],
     rate_limit: crate::meta::RateLimit {
         per_minute: 600u32,
         window_seconds: 60,
         tier: None,
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -259,6 +277,11 @@ pub static VIDEO_QUERY: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
     paging: None,
     limits: &[
         crate::meta::Limit {
+            name: "cover_image_url_ttl_seconds",
+            value: 21600u64,
+            description: "cover_image_url is a signed CDN URL valid six hours; video query gives a fresh one.",
+        },
+        crate::meta::Limit {
             name: "max_video_ids",
             value: 20u64,
             description: "Video ids per request.",
@@ -268,6 +291,7 @@ pub static VIDEO_QUERY: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 600u32,
         window_seconds: 60,
         tier: None,
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -318,11 +342,18 @@ pub static CREATOR_INFO: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
     response: &crate::schemas::CREATOR_INFO,
     envelope: crate::meta::Envelope::V2,
     paging: None,
-    limits: &[],
+    limits: &[
+        crate::meta::Limit {
+            name: "creator_avatar_url_ttl_seconds",
+            value: 7200u64,
+            description: "creator_avatar_url is a signed CDN URL valid two hours.",
+        },
+    ],
     rate_limit: crate::meta::RateLimit {
         per_minute: 20u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -384,6 +415,16 @@ pub static VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             description: "Direct posts a creator may start through the API per 24 h, across apps; then spam_risk_too_many_posts.",
         },
         crate::meta::Limit {
+            name: "max_video_size_bytes",
+            value: 4294967296u64,
+            description: "video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.",
+        },
+        crate::meta::Limit {
+            name: "unaudited_active_user_cap",
+            value: 5u64,
+            description: "Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.",
+        },
+        crate::meta::Limit {
             name: "upload_url_ttl_seconds",
             value: 3600u64,
             description: "The upload_url is valid for one hour.",
@@ -393,6 +434,7 @@ pub static VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 6u32,
         window_seconds: 60,
         tier: None,
+        documented: true,
     },
     webhooks: &["video.publish.completed"],
     real_webhooks: &[
@@ -472,6 +514,11 @@ pub static INBOX_VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMe
     paging: None,
     limits: &[
         crate::meta::Limit {
+            name: "max_video_size_bytes",
+            value: 4294967296u64,
+            description: "video_size is at most 4 GB (the larger reading, 4 x 2^30 bytes); more is invalid_params.",
+        },
+        crate::meta::Limit {
             name: "pending_shares_per_day",
             value: 5u64,
             description: "Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.",
@@ -486,6 +533,7 @@ pub static INBOX_VIDEO_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMe
         per_minute: 6u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: true,
     },
     webhooks: &["video.upload.failed"],
     real_webhooks: &[
@@ -583,11 +631,17 @@ pub static CONTENT_INIT: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
             value: 5u64,
             description: "Inbox shares a creator may have pending per 24 h; then spam_risk_too_many_pending_share.",
         },
+        crate::meta::Limit {
+            name: "unaudited_active_user_cap",
+            value: 5u64,
+            description: "Distinct creators an unaudited app may direct-post for per 24 h; then reached_active_user_cap.",
+        },
     ],
     rate_limit: crate::meta::RateLimit {
         per_minute: 6u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[
@@ -679,6 +733,7 @@ pub static STATUS_FETCH: crate::meta::EndpointMeta = crate::meta::EndpointMeta {
         per_minute: 30u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],
@@ -761,6 +816,7 @@ pub static RESEARCH_COMMENT_LIST: crate::meta::EndpointMeta = crate::meta::Endpo
         per_minute: 600u32,
         window_seconds: 60,
         tier: Some("standard"),
+        documented: true,
     },
     webhooks: &[],
     real_webhooks: &[],

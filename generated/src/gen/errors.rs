@@ -14,7 +14,7 @@ pub enum ErrorCode {
     InvalidFileUpload,
     /// `access_token_invalid`: HTTP 401. The access token is invalid, expired, or not found in the request. Refresh the token through the token endpoint and retry, or re-run the authorization flow.
     AccessTokenInvalid,
-    /// `scope_not_authorized`: HTTP 401. The user did not authorize the scope this request needs, often because the app has not passed review for that scope. Add the scope to the authorization request, and complete app review where the scope requires it.
+    /// `scope_not_authorized`: HTTP 401. The user did not authorize the scope this request needs. Ask the user to authorize again with the scope in the authorization request (the app must have the scope enabled, after review where the scope requires it).
     ScopeNotAuthorized,
     /// `rate_limit_exceeded`: HTTP 429. The request exceeded the rate limit for the method. Back off and retry after the window, and smooth the request rate.
     RateLimitExceeded,
@@ -250,8 +250,8 @@ pub static ERRORS: [crate::meta::ErrorMeta; 29usize] = [
         status: 401u16,
         envelope: crate::meta::Envelope::V2,
         transient: false,
-        meaning: "The user did not authorize the scope this request needs, often because the app has not passed review for that scope.",
-        action: "Add the scope to the authorization request, and complete app review where the scope requires it.",
+        meaning: "The user did not authorize the scope this request needs.",
+        action: "Ask the user to authorize again with the scope in the authorization request (the app must have the scope enabled, after review where the scope requires it).",
     },
     crate::meta::ErrorMeta {
         code: ErrorCode::RateLimitExceeded,

@@ -20,6 +20,8 @@ pub enum UserField {
     BioDescription,
     /// `profile_deep_link`: A link to the profile page. (needs `user.info.profile`)
     ProfileDeepLink,
+    /// `profile_web_link`: A link to the profile on the web. Named by the scopes reference, absent from the user object's table; may be empty. (needs `user.info.profile`)
+    ProfileWebLink,
     /// `is_verified`: Whether TikTok verified the account. (needs `user.info.profile`)
     IsVerified,
     /// `username`: The unique handle. (needs `user.info.profile`)
@@ -44,6 +46,7 @@ impl UserField {
         UserField::DisplayName,
         UserField::BioDescription,
         UserField::ProfileDeepLink,
+        UserField::ProfileWebLink,
         UserField::IsVerified,
         UserField::Username,
         UserField::FollowerCount,
@@ -62,6 +65,7 @@ impl UserField {
             UserField::DisplayName => "display_name",
             UserField::BioDescription => "bio_description",
             UserField::ProfileDeepLink => "profile_deep_link",
+            UserField::ProfileWebLink => "profile_web_link",
             UserField::IsVerified => "is_verified",
             UserField::Username => "username",
             UserField::FollowerCount => "follower_count",
@@ -81,6 +85,7 @@ impl UserField {
             "display_name" => Some(UserField::DisplayName),
             "bio_description" => Some(UserField::BioDescription),
             "profile_deep_link" => Some(UserField::ProfileDeepLink),
+            "profile_web_link" => Some(UserField::ProfileWebLink),
             "is_verified" => Some(UserField::IsVerified),
             "username" => Some(UserField::Username),
             "follower_count" => Some(UserField::FollowerCount),
@@ -101,6 +106,7 @@ impl UserField {
             UserField::DisplayName => Some(crate::Scope::UserInfoBasic),
             UserField::BioDescription => Some(crate::Scope::UserInfoProfile),
             UserField::ProfileDeepLink => Some(crate::Scope::UserInfoProfile),
+            UserField::ProfileWebLink => Some(crate::Scope::UserInfoProfile),
             UserField::IsVerified => Some(crate::Scope::UserInfoProfile),
             UserField::Username => Some(crate::Scope::UserInfoProfile),
             UserField::FollowerCount => Some(crate::Scope::UserInfoStats),

@@ -626,6 +626,13 @@ pub struct User {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub profile_deep_link: ::std::option::Option<::std::string::String>,
+    /// A link to the profile on the web. Named by the scopes reference, absent from the user object's table; may be empty. (needs `user.info.profile`)
+    #[serde(
+        rename = "profile_web_link",
+        default,
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub profile_web_link: ::std::option::Option<::std::string::String>,
     /// Whether TikTok verified the account. (needs `user.info.profile`)
     #[serde(
         rename = "is_verified",
@@ -994,7 +1001,7 @@ pub struct VideoSourceInfo {
     /// FILE_UPLOAD or PULL_FROM_URL.
     #[serde(rename = "source")]
     pub source: Source,
-    /// PULL_FROM_URL: an https URL on a domain verified for the app.
+    /// PULL_FROM_URL: an https URL on a domain or URL prefix verified for the app.
     #[serde(
         rename = "video_url",
         default,
@@ -1152,7 +1159,7 @@ pub struct PhotoSourceInfo {
     /// Only PULL_FROM_URL.
     #[serde(rename = "source")]
     pub source: Source,
-    /// 1 to 35 public https image URLs. (at least 1 items; at most 35 items)
+    /// 1 to 35 public https image URLs, each on a domain or URL prefix verified for the app. (at least 1 items; at most 35 items)
     #[serde(rename = "photo_images")]
     pub photo_images: ::std::vec::Vec<::std::string::String>,
     /// The cover image's 0-based index. (minimum 0)

@@ -177,6 +177,19 @@ pub static USER: crate::meta::SchemaMeta = crate::meta::SchemaMeta {
         },
         crate::meta::FieldMeta {
             secret: false,
+            name: "profile_web_link",
+            ty: crate::meta::TypeMeta::String,
+            required: false,
+            scope: Some(crate::Scope::UserInfoProfile),
+            max_length: None,
+            min_items: None,
+            max_items: None,
+            minimum: None,
+            maximum: None,
+            example: Some("\"https://www.tiktok.example/@demo\""),
+        },
+        crate::meta::FieldMeta {
+            secret: false,
             name: "is_verified",
             ty: crate::meta::TypeMeta::Bool,
             required: false,
@@ -912,7 +925,7 @@ pub static VIDEO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             max_items: None,
             minimum: None,
             maximum: None,
-            example: Some("\"https://media.example/video.mp4\""),
+            example: Some("\"https://media.demo.example/video.mp4\""),
         },
         crate::meta::FieldMeta {
             secret: false,
@@ -1170,7 +1183,7 @@ pub static PHOTO_SOURCE_INFO: crate::meta::SchemaMeta = crate::meta::SchemaMeta 
             max_items: Some(35u64),
             minimum: None,
             maximum: None,
-            example: Some("[\"https://media.example/1.jpeg\"]"),
+            example: Some("[\"https://media.demo.example/1.jpeg\"]"),
         },
         crate::meta::FieldMeta {
             secret: false,

@@ -6,7 +6,7 @@
 pub enum Scope {
     /// `user.info.basic`: Read a creator's open_id, union_id, avatar and display name.
     UserInfoBasic,
-    /// `user.info.profile`: Read a creator's profile fields (bio, profile deep link, verified badge, username).
+    /// `user.info.profile`: Read a creator's profile fields (bio, profile deep and web links, verified badge, username).
     UserInfoProfile,
     /// `user.info.stats`: Read a creator's follower, following, likes and video counts.
     UserInfoStats,
@@ -62,7 +62,7 @@ impl Scope {
                 "Read a creator's open_id, union_id, avatar and display name."
             }
             Scope::UserInfoProfile => {
-                "Read a creator's profile fields (bio, profile deep link, verified badge, username)."
+                "Read a creator's profile fields (bio, profile deep and web links, verified badge, username)."
             }
             Scope::UserInfoStats => {
                 "Read a creator's follower, following, likes and video counts."

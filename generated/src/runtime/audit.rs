@@ -19,15 +19,29 @@ pub enum Decision {
     Denied,
     /// Its tool or arguments were invalid; nothing was sent.
     Invalid,
+    /// A write the grant allows, about to be sent: kept before sending, so a write whose
+    /// process dies mid-call still leaves a trace (its outcome follows as `allowed`).
+    Intent,
+    /// Held for a human's approval; nothing was sent.
+    Parked,
+    /// A human approved a parked call (which then runs, and is audited as any other).
+    Approved,
+    /// A human refused a parked call; nothing was sent.
+    Rejected,
 }
 
 impl Decision {
-    /// `allowed`, `denied` or `invalid`.
+    /// Its name in records: `allowed`, `denied`, `invalid`, `intent`, `parked`, `approved`
+    /// or `rejected`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
             Decision::Denied => "denied",
             Decision::Invalid => "invalid",
+            Decision::Intent => "intent",
+            Decision::Parked => "parked",
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
         }
     }
 }
@@ -61,6 +75,60 @@ pub struct AuditRecord {
     /// The arguments, redacted: numbers, booleans, enum values and ids kept, other text
     /// replaced by its length.
     pub arguments: Value,
+    /// The approval a parked call was held under, on every record of its life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+}
+
+impl AuditRecord {
+    /// A record of an event in a tool call's life outside the call itself (held for
+    /// approval, approved, rejected) by `agent` on `open_id`, decided now: the tool's scopes
+    /// and its arguments redacted as in every record (arguments that break the tool's schema
+    /// are kept as `null`; an unknown tool has no scopes).
+    pub fn event(
+        agent: &str,
+        open_id: &str,
+        tool: &str,
+        arguments: &Value,
+        decision: Decision,
+        reason: Option<String>,
+        approval: Option<&str>,
+    ) -> AuditRecord {
+        let meta = crate::endpoint(tool);
+        let parsed = meta.and_then(|meta| {
+            crate::runtime::tools::parse_arguments(meta, arguments)
+                .ok()
+                .map(|parsed| (meta, parsed))
+        });
+        let (scopes, arguments) = match (&parsed, meta) {
+            (Some((meta, parsed)), _) => {
+                let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+                (
+                    needed_scopes(meta, &fields),
+                    redact_arguments(meta, &fields, parsed.body.as_ref()),
+                )
+            }
+            (None, Some(meta)) => (needed_scopes(meta, &[]), Value::Null),
+            (None, None) => (Vec::new(), Value::Null),
+        };
+        AuditRecord {
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as i64),
+            agent: agent.to_string(),
+            open_id: open_id.to_string(),
+            endpoint: tool.to_string(),
+            scopes,
+            access: meta.map(|meta| meta.access.as_str().to_string()),
+            decision,
+            reason,
+            status: None,
+            log_id: None,
+            latency_ms: 0,
+            arguments,
+            approval: approval.map(str::to_owned),
+        }
+    }
 }
 
 /// An audit record could not be kept.
@@ -103,13 +171,16 @@ impl AuditSink for TracingAuditSink {
                     log_id = record.log_id.as_deref().unwrap_or(""),
                     latency_ms = record.latency_ms,
                     arguments = %arguments,
+                    approval = record.approval.as_deref().unwrap_or(""),
                     "audit"
                 )
             };
         }
         match record.decision {
-            Decision::Allowed => emit!(tracing::Level::INFO),
-            Decision::Denied | Decision::Invalid => emit!(tracing::Level::WARN),
+            Decision::Denied | Decision::Invalid | Decision::Rejected => {
+                emit!(tracing::Level::WARN)
+            }
+            _ => emit!(tracing::Level::INFO),
         }
         Ok(())
     }
@@ -173,6 +244,21 @@ fn redact_value(name: &str, ty: &TypeMeta, value: &Value) -> Value {
 
 fn is_id(name: &str) -> bool {
     name.ends_with("_id") || name.ends_with("_ids") || name == "cursor"
+}
+
+/// The endpoint's scopes and those of the requested fields, sorted, without repeats.
+pub(crate) fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String> {
+    let mut scopes: Vec<String> = meta.scopes.iter().map(|s| s.as_str().to_string()).collect();
+    if let Some(param) = meta.fields {
+        for name in fields {
+            if let Some(scope) = param.schema.field(name).and_then(|field| field.scope) {
+                scopes.push(scope.as_str().to_string());
+            }
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
 }
 
 /// `value` as canonical JSON text: object keys sorted, no whitespace (RFC 8785 for the

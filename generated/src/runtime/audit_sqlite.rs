@@ -61,6 +61,28 @@ pub struct SqliteAuditLog {
     connection: Arc<Mutex<Connection>>,
 }
 
+/// Creates `path` readable and writable by its owner only, if it does not exist yet.
+///
+/// An existing file is never opened here: closing any descriptor of a database file drops
+/// every POSIX lock this process holds on it, including those of open SQLite connections.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 fn sql_error(error: rusqlite::Error) -> AuditError {
     AuditError(format!("sqlite: {error}"))
 }
@@ -70,14 +92,22 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl SqliteAuditLog {
-    /// Opens (or creates) the log at `path`, in WAL mode with full sync.
+    /// Opens (or creates, owner-only) the log at `path`, in WAL mode with full sync. SQLite
+    /// gives its `-wal` and `-shm` files the database file's permissions.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        create_private(path.as_ref())
+            .map_err(|error| AuditError(format!("{}: {error}", path.as_ref().display())))?;
         let connection = Connection::open(path).map_err(sql_error)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(sql_error)?;
         connection
             .pragma_update(None, "synchronous", "FULL")
+            .map_err(sql_error)?;
+        // Several processes may append (a gateway and its approvals command): wait for
+        // each other's short transactions instead of failing.
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql_error)?;
         connection.execute_batch(SCHEMA).map_err(sql_error)?;
         Ok(SqliteAuditLog {
@@ -133,7 +163,39 @@ impl SqliteAuditLog {
 
     /// Every record, oldest first, as stored (not verified: see [`SqliteAuditLog::verify`]).
     pub fn records(&self) -> Result<Vec<StoredRecord>, AuditError> {
-        let rows = self.rows()?;
+        self.query(&AuditQuery::default())
+    }
+
+    /// The records `query` selects, oldest first, as stored (not verified).
+    pub fn query(&self, query: &AuditQuery) -> Result<Vec<StoredRecord>, AuditError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit
+                 WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR time_ms >= ?2)
+                   AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR endpoint = ?4)
+                   AND seq > ?5
+                 ORDER BY seq DESC LIMIT ?6",
+            )
+            .map_err(sql_error)?;
+        let limit = query.last.map_or(-1, |last| last as i64);
+        let rows = statement
+            .query_map(
+                params![
+                    query.agent,
+                    query.since_ms,
+                    query.decision,
+                    query.endpoint,
+                    query.after_seq,
+                    limit
+                ],
+                row,
+            )
+            .map_err(sql_error)?;
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
+        rows.reverse();
+        drop(statement);
+        drop(connection);
         rows.into_iter()
             .map(|row| {
                 let entry: Value = serde_json::from_str(&row.entry)
@@ -212,21 +274,38 @@ impl SqliteAuditLog {
                 "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
             )
             .map_err(sql_error)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(Row {
-                    seq: row.get(0)?,
-                    time_ms: row.get(1)?,
-                    agent: row.get(2)?,
-                    endpoint: row.get(3)?,
-                    decision: row.get(4)?,
-                    entry: row.get(5)?,
-                    hash: row.get(6)?,
-                })
-            })
-            .map_err(sql_error)?;
+        let rows = statement.query_map([], row).map_err(sql_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
     }
+}
+
+fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: row.get(0)?,
+        time_ms: row.get(1)?,
+        agent: row.get(2)?,
+        endpoint: row.get(3)?,
+        decision: row.get(4)?,
+        entry: row.get(5)?,
+        hash: row.get(6)?,
+    })
+}
+
+/// Which records [`SqliteAuditLog::query`] returns; the default is all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this agent's.
+    pub agent: Option<String>,
+    /// Only those decided at or after this time (Unix milliseconds).
+    pub since_ms: Option<i64>,
+    /// Only those with this decision (`allowed`, `denied`, ...).
+    pub decision: Option<String>,
+    /// Only calls of this endpoint.
+    pub endpoint: Option<String>,
+    /// Only those after this sequence number.
+    pub after_seq: u64,
+    /// Only the last this many of those selected.
+    pub last: Option<usize>,
 }
 
 struct Row {

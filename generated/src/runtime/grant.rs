@@ -2,46 +2,23 @@
 //! an optional allow-list of endpoints, budgets), checked locally against the generated
 //! endpoint and schema tables before anything is sent.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::Scope;
 use crate::meta::{Access, Auth, EndpointMeta};
-
-/// A minute, the window of the per-minute budgets (and of TikTok's rate limits).
-const MINUTE: Duration = Duration::from_secs(60);
-/// A day, the window of the daily write budget.
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Which budget a call would exceed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Budget {
-    /// Calls by the agent in any 60 s window, all endpoints together.
-    CallsPerMinute,
-    /// Calls by the agent to one endpoint in any 60 s window.
-    EndpointCallsPerMinute(&'static str),
-    /// Write calls by the agent in any 24 h window.
-    WritesPerDay,
-}
-
-impl fmt::Display for Budget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Budget::CallsPerMinute => f.write_str("calls_per_minute"),
-            Budget::EndpointCallsPerMinute(id) => write!(f, "calls_per_minute of {id}"),
-            Budget::WritesPerDay => f.write_str("writes_per_day"),
-        }
-    }
-}
+#[cfg(feature = "client")]
+pub use crate::runtime::budget::BudgetLedger;
+use crate::runtime::budget::Budgets;
+pub use crate::runtime::budget::{Budget, BudgetLimit, Exhausted};
 
 /// Why a grant refuses a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DenyReason {
-    /// The endpoint is not called with a user's token, so no user handle may call it.
-    NotAUserEndpoint,
+    /// An OAuth endpoint (called with the app's secret): never granted to an agent.
+    OAuthEndpoint,
     /// The grant has an allow-list of endpoints and this one is not on it.
     EndpointNotAllowed,
     /// The grant does not include this access (`read` or `write`).
@@ -64,6 +41,8 @@ pub enum DenyReason {
         /// The scope that value needs.
         scope: Scope,
     },
+    /// The shared budget ledger could not be read or written, so the call is refused.
+    BudgetUnavailable(String),
     /// A budget of the grant is used up.
     BudgetExhausted {
         /// Which budget.
@@ -78,7 +57,7 @@ pub enum DenyReason {
 impl fmt::Display for DenyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DenyReason::NotAUserEndpoint => f.write_str("not an endpoint called with a user token"),
+            DenyReason::OAuthEndpoint => f.write_str("an OAuth endpoint, never granted"),
             DenyReason::EndpointNotAllowed => f.write_str("endpoint not on the grant's allow-list"),
             DenyReason::AccessNotGranted(access) => {
                 write!(f, "{} access not granted", access.as_str())
@@ -95,6 +74,9 @@ impl fmt::Display for DenyReason {
                 value,
                 scope,
             } => write!(f, "{field} {value} needs scope {scope}, not granted"),
+            DenyReason::BudgetUnavailable(problem) => {
+                write!(f, "the budget ledger failed ({problem})")
+            }
             DenyReason::BudgetExhausted {
                 budget,
                 limit,
@@ -134,10 +116,7 @@ pub struct Grant {
     scopes: BTreeSet<Scope>,
     access: BTreeSet<AccessKey>,
     endpoints: Option<BTreeSet<&'static str>>,
-    calls_per_minute: Option<u32>,
-    endpoint_calls_per_minute: BTreeMap<&'static str, u32>,
-    writes_per_day: Option<u32>,
-    usage: Mutex<Usage>,
+    budgets: Budgets,
 }
 
 /// `Access` in a sorted set.
@@ -154,14 +133,6 @@ impl From<Access> for AccessKey {
             Access::Write => AccessKey::Write,
         }
     }
-}
-
-/// The times of recent calls, for the budgets.
-#[derive(Debug, Default)]
-struct Usage {
-    calls: VecDeque<Instant>,
-    by_endpoint: BTreeMap<&'static str, VecDeque<Instant>>,
-    writes: VecDeque<Instant>,
 }
 
 /// Builds a [`Grant`]; [`GrantBuilder::build`] checks the budgets against the endpoint table.
@@ -251,20 +222,21 @@ impl GrantBuilder {
             scopes: self.scopes,
             access: self.access,
             endpoints,
-            calls_per_minute: self.calls_per_minute,
-            endpoint_calls_per_minute,
-            writes_per_day: self.writes_per_day,
-            usage: Mutex::default(),
+            budgets: Budgets::new(
+                self.calls_per_minute,
+                endpoint_calls_per_minute,
+                self.writes_per_day,
+            ),
         };
         let granted: Vec<&EndpointMeta> = grant.endpoints().collect();
-        if let Some(calls) = grant.calls_per_minute {
+        if let Some(calls) = grant.budgets.calls_per_minute {
             let limit = granted
                 .iter()
                 .map(|meta| u64::from(meta.rate_limit.per_minute))
                 .sum();
             check_limit("calls_per_minute".into(), calls, limit)?;
         }
-        if let Some(writes) = grant.writes_per_day {
+        if let Some(writes) = grant.budgets.writes_per_day {
             // Daily limits shared by several endpoints (direct posts) count once.
             let daily: BTreeMap<&str, u64> = granted
                 .iter()
@@ -321,11 +293,12 @@ impl Grant {
             .filter(|meta| self.check_endpoint(meta).is_ok())
     }
 
-    /// Whether the endpoint itself is granted: a user-token endpoint, on the allow-list (if
-    /// any), with granted access and at least one of its scopes.
+    /// Whether the endpoint itself is granted: not an OAuth endpoint, on the allow-list (if
+    /// any), with granted access and at least one of its scopes. Endpoints called with the
+    /// app's client token (the Research API) are granted like the others, by their scope.
     pub fn check_endpoint(&self, meta: &EndpointMeta) -> Result<(), DenyReason> {
-        if meta.auth != Auth::UserToken {
-            return Err(DenyReason::NotAUserEndpoint);
+        if meta.auth == Auth::ClientCredentials {
+            return Err(DenyReason::OAuthEndpoint);
         }
         if let Some(endpoints) = &self.endpoints
             && !endpoints.contains(meta.id)
@@ -387,69 +360,36 @@ impl Grant {
         Ok(())
     }
 
+    /// The budgets a call of `meta` counts against (for a shared [`BudgetLedger`]).
+    pub fn budget_limits(&self, meta: &'static EndpointMeta) -> Vec<BudgetLimit> {
+        self.budgets.limits_for(meta)
+    }
+
     /// Takes one call of `meta` from the budgets, or says which budget is used up (and
     /// takes nothing).
     pub fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
         self.take_budget_at(meta, Instant::now())
     }
 
-    fn take_budget_at(&self, meta: &'static EndpointMeta, now: Instant) -> Result<(), DenyReason> {
-        let mut usage = match self.usage.lock() {
-            Ok(usage) => usage,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let Usage {
-            calls,
-            by_endpoint,
-            writes,
-        } = &mut *usage;
-        let endpoint_calls = by_endpoint.entry(meta.id).or_default();
-        let write = meta.access == Access::Write;
-        let checks = [
-            (self.calls_per_minute, Budget::CallsPerMinute, MINUTE, true),
-            (
-                self.endpoint_calls_per_minute.get(meta.id).copied(),
-                Budget::EndpointCallsPerMinute(meta.id),
-                MINUTE,
-                true,
-            ),
-            (self.writes_per_day, Budget::WritesPerDay, DAY, write),
-        ];
-        let mut windows: [&mut VecDeque<Instant>; 3] = [calls, endpoint_calls, writes];
-        for ((limit, budget, window, applies), times) in checks.iter().zip(windows.iter_mut()) {
-            while times
-                .front()
-                .is_some_and(|first| now.duration_since(*first) >= *window)
-            {
-                times.pop_front();
-            }
-            if let (Some(limit), true) = (limit, applies)
-                && times.len() >= *limit as usize
-            {
-                let retry_after = times
-                    .front()
-                    .map(|first| window.saturating_sub(now.duration_since(*first)))
-                    .unwrap_or(*window);
-                return Err(DenyReason::BudgetExhausted {
-                    budget: budget.clone(),
-                    limit: *limit,
-                    retry_after,
-                });
-            }
-        }
-        for ((limit, _, _, applies), times) in checks.iter().zip(windows.iter_mut()) {
-            if limit.is_some() && *applies {
-                times.push_back(now);
-            }
-        }
-        Ok(())
+    pub(crate) fn take_budget_at(
+        &self,
+        meta: &'static EndpointMeta,
+        now: Instant,
+    ) -> Result<(), DenyReason> {
+        self.budgets
+            .take_at(meta, now)
+            .map_err(|exhausted| DenyReason::BudgetExhausted {
+                budget: exhausted.budget,
+                limit: exhausted.limit,
+                retry_after: exhausted.retry_after,
+            })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::{CONTENT_INIT, TOKEN, USER_INFO, VIDEO_INIT, VIDEO_LIST};
+    use crate::endpoints::{CONTENT_INIT, TOKEN, USER_INFO, VIDEO_INIT};
 
     fn reader() -> Grant {
         Grant::builder()
@@ -469,7 +409,23 @@ mod tests {
         );
         assert_eq!(
             reader().check_endpoint(&TOKEN),
-            Err(DenyReason::NotAUserEndpoint)
+            Err(DenyReason::OAuthEndpoint)
+        );
+    }
+
+    #[test]
+    fn research_is_granted_by_its_app_scope() {
+        let researcher = Grant::builder()
+            .scopes([Scope::ResearchDataBasic])
+            .read()
+            .build()
+            .unwrap();
+        let ids: Vec<&str> = researcher.endpoints().map(|meta| meta.id).collect();
+        assert_eq!(ids, ["research_comment_list"]);
+        assert!(
+            !reader()
+                .endpoints()
+                .any(|meta| meta.id == "research_comment_list")
         );
     }
 
@@ -539,26 +495,5 @@ mod tests {
         ));
         let error = Grant::builder().endpoints(["nope"]).build().unwrap_err();
         assert_eq!(error, GrantError::UnknownEndpoint("nope".into()));
-    }
-
-    #[test]
-    fn a_budget_of_n_refuses_call_n_plus_one_until_the_window_moves() {
-        let grant = Grant::builder()
-            .scopes([Scope::VideoList])
-            .read()
-            .calls_per_minute(2)
-            .build()
-            .unwrap();
-        let start = Instant::now();
-        assert_eq!(grant.take_budget_at(&VIDEO_LIST, start), Ok(()));
-        assert_eq!(grant.take_budget_at(&VIDEO_LIST, start), Ok(()));
-        assert!(matches!(
-            grant.take_budget_at(&VIDEO_LIST, start + Duration::from_secs(59)),
-            Err(DenyReason::BudgetExhausted { limit: 2, .. })
-        ));
-        assert_eq!(
-            grant.take_budget_at(&VIDEO_LIST, start + Duration::from_secs(60)),
-            Ok(())
-        );
     }
 }

@@ -1,20 +1,23 @@
 //! A user handle narrowed by a [`Grant`] for one agent: every call is checked locally
 //! (endpoint, access, scopes, field scopes, budgets) before anything is sent, and leaves
-//! exactly one [`AuditRecord`] in every sink, written before the call's answer returns.
+//! one [`AuditRecord`] in every sink, written before the call's answer returns (a write
+//! leaves two: its intent, kept before it is sent, and its outcome).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::envelope::Answer;
-use crate::meta::EndpointMeta;
-use crate::runtime::audit::{AuditRecord, AuditSink, Decision, TracingAuditSink, redact_arguments};
-use crate::runtime::grant::{DenyReason, Grant};
-use crate::runtime::tools::parse_arguments;
+use crate::meta::{Access, Auth, EndpointMeta};
+use crate::runtime::audit::{
+    AuditRecord, AuditSink, Decision, TracingAuditSink, needed_scopes, redact_arguments,
+};
+use crate::runtime::grant::{BudgetLedger, DenyReason, Grant};
+use crate::runtime::tools::{ToolArguments, parse_arguments};
 use crate::{Error, UserClient};
 
 /// The longest tool name kept in an audit record of an unknown tool.
@@ -28,6 +31,8 @@ pub struct GrantedClient {
     grant: Arc<Grant>,
     agent: Arc<str>,
     sinks: Vec<Arc<dyn AuditSink>>,
+    approval: Option<Arc<str>>,
+    ledger: Option<Arc<dyn BudgetLedger>>,
 }
 
 impl UserClient {
@@ -39,6 +44,8 @@ impl UserClient {
             grant: Arc::new(grant),
             agent: Arc::from(agent.into()),
             sinks: vec![Arc::new(TracingAuditSink)],
+            approval: None,
+            ledger: None,
         }
     }
 }
@@ -55,6 +62,21 @@ impl GrantedClient {
     pub fn audit_to(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.sinks.push(sink);
         self
+    }
+
+    /// Counts the grant's budgets in `ledger` (shared by every process acting for this
+    /// agent) instead of in this client's memory.
+    pub fn budget_ledger(mut self, ledger: Arc<dyn BudgetLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// This client for calls held under the approval `id`: each of their records names it.
+    pub fn with_approval(&self, id: impl Into<String>) -> GrantedClient {
+        GrantedClient {
+            approval: Some(Arc::from(id.into())),
+            ..self.clone()
+        }
     }
 
     /// The agent this client acts for.
@@ -93,8 +115,25 @@ impl GrantedClient {
             body: body_value.as_ref(),
         };
         let joined = fields_param(meta, fields);
-        self.run(asked, self.user.execute_answer(meta, joined, body))
-            .await
+        self.run(asked, self.send(meta, joined, body)).await
+    }
+
+    /// Sends with the user's token, or with the app's client token for the endpoints that
+    /// take one (the Research API).
+    async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<Answer<R>, Error> {
+        if meta.auth == Auth::ClientToken {
+            self.user
+                .client()
+                .execute_with_app_token(meta, fields, body)
+                .await
+        } else {
+            self.user.execute_answer(meta, fields, body).await
+        }
     }
 
     /// Calls the tool `name` (an endpoint id) with JSON `arguments` (`fields` and the request
@@ -102,40 +141,7 @@ impl GrantedClient {
     /// returns the answer's `data` as JSON. An unknown tool is [`Error::UnknownTool`];
     /// arguments that break the schema are [`Error::InvalidArguments`] naming the JSON path.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
-        let Some(meta) = crate::endpoint(name) else {
-            let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
-            shown.retain(|c| !c.is_control());
-            let record = self.record(&shown, None, Decision::Invalid, Some("unknown tool".into()));
-            self.write(record).await?;
-            return Err(Error::UnknownTool {
-                name: name.to_string(),
-            });
-        };
-        if let Err(reason) = self.grant.check_endpoint(meta) {
-            return self
-                .refuse(
-                    Asked {
-                        meta,
-                        fields: &[],
-                        body: None,
-                    },
-                    reason,
-                )
-                .await;
-        }
-        let parsed = match parse_arguments(meta, &arguments) {
-            Ok(parsed) => parsed,
-            Err(bad) => {
-                let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
-                let record = self.record(meta.id, Some(meta), Decision::Invalid, Some(reason));
-                self.write(record).await?;
-                return Err(Error::InvalidArguments {
-                    tool: meta.id.to_string(),
-                    path: bad.path,
-                    message: bad.message,
-                });
-            }
-        };
+        let (meta, parsed) = self.prepare(name, &arguments).await?;
         let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
         let asked = Asked {
             meta,
@@ -143,10 +149,89 @@ impl GrantedClient {
             body: parsed.body.as_ref(),
         };
         let joined = fields_param(meta, &fields);
-        let send = self
-            .user
-            .execute_answer::<Value, Value>(meta, joined, parsed.body.as_ref());
+        let send = self.send::<Value, Value>(meta, joined, parsed.body.as_ref());
         self.run(asked, send).await
+    }
+
+    /// Checks a tool call as [`GrantedClient::call_tool`] would (tool, arguments, grant,
+    /// field and value scopes; budgets aside) without sending it; a refusal is audited and
+    /// returned, a call that would go through leaves no record. Returns the endpoint.
+    pub async fn check_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+    ) -> Result<&'static EndpointMeta, Error> {
+        let (meta, parsed) = self.prepare(name, arguments).await?;
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        if let Err(reason) = self.grant.check_call(meta, &fields, parsed.body.as_ref()) {
+            let asked = Asked {
+                meta,
+                fields: &fields,
+                body: parsed.body.as_ref(),
+            };
+            return self.refuse(asked, reason).await;
+        }
+        Ok(meta)
+    }
+
+    /// Audits an event in a tool call's life outside the call itself (held for approval,
+    /// approved, rejected), whatever the grant says now: see [`AuditRecord::event`].
+    pub async fn note(
+        &self,
+        name: &str,
+        arguments: &Value,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        let record = AuditRecord::event(
+            &self.agent,
+            self.user.open_id(),
+            name,
+            arguments,
+            decision,
+            reason,
+            self.approval.as_deref(),
+        );
+        self.write(record).await
+    }
+
+    /// The endpoint and parsed arguments of a tool call, or the audited reason it cannot be
+    /// made at all (unknown tool, endpoint not granted, arguments that break the schema).
+    async fn prepare(
+        &self,
+        name: &str,
+        arguments: &Value,
+    ) -> Result<(&'static EndpointMeta, ToolArguments), Error> {
+        let Some(meta) = crate::endpoint(name) else {
+            let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
+            shown.retain(|c| !c.is_control());
+            let record = self.record(&shown, Decision::Invalid, Some("unknown tool".into()));
+            self.write(record).await?;
+            return Err(Error::UnknownTool {
+                name: name.to_string(),
+            });
+        };
+        if let Err(reason) = self.grant.check_endpoint(meta) {
+            let asked = Asked {
+                meta,
+                fields: &[],
+                body: None,
+            };
+            return self.refuse(asked, reason).await;
+        }
+        match parse_arguments(meta, arguments) {
+            Ok(parsed) => Ok((meta, parsed)),
+            Err(bad) => {
+                let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
+                let record = self.record(meta.id, Decision::Invalid, Some(reason));
+                self.write(record).await?;
+                Err(Error::InvalidArguments {
+                    tool: meta.id.to_string(),
+                    path: bad.path,
+                    message: bad.message,
+                })
+            }
+        }
     }
 
     /// Checks the grant and budgets, sends, and audits the outcome.
@@ -156,16 +241,21 @@ impl GrantedClient {
         send: impl Future<Output = Result<Answer<R>, Error>>,
     ) -> Result<R, Error> {
         let meta = asked.meta;
-        if let Err(reason) = self
-            .grant
-            .check_call(meta, asked.fields, asked.body)
-            .and_then(|()| self.grant.take_budget(meta))
-        {
+        if let Err(reason) = self.grant.check_call(meta, asked.fields, asked.body) {
             return self.refuse(asked, reason).await;
+        }
+        if let Err(reason) = self.take_budget(meta).await {
+            return self.refuse(asked, reason).await;
+        }
+        if meta.access == Access::Write {
+            let mut intent = self.record(meta.id, Decision::Intent, None);
+            intent.scopes = needed_scopes(meta, asked.fields);
+            intent.arguments = redact_arguments(meta, asked.fields, asked.body);
+            self.write(intent).await?;
         }
         let started = Instant::now();
         let result = send.await;
-        let mut record = self.record(meta.id, Some(meta), Decision::Allowed, None);
+        let mut record = self.record(meta.id, Decision::Allowed, None);
         record.scopes = needed_scopes(meta, asked.fields);
         record.arguments = redact_arguments(meta, asked.fields, asked.body);
         record.latency_ms = started.elapsed().as_millis() as u64;
@@ -184,15 +274,32 @@ impl GrantedClient {
         result.map(|answer| answer.value)
     }
 
+    /// Takes one call of `meta` from the budgets, in the shared ledger if there is one.
+    async fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
+        let Some(ledger) = &self.ledger else {
+            return self.grant.take_budget(meta);
+        };
+        let limits = self.grant.budget_limits(meta);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        ledger
+            .take(&self.agent, meta, &limits)
+            .await
+            .map_err(|problem| match problem {
+                Ok(exhausted) => DenyReason::BudgetExhausted {
+                    budget: exhausted.budget,
+                    limit: exhausted.limit,
+                    retry_after: exhausted.retry_after,
+                },
+                Err(failure) => DenyReason::BudgetUnavailable(failure),
+            })
+    }
+
     /// Audits a refusal and returns it as [`Error::Denied`].
     async fn refuse<R>(&self, asked: Asked<'_>, reason: DenyReason) -> Result<R, Error> {
         let meta = asked.meta;
-        let mut record = self.record(
-            meta.id,
-            Some(meta),
-            Decision::Denied,
-            Some(reason.to_string()),
-        );
+        let mut record = self.record(meta.id, Decision::Denied, Some(reason.to_string()));
         record.scopes = needed_scopes(meta, asked.fields);
         record.arguments = redact_arguments(meta, asked.fields, asked.body);
         self.write(record).await?;
@@ -202,33 +309,16 @@ impl GrantedClient {
         })
     }
 
-    fn record(
-        &self,
-        endpoint: &str,
-        meta: Option<&EndpointMeta>,
-        decision: Decision,
-        reason: Option<String>,
-    ) -> AuditRecord {
-        let time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_millis() as i64)
-            .unwrap_or(0);
-        AuditRecord {
-            time_ms,
-            agent: self.agent.to_string(),
-            open_id: self.user.open_id().to_string(),
-            endpoint: endpoint.to_string(),
-            scopes: meta
-                .map(|meta| needed_scopes(meta, &[]))
-                .unwrap_or_default(),
-            access: meta.map(|meta| meta.access.as_str().to_string()),
+    fn record(&self, endpoint: &str, decision: Decision, reason: Option<String>) -> AuditRecord {
+        AuditRecord::event(
+            &self.agent,
+            self.user.open_id(),
+            endpoint,
+            &Value::Null,
             decision,
             reason,
-            status: None,
-            log_id: None,
-            latency_ms: 0,
-            arguments: Value::Null,
-        }
+            self.approval.as_deref(),
+        )
     }
 
     /// Hands `record` to every sink, each finished before the next; any failure withholds
@@ -241,21 +331,6 @@ impl GrantedClient {
         }
         Ok(())
     }
-}
-
-/// The endpoint's scopes and those of the requested fields, sorted, without repeats.
-fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String> {
-    let mut scopes: Vec<String> = meta.scopes.iter().map(|s| s.as_str().to_string()).collect();
-    if let Some(param) = meta.fields {
-        for name in fields {
-            if let Some(scope) = param.schema.field(name).and_then(|field| field.scope) {
-                scopes.push(scope.as_str().to_string());
-            }
-        }
-    }
-    scopes.sort();
-    scopes.dedup();
-    scopes
 }
 
 /// The `fields` query parameter, for endpoints that have one.

@@ -4,9 +4,12 @@
 //! and the webhook receiver (feature `webhook-receiver`).
 
 #[cfg(feature = "client")]
+mod app_token;
+#[cfg(feature = "client")]
 pub mod audit;
 #[cfg(feature = "audit-sqlite")]
 pub mod audit_sqlite;
+mod budget;
 pub mod grant;
 #[cfg(feature = "client")]
 pub mod granted;

@@ -46,6 +46,10 @@ impl fmt::Debug for StoredToken {
     }
 }
 
+/// How long before expiry a token is renewed: a user handle refreshes its access token,
+/// a client mints a new client token.
+pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+
 /// Seconds since the Unix epoch on this machine's clock.
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
@@ -226,6 +230,11 @@ impl FileTokenStore {
         &self.path
     }
 
+    /// The users (`open_id`s) with tokens in the file, sorted; none if it does not exist yet.
+    pub async fn open_ids(&self) -> Result<Vec<String>, TokenStoreError> {
+        Ok(self.read().await?.tokens.into_keys().collect())
+    }
+
     async fn read(&self) -> Result<StoreFile, TokenStoreError> {
         let path = self.path.clone();
         blocking(move || read_file(&path)).await
@@ -398,12 +407,14 @@ mod tests {
     async fn file_store_round_trips_and_keeps_other_users() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileTokenStore::new(dir.path().join("tokens.json"));
+        assert!(store.open_ids().await.unwrap().is_empty());
         assert!(store.load("a").await.unwrap().is_none());
         store.save(&token("a", "act.1")).await.unwrap();
         store.save(&token("b", "act.2")).await.unwrap();
         store.save(&token("a", "act.3")).await.unwrap();
         let a = store.load("a").await.unwrap().unwrap();
         assert_eq!(a.access(), "act.3");
+        assert_eq!(store.open_ids().await.unwrap(), ["a", "b"]);
         assert_eq!(a.refresh_expires_at, Some(200));
         store.remove("a").await.unwrap();
         assert!(store.load("a").await.unwrap().is_none());

@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::meta::{EndpointMeta, SchemaMeta, TypeMeta};
 
+/// The tool manifest `cargo xtask gen` writes to `generated/tools.json`: `{"tools": [...]}`,
+/// one MCP tool (name, description, `inputSchema`, annotations) per endpoint.
+pub const TOOLS_JSON: &str = include_str!("../../tools.json");
+
 /// A tool call's arguments, checked and split for the request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolArguments {

@@ -16,14 +16,15 @@ use crate::meta::EndpointMeta;
 use crate::runtime::tokens::{StoredToken, TokenStore, unix_now};
 use crate::{Client, Error, ErrorCode, Revoked};
 
-/// How long before expiry a handle refreshes the access token.
-pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+pub use crate::runtime::tokens::DEFAULT_REFRESH_AHEAD;
 
 /// Per-user state shared by every handle of one [`Client`]: the lock that makes a refresh
 /// single-flight, and a refreshed token the store could not save yet (so it is not lost).
 #[derive(Debug, Default)]
 pub(crate) struct UserSlots {
     slots: parking_lot::Mutex<HashMap<String, Arc<UserSlot>>>,
+    /// The app's client token, shared the same way.
+    pub(crate) app: crate::runtime::app_token::AppTokenSlot,
 }
 
 #[derive(Debug, Default)]

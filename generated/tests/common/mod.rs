@@ -11,7 +11,7 @@ use tiktok_api::{Client, MemoryTokenStore, RetryPolicy, StoredToken, TokenStore}
 
 /// The demo creator with the most videos.
 pub const DEMO_OPEN_ID: &str = "-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b";
-/// The demo data's private creator, where the unaudited demo app may post directly.
+/// The demo data's private creator (where the unaudited demo app may post directly too).
 pub const PRIVATE_OPEN_ID: &str = "-000beef9a8b7c6d5e4f3021a2b3c4d5e6f70";
 
 /// The mock's control API.

@@ -105,10 +105,11 @@ fn arb_user() -> BoxedStrategy<User> {
             proptest::option::of(".{0,12}"),
             proptest::option::of(".{0,12}"),
             proptest::option::of(".{0,12}"),
-            proptest::option::of(any::<bool>()),
             proptest::option::of(".{0,12}"),
+            proptest::option::of(any::<bool>()),
         ),
         (
+            proptest::option::of(".{0,12}"),
             proptest::option::of(any::<i64>()),
             proptest::option::of(any::<i64>()),
             proptest::option::of(any::<i64>()),
@@ -126,10 +127,10 @@ fn arb_user() -> BoxedStrategy<User> {
                     display_name,
                     bio_description,
                     profile_deep_link,
+                    profile_web_link,
                     is_verified,
-                    username,
                 ),
-                (follower_count, following_count, likes_count, video_count),
+                (username, follower_count, following_count, likes_count, video_count),
             )|
         User {
             open_id,
@@ -140,6 +141,7 @@ fn arb_user() -> BoxedStrategy<User> {
             display_name,
             bio_description,
             profile_deep_link,
+            profile_web_link,
             is_verified,
             username,
             follower_count,

@@ -244,6 +244,32 @@ struct ConsentPage<'a> {
     code_challenge_method: &'a str,
     scopes: Vec<ScopeRow>,
     creators: Vec<CreatorRow>,
+    form_token: String,
+}
+
+/// The form token of a consent page: an HMAC, under a key this process drew at random, of
+/// the authorize request the page shows. A form posted from elsewhere (another site's page
+/// never sees it) or for another request is refused.
+fn form_token(request: &Authorize) -> String {
+    use hmac::{Hmac, Mac};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    let parts = [
+        request.app.client_key.as_str(),
+        request.redirect_uri.as_str(),
+        request.scope.as_str(),
+        request.state.as_deref().unwrap_or_default(),
+        request.code_challenge.as_deref().unwrap_or_default(),
+        request.code_challenge_method.as_str(),
+    ];
+    for part in parts {
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
+    }
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Issues a code and redirects with `code`, `scopes` and `state`.
@@ -382,6 +408,7 @@ async fn authorize_page(State(state): State<AppState>, RawQuery(query): RawQuery
             })
             .collect(),
         creators,
+        form_token: form_token(&request),
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),
@@ -410,6 +437,15 @@ async fn authorize_submit(State(state): State<AppState>, body: Bytes) -> Respons
         Err(error) => return authorize_error(&params, error),
     };
     let approved = params.get("action") == Some("approve");
+    let token_ok = params
+        .get("form_token")
+        .is_some_and(|token| crate::random::secrets_equal(&form_token(&request), token));
+    if !token_ok {
+        return error_page(
+            ErrorCode::InvalidRequest,
+            "The consent form's token is missing or wrong: submit the form the consent page served.",
+        );
+    }
     decide(&state, &request, &params, approved)
 }
 

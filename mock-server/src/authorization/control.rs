@@ -7,16 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tiktok_api::spec_constants::SCOPE_SEPARATOR;
 
 use crate::authorization::consent::{AuthorizeError, Params, check_authorize, decide};
 use crate::error::ApiError;
 use crate::extract::ControlJson;
-use crate::settings::{OAuthSettings, Rotation};
 use crate::state::AppState;
 use crate::tokens::{ScopeList, join_scopes, user_scopes};
-use crate::validate::truncate;
 
 /// The OAuth control routes.
 pub fn routes() -> Router<AppState> {
@@ -28,68 +26,20 @@ pub fn routes() -> Router<AppState> {
         .route("/_mock/oauth/codes", post(mint_code))
 }
 
-/// `POST /_mock/oauth/settings`: a preset and/or single figures.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsRequest {
-    /// `current` or `previous`: every figure at once.
-    lifetimes: Option<String>,
-    access_token_ttl_seconds: Option<i64>,
-    refresh_token_ttl_seconds: Option<i64>,
-    rotation: Option<Rotation>,
-    code_ttl_seconds: Option<i64>,
-}
-
 async fn read_settings(State(state): State<AppState>) -> Response {
     Json(state.oauth_settings()).into_response()
 }
 
+/// `POST /_mock/oauth/settings`: a preset (`lifetimes`: `current` or `previous`) and/or
+/// single settings; the others keep their values.
 async fn write_settings(
     State(state): State<AppState>,
-    ControlJson(request): ControlJson<SettingsRequest>,
+    ControlJson(changes): ControlJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut settings = match request.lifetimes.as_deref() {
-        None => state.oauth_settings(),
-        Some("current") => OAuthSettings::current(),
-        Some("previous") => OAuthSettings::previous(),
-        Some(other) => {
-            return Err(ApiError::InvalidParams(format!(
-                "lifetimes: expected current or previous, found {:?}",
-                truncate(other)
-            )));
-        }
-    };
-    for (name, value, target) in [
-        (
-            "access_token_ttl_seconds",
-            request.access_token_ttl_seconds,
-            &mut settings.access_token_ttl_seconds,
-        ),
-        (
-            "refresh_token_ttl_seconds",
-            request.refresh_token_ttl_seconds,
-            &mut settings.refresh_token_ttl_seconds,
-        ),
-        (
-            "code_ttl_seconds",
-            request.code_ttl_seconds,
-            &mut settings.code_ttl_seconds,
-        ),
-    ] {
-        if let Some(value) = value {
-            if !(0..=100 * 365 * 86_400).contains(&value) {
-                return Err(ApiError::InvalidParams(format!(
-                    "{name}: must be 0..3153600000 seconds"
-                )));
-            }
-            *target = value;
-        }
-    }
-    if let Some(rotation) = request.rotation {
-        settings.rotation = rotation;
-    }
-    state.set_oauth_settings(settings);
-    Ok(Json(settings).into_response())
+    state
+        .apply_settings(&json!({ "oauth": changes }))
+        .map_err(ApiError::InvalidParams)?;
+    Ok(Json(state.oauth_settings()).into_response())
 }
 
 /// `POST /_mock/oauth/codes`: an authorization code without the consent page.

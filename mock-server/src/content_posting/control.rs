@@ -130,29 +130,13 @@ async fn read_settings(State(state): State<AppState>) -> Response {
     Json(state.posting().settings()).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettingsRequest {
-    processing_ms: Option<i64>,
-    pull_bytes: Option<i64>,
-}
-
+/// `POST /_mock/posting`: the settings given change, the others keep their values.
 async fn write_settings(
     State(state): State<AppState>,
-    ControlJson(request): ControlJson<SettingsRequest>,
+    ControlJson(changes): ControlJson<serde_json::Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let mut settings = state.posting().settings();
-    if let Some(processing_ms) = request.processing_ms {
-        settings.processing_ms = processing_ms;
-    }
-    if let Some(pull_bytes) = request.pull_bytes {
-        settings.pull_bytes = pull_bytes;
-    }
-    if settings.processing_ms < 0 || settings.pull_bytes < 0 {
-        return Err(ApiError::InvalidParams(
-            "processing_ms and pull_bytes must not be negative".to_owned(),
-        ));
-    }
-    state.posting().set_settings(settings);
-    Ok(Json(settings).into_response())
+    state
+        .apply_settings(&json!({ "posting": changes }))
+        .map_err(ApiError::InvalidParams)?;
+    Ok(Json(state.posting().settings()).into_response())
 }

@@ -5,12 +5,13 @@ use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 use tiktok_api::spec_constants::UPLOAD_URL_TTL_SECONDS;
 
-use crate::content_posting::lifecycle::{settle, settle_later, status_json};
+use crate::content_posting::lifecycle::{settle, settle_later, settle_when_ready, status_json};
 use crate::content_posting::rules::{
-    UPLOAD_PATH, VideoSource, check_block, check_direct_post, check_inbox, check_pull_url, i64_at,
-    str_at, video_source,
+    UPLOAD_PATH, VideoSource, check_block, check_direct_post, check_duration, check_inbox,
+    check_pull_url, i64_at, str_at, video_source,
 };
 use crate::error::ApiError;
+use crate::media::signed_url;
 use crate::random::random_text;
 use crate::state::{AppState, Call};
 use crate::store::{App, Creator, MediaKind, PostFlow, PostRecord, PostingProfile, SourceKind};
@@ -39,6 +40,12 @@ fn poster(state: &AppState, call: &Call<'_>) -> Result<(Creator, PostingProfile,
 /// `POST /v2/post/publish/creator_info/query/`.
 pub fn creator_info(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let (creator, profile, _) = poster(state, call)?;
+    let avatar_ttl = call
+        .endpoint
+        .limit("creator_avatar_url_ttl_seconds")
+        .ok_or_else(|| {
+            ApiError::missing_in_table(call.endpoint, "limit creator_avatar_url_ttl_seconds")
+        })?;
     check_block(call.endpoint, &profile)?;
     let options: Vec<String> = profile
         .privacy_level_options()
@@ -46,7 +53,11 @@ pub fn creator_info(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError
         .map(|level| level.as_str().to_owned())
         .collect();
     Ok(json!({
-        "creator_avatar_url": creator.avatar_url,
+        "creator_avatar_url": signed_url(
+            &creator.avatar_url,
+            call.now_ms,
+            i64::try_from(avatar_ttl).unwrap_or(i64::MAX),
+        ),
         "creator_username": creator.username,
         "creator_nickname": creator.display_name,
         "privacy_level_options": options,
@@ -109,6 +120,7 @@ fn start_post(
         },
         created_ms: call.now_ms,
         processing_ms: settings.processing_ms,
+        moderation_ms: settings.moderation_ms,
         privacy_level,
         title,
         description,
@@ -161,14 +173,14 @@ fn start_post(
             record.pull_fails = fails;
         }
     }
-    let pull = record.source == SourceKind::PullFromUrl;
-    let processing_ms = record.processing_ms;
     state
         .store()
-        .insert_post(record)
+        .insert_post(record.clone())
         .map_err(|error| ApiError::catalog(ErrorCode::InternalError, error.to_string()))?;
-    if pull {
-        settle_later(state, &publish_id, processing_ms);
+    // Settle when the download is through, or when an unfinished upload's URL expires.
+    match record.upload_expires_ms {
+        Some(expires_ms) => settle_later(state, &publish_id, expires_ms - call.now_ms),
+        None => settle_when_ready(state, &record),
     }
     Ok(answer)
 }
@@ -176,7 +188,8 @@ fn start_post(
 /// `POST /v2/post/publish/video/init/`: a direct video post.
 pub fn video_init(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let (creator, profile, app) = poster(state, call)?;
-    let source = video_source(call.endpoint, call.body)?;
+    let source = video_source(call.endpoint, &app, call.body)?;
+    check_duration(state, &profile, DEFAULT_MAX_VIDEO_POST_DURATION_SEC)?;
     let privacy_level = str_at(call.body, &["post_info", "privacy_level"]).unwrap_or_default();
     let privacy_level = check_direct_post(
         state,
@@ -206,8 +219,8 @@ pub fn video_init(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> 
 
 /// `POST /v2/post/publish/inbox/video/init/`: a video to the creator's inbox.
 pub fn inbox_video_init(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
-    let (creator, profile, _) = poster(state, call)?;
-    let source = video_source(call.endpoint, call.body)?;
+    let (creator, profile, app) = poster(state, call)?;
+    let source = video_source(call.endpoint, &app, call.body)?;
     check_inbox(state, call.endpoint, &creator, &profile, call.now_ms)?;
     start_post(
         state,
@@ -260,6 +273,7 @@ pub fn content_init(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError
     for (index, url) in images.iter().enumerate() {
         fails |= check_pull_url(
             call.endpoint,
+            &app,
             &format!("source_info.photo_images[{index}]"),
             url,
         )?;

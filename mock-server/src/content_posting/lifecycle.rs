@@ -13,6 +13,10 @@ use crate::fixtures::{FixtureVideo, build_video};
 use crate::state::AppState;
 use crate::store::{MediaKind, Milestone, PostFlow, PostRecord, SourceKind};
 
+/// The `fail_reason` of a post whose upload URL expired before the last chunk arrived:
+/// TikTok documents none for it, so the mock says `internal`.
+pub const UPLOAD_EXPIRED_REASON: FailReason = FailReason::Internal;
+
 /// What a status fetch says of a post at one instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostView {
@@ -28,6 +32,8 @@ pub struct PostView {
     pub publicaly_available_post_id: Vec<i64>,
     /// When it was published, if it was.
     pub published_ms: Option<i64>,
+    /// When it became public (after moderation), if it did.
+    pub public_ms: Option<i64>,
     /// The milestones reached.
     pub reached: Vec<Milestone>,
 }
@@ -46,6 +52,7 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
         downloaded_bytes: 0,
         publicaly_available_post_id: Vec::new(),
         published_ms: None,
+        public_ms: None,
         reached: Vec::new(),
     };
     let ready_ms = match post.source {
@@ -76,6 +83,15 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
         return view;
     }
     let Some(ready_ms) = ready_ms.filter(|_| ready) else {
+        if let Some(expires_ms) = post.upload_expires_ms
+            && post.upload_completed_ms.is_none()
+            && expires_ms <= now_ms
+        {
+            // The upload URL expired before the last chunk: the post ends here.
+            view.status = "FAILED";
+            view.fail_reason = Some(UPLOAD_EXPIRED_REASON.as_str().to_owned());
+            view.reached.push(Milestone::Failed);
+        }
         return view;
     };
     if post.pull_fails {
@@ -97,10 +113,6 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
             view.status = "PUBLISH_COMPLETE";
             view.published_ms = Some(ready_ms);
             view.reached.push(Milestone::Published);
-            if post.privacy_level.as_deref() == Some(PrivacyLevel::PublicToEveryone.as_str()) {
-                view.publicaly_available_post_id.push(post_id);
-                view.reached.push(Milestone::PubliclyAvailable);
-            }
         }
         PostFlow::Inbox => {
             view.status = "SEND_TO_USER_INBOX";
@@ -109,12 +121,32 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
                 view.status = "PUBLISH_COMPLETE";
                 view.published_ms = Some(at.max(ready_ms));
                 view.reached.push(Milestone::Published);
-                view.publicaly_available_post_id.push(post_id);
-                view.reached.push(Milestone::PubliclyAvailable);
             }
         }
     }
+    // A public post's id is exposed once moderation is over.
+    if let Some(published_ms) = view.published_ms
+        && is_public(post)
+    {
+        let public_ms = published_ms.saturating_add(post.moderation_ms);
+        if public_ms <= now_ms {
+            view.public_ms = Some(public_ms);
+            view.publicaly_available_post_id.push(post_id);
+            view.reached.push(Milestone::PubliclyAvailable);
+        }
+    }
     view
+}
+
+/// Whether a post is public once published: a direct post asked `PUBLIC_TO_EVERYONE` (and
+/// was allowed it); an inbox draft is posted by the creator in the app, publicly.
+pub fn is_public(post: &PostRecord) -> bool {
+    match post.flow {
+        PostFlow::Direct => {
+            post.privacy_level.as_deref() == Some(PrivacyLevel::PublicToEveryone.as_str())
+        }
+        PostFlow::Inbox => true,
+    }
 }
 
 /// Brings a post up to date: computes its status now and applies, once, the side effects
@@ -175,7 +207,8 @@ pub fn settle_all(state: &AppState) {
 /// Whether nothing more can happen to a post without a control call.
 fn is_final(post: &PostRecord) -> bool {
     post.applied.contains(&Milestone::Failed)
-        || post.applied.contains(&Milestone::Published)
+        || (post.applied.contains(&Milestone::Published)
+            && (!is_public(post) || post.applied.contains(&Milestone::PubliclyAvailable)))
         || (post.flow == PostFlow::Inbox
             && post.applied.contains(&Milestone::InboxDelivered)
             && post.user_posted_ms.is_none())
@@ -215,7 +248,13 @@ fn events_of(milestone: Milestone) -> (Option<WebhookEventKind>, WebhookEventKin
 }
 
 fn apply(state: &AppState, post: &PostRecord, view: &PostView, milestone: Milestone) {
-    if milestone == Milestone::Published && post.media == MediaKind::Video {
+    // A public video joins the list once moderation is over; another is kept, not listed.
+    let listed = match milestone {
+        Milestone::Published => !is_public(post),
+        Milestone::PubliclyAvailable => true,
+        _ => false,
+    };
+    if listed && post.media == MediaKind::Video {
         add_to_video_list(state, post, view.published_ms.unwrap_or(post.created_ms));
     }
     let endpoint = state
@@ -287,6 +326,14 @@ fn add_to_video_list(state: &AppState, post: &PostRecord, published_ms: i64) {
     let template = FixtureVideo {
         title: title.clone(),
         video_description: title,
+        duration: Some(state.posting().settings().video_duration_sec),
+        privacy_level: Some(if is_public(post) {
+            PrivacyLevel::PublicToEveryone.as_str().to_owned()
+        } else {
+            post.privacy_level
+                .clone()
+                .unwrap_or_else(|| PrivacyLevel::SelfOnly.as_str().to_owned())
+        }),
         ..FixtureVideo::default()
     };
     let video = build_video(
@@ -317,5 +364,18 @@ pub fn status_json(view: &PostView) -> Value {
 
 /// Called by the upload route once the last chunk is in.
 pub fn upload_completed(state: &AppState, post: &PostRecord) {
+    settle_when_ready(state, post);
+}
+
+/// On the system clock, settles the post when its processing is through and again when its
+/// moderation is (so webhooks arrive without polling).
+pub fn settle_when_ready(state: &AppState, post: &PostRecord) {
     settle_later(state, &post.publish_id, post.processing_ms);
+    if post.moderation_ms > 0 {
+        settle_later(
+            state,
+            &post.publish_id,
+            post.processing_ms.saturating_add(post.moderation_ms),
+        );
+    }
 }

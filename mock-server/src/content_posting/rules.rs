@@ -14,9 +14,11 @@ use crate::store::{App, Creator, PostFlow, PostingProfile};
 
 /// The path of upload URLs on the mock (`{base}/upload/video/?upload_id=…&upload_token=…`).
 pub const UPLOAD_PATH: &str = "/upload/video/";
-/// Hosts under this domain fail the ownership check at init (403 `url_ownership_unverified`).
-pub const UNVERIFIED_DOMAIN: &str = "unverified.example";
-/// Hosts under this top-level domain are accepted at init, but the download fails later.
+/// The host of TikTok's sample video, usable by any app without verification for testing
+/// (the media transfer guide).
+pub const SAMPLE_HOST: &str = "sf16-va.tiktokcdn.com";
+/// Hosts under this top-level domain, once verified, are accepted at init, but the download
+/// fails later (`video_pull_failed`, `photo_pull_failed`).
 pub const FAILING_TLD: &str = "invalid";
 
 const DAY_MS: i64 = 86_400_000;
@@ -78,48 +80,107 @@ pub fn check_chunks(
         .map_err(|rule| format!("{CHUNK_INVALID}: {rule}"))
 }
 
-/// The host of an https URL, or why it is not one.
-fn https_host(url: &str) -> Result<String, String> {
-    let rest = url
-        .get(..8)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        .map(|_| &url[8..])
-        .ok_or_else(|| "must be an https URL".to_owned())?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+/// The scheme, host (lowercase, without a trailing dot) and the rest of a URL, if it has
+/// a host.
+fn split_url(url: &str) -> Option<(String, String, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let host = if host_port.starts_with('[') {
-        host_port
-            .split(']')
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches('[')
+        // An IPv6 literal keeps its brackets, so it is never taken for a name.
+        host_port.split(']').next().map(|host| format!("{host}]"))?
     } else {
-        host_port.split(':').next().unwrap_or_default()
+        host_port.split(':').next().unwrap_or_default().to_owned()
     };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty() {
-        return Err("must be an https URL with a host".to_owned());
-    }
-    Ok(host)
+    (!host.is_empty()).then(|| (scheme.to_ascii_lowercase(), host, path))
+}
+
+/// Whether a host is an IP address (v4, or a bracketed v6 literal).
+fn is_ip(host: &str) -> bool {
+    host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 fn under(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
 }
 
-/// Checks a pull URL: 400 if it is not https, 403 if its host is unverified; tells whether
-/// the download will fail.
-pub fn check_pull_url(endpoint: &EndpointMeta, field: &str, url: &str) -> Result<bool, ApiError> {
-    let host = https_host(url)
-        .map_err(|problem| ApiError::InvalidParams(format!("{field}: {problem}")))?;
-    if under(&host, UNVERIFIED_DOMAIN) {
-        return Err(ApiError::for_endpoint(
+/// Whether `url` falls under the verified prefix `prefix`: the same scheme and host (never
+/// a subdomain), and the URL starts with the prefix's path exactly; a prefix not ending in
+/// `/` must end where a path segment, the query or the fragment does.
+fn under_prefix(url: (&str, &str, &str), prefix: &str) -> bool {
+    let Some((scheme, host, path)) = split_url(prefix) else {
+        return false;
+    };
+    let (url_scheme, url_host, url_path) = url;
+    if scheme != url_scheme || host != url_host || is_ip(&host) {
+        return false;
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    let url_path = if url_path.is_empty() { "/" } else { url_path };
+    match url_path.strip_prefix(path) {
+        Some(rest) => path.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?', '#']),
+        None => false,
+    }
+}
+
+/// Checks a pull URL against the app's verified domains and URL prefixes (TikTok's rule:
+/// https, a verified domain or any of its subdomains, or a verified prefix exactly; never an
+/// IP address; the sample host needs no verification). 403 `url_ownership_unverified`
+/// otherwise, 400 for a URL without a host. Tells whether the download will fail (a host
+/// under `.invalid`).
+pub fn check_pull_url(
+    endpoint: &EndpointMeta,
+    app: &App,
+    field: &str,
+    url: &str,
+) -> Result<bool, ApiError> {
+    let unverified = |why: String| {
+        ApiError::for_endpoint(
             endpoint,
             ErrorCode::UrlOwnershipUnverified,
-            format!("{field}: the domain or URL prefix of {host:?} is not verified for this app."),
-        ));
+            format!("{field}: {why}"),
+        )
+    };
+    let (scheme, host, path) = split_url(url).ok_or_else(|| {
+        ApiError::InvalidParams(format!("{field}: must be an https URL with a host"))
+    })?;
+    if scheme != "https" {
+        return Err(unverified(format!(
+            "{scheme}:// URLs are never verified; TikTok pulls only https URLs."
+        )));
+    }
+    if is_ip(&host) {
+        return Err(unverified(format!(
+            "the host {host} is an IP address; only verified domains and URL prefixes are pulled from."
+        )));
+    }
+    let verified = host == SAMPLE_HOST
+        || app.verified_domains.iter().any(|domain| {
+            let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+            !domain.is_empty() && !is_ip(&domain) && under(&host, &domain)
+        })
+        || app
+            .verified_url_prefixes
+            .iter()
+            .any(|prefix| under_prefix((&scheme, &host, path), prefix.trim()));
+    if !verified {
+        return Err(unverified(format!(
+            "the domain or URL prefix of {host:?} is not verified for this app (verified domains: {}; URL prefixes: {}).",
+            list_or_none(&app.verified_domains),
+            list_or_none(&app.verified_url_prefixes)
+        )));
     }
     Ok(under(&host, FAILING_TLD))
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The string at `path` in a JSON body.
@@ -137,7 +198,11 @@ pub fn i64_at(value: &Value, path: &[&str]) -> Option<i64> {
 }
 
 /// Reads and checks `source_info` of a video init.
-pub fn video_source(endpoint: &EndpointMeta, body: &Value) -> Result<VideoSource, ApiError> {
+pub fn video_source(
+    endpoint: &EndpointMeta,
+    app: &App,
+    body: &Value,
+) -> Result<VideoSource, ApiError> {
     let source = str_at(body, &["source_info", "source"]).unwrap_or_default();
     match source {
         "FILE_UPLOAD" => {
@@ -153,6 +218,13 @@ pub fn video_source(endpoint: &EndpointMeta, body: &Value) -> Result<VideoSource
             let total_chunk_count = field("total_chunk_count")?;
             check_chunks(video_size, chunk_size, total_chunk_count)
                 .map_err(ApiError::InvalidParams)?;
+            if let Some(max) = endpoint.limit("max_video_size_bytes")
+                && u64::try_from(video_size).is_ok_and(|size| size > max)
+            {
+                return Err(ApiError::InvalidParams(format!(
+                    "source_info.video_size: {video_size} bytes is more than TikTok accepts ({max} bytes, 4 GB)"
+                )));
+            }
             Ok(VideoSource::File {
                 video_size,
                 chunk_size,
@@ -165,7 +237,7 @@ pub fn video_source(endpoint: &EndpointMeta, body: &Value) -> Result<VideoSource
                     "source_info.video_url: is required for PULL_FROM_URL".to_owned(),
                 )
             })?;
-            let fails = check_pull_url(endpoint, "source_info.video_url", url)?;
+            let fails = check_pull_url(endpoint, app, "source_info.video_url", url)?;
             Ok(VideoSource::Pull {
                 url: url.to_owned(),
                 fails,
@@ -195,6 +267,9 @@ pub fn check_direct_post(
             ErrorCode::UnauditedClientCanOnlyPostToPrivateAccounts,
             "This app has not passed the content audit: it may post only to private accounts, and only as SELF_ONLY.",
         ));
+    }
+    if !app.audited {
+        check_active_users(state, endpoint, app, creator, now_ms)?;
     }
     let options = profile.privacy_level_options();
     if !options.iter().any(|level| level.as_str() == privacy_level) {
@@ -234,6 +309,58 @@ pub fn check_direct_post(
     } else {
         PrivacyLevel::SelfOnly.as_str().to_owned()
     })
+}
+
+/// An unaudited app direct-posts for at most `unaudited_active_user_cap` distinct
+/// creators per 24 h; a creator already among them may post again.
+fn check_active_users(
+    state: &AppState,
+    endpoint: &EndpointMeta,
+    app: &App,
+    creator: &Creator,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    let cap = endpoint
+        .limit("unaudited_active_user_cap")
+        .ok_or_else(|| ApiError::missing_in_table(endpoint, "limit unaudited_active_user_cap"))?;
+    let users: std::collections::BTreeSet<String> = state
+        .store()
+        .posts()
+        .into_iter()
+        .filter(|post| {
+            post.client_key == app.client_key
+                && post.flow == PostFlow::Direct
+                && now_ms - post.created_ms < DAY_MS
+        })
+        .map(|post| post.open_id)
+        .collect();
+    if !users.contains(&creator.open_id) && users.len() as u64 >= cap {
+        return Err(ApiError::for_endpoint(
+            endpoint,
+            ErrorCode::ReachedActiveUserCap,
+            format!(
+                "This unaudited app has direct-posted for {cap} creators in the last 24 hours, its cap until it passes the audit."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a direct video longer than the creator may post (the posting settings'
+/// `video_duration_sec` stands for the video's length: the mock reads no media).
+pub fn check_duration(
+    state: &AppState,
+    profile: &PostingProfile,
+    default_max: i32,
+) -> Result<(), ApiError> {
+    let duration = state.posting().settings().video_duration_sec;
+    let max = profile.max_video_post_duration_sec.unwrap_or(default_max);
+    if duration > max {
+        return Err(ApiError::InvalidParams(format!(
+            "The video is {duration} s long; this creator may post videos of at most {max} s (max_video_post_duration_sec in creator info)."
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses an inbox upload when the creator has too many pending shares.
@@ -281,14 +408,52 @@ mod tests {
     }
 
     #[test]
-    fn hosts_are_read_from_https_urls() {
+    fn hosts_are_read_from_urls() {
         assert_eq!(
-            https_host("https://User@Media.Example:443/v.mp4"),
-            Ok("media.example".to_owned())
+            split_url("https://User@Media.Example:443/v.mp4"),
+            Some(("https".to_owned(), "media.example".to_owned(), "/v.mp4"))
         );
-        assert!(https_host("http://media.example/v.mp4").is_err());
-        assert!(https_host("https:///v.mp4").is_err());
-        assert!(under("cdn.unverified.example", UNVERIFIED_DOMAIN));
-        assert!(!under("notunverified.example", UNVERIFIED_DOMAIN));
+        assert_eq!(split_url("https:///v.mp4"), None);
+        assert!(is_ip("10.0.0.1") && is_ip("[::1]") && !is_ip("media.example"));
+        assert!(under("cdn.media.example", "media.example"));
+        assert!(!under("notmedia.example", "media.example"));
+    }
+
+    #[test]
+    fn prefixes_match_exactly() {
+        let url = |text: &'static str| split_url(text).expect("url");
+        let matches = |text: &'static str, prefix: &str| {
+            let (scheme, host, path) = url(text);
+            under_prefix((&scheme, &host, path), prefix)
+        };
+        assert!(matches(
+            "https://cdn.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(matches(
+            "https://CDN.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(matches(
+            "https://cdn.example/videos/a.mp4",
+            "https://cdn.example/videos"
+        ));
+        assert!(!matches(
+            "https://cdn.example/videos-x/a.mp4",
+            "https://cdn.example/videos"
+        ));
+        assert!(!matches(
+            "https://cdn.example/Videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(!matches(
+            "https://sub.cdn.example/videos/a.mp4",
+            "https://cdn.example/videos/"
+        ));
+        assert!(!matches(
+            "https://cdn.example.evil/videos/a.mp4",
+            "https://cdn.example"
+        ));
+        assert!(matches("https://cdn.example/a.mp4", "https://cdn.example"));
     }
 }

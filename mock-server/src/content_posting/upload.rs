@@ -125,7 +125,11 @@ fn find_task(state: &AppState, parts: &Parts) -> Result<PostRecord, Answer> {
         .store()
         .post_by_upload_id(upload_id)
         .ok_or_else(not_found)?;
-    if post.upload_token.as_deref() != Some(upload_token) {
+    let token_matches = post
+        .upload_token
+        .as_deref()
+        .is_some_and(|expected| crate::random::secrets_equal(expected, upload_token));
+    if !token_matches {
         return Err(not_found());
     }
     Ok(post)

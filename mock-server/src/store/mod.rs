@@ -18,7 +18,7 @@ pub use records::{
     App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, RefreshRecord, TokenKind,
     TokenRecord, Video,
 };
-pub use views::{ApiUser, ApiVideo, CallEntry, VideoUrls, VideoView};
+pub use views::{ApiUser, ApiVideo, CallEntry, VideoCall, VideoUrls, VideoView};
 
 /// One page of a creator's videos, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +79,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every creator, by open_id.
     fn creators(&self) -> Vec<Creator>;
 
-    /// Adds a video. Its `create_time_ms` moves forward to the next free millisecond of
-    /// its creator if taken, so the cursor of the video list is unambiguous. Returns it as stored.
+    /// Adds a video, public or not. Its `create_time_ms` moves forward to the next free
+    /// millisecond of its creator if taken, so the cursor of the video list is unambiguous.
+    /// Returns it as stored.
     fn insert_video(&self, video: Video) -> Result<Video, StoreError>;
     /// The video with this id.
     fn video(&self, id: &str) -> Option<Video>;
-    /// Up to `max_count` videos of `open_id` posted strictly before `before_ms` (all when
-    /// `None`), newest first. Costs O(log n + max_count).
+    /// Up to `max_count` public videos of `open_id` posted strictly before `before_ms` (all
+    /// when `None`), newest first. Costs O(log n + max_count).
     fn video_page(&self, open_id: &str, before_ms: Option<i64>, max_count: usize) -> VideoPage;
-    /// [`Store::video_page`] without copying: visits each video of the page, newest first,
-    /// and returns `has_more`. The read the video list serves.
+    /// [`Store::video_page`] without copying: visits each public video of the page, newest
+    /// first, and returns `has_more`. The read the video list serves.
     fn visit_video_page(
         &self,
         open_id: &str,
@@ -102,10 +103,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         }
         page.has_more
     }
-    /// The videos among `ids` that belong to `open_id`, in the order asked, without repeats.
+    /// The public videos among `ids` that belong to `open_id`, in the order asked, without
+    /// repeats.
     fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video>;
-    /// How many videos `open_id` has.
+    /// How many public videos `open_id` has.
     fn video_count(&self, open_id: &str) -> u64;
+    /// The videos of `open_id` that are not public (kept, never listed by the API), newest first.
+    fn hidden_videos(&self, open_id: &str) -> Vec<Video>;
 
     /// Adds a comment.
     fn insert_comment(&self, comment: Comment) -> Result<Comment, StoreError>;

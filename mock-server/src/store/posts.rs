@@ -142,6 +142,8 @@ pub struct PostRecord {
     pub created_ms: i64,
     /// Processing time of this post, ms.
     pub processing_ms: i64,
+    /// Moderation after publishing, before a public post's id is exposed, ms.
+    pub moderation_ms: i64,
     /// The privacy level in force (direct posts; `SELF_ONLY` for unaudited apps).
     pub privacy_level: Option<String>,
     /// The caption (video) or title (photos).

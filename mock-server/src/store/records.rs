@@ -34,10 +34,25 @@ pub struct App {
     /// Whether the app may use the Research API (grant_type=client_credentials); default true.
     #[serde(default = "research_api_default")]
     pub research_api: bool,
+    /// Domains verified for `PULL_FROM_URL` (the developer portal's "URL properties"): a
+    /// domain covers itself and its subdomains.
+    #[serde(default)]
+    pub verified_domains: Vec<String>,
+    /// URL prefixes verified for `PULL_FROM_URL` (`https://host/path/`): a prefix covers
+    /// exactly the URLs that start with it, on that host only.
+    #[serde(default)]
+    pub verified_url_prefixes: Vec<String>,
 }
 
 fn research_api_default() -> bool {
     true
+}
+
+/// The privacy level a video has when its fixture does not say.
+pub const PUBLIC: &str = "PUBLIC_TO_EVERYONE";
+
+fn public_default() -> String {
+    PUBLIC.to_owned()
 }
 
 /// A creator: a TikTok user who can connect to apps. Field names follow the `User` schema.
@@ -70,6 +85,9 @@ pub struct Creator {
     /// A link to the profile page.
     #[serde(default)]
     pub profile_deep_link: String,
+    /// A link to the profile on the web (`user.info.profile`; may be empty).
+    #[serde(default)]
+    pub profile_web_link: String,
     /// Whether TikTok verified the account.
     #[serde(default)]
     pub is_verified: bool,
@@ -148,9 +166,18 @@ pub struct Video {
     /// Views.
     #[serde(default)]
     pub view_count: i64,
+    /// Who can see it (`PrivacyLevel`); only `PUBLIC_TO_EVERYONE` videos are listed,
+    /// queried and counted by the API, as TikTok shows only public posts.
+    #[serde(default = "public_default")]
+    pub privacy_level: String,
 }
 
 impl Video {
+    /// Whether the API shows it: only public posts are listed, queried and counted.
+    pub fn is_public(&self) -> bool {
+        self.privacy_level == PUBLIC
+    }
+
     /// The video as a `Video` object, every field present (`create_time` in seconds).
     pub fn to_api_json(&self) -> Map<String, Value> {
         let mut object = match serde_json::to_value(self) {
@@ -159,6 +186,7 @@ impl Video {
         };
         object.remove("open_id");
         object.remove("create_time_ms");
+        object.remove("privacy_level");
         object.insert(
             "create_time".to_owned(),
             Value::from(self.create_time_ms.div_euclid(1000)),
@@ -270,7 +298,7 @@ pub struct RefreshRecord {
 }
 
 /// What an injected fault does to a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Fault {
     /// The call fails with this catalog error.
@@ -288,6 +316,13 @@ pub enum Fault {
         /// Delay in milliseconds.
         latency_ms: u64,
     },
+    /// The call is answered with this status and body as given (a stub).
+    Stub {
+        /// The HTTP status.
+        status: u16,
+        /// The whole JSON body.
+        body: Value,
+    },
 }
 
 fn serialize_code<S: serde::Serializer>(
@@ -298,7 +333,7 @@ fn serialize_code<S: serde::Serializer>(
 }
 
 /// A pending fault and how many more calls it hits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PendingFault {
     /// The endpoint id.
     pub endpoint: String,

@@ -1,12 +1,14 @@
-//! [`Timeline`]: one creator's videos keyed by their unique `create_time_ms`, kept compact
-//! (a million cost about a third of a gigabyte): the creator's open_id and handle once per
-//! timeline, text as boxed `str`, and the media URLs only when they are not the ones the
-//! fixtures derive from the handle and the id.
+//! [`Timeline`]: one creator's videos keyed by their unique `create_time_ms` (unique across
+//! the public ones, which the API lists, and the others, kept apart so a page stays one
+//! range query of public videos), kept compact (a million cost about a third of a
+//! gigabyte): the creator's open_id and handle once per timeline, text as boxed `str`, and
+//! the media URLs only when they are not the ones the fixtures derive from the handle and
+//! the id.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::store::records::Video;
+use crate::store::records::{PUBLIC, Video};
 use crate::store::views::{
     VideoUrls, VideoView, cover_image_url, embed_html, embed_link, share_url,
 };
@@ -19,8 +21,10 @@ pub struct Timeline {
     /// The handle in derived URLs: the creator's username when the timeline began, or
     /// the open_id without one.
     handle: Box<str>,
-    /// The videos by `create_time_ms`.
-    pub videos: BTreeMap<i64, StoredVideo>,
+    /// The public videos by `create_time_ms`.
+    pub public: BTreeMap<i64, StoredVideo>,
+    /// The others (private, friends-only…), kept but never listed.
+    pub hidden: BTreeMap<i64, StoredVideo>,
 }
 
 /// A video as a timeline keeps it.
@@ -38,6 +42,8 @@ pub struct StoredVideo {
     view_count: i64,
     /// `None` when every URL is the derived one.
     urls: Option<Box<[Box<str>; 4]>>,
+    /// `None` for a public video.
+    privacy_level: Option<Box<str>>,
 }
 
 impl Timeline {
@@ -46,11 +52,18 @@ impl Timeline {
         Timeline {
             open_id: Arc::from(open_id),
             handle: Box::from(handle),
-            videos: BTreeMap::new(),
+            public: BTreeMap::new(),
+            hidden: BTreeMap::new(),
         }
     }
 
-    /// Keeps `video` (its `create_time_ms` free in this timeline).
+    /// Whether a video was posted at `at_ms`.
+    pub fn contains(&self, at_ms: i64) -> bool {
+        self.public.contains_key(&at_ms) || self.hidden.contains_key(&at_ms)
+    }
+
+    /// Keeps `video` (its `create_time_ms` free in this timeline), with the public ones or
+    /// the others.
     pub fn insert(&mut self, video: &Video) {
         let derived = cover_image_url(&video.id).is(&video.cover_image_url)
             && share_url(&self.handle, &video.id).is(&video.share_url)
@@ -64,7 +77,13 @@ impl Timeline {
                 Box::from(video.embed_link.as_str()),
             ])
         });
-        self.videos.insert(
+        let public = video.is_public();
+        let map = if public {
+            &mut self.public
+        } else {
+            &mut self.hidden
+        };
+        map.insert(
             video.create_time_ms,
             StoredVideo {
                 id: Box::from(video.id.as_str()),
@@ -78,14 +97,16 @@ impl Timeline {
                 share_count: video.share_count,
                 view_count: video.view_count,
                 urls,
+                privacy_level: (!public).then(|| Box::from(video.privacy_level.as_str())),
             },
         );
     }
 
     /// The video posted at `create_time_ms`, borrowed.
     pub fn view(&self, create_time_ms: i64) -> Option<VideoView<'_>> {
-        self.videos
+        self.public
             .get(&create_time_ms)
+            .or_else(|| self.hidden.get(&create_time_ms))
             .map(|stored| self.view_of(create_time_ms, stored))
     }
 
@@ -115,6 +136,7 @@ impl Timeline {
                     handle: &self.handle,
                 },
             },
+            privacy_level: stored.privacy_level.as_deref().unwrap_or(PUBLIC),
         }
     }
 }
@@ -147,8 +169,8 @@ mod tests {
         given.share_url = "https://elsewhere.example/72".to_owned();
         timeline.insert(&derived);
         timeline.insert(&given);
-        assert!(timeline.videos[&5_000].urls.is_none());
-        assert!(timeline.videos[&6_000].urls.is_some());
+        assert!(timeline.public[&5_000].urls.is_none());
+        assert!(timeline.public[&6_000].urls.is_some());
         assert_eq!(
             timeline.view(5_000).map(|view| view.to_video()),
             Some(derived)
@@ -157,8 +179,9 @@ mod tests {
             timeline.view(6_000).map(|view| view.to_video()),
             Some(given)
         );
-        assert!(embed_link("7").is("https://www.tiktok.example/embed/v2/7"));
-        assert!(!embed_link("7").is("https://www.tiktok.example/embed/v2/77"));
-        assert!(!embed_link("7").is("https://www.tiktok.example/embed/v2/"));
+        let link = "https://www.tiktok.example/static/profile-video?id=7&hide_author=1";
+        assert!(embed_link("7").is(link));
+        assert!(!embed_link("7").is(&link.replace("id=7", "id=77")));
+        assert!(!embed_link("7").is(&link.replace("id=7", "id=")));
     }
 }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::logid::LogId;
+use crate::media;
 use crate::projection::{Fields, write_int, write_pieces, write_serialized_field, write_str};
 use crate::store::records::{CallRecord, Creator, Video};
 
@@ -54,6 +55,7 @@ impl Video {
                 embed_html: &self.embed_html,
                 embed_link: &self.embed_link,
             },
+            privacy_level: &self.privacy_level,
         }
     }
 }
@@ -87,6 +89,8 @@ pub struct VideoView<'a> {
     pub view_count: i64,
     /// The media URLs.
     pub urls: VideoUrls<'a>,
+    /// Who can see it (`PUBLIC_TO_EVERYONE` for a public video).
+    pub privacy_level: &'a str,
 }
 
 impl VideoView<'_> {
@@ -128,20 +132,38 @@ impl VideoView<'_> {
             comment_count: self.comment_count,
             share_count: self.share_count,
             view_count: self.view_count,
+            privacy_level: self.privacy_level.to_owned(),
         }
     }
 
-    /// The API's `Video` object ([`Video::to_api_json`]'s fields), to serialize.
-    pub fn api(&self) -> ApiVideo<'_> {
-        ApiVideo(self)
+    /// The API's `Video` object as `call` shows it ([`Video::to_api_json`]'s fields; the
+    /// cover signed, the share link with the app's `utm_source`), to write out.
+    pub fn api<'v>(&'v self, call: &'v VideoCall<'v>) -> ApiVideo<'v> {
+        ApiVideo { video: self, call }
     }
 }
 
-/// A stored video as the API's `Video` object: [`Video::to_api_json`]'s fields (no
-/// `open_id`, `create_time` in seconds), written field by field straight from the store's
-/// data by a [`Projection`](crate::projection::Projection).
+/// What a video's answer depends on beyond the video: the time, how long a signed cover
+/// lives (the endpoint's `cover_image_url_ttl_seconds`) and the app (`utm_source`).
 #[derive(Debug, Clone, Copy)]
-pub struct ApiVideo<'a>(&'a VideoView<'a>);
+pub struct VideoCall<'a> {
+    /// The call's time on the mock's clock, Unix milliseconds.
+    pub now_ms: i64,
+    /// Seconds a signed cover URL lives; unsigned without.
+    pub cover_ttl_seconds: Option<i64>,
+    /// The token's app: the share link's `utm_source`.
+    pub client_key: &'a str,
+}
+
+/// A stored video as the API's `Video` object: [`Video::to_api_json`]'s fields (no
+/// `open_id`, `create_time` in seconds), as one call shows them (the cover signed to expire,
+/// the share link carrying the app), written field by field straight from the store's data
+/// by a [`Projection`](crate::projection::Projection).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiVideo<'a> {
+    video: &'a VideoView<'a>,
+    call: &'a VideoCall<'a>,
+}
 
 impl Fields for ApiVideo<'_> {
     const NAMES: &'static [&'static str] = &[
@@ -163,7 +185,7 @@ impl Fields for ApiVideo<'_> {
     ];
 
     fn write_field(&self, index: usize, out: &mut Vec<u8>) -> bool {
-        let video = self.0;
+        let (video, call) = (self.video, self.call);
         match index {
             0 => write_str(out, video.id),
             1 => write_int(out, video.create_time_ms.div_euclid(1000)),
@@ -176,29 +198,103 @@ impl Fields for ApiVideo<'_> {
             8 => write_int(out, video.comment_count.into()),
             9 => write_int(out, video.share_count.into()),
             10 => write_int(out, video.view_count),
-            11..=14 => match video.urls {
-                VideoUrls::Given {
-                    cover_image_url,
-                    share_url,
-                    embed_html,
-                    embed_link,
-                } => write_str(
+            11 => match call.cover_ttl_seconds {
+                // Signed (an HMAC of the URL), so made as text.
+                Some(ttl) => write_str(
                     out,
-                    [cover_image_url, share_url, embed_html, embed_link][index - 11],
+                    &media::signed_url(&video.url(UrlKind::Cover), call.now_ms, ttl),
                 ),
-                VideoUrls::Derived { handle } => {
-                    let derived = match index {
-                        11 => cover_image_url(video.id),
-                        12 => share_url(handle, video.id),
-                        13 => embed_html(handle, video.id),
-                        _ => embed_link(video.id),
-                    };
-                    write_pieces(out, derived.pieces());
-                }
+                None => video.write_url(UrlKind::Cover, out, &[]),
             },
+            12 => {
+                if video.url_is_empty(UrlKind::Share) {
+                    write_str(out, "");
+                } else {
+                    let separator = if video.url_has_query(UrlKind::Share) {
+                        "&"
+                    } else {
+                        "?"
+                    };
+                    video.write_url(
+                        UrlKind::Share,
+                        out,
+                        &[
+                            separator,
+                            "utm_campaign=",
+                            media::UTM_CAMPAIGN,
+                            "&utm_source=",
+                            call.client_key,
+                        ],
+                    );
+                }
+            }
+            13 => video.write_url(UrlKind::EmbedHtml, out, &[]),
+            14 => video.write_url(UrlKind::EmbedLink, out, &[]),
             _ => return false,
         }
         true
+    }
+}
+
+/// Which media URL of a video.
+#[derive(Debug, Clone, Copy)]
+enum UrlKind {
+    Cover,
+    Share,
+    EmbedHtml,
+    EmbedLink,
+}
+
+impl VideoView<'_> {
+    /// The pieces a URL of this video is made of: the stored text, or the derived pieces.
+    fn url_pieces(&self, kind: UrlKind) -> Derived<'_> {
+        match self.urls {
+            VideoUrls::Given {
+                cover_image_url,
+                share_url,
+                embed_html,
+                embed_link,
+            } => Derived::new(&[match kind {
+                UrlKind::Cover => cover_image_url,
+                UrlKind::Share => share_url,
+                UrlKind::EmbedHtml => embed_html,
+                UrlKind::EmbedLink => embed_link,
+            }]),
+            VideoUrls::Derived { handle } => match kind {
+                UrlKind::Cover => cover_image_url(self.id),
+                UrlKind::Share => share_url(handle, self.id),
+                UrlKind::EmbedHtml => embed_html(handle, self.id),
+                UrlKind::EmbedLink => embed_link(self.id),
+            },
+        }
+    }
+
+    fn url(&self, kind: UrlKind) -> String {
+        self.url_pieces(kind).text()
+    }
+
+    fn url_is_empty(&self, kind: UrlKind) -> bool {
+        self.url_pieces(kind)
+            .pieces()
+            .iter()
+            .all(|piece| piece.is_empty())
+    }
+
+    fn url_has_query(&self, kind: UrlKind) -> bool {
+        self.url_pieces(kind)
+            .pieces()
+            .iter()
+            .any(|piece| piece.contains('?'))
+    }
+
+    /// Writes a URL as a JSON string, followed by `more` pieces.
+    fn write_url(&self, kind: UrlKind, out: &mut Vec<u8>, more: &[&str]) {
+        let derived = self.url_pieces(kind);
+        let own = derived.pieces();
+        let mut pieces: [&str; 12] = [""; 12];
+        pieces[..own.len()].copy_from_slice(own);
+        pieces[own.len()..own.len() + more.len()].copy_from_slice(more);
+        write_pieces(out, &pieces[..own.len() + more.len()]);
     }
 }
 
@@ -223,6 +319,7 @@ impl Fields for ApiUser<'_> {
         "avatar_large_url",
         "bio_description",
         "profile_deep_link",
+        "profile_web_link",
         "is_verified",
         "follower_count",
         "following_count",
@@ -242,15 +339,16 @@ impl Fields for ApiUser<'_> {
             6 => write_str(out, &creator.avatar_large_url),
             7 => write_str(out, &creator.bio_description),
             8 => write_str(out, &creator.profile_deep_link),
-            9 => out.extend_from_slice(if creator.is_verified {
+            9 => write_str(out, &creator.profile_web_link),
+            10 => out.extend_from_slice(if creator.is_verified {
                 b"true"
             } else {
                 b"false"
             }),
-            10 => write_int(out, creator.follower_count),
-            11 => write_int(out, creator.following_count),
-            12 => write_int(out, creator.likes_count),
-            13 => write_int(out, i64::try_from(self.video_count).unwrap_or(i64::MAX)),
+            11 => write_int(out, creator.follower_count),
+            12 => write_int(out, creator.following_count),
+            13 => write_int(out, creator.likes_count),
+            14 => write_int(out, i64::try_from(self.video_count).unwrap_or(i64::MAX)),
             _ => return false,
         }
         true
@@ -313,7 +411,7 @@ impl std::fmt::Display for Derived<'_> {
 
 /// A video's cover image URL, from its id.
 pub fn cover_image_url(id: &str) -> Derived<'_> {
-    Derived::new(&["https://p16.tiktokcdn.example/cover/", id, ".jpeg"])
+    Derived::new(&["https://p16-sign.tiktokcdn.example/obj/cover/", id, ".jpeg"])
 }
 
 /// A video's share URL, from its creator's handle and its id.
@@ -330,13 +428,17 @@ pub fn embed_html<'a>(handle: &'a str, id: &'a str) -> Derived<'a> {
         id,
         "\" data-video-id=\"",
         id,
-        "\"></blockquote>",
+        "\"><section></section></blockquote> <script async src=\"https://www.tiktok.example/embed.js\"></script>",
     ])
 }
 
 /// A video's embed URL, from its id.
 pub fn embed_link(id: &str) -> Derived<'_> {
-    Derived::new(&["https://www.tiktok.example/embed/v2/", id])
+    Derived::new(&[
+        "https://www.tiktok.example/static/profile-video?id=",
+        id,
+        "&hide_author=1",
+    ])
 }
 
 /// A call as the pipeline hands it to the store: a [`CallRecord`] without its `seq`,

@@ -158,3 +158,14 @@ pub fn oauth_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCo
         other => panic!("expected an OAuth error, got {other:?}"),
     }
 }
+
+/// The `form_token` of a consent page (what a browser posts back with the form).
+pub fn form_token(html: &str) -> String {
+    let marker = r#"name="form_token" value=""#;
+    let start = html.find(marker).expect("a form token on the page") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

@@ -14,9 +14,10 @@ use tiktok_mock::{ClockKind, MintRequest, MockServer};
 pub const FIXTURES: &str = r#"
 apps:
   - {client_key: a-audited, client_secret: s1, name: Audited, audited: true,
-     callback_url: "http://127.0.0.1:9/hook"}
+     callback_url: "http://127.0.0.1:9/hook", verified_domains: [media.example, broken.invalid]}
   - {client_key: b-unaudited, client_secret: s2, name: Unaudited, audited: false,
-     callback_url: "http://127.0.0.1:9/hook", webhook_family: real}
+     callback_url: "http://127.0.0.1:9/hook", webhook_family: real,
+     verified_domains: [media.example, broken.invalid]}
 creators:
   - open_id: -000public
     display_name: Public Creator

@@ -210,6 +210,7 @@ pub(super) fn emit_endpoint_table(model: &Model) -> TokenStream {
                 .collect();
             let per_minute = endpoint.rate_limit.per_minute;
             let tier = option(endpoint.rate_limit.tier.as_ref());
+            let documented = endpoint.rate_limit.documented;
             let webhooks = &endpoint.webhooks;
             let real_webhooks: Vec<&String> = endpoint.real_webhooks.iter().flat_map(|(events, _)| events).collect();
             let errors: Vec<TokenStream> = endpoint
@@ -244,7 +245,7 @@ pub(super) fn emit_endpoint_table(model: &Model) -> TokenStream {
                     envelope: #envelope,
                     paging: #paging,
                     limits: &[#(#limits),*],
-                    rate_limit: crate::meta::RateLimit { per_minute: #per_minute, window_seconds: 60, tier: #tier },
+                    rate_limit: crate::meta::RateLimit { per_minute: #per_minute, window_seconds: 60, tier: #tier, documented: #documented },
                     webhooks: &[#(#webhooks),*],
                     real_webhooks: &[#(#real_webhooks),*],
                     errors: &[#(#errors),*],

@@ -1,0 +1,279 @@
+//! Calls held for a human's decision, in the gateway's state file shared by the server
+//! (which parks them) and the `approvals` commands (which decide them). A call moves
+//! `pending` → `running` → `done`, `failed` or `unknown` (sent, but its outcome could not be
+//! audited), or `pending` → `denied`; the move out of `pending` is one conditional update,
+//! so an approved call runs exactly once however many approve it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::now_ms;
+use serde::Serialize;
+use serde_json::Value;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    open_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied')),
+    decided_ms INTEGER,
+    decided_by TEXT,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state, created_ms);
+";
+
+/// An approvals file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    /// SQLite failed.
+    #[error("approvals store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// No approval has this id.
+    #[error("no approval {0:?}")]
+    Unknown(String),
+    /// The approval was already decided.
+    #[error("approval {id} is {state}, not pending")]
+    NotPending {
+        /// The approval.
+        id: String,
+        /// Its state.
+        state: String,
+    },
+}
+
+/// How a running call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It ran; the outcome is its data.
+    Done,
+    /// It failed before or at TikTok; the outcome is the error.
+    Failed,
+    /// It was sent, but its outcome could not be audited.
+    Unknown,
+}
+
+/// One held call and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    /// Its id (`apv_` and 32 hex digits: 128 random bits).
+    pub id: String,
+    /// When it was parked, Unix milliseconds.
+    pub created_ms: i64,
+    /// The agent that asked.
+    pub agent: String,
+    /// The account (`open_id`) it acts on.
+    pub open_id: String,
+    /// The tool (endpoint id).
+    pub tool: String,
+    /// The arguments, as the agent sent them.
+    pub arguments: Value,
+    /// `pending`, `running`, `done`, `failed`, `unknown` or `denied`.
+    pub state: String,
+    /// When it was decided.
+    pub decided_ms: Option<i64>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// The call's result (`done`) or error (`failed`) as JSON.
+    pub outcome: Option<Value>,
+}
+
+/// The approvals file. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Approvals {
+    /// Opens (or creates, owner-only) the file, in WAL mode.
+    pub fn open(path: &Path) -> Result<Approvals, ApprovalError> {
+        let connection = crate::open_private_sqlite(path)?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Approvals {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        match self.connection.lock() {
+            Ok(connection) => connection,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Holds a call; returns its id.
+    pub fn park(
+        &self,
+        agent: &str,
+        open_id: &str,
+        tool: &str,
+        arguments: &Value,
+    ) -> Result<String, ApprovalError> {
+        let id = format!("apv_{}", hex::encode(rand::random::<[u8; 16]>()));
+        self.lock().execute(
+            "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            params![id, now_ms(), agent, open_id, tool, arguments.to_string()],
+        )?;
+        Ok(id)
+    }
+
+    /// The approval `id`.
+    pub fn get(&self, id: &str) -> Result<Approval, ApprovalError> {
+        self.lock()
+            .query_row(
+                "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
+                 FROM approvals WHERE id = ?1",
+                params![id],
+                row_to_approval,
+            )
+            .optional()?
+            .ok_or_else(|| ApprovalError::Unknown(id.to_string()))
+    }
+
+    /// Every approval, oldest first; only those in `state` if given.
+    pub fn list(&self, state: Option<&str>) -> Result<Vec<Approval>, ApprovalError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
+             FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id",
+        )?;
+        let rows = statement.query_map(params![state], row_to_approval)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Moves `id` from `pending` to `running` for `by`, or says why not; only one caller
+    /// ever succeeds.
+    pub fn claim(&self, id: &str, by: &str) -> Result<Approval, ApprovalError> {
+        self.decide(id, by, "running")
+    }
+
+    /// Moves `id` from `pending` to `denied`.
+    pub fn deny(&self, id: &str, by: &str) -> Result<Approval, ApprovalError> {
+        self.decide(id, by, "denied")
+    }
+
+    fn decide(&self, id: &str, by: &str, state: &str) -> Result<Approval, ApprovalError> {
+        let changed = self.lock().execute(
+            "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
+             WHERE id = ?1 AND state = 'pending'",
+            params![id, state, now_ms(), by],
+        )?;
+        let approval = self.get(id)?;
+        if changed == 0 {
+            return Err(ApprovalError::NotPending {
+                id: id.to_string(),
+                state: approval.state,
+            });
+        }
+        Ok(approval)
+    }
+
+    /// Records how a running call ended, and its outcome (data or error).
+    pub fn finish(&self, id: &str, ending: Ending, value: &Value) -> Result<(), ApprovalError> {
+        let state = match ending {
+            Ending::Done => "done",
+            Ending::Failed => "failed",
+            Ending::Unknown => "unknown",
+        };
+        self.lock().execute(
+            "UPDATE approvals SET state = ?2, outcome = ?3 WHERE id = ?1 AND state = 'running'",
+            params![id, state, value.to_string()],
+        )?;
+        Ok(())
+    }
+}
+
+fn row_to_approval(row: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
+    let json = |text: Option<String>| {
+        text.map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    };
+    Ok(Approval {
+        id: row.get(0)?,
+        created_ms: row.get(1)?,
+        agent: row.get(2)?,
+        open_id: row.get(3)?,
+        tool: row.get(4)?,
+        arguments: json(Some(row.get(5)?)).unwrap_or(Value::Null),
+        state: row.get(6)?,
+        decided_ms: row.get(7)?,
+        decided_by: row.get(8)?,
+        outcome: json(row.get(9)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_call_is_claimed_once_and_its_outcome_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.sqlite");
+        let approvals = Approvals::open(&path).unwrap();
+        let id = approvals
+            .park(
+                "poster",
+                "-000a",
+                "video_init",
+                &json!({"post_info": {"title": "t"}}),
+            )
+            .unwrap();
+        assert_eq!(approvals.list(Some("pending")).unwrap().len(), 1);
+        // Two processes deciding at once: one wins.
+        let other = Approvals::open(&path).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|index| {
+                let approvals = if index % 2 == 0 {
+                    approvals.clone()
+                } else {
+                    other.clone()
+                };
+                let id = id.clone();
+                std::thread::spawn(move || approvals.claim(&id, "alice").is_ok())
+            })
+            .collect();
+        let won: usize = threads
+            .into_iter()
+            .map(|thread| usize::from(thread.join().unwrap()))
+            .sum();
+        assert_eq!(won, 1);
+        assert!(matches!(
+            approvals.deny(&id, "bob"),
+            Err(ApprovalError::NotPending { state, .. }) if state == "running"
+        ));
+        approvals
+            .finish(&id, Ending::Done, &json!({"publish_id": "p"}))
+            .unwrap();
+        let done = approvals.get(&id).unwrap();
+        assert_eq!(done.state, "done");
+        assert_eq!(done.decided_by.as_deref(), Some("alice"));
+        assert_eq!(done.outcome, Some(json!({"publish_id": "p"})));
+        assert!(matches!(
+            approvals.get("apv_nope"),
+            Err(ApprovalError::Unknown(_))
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for name in [
+                "approvals.sqlite",
+                "approvals.sqlite-wal",
+                "approvals.sqlite-shm",
+            ] {
+                let mode = std::fs::metadata(dir.path().join(name))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{name}");
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Reading the audit log: `audit tail`, `audit query` and `audit verify`, one line per
+//! record (or JSON lines), times in UTC.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tiktok_api::runtime::audit_sqlite::StoredRecord;
+
+/// `--since`: an RFC 3339 time (`2026-11-28T10:00:00Z`) or a duration back from now
+/// (`90s`, `15m`, `2h`, `7days`); as Unix milliseconds.
+pub fn parse_since(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
+        return Ok(millis(time));
+    }
+    match humantime::parse_duration(text) {
+        Ok(back) => Ok(crate::now_ms() - back.as_millis() as i64),
+        Err(_) => Err(format!(
+            "--since {text:?}: expected an RFC 3339 time (2026-11-28T10:00:00Z) or a duration (15m, 2h, 7days)"
+        )),
+    }
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// One record as one line: sequence, time, agent, decision, endpoint, then what is known
+/// of the outcome.
+pub fn line(stored: &StoredRecord) -> String {
+    let record = &stored.record;
+    let time = UNIX_EPOCH + Duration::from_millis(record.time_ms.max(0) as u64);
+    let mut line = format!(
+        "#{} {} {} {} {}",
+        stored.seq,
+        humantime::format_rfc3339_millis(time),
+        record.agent,
+        record.decision.as_str(),
+        record.endpoint,
+    );
+    if let Some(status) = record.status {
+        line.push_str(&format!(" status={status}"));
+    }
+    if let Some(log_id) = &record.log_id {
+        line.push_str(&format!(" log_id={log_id}"));
+    }
+    if record.latency_ms > 0 {
+        line.push_str(&format!(" latency_ms={}", record.latency_ms));
+    }
+    if let Some(approval) = &record.approval {
+        line.push_str(&format!(" approval={approval}"));
+    }
+    if let Some(reason) = &record.reason {
+        line.push_str(&format!(" reason={reason:?}"));
+    }
+    line.push_str(&format!(" arguments={}", record.arguments));
+    line
+}
+
+/// One record as one JSON line (the record with `seq` and `hash`).
+pub fn json_line(stored: &StoredRecord) -> String {
+    let mut value = serde_json::to_value(&stored.record).unwrap_or_default();
+    value["seq"] = stored.seq.into();
+    value["hash"] = stored.hash.clone().into();
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_time_or_a_duration() {
+        assert_eq!(parse_since("2026-11-28T10:00:00Z"), Ok(1_795_860_000_000));
+        let hour_ago = parse_since("1h").unwrap();
+        let expected = crate::now_ms() - 3_600_000;
+        assert!((hour_ago - expected).abs() < 5_000, "{hour_ago} {expected}");
+        assert!(parse_since("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+}

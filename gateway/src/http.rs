@@ -1,0 +1,145 @@
+//! The streamable HTTP transport: `POST /mcp` (rmcp's service), each request authenticated
+//! by its agent's own key (`Authorization: Bearer …`, compared by SHA-256 in constant
+//! time; the config holds only the hash), loopback hosts only unless the config adds others,
+//! browser origins refused unless listed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::gateway::{Gateway, GatewayError};
+use crate::mcp::{AuthenticatedAgent, GatewayServer};
+
+/// The address `--http` binds when given none.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
+
+/// Agents' key hashes.
+#[derive(Clone)]
+struct Keys(Arc<Vec<([u8; 32], String)>>);
+
+/// The router serving `agents` (every agent with a key, or only `only`) at `/mcp`.
+pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, GatewayError> {
+    let mut agents = BTreeMap::new();
+    let mut keys = Vec::new();
+    for (name, agent) in &gateway.config().agents {
+        if only.is_some_and(|only| only != name) {
+            continue;
+        }
+        let Some(hash) = &agent.key_sha256 else {
+            tracing::warn!(agent = %name, "agent has no key_sha256 in the config; it cannot connect over HTTP");
+            continue;
+        };
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hash, &mut digest)
+            .map_err(|error| GatewayError::Setup(format!("agent {name}: key_sha256: {error}")))?;
+        keys.push((digest, name.clone()));
+        agents.insert(name.clone(), Arc::new(gateway.agent(name).await?));
+    }
+    if agents.is_empty() {
+        return Err(GatewayError::Setup(format!(
+            "no agent{} in {} has a key_sha256: make one with `tiktok-gateway keys new`",
+            only.map(|only| format!(" {only}")).unwrap_or_default(),
+            gateway.config().file.display()
+        )));
+    }
+    let http = &gateway.config().http;
+    // Stateless: no session an agent could pick up with another agent's session id; every
+    // request is authenticated on its own.
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_allowed_hosts(
+            ["localhost", "127.0.0.1", "::1"]
+                .into_iter()
+                .map(String::from)
+                .chain(http.allowed_hosts.iter().cloned()),
+        );
+    config = if http.allowed_origins.is_empty() {
+        config.enforce_origin_validation()
+    } else {
+        config.with_allowed_origins(http.allowed_origins.iter().cloned())
+    };
+    let server = GatewayServer::for_requests(agents);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Ok(Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(
+            Keys(Arc::new(keys)),
+            authenticate,
+        )))
+}
+
+/// Serves `router` on `addr` until Ctrl-C or SIGTERM.
+pub async fn serve(router: Router, addr: SocketAddr) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening beyond loopback: every agent key travels in clear text unless a TLS proxy is in front");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
+    let bound = listener.local_addr()?;
+    eprintln!("tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let agent = presented.and_then(|key| {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        // Compare with every key, so the time taken does not tell which one is close.
+        let mut found = None;
+        for (hash, name) in keys.0.iter() {
+            if bool::from(hash.ct_eq(&digest)) {
+                found = Some(name.clone());
+            }
+        }
+        found
+    });
+    match agent {
+        Some(agent) => {
+            request.extensions_mut().insert(AuthenticatedAgent(agent));
+            next.run(request).await
+        }
+        None => {
+            let message = if presented.is_some() {
+                "the agent key is not known"
+            } else {
+                "send the agent's key as Authorization: Bearer KEY"
+            };
+            (
+                http::StatusCode::UNAUTHORIZED,
+                [(http::header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(json!({"error": "unauthorized", "message": message})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A new agent key and its SHA-256 (what goes into the config).
+pub fn new_key() -> (String, String) {
+    let key = format!("tgk_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    (key, hash)
+}

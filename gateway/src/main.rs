@@ -1,0 +1,476 @@
+//! The `tiktok-gateway` command: serve agents over MCP (stdio or streamable HTTP), decide
+//! held writes, log accounts in, read the audit log.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use rmcp::ServiceExt;
+use tiktok_api::{AuditQuery, SqliteAuditLog};
+use tiktok_gateway::approvals::Approvals;
+use tiktok_gateway::config::Config;
+use tiktok_gateway::gateway::{Gateway, error_json};
+use tiktok_gateway::mcp::GatewayServer;
+use tiktok_gateway::{accounts, audit_cli, http};
+
+#[derive(Parser)]
+#[command(
+    name = "tiktok-gateway",
+    version,
+    about = "An MCP gateway to the TikTok v2 API: each agent gets exactly the access it needs, and every call is checked and audited."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ConfigArg {
+    /// The gateway's YAML config.
+    #[arg(long, env = "TIKTOK_GATEWAY_CONFIG", value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves MCP: to one agent over stdio, or to agents with keys over streamable HTTP.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The agent (required over stdio; over HTTP, serve only this one).
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// Serve streamable HTTP at ADDR instead of stdio (loopback unless told otherwise).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = http::DEFAULT_ADDR)]
+        http: Option<SocketAddr>,
+    },
+    /// Lists, approves or denies writes held for a human.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+    /// Logs an account in with OAuth and PKCE and stores its tokens.
+    Login {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account (a key under `accounts`).
+        #[arg(long, value_name = "NAME")]
+        account: String,
+        /// Finish a login started earlier: the code, or the whole redirect URL.
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
+        /// Print the authorize URL and stop (finish later with --code).
+        #[arg(long, conflicts_with = "code")]
+        no_wait: bool,
+    },
+    /// Manages accounts' tokens.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// Reads and checks the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Makes agent keys for `serve --http`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Checks the config and each agent's grant against its account's token.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Lists pending approvals (or all with --all).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Every approval, decided or not.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approves a held call: it runs now, exactly once, and its outcome is kept.
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The approval id.
+        id: String,
+        /// Who approves (default: the user running the command).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Denies a held call: it never runs.
+    Deny {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The approval id.
+        id: String,
+        /// Who denies (default: the user running the command).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Stores the tokens in TIKTOK_ACCESS_TOKEN and TIKTOK_REFRESH_TOKEN as the account's.
+    Import {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account (a key under `accounts`).
+        #[arg(long, value_name = "NAME")]
+        account: String,
+    },
+    /// Lists the accounts, their users, scopes and token lifetimes.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// The last records (and, with --follow, those that come).
+    Tail {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing records as they are written.
+        #[arg(long)]
+        follow: bool,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records by agent, time, decision or endpoint.
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this agent's.
+        #[arg(long)]
+        agent: Option<String>,
+        /// From this time (RFC 3339) or this long ago (15m, 2h, 7days).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this decision (allowed, denied, invalid, intent, parked, approved, rejected).
+        #[arg(long)]
+        decision: Option<String>,
+        /// Only this endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Walks the hash chain; names the first record changed, removed or inserted.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Prints a new agent key (give it to the agent) and its SHA-256 (put it in the config).
+    New,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        // An MCP client may close the gateway's stderr: logging must not fail a call then
+        // (the subscriber's default reports a failed write with eprintln!, which panics).
+        .log_internal_errors(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG").unwrap_or_else(
+                |_| tracing_subscriber::EnvFilter::new("warn,tiktok_api::audit=off"),
+            ),
+        )
+        .init();
+    match run(Cli::parse().command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tiktok-gateway: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(config: &ConfigArg) -> anyhow::Result<Config> {
+    Ok(Config::load(&config.config)?)
+}
+
+fn open(config: &ConfigArg) -> anyhow::Result<Gateway> {
+    Ok(Gateway::open(load(config)?)?)
+}
+
+fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
+    if !path.exists() {
+        anyhow::bail!("no audit log at {} yet", path.display());
+    }
+    SqliteAuditLog::open(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+}
+
+fn who(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve {
+            config,
+            agent,
+            http: address,
+        } => {
+            let gateway = open(&config)?;
+            for problem in gateway.check_tokens().await {
+                eprintln!("tiktok-gateway: warning: {problem}");
+            }
+            match address {
+                Some(address) => {
+                    let router = http::router(&gateway, agent.as_deref()).await?;
+                    http::serve(router, address).await?;
+                }
+                None => {
+                    let Some(agent) = agent else {
+                        anyhow::bail!("serve over stdio needs --agent NAME (or --http ADDR)");
+                    };
+                    let handle = gateway.agent(&agent).await?;
+                    let server = GatewayServer::for_agent(handle)
+                        .serve(rmcp::transport::stdio())
+                        .await?;
+                    tokio::select! {
+                        result = server.waiting() => { result?; }
+                        () = tiktok_gateway::shutdown_signal() => {}
+                    }
+                }
+            }
+        }
+        Command::Approvals { command } => match command {
+            ApprovalsCommand::List { config, all } => {
+                let config = load(&config)?;
+                let approvals = Approvals::open(&config.approvals)?;
+                let list = approvals.list(if all { None } else { Some("pending") })?;
+                if list.is_empty() {
+                    eprintln!("no {}approvals", if all { "" } else { "pending " });
+                }
+                for approval in list {
+                    let time = std::time::UNIX_EPOCH
+                        + std::time::Duration::from_millis(approval.created_ms.max(0) as u64);
+                    println!(
+                        "{} {} {} {} {} {}",
+                        approval.id,
+                        approval.state,
+                        humantime::format_rfc3339_seconds(time),
+                        approval.agent,
+                        approval.tool,
+                        approval.arguments
+                    );
+                }
+            }
+            ApprovalsCommand::Approve { config, id, by } => {
+                let gateway = open(&config)?;
+                match gateway.approve(&id, &who(by)).await? {
+                    Ok(value) => println!("{value}"),
+                    Err(error) => {
+                        println!("{}", error_json(&error));
+                        eprintln!("tiktok-gateway: approved; the call failed: {error}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+            ApprovalsCommand::Deny { config, id, by } => {
+                let gateway = open(&config)?;
+                let approval = gateway.deny(&id, &who(by)).await?;
+                println!("{} denied", approval.id);
+            }
+        },
+        Command::Login {
+            config,
+            account,
+            code,
+            no_wait,
+        } => {
+            let gateway = open(&config)?;
+            let token = match code {
+                Some(code) => accounts::finish_login(&gateway, &account, &code).await?,
+                None => {
+                    let url = accounts::start_login(&gateway, &account)?;
+                    println!("{url}");
+                    if no_wait {
+                        eprintln!(
+                            "open the URL, then run login again with --code CODE (or the redirect URL)"
+                        );
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    eprintln!(
+                        "open the URL above; waiting for the redirect to {}",
+                        gateway.config().tiktok.redirect_uri
+                    );
+                    let redirect = accounts::receive_redirect(&gateway).await?;
+                    accounts::finish_login(&gateway, &account, &redirect).await?
+                }
+            };
+            println!(
+                "account {account}: logged in as {} with scopes {}",
+                token.open_id, token.scope
+            );
+        }
+        Command::Accounts { command } => match command {
+            AccountsCommand::Import { config, account } => {
+                let gateway = open(&config)?;
+                let token = accounts::import(&gateway, &account).await?;
+                println!(
+                    "account {account}: imported {} with scopes {}",
+                    token.open_id, token.scope
+                );
+            }
+            AccountsCommand::List { config } => {
+                let gateway = open(&config)?;
+                for name in gateway.config().accounts.keys() {
+                    match gateway.open_id(name).await {
+                        Ok(open_id) => {
+                            use tiktok_api::TokenStore;
+                            let token = gateway
+                                .token_store(name)?
+                                .load(&open_id)
+                                .await
+                                .map_err(tiktok_api::Error::from)?;
+                            let (scope, expires) = token
+                                .map(|token| (token.scope, token.refresh_expires_at))
+                                .unwrap_or_default();
+                            println!(
+                                "{name} {open_id} scopes={scope} refresh_expires_at={}",
+                                expires.map_or("unknown".into(), |at| at.to_string())
+                            );
+                        }
+                        Err(error) => println!("{name} not logged in: {error}"),
+                    }
+                }
+            }
+        },
+        Command::Audit { command } => match command {
+            AuditCommand::Tail {
+                config,
+                lines,
+                follow,
+                json,
+            } => {
+                let config = load(&config)?;
+                let log = audit_log(&config.audit)?;
+                let mut query = AuditQuery {
+                    last: Some(lines),
+                    ..AuditQuery::default()
+                };
+                loop {
+                    let records = log.query(&query)?;
+                    for record in &records {
+                        println!(
+                            "{}",
+                            if json {
+                                audit_cli::json_line(record)
+                            } else {
+                                audit_cli::line(record)
+                            }
+                        );
+                        query.after_seq = record.seq;
+                    }
+                    if !follow {
+                        break;
+                    }
+                    query.last = None;
+                    tokio::select! {
+                        () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                        () = tiktok_gateway::shutdown_signal() => break,
+                    }
+                }
+            }
+            AuditCommand::Query {
+                config,
+                agent,
+                since,
+                decision,
+                endpoint,
+                json,
+            } => {
+                let config = load(&config)?;
+                let log = audit_log(&config.audit)?;
+                let since_ms = since
+                    .map(|since| audit_cli::parse_since(&since))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?;
+                let query = AuditQuery {
+                    agent,
+                    since_ms,
+                    decision,
+                    endpoint,
+                    ..AuditQuery::default()
+                };
+                for record in log.query(&query)? {
+                    println!(
+                        "{}",
+                        if json {
+                            audit_cli::json_line(&record)
+                        } else {
+                            audit_cli::line(&record)
+                        }
+                    );
+                }
+            }
+            AuditCommand::Verify { config } => {
+                let config = load(&config)?;
+                let log = audit_log(&config.audit)?;
+                match log.verify() {
+                    Ok(count) => println!("audit log intact: {count} records"),
+                    Err(error) => {
+                        println!("audit log broken: {error}");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        },
+        Command::Keys {
+            command: KeysCommand::New,
+        } => {
+            let (key, hash) = http::new_key();
+            println!("key: {key}");
+            println!("key_sha256: {hash}");
+            eprintln!("give the key to the agent; put key_sha256 under its entry in the config");
+        }
+        Command::Check { config } => {
+            let gateway = open(&config)?;
+            let problems = gateway.check_tokens().await;
+            for problem in &problems {
+                println!("{problem}");
+            }
+            for name in gateway.config().agents.keys() {
+                match gateway.agent(name).await {
+                    Ok(agent) => {
+                        let tools: Vec<&str> = agent
+                            .tools()
+                            .iter()
+                            .map(|tool| tool.name.as_ref())
+                            .collect();
+                        println!("agent {name}: {}", tools.join(", "));
+                    }
+                    Err(error) => println!("agent {name}: {error}"),
+                }
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,179 @@
+//! The MCP server (on `rmcp`): `tools/list` shows an agent only its granted tools,
+//! `tools/call` runs through [`AgentHandle::call`]. Over stdio the agent is fixed; over HTTP
+//! it is the one whose key authenticated the request (see [`crate::http`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+use tiktok_api::{DenyReason, Error};
+
+use crate::approvals::ApprovalError;
+use crate::gateway::{AgentHandle, GatewayError, Outcome, error_json};
+
+/// The agent an HTTP request authenticated as (set by the key check, read here).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedAgent(pub String);
+
+/// Who a request is from.
+#[derive(Debug, Clone)]
+enum Agents {
+    /// Always this agent (stdio).
+    Fixed(Arc<AgentHandle>),
+    /// The agent the request authenticated as (HTTP).
+    ByRequest(Arc<BTreeMap<String, Arc<AgentHandle>>>),
+}
+
+/// The gateway as an MCP server.
+#[derive(Debug, Clone)]
+pub struct GatewayServer {
+    agents: Agents,
+}
+
+impl GatewayServer {
+    /// A server for one agent (stdio).
+    pub fn for_agent(agent: AgentHandle) -> Self {
+        GatewayServer {
+            agents: Agents::Fixed(Arc::new(agent)),
+        }
+    }
+
+    /// A server for requests authenticated by [`crate::http`].
+    pub fn for_requests(agents: BTreeMap<String, Arc<AgentHandle>>) -> Self {
+        GatewayServer {
+            agents: Agents::ByRequest(Arc::new(agents)),
+        }
+    }
+
+    fn agent(&self, context: &RequestContext<RoleServer>) -> Result<Arc<AgentHandle>, McpError> {
+        match &self.agents {
+            Agents::Fixed(agent) => Ok(agent.clone()),
+            Agents::ByRequest(agents) => context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<AuthenticatedAgent>())
+                .and_then(|agent| agents.get(&agent.0))
+                .cloned()
+                .ok_or_else(|| McpError::invalid_request("no authenticated agent", None)),
+        }
+    }
+}
+
+impl ServerHandler for GatewayServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("tiktok-gateway", env!("CARGO_PKG_VERSION"))
+                    .with_title("TikTok gateway"),
+            )
+            .with_instructions(
+                "Tools call the TikTok v2 API on one creator's account. Each tool is one \
+                 endpoint; its description gives the scope, access, rate limit, paging and \
+                 limits. Only the tools this agent was granted are listed. Every call is \
+                 checked and audited; writes may wait for a human's approval.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let agent = self.agent(&context)?;
+        Ok(ListToolsResult::with_all_items(agent.tools().to_vec())
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        match &self.agents {
+            Agents::Fixed(agent) => agent.tools().iter().find(|tool| tool.name == name).cloned(),
+            Agents::ByRequest(_) => None,
+        }
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let agent = self.agent(&context)?;
+        let arguments = request.arguments.map_or(Value::Null, Value::Object);
+        let outcome = agent.call(&request.name, arguments).await;
+        answer(&request.name, outcome).map(CallToolResponse::from)
+    }
+}
+
+/// How a call's outcome reaches the agent: data as structured content; a refusal, a
+/// held call or TikTok's error as a tool error the model can read and act on; a tool the
+/// agent does not have as the JSON-RPC error an unknown tool gets.
+fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallToolResult, McpError> {
+    match outcome {
+        Ok(Outcome::Done(value)) => Ok(CallToolResult::structured(match value {
+            object @ Value::Object(_) => object,
+            other => json!({"data": other}),
+        })),
+        Ok(Outcome::Parked(id)) => Ok(CallToolResult::structured_error(json!({
+            "pending_approval": id,
+            "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
+        }))),
+        Err(GatewayError::Api(error)) => api_error(name, &error),
+        Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {
+            Ok(CallToolResult::structured_error(json!({
+                "message": format!("no approval {id:?} for this agent"),
+            })))
+        }
+        Err(other) => {
+            // The details (paths, stores) are the operator's, not the agent's.
+            tracing::error!(tool = name, error = %other, "a tool call failed in the gateway");
+            Err(McpError::internal_error(
+                "the gateway failed; its operator has the details in its log",
+                None,
+            ))
+        }
+    }
+}
+
+fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {
+    match error {
+        Error::UnknownTool { .. } => Err(unknown_tool(name)),
+        Error::Denied { reason, .. } if tool_not_granted(reason) => Err(unknown_tool(name)),
+        Error::Denied { reason, .. } => Ok(CallToolResult::structured_error(json!({
+            "refused": reason.to_string(),
+            "message": format!("{name} refused by this agent's grant: {reason}; nothing was sent"),
+        }))),
+        Error::InvalidArguments { path, message, .. } => {
+            Ok(CallToolResult::structured_error(json!({
+                "invalid_argument": path,
+                "message": format!("arguments of {name} at {path:?}: {message}"),
+            })))
+        }
+        Error::Audit(problem) => Err(McpError::internal_error(
+            format!("the audit log failed ({problem}); the answer is withheld"),
+            None,
+        )),
+        other => Ok(CallToolResult::structured_error(json!({
+            "error": error_json(other)
+        }))),
+    }
+}
+
+/// Refusals that mean the tool is not the agent's at all (it is not in its list).
+fn tool_not_granted(reason: &DenyReason) -> bool {
+    matches!(
+        reason,
+        DenyReason::OAuthEndpoint
+            | DenyReason::EndpointNotAllowed
+            | DenyReason::AccessNotGranted(_)
+            | DenyReason::MissingScope(_)
+    )
+}
+
+fn unknown_tool(name: &str) -> McpError {
+    McpError::invalid_params(format!("unknown tool {name:?}"), None)
+}

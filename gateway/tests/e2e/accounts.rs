@@ -1,0 +1,186 @@
+//! Accounts and config: `login` with PKCE (browser and headless), and bad input that gets
+//! one clear line.
+
+use serde_json::json;
+
+use crate::setup::{BIN, DEMO_CREATOR, Setup, assert_success, stdout};
+
+#[tokio::test]
+async fn bad_configs_and_commands_get_one_clear_line() {
+    let setup = Setup::new().await;
+    let config = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(
+        setup.config(),
+        config.replace("access: [read], key", "acess: [read], key"),
+    )
+    .unwrap();
+    let output = setup.run(&["serve", "--agent", "reader"]).await;
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("gateway.yaml:4: agents.reader.acess: Unknown field `acess`"),
+        "{error}"
+    );
+    std::fs::write(setup.config(), &config).unwrap();
+    let output = setup.run(&["serve", "--agent", "nobody"]).await;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no agent \"nobody\""));
+    let output = setup
+        .command(&["serve", "--agent", "reader"])
+        .env_remove("TIKTOK_CLIENT_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TIKTOK_CLIENT_SECRET"));
+    // The secret from an owner-only file instead of the environment.
+    let secret_file = setup.dir.path().join("client_secret");
+    std::fs::write(&secret_file, format!("{}\n", setup.secret)).unwrap();
+    std::fs::write(
+        setup.config(),
+        config.replace(
+            "client_secret_env: TIKTOK_CLIENT_SECRET",
+            "client_secret_file: client_secret",
+        ),
+    )
+    .unwrap();
+    let check = |secret_in_env: bool| {
+        let mut command = setup.command(&["check"]);
+        if !secret_in_env {
+            command.env_remove("TIKTOK_CLIENT_SECRET");
+        }
+        command.output()
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loose = check(false).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&loose.stderr).contains("chmod 600"),
+            "{loose:?}"
+        );
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let checked = check(false).await.unwrap();
+    assert!(
+        stdout(&checked).contains("agent reader: user_info, video_list, video_query"),
+        "{checked:?}"
+    );
+    std::fs::write(setup.config(), &config).unwrap();
+
+    let missing = tokio::process::Command::new(BIN)
+        .args(["audit", "verify", "--config", "/nonexistent/gateway.yaml"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("/nonexistent/gateway.yaml: cannot read it")
+    );
+}
+
+/// The authorize URL `login` printed, approved on the mock's consent page at once (a
+/// browser would click the button): where the mock redirects the browser.
+async fn consent(setup: &Setup, authorize_url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent = browser
+        .get(format!("{}&auto_approve=1", authorize_url.trim()))
+        .send()
+        .await
+        .unwrap();
+    let location = consent.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("code="), "{location}");
+    let _ = setup;
+    location
+}
+
+#[tokio::test]
+async fn login_runs_oauth_with_pkce_in_a_browser_or_headless() {
+    let setup = Setup::new().await;
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let redirect_uri = format!("http://localhost:{port}/auth/callback");
+    setup
+        .post(
+            "/_mock/apps",
+            json!({"client_key": "gateway-login", "client_secret": "gateway-login-secret", "redirect_uris": [redirect_uri]}),
+        )
+        .await;
+    let config = format!(
+        "\
+tiktok: {{base_url: {}, client_key: gateway-login, client_secret_env: LOGIN_SECRET, redirect_uri: '{redirect_uri}'}}
+accounts: {{creator: {{token_store: creator.json}}}}
+agents:
+  reader: {{account: creator, scopes: [user.info.basic, video.list], access: [read]}}
+audit: login-audit.sqlite
+",
+        setup.base
+    );
+    let file = setup.dir.path().join("login.yaml");
+    std::fs::write(&file, config).unwrap();
+    let login = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args(["login", "--account", "creator", "--config"])
+            .arg(&file)
+            .args(args)
+            .env("LOGIN_SECRET", "gateway-login-secret");
+        command
+    };
+
+    // With a browser: the command listens on the redirect URI's port.
+    let mut waiting = login(&[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(waiting.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().unwrap();
+    assert!(url.contains("code_challenge="), "{url}");
+    assert!(url.contains("video.list"), "{url}");
+    let redirect = consent(&setup, &url).await;
+    // The browser follows the redirect (retrying while the command starts listening).
+    let mut landed = None;
+    for _ in 0..50 {
+        if let Ok(response) = setup.http.get(&redirect).send().await {
+            landed = Some(response.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(landed, Some(reqwest::StatusCode::OK));
+    let last = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(
+        last.contains(&format!("logged in as {DEMO_CREATOR}")),
+        "{last}"
+    );
+    assert!(waiting.wait().await.unwrap().success());
+    let tokens = std::fs::read_to_string(setup.dir.path().join("creator.json")).unwrap();
+    assert!(tokens.contains(DEMO_CREATOR), "{tokens}");
+
+    // Headless: print the URL, then finish with the redirect URL (its state checked).
+    let printed = login(&["--no-wait"]).output().await.unwrap();
+    assert_success(&printed);
+    let redirect = consent(&setup, &stdout(&printed)).await;
+    let forged = redirect.replace("state=", "state=forged");
+    let refused = login(&["--code", &forged]).output().await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("state does not match"));
+    let finished = login(&["--code", &redirect]).output().await.unwrap();
+    assert_success(&finished);
+    assert!(
+        stdout(&finished).contains("logged in as"),
+        "{}",
+        stdout(&finished)
+    );
+    // The code is spent: the login in progress is gone.
+    let again = login(&["--code", &redirect]).output().await.unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no login in progress"));
+}

@@ -1,0 +1,8 @@
+//! The gateway end to end: the real binary, driven by `rmcp`'s own MCP client (over stdio
+//! and over streamable HTTP), against the mock TikTok server on a real socket. The mock's
+//! call log shows what reached "TikTok"; the gateway's commands approve, deny and audit.
+
+mod accounts;
+mod agents;
+mod approvals;
+mod setup;

@@ -1,0 +1,220 @@
+//! What every end-to-end test starts from: the mock, a config with a reader, a poster and a
+//! researcher, the demo creator's tokens imported, and helpers to run the binary.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RunningService, ServiceError};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tiktok-gateway");
+pub const DEMO_CREATOR: &str = "-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b";
+
+pub struct Setup {
+    _mock: tiktok_mock::MockServer,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub secret: String,
+    pub reader_key: String,
+    pub poster_key: String,
+}
+
+impl Setup {
+    /// The mock, a config with a reader, a poster (writes wait for approval) and a
+    /// researcher, and the demo creator's tokens imported for account `demo`.
+    pub async fn new() -> Setup {
+        let mock = tiktok_mock::MockServer::start().await;
+        let base = mock.uri();
+        let http = reqwest::Client::new();
+        let apps: Value = http
+            .get(format!("{base}/_mock/apps"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = apps["apps"][0]["client_key"].as_str().unwrap().to_string();
+        let secret = apps["apps"][0]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let (reader_key, reader_hash) = tiktok_gateway::http::new_key();
+        let (poster_key, poster_hash) = tiktok_gateway::http::new_key();
+        let config = format!(
+            "\
+tiktok: {{base_url: {base}, client_key: {key}, client_secret_env: TIKTOK_CLIENT_SECRET}}
+accounts: {{demo: {{token_store: tokens.json}}}}
+agents:
+  reader: {{account: demo, scopes: [user.info.basic, video.list], access: [read], key_sha256: {reader_hash}}}
+  poster: {{account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes, key_sha256: {poster_hash}}}
+  researcher: {{account: demo, scopes: [research.data.basic], access: [read]}}
+  thrifty: {{account: demo, scopes: [user.info.basic], access: [read], budgets: {{calls_per_minute: 2}}}}
+audit: audit.sqlite
+"
+        );
+        std::fs::write(dir.path().join("gateway.yaml"), config).unwrap();
+        let setup = Setup {
+            _mock: mock,
+            base,
+            http,
+            dir,
+            secret,
+            reader_key,
+            poster_key,
+        };
+        let minted = setup
+            .post(
+                "/_mock/tokens",
+                json!({"open_id": DEMO_CREATOR, "scopes": ["user.info.basic", "video.list", "video.publish", "video.upload"]}),
+            )
+            .await;
+        let output = setup
+            .command(&["accounts", "import", "--account", "demo"])
+            .env(
+                "TIKTOK_ACCESS_TOKEN",
+                minted["access_token"].as_str().unwrap(),
+            )
+            .env(
+                "TIKTOK_REFRESH_TOKEN",
+                minted["refresh_token"].as_str().unwrap(),
+            )
+            .output()
+            .await
+            .unwrap();
+        assert_success(&output);
+        assert!(
+            stdout(&output).contains(DEMO_CREATOR),
+            "{}",
+            stdout(&output)
+        );
+        setup
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("gateway.yaml")
+    }
+
+    /// `tiktok-gateway ARGS --config FILE`, with the app secret in the environment.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .env("TIKTOK_CLIENT_SECRET", &self.secret)
+            .env_remove("TIKTOK_ACCESS_TOKEN")
+            .env_remove("TIKTOK_REFRESH_TOKEN");
+        command
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().await.unwrap()
+    }
+
+    /// An MCP client session with `serve --agent AGENT` over stdio.
+    pub async fn agent(&self, agent: &str) -> RunningService<RoleClient, ()> {
+        let command = tokio::process::Command::new(BIN).configure(|command| {
+            command
+                .args(["serve", "--agent", agent, "--config"])
+                .arg(self.config())
+                .env("TIKTOK_CLIENT_SECRET", &self.secret);
+        });
+        ().serve(TokioChildProcess::new(command).unwrap())
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}{path}", self.base)).send().await;
+        response.unwrap().json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// The endpoints the mock was called on, in order.
+    pub async fn mock_calls(&self) -> Vec<String> {
+        let calls = self.get("/_mock/calls").await;
+        calls["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|call| call["endpoint"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The audit records as JSON lines, through `audit query`.
+    pub async fn audit(&self, agent: &str) -> Vec<Value> {
+        let output = self
+            .run(&["audit", "query", "--agent", agent, "--json"])
+            .await;
+        assert_success(&output);
+        stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    name: &str,
+    arguments: Value,
+) -> Result<CallToolResult, ServiceError> {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(arguments))
+        .await
+}
+
+pub fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
+    tools.iter().map(|tool| tool.name.to_string()).collect()
+}
+
+pub fn decisions(records: &[Value]) -> Vec<(String, String)> {
+    records
+        .iter()
+        .map(|record| {
+            (
+                record["decision"].as_str().unwrap().to_string(),
+                record["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
