@@ -229,3 +229,21 @@ async fn every_authorize_error() {
         assert_eq!((status, error.as_str()), (expected, code));
     }
 }
+
+/// The consent page is a web page, not an API path: published clients build its URL with
+/// or without the trailing slash, and both work (unlike the API's paths, where a missing
+/// slash is TikTok's `Unsupported path(Janus)` 404).
+#[tokio::test]
+async fn the_consent_page_also_answers_without_its_trailing_slash() {
+    let mock = manual_mock().await;
+    let url = authorize_url(&mock).build();
+    let slashless = url.replacen("/v2/auth/authorize/?", "/v2/auth/authorize?", 1);
+    assert_ne!(slashless, url);
+    let page = get(&slashless).await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.expect("html").contains("Demo App"));
+    let approved = get(&format!("{slashless}&auto_approve=1")).await;
+    let query = redirect_query(&approved);
+    assert_eq!(query["state"], "csrf-123");
+    assert!(!query["code"].is_empty());
+}

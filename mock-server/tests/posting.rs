@@ -63,6 +63,10 @@ async fn a_direct_post_in_chunks_is_published_and_listed_newest_first() {
     let first = status(&client, &token, &init.publish_id).await;
     assert_eq!(first.status, PostStatus::ProcessingUpload);
     assert_eq!(first.uploaded_bytes, Some(0));
+    assert_eq!(
+        first.downloaded_bytes, None,
+        "an upload reports uploaded_bytes only"
+    );
 
     let response = put_chunk(&upload_url, 0, 4_999_999, total).await;
     assert_eq!(response.status().as_u16(), 206);
@@ -140,6 +144,10 @@ async fn an_inbox_pull_goes_to_the_inbox_and_is_posted_from_there() {
     let downloading = status(&client, &token, &init.publish_id).await;
     assert_eq!(downloading.status, PostStatus::ProcessingDownload);
     assert_eq!(downloading.downloaded_bytes, Some(0));
+    assert_eq!(
+        downloading.uploaded_bytes, None,
+        "a pull reports downloaded_bytes only"
+    );
     assert!(mock.advance(2));
     let partly = status(&client, &token, &init.publish_id).await;
     assert_eq!(partly.status, PostStatus::ProcessingDownload);

@@ -21,9 +21,13 @@ use crate::validate::truncate;
 /// The path of the consent page (and of its form's POST).
 pub const AUTHORIZE_PATH: &str = "/v2/auth/authorize/";
 
-/// The consent page and its form.
+/// The consent page and its form, also without the trailing slash: it is a web page on
+/// TikTok's web host, not an API path, and published clients build it either way.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(AUTHORIZE_PATH, get(authorize_page).post(authorize_submit))
+    let page = || get(authorize_page).post(authorize_submit);
+    Router::new()
+        .route(AUTHORIZE_PATH, page())
+        .route(AUTHORIZE_PATH.trim_end_matches('/'), page())
 }
 
 /// A bad authorize request and where its error goes.

@@ -24,9 +24,12 @@ pub struct PostView {
     pub status: &'static str,
     /// Why it failed.
     pub fail_reason: Option<String>,
-    /// Upload progress.
+    /// Whether the post pulls its media from a URL (so its progress is `downloaded_bytes`)
+    /// rather than being uploaded (`uploaded_bytes`).
+    pub pulling: bool,
+    /// Upload progress (FILE_UPLOAD posts).
     pub uploaded_bytes: i64,
-    /// Download progress.
+    /// Download progress (PULL_FROM_URL posts).
     pub downloaded_bytes: i64,
     /// The public post ids.
     pub publicaly_available_post_id: Vec<i64>,
@@ -48,6 +51,7 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
             "PROCESSING_UPLOAD"
         },
         fail_reason: None,
+        pulling,
         uploaded_bytes: if pulling { 0 } else { post.uploaded_bytes },
         downloaded_bytes: 0,
         publicaly_available_post_id: Vec::new(),
@@ -348,14 +352,18 @@ fn add_to_video_list(state: &AppState, post: &PostRecord, published_ms: i64) {
     }
 }
 
-/// The `data` of a status fetch.
+/// The `data` of a status fetch: the progress counter of the post's source only, as
+/// TikTok's example shows it (`uploaded_bytes` for an upload, `downloaded_bytes` for a pull).
 pub fn status_json(view: &PostView) -> Value {
     let mut data = json!({
         "status": view.status,
         "publicaly_available_post_id": view.publicaly_available_post_id,
-        "uploaded_bytes": view.uploaded_bytes,
-        "downloaded_bytes": view.downloaded_bytes,
     });
+    if view.pulling {
+        data["downloaded_bytes"] = json!(view.downloaded_bytes);
+    } else {
+        data["uploaded_bytes"] = json!(view.uploaded_bytes);
+    }
     if let Some(reason) = &view.fail_reason {
         data["fail_reason"] = json!(reason);
     }
