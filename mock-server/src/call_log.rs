@@ -29,7 +29,9 @@ pub fn record(state: &AppState, call: CallEntry) {
         open_id = call.open_id.as_deref().unwrap_or("-"),
         decision = %call.decision,
         status = call.status,
-        latency_ms = call.latency_ms,
+        latency_us = call.latency_us,
+        log_id = call.log_id.as_ref().map_or("-", LogId::as_str),
+        error = call.message.as_deref(),
         "call"
     );
     state.store().record_call(call);
@@ -55,8 +57,9 @@ pub async fn unsupported_path_call(State(state): State<AppState>, request: Reque
     let at_ms = state.now_ms();
     let method = method_name(request.method());
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(Box::from);
     let response = unsupported_path().await;
-    finish(&state, started, at_ms, method, path, response)
+    finish(&state, started, at_ms, (method, path, query), response)
 }
 
 /// Middleware of the routes outside the pipeline: one trace line and one call-log entry
@@ -66,23 +69,24 @@ pub async fn log_calls(State(state): State<AppState>, request: Request, next: Ne
     let at_ms = state.now_ms();
     let method = method_name(request.method());
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(Box::from);
     let response = next.run(request).await;
-    finish(&state, started, at_ms, method, path, response)
+    finish(&state, started, at_ms, (method, path, query), response)
 }
 
-/// Records a call answered outside the pipeline, from what its answer says.
+/// Records a call answered outside the pipeline, from what its answer says. Its body is
+/// the route's own (an upload's chunk is streamed, never kept).
 fn finish(
     state: &AppState,
     started: Instant,
     at_ms: i64,
-    method: Cow<'static, str>,
-    path: String,
+    (method, path, query): (Cow<'static, str>, String, Option<Box<str>>),
     response: Response,
 ) -> Response {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = response.status().as_u16();
     if path.starts_with("/_mock/") {
-        tracing::debug!(%method, %path, status, latency_ms, "control");
+        tracing::debug!(%method, %path, status, latency_us, "control");
         return response;
     }
     let outcome = response.extensions().get::<CallOutcome>();
@@ -101,11 +105,14 @@ fn finish(
             at_ms,
             method,
             path: Cow::Owned(path),
+            query,
+            body: None,
             endpoint: outcome.and_then(|outcome| outcome.endpoint),
             open_id: outcome.and_then(|outcome| outcome.open_id.clone()),
             decision,
+            message: outcome.and_then(|outcome| outcome.message.clone()),
             status,
-            latency_ms,
+            latency_us,
             log_id,
         },
     );

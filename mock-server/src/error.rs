@@ -204,6 +204,8 @@ pub struct CallOutcome {
     pub open_id: Option<String>,
     /// `ok` or the error code.
     pub decision: String,
+    /// The error's message, when the call failed.
+    pub message: Option<String>,
 }
 
 /// The gateway's answer to an unknown path or a wrong method.
@@ -213,6 +215,7 @@ pub async fn unsupported_path() -> Response {
         endpoint: None,
         open_id: None,
         decision: "unsupported_path".to_owned(),
+        message: Some(UNSUPPORTED_PATH_BODY.to_owned()),
     });
     response
 }

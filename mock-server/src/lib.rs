@@ -35,6 +35,7 @@ pub mod media;
 pub mod mutants;
 pub mod projection;
 pub mod random;
+pub mod redact;
 pub mod text;
 pub mod validate;
 

@@ -70,6 +70,15 @@ struct Args {
     /// Print one line per API call on stderr (the same as RUST_LOG=tiktok_mock::calls=info).
     #[arg(long, env = "TIKTOK_MOCK_LOG_CALLS")]
     log_calls: bool,
+    /// How many calls /_mock/calls keeps, the oldest dropped first (rounded up to a multiple
+    /// of 32; 0 keeps none).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_CALL_LOG_SIZE",
+        value_name = "N",
+        default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_SIZE
+    )]
+    call_log_size: usize,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -173,7 +182,8 @@ async fn main() -> anyhow::Result<()> {
     let mut builder = AppState::builder()
         .fixtures(fixtures)
         .clock_kind(args.clock)
-        .rate_limit_scale(args.rate_limit_scale);
+        .rate_limit_scale(args.rate_limit_scale)
+        .call_log_size(args.call_log_size);
     if let Some(start) = &args.clock_start {
         let start_ms =
             parse_instant(start).map_err(|problem| anyhow::anyhow!("--clock-start: {problem}"))?;

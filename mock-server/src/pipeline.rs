@@ -85,9 +85,11 @@ pub async fn handle(
         path if path == endpoint.path => Cow::Borrowed(endpoint.path),
         path => Cow::Owned(path.to_owned()),
     };
-    let mut open_id = None;
-    let result = run(&state, endpoint, behaviour, request, now_ms, &mut open_id).await;
+    let query = request.uri().query().map(Box::from);
+    let mut seen = Seen::default();
+    let result = run(&state, endpoint, behaviour, request, now_ms, &mut seen).await;
     let log_id = LogId::new(now_ms);
+    let mut message = None;
     let (response, decision) = match result {
         Ok(data) => (
             success_response(endpoint.envelope, data, &log_id),
@@ -96,6 +98,7 @@ pub async fn handle(
         Err(error) => {
             let error = adapt_to_endpoint(error, endpoint);
             let decision = Cow::Owned(error.code_str());
+            message = Some(error.parts().2);
             let mut response = error.render(endpoint.envelope, log_id.as_str());
             if endpoint.envelope == Envelope::OAuth && state.oauth_settings().errors_with_http_200 {
                 // As TikTok has been seen to: the error only in the body.
@@ -110,11 +113,14 @@ pub async fn handle(
             at_ms: now_ms,
             method,
             path,
+            query,
+            body: seen.body,
             endpoint: Some(endpoint.id),
-            open_id,
+            open_id: seen.open_id,
             decision,
+            message,
             status: response.status().as_u16(),
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             log_id: Some(log_id),
         },
     );
@@ -158,13 +164,22 @@ fn adapt_to_endpoint(error: ApiError, endpoint: &EndpointMeta) -> ApiError {
     }
 }
 
+/// What [`run`] learns of a call for the call log, whatever its outcome.
+#[derive(Default)]
+struct Seen {
+    /// The token's creator, once authenticated.
+    open_id: Option<String>,
+    /// The body, once read ([`CallEntry::kept_body`]).
+    body: Option<Box<[u8]>>,
+}
+
 async fn run(
     state: &AppState,
     endpoint: &'static EndpointMeta,
     behaviour: Option<&Behaviour>,
     request: Request,
     now_ms: i64,
-    open_id: &mut Option<String>,
+    seen: &mut Seen,
 ) -> Result<Data, ApiError> {
     if let Some(fault) = state.store().take_fault(endpoint.id) {
         match fault {
@@ -203,7 +218,7 @@ async fn run(
         Auth::ClientCredentials => None,
     };
     if let Some(token) = &token {
-        open_id.clone_from(&token.open_id);
+        seen.open_id.clone_from(&token.open_id);
         check_endpoint_scopes(endpoint, token)?;
         check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
     }
@@ -216,6 +231,7 @@ async fn run(
     let body = match endpoint.request {
         Some((schema, content_type)) => {
             let bytes = read_body(body).await?;
+            seen.body = CallEntry::kept_body(&bytes);
             let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
             check_grant_type(state, endpoint, &value)?;
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;

@@ -17,6 +17,7 @@ use crate::error::{ApiError, Data};
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::random::random_token;
 use crate::settings::{ApiSettings, OAuthSettings, Posting};
+use crate::store::call_ring::CallRing;
 use crate::store::memory::MemoryStore;
 use crate::store::{Store, TokenRecord};
 use crate::tokens::{DemoTokens, MintRequest, TokenResponse, default_open_id, put_demo_tokens};
@@ -322,6 +323,7 @@ pub struct AppStateBuilder {
     fixtures: Option<Fixtures>,
     clock: Option<Arc<dyn Clock>>,
     rate_limit_scale: Option<f64>,
+    call_log_size: Option<usize>,
     store: Option<Arc<dyn Store>>,
     endpoints: Option<&'static [&'static EndpointMeta]>,
     behaviours: Registry,
@@ -341,6 +343,7 @@ impl AppStateBuilder {
             fixtures: None,
             clock: None,
             rate_limit_scale: None,
+            call_log_size: None,
             store: None,
             endpoints: None,
             behaviours,
@@ -374,6 +377,14 @@ impl AppStateBuilder {
         self
     }
 
+    /// Keeps the newest `size` calls in the call log ([`CallRing`]; default
+    /// [`DEFAULT_CALL_LOG_SIZE`](crate::store::call_ring::DEFAULT_CALL_LOG_SIZE)). For the
+    /// fresh [`MemoryStore`]; a store given with [`AppStateBuilder::store`] has its own.
+    pub fn call_log_size(mut self, size: usize) -> Self {
+        self.call_log_size = Some(size);
+        self
+    }
+
     /// Uses this store instead of a fresh [`MemoryStore`].
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -401,7 +412,13 @@ impl AppStateBuilder {
     /// Builds the state and loads the fixtures.
     pub fn build(self) -> Result<AppState, FixtureError> {
         let scale = self.rate_limit_scale.unwrap_or(1.0);
-        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let call_log_size = self.call_log_size;
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| {
+            Arc::new(match call_log_size {
+                Some(size) => MemoryStore::with_call_log(CallRing::new(size)),
+                None => MemoryStore::new(),
+            })
+        });
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let state = AppState {
             inner: Arc::new(Inner {

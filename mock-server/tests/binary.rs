@@ -98,6 +98,7 @@ fn help_documents_every_option() {
         "--admin-token",
         "--synthetic-videos",
         "--log-calls",
+        "--call-log-size",
         "--help",
         "TIKTOK_MOCK_ADDR",
         "TIKTOK_MOCK_PUBLIC_URL",
@@ -110,6 +111,7 @@ fn help_documents_every_option() {
         "TIKTOK_MOCK_ADMIN_TOKEN",
         "TIKTOK_MOCK_SYNTHETIC_VIDEOS",
         "TIKTOK_MOCK_LOG_CALLS",
+        "TIKTOK_MOCK_CALL_LOG_SIZE",
     ] {
         assert!(
             text.contains(option),

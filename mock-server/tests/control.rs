@@ -228,7 +228,7 @@ async fn the_call_log_has_the_decisions_and_never_a_token() {
     assert_eq!(calls[0]["open_id"], json!(mock.open_id()));
     assert_eq!(calls[0]["decision"], json!("ok"));
     assert_eq!(calls[0]["status"], json!(200));
-    assert!(calls[0]["latency_ms"].as_f64().is_some());
+    assert!(calls[0]["latency_us"].as_u64().is_some());
     assert_eq!(calls[1]["decision"], json!("access_token_invalid"));
     assert_eq!(calls[1]["status"], json!(401));
     assert_eq!(calls[2]["decision"], json!("unsupported_path"));

@@ -297,3 +297,104 @@ async fn the_call_log_filters_by_endpoint_open_id_decision_and_time() {
     let typo = mock.get("/_mock/calls?endpont=x", None).await;
     typo.assert_error(400, "invalid_params");
 }
+
+#[tokio::test]
+async fn the_call_log_keeps_query_masked_body_code_and_message() {
+    let mock = Harness::new();
+    let token = mock.token(&[
+        tiktok_api::Scope::UserInfoBasic,
+        tiktok_api::Scope::VideoList,
+    ]);
+    mock.get("/v2/user/info/?fields=open_id,display_name", Some(&token))
+        .await
+        .assert_ok();
+    mock.post_json(
+        "/v2/video/list/?fields=id",
+        Some(&token),
+        r#"{"max_count":99}"#,
+    )
+    .await;
+    let app = &mock.state.store().apps()[0];
+    let form = format!(
+        "client_key={}&client_secret={}&grant_type=refresh_token&refresh_token=rft.not-a-real-one-0123456789",
+        app.client_key, app.client_secret
+    );
+    let refused = mock
+        .post_raw(
+            "/v2/oauth/token/",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+    assert_ne!(refused.status, 200, "{}", refused.text);
+
+    let answer = mock.get("/_mock/calls", None).await;
+    let calls = answer.json["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 3, "{}", answer.text);
+    let (info, list, oauth) = (&calls[0], &calls[1], &calls[2]);
+
+    assert_eq!(info["query"], json!("fields=open_id%2Cdisplay_name"));
+    assert_eq!(info["body"], json!(null));
+    assert_eq!(
+        (info["status"].clone(), info["decision"].clone()),
+        (json!(200), json!("ok"))
+    );
+    assert_eq!(info["message"], json!(null));
+    assert!(info["latency_us"].is_u64(), "{info}");
+    assert!(
+        info["log_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{info}"
+    );
+
+    assert_eq!(list["body"], json!({"max_count": 99}));
+    assert_eq!(list["decision"], json!("invalid_params"));
+    assert_eq!(list["status"], json!(400));
+    assert!(
+        list["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("max_count")),
+        "{list}"
+    );
+
+    assert_eq!(oauth["body"]["client_key"], json!(app.client_key));
+    assert_eq!(oauth["body"]["grant_type"], json!("refresh_token"));
+    assert_eq!(oauth["body"]["refresh_token"], json!("rft.…"));
+    let secret = oauth["body"]["client_secret"].as_str().expect("masked");
+    assert!(
+        secret.ends_with('…') && secret.chars().count() == 5,
+        "{secret}"
+    );
+    assert!(
+        oauth["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{oauth}"
+    );
+    assert!(
+        !answer.text.contains(&app.client_secret)
+            && !answer.text.contains(&token)
+            && !answer.text.contains("not-a-real-one"),
+        "a secret in the call log: {}",
+        answer.text
+    );
+}
+
+#[tokio::test]
+async fn the_call_log_is_a_ring_of_the_size_asked_for() {
+    let mock = Harness::with(|builder| builder.call_log_size(64));
+    let token = mock.token(&[tiktok_api::Scope::UserInfoBasic]);
+    for n in 0..100 {
+        mock.get(
+            &format!("/v2/user/info/?fields=open_id&n={n}"),
+            Some(&token),
+        )
+        .await;
+    }
+    let answer = mock.get("/_mock/calls", None).await;
+    let queries: Vec<String> = answer.json["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|call| call["query"].as_str().expect("query").to_owned())
+        .collect();
+    let newest: Vec<String> = (36..100).map(|n| format!("fields=open_id&n={n}")).collect();
+    assert_eq!(queries, newest);
+}

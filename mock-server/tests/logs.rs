@@ -1,5 +1,5 @@
-//! Logs: one `tracing` line per API call with method, path, open_id, decision, status and
-//! latency, and never a token.
+//! Logs: one `tracing` line per API call with method, path, open_id, decision, status,
+//! latency in whole microseconds, log id and (on errors) the message as `error`, and never a token.
 
 mod common;
 
@@ -62,12 +62,25 @@ async fn one_line_per_call_without_tokens() {
     assert!(
         lines[0].contains("decision=ok")
             && lines[0].contains("status=200")
-            && lines[0].contains("latency_ms="),
+            && lines[0].contains("log_id=")
+            && !lines[0].contains("log_id=-")
+            && !lines[0].contains("error="),
         "{}",
         lines[0]
     );
+    // Latency in whole microseconds.
+    let latency = lines[0]
+        .split("latency_us=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("latency_us");
+    assert!(latency.parse::<u64>().is_ok(), "{}", lines[0]);
+    // An error's line says why.
     assert!(
-        lines[1].contains("decision=invalid_params") && lines[1].contains("status=400"),
+        lines[1].contains("decision=invalid_params")
+            && lines[1].contains("status=400")
+            && lines[1].contains("error=")
+            && lines[1].contains("nope"),
         "{}",
         lines[1]
     );

@@ -59,6 +59,7 @@ impl Answer {
 
     fn render(self, state: &AppState) -> Response {
         let log_id = new_log_id(state.now_ms());
+        let message = (!self.status.is_success()).then(|| self.message.clone());
         let mut response = if self.status.is_success() {
             let mut response = self.status.into_response();
             if let Ok(value) = HeaderValue::from_str(&log_id) {
@@ -87,6 +88,7 @@ impl Answer {
             endpoint: None,
             open_id: None,
             decision: self.code.to_owned(),
+            message,
         });
         response
     }

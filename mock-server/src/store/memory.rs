@@ -5,18 +5,17 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::store::sharded::{SHARDS, Sharded};
+use crate::store::call_ring::CallRing;
+use crate::store::sharded::Sharded;
 use crate::store::timeline::Timeline;
 use crate::store::{
     App, AuthCode, CallEntry, CallRecord, Comment, Creator, Fault, PendingFault, PostRecord,
     RateDecision, RefreshRecord, Store, StoreError, TokenRecord, Video, VideoPage, VideoView,
 };
-
-const CALLS_PER_SHARD: usize = 1024;
 
 /// The calls of one rate-limit key in its window: runs of (millisecond, calls), oldest
 /// first, and their total. Exact like a list of timestamps, bounded by the window's
@@ -44,8 +43,7 @@ pub struct MemoryStore {
     windows: Sharded<Arc<Mutex<Window>>>,
     faults: Mutex<Vec<PendingFault>>,
     fault_count: AtomicUsize,
-    calls: Vec<Mutex<VecDeque<(u64, CallEntry)>>>,
-    call_seq: AtomicU64,
+    calls: CallRing,
     /// Content posting: each post behind its own mutex, by publish_id.
     posts: Sharded<Arc<Mutex<PostRecord>>>,
     /// upload_id to publish_id.
@@ -65,8 +63,14 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store whose call log keeps the newest
+    /// [`DEFAULT_CALL_LOG_SIZE`](crate::store::call_ring::DEFAULT_CALL_LOG_SIZE) calls.
     pub fn new() -> Self {
+        MemoryStore::with_call_log(CallRing::default())
+    }
+
+    /// An empty store with this call log.
+    pub fn with_call_log(calls: CallRing) -> Self {
         MemoryStore {
             apps: Sharded::default(),
             creators: Sharded::default(),
@@ -80,8 +84,7 @@ impl MemoryStore {
             windows: Sharded::default(),
             faults: Mutex::new(Vec::new()),
             fault_count: AtomicUsize::new(0),
-            calls: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
-            call_seq: AtomicU64::new(0),
+            calls,
             posts: Sharded::default(),
             upload_index: Sharded::default(),
             creator_posts: Sharded::default(),
@@ -105,9 +108,7 @@ impl Store for MemoryStore {
         self.windows.clear();
         self.faults.lock().clear();
         self.fault_count.store(0, Ordering::SeqCst);
-        for shard in &self.calls {
-            shard.lock().clear();
-        }
+        self.calls.clear();
         self.posts.clear();
         self.upload_index.clear();
         self.creator_posts.clear();
@@ -412,28 +413,11 @@ impl Store for MemoryStore {
     }
 
     fn record_call(&self, call: CallEntry) {
-        let seq = self.call_seq.fetch_add(1, Ordering::Relaxed);
-        let mut shard = self.calls[(seq as usize) % SHARDS].lock();
-        if shard.len() == CALLS_PER_SHARD {
-            shard.pop_front();
-        }
-        shard.push_back((seq, call));
+        self.calls.push(call);
     }
 
     fn calls(&self) -> Vec<CallRecord> {
-        let mut calls: Vec<CallRecord> = self
-            .calls
-            .iter()
-            .flat_map(|shard| {
-                shard
-                    .lock()
-                    .iter()
-                    .map(|(seq, call)| call.to_record(*seq))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        calls.sort_by_key(|call| call.seq);
-        calls
+        self.calls.records()
     }
 
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {

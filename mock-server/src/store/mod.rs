@@ -2,6 +2,7 @@
 //! rate-limit windows, faults, the call log and posts. The records are in [`records`] and
 //! [`posts`]; the in-memory implementation is [`memory`].
 
+pub mod call_ring;
 pub mod memory;
 pub mod posts;
 pub mod records;

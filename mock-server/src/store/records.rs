@@ -354,16 +354,23 @@ pub struct CallRecord {
     pub method: String,
     /// Path, without the query string.
     pub path: String,
+    /// The query string, secrets masked.
+    pub query: Option<String>,
+    /// The request body (JSON as JSON, a form as an object of its fields), secrets masked;
+    /// absent when the route reads none or it was longer than the log keeps.
+    pub body: Option<Value>,
     /// The endpoint id, when the path is an API endpoint.
     pub endpoint: Option<String>,
     /// The creator of the token, once authenticated.
     pub open_id: Option<String>,
     /// `ok` or the error code the call got.
     pub decision: String,
+    /// The error's message, when the call failed.
+    pub message: Option<String>,
     /// The HTTP status sent.
     pub status: u16,
-    /// Time spent in the mock, milliseconds.
-    pub latency_ms: f64,
+    /// Time spent in the mock, whole microseconds.
+    pub latency_us: u64,
     /// The response's log id.
     pub log_id: Option<String>,
 }

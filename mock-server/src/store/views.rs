@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use crate::logid::LogId;
 use crate::media;
 use crate::projection::{Fields, write_int, write_pieces, write_serialized_field, write_str};
+use crate::redact;
 use crate::store::records::{CallRecord, Creator, Video};
 
 /// The media URLs of a video: as given, or derived from its creator's handle and its id
@@ -443,8 +444,9 @@ pub fn embed_link(id: &str) -> Derived<'_> {
 
 /// A call as the pipeline hands it to the store: a [`CallRecord`] without its `seq`,
 /// borrowing what is static (an endpoint's method, path and id, the decision `ok`), so
-/// recording a call costs next to no allocation. [`crate::store::Store::calls`] gives
-/// `CallRecord`s.
+/// recording a call costs next to no allocation. Query and body are kept as they came
+/// (the body only up to [`redact::MAX_KEPT_BODY`]) and masked when read:
+/// [`crate::store::Store::calls`] gives `CallRecord`s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallEntry {
     /// When the call arrived, Unix milliseconds on the mock's clock.
@@ -453,33 +455,48 @@ pub struct CallEntry {
     pub method: Cow<'static, str>,
     /// Path, without the query string.
     pub path: Cow<'static, str>,
+    /// The query string, as sent.
+    pub query: Option<Box<str>>,
+    /// The request body as sent, when the route reads one and it is short enough.
+    pub body: Option<Box<[u8]>>,
     /// The endpoint id, when the path is an API endpoint.
     pub endpoint: Option<&'static str>,
     /// The creator of the token, once authenticated.
     pub open_id: Option<String>,
     /// `ok` or the error code the call got.
     pub decision: Cow<'static, str>,
+    /// The error's message, when the call failed.
+    pub message: Option<String>,
     /// The HTTP status sent.
     pub status: u16,
-    /// Time spent in the mock, milliseconds.
-    pub latency_ms: f64,
+    /// Time spent in the mock, whole microseconds.
+    pub latency_us: u64,
     /// The response's log id.
     pub log_id: Option<LogId>,
 }
 
 impl CallEntry {
-    /// The call log's line, numbered `seq`.
+    /// A body to keep: a copy of `body` (not a view that would pin the connection's read
+    /// buffer), or `None` when it is empty or longer than [`redact::MAX_KEPT_BODY`].
+    pub fn kept_body(body: &[u8]) -> Option<Box<[u8]>> {
+        (!body.is_empty() && body.len() <= redact::MAX_KEPT_BODY).then(|| Box::from(body))
+    }
+
+    /// The call log's line, numbered `seq`, with its secrets masked.
     pub fn to_record(&self, seq: u64) -> CallRecord {
         CallRecord {
             seq,
             at_ms: self.at_ms,
             method: self.method.clone().into_owned(),
             path: self.path.clone().into_owned(),
+            query: self.query.as_deref().map(redact::mask_query),
+            body: self.body.as_deref().map(redact::body_json),
             endpoint: self.endpoint.map(str::to_owned),
             open_id: self.open_id.clone(),
             decision: self.decision.clone().into_owned(),
+            message: self.message.clone(),
             status: self.status,
-            latency_ms: self.latency_ms,
+            latency_us: self.latency_us,
             log_id: self.log_id.map(|log_id| log_id.as_str().to_owned()),
         }
     }
