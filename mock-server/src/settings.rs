@@ -3,7 +3,6 @@
 //! (`fields` names it lacks, short pages), and the content-posting runtime (base URL,
 //! processing and moderation time, publish ids).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -17,8 +16,6 @@ use tiktok_api::spec_constants::{
 pub const DEFAULT_PROCESSING_MS: i64 = 5_000;
 /// The size a `PULL_FROM_URL` video or photo set pretends to have (`downloaded_bytes`).
 pub const DEFAULT_PULL_BYTES: i64 = 10_000_000;
-/// The first publish id number.
-const PUBLISH_ID_BASE: u64 = 7_320_000_000_000_000_000;
 
 /// Whether a refresh hands back a new refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,12 +210,11 @@ impl PostingSettings {
     }
 }
 
-/// The posting runtime of one mock: its base URL (for upload URLs), settings and id counter.
+/// The posting runtime of one mock: its base URL (for upload URLs) and settings.
 #[derive(Debug)]
 pub struct Posting {
     base_url: RwLock<String>,
     settings: RwLock<PostingSettings>,
-    next_id: AtomicU64,
 }
 
 impl Default for Posting {
@@ -238,7 +234,6 @@ impl Posting {
                 moderation_ms: 0,
                 video_duration_sec: DEFAULT_VIDEO_DURATION_SEC,
             }),
-            next_id: AtomicU64::new(PUBLISH_ID_BASE),
         }
     }
 
@@ -265,11 +260,6 @@ impl Posting {
             moderation_ms: settings.moderation_ms.max(0),
             video_duration_sec: settings.video_duration_sec.max(1),
         };
-    }
-
-    /// A fresh publish id number.
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::SeqCst)
     }
 }
 

@@ -84,7 +84,7 @@ fn start_post(
     description: String,
     photo_count: usize,
 ) -> Result<Value, ApiError> {
-    let number = state.posting().next_id();
+    let number = crate::random::publish_number();
     let settings = state.posting().settings();
     let client_key = call
         .token
