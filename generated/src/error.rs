@@ -205,8 +205,8 @@ impl Error {
 
     /// Whether the same call may succeed if sent again later: a code the error catalog
     /// calls transient (429, `internal_error`, `server_error`, `temporarily_unavailable`),
-    /// a 5xx answer that is not TikTok's envelope, a timeout or a connection failure, or
-    /// the local rate limiter. Whether a *write* may be resent is narrower: see
+    /// a 5xx answer that is not TikTok's envelope, a timeout, a connection failure or an
+    /// answer cut short, or the local rate limiter. Whether a *write* may be resent is narrower: see
     /// [`Error::proves_nothing_done`].
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -214,7 +214,11 @@ impl Error {
             Error::Decode { status, .. } => *status >= 500,
             #[cfg(feature = "client")]
             Error::Transport(error) => {
-                error.is_timeout() || error.is_connect() || error.is_request() || error.is_body()
+                error.is_timeout()
+                    || error.is_connect()
+                    || error.is_request()
+                    || error.is_body()
+                    || body_cut_short(error)
             }
             Error::RateLimited { .. } => true,
             Error::RetriesExhausted { last, .. } => last.is_retryable(),
@@ -237,4 +241,14 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// Whether reading an answer's body failed midway: reqwest reports it as a decode error
+/// whose source is the body error, so `is_body` alone does not see it.
+#[cfg(feature = "client")]
+fn body_cut_short(error: &reqwest::Error) -> bool {
+    error.is_decode()
+        && std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_body)
 }

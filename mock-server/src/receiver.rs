@@ -7,11 +7,12 @@
 //! delivery with `tiktok_api`'s `Verifier` at the mock's time and keeps the verified ones
 //! ([`Received`]) and the reasons for the rejected ones apart; started with
 //! [`Receiver::recording`], it verifies nothing and answers 200 to everything. Either way
-//! [`Receiver::answer`] makes it fail deliveries with another status.
+//! [`Receiver::answer`] makes it fail deliveries with another status, and
+//! [`Receiver::delay`] makes it answer late (slower than the mock's delivery timeout).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -54,6 +55,8 @@ struct Inner {
     /// The verifier and the time to verify at; `None` for a recording receiver.
     verify: Option<(Verifier, Now)>,
     status: AtomicU16,
+    /// How long to wait before answering, milliseconds of real time.
+    delay_ms: AtomicU64,
     requests: AtomicU32,
     arrivals: Mutex<Vec<Arrival>>,
     received: Mutex<Vec<Received>>,
@@ -81,9 +84,21 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-/// Records the request, then answers the set status, or (when verifying) 401 for a delivery
-/// that does not verify and 200 for one that does.
+/// Records the request and waits the set delay, then answers the set status, or (when
+/// verifying) 401 for a delivery that does not verify and 200 for one that does. A delivery
+/// is kept as received when it arrives, even when its answer then comes too late for the
+/// mock (as a real receiver that is slow to answer has still seen the event).
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let status = check(&inner, &headers, &body);
+    let delay = inner.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    status
+}
+
+/// What [`receive`] answers, the request recorded.
+fn check(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> StatusCode {
     inner.requests.fetch_add(1, Ordering::SeqCst);
     let signature = headers
         .get(SIGNATURE_HEADER)
@@ -104,7 +119,7 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         inner.rejected.lock().push("no signature".into());
         return StatusCode::UNAUTHORIZED;
     };
-    match verifier.verify_payload(&signature, &body, now()) {
+    match verifier.verify_payload(&signature, body, now()) {
         Ok(payload) => {
             inner.received.lock().push(Received {
                 payload,
@@ -177,6 +192,7 @@ impl Receiver {
         let inner = Arc::new(Inner {
             verify,
             status: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
             requests: AtomicU32::new(0),
             arrivals: Mutex::new(Vec::new()),
             received: Mutex::new(Vec::new()),
@@ -199,6 +215,13 @@ impl Receiver {
     /// Answers every request with `status` from now on (not 200: the delivery fails).
     pub fn answer(&self, status: u16) {
         self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers every request `delay` of real time after it arrived from now on (zero: at
+    /// once); longer than the mock's `attempt_timeout_ms`, the attempt fails there.
+    pub fn delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.inner.delay_ms.store(millis, Ordering::SeqCst);
     }
 
     /// Every request so far, answered or not.

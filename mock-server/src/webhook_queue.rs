@@ -5,7 +5,8 @@
 //! JSON string), a due time and the list of attempts. A worker task wakes on a short real-time
 //! tick and whenever an event is queued or the clock is advanced ([`Webhooks::wake`]), sends
 //! every delivery whose due time has come on the mock's clock, and records the answer. A
-//! non-200 answer (or no answer) schedules the next attempt with exponential backoff
+//! non-200 answer (or no answer within `attempt_timeout_ms` of real time) schedules the next
+//! attempt with exponential backoff
 //! (`first_retry_seconds`, doubling, at most `max_retry_interval_seconds`); once the next
 //! attempt would fall more than `retry_window_seconds` (72 h) after the event, the delivery
 //! is dropped and logged. On a manual clock nothing is retried until the clock moves.
@@ -26,8 +27,6 @@ use crate::store::Store;
 
 /// The real-time interval at which the worker checks for due deliveries.
 const TICK: Duration = Duration::from_millis(50);
-/// How long one delivery attempt may take (real time).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,6 +98,9 @@ pub struct WebhookSettings {
     pub max_retry_interval_seconds: i64,
     /// How long after the event attempts go on, seconds (TikTok: 72 hours).
     pub retry_window_seconds: i64,
+    /// How long one attempt may take before it counts as failed, milliseconds of real time
+    /// (the receiver's answer is not waited for on the mock's clock).
+    pub attempt_timeout_ms: u64,
 }
 
 impl Default for WebhookSettings {
@@ -108,6 +110,7 @@ impl Default for WebhookSettings {
             first_retry_seconds: 60,
             max_retry_interval_seconds: 6 * 3600,
             retry_window_seconds: 72 * 3600,
+            attempt_timeout_ms: 10_000,
         }
     }
 }
@@ -118,9 +121,10 @@ impl WebhookSettings {
         if self.first_retry_seconds < 1
             || self.max_retry_interval_seconds < 1
             || self.retry_window_seconds < 0
+            || self.attempt_timeout_ms < 1
         {
             return Err(
-                "first_retry_seconds and max_retry_interval_seconds must be at least 1, retry_window_seconds at least 0"
+                "first_retry_seconds, max_retry_interval_seconds and attempt_timeout_ms must be at least 1, retry_window_seconds at least 0"
                     .to_owned(),
             );
         }
@@ -287,7 +291,6 @@ impl Webhooks {
             return;
         };
         let http = match reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
             .user_agent("tiktok-mock-webhooks")
             .build()
         {
@@ -322,6 +325,8 @@ struct Due {
     client_key: String,
     url: String,
     body: String,
+    /// How long the attempt may take (the settings' `attempt_timeout_ms` when it was due).
+    timeout: Duration,
 }
 
 impl Worker {
@@ -361,6 +366,7 @@ impl Worker {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header(SIGNATURE_HEADER, signature)
                     .body(due.body.clone())
+                    .timeout(due.timeout)
                     .send()
                     .await;
                 match sent {
@@ -441,6 +447,7 @@ impl Worker {
 /// arrive in the order they happened.
 fn take_due(shared: &Shared, now_ms: i64) -> Vec<Due> {
     let mut queue = shared.queue.lock();
+    let timeout = Duration::from_millis(queue.settings.attempt_timeout_ms);
     let mut busy: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut due = Vec::new();
     for delivery in queue.deliveries.values_mut() {
@@ -467,6 +474,7 @@ fn take_due(shared: &Shared, now_ms: i64) -> Vec<Due> {
                 client_key: delivery.client_key.clone(),
                 url: delivery.url.clone(),
                 body: delivery.body.clone(),
+                timeout,
             });
         }
     }
