@@ -271,6 +271,12 @@ impl Posting {
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::SeqCst)
     }
+
+    /// Makes the next publish id numbers greater than `used` (restoring a state file).
+    pub fn skip_ids_through(&self, used: u64) {
+        self.next_id
+            .fetch_max(used.saturating_add(1), Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ const TICK: Duration = Duration::from_millis(50);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for its due time (first attempt or a retry).
@@ -44,7 +44,7 @@ pub enum DeliveryState {
 }
 
 /// One attempt to deliver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// When it was made, Unix milliseconds on the mock's clock.
     pub at_ms: i64,
@@ -57,7 +57,7 @@ pub struct Attempt {
 }
 
 /// One event on its way to one app's callback URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Order of creation.
     pub id: u64,
@@ -218,23 +218,22 @@ impl Webhooks {
             };
             for copy in 0..copies {
                 let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
-                queue.deliveries.insert(
+                let delivery = queue.deliveries.entry(id).or_insert(Delivery {
                     id,
-                    Delivery {
-                        id,
-                        client_key: app.client_key.clone(),
-                        event: event.as_str().to_owned(),
-                        user_openid: open_id.map(str::to_owned),
-                        url: url.clone(),
-                        body: body.clone(),
-                        created_at_ms: now_ms,
-                        state: DeliveryState::Pending,
-                        next_attempt_ms: Some(now_ms),
-                        attempts: Vec::new(),
-                        duplicate_of: (copy > 0).then(|| ids[0]),
-                        order_key: order_key.clone(),
-                    },
-                );
+                    client_key: app.client_key.clone(),
+                    event: event.as_str().to_owned(),
+                    user_openid: open_id.map(str::to_owned),
+                    url: url.clone(),
+                    body: body.clone(),
+                    created_at_ms: now_ms,
+                    state: DeliveryState::Pending,
+                    next_attempt_ms: Some(now_ms),
+                    attempts: Vec::new(),
+                    duplicate_of: (copy > 0).then(|| ids[0]),
+                    order_key: order_key.clone(),
+                });
+                // Kept (by a durable store) before the call that queued it answers.
+                self.store.put_delivery(delivery);
                 ids.push(id);
             }
         }
@@ -272,10 +271,36 @@ impl Webhooks {
     }
 
     /// Forgets every delivery (pending ones included) and the event count; keeps the settings.
+    /// (The store's own copy goes with [`Store::clear`].)
     pub fn clear(&self) {
         let mut queue = self.shared.queue.lock();
         queue.deliveries.clear();
         queue.events = 0;
+    }
+
+    /// Takes back the deliveries a durable store kept (after a restart): those that were
+    /// under way count as pending again and are attempted when due, so each is delivered
+    /// at least once; ids go on after the highest.
+    pub fn restore(&self, deliveries: Vec<Delivery>) {
+        {
+            let mut queue = self.shared.queue.lock();
+            for mut delivery in deliveries {
+                if delivery.state == DeliveryState::InFlight {
+                    delivery.state = DeliveryState::Pending;
+                    if delivery.next_attempt_ms.is_none() {
+                        delivery.next_attempt_ms = Some(delivery.created_at_ms);
+                    }
+                }
+                if delivery.duplicate_of.is_none() {
+                    queue.events += 1;
+                }
+                self.shared
+                    .next_id
+                    .fetch_max(delivery.id.saturating_add(1), Ordering::SeqCst);
+                queue.deliveries.insert(delivery.id, delivery);
+            }
+        }
+        self.wake();
     }
 
     fn start_worker(&self) {
@@ -388,6 +413,7 @@ impl Worker {
             delivery.state = DeliveryState::Delivered;
             delivery.next_attempt_ms = None;
             tracing::debug!(id = due.id, event = %delivery.event, "webhook delivered");
+            self.store.put_delivery(delivery);
             drop(queue);
             // The next delivery of the same post may go now.
             shared.wake.notify_one();
@@ -417,6 +443,7 @@ impl Worker {
                 %cause,
                 "webhook dropped: no 200 within the retry window"
             );
+            self.store.put_delivery(delivery);
             drop(queue);
             shared.wake.notify_one();
         } else {
@@ -432,6 +459,7 @@ impl Worker {
                 retry_in_ms = next - at_ms,
                 "webhook attempt failed"
             );
+            self.store.put_delivery(delivery);
         }
     }
 }

@@ -231,7 +231,7 @@ pub enum TokenKind {
 }
 
 /// An access token the mock issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// The token string.
     pub access_token: String,
@@ -254,7 +254,7 @@ pub struct TokenRecord {
 }
 
 /// An authorization code issued by the consent page (or the control API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthCode {
     /// The code as sent in the redirect.
     pub code: String,
@@ -277,7 +277,7 @@ pub struct AuthCode {
 }
 
 /// A refresh token and the authorization (app, user, scopes) it carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     /// The token string.
     pub refresh_token: String,
