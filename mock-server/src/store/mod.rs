@@ -15,14 +15,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::webhook_queue::Delivery;
-
 pub use posts::{
     MediaKind, Milestone, PostFlow, PostRecord, PostingBlock, PostingProfile, SourceKind,
 };
 pub use records::{
-    App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, RefreshRecord, TokenKind,
-    TokenRecord, Video,
+    App, Attempt, AuthCode, CallRecord, Comment, Creator, Delivery, DeliveryState, Fault,
+    PendingFault, RefreshRecord, TokenKind, TokenRecord, Video,
 };
 pub use views::{ApiUser, ApiVideo, CallEntry, VideoCall, VideoUrls, VideoView};
 

@@ -1,142 +1,14 @@
-//! The `Store` trait's contract, run against both stores: every method, on the memory
-//! store and on the SQLite store (`--state FILE`), so the two cannot drift. Then what only
-//! the SQLite store promises: its contents survive reopening the file, and a file that is
-//! not a state file is refused with its name.
-
-use std::borrow::Cow;
+//! The contract itself, one function per group of methods, each given a fresh store.
 
 use serde_json::json;
 use tiktok_api::{ErrorCode, Scope};
-use tiktok_mock::store::memory::MemoryStore;
-use tiktok_mock::store::sqlite::{OpenError, SqliteStore};
 use tiktok_mock::store::{
-    App, AuthCode, CallEntry, Comment, Creator, Fault, MediaKind, PendingFault, PostFlow,
-    PostRecord, RefreshRecord, SourceKind, Store, StoreError, TokenKind, TokenRecord, Video,
+    AuthCode, DeliveryState, Fault, PendingFault, RefreshRecord, Store, StoreError,
 };
-use tiktok_mock::webhook_queue::{Attempt, Delivery, DeliveryState};
 
-fn app(client_key: &str) -> App {
-    serde_json::from_value(json!({"client_key": client_key, "client_secret": "s"})).expect("app")
-}
+use crate::records::*;
 
-fn creator(open_id: &str) -> Creator {
-    serde_json::from_value(json!({"open_id": open_id, "username": format!("u{open_id}")}))
-        .expect("creator")
-}
-
-fn video(id: u64, open_id: &str, create_time_ms: i64) -> Video {
-    serde_json::from_value(json!({
-        "id": id.to_string(), "open_id": open_id, "create_time_ms": create_time_ms,
-        "title": format!("video {id}"),
-    }))
-    .expect("video")
-}
-
-fn hidden(id: u64, open_id: &str, create_time_ms: i64) -> Video {
-    Video {
-        privacy_level: "SELF_ONLY".to_owned(),
-        ..video(id, open_id, create_time_ms)
-    }
-}
-
-fn comment(id: i64, video_id: i64, create_time: i64) -> Comment {
-    serde_json::from_value(json!({"id": id, "video_id": video_id, "create_time": create_time}))
-        .expect("comment")
-}
-
-fn token(access_token: &str, client_key: &str, open_id: Option<&str>) -> TokenRecord {
-    TokenRecord {
-        access_token: access_token.to_owned(),
-        kind: if open_id.is_some() {
-            TokenKind::User
-        } else {
-            TokenKind::Client
-        },
-        open_id: open_id.map(str::to_owned),
-        client_key: client_key.to_owned(),
-        scopes: vec![Scope::UserInfoBasic, Scope::VideoList],
-        expires_at_ms: 10_000,
-        refresh_token: open_id.map(|_| format!("rft.{access_token}")),
-        refresh_expires_at_ms: open_id.map(|_| 20_000),
-        revoked: false,
-    }
-}
-
-fn post(publish_id: &str, open_id: &str, created_ms: i64, upload_id: Option<&str>) -> PostRecord {
-    PostRecord {
-        publish_id: publish_id.to_owned(),
-        endpoint: "video_init".to_owned(),
-        open_id: open_id.to_owned(),
-        client_key: "app".to_owned(),
-        access_token: format!("act.secret-of-{publish_id}"),
-        flow: PostFlow::Direct,
-        media: MediaKind::Video,
-        source: SourceKind::FileUpload,
-        created_ms,
-        processing_ms: 5_000,
-        moderation_ms: 0,
-        privacy_level: Some("SELF_ONLY".to_owned()),
-        title: "t".to_owned(),
-        description: String::new(),
-        media_url: None,
-        photo_count: 0,
-        video_size: 100,
-        chunk_size: 50,
-        total_chunk_count: 2,
-        upload_id: upload_id.map(str::to_owned),
-        upload_token: upload_id.map(|id| format!("upload-secret-{id}")),
-        upload_expires_ms: Some(created_ms + 3_600_000),
-        uploaded_bytes: 0,
-        chunks_received: 0,
-        upload_completed_ms: None,
-        pull_fails: false,
-        fail_reason: None,
-        failed_ms: None,
-        user_posted_ms: None,
-        post_id: "7310000000000000001".to_owned(),
-        applied: Vec::new(),
-    }
-}
-
-fn call(at_ms: i64, path: &'static str) -> CallEntry {
-    CallEntry {
-        at_ms,
-        method: Cow::Borrowed("GET"),
-        path: Cow::Borrowed(path),
-        endpoint: None,
-        open_id: None,
-        decision: Cow::Borrowed("ok"),
-        status: 200,
-        latency_ms: 0.5,
-        log_id: None,
-    }
-}
-
-fn delivery(id: u64, state: DeliveryState) -> Delivery {
-    Delivery {
-        id,
-        client_key: "app".to_owned(),
-        event: "post.publish.complete".to_owned(),
-        user_openid: Some("a".to_owned()),
-        url: "http://127.0.0.1:9/hook".to_owned(),
-        body: "{\"event\":\"post.publish.complete\"}".to_owned(),
-        created_at_ms: 1_000,
-        state,
-        next_attempt_ms: Some(61_000),
-        attempts: vec![Attempt {
-            at_ms: 1_000,
-            signed_at: 1,
-            status: None,
-            error: Some("connection refused".to_owned()),
-        }],
-        duplicate_of: None,
-        order_key: Some("p1".to_owned()),
-    }
-}
-
-// ---- The contract, one function per group of methods.
-
-fn apps_are_kept_by_client_key(store: &dyn Store) {
+pub fn apps_are_kept_by_client_key(store: &dyn Store) {
     store.put_app(app("b"));
     store.put_app(app("a"));
     let mut renamed = app("b");
@@ -148,7 +20,7 @@ fn apps_are_kept_by_client_key(store: &dyn Store) {
     assert_eq!(store.app("c"), None);
 }
 
-fn creators_are_kept_by_open_id(store: &dyn Store) {
+pub fn creators_are_kept_by_open_id(store: &dyn Store) {
     store.put_creator(creator("b"));
     store.put_creator(creator("a"));
     let mut changed = creator("a");
@@ -161,7 +33,7 @@ fn creators_are_kept_by_open_id(store: &dyn Store) {
     assert_eq!(ids, ["a", "b"]);
 }
 
-fn videos_shift_ties_and_refuse_duplicates(store: &dyn Store) {
+pub fn videos_shift_ties_and_refuse_duplicates(store: &dyn Store) {
     assert_eq!(
         store.insert_video(video(1, "nobody", 1000)),
         Err(StoreError::UnknownCreator("nobody".to_owned()))
@@ -193,7 +65,7 @@ fn videos_shift_ties_and_refuse_duplicates(store: &dyn Store) {
     assert_eq!(store.video("10"), None, "a refused video claims no id");
 }
 
-fn video_pages_are_public_newest_first_and_exclusive(store: &dyn Store) {
+pub fn video_pages_are_public_newest_first_and_exclusive(store: &dyn Store) {
     store.put_creator(creator("a"));
     store.put_creator(creator("b"));
     for n in 0..5 {
@@ -243,7 +115,7 @@ fn video_pages_are_public_newest_first_and_exclusive(store: &dyn Store) {
     assert_eq!(found, ["3", "1"]);
 }
 
-fn comments_are_kept_per_video_in_time_order(store: &dyn Store) {
+pub fn comments_are_kept_per_video_in_time_order(store: &dyn Store) {
     store.insert_comment(comment(3, 100, 50)).expect("insert");
     store.insert_comment(comment(1, 100, 60)).expect("insert");
     store.insert_comment(comment(2, 100, 50)).expect("insert");
@@ -259,7 +131,7 @@ fn comments_are_kept_per_video_in_time_order(store: &dyn Store) {
     assert_eq!(store.comment(5), None);
 }
 
-fn tokens_are_kept_revoked_and_listed(store: &dyn Store) {
+pub fn tokens_are_kept_revoked_and_listed(store: &dyn Store) {
     store.put_token(token("act.1", "app", Some("a")));
     store.put_token(token("act.2", "app", Some("a")));
     store.put_token(token("act.3", "other", Some("a")));
@@ -287,7 +159,7 @@ fn tokens_are_kept_revoked_and_listed(store: &dyn Store) {
     assert_eq!(store.token("act.2"), Some(longer));
 }
 
-fn codes_are_redeemed_once(store: &dyn Store) {
+pub fn codes_are_redeemed_once(store: &dyn Store) {
     let code = AuthCode {
         code: "code-1".to_owned(),
         client_key: "app".to_owned(),
@@ -306,7 +178,7 @@ fn codes_are_redeemed_once(store: &dyn Store) {
     assert_eq!(store.redeem_auth_code("code-404"), None);
 }
 
-fn refresh_tokens_change_under_their_lock(store: &dyn Store) {
+pub fn refresh_tokens_change_under_their_lock(store: &dyn Store) {
     let record = RefreshRecord {
         refresh_token: "rft.1".to_owned(),
         client_key: "app".to_owned(),
@@ -333,7 +205,7 @@ fn refresh_tokens_change_under_their_lock(store: &dyn Store) {
     assert_eq!(store.refresh_token("rft.404"), None);
 }
 
-fn rate_windows_slide(store: &dyn Store) {
+pub fn rate_windows_slide(store: &dyn Store) {
     assert!(store.try_acquire("k", 0, 2, 60_000).allowed);
     assert_eq!(store.try_acquire("k", 30_000, 2, 60_000).in_window, 2);
     assert!(!store.try_acquire("k", 59_999, 2, 60_000).allowed);
@@ -342,7 +214,7 @@ fn rate_windows_slide(store: &dyn Store) {
     assert!(store.try_acquire("other", 60_001, 2, 60_000).allowed);
 }
 
-fn faults_are_taken_hit_by_hit(store: &dyn Store) {
+pub fn faults_are_taken_hit_by_hit(store: &dyn Store) {
     let fault = Fault::Error {
         code: ErrorCode::parse("internal_error"),
         status: 500,
@@ -367,7 +239,7 @@ fn faults_are_taken_hit_by_hit(store: &dyn Store) {
     assert_eq!(store.faults(), []);
 }
 
-fn the_call_log_is_numbered_in_order(store: &dyn Store) {
+pub fn the_call_log_is_numbered_in_order(store: &dyn Store) {
     for n in 0..5 {
         store.record_call(call(n, "/v2/user/info/"));
     }
@@ -379,7 +251,7 @@ fn the_call_log_is_numbered_in_order(store: &dyn Store) {
     assert_eq!(calls[0].path, "/v2/user/info/");
 }
 
-fn posts_are_kept_with_their_secrets(store: &dyn Store) {
+pub fn posts_are_kept_with_their_secrets(store: &dyn Store) {
     store
         .insert_post(post("p2", "a", 20, Some("up2")))
         .expect("insert");
@@ -443,7 +315,7 @@ fn posts_are_kept_with_their_secrets(store: &dyn Store) {
     assert_eq!(store.open_posts(None), Vec::<String>::new());
 }
 
-fn clear_forgets_everything(store: &dyn Store) {
+pub fn clear_forgets_everything(store: &dyn Store) {
     store.put_app(app("a"));
     store.put_creator(creator("a"));
     store.insert_video(video(1, "a", 1)).expect("insert");
@@ -480,7 +352,7 @@ fn clear_forgets_everything(store: &dyn Store) {
         .expect("insert again");
 }
 
-fn durable_extras_are_kept_only_by_a_durable_store(store: &dyn Store) {
+pub fn durable_extras_are_kept_only_by_a_durable_store(store: &dyn Store) {
     let meta = json!({"api": {"short_pages": true}});
     store.put_meta("settings", &meta);
     store.put_delivery(&delivery(1, DeliveryState::Pending));
@@ -503,139 +375,4 @@ fn durable_extras_are_kept_only_by_a_durable_store(store: &dyn Store) {
         assert_eq!(store.saved_deliveries(), []);
     }
     assert_eq!(store.meta("unknown"), None);
-}
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[test] fn $name() { super::$name(&super::MemoryStore::new()); })*
-        }
-        mod sqlite {
-            $(#[test] fn $name() {
-                super::$name(&super::SqliteStore::temporary().expect("a temporary state file"));
-            })*
-        }
-    };
-}
-
-contract!(
-    apps_are_kept_by_client_key,
-    creators_are_kept_by_open_id,
-    videos_shift_ties_and_refuse_duplicates,
-    video_pages_are_public_newest_first_and_exclusive,
-    comments_are_kept_per_video_in_time_order,
-    tokens_are_kept_revoked_and_listed,
-    codes_are_redeemed_once,
-    refresh_tokens_change_under_their_lock,
-    rate_windows_slide,
-    faults_are_taken_hit_by_hit,
-    the_call_log_is_numbered_in_order,
-    posts_are_kept_with_their_secrets,
-    clear_forgets_everything,
-    durable_extras_are_kept_only_by_a_durable_store,
-);
-
-// ---- What only the SQLite store promises.
-
-fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "tiktok-mock-contract-{}-{}",
-        std::process::id(),
-        tiktok_mock::random::random_text(12)
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
-}
-
-#[test]
-fn sqlite_contents_survive_reopening_the_file() {
-    let dir = temp_dir();
-    let path = dir.join("state.sqlite");
-    {
-        let store = SqliteStore::open(&path).expect("a new file");
-        assert!(store.was_fresh());
-        store.put_app(app("app"));
-        store.put_creator(creator("a"));
-        store.insert_video(video(1, "a", 1000)).expect("insert");
-        store.insert_video(hidden(2, "a", 1000)).expect("insert");
-        store.insert_comment(comment(1, 1, 5)).expect("insert");
-        store.put_token(token("act.1", "app", Some("a")));
-        store
-            .insert_post(post("p1", "a", 1, Some("u1")))
-            .expect("insert");
-        store.set_post_open("a", "p1", false);
-        store.put_delivery(&delivery(1, DeliveryState::InFlight));
-        store.put_meta("clock_ms", &json!(12345));
-        store.record_call(call(1, "/"));
-        store.push_fault(PendingFault {
-            endpoint: "user_info".to_owned(),
-            fault: Fault::Latency { latency_ms: 1 },
-            remaining: 1,
-        });
-        // Dropped without a checkpoint: what is in the WAL must come back.
-    }
-    let store = SqliteStore::open(&path).expect("the same file");
-    assert!(!store.was_fresh());
-    assert_eq!(store.app("app"), Some(app("app")));
-    assert_eq!(store.video_count("a"), 1);
-    assert_eq!(store.hidden_videos("a").len(), 1);
-    assert_eq!(store.video("2").expect("kept").create_time_ms, 1001);
-    assert_eq!(store.comments(1), [comment(1, 1, 5)]);
-    assert_eq!(store.token("act.1"), Some(token("act.1", "app", Some("a"))));
-    assert_eq!(store.post("p1"), Some(post("p1", "a", 1, Some("u1"))));
-    assert_eq!(store.open_posts(None), Vec::<String>::new());
-    assert_eq!(
-        store.saved_deliveries(),
-        [delivery(1, DeliveryState::InFlight)]
-    );
-    assert_eq!(store.meta("clock_ms"), Some(json!(12345)));
-    // Not kept: the call log, faults, rate windows.
-    assert_eq!(store.calls(), []);
-    assert_eq!(store.faults(), []);
-    drop(store);
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-fn sqlite_refuses_a_file_that_is_not_a_state_file() {
-    let dir = temp_dir();
-    let text = dir.join("notes.txt");
-    std::fs::write(
-        &text,
-        "not a database at all, just some text that is long enough to look like a header",
-    )
-    .expect("write");
-    let error = SqliteStore::open(&text).expect_err("refused");
-    assert!(matches!(error, OpenError::Sqlite { .. }), "{error:?}");
-    assert!(error.to_string().contains("notes.txt"), "{error}");
-
-    let foreign = dir.join("other.sqlite");
-    edited_state_file(&foreign, 68, 0x1234_5678);
-    let error = SqliteStore::open(&foreign).expect_err("refused");
-    assert!(matches!(error, OpenError::Foreign { .. }), "{error:?}");
-    assert!(error.to_string().contains("other.sqlite"), "{error}");
-
-    let newer = dir.join("newer.sqlite");
-    edited_state_file(&newer, 60, 99);
-    let error = SqliteStore::open(&newer).expect_err("refused");
-    assert!(
-        matches!(error, OpenError::Version { found: 99, .. }),
-        "{error:?}"
-    );
-    assert!(error.to_string().contains("newer.sqlite"), "{error}");
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-/// A state file with one 4-byte field of its header changed: 68 is the application id
-/// (another program's database), 60 the user version (another schema version).
-fn edited_state_file(path: &std::path::Path, offset: usize, value: u32) {
-    {
-        let store = SqliteStore::open(path).expect("a new file");
-        store.checkpoint();
-    }
-    let _ = std::fs::remove_file(format!("{}-wal", path.display()));
-    let _ = std::fs::remove_file(format!("{}-shm", path.display()));
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes[offset..offset + 4].copy_from_slice(&value.to_be_bytes());
-    std::fs::write(path, &bytes).expect("write");
 }
