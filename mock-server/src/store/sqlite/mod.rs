@@ -1,4 +1,4 @@
-//! The durable [`Store`] behind `--state FILE`: one SQLite file (WAL, `synchronous=FULL`).
+//! The durable [`Store`](crate::store::Store) behind `--state FILE`: one SQLite file (WAL, `synchronous=FULL`).
 //!
 //! Each record is a JSON column beside the columns its queries need, indexed: a page of a
 //! creator's videos reads the index `(open_id, public, create_time_ms)`, so it costs
