@@ -468,6 +468,31 @@ fn resolve(document: &Value, value: &Value, depth: usize) -> Value {
     }
 }
 
+/// The variable that picks the store every mock of the suite runs on: `memory` (the
+/// default) or `sqlite` (each mock on its own new state file, removed when it stops), so
+/// `.ci/run` runs the whole suite against both stores and they cannot drift.
+pub const STORE_VARIABLE: &str = "TIKTOK_MOCK_STORE";
+
+/// A mock builder on the store [`STORE_VARIABLE`] names: what every test of the suite
+/// starts its mock from.
+///
+/// # Panics
+/// If the variable names no store, or the temporary state file can't be created.
+pub fn mock() -> tiktok_mock::MockServerBuilder {
+    let builder = tiktok_mock::MockServer::builder();
+    match std::env::var(STORE_VARIABLE).as_deref() {
+        Err(_) | Ok("") | Ok("memory") => builder,
+        Ok("sqlite") => {
+            let store = match tiktok_mock::store::sqlite::SqliteStore::temporary() {
+                Ok(store) => store,
+                Err(error) => panic!("{STORE_VARIABLE}=sqlite: {error}"),
+            };
+            builder.state(|state| state.store(std::sync::Arc::new(store)))
+        }
+        Ok(other) => panic!("{STORE_VARIABLE}={other:?}: expected memory or sqlite"),
+    }
+}
+
 /// What most properties start from: a mock, a [`tap::Tap`] in front of it, the generated
 /// client pointed at the tap, and a control client for the mock itself.
 #[derive(Debug)]

@@ -21,7 +21,6 @@ use tiktok_api::spec_constants::{
 use tiktok_api::{ErrorCode, InboxVideoInitRequest, Scope, Source, VideoSourceInfo, endpoints};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
-use tiktok_mock::MockServer;
 
 fn lower(mb: u64) -> i64 {
     (mb * MB_READINGS.iter().min().copied().unwrap_or(1_000_000)) as i64
@@ -101,7 +100,10 @@ fn boundary() -> impl Strategy<Value = i64> {
 fn init_accepts_exactly_what_the_chunk_rules_accept() {
     let runtime = runtime();
     // Every answer of this run goes through a tap and is checked against the document.
-    let harness = Harness::start(&runtime, MockServer::builder().rate_limit_scale(10_000.0));
+    let harness = Harness::start(
+        &runtime,
+        tiktok_conformance::mock().rate_limit_scale(10_000.0),
+    );
     let Harness {
         client, control, ..
     } = &harness;

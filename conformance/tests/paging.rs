@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{Scope, VideoField, VideoListRequest};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
-use tiktok_mock::{ClockKind, MockServer};
+use tiktok_mock::ClockKind;
 
 #[test]
 fn a_walk_returns_every_video_exactly_once_newest_first() {
@@ -19,7 +19,7 @@ fn a_walk_returns_every_video_exactly_once_newest_first() {
     // Every answer of this run goes through a tap and is checked against the document.
     let harness = Harness::start(
         &runtime,
-        MockServer::builder().clock_kind(ClockKind::Manual),
+        tiktok_conformance::mock().clock_kind(ClockKind::Manual),
     );
     let Harness {
         client, control, ..

@@ -10,7 +10,7 @@ use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{Client, ErrorCode, Scope, UserField};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Control, Harness, SlidingWindow, cases, runtime, scaled_limit};
-use tiktok_mock::{ClockKind, MockServer};
+use tiktok_mock::ClockKind;
 
 /// 600 per minute × 0.01 = 6 calls per window: small enough to explore, same code path.
 const SCALE: f64 = 0.01;
@@ -30,7 +30,7 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     // Every answer of this run goes through a tap and is checked against the document.
     let harness = Harness::start(
         &runtime,
-        MockServer::builder()
+        tiktok_conformance::mock()
             .clock_kind(ClockKind::Manual)
             .rate_limit_scale(SCALE),
     );
@@ -96,7 +96,11 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
 #[test]
 fn exactly_the_limit_passes_under_concurrency() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::builder().clock_kind(ClockKind::Manual).start());
+    let mock = runtime.block_on(
+        tiktok_conformance::mock()
+            .clock_kind(ClockKind::Manual)
+            .start(),
+    );
     let client = Client::builder()
         .plain()
         .base_url(mock.uri())

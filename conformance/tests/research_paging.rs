@@ -20,7 +20,7 @@ use serde_json::json;
 use tiktok_api::{CommentField, CommentListRequest};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Control, Harness, cases, runtime};
-use tiktok_mock::{ClockKind, MockServer};
+use tiktok_mock::ClockKind;
 
 /// One UTC day: each case runs on a fresh day, so the daily quota never runs out.
 const DAY_MS: i64 = 86_400_000;
@@ -43,7 +43,7 @@ fn a_walk_returns_every_comment_exactly_once_oldest_first() {
     // Every answer of this run goes through a tap and is checked against the document.
     let harness = Harness::start(
         &runtime,
-        MockServer::builder().clock_kind(ClockKind::Manual),
+        tiktok_conformance::mock().clock_kind(ClockKind::Manual),
     );
     let Harness {
         client, control, ..

@@ -13,7 +13,6 @@ use tiktok_api::{
 };
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Control, Harness, cases, expected_scope_outcome, runtime};
-use tiktok_mock::MockServer;
 
 /// The endpoints of this property: user-token reads whose request the suite can build.
 const ENDPOINTS: [&EndpointMeta; 4] = [
@@ -83,7 +82,7 @@ fn field_names(endpoint: &EndpointMeta) -> Vec<&'static str> {
 fn every_call_succeeds_exactly_when_the_spec_grants_it() {
     let runtime = runtime();
     // Every answer of this run goes through a tap and is checked against the document.
-    let harness = Harness::start(&runtime, MockServer::builder());
+    let harness = Harness::start(&runtime, tiktok_conformance::mock());
     let Harness {
         client, control, ..
     } = &harness;
@@ -135,7 +134,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
 #[test]
 fn missing_expired_and_unknown_tokens_are_access_token_invalid() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::start());
+    let mock = runtime.block_on(tiktok_conformance::mock().start());
     let client = Client::builder()
         .plain()
         .base_url(mock.uri())

@@ -46,7 +46,7 @@ creators:
 /// minute for `creator_info` (20 × 0.05) so one extra call shows the 429.
 fn start(runtime: &tokio::runtime::Runtime) -> MockServer {
     runtime.block_on(async {
-        MockServer::builder()
+        tiktok_conformance::mock()
             .fixtures_yaml(FIXTURES)
             .unwrap_or_else(|error| panic!("the snapshot fixtures: {error}"))
             .clock_kind(ClockKind::Manual)

@@ -10,7 +10,6 @@ use proptest::test_runner::{Config, TestRunner};
 use tiktok_api::{ErrorCode, Scope, VideoField, VideoQueryFilters, VideoQueryRequest};
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
-use tiktok_mock::MockServer;
 
 #[test]
 fn only_the_owners_videos_come_back() {
@@ -18,7 +17,10 @@ fn only_the_owners_videos_come_back() {
     // One token makes every call: rate limits ×1000 keep long runs (PROPTEST_CASES) clear
     // of rate_limit_exceeded, which is not this property's subject.
     // Every answer of this run goes through a tap and is checked against the document.
-    let harness = Harness::start(&runtime, MockServer::builder().rate_limit_scale(1000.0));
+    let harness = Harness::start(
+        &runtime,
+        tiktok_conformance::mock().rate_limit_scale(1000.0),
+    );
     let Harness {
         client, control, ..
     } = &harness;

@@ -15,8 +15,8 @@ use serde_json::json;
 use tiktok_api::WEBHOOK_EVENTS;
 use tiktok_api::webhook::{DEFAULT_TOLERANCE_SECONDS, SignatureError, Verifier, WebhookPayload};
 use tiktok_conformance::{Control, cases, runtime};
+use tiktok_mock::ClockKind;
 use tiktok_mock::receiver::{Arrival, Receiver};
-use tiktok_mock::{ClockKind, MockServer};
 
 /// One event to fire after moving the clock.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ fn spoil(tamper: &Tamper, header: &str, body: &[u8], t: i64) -> (String, Vec<u8>
 fn deliveries_verify_forgeries_fail_and_duplicates_collapse() {
     let runtime = runtime();
     let (mock, inbox) = runtime.block_on(async {
-        let mock = MockServer::builder()
+        let mock = tiktok_conformance::mock()
             .clock_kind(ClockKind::Manual)
             .start()
             .await;

@@ -300,6 +300,7 @@ pub fn advance_clock_by(state: &AppState, millis: i64) -> bool {
         return false;
     };
     manual.advance_ms(millis);
+    state.persist_clock();
     settle_all(state);
     state.webhooks().wake();
     true

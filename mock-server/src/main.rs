@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde_json::json;
 use tiktok_mock::clock::{OffsetClock, parse_instant};
+use tiktok_mock::store::sqlite::SqliteStore;
 use tiktok_mock::tokens::{read_scopes, user_scopes};
 use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router_with_admin_token};
 use tracing_subscriber::EnvFilter;
@@ -79,6 +80,10 @@ struct Args {
         default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_SIZE
     )]
     call_log_size: usize,
+    /// Keep the mock's state in this SQLite file, so it survives a restart (or a crash):
+    /// created, with the fixtures loaded, when missing; taken up as it is otherwise.
+    #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -179,6 +184,26 @@ async fn main() -> anyhow::Result<()> {
             app.callback_url = Some(url.clone());
         }
     }
+    let durable = match &args.state {
+        Some(path) => {
+            let store = SqliteStore::open(path)
+                .map_err(|error| anyhow::anyhow!("--state {error}"))?
+                .with_call_log_size(args.call_log_size);
+            if store.was_fresh() {
+                tracing::info!(
+                    "state file {}: new, fixtures loaded into it",
+                    path.display()
+                );
+            } else {
+                tracing::info!(
+                    "state file {}: taken up as it is (fixtures are not loaded over it)",
+                    path.display()
+                );
+            }
+            Some(Arc::new(store))
+        }
+        None => None,
+    };
     let mut builder = AppState::builder()
         .fixtures(fixtures)
         .clock_kind(args.clock)
@@ -192,10 +217,22 @@ async fn main() -> anyhow::Result<()> {
             ClockKind::System => builder.clock(Arc::new(OffsetClock::starting_at(start_ms))),
         };
     }
+    if let Some(store) = &durable {
+        builder = builder.store(store.clone());
+    }
     let state = builder.build().map_err(|error| match &args.fixtures {
         Some(path) => anyhow::anyhow!("--fixtures {}", error.in_file(&path.display().to_string())),
         None => anyhow::anyhow!("{error}"),
     })?;
+    if let Some(url) = &args.webhook_url {
+        // A state file taken up keeps its apps: the flag still applies to them.
+        for mut app in state.store().apps() {
+            if app.callback_url.as_deref() != Some(url.as_str()) {
+                app.callback_url = Some(url.clone());
+                state.store().put_app(app);
+            }
+        }
+    }
     let shutdown = shutdown_signal();
     let address = normalize_addr(&args.addr);
     let listener = tokio::net::TcpListener::bind(address.as_str())
@@ -235,6 +272,11 @@ async fn main() -> anyhow::Result<()> {
     axum::serve(listener, router_with_admin_token(state, args.admin_token))
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Every request has been answered, each write committed before its answer; fold the
+    // WAL into the file so it stands alone.
+    if let Some(store) = &durable {
+        store.checkpoint();
+    }
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 //! (`fields` names it lacks, short pages), and the content-posting runtime (base URL,
 //! processing and moderation time, publish ids).
 
-
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tiktok_api::spec_constants::{

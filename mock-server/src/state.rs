@@ -26,6 +26,14 @@ use crate::webhook_queue::Webhooks;
 /// The first id of videos added through the control API or published by posts.
 const CONTROL_VIDEO_ID_BASE: u64 = 7_310_000_000_000_000_000;
 
+/// Where a durable store keeps the demo tokens; their presence marks a state file whose
+/// fixtures are loaded.
+const META_DEMO_TOKENS: &str = "demo_tokens";
+/// Where a durable store keeps the settings.
+const META_SETTINGS: &str = "settings";
+/// Where a durable store keeps the manual clock's time.
+const META_CLOCK_MS: &str = "clock_ms";
+
 /// What a behaviour sees of a call that passed authentication, scopes, rate limit and validation.
 #[derive(Debug)]
 pub struct Call<'a> {
@@ -197,6 +205,7 @@ impl AppState {
     /// Replaces the token lifetimes and refresh-token rotation.
     pub fn set_oauth_settings(&self, settings: OAuthSettings) {
         *self.inner.oauth.lock() = settings;
+        self.persist_settings();
     }
 
     /// How the API endpoints behave where TikTok's behaviour varies.
@@ -207,6 +216,24 @@ impl AppState {
     /// Replaces the API behaviour settings.
     pub fn set_api_settings(&self, settings: ApiSettings) {
         *self.inner.api.write() = settings;
+        self.persist_settings();
+    }
+
+    /// Keeps the settings in a durable store (every group, as [`AppState::settings_json`]).
+    fn persist_settings(&self) {
+        if self.store().durable() {
+            self.store().put_meta(META_SETTINGS, &self.settings_json());
+        }
+    }
+
+    /// Keeps the manual clock's time in a durable store (after it moved).
+    pub fn persist_clock(&self) {
+        if self.store().durable()
+            && let Some(manual) = self.clock().as_manual()
+        {
+            self.store()
+                .put_meta(META_CLOCK_MS, &Value::from(manual.now_ms()));
+        }
     }
 
     /// The calls per window `endpoint` allows, or `None` when it is not limited: a limit
@@ -272,10 +299,11 @@ impl AppState {
                 }
             }
         }
-        self.set_api_settings(api);
-        self.set_oauth_settings(oauth);
+        *self.inner.api.write() = api;
+        *self.inner.oauth.lock() = oauth;
         self.posting().set_settings(posting);
         self.webhooks().set_settings(webhooks);
+        self.persist_settings();
         Ok(())
     }
 
@@ -305,6 +333,43 @@ impl AppState {
             .app(client_key)
             .map(|app| app.webhook_family)
             .unwrap_or_default()
+    }
+
+    /// Takes up a durable store's contents after a restart: its settings, the manual
+    /// clock's time, the id counters past every id in use, and the pending webhook
+    /// deliveries (which the worker then resumes).
+    fn restore(&self) {
+        let store = self.store();
+        if let Some(settings) = store.meta(META_SETTINGS)
+            && let Err(problem) = self.apply_settings(&settings)
+        {
+            tracing::warn!(%problem, "state file: the saved settings do not apply; defaults kept");
+        }
+        if let (Some(manual), Some(now_ms)) = (
+            self.clock().as_manual(),
+            store.meta(META_CLOCK_MS).and_then(|value| value.as_i64()),
+        ) {
+            manual.set_ms(now_ms);
+        }
+        let posts = store.posts();
+        for post in &posts {
+            if let Ok(number) = post.post_id.parse::<u64>() {
+                self.inner
+                    .next_video_id
+                    .fetch_max(number.saturating_add(1), Ordering::SeqCst);
+            }
+        }
+        // Videos added through the control API took ids in order: step past those in use.
+        loop {
+            let next = self.inner.next_video_id.load(Ordering::SeqCst);
+            if store.video(&next.to_string()).is_none() {
+                break;
+            }
+            self.inner
+                .next_video_id
+                .fetch_max(next + 1, Ordering::SeqCst);
+        }
+        self.inner.webhooks.restore(store.saved_deliveries());
     }
 
     /// Puts everything back as at start: fixtures reloaded, demo tokens restored, tokens,
@@ -420,6 +485,11 @@ impl AppStateBuilder {
             })
         });
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        // A durable store that was set up before: its contents stand, fixtures are not
+        // loaded over them.
+        let restored: Option<DemoTokens> = store
+            .meta(META_DEMO_TOKENS)
+            .and_then(|value| serde_json::from_value(value).ok());
         let state = AppState {
             inner: Arc::new(Inner {
                 webhooks: Webhooks::new(store.clone(), clock.clone()),
@@ -435,19 +505,30 @@ impl AppStateBuilder {
                 endpoints: self.endpoints.unwrap_or(tiktok_api::ENDPOINTS),
                 behaviours: self.behaviours,
                 fixtures: self.fixtures.unwrap_or_else(Fixtures::demo),
-                demo_tokens: DemoTokens {
+                demo_tokens: restored.clone().unwrap_or_else(|| DemoTokens {
                     full: random_token("act."),
                     read_only: random_token("act."),
-                },
+                }),
                 next_video_id: AtomicU64::new(CONTROL_VIDEO_ID_BASE),
                 posting: Posting::new(),
             }),
         };
+        if restored.is_some() {
+            state.restore();
+            return Ok(state);
+        }
         state.reset()?;
         if let Some(settings) = &state.inner.fixtures.settings {
             state
                 .apply_settings(settings)
                 .map_err(|message| state.inner.fixtures.settings_error(message))?;
+        }
+        if state.store().durable() {
+            state.persist_settings();
+            state.persist_clock();
+            // Last: the mark of a file set up completely.
+            let tokens = serde_json::to_value(&state.inner.demo_tokens).unwrap_or_default();
+            state.store().put_meta(META_DEMO_TOKENS, &tokens);
         }
         Ok(state)
     }

@@ -19,7 +19,7 @@ use crate::store::{App, RefreshRecord, Store, TokenKind, TokenRecord};
 pub const DEMO_TOKEN_TTL_SECONDS: i64 = 365 * 24 * 3600;
 
 /// The ready tokens minted at start (and again after a reset).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DemoTokens {
     /// Every user scope, for the creator with the most videos.
     pub full: String,

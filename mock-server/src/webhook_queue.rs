@@ -28,63 +28,7 @@ use crate::store::Store;
 /// The real-time interval at which the worker checks for due deliveries.
 const TICK: Duration = Duration::from_millis(50);
 
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Waiting for its due time (first attempt or a retry).
-    Pending,
-    /// An attempt is under way.
-    InFlight,
-    /// A 200 came back.
-    Delivered,
-    /// Given up after the retry window, or the app disappeared.
-    Dropped,
-}
-
-/// One attempt to deliver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attempt {
-    /// When it was made, Unix milliseconds on the mock's clock.
-    pub at_ms: i64,
-    /// The `t` of the `TikTok-Signature` header sent.
-    pub signed_at: i64,
-    /// The receiver's HTTP status, if it answered.
-    pub status: Option<u16>,
-    /// Why it failed without an HTTP answer (connection refused, timeout).
-    pub error: Option<String>,
-}
-
-/// One event on its way to one app's callback URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    /// Order of creation.
-    pub id: u64,
-    /// The app.
-    pub client_key: String,
-    /// The event name.
-    pub event: String,
-    /// The user, when the event has one.
-    pub user_openid: Option<String>,
-    /// The callback URL at the time the event was queued.
-    pub url: String,
-    /// The exact body sent on every attempt.
-    pub body: String,
-    /// When the event was queued, Unix milliseconds on the mock's clock.
-    pub created_at_ms: i64,
-    /// Where it stands.
-    pub state: DeliveryState,
-    /// When the next attempt is due (pending deliveries).
-    pub next_attempt_ms: Option<i64>,
-    /// Every attempt so far, oldest first.
-    pub attempts: Vec<Attempt>,
-    /// The delivery this one repeats (the duplicate option).
-    pub duplicate_of: Option<u64>,
-    /// The post the event is about (`publish_id`, or `share_id` of the seed's events): the
-    /// deliveries of one post go out in the order they happened, each after the one before
-    /// it was delivered or dropped.
-    pub order_key: Option<String>,
-}
+pub use crate::store::records::{Attempt, Delivery, DeliveryState};
 
 /// How deliveries are retried and duplicated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,23 +166,22 @@ impl Webhooks {
             };
             for copy in 0..copies {
                 let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
-                queue.deliveries.insert(
+                let delivery = queue.deliveries.entry(id).or_insert(Delivery {
                     id,
-                    Delivery {
-                        id,
-                        client_key: app.client_key.clone(),
-                        event: event.as_str().to_owned(),
-                        user_openid: open_id.map(str::to_owned),
-                        url: url.clone(),
-                        body: body.clone(),
-                        created_at_ms: now_ms,
-                        state: DeliveryState::Pending,
-                        next_attempt_ms: Some(now_ms),
-                        attempts: Vec::new(),
-                        duplicate_of: (copy > 0).then(|| ids[0]),
-                        order_key: order_key.clone(),
-                    },
-                );
+                    client_key: app.client_key.clone(),
+                    event: event.as_str().to_owned(),
+                    user_openid: open_id.map(str::to_owned),
+                    url: url.clone(),
+                    body: body.clone(),
+                    created_at_ms: now_ms,
+                    state: DeliveryState::Pending,
+                    next_attempt_ms: Some(now_ms),
+                    attempts: Vec::new(),
+                    duplicate_of: (copy > 0).then(|| ids[0]),
+                    order_key: order_key.clone(),
+                });
+                // Kept (by a durable store) before the call that queued it answers.
+                self.store.put_delivery(delivery);
                 ids.push(id);
             }
         }
@@ -276,10 +219,36 @@ impl Webhooks {
     }
 
     /// Forgets every delivery (pending ones included) and the event count; keeps the settings.
+    /// (The store's own copy goes with [`Store::clear`].)
     pub fn clear(&self) {
         let mut queue = self.shared.queue.lock();
         queue.deliveries.clear();
         queue.events = 0;
+    }
+
+    /// Takes back the deliveries a durable store kept (after a restart): those that were
+    /// under way count as pending again and are attempted when due, so each is delivered
+    /// at least once; ids go on after the highest.
+    pub fn restore(&self, deliveries: Vec<Delivery>) {
+        {
+            let mut queue = self.shared.queue.lock();
+            for mut delivery in deliveries {
+                if delivery.state == DeliveryState::InFlight {
+                    delivery.state = DeliveryState::Pending;
+                    if delivery.next_attempt_ms.is_none() {
+                        delivery.next_attempt_ms = Some(delivery.created_at_ms);
+                    }
+                }
+                if delivery.duplicate_of.is_none() {
+                    queue.events += 1;
+                }
+                self.shared
+                    .next_id
+                    .fetch_max(delivery.id.saturating_add(1), Ordering::SeqCst);
+                queue.deliveries.insert(delivery.id, delivery);
+            }
+        }
+        self.wake();
     }
 
     fn start_worker(&self) {
@@ -394,6 +363,7 @@ impl Worker {
             delivery.state = DeliveryState::Delivered;
             delivery.next_attempt_ms = None;
             tracing::debug!(id = due.id, event = %delivery.event, "webhook delivered");
+            self.store.put_delivery(delivery);
             drop(queue);
             // The next delivery of the same post may go now.
             shared.wake.notify_one();
@@ -423,6 +393,7 @@ impl Worker {
                 %cause,
                 "webhook dropped: no 200 within the retry window"
             );
+            self.store.put_delivery(delivery);
             drop(queue);
             shared.wake.notify_one();
         } else {
@@ -438,6 +409,7 @@ impl Worker {
                 retry_in_ms = next - at_ms,
                 "webhook attempt failed"
             );
+            self.store.put_delivery(delivery);
         }
     }
 }

@@ -370,3 +370,28 @@ async fn content_init_picks_its_scope_by_post_mode() {
         .await
         .assert_ok();
 }
+
+/// A handler that panics (a bug, or a state file that can no longer be written) answers
+/// TikTok's 500 `internal_error` in the envelope, and the mock goes on serving.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_internal_error() {
+    let mock = Harness::with(|builder| {
+        builder.behaviour(
+            "user_info",
+            std::sync::Arc::new(
+                |_: &tiktok_mock::AppState, _: &tiktok_mock::state::Call<'_>| {
+                    panic!("deliberately broken")
+                },
+            ),
+        )
+    });
+    let token = mock.token(&common::all_user_scopes());
+    let answer = mock
+        .get("/v2/user/info/?fields=open_id", Some(&token))
+        .await;
+    answer.assert_error(500, "internal_error");
+    let list = mock
+        .post_json("/v2/video/list/?fields=id", Some(&token), "{}")
+        .await;
+    list.assert_ok();
+}

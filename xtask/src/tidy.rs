@@ -25,6 +25,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
             "mutants",
             "projection",
             "random",
+            "redact",
             "text",
             "validate",
         ],

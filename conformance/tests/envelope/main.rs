@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tiktok_api::meta::{Auth, Envelope};
 use tiktok_api::{Error, Scope};
 use tiktok_conformance::{Control, OpenApi, cases, check_answer, runtime};
-use tiktok_mock::{ClockKind, MockServer};
+use tiktok_mock::ClockKind;
 
 use calls::{BodyChoice, Call, TokenChoice, Tokens, call_strategy, read_endpoints, send};
 
@@ -33,7 +33,7 @@ const SCALE: f64 = 0.01;
 fn every_answer_decodes_validates_and_has_its_own_log_id() {
     let runtime = runtime();
     let mock = runtime.block_on(
-        MockServer::builder()
+        tiktok_conformance::mock()
             .clock_kind(ClockKind::Manual)
             .rate_limit_scale(SCALE)
             .start(),
@@ -115,7 +115,7 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
 #[test]
 fn an_unknown_path_is_the_gateways_404_not_a_v2_envelope() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::start());
+    let mock = runtime.block_on(tiktok_conformance::mock().start());
     let token = mock.user_token(None, Scope::ALL);
     let http = reqwest::Client::new();
     let base = mock.uri();
@@ -189,7 +189,7 @@ fn the_schema_check_rejects_bodies_off_the_document() {
 #[test]
 fn answers_off_the_document_fail_the_check() {
     let runtime = runtime();
-    let mock = runtime.block_on(MockServer::start());
+    let mock = runtime.block_on(tiktok_conformance::mock().start());
     let base = mock.uri();
     let control = Control::new(&base);
     let openapi = OpenApi::load();

@@ -29,8 +29,8 @@ use tiktok_api::{
 };
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
+use tiktok_mock::ClockKind;
 use tiktok_mock::receiver::Receiver;
-use tiktok_mock::{ClockKind, MockServer};
 
 use model::{Auth, Code, MAX_POSTS, Model, Op, Outcome, Post, SCOPES, VIDEO_SIZE, op, outcome};
 
@@ -41,7 +41,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
     let harness = Harness::start(
         &runtime,
         // Rate limits are another property's subject; observing must not hit them.
-        MockServer::builder()
+        tiktok_conformance::mock()
             .clock_kind(ClockKind::Manual)
             .rate_limit_scale(1000.0),
     );

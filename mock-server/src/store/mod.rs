@@ -1,23 +1,27 @@
 //! The mock's state behind one trait: apps, creators, videos, comments, tokens,
 //! rate-limit windows, faults, the call log and posts. The records are in [`records`] and
-//! [`posts`]; the in-memory implementation is [`memory`].
+//! [`posts`]; the in-memory implementation is [`memory`], the durable one (`--state FILE`)
+//! [`sqlite`].
 
 pub mod call_ring;
 pub mod memory;
 pub mod posts;
 pub mod records;
 pub mod sharded;
+pub mod sqlite;
 pub mod timeline;
 pub mod views;
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 pub use posts::{
     MediaKind, Milestone, PostFlow, PostRecord, PostingBlock, PostingProfile, SourceKind,
 };
 pub use records::{
-    App, AuthCode, CallRecord, Comment, Creator, Fault, PendingFault, RefreshRecord, TokenKind,
-    TokenRecord, Video,
+    App, Attempt, AuthCode, CallRecord, Comment, Creator, Delivery, DeliveryState, Fault,
+    PendingFault, RefreshRecord, TokenKind, TokenRecord, Video,
 };
 pub use views::{ApiUser, ApiVideo, CallEntry, VideoCall, VideoUrls, VideoView};
 
@@ -180,4 +184,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool);
     /// The publish_ids of the open posts of one creator, or of every creator.
     fn open_posts(&self, open_id: Option<&str>) -> Vec<String>;
+
+    /// Whether the contents outlive the process (the SQLite store). A durable store also
+    /// keeps what the methods below hand it; the memory store keeps none of it (the
+    /// defaults do nothing and cost nothing).
+    fn durable(&self) -> bool {
+        false
+    }
+    /// Keeps a webhook delivery as it now stands (added or changed); [`Store::clear`]
+    /// forgets them.
+    fn put_delivery(&self, _delivery: &Delivery) {}
+    /// The deliveries kept by [`Store::put_delivery`], oldest first.
+    fn saved_deliveries(&self) -> Vec<Delivery> {
+        Vec::new()
+    }
+    /// Keeps one value of the mock's own state (settings, the manual clock, the demo
+    /// tokens) under `key`; [`Store::clear`] keeps these.
+    fn put_meta(&self, _key: &str, _value: &Value) {}
+    /// The value kept under `key`.
+    fn meta(&self, _key: &str) -> Option<Value> {
+        None
+    }
 }

@@ -117,8 +117,9 @@ pub enum Milestone {
     Failed,
 }
 
-/// A post started through an init endpoint, as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A post started through an init endpoint, as the store keeps it. Its JSON leaves out
+/// the two secrets (`access_token`, `upload_token`): a durable store keeps them beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostRecord {
     /// The id the init call answered.
     pub publish_id: String,

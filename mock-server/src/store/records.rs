@@ -1,5 +1,6 @@
 //! The records the store keeps: apps, creators, videos, comments, tokens, authorization
-//! codes, refresh tokens, faults and the call log. Posts are in [`super::posts`].
+//! codes, refresh tokens, faults, the call log and webhook deliveries (the queue is
+//! `crate::webhook_queue`). Posts are in [`super::posts`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -231,7 +232,7 @@ pub enum TokenKind {
 }
 
 /// An access token the mock issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// The token string.
     pub access_token: String,
@@ -254,7 +255,7 @@ pub struct TokenRecord {
 }
 
 /// An authorization code issued by the consent page (or the control API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthCode {
     /// The code as sent in the redirect.
     pub code: String,
@@ -277,7 +278,7 @@ pub struct AuthCode {
 }
 
 /// A refresh token and the authorization (app, user, scopes) it carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     /// The token string.
     pub refresh_token: String,
@@ -373,4 +374,62 @@ pub struct CallRecord {
     pub latency_us: u64,
     /// The response's log id.
     pub log_id: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its due time (first attempt or a retry).
+    Pending,
+    /// An attempt is under way.
+    InFlight,
+    /// A 200 came back.
+    Delivered,
+    /// Given up after the retry window, or the app disappeared.
+    Dropped,
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it was made, Unix milliseconds on the mock's clock.
+    pub at_ms: i64,
+    /// The `t` of the `TikTok-Signature` header sent.
+    pub signed_at: i64,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why it failed without an HTTP answer (connection refused, timeout).
+    pub error: Option<String>,
+}
+
+/// One event on its way to one app's callback URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Order of creation.
+    pub id: u64,
+    /// The app.
+    pub client_key: String,
+    /// The event name.
+    pub event: String,
+    /// The user, when the event has one.
+    pub user_openid: Option<String>,
+    /// The callback URL at the time the event was queued.
+    pub url: String,
+    /// The exact body sent on every attempt.
+    pub body: String,
+    /// When the event was queued, Unix milliseconds on the mock's clock.
+    pub created_at_ms: i64,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_ms: Option<i64>,
+    /// Every attempt so far, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// The delivery this one repeats (the duplicate option).
+    pub duplicate_of: Option<u64>,
+    /// The post the event is about (`publish_id`, or `share_id` of the seed's events): the
+    /// deliveries of one post go out in the order they happened, each after the one before
+    /// it was delivered or dropped.
+    pub order_key: Option<String>,
 }
