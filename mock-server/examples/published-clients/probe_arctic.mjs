@@ -17,18 +17,10 @@ const verifier = arctic.generateCodeVerifier();
 step("authorize");
 const url = tiktok.createAuthorizationURL(state, verifier, ["user.info.basic", "video.list"]);
 console.log("authorize URL:", url.href);
-let location;
-try {
-  location = await approve(toMock(url.href));
-  console.log("as built (no trailing slash): redirect", location);
-} catch (e) {
-  // arctic builds https://www.tiktok.com/v2/auth/authorize (no trailing slash).
-  console.log("KNOWN: as built (no trailing slash):", e.message);
-  const fixed = new URL(url.href);
-  fixed.pathname = "/v2/auth/authorize/";
-  location = await approve(toMock(fixed.href));
-  console.log("with the trailing slash added: redirect", location);
-}
+// arctic builds https://www.tiktok.com/v2/auth/authorize (no trailing slash); the mock's
+// consent page answers there too.
+const location = await approve(toMock(url.href));
+console.log("as built (no trailing slash): redirect", location);
 const code = codeOf(location);
 
 step("exchange code");
