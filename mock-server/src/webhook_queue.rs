@@ -11,7 +11,7 @@
 //! attempt would fall more than `retry_window_seconds` (72 h) after the event, the delivery
 //! is dropped and logged. On a manual clock nothing is retried until the clock moves.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -88,11 +88,32 @@ impl WebhookSettings {
     }
 }
 
+/// How many finished (delivered or dropped) deliveries the queue keeps for
+/// `/_mock/webhooks/deliveries`, the oldest forgotten first; pending ones are always kept.
+pub const KEPT_FINISHED_DELIVERIES: usize = 10_000;
+
 #[derive(Debug, Default)]
 struct Queue {
     deliveries: BTreeMap<u64, Delivery>,
+    /// The ids of the finished deliveries, in the order they finished.
+    finished: VecDeque<u64>,
     events: u64,
     settings: WebhookSettings,
+}
+
+impl Queue {
+    /// Notes that delivery `id` finished; forgets the oldest finished ones beyond
+    /// [`KEPT_FINISHED_DELIVERIES`] (here and in the store), so the list stays bounded
+    /// however many events a long run sends.
+    fn note_finished(&mut self, id: u64, store: &dyn Store) {
+        self.finished.push_back(id);
+        while self.finished.len() > KEPT_FINISHED_DELIVERIES {
+            if let Some(old) = self.finished.pop_front() {
+                self.deliveries.remove(&old);
+                store.forget_delivery(old);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -223,6 +244,7 @@ impl Webhooks {
     pub fn clear(&self) {
         let mut queue = self.shared.queue.lock();
         queue.deliveries.clear();
+        queue.finished.clear();
         queue.events = 0;
     }
 
@@ -245,7 +267,17 @@ impl Webhooks {
                 self.shared
                     .next_id
                     .fetch_max(delivery.id.saturating_add(1), Ordering::SeqCst);
-                queue.deliveries.insert(delivery.id, delivery);
+                let (id, done) = (
+                    delivery.id,
+                    matches!(
+                        delivery.state,
+                        DeliveryState::Delivered | DeliveryState::Dropped
+                    ),
+                );
+                queue.deliveries.insert(id, delivery);
+                if done {
+                    queue.note_finished(id, self.store.as_ref());
+                }
             }
         }
         self.wake();
@@ -364,6 +396,7 @@ impl Worker {
             delivery.next_attempt_ms = None;
             tracing::debug!(id = due.id, event = %delivery.event, "webhook delivered");
             self.store.put_delivery(delivery);
+            queue.note_finished(due.id, self.store.as_ref());
             drop(queue);
             // The next delivery of the same post may go now.
             shared.wake.notify_one();
@@ -394,6 +427,7 @@ impl Worker {
                 "webhook dropped: no 200 within the retry window"
             );
             self.store.put_delivery(delivery);
+            queue.note_finished(due.id, self.store.as_ref());
             drop(queue);
             shared.wake.notify_one();
         } else {
@@ -464,5 +498,43 @@ mod tests {
         assert_eq!(settings.backoff_ms(2), 120_000);
         assert_eq!(settings.backoff_ms(3), 240_000);
         assert_eq!(settings.backoff_ms(100), 6 * 3600 * 1000);
+    }
+
+    fn delivery(id: u64, state: DeliveryState) -> Delivery {
+        Delivery {
+            id,
+            client_key: "app".to_owned(),
+            event: "post.publish.complete".to_owned(),
+            user_openid: None,
+            url: "http://127.0.0.1:9/hook".to_owned(),
+            body: "{}".to_owned(),
+            created_at_ms: 0,
+            state,
+            next_attempt_ms: None,
+            attempts: Vec::new(),
+            duplicate_of: None,
+            order_key: None,
+        }
+    }
+
+    #[test]
+    fn finished_deliveries_are_a_ring_and_pending_ones_are_all_kept() {
+        let store: Arc<dyn Store> = Arc::new(crate::store::memory::MemoryStore::new());
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::ManualClock::new(0));
+        let webhooks = Webhooks::new(store, clock);
+        let extra = 5;
+        let mut saved: Vec<Delivery> = (1..=KEPT_FINISHED_DELIVERIES as u64 + extra)
+            .map(|id| delivery(id, DeliveryState::Delivered))
+            .collect();
+        saved.push(delivery(1_000_000, DeliveryState::Pending));
+        webhooks.restore(saved);
+        let kept = webhooks.deliveries();
+        assert_eq!(kept.len(), KEPT_FINISHED_DELIVERIES + 1);
+        assert_eq!(
+            kept[0].id,
+            extra + 1,
+            "the oldest finished ones are forgotten"
+        );
+        assert_eq!(kept.last().map(|d| d.state), Some(DeliveryState::Pending));
     }
 }

@@ -194,6 +194,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Keeps a webhook delivery as it now stands (added or changed); [`Store::clear`]
     /// forgets them.
     fn put_delivery(&self, _delivery: &Delivery) {}
+    /// Forgets a delivery kept by [`Store::put_delivery`] (a finished one the queue no
+    /// longer lists).
+    fn forget_delivery(&self, _id: u64) {}
     /// The deliveries kept by [`Store::put_delivery`], oldest first.
     fn saved_deliveries(&self) -> Vec<Delivery> {
         Vec::new()

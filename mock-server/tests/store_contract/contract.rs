@@ -374,6 +374,12 @@ pub fn durable_extras_are_kept_only_by_a_durable_store(store: &dyn Store) {
                 delivery(2, DeliveryState::Pending)
             ]
         );
+        store.forget_delivery(1);
+        assert_eq!(
+            store.saved_deliveries(),
+            [delivery(2, DeliveryState::Pending)],
+            "a finished delivery the queue no longer lists is forgotten"
+        );
         store.clear();
         assert_eq!(store.saved_deliveries(), [], "clear forgets deliveries");
         assert_eq!(store.meta("settings"), Some(meta), "clear keeps meta");

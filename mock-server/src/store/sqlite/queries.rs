@@ -438,6 +438,14 @@ impl Store for SqliteStore {
         });
     }
 
+    fn forget_delivery(&self, id: u64) {
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?
+                .execute(params![id])
+        });
+    }
+
     fn saved_deliveries(&self) -> Vec<Delivery> {
         self.all("SELECT json FROM deliveries ORDER BY id", &[])
     }
