@@ -70,6 +70,18 @@ pub fn body_json(body: &[u8]) -> Value {
     }
 }
 
+/// `Debug` for a record that holds secrets: its name and JSON, the secrets masked (so a
+/// record in a log line or a test failure shows which kind of token it held, not the token).
+pub fn debug_json<T: serde::Serialize>(
+    name: &str,
+    value: &T,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    let mut json = serde_json::to_value(value).map_err(|_| std::fmt::Error)?;
+    mask_json(&mut json);
+    write!(f, "{name} {json}")
+}
+
 /// Masks the secret fields of a JSON value, at any depth.
 fn mask_json(value: &mut Value) {
     match value {

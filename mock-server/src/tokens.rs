@@ -18,13 +18,19 @@ use crate::store::{App, RefreshRecord, Store, TokenKind, TokenRecord};
 /// Lifetime of the demo tokens printed at start: a year, so the printed curl line keeps working.
 pub const DEMO_TOKEN_TTL_SECONDS: i64 = 365 * 24 * 3600;
 
-/// The ready tokens minted at start (and again after a reset).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// The ready tokens minted at start (and again after a reset). `Debug` shows neither.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct DemoTokens {
     /// Every user scope, for the creator with the most videos.
     pub full: String,
     /// The read scopes only (user.info.*, video.list), same creator.
     pub read_only: String,
+}
+
+impl std::fmt::Debug for DemoTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoTokens { full: \"act.…\", read_only: \"act.…\" }")
+    }
 }
 
 /// What `POST /_mock/tokens` asks for.

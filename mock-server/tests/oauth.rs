@@ -515,3 +515,43 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     assert_eq!(error.code(), Some(&ErrorCode::AccessTokenInvalid));
     assert_eq!(receiver.wait_for(2).await.len(), 2);
 }
+
+/// The mock's records of secrets (app, access and refresh tokens, codes, posts, the demo
+/// tokens) show no secret in their `Debug` form, so a log line or a test failure that
+/// prints one leaks nothing.
+#[tokio::test]
+async fn records_holding_secrets_redact_them_from_debug() {
+    let mock = manual_mock().await;
+    let pkce = Pkce::generate();
+    let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let store = mock.state().store();
+    let code_record = store.redeem_auth_code(&code).expect("the code is stored");
+    let app = store.app(CLIENT_KEY).expect("the demo app");
+    let token = mock.user_token(None, &[Scope::VideoPublish]);
+    let token_record = store.token(&token).expect("the token is stored");
+    let demo = mock.state().demo_tokens().clone();
+    let shown = [
+        format!("{code_record:?}"),
+        format!("{app:?}"),
+        format!("{token_record:?}"),
+        format!("{demo:?}"),
+    ];
+    let secrets = [
+        code.as_str(),
+        app.client_secret.as_str(),
+        token.as_str(),
+        demo.full.as_str(),
+        demo.read_only.as_str(),
+    ];
+    for text in &shown {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert!(shown[2].contains("act.…"), "{}", shown[2]);
+    assert!(
+        shown[1].contains(CLIENT_KEY),
+        "the rest stays readable: {}",
+        shown[1]
+    );
+}

@@ -119,7 +119,7 @@ pub enum Milestone {
 
 /// A post started through an init endpoint, as the store keeps it. Its JSON leaves out
 /// the two secrets (`access_token`, `upload_token`): a durable store keeps them beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostRecord {
     /// The id the init call answered.
     pub publish_id: String,
@@ -186,4 +186,10 @@ pub struct PostRecord {
     pub post_id: String,
     /// Milestones whose side effects already happened.
     pub applied: Vec<Milestone>,
+}
+
+impl std::fmt::Debug for PostRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::debug_json("PostRecord", self, f)
+    }
 }

@@ -10,7 +10,7 @@ use tiktok_api::{ErrorCode, Scope};
 use crate::store::posts::PostingProfile;
 
 /// A developer app registered with the mock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// The app's client key.
@@ -232,7 +232,7 @@ pub enum TokenKind {
 }
 
 /// An access token the mock issued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     /// The token string.
     pub access_token: String,
@@ -255,7 +255,7 @@ pub struct TokenRecord {
 }
 
 /// An authorization code issued by the consent page (or the control API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthCode {
     /// The code as sent in the redirect.
     pub code: String,
@@ -278,7 +278,7 @@ pub struct AuthCode {
 }
 
 /// A refresh token and the authorization (app, user, scopes) it carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     /// The token string.
     pub refresh_token: String,
@@ -432,4 +432,28 @@ pub struct Delivery {
     /// deliveries of one post go out in the order they happened, each after the one before
     /// it was delivered or dropped.
     pub order_key: Option<String>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::debug_json("App", self, f)
+    }
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::debug_json("TokenRecord", self, f)
+    }
+}
+
+impl std::fmt::Debug for AuthCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::debug_json("AuthCode", self, f)
+    }
+}
+
+impl std::fmt::Debug for RefreshRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::redact::debug_json("RefreshRecord", self, f)
+    }
 }

@@ -446,8 +446,8 @@ pub fn embed_link(id: &str) -> Derived<'_> {
 /// borrowing what is static (an endpoint's method, path and id, the decision `ok`), so
 /// recording a call costs next to no allocation. Query and body are kept as they came
 /// (the body only up to [`redact::MAX_KEPT_BODY`]) and masked when read:
-/// [`crate::store::Store::calls`] gives `CallRecord`s.
-#[derive(Debug, Clone, PartialEq)]
+/// [`crate::store::Store::calls`] gives `CallRecord`s. `Debug` shows it as its masked record.
+#[derive(Clone, PartialEq)]
 pub struct CallEntry {
     /// When the call arrived, Unix milliseconds on the mock's clock.
     pub at_ms: i64,
@@ -473,6 +473,12 @@ pub struct CallEntry {
     pub latency_us: u64,
     /// The response's log id.
     pub log_id: Option<LogId>,
+}
+
+impl std::fmt::Debug for CallEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.to_record(0), f)
+    }
 }
 
 impl CallEntry {
