@@ -13,6 +13,7 @@ pub struct Model {
     pub rate_limit_tiers: BTreeMap<String, Tier>,
     pub oauth: Oauth,
     pub uploads: Uploads,
+    pub webhook_delivery: WebhookDelivery,
     pub divergences: Vec<Divergence>,
     pub scopes: Vec<Scope>,
     pub errors: Vec<ErrorCode>,
@@ -82,6 +83,14 @@ pub struct Oauth {
     pub pkce_source: String,
     pub code_verifier_min: u32,
     pub code_verifier_max: u32,
+}
+
+/// How TikTok delivers webhook events (api.yaml `webhook_delivery`).
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub retry_window_seconds: u64,
+    pub description: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone)]

@@ -341,6 +341,23 @@ fn tier_of_zero_is_reported_once() {
 }
 
 #[test]
+fn webhook_retry_window_of_zero_names_its_key() {
+    let edits = [edit(
+        "api.yaml",
+        "retry_window_seconds: 259200",
+        "retry_window_seconds: 0",
+    )];
+    let message = check(&edits);
+    assert_problem(
+        &message,
+        &locate(&edits, "api.yaml", "\nwebhook_delivery:", "0\n"),
+        "webhook_delivery.retry_window_seconds",
+        "found 0",
+    );
+    assert_count(&message, 1);
+}
+
+#[test]
 fn unknown_rate_limit_tier() {
     let edits =
         [edit("endpoints.yaml", "tier: standard", "tier: standrd")

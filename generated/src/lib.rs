@@ -98,7 +98,7 @@ pub mod schemas {
     pub use crate::r#gen::schemas::*;
 }
 
-/// Figures of the spec: hosts, token lifetimes, upload and chunk rules.
+/// Figures of the spec: hosts, token lifetimes, webhook delivery, upload and chunk rules.
 pub mod spec_constants {
     pub use crate::r#gen::constants::*;
 }

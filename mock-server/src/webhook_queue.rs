@@ -53,7 +53,10 @@ impl Default for WebhookSettings {
             duplicate_every: 0,
             first_retry_seconds: 60,
             max_retry_interval_seconds: 6 * 3600,
-            retry_window_seconds: 72 * 3600,
+            retry_window_seconds: i64::try_from(
+                tiktok_api::spec_constants::WEBHOOK_RETRY_WINDOW_SECONDS,
+            )
+            .unwrap_or(i64::MAX),
             attempt_timeout_ms: 10_000,
         }
     }

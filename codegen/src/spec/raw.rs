@@ -19,6 +19,7 @@ pub struct RawApi {
     pub rate_limit_tiers: BTreeMap<String, RawTier>,
     pub oauth: RawOauth,
     pub uploads: RawUploads,
+    pub webhook_delivery: RawWebhookDelivery,
     #[serde(default)]
     pub divergences: Vec<RawDivergence>,
 }
@@ -107,6 +108,14 @@ pub struct RawUploads {
     pub upload_url_ttl_seconds: i64,
     pub content_types: Vec<String>,
     pub chunk: RawChunkRules,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhookDelivery {
+    pub retry_window_seconds: i64,
+    pub description: String,
+    pub source: String,
 }
 
 #[derive(Debug, Deserialize)]

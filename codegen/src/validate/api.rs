@@ -94,6 +94,23 @@ pub(super) fn build_oauth(checker: &mut Checker) -> Oauth {
     }
 }
 
+pub(super) fn build_webhook_delivery(checker: &mut Checker) -> WebhookDelivery {
+    let raw = &checker.raw.api.webhook_delivery;
+    WebhookDelivery {
+        retry_window_seconds: count(
+            checker,
+            API,
+            NodePath::default()
+                .key("webhook_delivery")
+                .key("retry_window_seconds"),
+            raw.retry_window_seconds,
+            1,
+        ),
+        description: raw.description.clone(),
+        source: raw.source.clone(),
+    }
+}
+
 pub(super) fn build_uploads(checker: &mut Checker) -> Uploads {
     let raw = &checker.raw.api.uploads;
     let base = NodePath::default().key("uploads");

@@ -109,6 +109,11 @@ pub(super) fn check_sources(checker: &mut Checker, names: &Names) {
             ));
         }
     }
+    refs.push((
+        API,
+        root.key("webhook_delivery").key("source"),
+        &raw.api.webhook_delivery.source,
+    ));
     for (name, webhook) in &raw.webhooks {
         refs.push((
             WEBHOOKS,

@@ -18,7 +18,7 @@ use crate::error::{Error, NodePath};
 use crate::model::*;
 use crate::spec::{self, RawSpec};
 
-use api::{build_oauth, build_uploads};
+use api::{build_oauth, build_uploads, build_webhook_delivery};
 use checker::{API, Checker, Names, SCHEMAS, WEBHOOKS, count, known_list};
 use cross::{check_examples, check_sources, check_unique_routes, check_webhook_triggers};
 use endpoint::build_endpoint;
@@ -121,6 +121,7 @@ fn build(checker: &mut Checker, names: &Names) -> Model {
     }
     let oauth = build_oauth(checker);
     let uploads = build_uploads(checker);
+    let webhook_delivery = build_webhook_delivery(checker);
     let divergences = api
         .divergences
         .iter()
@@ -244,6 +245,7 @@ fn build(checker: &mut Checker, names: &Names) -> Model {
         rate_limit_tiers,
         oauth,
         uploads,
+        webhook_delivery,
         divergences,
         scopes,
         errors,

@@ -405,13 +405,15 @@ pub(super) fn emit_constants(model: &Model) -> TokenStream {
     let max_chunks = uploads.max_chunks;
     let readings = &uploads.mb_readings;
     let chunk_doc = doc(&uploads.description);
+    let webhook_window = model.webhook_delivery.retry_window_seconds;
+    let webhook_doc = doc(&model.webhook_delivery.description);
     let rotation_doc = doc(oauth
         .refresh_rotation
         .description
         .as_deref()
         .unwrap_or("Refresh-token rotation."));
     quote! {
-        //! Figures of the spec: hosts, token lifetimes, upload and chunk rules.
+        //! Figures of the spec: hosts, token lifetimes, webhook delivery, upload and chunk rules.
 
         /// The API host.
         pub const API_BASE_URL: &str = #api;
@@ -443,6 +445,8 @@ pub(super) fn emit_constants(model: &Model) -> TokenStream {
         pub const CODE_VERIFIER_MIN_LEN: usize = #verifier_min;
         /// Longest PKCE code_verifier.
         pub const CODE_VERIFIER_MAX_LEN: usize = #verifier_max;
+        #webhook_doc
+        pub const WEBHOOK_RETRY_WINDOW_SECONDS: u64 = #webhook_window;
         /// How long an upload_url stays valid, in seconds.
         pub const UPLOAD_URL_TTL_SECONDS: u64 = #upload_ttl;
         /// Content types an upload may use.

@@ -72,6 +72,7 @@ struct Reference {
     scopes: Vec<ScopeRow>,
     errors: Vec<ErrorRow>,
     webhooks: Vec<WebhookRow>,
+    webhook_delivery: String,
     enums: Vec<EnumRow>,
     schemas: Vec<SchemaView>,
     oauth: OauthView,
@@ -234,6 +235,12 @@ impl Reference {
                         .collect(),
                 })
                 .collect(),
+            webhook_delivery: format!(
+                "{} Retry window: {} (`WEBHOOK_RETRY_WINDOW_SECONDS`). Source: {}.",
+                model.webhook_delivery.description.trim(),
+                duration_text(model.webhook_delivery.retry_window_seconds),
+                source_link(model, &model.webhook_delivery.source)
+            ),
             oauth: oauth_view(model),
             uploads: UploadsView {
                 upload_url_ttl: duration_text(model.uploads.upload_url_ttl_seconds),
