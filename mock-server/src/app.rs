@@ -2,7 +2,6 @@
 //! router and each feature's own routes.
 
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::unsupported_path;
 use crate::state::AppState;
@@ -23,29 +22,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             call_log::log_calls,
         ));
-    pipeline::api_routes(&state)
-        .merge(others)
-        .with_state(state)
-        .layer(CatchPanicLayer::custom(internal_error))
-}
-
-/// A call whose handler panicked (a bug, or a state file that can no longer be written)
-/// gets TikTok's 500 `internal_error` rather than a dropped connection; nothing it did is
-/// claimed done.
-fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic");
-    tracing::error!(%detail, "a call panicked; answered 500 internal_error");
-    crate::error::ApiError::Catalog {
-        code: tiktok_api::ErrorCode::InternalError,
-        status: 500,
-        message: "The mock failed to handle this call; see its log.".to_owned(),
-    }
-    .into_response()
+    pipeline::api_routes(&state).merge(others).with_state(state)
 }
 
 /// [`router`] with the control API (`/_mock/…`, all but `/_mock/health`) closed to requests

@@ -5,12 +5,14 @@
 //! `RUST_LOG=tiktok_mock::calls=info`), and the log entry borrows what is static.
 
 use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 
 use crate::error::{CallOutcome, LOG_ID_HEADER, unsupported_path};
 use crate::logid::LogId;
@@ -70,7 +72,10 @@ pub async fn log_calls(State(state): State<AppState>, request: Request, next: Ne
     let method = method_name(request.method());
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(Box::from);
-    let response = next.run(request).await;
+    let response = AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| crate::error::panicked(panic.as_ref()).into_response());
     finish(&state, started, at_ms, (method, path, query), response)
 }
 

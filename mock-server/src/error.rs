@@ -208,6 +208,23 @@ pub struct CallOutcome {
     pub message: Option<String>,
 }
 
+/// The answer to a call whose handler panicked (a bug, or a state file that can no longer
+/// be written): TikTok's 500 `internal_error`, logged with the panic's message, rather
+/// than a dropped connection. Nothing the call did is claimed done.
+pub fn panicked(panic: &(dyn std::any::Any + Send)) -> ApiError {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    tracing::error!(%detail, "a call panicked; answered 500 internal_error");
+    ApiError::Catalog {
+        code: ErrorCode::InternalError,
+        status: 500,
+        message: "The mock failed to handle this call; see its log.".to_owned(),
+    }
+}
+
 /// The gateway's answer to an unknown path or a wrong method.
 pub async fn unsupported_path() -> Response {
     let mut response = ApiError::UnsupportedPath.into_response();

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
+use futures::FutureExt;
 use serde_json::Value;
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::{
@@ -87,7 +89,10 @@ pub async fn handle(
     };
     let query = request.uri().query().map(Box::from);
     let mut seen = Seen::default();
-    let result = run(&state, endpoint, behaviour, request, now_ms, &mut seen).await;
+    let result = AssertUnwindSafe(run(&state, endpoint, behaviour, request, now_ms, &mut seen))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(crate::error::panicked(panic.as_ref())));
     let log_id = LogId::new(now_ms);
     let mut message = None;
     let (response, decision) = match result {

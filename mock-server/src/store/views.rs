@@ -282,10 +282,17 @@ impl VideoView<'_> {
     }
 
     fn url_has_query(&self, kind: UrlKind) -> bool {
-        self.url_pieces(kind)
-            .pieces()
-            .iter()
-            .any(|piece| piece.contains('?'))
+        match self.urls {
+            // The derived share URL's fixed parts have no `?`: only its handle and id can.
+            VideoUrls::Derived { handle } if matches!(kind, UrlKind::Share) => {
+                handle.contains('?') || self.id.contains('?')
+            }
+            _ => self
+                .url_pieces(kind)
+                .pieces()
+                .iter()
+                .any(|piece| piece.contains('?')),
+        }
     }
 
     /// Writes a URL as a JSON string, followed by `more` pieces.
