@@ -1,19 +1,22 @@
 //! Secrets out of what the call log shows. A call's query string and body are kept as they
 //! came; when the log is read, the value of every field that carries a secret (in a query
-//! string, a form body or a JSON body, at any depth) is cut to its first four characters
-//! and an ellipsis, so a reader still sees which kind of token was sent (`act.…`, `rft.…`).
+//! string, a form body or a JSON body, at any depth, whatever its type) becomes an
+//! ellipsis, keeping only a token's kind prefix (`act.…`, `rft.…`, `clt.…`) so a reader
+//! still sees which kind of token was sent.
 
 use serde_json::{Map, Value};
 
 /// The fields whose values are secrets: OAuth's (`client_secret`, `code`, `code_verifier`,
-/// `refresh_token`, the revoked `token`), any `access_token`, and the upload URL's
-/// `upload_token`.
+/// `refresh_token`, the revoked `token`), any `access_token`, the upload URL's
+/// `upload_token`, and the mock's own records' (`access_tokens`, `rotated_to`).
 pub const SECRET_FIELDS: &[&str] = &[
     "access_token",
+    "access_tokens",
     "client_secret",
     "code",
     "code_verifier",
     "refresh_token",
+    "rotated_to",
     "token",
     "upload_token",
 ];
@@ -23,14 +26,21 @@ pub const MAX_KEPT_BODY: usize = 16 * 1024;
 
 /// `value` as the call log shows it when `field` is a secret.
 pub fn mask_field(field: &str, value: &str) -> String {
-    if !SECRET_FIELDS.contains(&field) {
-        return value.to_owned();
-    }
-    let kept: String = value.chars().take(4).collect();
-    if value.chars().count() > 8 {
-        format!("{kept}…")
+    if SECRET_FIELDS.contains(&field) {
+        mask(value)
     } else {
-        "…".to_owned()
+        value.to_owned()
+    }
+}
+
+/// A secret as shown: `…`, after its kind prefix when it has one (`act.…`), nothing of the
+/// secret itself.
+fn mask(value: &str) -> String {
+    match value.as_bytes().get(..4) {
+        Some(&[a, b, c, b'.']) if [a, b, c].iter().all(u8::is_ascii_lowercase) => {
+            format!("{}…", &value[..4])
+        }
+        _ => "…".to_owned(),
     }
 }
 
@@ -87,14 +97,26 @@ fn mask_json(value: &mut Value) {
     match value {
         Value::Object(fields) => {
             for (field, value) in fields.iter_mut() {
-                match value {
-                    Value::String(text) => *text = mask_field(field, text),
-                    other => mask_json(other),
+                if SECRET_FIELDS.contains(&field.as_str()) {
+                    mask_secret(value);
+                } else {
+                    mask_json(value);
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(mask_json),
         _ => {}
+    }
+}
+
+/// The value of a secret field, whatever its type: a string masked, a list item by item,
+/// anything else (a number, an object) replaced whole.
+fn mask_secret(value: &mut Value) {
+    match value {
+        Value::Null => {}
+        Value::String(text) => *text = mask(text),
+        Value::Array(items) => items.iter_mut().for_each(mask_secret),
+        other => *other = Value::String("…".to_owned()),
     }
 }
 
@@ -107,6 +129,12 @@ mod tests {
     fn secrets_keep_their_kind_and_lose_the_rest() {
         assert_eq!(mask_field("refresh_token", "rft.0123456789abcdef"), "rft.…");
         assert_eq!(mask_field("code", "short"), "…");
+        assert_eq!(mask_field("client_secret", "demosecret-4f9a1c7e"), "…");
+        assert_eq!(
+            mask_field("upload_token", "ab1.secret"),
+            "…",
+            "a kind is lowercase letters"
+        );
         assert_eq!(
             mask_field("client_key", "awdemo7c1f2e9b4d3a"),
             "awdemo7c1f2e9b4d3a"
@@ -118,16 +146,21 @@ mod tests {
         let form = b"client_key=aw1&client_secret=s3cr3t-0123456789&grant_type=refresh_token&refresh_token=rft.abcdefghijkl";
         assert_eq!(
             body_json(form),
-            json!({"client_key": "aw1", "client_secret": "s3cr…", "grant_type": "refresh_token", "refresh_token": "rft.…"})
+            json!({"client_key": "aw1", "client_secret": "…", "grant_type": "refresh_token", "refresh_token": "rft.…"})
         );
         assert_eq!(
             mask_query("upload_id=u1&upload_token=0123456789abcdef"),
-            "upload_id=u1&upload_token=0123%E2%80%A6"
+            "upload_id=u1&upload_token=%E2%80%A6"
         );
         let nested = br#"{"a":[{"access_token":"act.0123456789"}],"token":"act.9876543210","n":1}"#;
         assert_eq!(
             body_json(nested),
             json!({"a": [{"access_token": "act.…"}], "token": "act.…", "n": 1})
+        );
+        let odd = br#"{"token":["act.0123456789",7],"code":12345,"access_tokens":{"a":"x"}}"#;
+        assert_eq!(
+            body_json(odd),
+            json!({"token": ["act.…", "…"], "code": "…", "access_tokens": "…"})
         );
         assert_eq!(body_json(b"scope=a&scope=b"), json!({"scope": ["a", "b"]}));
         assert_eq!(

@@ -375,11 +375,33 @@ impl AppState {
     /// Puts everything back as at start: fixtures reloaded, demo tokens restored, tokens,
     /// rate-limit windows, faults and the call log forgotten. The clock keeps its time.
     pub fn reset(&self) -> Result<(), FixtureError> {
-        self.store().clear();
+        let durable = self.store().durable();
+        if durable {
+            // Unmarked while it reloads: a reset cut short by a crash is redone at the next
+            // start instead of leaving a half-empty file taken for a set-up one.
+            self.store().put_meta(META_DEMO_TOKENS, &Value::Null);
+        }
+        self.reload()?;
+        if durable {
+            self.mark_set_up();
+        }
+        Ok(())
+    }
+
+    /// Empties the queue and the store and loads the fixtures and the demo tokens. The queue
+    /// first, so that no attempt finishing meanwhile writes a delivery back into the store.
+    fn reload(&self) -> Result<(), FixtureError> {
         self.inner.webhooks.clear();
+        self.store().clear();
         self.inner.fixtures.load_into(self.store(), self.now_ms())?;
         put_demo_tokens(self.store(), self.now_ms(), &self.inner.demo_tokens);
         Ok(())
+    }
+
+    /// Marks a durable store as set up completely (its demo tokens, written last).
+    fn mark_set_up(&self) {
+        let tokens = serde_json::to_value(&self.inner.demo_tokens).unwrap_or_default();
+        self.store().put_meta(META_DEMO_TOKENS, &tokens);
     }
 }
 
@@ -517,7 +539,7 @@ impl AppStateBuilder {
             state.restore();
             return Ok(state);
         }
-        state.reset()?;
+        state.reload()?;
         if let Some(settings) = &state.inner.fixtures.settings {
             state
                 .apply_settings(settings)
@@ -527,8 +549,7 @@ impl AppStateBuilder {
             state.persist_settings();
             state.persist_clock();
             // Last: the mark of a file set up completely.
-            let tokens = serde_json::to_value(&state.inner.demo_tokens).unwrap_or_default();
-            state.store().put_meta(META_DEMO_TOKENS, &tokens);
+            state.mark_set_up();
         }
         Ok(state)
     }

@@ -359,11 +359,7 @@ async fn the_call_log_keeps_query_masked_body_code_and_message() {
     assert_eq!(oauth["body"]["client_key"], json!(app.client_key));
     assert_eq!(oauth["body"]["grant_type"], json!("refresh_token"));
     assert_eq!(oauth["body"]["refresh_token"], json!("rft.…"));
-    let secret = oauth["body"]["client_secret"].as_str().expect("masked");
-    assert!(
-        secret.ends_with('…') && secret.chars().count() == 5,
-        "{secret}"
-    );
+    assert_eq!(oauth["body"]["client_secret"], json!("…"));
     assert!(
         oauth["message"].as_str().is_some_and(|m| !m.is_empty()),
         "{oauth}"

@@ -530,11 +530,28 @@ async fn records_holding_secrets_redact_them_from_debug() {
     let token = mock.user_token(None, &[Scope::VideoPublish]);
     let token_record = store.token(&token).expect("the token is stored");
     let demo = mock.state().demo_tokens().clone();
+    // A refresh record lists the access tokens issued under it.
+    let second = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
+    let exchanged = client(&mock)
+        .exchange_code(
+            CLIENT_KEY,
+            CLIENT_SECRET,
+            &second,
+            REDIRECT_URI,
+            Some(pkce.verifier()),
+        )
+        .await
+        .expect("exchange");
+    let refresh = exchanged.refresh_token.clone().expect("a refresh token");
+    let refresh_record = store
+        .refresh_token(&refresh)
+        .expect("the refresh token is stored");
     let shown = [
         format!("{code_record:?}"),
         format!("{app:?}"),
         format!("{token_record:?}"),
         format!("{demo:?}"),
+        format!("{refresh_record:?}"),
     ];
     let secrets = [
         code.as_str(),
@@ -542,6 +559,8 @@ async fn records_holding_secrets_redact_them_from_debug() {
         token.as_str(),
         demo.full.as_str(),
         demo.read_only.as_str(),
+        refresh.as_str(),
+        exchanged.access_token.as_str(),
     ];
     for text in &shown {
         for secret in secrets {

@@ -30,13 +30,13 @@ const SWEEP_ABOVE: usize = 4096;
 type WindowKey = ([u8; 16], &'static str);
 
 /// A sliding-window limiter keyed by (token, endpoint). Tokens are kept only as a keyed
-/// hash: SipHash under two random keys of this limiter's own (128 bits), cheap enough for
-/// every call (a SHA-256 cost a tenth of a call's instructions) and, without the keys,
-/// no way back to the token.
+/// hash: std's SipHash-1-3 under this limiter's random key, twice with different tags
+/// (128 bits), cheap enough for every call (a SHA-256 cost a tenth of a call's
+/// instructions); the key never leaves the process.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
     mode: LimiterMode,
-    keys: (RandomState, RandomState),
+    key: RandomState,
     windows: Mutex<HashMap<WindowKey, VecDeque<Instant>>>,
 }
 
@@ -44,7 +44,7 @@ impl RateLimiter {
     pub(crate) fn new(mode: LimiterMode) -> Self {
         RateLimiter {
             mode,
-            keys: (RandomState::new(), RandomState::new()),
+            key: RandomState::new(),
             windows: Mutex::default(),
         }
     }
@@ -52,8 +52,8 @@ impl RateLimiter {
     /// The token as this limiter keeps it.
     fn token_key(&self, token: &str) -> [u8; 16] {
         let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&self.keys.0.hash_one(token).to_le_bytes());
-        key[8..].copy_from_slice(&self.keys.1.hash_one(token).to_le_bytes());
+        key[..8].copy_from_slice(&self.key.hash_one((0u8, token)).to_le_bytes());
+        key[8..].copy_from_slice(&self.key.hash_one((1u8, token)).to_le_bytes());
         key
     }
 

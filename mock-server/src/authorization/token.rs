@@ -229,8 +229,16 @@ fn refresh(
     match state.oauth_settings().rotation {
         Rotation::Always => {
             let next = random_token("rft.");
+            // The new record first: on a state file, a rotation cut short by a crash never
+            // leaves the old token pointing at one that does not exist.
+            state.store().put_refresh_token(RefreshRecord {
+                refresh_token: next.clone(),
+                revoked: false,
+                rotated_to: None,
+                ..record.clone()
+            });
             // Rotate under the record's lock, so two refreshes with one token can't both win.
-            let before = state
+            let claimed = state
                 .store()
                 .update_refresh_token(presented, &mut |current| {
                     if !current.revoked && current.rotated_to.is_none() {
@@ -238,23 +246,27 @@ fn refresh(
                         current.rotated_to = Some(next.clone());
                     }
                 })
-                .ok_or_else(|| invalid_grant("The refresh token is invalid."))?;
-            check(&before)?;
+                .ok_or_else(|| invalid_grant("The refresh token is invalid."))
+                .and_then(|before| check(&before).map(|()| before));
+            let before = match claimed {
+                Ok(before) => before,
+                Err(error) => {
+                    // Another refresh won: the record made for this one is never handed out.
+                    state
+                        .store()
+                        .update_refresh_token(&next, &mut |unused| unused.revoked = true);
+                    return Err(error);
+                }
+            };
             let token = issue(
                 state,
                 &RefreshRecord {
                     refresh_token: next.clone(),
-                    ..before.clone()
+                    ..before
                 },
             );
-            let mut access_tokens = before.access_tokens.clone();
-            access_tokens.push(token.access_token.clone());
-            state.store().put_refresh_token(RefreshRecord {
-                refresh_token: next,
-                revoked: false,
-                rotated_to: None,
-                access_tokens,
-                ..before
+            state.store().update_refresh_token(&next, &mut |current| {
+                current.access_tokens.push(token.access_token.clone());
             });
             Ok(token_json(state, &token))
         }
