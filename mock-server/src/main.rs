@@ -249,6 +249,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let base = base_url(bound, args.public_url.as_deref())?;
     state.set_base_url(&base);
+    if durable.as_ref().is_some_and(|store| !store.was_fresh()) {
+        // A state file taken up: posts that were on their way settle on time again.
+        tiktok_mock::content_posting::lifecycle::resume(&state);
+    }
     let lines = banner(&state, bound, &base);
     // Written, not println!: a reader that stops early (`| head -1`) must not kill the mock.
     let (human, ready): (Box<dyn std::io::Write>, Option<String>) = if args.ready_json {

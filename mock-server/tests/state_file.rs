@@ -27,10 +27,15 @@ impl Drop for Running {
     }
 }
 
-/// Starts the binary on `port` with the state file; returns it and its `--ready-json` line.
+/// Starts the binary on `port` with the state file on its manual clock; returns it and its
+/// `--ready-json` line.
 fn start(port: u16, state: &Path, webhook_url: &str) -> (Running, Value) {
+    start_on(port, state, webhook_url, "manual")
+}
+
+fn start_on(port: u16, state: &Path, webhook_url: &str, clock: &str) -> (Running, Value) {
     let child = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--clock", "manual"])
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--clock", clock])
         .arg("--state")
         .arg(state)
         .args(["--webhook-url", webhook_url, "--ready-json"])
@@ -357,6 +362,90 @@ async fn a_killed_mock_restarts_with_everything_it_acknowledged() {
             .iter()
             .any(|d| d["id"] == *id && d["state"] == "delivered")),
         "{list:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On the system clock, a post still processing when the mock is killed settles on time
+/// after the restart: its webhook arrives without anyone reading the post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_on_its_way_at_a_crash_settles_on_time_after_the_restart() {
+    let dir = std::env::temp_dir().join(format!(
+        "tiktok-mock-resume-{}-{}",
+        std::process::id(),
+        tiktok_mock::random::random_text(8)
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let state = dir.join("mock.sqlite");
+    let (port, hook_port) = (free_port(), free_port());
+    let hook = format!("http://127.0.0.1:{hook_port}/hook");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let bodies = receiver(hook_port).await;
+
+    let (first, ready) = start_on(port, &state, &hook, "system");
+    let token = ready["tokens"]["full"]["access_token"]
+        .as_str()
+        .expect("demo token")
+        .to_owned();
+    for (path, body) in [
+        ("/_mock/posting", json!({"processing_ms": 1500})),
+        (
+            "/_mock/webhooks/callback",
+            json!({"callback_url": hook, "webhook_family": "real"}),
+        ),
+    ] {
+        let (status, answer) = call(
+            &http,
+            reqwest::Method::POST,
+            &format!("{base}{path}"),
+            None,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let (status, init) = call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{base}/v2/post/publish/video/init/"),
+        Some(&token),
+        Some(json!({
+            "post_info": {"title": "On its way", "privacy_level": "SELF_ONLY"},
+            "source_info": {"source": "PULL_FROM_URL", "video_url": "https://media.demo.example/clip.mp4"},
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{init}");
+    let publish_id = init["data"]["publish_id"]
+        .as_str()
+        .expect("publish_id")
+        .to_owned();
+    let mut first = first;
+    first.0.kill().expect("SIGKILL");
+    let _ = first.0.wait();
+    assert!(
+        bodies.lock().expect("lock").is_empty(),
+        "nothing was due yet"
+    );
+
+    let (_second, _) = start_on(port, &state, &hook, "system");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let arrived = loop {
+        let found = bodies
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|body| body.contains("post.publish.complete") && body.contains(&publish_id));
+        if found || Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        arrived,
+        "no post.publish.complete for {publish_id} without a read: {:?}",
+        bodies.lock().expect("lock")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

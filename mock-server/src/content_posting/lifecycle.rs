@@ -218,6 +218,39 @@ fn is_final(post: &PostRecord) -> bool {
             && post.user_posted_ms.is_none())
 }
 
+/// After a restart on a state file: settles every open post whose time has come, and (on
+/// the system clock) sets the timers again for the moments still ahead of the others
+/// (processing through, moderation through, an unfinished upload's URL expiring), so
+/// their webhooks come without polling, as if the mock had not stopped.
+pub fn resume(state: &AppState) {
+    let now_ms = state.now_ms();
+    for publish_id in state.store().open_posts(None) {
+        let Some((post, _)) = settle(state, &publish_id) else {
+            continue;
+        };
+        if is_final(&post) {
+            continue;
+        }
+        let ready_ms = match post.source {
+            SourceKind::FileUpload => post
+                .upload_completed_ms
+                .map(|at| at.saturating_add(post.processing_ms)),
+            SourceKind::PullFromUrl => Some(post.created_ms.saturating_add(post.processing_ms)),
+        };
+        let moderated_ms = ready_ms
+            .filter(|_| post.moderation_ms > 0)
+            .map(|at| at.saturating_add(post.moderation_ms));
+        let expires_ms = post
+            .upload_expires_ms
+            .filter(|_| post.upload_completed_ms.is_none());
+        for at_ms in [ready_ms, moderated_ms, expires_ms].into_iter().flatten() {
+            if at_ms > now_ms {
+                settle_later(state, &publish_id, at_ms - now_ms);
+            }
+        }
+    }
+}
+
 /// On the system clock, settles the post once its processing time is up (real time).
 pub fn settle_later(state: &AppState, publish_id: &str, delay_ms: i64) {
     if state.clock().as_manual().is_some() {
