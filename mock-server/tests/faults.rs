@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{CLIENT_SECRET, Receiver, control, eventually, manual_mock};
-use tiktok_api::{
-    PostInfo, PrivacyLevel, Scope, Source, VideoInitRequest, VideoSourceInfo, WebhookEventKind,
-};
+use tiktok_api::{Scope, WebhookEventKind};
 use tiktok_mock::MockServer;
 use tiktok_mock::webhook_queue::{Delivery, DeliveryState, WebhookSettings};
 
@@ -134,19 +132,7 @@ async fn post(mock: &MockServer, phases: &mut Phases, phase: Phase) -> String {
     let client = support::client(mock);
     let token = mock.user_token(None, &[Scope::VideoPublish]);
     let init = client
-        .video_init(
-            &token,
-            &VideoInitRequest {
-                post_info: PostInfo::new(PrivacyLevel::PublicToEveryone),
-                source_info: VideoSourceInfo {
-                    source: Source::PullFromUrl,
-                    video_url: Some("https://media.demo.example/v.mp4".to_owned()),
-                    video_size: None,
-                    chunk_size: None,
-                    total_chunk_count: None,
-                },
-            },
-        )
+        .video_init(&token, &support::public_pull_post())
         .await
         .expect("init");
     // Settles the post: its events are queued and their first attempts made now.

@@ -7,8 +7,8 @@ mod support;
 use serde_json::json;
 use support::{CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock};
 use tiktok_api::{
-    ContentInitRequest, MediaType, PhotoPostInfo, PhotoSourceInfo, PostInfo, PostMode,
-    PrivacyLevel, Scope, Source, VideoInitRequest, VideoSourceInfo,
+    ContentInitRequest, MediaType, PhotoPostInfo, PhotoSourceInfo, PostMode, PrivacyLevel, Scope,
+    Source,
 };
 
 /// Points the demo app at `url` with the real `post.publish.*` family, posts finishing at once.
@@ -33,19 +33,7 @@ async fn a_posts_events_arrive_in_the_order_they_happened() {
     let client = support::client(&mock);
     let token = mock.user_token(None, &[Scope::VideoPublish]);
     client
-        .video_init(
-            &token,
-            &VideoInitRequest {
-                post_info: PostInfo::new(PrivacyLevel::PublicToEveryone),
-                source_info: VideoSourceInfo {
-                    source: Source::PullFromUrl,
-                    video_url: Some("https://media.demo.example/v.mp4".to_owned()),
-                    video_size: None,
-                    chunk_size: None,
-                    total_chunk_count: None,
-                },
-            },
-        )
+        .video_init(&token, &support::public_pull_post())
         .await
         .expect("init");
     // Published and public at once: two events of one post, queued together.

@@ -3,7 +3,7 @@
 //! (`Arc`) so the pipeline reads them without copying; a rate-limit window keeps one entry
 //! per millisecond that saw calls, not one per call.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -223,15 +223,6 @@ impl Store for MemoryStore {
             visit(timeline.view_of(*create_time_ms, stored));
         }
         range.next().is_some()
-    }
-
-    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video> {
-        let mut seen = HashSet::new();
-        ids.iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .filter_map(|id| self.video(id))
-            .filter(|video| video.open_id == open_id && video.is_public())
-            .collect()
     }
 
     fn video_count(&self, open_id: &str) -> u64 {

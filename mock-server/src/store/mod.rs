@@ -110,7 +110,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// The public videos among `ids` that belong to `open_id`, in the order asked, without
     /// repeats.
-    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video>;
+    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video> {
+        let mut seen = std::collections::HashSet::new();
+        ids.iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .filter_map(|id| self.video(id))
+            .filter(|video| video.open_id == open_id && video.is_public())
+            .collect()
+    }
     /// How many public videos `open_id` has.
     fn video_count(&self, open_id: &str) -> u64;
     /// The videos of `open_id` that are not public (kept, never listed by the API), newest first.

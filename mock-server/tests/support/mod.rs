@@ -25,6 +25,20 @@ pub const CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
 /// Its first redirect URI.
 pub const REDIRECT_URI: &str = "http://localhost:3000/auth/callback";
 
+/// A direct post of a public video pulled from the demo app's verified domain.
+pub fn public_pull_post() -> tiktok_api::VideoInitRequest {
+    tiktok_api::VideoInitRequest {
+        post_info: tiktok_api::PostInfo::new(tiktok_api::PrivacyLevel::PublicToEveryone),
+        source_info: tiktok_api::VideoSourceInfo {
+            source: tiktok_api::Source::PullFromUrl,
+            video_url: Some("https://media.demo.example/v.mp4".to_owned()),
+            video_size: None,
+            chunk_size: None,
+            total_chunk_count: None,
+        },
+    }
+}
+
 /// A mock on a manual clock with the demo data.
 pub async fn manual_mock() -> MockServer {
     MockServer::builder()

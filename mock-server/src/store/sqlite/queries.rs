@@ -119,15 +119,6 @@ impl Store for SqliteStore {
         VideoPage { videos, has_more }
     }
 
-    fn videos_by_ids(&self, open_id: &str, ids: &[String]) -> Vec<Video> {
-        let mut seen = std::collections::HashSet::new();
-        ids.iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .filter_map(|id| self.video(id))
-            .filter(|video| video.open_id == open_id && video.is_public())
-            .collect()
-    }
-
     fn video_count(&self, open_id: &str) -> u64 {
         let count: i64 = self.read(|connection| {
             connection
