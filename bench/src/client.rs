@@ -118,33 +118,11 @@ enum Endpoint {
 }
 
 pub async fn run(base: &str, calls: usize, rounds: usize) -> anyhow::Result<Report> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
-    // Retries and the local limiter are on by default; the pool is the raw side's.
-    let client = tiktok_api::Client::builder()
-        .base_url(base)
-        .http_client(http.clone())
-        .build()?;
     // The local limiter allows each (token, endpoint) the spec's 600 calls a minute: enough
     // tokens that no call waits for it (a wait would be the limiter doing its job, not cost).
     let warmup = 200;
     let per_endpoint = (calls * rounds + warmup) * 2;
-    let count = per_endpoint / 400 + 2;
-    let mut tokens = Vec::with_capacity(count);
-    for _ in 0..count {
-        let minted: Minted = http
-            .post(format!("{base}/_mock/tokens"))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body("{}")
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        tokens.push(minted.access_token);
-    }
+    let (http, client, tokens) = setup(base, per_endpoint / 400 + 2).await?;
     let bench = Bench {
         base,
         http: &http,
@@ -213,6 +191,26 @@ pub async fn calls(base: &str, endpoint: &str, side: &str, calls: usize) -> anyh
         "generated" => true,
         other => anyhow::bail!("--side {other}: expected raw or generated"),
     };
+    // A fixed number of tokens (the same setup for any count; 20 tokens allow 8,000 calls
+    // a minute under the local limiter).
+    let (http, client, tokens) = setup(base, 20).await?;
+    let bench = Bench {
+        base,
+        http: &http,
+        client: &client,
+        tokens: &tokens,
+    };
+    bench.batch(endpoint, generated, 20).await?;
+    bench.batch(endpoint, generated, calls).await?;
+    Ok(())
+}
+
+/// The raw side's reqwest client, the generated client on the same pool (retries and the
+/// local limiter on, as by default), and `count` fresh tokens.
+async fn setup(
+    base: &str,
+    count: usize,
+) -> anyhow::Result<(reqwest::Client, tiktok_api::Client, Vec<String>)> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
@@ -221,10 +219,8 @@ pub async fn calls(base: &str, endpoint: &str, side: &str, calls: usize) -> anyh
         .base_url(base)
         .http_client(http.clone())
         .build()?;
-    // A fixed number of tokens (the same setup for any count; 20 tokens allow 8,000 calls
-    // a minute under the local limiter).
-    let mut tokens = Vec::new();
-    for _ in 0..20 {
+    let mut tokens = Vec::with_capacity(count);
+    for _ in 0..count {
         let minted: Minted = http
             .post(format!("{base}/_mock/tokens"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -236,15 +232,7 @@ pub async fn calls(base: &str, endpoint: &str, side: &str, calls: usize) -> anyh
             .await?;
         tokens.push(minted.access_token);
     }
-    let bench = Bench {
-        base,
-        http: &http,
-        client: &client,
-        tokens: &tokens,
-    };
-    bench.batch(endpoint, generated, 20).await?;
-    bench.batch(endpoint, generated, calls).await?;
-    Ok(())
+    Ok((http, client, tokens))
 }
 
 struct Bench<'a> {
