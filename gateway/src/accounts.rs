@@ -140,23 +140,9 @@ pub fn start_login(gateway: &Gateway, account: &str) -> Result<String, GatewayEr
     };
     let path = pending_path(gateway, account)?;
     let text = serde_json::to_string(&pending).map_err(|error| setup(error.to_string()))?;
-    write_private(&path, &text)
+    tiktok_api::tokens::write_private(&path, text.as_bytes())
         .map_err(|error| setup(format!("cannot write {}: {error}", path.display())))?;
     Ok(url)
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
 }
 
 /// Finishes a login with `code` (a code, or the whole redirect URL TikTok sent the browser

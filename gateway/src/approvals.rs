@@ -4,14 +4,15 @@
 //! audited), or `pending` → `denied`; the move out of `pending` is one conditional update,
 //! so an approved call runs exactly once however many approve it.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use crate::now_ms;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
+use tiktok_agent::{StateError, StateFile};
+
+use crate::now_ms;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
@@ -29,12 +30,81 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state, created_ms);
 ";
 
-/// An approvals file could not be used.
+/// Where a held call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// Waiting for a human.
+    Pending,
+    /// Approved, and being sent.
+    Running,
+    /// Sent; its data is the outcome.
+    Done,
+    /// Sent or refused on the way, and failed; the error is the outcome.
+    Failed,
+    /// Sent, but its outcome could not be audited.
+    Unknown,
+    /// Refused by a human; never sent.
+    Denied,
+}
+
+impl ApprovalState {
+    /// Every state, in the order of a call's life.
+    pub const ALL: [ApprovalState; 6] = [
+        ApprovalState::Pending,
+        ApprovalState::Running,
+        ApprovalState::Done,
+        ApprovalState::Failed,
+        ApprovalState::Unknown,
+        ApprovalState::Denied,
+    ];
+
+    /// Its name in the state file and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Running => "running",
+            ApprovalState::Done => "done",
+            ApprovalState::Failed => "failed",
+            ApprovalState::Unknown => "unknown",
+            ApprovalState::Denied => "denied",
+        }
+    }
+
+    /// The state named `name`.
+    pub fn parse(name: &str) -> Option<ApprovalState> {
+        ApprovalState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+    }
+}
+
+impl fmt::Display for ApprovalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for ApprovalState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ApprovalState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        ApprovalState::parse(name)
+            .ok_or_else(|| FromSqlError::Other(format!("no approval state {name:?}").into()))
+    }
+}
+
+/// The approvals in the state file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
-    /// SQLite failed.
-    #[error("approvals store: {0}")]
-    Store(#[from] rusqlite::Error),
+    /// The state file failed.
+    #[error("approvals")]
+    Store(#[from] StateError),
     /// No approval has this id.
     #[error("no approval {0:?}")]
     Unknown(String),
@@ -44,7 +114,7 @@ pub enum ApprovalError {
         /// The approval.
         id: String,
         /// Its state.
-        state: String,
+        state: ApprovalState,
     },
 }
 
@@ -74,8 +144,8 @@ pub struct Approval {
     pub tool: String,
     /// The arguments, as the agent sent them.
     pub arguments: Value,
-    /// `pending`, `running`, `done`, `failed`, `unknown` or `denied`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: ApprovalState,
     /// When it was decided.
     pub decided_ms: Option<i64>,
     /// Who decided.
@@ -84,27 +154,17 @@ pub struct Approval {
     pub outcome: Option<Value>,
 }
 
-/// The approvals file. Cheap to clone.
+/// The held calls in the gateway's state file. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Approvals {
-    connection: Arc<Mutex<Connection>>,
+    state: StateFile,
 }
 
 impl Approvals {
-    /// Opens (or creates, owner-only) the file, in WAL mode.
-    pub fn open(path: &Path) -> Result<Approvals, ApprovalError> {
-        let connection = crate::open_private_sqlite(path)?;
-        connection.execute_batch(SCHEMA)?;
-        Ok(Approvals {
-            connection: Arc::new(Mutex::new(connection)),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    /// The approvals in `state` (their table created if missing).
+    pub fn new(state: StateFile) -> Result<Approvals, ApprovalError> {
+        state.with(|connection| connection.execute_batch(SCHEMA))?;
+        Ok(Approvals { state })
     }
 
     /// Holds a call; returns its id.
@@ -116,55 +176,63 @@ impl Approvals {
         arguments: &Value,
     ) -> Result<String, ApprovalError> {
         let id = format!("apv_{}", hex::encode(rand::random::<[u8; 16]>()));
-        self.lock().execute(
-            "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-            params![id, now_ms(), agent, open_id, tool, arguments.to_string()],
-        )?;
+        self.state.with(|connection| {
+            connection.execute(
+                "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                params![id, now_ms(), agent, open_id, tool, arguments.to_string()],
+            )
+        })?;
         Ok(id)
     }
 
     /// The approval `id`.
     pub fn get(&self, id: &str) -> Result<Approval, ApprovalError> {
-        self.lock()
-            .query_row(
-                "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
-                 FROM approvals WHERE id = ?1",
-                params![id],
-                row_to_approval,
-            )
-            .optional()?
+        self.state
+            .with(|connection| {
+                connection
+                    .query_row(
+                        "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
+                         FROM approvals WHERE id = ?1",
+                        params![id],
+                        row_to_approval,
+                    )
+                    .optional()
+            })?
             .ok_or_else(|| ApprovalError::Unknown(id.to_string()))
     }
 
     /// Every approval, oldest first; only those in `state` if given.
-    pub fn list(&self, state: Option<&str>) -> Result<Vec<Approval>, ApprovalError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
-             FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id",
-        )?;
-        let rows = statement.query_map(params![state], row_to_approval)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    pub fn list(&self, state: Option<ApprovalState>) -> Result<Vec<Approval>, ApprovalError> {
+        Ok(self.state.with(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
+                 FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id",
+            )?;
+            let rows = statement.query_map(params![state], row_to_approval)?;
+            rows.collect()
+        })?)
     }
 
     /// Moves `id` from `pending` to `running` for `by`, or says why not; only one caller
     /// ever succeeds.
     pub fn claim(&self, id: &str, by: &str) -> Result<Approval, ApprovalError> {
-        self.decide(id, by, "running")
+        self.decide(id, by, ApprovalState::Running)
     }
 
     /// Moves `id` from `pending` to `denied`.
     pub fn deny(&self, id: &str, by: &str) -> Result<Approval, ApprovalError> {
-        self.decide(id, by, "denied")
+        self.decide(id, by, ApprovalState::Denied)
     }
 
-    fn decide(&self, id: &str, by: &str, state: &str) -> Result<Approval, ApprovalError> {
-        let changed = self.lock().execute(
-            "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
-             WHERE id = ?1 AND state = 'pending'",
-            params![id, state, now_ms(), by],
-        )?;
+    fn decide(&self, id: &str, by: &str, state: ApprovalState) -> Result<Approval, ApprovalError> {
+        let changed = self.state.with(|connection| {
+            connection.execute(
+                "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
+                 WHERE id = ?1 AND state = 'pending'",
+                params![id, state, now_ms(), by],
+            )
+        })?;
         let approval = self.get(id)?;
         if changed == 0 {
             return Err(ApprovalError::NotPending {
@@ -178,14 +246,16 @@ impl Approvals {
     /// Records how a running call ended, and its outcome (data or error).
     pub fn finish(&self, id: &str, ending: Ending, value: &Value) -> Result<(), ApprovalError> {
         let state = match ending {
-            Ending::Done => "done",
-            Ending::Failed => "failed",
-            Ending::Unknown => "unknown",
+            Ending::Done => ApprovalState::Done,
+            Ending::Failed => ApprovalState::Failed,
+            Ending::Unknown => ApprovalState::Unknown,
         };
-        self.lock().execute(
-            "UPDATE approvals SET state = ?2, outcome = ?3 WHERE id = ?1 AND state = 'running'",
-            params![id, state, value.to_string()],
-        )?;
+        self.state.with(|connection| {
+            connection.execute(
+                "UPDATE approvals SET state = ?2, outcome = ?3 WHERE id = ?1 AND state = 'running'",
+                params![id, state, value.to_string()],
+            )
+        })?;
         Ok(())
     }
 }
@@ -217,7 +287,8 @@ mod tests {
     fn a_call_is_claimed_once_and_its_outcome_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("approvals.sqlite");
-        let approvals = Approvals::open(&path).unwrap();
+        let open = |path: &std::path::Path| Approvals::new(StateFile::open(path).unwrap()).unwrap();
+        let approvals = open(&path);
         let id = approvals
             .park(
                 "poster",
@@ -226,9 +297,12 @@ mod tests {
                 &json!({"post_info": {"title": "t"}}),
             )
             .unwrap();
-        assert_eq!(approvals.list(Some("pending")).unwrap().len(), 1);
+        assert_eq!(
+            approvals.list(Some(ApprovalState::Pending)).unwrap().len(),
+            1
+        );
         // Two processes deciding at once: one wins.
-        let other = Approvals::open(&path).unwrap();
+        let other = open(&path);
         let threads: Vec<_> = (0..8)
             .map(|index| {
                 let approvals = if index % 2 == 0 {
@@ -247,13 +321,16 @@ mod tests {
         assert_eq!(won, 1);
         assert!(matches!(
             approvals.deny(&id, "bob"),
-            Err(ApprovalError::NotPending { state, .. }) if state == "running"
+            Err(ApprovalError::NotPending {
+                state: ApprovalState::Running,
+                ..
+            })
         ));
         approvals
             .finish(&id, Ending::Done, &json!({"publish_id": "p"}))
             .unwrap();
         let done = approvals.get(&id).unwrap();
-        assert_eq!(done.state, "done");
+        assert_eq!(done.state, ApprovalState::Done);
         assert_eq!(done.decided_by.as_deref(), Some("alice"));
         assert_eq!(done.outcome, Some(json!({"publish_id": "p"})));
         assert!(matches!(

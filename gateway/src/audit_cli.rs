@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tiktok_api::runtime::audit_sqlite::StoredRecord;
+use tiktok_agent::StoredRecord;
 
 /// `--since`: an RFC 3339 time (`2026-11-28T10:00:00Z`) or a duration back from now
 /// (`90s`, `15m`, `2h`, `7days`); as Unix milliseconds.

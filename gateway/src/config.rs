@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use marked_yaml::Spanned;
 use serde::Deserialize;
+use tiktok_agent::{Budget, Grant, GrantError};
+use tiktok_api::Scope;
 use tiktok_api::meta::Access;
-use tiktok_api::{Grant, GrantBuilder, Scope};
 
 /// The environment variable the app secret is read from unless the file names another.
 pub const DEFAULT_SECRET_ENV: &str = "TIKTOK_CLIENT_SECRET";
@@ -52,8 +53,11 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     /// The audit log (SQLite).
     pub audit: PathBuf,
-    /// The approvals waiting for a human (SQLite).
-    pub approvals: PathBuf,
+    /// The state file (SQLite) every process of the gateway shares: the calls waiting for
+    /// a human and the agents' budget counts.
+    pub state: PathBuf,
+    /// What the file says that still works but should change (an old key), one line each.
+    pub warnings: Vec<String>,
     /// The streamable HTTP transport's settings.
     pub http: HttpConfig,
 }
@@ -106,8 +110,8 @@ pub enum ApprovalMode {
 pub struct AgentConfig {
     /// The account's name.
     pub account: String,
-    /// The grant from `scopes`, `access`, `endpoints` and `budgets` (checked: it builds).
-    pub grant: GrantBuilder,
+    /// The grant from `scopes`, `access`, `endpoints` and `budgets`.
+    pub grant: Grant,
     /// The scopes as written (for reports).
     pub scopes: Vec<Scope>,
     /// When a call waits for a human.
@@ -134,6 +138,9 @@ struct RawConfig {
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
     audit: String,
+    #[serde(default)]
+    state: Option<String>,
+    /// The old name of `state`, from when the file held only approvals.
     #[serde(default)]
     approvals: Option<String>,
     #[serde(default)]
@@ -167,7 +174,7 @@ struct RawAccount {
 struct RawAgent {
     account: Spanned<String>,
     scopes: Vec<Scope>,
-    access: Vec<AccessName>,
+    access: Vec<Access>,
     #[serde(default)]
     endpoints: Option<Vec<Spanned<String>>>,
     #[serde(default)]
@@ -176,13 +183,6 @@ struct RawAgent {
     approval: ApprovalMode,
     #[serde(default)]
     key_sha256: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum AccessName {
-    Read,
-    Write,
 }
 
 #[derive(Deserialize, Default)]
@@ -305,22 +305,21 @@ impl Config {
             }
             let mut builder = Grant::builder().scopes(agent.scopes.iter().copied());
             for access in &agent.access {
-                builder = builder.access(match access {
-                    AccessName::Read => Access::Read,
-                    AccessName::Write => Access::Write,
-                });
+                builder = builder.access(*access);
             }
             if let Some(endpoints) = &agent.endpoints {
+                let mut metas = Vec::new();
                 for endpoint in endpoints {
-                    if tiktok_api::endpoint(endpoint.as_str()).is_none() {
+                    let Some(meta) = tiktok_api::endpoint(endpoint.as_str()) else {
                         return Err(error(
                             line(endpoint.span()),
                             &key("endpoints"),
                             format!("unknown endpoint {:?}", endpoint.as_str()),
                         ));
-                    }
+                    };
+                    metas.push(meta);
                 }
-                builder = builder.endpoints(endpoints.iter().map(|id| id.to_string()));
+                builder = builder.endpoints(metas);
             }
             let budgets_line = agent.budgets.as_ref().and_then(|b| line(b.span()));
             if let Some(budgets) = &agent.budgets {
@@ -331,20 +330,25 @@ impl Config {
                     builder = builder.writes_per_day(writes);
                 }
                 for (id, calls) in &budgets.endpoint_calls_per_minute {
-                    builder = builder.endpoint_calls_per_minute(id.clone(), *calls);
+                    let Some(meta) = tiktok_api::endpoint(id) else {
+                        return Err(error(
+                            budgets_line,
+                            &key(&format!("budgets.endpoint_calls_per_minute.{id}")),
+                            format!("unknown endpoint {id:?}"),
+                        ));
+                    };
+                    builder = builder.endpoint_calls_per_minute(meta, *calls);
                 }
             }
-            builder.clone().build().map_err(|problem| {
+            let grant = builder.build().map_err(|problem| {
                 let at = match &problem {
-                    tiktok_api::GrantError::UnknownEndpoint(id) => {
-                        format!("budgets.endpoint_calls_per_minute.{id}")
-                    }
-                    tiktok_api::GrantError::AboveTikTokLimit { budget, .. } => {
-                        match budget.strip_prefix("calls_per_minute of ") {
-                            Some(id) => format!("budgets.endpoint_calls_per_minute.{id}"),
-                            None => format!("budgets.{budget}"),
+                    GrantError::AboveTikTokLimit { budget, .. } => match budget {
+                        Budget::CallsPerMinute => "budgets.calls_per_minute".to_string(),
+                        Budget::EndpointCallsPerMinute(id) => {
+                            format!("budgets.endpoint_calls_per_minute.{id}")
                         }
-                    }
+                        Budget::WritesPerDay => "budgets.writes_per_day".to_string(),
+                    },
                     _ => "budgets".to_string(),
                 };
                 error(budgets_line, &key(&at), problem.to_string())
@@ -368,7 +372,7 @@ impl Config {
                 name,
                 AgentConfig {
                     account: agent.account.to_string(),
-                    grant: builder,
+                    grant,
                     scopes: agent.scopes,
                     approval: agent.approval,
                     key_sha256,
@@ -376,9 +380,25 @@ impl Config {
             );
         }
         let audit = resolve(&raw.audit);
-        let approvals = match raw.approvals {
-            Some(path) => resolve(&path),
-            None => audit.with_extension("approvals.sqlite"),
+        let mut warnings = Vec::new();
+        let state = match (raw.state, raw.approvals) {
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    None,
+                    "approvals",
+                    "both state and its old name approvals are set; keep only state".into(),
+                ));
+            }
+            (Some(path), None) => resolve(&path),
+            (None, Some(path)) => {
+                warnings.push(format!(
+                    "{}: the key approvals is now called state (the file holds budget counts too); approvals still works",
+                    file.display()
+                ));
+                resolve(&path)
+            }
+            // The name the file had when it held only approvals, so existing ones are kept.
+            (None, None) => audit.with_extension("approvals.sqlite"),
         };
         Ok(Config {
             file: file.to_owned(),
@@ -386,7 +406,8 @@ impl Config {
             accounts,
             agents,
             audit,
-            approvals,
+            state,
+            warnings,
             http: HttpConfig {
                 allowed_origins: raw.http.allowed_origins,
                 allowed_hosts: raw.http.allowed_hosts,
@@ -475,12 +496,12 @@ audit: audit.sqlite
     fn the_issue_s_example_loads_with_paths_beside_the_file() {
         let config = parse(GOOD).unwrap();
         assert_eq!(config.audit, Path::new("conf/audit.sqlite"));
-        assert_eq!(config.approvals, Path::new("conf/audit.approvals.sqlite"));
+        assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
         assert_eq!(
             config.accounts["demo"].token_store,
             Path::new("conf/tokens.json")
         );
-        let reader = config.agents["reader"].grant.clone().build().unwrap();
+        let reader = &config.agents["reader"].grant;
         let reader: Vec<&str> = reader.endpoints().map(|meta| meta.id).collect();
         assert_eq!(reader, ["user_info", "video_list", "video_query"]);
         assert_eq!(config.agents["poster"].approval, ApprovalMode::Writes);

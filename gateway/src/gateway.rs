@@ -6,17 +6,15 @@ use std::sync::{Arc, LazyLock};
 
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use tiktok_api::meta::{Access, Auth};
-use tiktok_api::runtime::audit::Decision;
-use tiktok_api::runtime::tools::TOOLS_JSON;
-use tiktok_api::{
-    AuditRecord, AuditSink, Client, Error, FileTokenStore, GrantedClient, SqliteAuditLog,
-    TokenStore,
+use tiktok_agent::tools::TOOLS_JSON;
+use tiktok_agent::{
+    AuditRecord, AuditSink, Decision, Error, GrantedClient, SqliteAuditLog, SqliteLedger, StateFile,
 };
+use tiktok_api::meta::{Access, Auth};
+use tiktok_api::{Client, FileTokenStore, TokenStore};
 
 use crate::approvals::{Approval, ApprovalError, Approvals, Ending};
 use crate::config::{ApprovalMode, Config, ConfigError, SecretSource};
-use crate::ledger::SqliteLedger;
 use crate::pii;
 
 /// The tool an agent with approvals asks about a held call with.
@@ -36,7 +34,13 @@ pub enum GatewayError {
     Approval(#[from] ApprovalError),
     /// A call failed.
     #[error(transparent)]
-    Api(#[from] Error),
+    Agent(#[from] Error),
+    /// The client failed outside a call (building it, reading a token store).
+    #[error(transparent)]
+    Client(#[from] tiktok_api::Error),
+    /// The state file failed.
+    #[error(transparent)]
+    State(#[from] tiktok_agent::StateError),
 }
 
 /// Every endpoint's tool, from the manifest `cargo xtask gen` wrote.
@@ -87,8 +91,9 @@ impl Gateway {
         let audit = SqliteAuditLog::open(&config.audit).map_err(|error| {
             GatewayError::Setup(format!("audit log {}: {error}", config.audit.display()))
         })?;
-        let approvals = Approvals::open(&config.approvals)?;
-        let ledger = SqliteLedger::open(&config.approvals).map_err(ApprovalError::from)?;
+        let state = StateFile::open(&config.state)?;
+        let approvals = Approvals::new(state.clone())?;
+        let ledger = SqliteLedger::new(state)?;
         Ok(Gateway {
             config: Arc::new(config),
             client,
@@ -132,7 +137,7 @@ impl Gateway {
             return Ok(open_id.clone());
         }
         let store = self.token_store(account)?;
-        let open_ids = store.open_ids().await.map_err(Error::from)?;
+        let open_ids = store.open_ids().await.map_err(tiktok_api::Error::from)?;
         match open_ids.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(GatewayError::Setup(format!(
@@ -155,14 +160,8 @@ impl Gateway {
         let open_id = self.open_id(&config.account).await?;
         let store: Arc<dyn TokenStore> = Arc::new(self.token_store(&config.account)?);
         let user = self.client.user(store, open_id);
-        let grant = config
-            .grant
-            .clone()
-            .build()
-            .map_err(|error| GatewayError::Setup(format!("agent {name}: {error}")))?;
         // Budgets are counted in the state file, shared by every process of this gateway.
-        let granted = user
-            .with_grant(grant, name)
+        let granted = GrantedClient::new(user, config.grant.clone(), name)
             .audit_to(Arc::new(self.audit.clone()))
             .budget_ledger(Arc::new(self.ledger.clone()));
         let all = ALL_TOOLS
@@ -254,7 +253,7 @@ impl Gateway {
         );
         AuditSink::record(&self.audit, &record)
             .await
-            .map_err(|error| GatewayError::Api(Error::Audit(error.to_string())))
+            .map_err(|error| GatewayError::Agent(Error::Audit(error)))
     }
 
     /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
@@ -360,16 +359,17 @@ pub fn is_app_scope(scope: tiktok_api::Scope) -> bool {
 
 /// An error as JSON for an agent: TikTok's code, message and log id when TikTok answered.
 pub fn error_json(error: &Error) -> Value {
-    let last = error.last();
     let mut value = json!({"message": error.to_string()});
-    if let Some(code) = last.code() {
-        value["code"] = json!(code.as_str());
-    }
-    if let Some(status) = last.status() {
-        value["status"] = json!(status);
-    }
-    if let Some(log_id) = last.log_id() {
-        value["log_id"] = json!(log_id);
+    if let Some(client) = error.client() {
+        if let Some(code) = client.code() {
+            value["code"] = json!(code.as_str());
+        }
+        if let Some(status) = client.status() {
+            value["status"] = json!(status);
+        }
+        if let Some(log_id) = client.log_id() {
+            value["log_id"] = json!(log_id);
+        }
     }
     value
 }
@@ -485,7 +485,7 @@ impl AgentHandle {
     fn approval_status(&self, arguments: &Value) -> Result<Value, GatewayError> {
         let Some(id) = arguments.get("id").and_then(Value::as_str) else {
             return Err(Error::InvalidArguments {
-                tool: APPROVAL_TOOL.into(),
+                tool: APPROVAL_TOOL,
                 path: "/id".into(),
                 message: "expected the approval id, a string".into(),
             }

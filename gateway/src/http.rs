@@ -82,8 +82,12 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
         )))
 }
 
-/// Serves `router` on `addr` until Ctrl-C or SIGTERM.
-pub async fn serve(router: Router, addr: SocketAddr) -> anyhow::Result<()> {
+/// Serves `router` on `addr` until `shutdown` (Ctrl-C or SIGTERM).
+pub async fn serve(
+    router: Router,
+    addr: SocketAddr,
+    mut shutdown: crate::Shutdown,
+) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening beyond loopback: every agent key travels in clear text unless a TLS proxy is in front");
     }
@@ -93,7 +97,7 @@ pub async fn serve(router: Router, addr: SocketAddr) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     eprintln!("tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp");
     axum::serve(listener, router)
-        .with_graceful_shutdown(crate::shutdown_signal())
+        .with_graceful_shutdown(async move { shutdown.wait().await })
         .await?;
     Ok(())
 }

@@ -7,8 +7,10 @@
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
 //!   per-agent keys (stdio needs no module of its own).
 //! - [`approvals`]: writes held for a human; [`accounts`]: login and token import;
-//!   [`pii`]: personal data masked in research results; [`audit_cli`]: reading the log;
-//!   [`ledger`]: budgets shared by every process of the gateway.
+//!   [`pii`]: personal data masked in research results; [`audit_cli`]: reading the log.
+//!
+//! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
+//! (approvals and budget counts) is one `tiktok_agent::StateFile`.
 
 pub mod accounts;
 pub mod approvals;
@@ -16,11 +18,9 @@ pub mod audit_cli;
 pub mod config;
 pub mod gateway;
 pub mod http;
-pub mod ledger;
 pub mod mcp;
 pub mod pii;
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in Unix milliseconds.
@@ -30,40 +30,42 @@ pub fn now_ms() -> i64 {
         .map_or(0, |since| since.as_millis() as i64)
 }
 
-/// Opens (or creates, owner-only: it holds agents' arguments) one of the gateway's SQLite
-/// files, in WAL mode with full sync, waiting for other processes' short transactions.
-pub(crate) fn open_private_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    tiktok_api::runtime::audit_sqlite::create_private(path).map_err(|error| {
-        rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!("{}: {error}", path.display())),
-        )
-    })?;
-    let connection = rusqlite::Connection::open(path)?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(connection)
+/// Ctrl-C and, on Unix, SIGTERM, caught from the moment this is made: make it once, at
+/// the start of `main`, so a signal that comes early is not lost, and wait on the same one
+/// however many times (a loop that polls and waits keeps it).
+#[derive(Debug)]
+pub struct Shutdown {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+impl Shutdown {
+    /// Installs the handlers (inside a Tokio runtime).
+    pub fn install() -> std::io::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
+    }
+
+    /// Resolves when a signal has come (at once if one came since the last wait).
+    pub async fn wait(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
-use tiktok_api::{AuditQuery, SqliteAuditLog};
-use tiktok_gateway::approvals::Approvals;
+use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile};
+use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::config::Config;
 use tiktok_gateway::gateway::{Gateway, error_json};
 use tiktok_gateway::mcp::GatewayServer;
@@ -162,8 +162,8 @@ enum AuditCommand {
         #[arg(long)]
         since: Option<String>,
         /// Only this decision (allowed, denied, invalid, intent, parked, approved, rejected).
-        #[arg(long)]
-        decision: Option<String>,
+        #[arg(long, value_parser = parse_decision)]
+        decision: Option<Decision>,
         /// Only this endpoint.
         #[arg(long)]
         endpoint: Option<String>,
@@ -193,11 +193,19 @@ async fn main() -> ExitCode {
         .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG").unwrap_or_else(
-                |_| tracing_subscriber::EnvFilter::new("warn,tiktok_api::audit=off"),
+                |_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"),
             ),
         )
         .init();
-    match run(Cli::parse().command).await {
+    // Signals are caught from here on, whatever the command does first.
+    let shutdown = match tiktok_gateway::Shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("tiktok-gateway: cannot catch signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(Cli::parse().command, shutdown).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("tiktok-gateway: {error}");
@@ -207,7 +215,21 @@ async fn main() -> ExitCode {
 }
 
 fn load(config: &ConfigArg) -> anyhow::Result<Config> {
-    Ok(Config::load(&config.config)?)
+    let config = Config::load(&config.config)?;
+    for warning in &config.warnings {
+        eprintln!("tiktok-gateway: warning: {warning}");
+    }
+    Ok(config)
+}
+
+fn parse_decision(name: &str) -> Result<Decision, String> {
+    Decision::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Decision::ALL
+            .iter()
+            .map(|decision| decision.as_str())
+            .collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 fn open(config: &ConfigArg) -> anyhow::Result<Gateway> {
@@ -226,7 +248,7 @@ fn who(by: Option<String>) -> String {
         .unwrap_or_else(|| "operator".into())
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve {
             config,
@@ -240,7 +262,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             match address {
                 Some(address) => {
                     let router = http::router(&gateway, agent.as_deref()).await?;
-                    http::serve(router, address).await?;
+                    http::serve(router, address, shutdown).await?;
                 }
                 None => {
                     let Some(agent) = agent else {
@@ -252,7 +274,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         .await?;
                     tokio::select! {
                         result = server.waiting() => { result?; }
-                        () = tiktok_gateway::shutdown_signal() => {}
+                        () = shutdown.wait() => {}
                     }
                 }
             }
@@ -260,8 +282,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {
                 let config = load(&config)?;
-                let approvals = Approvals::open(&config.approvals)?;
-                let list = approvals.list(if all { None } else { Some("pending") })?;
+                let approvals = Approvals::new(StateFile::open(&config.state)?)?;
+                let list = approvals.list(if all {
+                    None
+                } else {
+                    Some(ApprovalState::Pending)
+                })?;
                 if list.is_empty() {
                     eprintln!("no {}approvals", if all { "" } else { "pending " });
                 }
@@ -392,7 +418,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     query.last = None;
                     tokio::select! {
                         () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                        () = tiktok_gateway::shutdown_signal() => break,
+                        () = shutdown.wait() => break,
                     }
                 }
             }

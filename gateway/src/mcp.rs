@@ -12,7 +12,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
-use tiktok_api::{DenyReason, Error};
+use tiktok_agent::{DenyReason, Error};
 
 use crate::approvals::ApprovalError;
 use crate::gateway::{AgentHandle, GatewayError, Outcome, error_json};
@@ -122,7 +122,7 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             "pending_approval": id,
             "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
         }))),
-        Err(GatewayError::Api(error)) => api_error(name, &error),
+        Err(GatewayError::Agent(error)) => api_error(name, &error),
         Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {
             Ok(CallToolResult::structured_error(json!({
                 "message": format!("no approval {id:?} for this agent"),
@@ -153,10 +153,14 @@ fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {
                 "message": format!("arguments of {name} at {path:?}: {message}"),
             })))
         }
-        Error::Audit(problem) => Err(McpError::internal_error(
-            format!("the audit log failed ({problem}); the answer is withheld"),
-            None,
-        )),
+        Error::Audit(problem) => {
+            let detail = tiktok_agent::error_chain(problem);
+            tracing::error!(tool = name, error = %detail, "the audit log failed");
+            Err(McpError::internal_error(
+                "the audit log failed; the answer is withheld (its operator has the details in its log)",
+                None,
+            ))
+        }
         other => Ok(CallToolResult::structured_error(json!({
             "error": error_json(other)
         }))),

@@ -7,7 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
-use tiktok_api::runtime::tools::parse_arguments;
+use tiktok_agent::tools::parse_arguments;
 use tiktok_gateway::config::Config;
 
 const GOOD: &str = "\

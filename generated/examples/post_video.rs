@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
+use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{Client, PostInfo, PrivacyLevel};
 
 /// What to post.

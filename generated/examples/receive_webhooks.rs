@@ -14,8 +14,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::Parser;
-use tiktok_api::runtime::webhook_receiver::{WebhookEvent, WebhookReceiver};
 use tiktok_api::webhook::Verifier;
+use tiktok_api::webhook::receiver::{WebhookEvent, WebhookReceiver};
 use tokio::net::TcpListener;
 
 /// The path the receiver serves; the mock's demo app's callback URL ends with it.

@@ -180,13 +180,19 @@ pub fn decode_response<T: DeserializeOwned>(
     }
 }
 
-/// A decoded answer with its HTTP status and TikTok's `log_id` header (for the audit).
+/// A decoded answer with its HTTP status and TikTok's `log_id` header (what an audit keeps
+/// of a call): from [`crate::UserClient::execute_answer`] and
+/// [`crate::Client::execute_with_app_token`].
 #[cfg(feature = "client")]
-#[derive(Debug)]
-pub(crate) struct Answer<R> {
-    pub(crate) value: R,
-    pub(crate) status: u16,
-    pub(crate) log_id: Option<String>,
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Answer<R> {
+    /// The decoded `data` (or the OAuth answer).
+    pub value: R,
+    /// The HTTP status.
+    pub status: u16,
+    /// TikTok's request id, when it sent one.
+    pub log_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -76,34 +76,6 @@ pub enum Error {
     /// An upload could not be planned or its source could not be read.
     #[error("upload: {0}")]
     Upload(#[from] UploadError),
-    /// A granted client refused the call before sending anything: the agent's grant does not
-    /// cover it (see [`crate::runtime::grant::Grant`]).
-    #[error("{endpoint} refused by the grant: {reason}")]
-    Denied {
-        /// The endpoint id.
-        endpoint: &'static str,
-        /// What the grant lacks.
-        reason: crate::runtime::grant::DenyReason,
-    },
-    /// A tool call named no endpoint of the spec.
-    #[error("unknown tool {name:?}")]
-    UnknownTool {
-        /// The name asked for.
-        name: String,
-    },
-    /// A tool call's arguments break the tool's input schema.
-    #[error("arguments of {tool} at {path}: {message}")]
-    InvalidArguments {
-        /// The tool (endpoint id).
-        tool: String,
-        /// A JSON Pointer to the bad value (`""` for the whole arguments).
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An audit record could not be written; the call's answer is withheld.
-    #[error("audit: {0}")]
-    Audit(String),
     /// A retryable failure persisted: the policy gave up after `attempts` attempts. `last`
     /// is the last attempt's error (its `log_id` included).
     #[error("gave up after {attempts} attempts in {} ms: {last}", elapsed.as_millis())]

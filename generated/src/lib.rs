@@ -47,46 +47,49 @@
 mod r#gen;
 
 pub mod chunks;
+#[cfg(feature = "client")]
+mod client;
 mod envelope;
 mod error;
 pub mod meta;
 pub mod oauth;
-pub mod runtime;
-pub mod webhook;
-
+mod runtime;
 #[cfg(feature = "client")]
-mod client;
+pub mod tokens;
+#[cfg(feature = "client")]
+pub mod upload;
+pub mod webhook;
 
 pub use chunks::{ChunkPlan, ChunkRules};
 #[cfg(feature = "client")]
 pub use client::{AppCredentials, Client, ClientBuilder};
 pub use endpoints::{ENDPOINTS, endpoint};
+#[cfg(feature = "client")]
+pub use envelope::Answer;
 pub use envelope::{ApiErrorBody, OAuthErrorBody, decode_response};
-pub use error::Error;
-pub use error::UploadError;
+pub use error::{Error, UploadError};
 pub use r#gen::errors::{ERRORS, ErrorCode};
 pub use r#gen::fields::*;
 pub use r#gen::models::*;
 pub use r#gen::schemas::{ENUMS, SCHEMAS};
 pub use r#gen::scopes::Scope;
 pub use r#gen::webhooks::{WEBHOOK_EVENTS, WebhookContent, WebhookEventKind};
-#[cfg(feature = "audit-sqlite")]
-pub use runtime::audit_sqlite::{AuditQuery, ChainError, SqliteAuditLog};
-#[cfg(feature = "client")]
-pub use runtime::grant::BudgetLedger;
-pub use runtime::grant::{
-    Budget, BudgetLimit, DenyReason, Exhausted, Grant, GrantBuilder, GrantError,
-};
 #[cfg(feature = "client")]
 pub use runtime::{
-    audit::{AuditRecord, AuditSink, Decision, TracingAuditSink},
-    granted::GrantedClient,
-    limiter::LimiterMode,
-    paging::PageOptions,
-    retry::RetryPolicy,
-    tokens::{FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, TokenStoreError},
-    user::UserClient,
+    limiter::LimiterMode, paging::PageOptions, retry::RetryPolicy, user::UserClient,
 };
+#[cfg(feature = "client")]
+pub use tokens::{FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, TokenStoreError};
+
+/// `secrecy`, whose `SecretString` holds the tokens a [`TokenStore`] keeps: read one with
+/// `tiktok_api::secrecy::ExposeSecret` without depending on a matching version yourself.
+#[cfg(feature = "client")]
+pub use secrecy;
+
+/// The tool manifest `cargo xtask gen` writes to `generated/tools.json`: `{"tools": [...]}`,
+/// one MCP tool (name, description, `inputSchema`, annotations) per endpoint, from the same
+/// tables as the client. `tiktok-agent` checks tool arguments against those tables.
+pub const TOOLS_JSON: &str = include_str!("../tools.json");
 
 /// The endpoint table: one [`meta::EndpointMeta`] static per endpoint.
 pub mod endpoints {
@@ -101,4 +104,12 @@ pub mod schemas {
 /// Figures of the spec: hosts, token lifetimes, webhook delivery, upload and chunk rules.
 pub mod spec_constants {
     pub use crate::r#gen::constants::*;
+}
+
+/// Rate limits on the client's side: the [`LimiterMode`] of the client's local limiter and
+/// the [`SlidingWindow`] it counts in (also what `tiktok-agent`'s budgets count in).
+pub mod rate_limit {
+    #[cfg(feature = "client")]
+    pub use crate::runtime::limiter::LimiterMode;
+    pub use crate::runtime::window::SlidingWindow;
 }

@@ -25,8 +25,12 @@ impl HttpMethod {
     }
 }
 
-/// Whether an endpoint reads or changes state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Whether an endpoint reads or changes state. Ordered (`Read` before `Write`) and written
+/// `read` / `write` in JSON and YAML.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Access {
     /// Reads.
     Read,
@@ -50,6 +54,12 @@ impl Access {
             "write" => Some(Access::Write),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -138,6 +148,16 @@ pub struct ScopeBy {
     pub field: &'static str,
     /// Each value of the field and the scope it needs.
     pub scopes: &'static [(&'static str, Scope)],
+}
+
+impl ScopeBy {
+    /// The scope that `value` of the field needs, if the value is one the table names.
+    pub fn scope_for(&self, value: &str) -> Option<Scope> {
+        self.scopes
+            .iter()
+            .find(|(option, _)| *option == value)
+            .map(|(_, scope)| *scope)
+    }
 }
 
 /// An error an endpoint can return, with the HTTP status it uses for it.

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{post, put};
 use parking_lot::Mutex;
 use serde_json::json;
-use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
+use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{Client, Error, PostStatus, RetryPolicy};
 
 #[derive(Clone, Default)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{Control, PRIVATE_OPEN_ID};
 use serde_json::json;
-use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
+use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{ChunkPlan, PostStatus};
 
 /// A figure of `/proc/self/status` in bytes.

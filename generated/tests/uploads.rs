@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Control, PRIVATE_OPEN_ID, client, mock, user};
 use serde_json::json;
 use tiktok_api::chunks::ChunkError;
-use tiktok_api::runtime::upload::{PostTarget, UploadOptions, VideoSource};
+use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{Error, PostInfo, PostStatus, PrivacyLevel, UploadError, UserClient};
 
 /// A mock whose posts finish processing at once, its control API, and a handle for its

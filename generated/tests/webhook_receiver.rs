@@ -21,9 +21,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use common::Control;
 use serde_json::{Value, json};
-use tiktok_api::runtime::webhook_receiver::{
-    WebhookEvent, WebhookReceiver, WebhookReceiverBuilder,
-};
+use tiktok_api::webhook::receiver::{WebhookEvent, WebhookReceiver, WebhookReceiverBuilder};
 use tiktok_api::webhook::{SIGNATURE_HEADER, Verifier, signature_header};
 use tiktok_api::{WebhookContent, WebhookEventKind};
 use tiktok_mock::{ClockKind, MockServer};

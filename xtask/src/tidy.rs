@@ -54,11 +54,29 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
 /// Hand-written files allowed over [`MAX_LINES`]; `ARCHITECTURE.md` must name each and say why.
 const LONG_FILES: &[&str] = &["codegen/tests/validate.rs"];
 
+/// The workspace's crates by layer: each directory, and the workspace crates its
+/// `[dependencies]` may name (dev-dependencies are free). Apps depend on `tiktok-api`
+/// alone, so it names none; the agent layer sits on it, MCP on the agent layer.
+const CRATE_LAYERS: &[(&str, &[&str])] = &[
+    ("codegen", &[]),
+    ("generated", &[]),
+    ("agent", &["tiktok-api"]),
+    ("mock-server", &["tiktok-api"]),
+    ("gateway", &["tiktok-api", "tiktok-agent"]),
+    ("conformance", &["tiktok-api", "tiktok-mock"]),
+    ("bench", &["tiktok-api", "tiktok-mock", "tiktok-codegen"]),
+    ("xtask", &["tiktok-codegen", "tiktok-mock"]),
+];
+
+/// Crates `tiktok-api` must never depend on: what apps do not need.
+const NOT_IN_THE_CLIENT: &[&str] = &["rusqlite", "rmcp", "tiktok-agent", "tiktok-mock"];
+
 /// About 600 lines: the most a hand-written file should have.
 const MAX_LINES: usize = 620;
 
 /// The crates whose `src/` must be free of module cycles.
 const CRATES: &[&str] = &[
+    "agent",
     "codegen",
     "conformance",
     "gateway",
@@ -485,6 +503,61 @@ fn hand_written_files_stay_short_or_are_explained() {
             problems.push(format!(
                 "{path}: in LONG_FILES but ARCHITECTURE.md does not say why"
             ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The names in the `[dependencies]` table of `dir/Cargo.toml`.
+fn dependencies(dir: &str) -> Vec<String> {
+    let path = root().join(dir).join("Cargo.toml");
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+            continue;
+        }
+        if inside
+            && let Some((name, _)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            names.push(name.trim().trim_end_matches(".workspace").to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn crates_depend_only_on_the_layers_below() {
+    let mut problems = Vec::new();
+    let workspace: Vec<&str> = CRATE_LAYERS.iter().map(|(dir, _)| *dir).collect();
+    for (dir, allowed) in CRATE_LAYERS {
+        for name in dependencies(dir) {
+            if name.starts_with("tiktok-") && !allowed.contains(&name.as_str()) {
+                problems.push(format!(
+                    "{dir}/Cargo.toml depends on {name}, not a layer below it"
+                ));
+            }
+        }
+    }
+    for name in dependencies("generated") {
+        if NOT_IN_THE_CLIENT.contains(&name.as_str()) {
+            problems.push(format!(
+                "generated/Cargo.toml (tiktok-api) depends on {name}, which apps do not need"
+            ));
+        }
+    }
+    let members = fs::read_to_string(root().join("Cargo.toml")).expect("the workspace manifest");
+    for dir in CRATES {
+        if !workspace.contains(dir) {
+            problems.push(format!("{dir} has no place in CRATE_LAYERS"));
+        }
+        if !members.contains(&format!("\"{dir}\"")) {
+            problems.push(format!("{dir} is not a workspace member"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::envelope::Answer;
 use crate::meta::EndpointMeta;
-use crate::runtime::tokens::{DEFAULT_REFRESH_AHEAD, unix_now};
+use crate::tokens::{DEFAULT_REFRESH_AHEAD, unix_now};
 use crate::{Client, Error, ErrorCode};
 
 /// The cached client token of one [`Client`] and its expiry (Unix seconds).
@@ -46,8 +46,9 @@ impl Client {
     }
 
     /// Sends a call with the app's client token; a 401 `access_token_invalid` mints a new
-    /// one (once) and sends the call again.
-    pub(crate) async fn execute_with_app_token<B: Serialize + ?Sized, R: DeserializeOwned>(
+    /// one (once) and sends the call again. For the endpoints called with the app's
+    /// client token (`meta.auth` is `ClientToken`: the Research API).
+    pub async fn execute_with_app_token<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         meta: &'static EndpointMeta,
         fields: Option<String>,

@@ -2,8 +2,8 @@
 //! the spec's per-minute figure of each endpoint, so an app stays under TikTok's limits
 //! instead of learning them from 429s.
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::Error;
 use crate::meta::{Auth, EndpointMeta};
+use crate::runtime::window::SlidingWindow;
 
 /// What the limiter does with a call over the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +38,7 @@ type WindowKey = ([u8; 16], &'static str);
 pub(crate) struct RateLimiter {
     mode: LimiterMode,
     key: RandomState,
-    windows: Mutex<HashMap<WindowKey, VecDeque<Instant>>>,
+    windows: Mutex<HashMap<WindowKey, SlidingWindow>>,
 }
 
 impl RateLimiter {
@@ -70,35 +71,23 @@ impl RateLimiter {
             return Ok(());
         }
         let key = (self.token_key(token), endpoint.id);
-        let limit = endpoint.rate_limit.per_minute.max(1) as usize;
+        let limit = endpoint.rate_limit.per_minute.max(1);
         let window = Duration::from_secs(u64::from(endpoint.rate_limit.window_seconds.max(1)));
         loop {
             let wait = {
                 let mut windows = self.windows.lock();
+                let now = Instant::now().into_std();
                 if windows.len() > SWEEP_ABOVE {
-                    let now = Instant::now();
                     windows.retain(|_, sends| {
                         sends
-                            .back()
-                            .is_some_and(|last| now.duration_since(*last) < window)
+                            .last()
+                            .is_some_and(|last| now.saturating_duration_since(last) < window)
                     });
                 }
-                let now = Instant::now();
-                let sends = windows.entry(key).or_default();
-                while sends
-                    .front()
-                    .is_some_and(|first| now.duration_since(*first) >= window)
-                {
-                    sends.pop_front();
+                match windows.entry(key).or_default().try_take(now, limit, window) {
+                    Ok(()) => return Ok(()),
+                    Err(wait) => wait,
                 }
-                if sends.len() < limit {
-                    sends.push_back(now);
-                    return Ok(());
-                }
-                // The oldest send leaves the window at first + window.
-                sends.front().map_or(Duration::ZERO, |first| {
-                    (*first + window).duration_since(now)
-                })
             };
             match self.mode {
                 LimiterMode::FailFast => {

@@ -1,31 +1,16 @@
-//! The client's runtime, hand-written beside the generated code: retries, the local rate
-//! limiter, token stores and user handles, paging streams, the upload helper, grants,
-//! audit and tool calls (feature `client`), the SQLite audit log (feature `audit-sqlite`)
-//! and the webhook receiver (feature `webhook-receiver`).
+//! The client's runtime, hand-written beside the generated code (feature `client`):
+//! retries, the local rate limiter and its sliding window, user handles with their token
+//! refresh, the app's client token and paging streams. Private: what an app names is
+//! re-exported at the crate root or in `rate_limit`.
 
 #[cfg(feature = "client")]
 mod app_token;
 #[cfg(feature = "client")]
-pub mod audit;
-#[cfg(feature = "audit-sqlite")]
-pub mod audit_sqlite;
-mod budget;
-pub mod grant;
+pub(crate) mod limiter;
 #[cfg(feature = "client")]
-pub mod granted;
-
+pub(crate) mod paging;
 #[cfg(feature = "client")]
-pub mod limiter;
+pub(crate) mod retry;
 #[cfg(feature = "client")]
-pub mod paging;
-#[cfg(feature = "client")]
-pub mod retry;
-#[cfg(feature = "client")]
-pub mod tokens;
-pub mod tools;
-#[cfg(feature = "client")]
-pub mod upload;
-#[cfg(feature = "client")]
-pub mod user;
-#[cfg(feature = "webhook-receiver")]
-pub mod webhook_receiver;
+pub(crate) mod user;
+pub(crate) mod window;

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 
 use crate::envelope::Answer;
 use crate::meta::EndpointMeta;
-use crate::runtime::tokens::{StoredToken, TokenStore, unix_now};
+use crate::tokens::{StoredToken, TokenStore, unix_now};
 use crate::{Client, Error, ErrorCode, Revoked};
 
-pub use crate::runtime::tokens::DEFAULT_REFRESH_AHEAD;
+pub use crate::tokens::DEFAULT_REFRESH_AHEAD;
 
 /// Per-user state shared by every handle of one [`Client`]: the lock that makes a refresh
 /// single-flight, and a refreshed token the store could not save yet (so it is not lost).
@@ -180,7 +180,7 @@ impl UserClient {
     }
 
     /// [`UserClient::execute`], keeping the answer's HTTP status and `log_id`.
-    pub(crate) async fn execute_answer<B: Serialize + ?Sized, R: DeserializeOwned>(
+    pub async fn execute_answer<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         meta: &'static EndpointMeta,
         fields: Option<String>,

@@ -11,20 +11,37 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::envelope::Answer;
-use crate::meta::{Access, Auth, EndpointMeta};
-use crate::runtime::audit::{
+use tiktok_api::meta::{Access, Auth, EndpointMeta};
+use tiktok_api::{Answer, UserClient};
+
+use crate::audit::{
     AuditRecord, AuditSink, Decision, TracingAuditSink, needed_scopes, redact_arguments,
 };
-use crate::runtime::grant::{BudgetLedger, DenyReason, Grant};
-use crate::runtime::tools::{ToolArguments, parse_arguments};
-use crate::{Error, UserClient};
+use crate::budget::{BudgetError, BudgetLedger, MemoryLedger};
+use crate::error::Error;
+use crate::grant::{DenyReason, Grant};
+use crate::tools::{ToolArguments, parse_arguments};
 
 /// The longest tool name kept in an audit record of an unknown tool.
 const MAX_NAME_IN_RECORD: usize = 128;
 
-/// A [`UserClient`] narrowed by a [`Grant`], for one agent. Cheap to clone; clones share
-/// the grant's budgets. Made by [`UserClient::with_grant`].
+/// A [`UserClient`] narrowed by a [`Grant`], for one agent: every call is checked, counted
+/// against the grant's budgets and audited. Cheap to clone; clones share the budget ledger.
+///
+/// ```no_run
+/// # async fn example(user: tiktok_api::UserClient) -> Result<(), tiktok_agent::Error> {
+/// use tiktok_agent::{Grant, GrantedClient};
+/// use tiktok_api::Scope;
+///
+/// let grant = Grant::builder().scopes([Scope::UserInfoBasic]).read().build().expect("a valid grant");
+/// let agent = GrantedClient::new(user, grant, "profile-reader");
+/// let me = agent.call_tool("user_info", serde_json::json!({"fields": ["open_id", "display_name"]})).await?;
+/// println!("{me}");
+/// // Not granted: refused here, audited, never sent.
+/// assert!(agent.call_tool("video_list", serde_json::json!({"fields": ["id"]})).await.is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct GrantedClient {
     user: UserClient,
@@ -32,22 +49,7 @@ pub struct GrantedClient {
     agent: Arc<str>,
     sinks: Vec<Arc<dyn AuditSink>>,
     approval: Option<Arc<str>>,
-    ledger: Option<Arc<dyn BudgetLedger>>,
-}
-
-impl UserClient {
-    /// This handle narrowed by `grant` for the agent `agent`; its calls are audited to a
-    /// [`TracingAuditSink`] (add more with [`GrantedClient::audit_to`]).
-    pub fn with_grant(&self, grant: Grant, agent: impl Into<String>) -> GrantedClient {
-        GrantedClient {
-            user: self.clone(),
-            grant: Arc::new(grant),
-            agent: Arc::from(agent.into()),
-            sinks: vec![Arc::new(TracingAuditSink)],
-            approval: None,
-            ledger: None,
-        }
-    }
+    ledger: Arc<dyn BudgetLedger>,
 }
 
 /// What a call asked for, as the audit sees it.
@@ -58,16 +60,30 @@ struct Asked<'a> {
 }
 
 impl GrantedClient {
-    /// Also writes every record to `sink` (e.g. a `SqliteAuditLog`).
+    /// `user` narrowed by `grant` for the agent `agent`; its calls are audited to a
+    /// [`TracingAuditSink`] (add more with [`GrantedClient::audit_to`]) and its budgets
+    /// counted in memory (share them with [`GrantedClient::budget_ledger`]).
+    pub fn new(user: UserClient, grant: Grant, agent: impl Into<String>) -> GrantedClient {
+        GrantedClient {
+            user,
+            grant: Arc::new(grant),
+            agent: Arc::from(agent.into()),
+            sinks: vec![Arc::new(TracingAuditSink)],
+            approval: None,
+            ledger: Arc::new(MemoryLedger::default()),
+        }
+    }
+
+    /// Also writes every record to `sink` (e.g. a [`crate::SqliteAuditLog`]).
     pub fn audit_to(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.sinks.push(sink);
         self
     }
 
-    /// Counts the grant's budgets in `ledger` (shared by every process acting for this
-    /// agent) instead of in this client's memory.
+    /// Counts the grant's budgets in `ledger` (e.g. a [`crate::SqliteLedger`] shared by
+    /// every process acting for this agent) instead of in this client's memory.
     pub fn budget_ledger(mut self, ledger: Arc<dyn BudgetLedger>) -> Self {
-        self.ledger = Some(ledger);
+        self.ledger = ledger;
         self
     }
 
@@ -105,7 +121,10 @@ impl GrantedClient {
     ) -> Result<R, Error> {
         let body_value = match body {
             Some(body) => Some(serde_json::to_value(body).map_err(|error| {
-                Error::InvalidRequest(format!("{}: the body is not JSON: {error}", meta.id))
+                tiktok_api::Error::InvalidRequest(format!(
+                    "{}: the body is not JSON: {error}",
+                    meta.id
+                ))
             })?),
             None => None,
         };
@@ -125,7 +144,7 @@ impl GrantedClient {
         meta: &'static EndpointMeta,
         fields: Option<String>,
         body: Option<&B>,
-    ) -> Result<Answer<R>, Error> {
+    ) -> Result<Answer<R>, tiktok_api::Error> {
         if meta.auth == Auth::ClientToken {
             self.user
                 .client()
@@ -202,7 +221,7 @@ impl GrantedClient {
         name: &str,
         arguments: &Value,
     ) -> Result<(&'static EndpointMeta, ToolArguments), Error> {
-        let Some(meta) = crate::endpoint(name) else {
+        let Some(meta) = tiktok_api::endpoint(name) else {
             let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
             shown.retain(|c| !c.is_control());
             let record = self.record(&shown, Decision::Invalid, Some("unknown tool".into()));
@@ -226,7 +245,7 @@ impl GrantedClient {
                 let record = self.record(meta.id, Decision::Invalid, Some(reason));
                 self.write(record).await?;
                 Err(Error::InvalidArguments {
-                    tool: meta.id.to_string(),
+                    tool: meta.id,
                     path: bad.path,
                     message: bad.message,
                 })
@@ -238,7 +257,7 @@ impl GrantedClient {
     async fn run<R>(
         &self,
         asked: Asked<'_>,
-        send: impl Future<Output = Result<Answer<R>, Error>>,
+        send: impl Future<Output = Result<Answer<R>, tiktok_api::Error>>,
     ) -> Result<R, Error> {
         let meta = asked.meta;
         if let Err(reason) = self.grant.check_call(meta, asked.fields, asked.body) {
@@ -267,32 +286,29 @@ impl GrantedClient {
             Err(error) => {
                 record.status = error.status();
                 record.log_id = error.log_id().map(str::to_owned);
-                record.reason = Some(error.to_string());
+                record.reason = Some(crate::error_chain(error));
             }
         }
         self.write(record).await?;
-        result.map(|answer| answer.value)
+        Ok(result?.value)
     }
 
-    /// Takes one call of `meta` from the budgets, in the shared ledger if there is one.
+    /// Takes one call of `meta` from the grant's budgets in the ledger.
     async fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
-        let Some(ledger) = &self.ledger else {
-            return self.grant.take_budget(meta);
-        };
         let limits = self.grant.budget_limits(meta);
         if limits.is_empty() {
             return Ok(());
         }
-        ledger
+        self.ledger
             .take(&self.agent, meta, &limits)
             .await
             .map_err(|problem| match problem {
-                Ok(exhausted) => DenyReason::BudgetExhausted {
+                BudgetError::Exhausted(exhausted) => DenyReason::BudgetExhausted {
                     budget: exhausted.budget,
                     limit: exhausted.limit,
                     retry_after: exhausted.retry_after,
                 },
-                Err(failure) => DenyReason::BudgetUnavailable(failure),
+                BudgetError::Unavailable(failure) => DenyReason::BudgetUnavailable(failure),
             })
     }
 
@@ -325,9 +341,7 @@ impl GrantedClient {
     /// the answer.
     async fn write(&self, record: AuditRecord) -> Result<(), Error> {
         for sink in &self.sinks {
-            sink.record(&record)
-                .await
-                .map_err(|error| Error::Audit(error.to_string()))?;
+            sink.record(&record).await.map_err(Error::Audit)?;
         }
         Ok(())
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use common::{DEMO_OPEN_ID, client, mock, user};
 use serde_json::json;
-use tiktok_api::{Decision, Grant, Scope, SqliteAuditLog, TokenStore};
+use tiktok_agent::{Decision, Grant, GrantedClient, SqliteAuditLog};
+use tiktok_api::{Scope, TokenStore};
 
 /// Every byte of the log's files (the database, its WAL and shared memory).
 fn file_bytes(dir: &Path) -> Vec<u8> {
@@ -53,9 +54,7 @@ async fn every_call_is_one_committed_chained_record_without_secrets() {
         .calls_per_minute(3)
         .build()
         .unwrap();
-    let granted = user
-        .with_grant(grant, "reader")
-        .audit_to(Arc::new(log.clone()));
+    let granted = GrantedClient::new(user, grant, "reader").audit_to(Arc::new(log.clone()));
 
     let calls = [
         (
@@ -113,7 +112,7 @@ async fn every_call_is_one_committed_chained_record_without_secrets() {
     assert_eq!(log.verify(), Ok(8));
 
     let token = store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
-    use secrecy::ExposeSecret;
+    use tiktok_api::secrecy::ExposeSecret;
     let bytes = file_bytes(dir.path());
     assert!(!contains(&bytes, token.access_token.expose_secret()));
     assert!(!contains(
@@ -132,10 +131,12 @@ async fn log_with(path: &Path, count: usize) -> SqliteAuditLog {
         .base_url("http://127.0.0.1:9")
         .build()
         .unwrap();
-    let granted = client
-        .user_with_access_token("act.never-sent")
-        .with_grant(Grant::builder().read().build().unwrap(), "nobody")
-        .audit_to(Arc::new(log.clone()));
+    let granted = GrantedClient::new(
+        client.user_with_access_token("act.never-sent"),
+        Grant::builder().read().build().unwrap(),
+        "nobody",
+    )
+    .audit_to(Arc::new(log.clone()));
     for _ in 0..count {
         assert!(granted.call_tool("video_init", json!({})).await.is_err());
     }
@@ -156,10 +157,7 @@ async fn reopening_the_file_finds_every_record_and_the_chain_intact() {
     assert_eq!(more.verify(), Ok(6));
     let records = more.records().unwrap();
     assert_eq!(records[5].prev_hash, records[4].hash);
-    assert_eq!(
-        records[0].prev_hash,
-        tiktok_api::runtime::audit_sqlite::GENESIS_HASH
-    );
+    assert_eq!(records[0].prev_hash, tiktok_agent::GENESIS_HASH);
     // The log and its WAL files are the owner's only.
     #[cfg(unix)]
     for name in ["audit.sqlite", "audit.sqlite-wal", "audit.sqlite-shm"] {

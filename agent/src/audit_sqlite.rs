@@ -4,13 +4,15 @@
 //! changed, removed or inserted after the fact.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::runtime::audit::{AuditError, AuditRecord, AuditSink, canonical_json};
+use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json};
 
 /// The `prev_hash` of the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -61,32 +63,6 @@ pub struct SqliteAuditLog {
     connection: Arc<Mutex<Connection>>,
 }
 
-/// Creates `path` readable and writable by its owner only, if it does not exist yet.
-///
-/// An existing file is never opened here: closing any descriptor of a database file drops
-/// every POSIX lock this process holds on it, including those of open SQLite connections.
-pub fn create_private(path: &Path) -> std::io::Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => Err(error),
-    }
-}
-
-fn sql_error(error: rusqlite::Error) -> AuditError {
-    AuditError(format!("sqlite: {error}"))
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -95,69 +71,51 @@ impl SqliteAuditLog {
     /// Opens (or creates, owner-only) the log at `path`, in WAL mode with full sync. SQLite
     /// gives its `-wal` and `-shm` files the database file's permissions.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
-        create_private(path.as_ref())
-            .map_err(|error| AuditError(format!("{}: {error}", path.as_ref().display())))?;
-        let connection = Connection::open(path).map_err(sql_error)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql_error)?;
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(sql_error)?;
-        // Several processes may append (a gateway and its approvals command): wait for
-        // each other's short transactions instead of failing.
-        connection
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql_error)?;
-        connection.execute_batch(SCHEMA).map_err(sql_error)?;
+        // Several processes may append (a gateway and its approvals command): the
+        // connection waits for each other's short transactions instead of failing.
+        let connection = crate::state::open_sqlite(path.as_ref())?;
+        connection.execute_batch(SCHEMA)?;
         Ok(SqliteAuditLog {
             connection: Arc::new(Mutex::new(connection)),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.connection.lock()
     }
 
     /// Appends `record` after the last one and commits; returns its sequence number.
     pub fn append(&self, record: &AuditRecord) -> Result<u64, AuditError> {
         let mut connection = self.lock();
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql_error)?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let last: Option<(u64, String)> = transaction
             .query_row(
                 "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .optional()
-            .map_err(sql_error)?;
+            .optional()?;
         let (seq, prev_hash) = match last {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
         let entry = entry_text(seq, &prev_hash, record)?;
         let hash = sha256_hex(entry.as_bytes());
-        transaction
-            .execute(
-                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
+        transaction.execute(
+            "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    seq,
-                    record.time_ms,
-                    record.agent,
-                    record.endpoint,
-                    record.decision.as_str(),
-                    entry,
-                    hash
-                ],
-            )
-            .map_err(sql_error)?;
-        transaction.commit().map_err(sql_error)?;
+            params![
+                seq,
+                record.time_ms,
+                record.agent,
+                record.endpoint,
+                record.decision.as_str(),
+                entry,
+                hash
+            ],
+        )?;
+        transaction.commit()?;
         Ok(seq)
     }
 
@@ -169,39 +127,41 @@ impl SqliteAuditLog {
     /// The records `query` selects, oldest first, as stored (not verified).
     pub fn query(&self, query: &AuditQuery) -> Result<Vec<StoredRecord>, AuditError> {
         let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit
+        let mut statement = connection.prepare(
+            "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit
                  WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR time_ms >= ?2)
                    AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR endpoint = ?4)
                    AND seq > ?5
                  ORDER BY seq DESC LIMIT ?6",
-            )
-            .map_err(sql_error)?;
+        )?;
         let limit = query.last.map_or(-1, |last| last as i64);
-        let rows = statement
-            .query_map(
-                params![
-                    query.agent,
-                    query.since_ms,
-                    query.decision,
-                    query.endpoint,
-                    query.after_seq,
-                    limit
-                ],
-                row,
-            )
-            .map_err(sql_error)?;
-        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
+        let rows = statement.query_map(
+            params![
+                query.agent,
+                query.since_ms,
+                query.decision.map(Decision::as_str),
+                query.endpoint,
+                query.after_seq,
+                limit
+            ],
+            row,
+        )?;
+        let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
         rows.reverse();
         drop(statement);
         drop(connection);
         rows.into_iter()
             .map(|row| {
-                let entry: Value = serde_json::from_str(&row.entry)
-                    .map_err(|error| AuditError(format!("record {}: {error}", row.seq)))?;
-                let (prev_hash, record) = split_entry(entry)
-                    .map_err(|problem| AuditError(format!("record {}: {problem}", row.seq)))?;
+                let entry: Value =
+                    serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
+                        seq: row.seq,
+                        problem: error.to_string(),
+                    })?;
+                let (prev_hash, record) =
+                    split_entry(entry).map_err(|problem| AuditError::Corrupt {
+                        seq: row.seq,
+                        problem,
+                    })?;
                 Ok(StoredRecord {
                     seq: row.seq,
                     prev_hash,
@@ -217,7 +177,7 @@ impl SqliteAuditLog {
     pub fn verify(&self) -> Result<u64, ChainError> {
         let rows = self.rows().map_err(|error| ChainError {
             seq: 0,
-            problem: error.0,
+            problem: crate::error_chain(&error),
         })?;
         let mut prev_hash = GENESIS_HASH.to_string();
         let mut expected_seq = 1;
@@ -269,13 +229,12 @@ impl SqliteAuditLog {
 
     fn rows(&self) -> Result<Vec<Row>, AuditError> {
         let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
-            )
-            .map_err(sql_error)?;
-        let rows = statement.query_map([], row).map_err(sql_error)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+        let mut statement = connection.prepare(
+            "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
+        )?;
+        let rows = statement.query_map([], row)?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(AuditError::from)
     }
 }
 
@@ -298,8 +257,8 @@ pub struct AuditQuery {
     pub agent: Option<String>,
     /// Only those decided at or after this time (Unix milliseconds).
     pub since_ms: Option<i64>,
-    /// Only those with this decision (`allowed`, `denied`, ...).
-    pub decision: Option<String>,
+    /// Only those with this decision.
+    pub decision: Option<Decision>,
     /// Only calls of this endpoint.
     pub endpoint: Option<String>,
     /// Only those after this sequence number.
@@ -320,7 +279,10 @@ struct Row {
 
 /// The canonical entry: the record's fields with `seq` and `prev_hash`.
 fn entry_text(seq: u64, prev_hash: &str, record: &AuditRecord) -> Result<String, AuditError> {
-    let mut value = serde_json::to_value(record).map_err(|error| AuditError(error.to_string()))?;
+    let mut value = serde_json::to_value(record).map_err(|error| AuditError::Corrupt {
+        seq,
+        problem: error.to_string(),
+    })?;
     if let Value::Object(object) = &mut value {
         object.insert("seq".into(), seq.into());
         object.insert("prev_hash".into(), prev_hash.into());
@@ -348,7 +310,7 @@ impl AuditSink for SqliteAuditLog {
         let record = record.clone();
         tokio::task::spawn_blocking(move || log.append(&record))
             .await
-            .map_err(|error| AuditError(format!("audit writer stopped: {error}")))?
+            .map_err(AuditError::Worker)?
             .map(|_| ())
     }
 }

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::UserClient;
 use crate::chunks::ChunkPlan;
 use crate::meta::Access;
-use crate::runtime::user::UserClient;
 use crate::{
     ContentInitRequest, Error, InboxVideoInitRequest, PostInfo, PostStatus, PublishStatus, Source,
     StatusFetchRequest, UploadError, VideoInitRequest, VideoSourceInfo, decode_response,

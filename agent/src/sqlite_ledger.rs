@@ -1,14 +1,14 @@
-//! The agents' budgets counted in the gateway's state file, so that every process acting
-//! for an agent (stdio sessions side by side, `serve --http`, `approvals approve`) shares
-//! them: each call's check and count is one `IMMEDIATE` transaction.
+//! Budgets counted in a [`StateFile`], so that every process acting for an agent (a
+//! gateway's stdio sessions side by side, `serve --http`, `approvals approve`) shares them:
+//! each call's check and count is one `IMMEDIATE` transaction.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use tiktok_api::meta::{Access, EndpointMeta};
-use tiktok_api::{Budget, BudgetLedger, BudgetLimit, Exhausted};
+
+use crate::budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted};
+use crate::state::StateFile;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS budget_use (
@@ -23,38 +23,27 @@ CREATE INDEX IF NOT EXISTS budget_use_agent_time ON budget_use (agent, time_ms);
 /// The longest window any budget has; older uses are dropped.
 const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Budget uses in SQLite. Cheap to clone.
+/// Budget uses in the state file. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteLedger {
-    connection: Arc<Mutex<Connection>>,
+    state: StateFile,
 }
 
 impl SqliteLedger {
-    /// Opens (or creates, owner-only) the ledger in the file at `path`.
-    pub fn open(path: &Path) -> Result<SqliteLedger, rusqlite::Error> {
-        let connection = crate::open_private_sqlite(path)?;
-        connection.execute_batch(SCHEMA)?;
-        Ok(SqliteLedger {
-            connection: Arc::new(Mutex::new(connection)),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        match self.connection.lock() {
-            Ok(connection) => connection,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    /// The ledger in `state` (its table created if missing).
+    pub fn new(state: StateFile) -> Result<SqliteLedger, crate::state::StateError> {
+        state.with(|connection| connection.execute_batch(SCHEMA))?;
+        Ok(SqliteLedger { state })
     }
 
     /// The check and count of one call at `now_ms`, in one transaction.
     fn take_at(
-        &self,
+        connection: &mut Connection,
         agent: &str,
         meta: &EndpointMeta,
         limits: &[BudgetLimit],
         now_ms: i64,
     ) -> Result<Result<(), Exhausted>, rusqlite::Error> {
-        let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for limit in limits {
             let since = now_ms - limit.window.as_millis() as i64;
@@ -75,7 +64,7 @@ impl SqliteLedger {
                     Duration::from_millis((oldest - since).max(0) as u64)
                 });
                 return Ok(Err(Exhausted {
-                    budget: limit.budget.clone(),
+                    budget: limit.budget,
                     limit: limit.limit,
                     retry_after,
                 }));
@@ -101,36 +90,53 @@ impl BudgetLedger for SqliteLedger {
         agent: &str,
         meta: &'static EndpointMeta,
         limits: &[BudgetLimit],
-    ) -> Result<(), Result<Exhausted, String>> {
-        let ledger = self.clone();
+    ) -> Result<(), BudgetError> {
         let agent = agent.to_string();
         let limits = limits.to_vec();
-        let taken = tokio::task::spawn_blocking(move || {
-            ledger.take_at(&agent, meta, &limits, crate::now_ms())
-        })
-        .await;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let taken = self
+            .state
+            .run(move |connection| SqliteLedger::take_at(connection, &agent, meta, &limits, now_ms))
+            .await;
         match taken {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(exhausted))) => Err(Ok(exhausted)),
-            Ok(Err(error)) => Err(Err(error.to_string())),
-            Err(error) => Err(Err(error.to_string())),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(exhausted)) => Err(BudgetError::Exhausted(exhausted)),
+            Err(failure) => Err(BudgetError::Unavailable(crate::error_chain(&failure))),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use tiktok_api::endpoints::{INBOX_VIDEO_INIT, VIDEO_LIST};
+
+    use super::*;
+
+    fn open(path: &std::path::Path) -> SqliteLedger {
+        SqliteLedger::new(StateFile::open(path).unwrap()).unwrap()
+    }
+
+    /// One check and count at `now_ms`.
+    fn take(
+        ledger: &SqliteLedger,
+        agent: &str,
+        meta: &EndpointMeta,
+        limits: &[BudgetLimit],
+        now_ms: i64,
+    ) -> Result<(), Exhausted> {
+        ledger
+            .state
+            .with(|connection| SqliteLedger::take_at(connection, agent, meta, limits, now_ms))
+            .unwrap()
+    }
 
     #[test]
     fn two_ledgers_on_one_file_share_the_budget() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        let (one, two) = (
-            SqliteLedger::open(&path).unwrap(),
-            SqliteLedger::open(&path).unwrap(),
-        );
+        let (one, two) = (open(&path), open(&path));
         let per_minute = [BudgetLimit {
             budget: Budget::CallsPerMinute,
             limit: 3,
@@ -144,12 +150,8 @@ mod tests {
                 } else {
                     two.clone()
                 };
-                let per_minute = per_minute.clone();
                 std::thread::spawn(move || {
-                    ledger
-                        .take_at("reader", &VIDEO_LIST, &per_minute, now)
-                        .unwrap()
-                        .is_ok()
+                    take(&ledger, "reader", &VIDEO_LIST, &per_minute, now).is_ok()
                 })
             })
             .collect();
@@ -158,37 +160,18 @@ mod tests {
             .map(|thread| usize::from(thread.join().unwrap()))
             .sum::<usize>();
         assert_eq!(taken, 3);
-        let refused = one
-            .take_at("reader", &VIDEO_LIST, &per_minute, now + 59_000)
-            .unwrap()
-            .unwrap_err();
+        let refused = take(&one, "reader", &VIDEO_LIST, &per_minute, now + 59_000).unwrap_err();
         assert_eq!(refused.retry_after, Duration::from_secs(1));
         // Another agent, and the window moved on: room again.
-        assert!(
-            one.take_at("other", &VIDEO_LIST, &per_minute, now)
-                .unwrap()
-                .is_ok()
-        );
-        assert!(
-            one.take_at("reader", &VIDEO_LIST, &per_minute, now + 60_000)
-                .unwrap()
-                .is_ok()
-        );
+        assert!(take(&one, "other", &VIDEO_LIST, &per_minute, now).is_ok());
+        assert!(take(&one, "reader", &VIDEO_LIST, &per_minute, now + 60_000).is_ok());
         // Writes per day count writes only.
         let daily = [BudgetLimit {
             budget: Budget::WritesPerDay,
             limit: 1,
             window: KEEP,
         }];
-        assert!(
-            two.take_at("reader", &INBOX_VIDEO_INIT, &daily, now)
-                .unwrap()
-                .is_ok()
-        );
-        assert!(
-            two.take_at("reader", &INBOX_VIDEO_INIT, &daily, now + 1)
-                .unwrap()
-                .is_err()
-        );
+        assert!(take(&two, "reader", &INBOX_VIDEO_INIT, &daily, now).is_ok());
+        assert!(take(&two, "reader", &INBOX_VIDEO_INIT, &daily, now + 1).is_err());
     }
 }

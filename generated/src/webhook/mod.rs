@@ -8,6 +8,9 @@ use subtle::ConstantTimeEq;
 
 use crate::{WebhookContent, WebhookEventKind};
 
+#[cfg(feature = "webhook-receiver")]
+pub mod receiver;
+
 /// The signature header's name (compare it case-insensitively; TikTok's example writes `Tiktok-Signature`).
 pub const SIGNATURE_HEADER: &str = "TikTok-Signature";
 

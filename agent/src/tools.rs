@@ -4,11 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::meta::{EndpointMeta, SchemaMeta, TypeMeta};
-
-/// The tool manifest `cargo xtask gen` writes to `generated/tools.json`: `{"tools": [...]}`,
-/// one MCP tool (name, description, `inputSchema`, annotations) per endpoint.
-pub const TOOLS_JSON: &str = include_str!("../../tools.json");
+pub use tiktok_api::TOOLS_JSON;
+use tiktok_api::meta::{EndpointMeta, SchemaMeta, TypeMeta};
 
 /// A tool call's arguments, checked and split for the request.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +129,7 @@ fn check_required(
 fn check(
     path: &str,
     ty: &TypeMeta,
-    field: &crate::meta::FieldMeta,
+    field: &tiktok_api::meta::FieldMeta,
     value: &Value,
 ) -> Result<(), ArgumentError> {
     match (ty, value) {
@@ -182,7 +179,7 @@ fn check(
             {
                 return Err(error(path, format!("expected at most {max} items")));
             }
-            let plain = crate::meta::FieldMeta {
+            let plain = tiktok_api::meta::FieldMeta {
                 min_items: None,
                 max_items: None,
                 ..*field
@@ -248,8 +245,8 @@ fn pointer_escape(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::{USER_INFO, VIDEO_LIST, VIDEO_QUERY};
     use serde_json::json;
+    use tiktok_api::endpoints::{USER_INFO, VIDEO_LIST, VIDEO_QUERY};
 
     fn path_of(meta: &EndpointMeta, arguments: Value) -> String {
         parse_arguments(meta, &arguments).unwrap_err().path

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
-//! use tiktok_api::runtime::webhook_receiver::{WebhookEvent, WebhookReceiver};
+//! use tiktok_api::webhook::receiver::{WebhookEvent, WebhookReceiver};
 //! use tiktok_api::webhook::Verifier;
 //!
 //! let receiver = WebhookReceiver::new(
@@ -38,6 +38,10 @@
 //! too; should the handler then fail, the first copy's 500 makes TikTok send it again.
 //! Bodies are read through axum's `Bytes` extractor, so axum's default body limit (2 MB)
 //! applies.
+
+/// `axum`, whose `Router` and `MethodRouter` the receiver plugs into: build your router with
+/// `tiktok_api::webhook::receiver::axum` without depending on a matching version yourself.
+pub use axum;
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;

@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use common::{Control, DEMO_OPEN_ID, client, mock, user};
 use serde_json::{Value, json};
-use tiktok_api::meta::Access;
-use tiktok_api::runtime::audit::AuditError;
-use tiktok_api::{
-    AuditRecord, AuditSink, Budget, Decision, DenyReason, Error, Grant, GrantedClient, Scope,
-    UserInfoData, endpoints,
+use tiktok_agent::{
+    AuditError, AuditRecord, AuditSink, Budget, Decision, DenyReason, Error, Grant, GrantedClient,
 };
+use tiktok_api::meta::Access;
+use tiktok_api::{Scope, UserInfoData, endpoints};
 
 /// Keeps every record in memory.
 #[derive(Debug, Default)]
@@ -50,7 +49,7 @@ async fn granted(control: &Control, grant: Grant) -> (GrantedClient, Arc<Records
     ];
     let (user, _) = user(&client, control, DEMO_OPEN_ID, &scopes, 3600).await;
     let records = Arc::new(Records::default());
-    let granted = user.with_grant(grant, "reader").audit_to(records.clone());
+    let granted = GrantedClient::new(user.clone(), grant, "reader").audit_to(records.clone());
     (granted, records)
 }
 
@@ -98,7 +97,7 @@ async fn a_read_only_grant_refuses_video_init_before_sending() {
     for record in records.iter() {
         assert_eq!(record.decision, Decision::Denied);
         assert_eq!(record.reason.as_deref(), Some("write access not granted"));
-        assert_eq!(record.access.as_deref(), Some("write"));
+        assert_eq!(record.access, Some(Access::Write));
         assert_eq!(record.open_id, DEMO_OPEN_ID);
         assert_eq!(record.status, None);
     }

@@ -1,13 +1,13 @@
 //! Audit records of granted calls: one per call, allowed or refused, with arguments
 //! stripped of secrets and personal data, and the sinks they go to (a `tracing` event
-//! here; the hash-chained SQLite log in `runtime::audit_sqlite`).
+//! here; the hash-chained SQLite log in [`crate::SqliteAuditLog`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::meta::{EndpointMeta, TypeMeta};
+use tiktok_api::meta::{Access, EndpointMeta, TypeMeta};
 
 /// What became of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,24 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision.
+    pub const ALL: [Decision; 7] = [
+        Decision::Allowed,
+        Decision::Denied,
+        Decision::Invalid,
+        Decision::Intent,
+        Decision::Parked,
+        Decision::Approved,
+        Decision::Rejected,
+    ];
+
+    /// The decision named `name` (as [`Decision::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Decision> {
+        Decision::ALL
+            .into_iter()
+            .find(|decision| decision.as_str() == name)
+    }
+
     /// Its name in records: `allowed`, `denied`, `invalid`, `intent`, `parked`, `approved`
     /// or `rejected`.
     pub const fn as_str(self) -> &'static str {
@@ -61,7 +79,7 @@ pub struct AuditRecord {
     /// The scopes the call needs: the endpoint's (any one) and the requested fields'.
     pub scopes: Vec<String>,
     /// `read` or `write`, for a known endpoint.
-    pub access: Option<String>,
+    pub access: Option<Access>,
     /// Allowed, denied or invalid.
     pub decision: Decision,
     /// Why it was refused, or the error an allowed call ended with.
@@ -94,9 +112,9 @@ impl AuditRecord {
         reason: Option<String>,
         approval: Option<&str>,
     ) -> AuditRecord {
-        let meta = crate::endpoint(tool);
+        let meta = tiktok_api::endpoint(tool);
         let parsed = meta.and_then(|meta| {
-            crate::runtime::tools::parse_arguments(meta, arguments)
+            crate::tools::parse_arguments(meta, arguments)
                 .ok()
                 .map(|parsed| (meta, parsed))
         });
@@ -119,7 +137,7 @@ impl AuditRecord {
             open_id: open_id.to_string(),
             endpoint: tool.to_string(),
             scopes,
-            access: meta.map(|meta| meta.access.as_str().to_string()),
+            access: meta.map(|meta| meta.access),
             decision,
             reason,
             status: None,
@@ -131,10 +149,31 @@ impl AuditRecord {
     }
 }
 
-/// An audit record could not be kept.
+/// An audit record could not be kept (or read back).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AuditError(pub String);
+#[non_exhaustive]
+pub enum AuditError {
+    /// The SQLite log could not be opened.
+    #[error("audit log")]
+    Open(#[from] crate::state::StateError),
+    /// SQLite failed.
+    #[error("audit log")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored record is not one this crate wrote.
+    #[error("audit record {seq}: {problem}")]
+    Corrupt {
+        /// Its sequence number.
+        seq: u64,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The blocking task that wrote the record stopped.
+    #[error("the audit writer stopped")]
+    Worker(#[source] tokio::task::JoinError),
+    /// A sink of the application's own failed.
+    #[error("{0}")]
+    Sink(String),
+}
 
 /// Where audit records go. A granted client waits for every sink before answering, so a
 /// durable sink has the record before the caller sees the result.
@@ -144,7 +183,7 @@ pub trait AuditSink: Send + Sync + fmt::Debug {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
 }
 
-/// Emits each record as a `tracing` event (target `tiktok_api::audit`, level INFO for
+/// Emits each record as a `tracing` event (target `tiktok_agent::audit`, level INFO for
 /// allowed calls, WARN for refused ones).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingAuditSink;
@@ -157,14 +196,14 @@ impl AuditSink for TracingAuditSink {
         macro_rules! emit {
             ($level:expr) => {
                 tracing::event!(
-                    target: "tiktok_api::audit",
+                    target: "tiktok_agent::audit",
                     $level,
                     time_ms = record.time_ms,
                     agent = %record.agent,
                     open_id = %record.open_id,
                     endpoint = %record.endpoint,
                     scopes = %scopes,
-                    access = record.access.as_deref().unwrap_or(""),
+                    access = record.access.map_or("", Access::as_str),
                     decision = record.decision.as_str(),
                     reason = record.reason.as_deref().unwrap_or(""),
                     status = record.status.unwrap_or(0),
@@ -302,8 +341,8 @@ fn write_canonical(value: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::{USER_INFO, VIDEO_INIT};
     use serde_json::json;
+    use tiktok_api::endpoints::{USER_INFO, VIDEO_INIT};
 
     #[test]
     fn arguments_keep_ids_and_enums_and_drop_text() {

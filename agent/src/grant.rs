@@ -1,17 +1,16 @@
 //! Grants: what one agent may do with a user's account (scopes, read and/or write access,
 //! an optional allow-list of endpoints, budgets), checked locally against the generated
-//! endpoint and schema tables before anything is sent.
+//! endpoint and schema tables before anything is sent. A grant is only rules: its budgets
+//! are counted by a [`crate::BudgetLedger`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::Scope;
-use crate::meta::{Access, Auth, EndpointMeta};
-#[cfg(feature = "client")]
-pub use crate::runtime::budget::BudgetLedger;
-use crate::runtime::budget::Budgets;
-pub use crate::runtime::budget::{Budget, BudgetLimit, Exhausted};
+use tiktok_api::Scope;
+use tiktok_api::meta::{Access, Auth, EndpointMeta};
+
+use crate::budget::{Budget, BudgetLimit, DAY, MINUTE};
 
 /// Why a grant refuses a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,14 +93,11 @@ impl fmt::Display for DenyReason {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GrantError {
-    /// The allow-list or a per-endpoint budget names an endpoint the spec does not have.
-    #[error("unknown endpoint {0:?}")]
-    UnknownEndpoint(String),
     /// A budget is larger than what TikTok itself allows for the endpoints granted.
     #[error("budget {budget} of {value} is above TikTok's limit of {limit}")]
     AboveTikTokLimit {
         /// Which budget.
-        budget: String,
+        budget: Budget,
         /// The budget asked for.
         value: u32,
         /// TikTok's limit, from the endpoint table.
@@ -109,40 +105,44 @@ pub enum GrantError {
     },
 }
 
-/// What one agent may do with a user's account. Built with [`Grant::builder`]; narrows a
-/// [`crate::UserClient`] with `UserClient::with_grant`.
-#[derive(Debug)]
+/// What one agent may do with a user's account: immutable rules, cheap to clone. Built with
+/// [`Grant::builder`], which checks the budgets against the endpoint table; a
+/// [`crate::GrantedClient`] checks every call against it.
+///
+/// ```
+/// use tiktok_agent::{DenyReason, Grant};
+/// use tiktok_api::{Scope, endpoints};
+///
+/// let reader = Grant::builder()
+///     .scopes([Scope::UserInfoBasic, Scope::VideoList])
+///     .read()
+///     .calls_per_minute(30)
+///     .build()?;
+/// assert!(reader.check_endpoint(&endpoints::VIDEO_LIST).is_ok());
+/// assert!(matches!(
+///     reader.check_endpoint(&endpoints::VIDEO_INIT),
+///     Err(DenyReason::AccessNotGranted(_))
+/// ));
+/// # Ok::<(), tiktok_agent::GrantError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     scopes: BTreeSet<Scope>,
-    access: BTreeSet<AccessKey>,
+    access: BTreeSet<Access>,
     endpoints: Option<BTreeSet<&'static str>>,
-    budgets: Budgets,
-}
-
-/// `Access` in a sorted set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum AccessKey {
-    Read,
-    Write,
-}
-
-impl From<Access> for AccessKey {
-    fn from(access: Access) -> Self {
-        match access {
-            Access::Read => AccessKey::Read,
-            Access::Write => AccessKey::Write,
-        }
-    }
+    calls_per_minute: Option<u32>,
+    endpoint_calls_per_minute: BTreeMap<&'static str, u32>,
+    writes_per_day: Option<u32>,
 }
 
 /// Builds a [`Grant`]; [`GrantBuilder::build`] checks the budgets against the endpoint table.
 #[derive(Debug, Default, Clone)]
 pub struct GrantBuilder {
     scopes: BTreeSet<Scope>,
-    access: BTreeSet<AccessKey>,
-    endpoints: Option<Vec<String>>,
+    access: BTreeSet<Access>,
+    endpoints: Option<BTreeSet<&'static str>>,
     calls_per_minute: Option<u32>,
-    endpoint_calls_per_minute: Vec<(String, u32)>,
+    endpoint_calls_per_minute: BTreeMap<&'static str, u32>,
     writes_per_day: Option<u32>,
 }
 
@@ -154,26 +154,25 @@ impl GrantBuilder {
     }
 
     /// Allows reading endpoints.
-    pub fn read(mut self) -> Self {
-        self.access.insert(AccessKey::Read);
-        self
+    pub fn read(self) -> Self {
+        self.access(Access::Read)
     }
 
     /// Allows writing endpoints.
-    pub fn write(mut self) -> Self {
-        self.access.insert(AccessKey::Write);
-        self
+    pub fn write(self) -> Self {
+        self.access(Access::Write)
     }
 
     /// Allows this access (`read` or `write`).
     pub fn access(mut self, access: Access) -> Self {
-        self.access.insert(access.into());
+        self.access.insert(access);
         self
     }
 
-    /// Allows only these endpoint ids (on top of scopes and access).
-    pub fn endpoints<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
-        self.endpoints = Some(ids.into_iter().map(Into::into).collect());
+    /// Allows only these endpoints (on top of scopes and access), e.g.
+    /// `[&endpoints::USER_INFO, &endpoints::VIDEO_LIST]`.
+    pub fn endpoints(mut self, endpoints: impl IntoIterator<Item = &'static EndpointMeta>) -> Self {
+        self.endpoints = Some(endpoints.into_iter().map(|meta| meta.id).collect());
         self
     }
 
@@ -183,9 +182,13 @@ impl GrantBuilder {
         self
     }
 
-    /// At most `calls` calls to endpoint `id` in any minute.
-    pub fn endpoint_calls_per_minute(mut self, id: impl Into<String>, calls: u32) -> Self {
-        self.endpoint_calls_per_minute.push((id.into(), calls));
+    /// At most `calls` calls to `endpoint` in any minute.
+    pub fn endpoint_calls_per_minute(
+        mut self,
+        endpoint: &'static EndpointMeta,
+        calls: u32,
+    ) -> Self {
+        self.endpoint_calls_per_minute.insert(endpoint.id, calls);
         self
     }
 
@@ -195,48 +198,36 @@ impl GrantBuilder {
         self
     }
 
-    /// The grant, or why it cannot be: an unknown endpoint id, or a budget above TikTok's
-    /// own limit (a per-endpoint budget above the endpoint's per-minute rate limit; a total
-    /// per minute above the sum of the granted endpoints' rate limits; writes per day above
-    /// the sum of the granted write endpoints' daily limits).
+    /// The grant, or why it cannot be: a budget above TikTok's own limit (a per-endpoint
+    /// budget above the endpoint's per-minute rate limit; a total per minute above the sum
+    /// of the granted endpoints' rate limits; writes per day above the sum of the granted
+    /// write endpoints' daily limits).
     pub fn build(self) -> Result<Grant, GrantError> {
-        let endpoints = match self.endpoints {
-            None => None,
-            Some(ids) => Some(
-                ids.iter()
-                    .map(|id| known_endpoint(id).map(|meta| meta.id))
-                    .collect::<Result<BTreeSet<_>, _>>()?,
-            ),
-        };
-        let mut endpoint_calls_per_minute = BTreeMap::new();
         for (id, calls) in &self.endpoint_calls_per_minute {
-            let meta = known_endpoint(id)?;
+            let per_minute = tiktok_api::endpoint(id).map_or(0, |meta| meta.rate_limit.per_minute);
             check_limit(
-                format!("calls_per_minute of {id}"),
+                Budget::EndpointCallsPerMinute(id),
                 *calls,
-                meta.rate_limit.per_minute.into(),
+                per_minute.into(),
             )?;
-            endpoint_calls_per_minute.insert(meta.id, *calls);
         }
         let grant = Grant {
             scopes: self.scopes,
             access: self.access,
-            endpoints,
-            budgets: Budgets::new(
-                self.calls_per_minute,
-                endpoint_calls_per_minute,
-                self.writes_per_day,
-            ),
+            endpoints: self.endpoints,
+            calls_per_minute: self.calls_per_minute,
+            endpoint_calls_per_minute: self.endpoint_calls_per_minute,
+            writes_per_day: self.writes_per_day,
         };
         let granted: Vec<&EndpointMeta> = grant.endpoints().collect();
-        if let Some(calls) = grant.budgets.calls_per_minute {
+        if let Some(calls) = grant.calls_per_minute {
             let limit = granted
                 .iter()
                 .map(|meta| u64::from(meta.rate_limit.per_minute))
                 .sum();
-            check_limit("calls_per_minute".into(), calls, limit)?;
+            check_limit(Budget::CallsPerMinute, calls, limit)?;
         }
-        if let Some(writes) = grant.budgets.writes_per_day {
+        if let Some(writes) = grant.writes_per_day {
             // Daily limits shared by several endpoints (direct posts) count once.
             let daily: BTreeMap<&str, u64> = granted
                 .iter()
@@ -246,18 +237,14 @@ impl GrantBuilder {
                 .map(|limit| (limit.name, limit.value))
                 .collect();
             if !daily.is_empty() {
-                check_limit("writes_per_day".into(), writes, daily.values().sum())?;
+                check_limit(Budget::WritesPerDay, writes, daily.values().sum())?;
             }
         }
         Ok(grant)
     }
 }
 
-fn known_endpoint(id: &str) -> Result<&'static EndpointMeta, GrantError> {
-    crate::endpoint(id).ok_or_else(|| GrantError::UnknownEndpoint(id.to_string()))
-}
-
-fn check_limit(budget: String, value: u32, limit: u64) -> Result<(), GrantError> {
+fn check_limit(budget: Budget, value: u32, limit: u64) -> Result<(), GrantError> {
     if u64::from(value) > limit {
         return Err(GrantError::AboveTikTokLimit {
             budget,
@@ -281,13 +268,13 @@ impl Grant {
 
     /// Whether `access` is granted.
     pub fn allows_access(&self, access: Access) -> bool {
-        self.access.contains(&access.into())
+        self.access.contains(&access)
     }
 
     /// The endpoints this grant lets through (before fields, request values and budgets):
     /// what a gateway lists as the agent's tools.
     pub fn endpoints(&self) -> impl Iterator<Item = &'static EndpointMeta> + '_ {
-        crate::ENDPOINTS
+        tiktok_api::ENDPOINTS
             .iter()
             .copied()
             .filter(|meta| self.check_endpoint(meta).is_ok())
@@ -340,14 +327,8 @@ impl Grant {
             let value = body
                 .and_then(|body| body.get(scope_by.field))
                 .and_then(|value| value.as_str());
-            let chosen = value.and_then(|value| {
-                scope_by
-                    .scopes
-                    .iter()
-                    .find(|(option, _)| *option == value)
-                    .map(|(_, scope)| (value, *scope))
-            });
-            if let Some((value, scope)) = chosen
+            if let Some((value, scope)) =
+                value.and_then(|value| scope_by.scope_for(value).map(|scope| (value, scope)))
                 && !self.scopes.contains(&scope)
             {
                 return Err(DenyReason::ScopeBy {
@@ -360,36 +341,40 @@ impl Grant {
         Ok(())
     }
 
-    /// The budgets a call of `meta` counts against (for a shared [`BudgetLedger`]).
+    /// The budgets a call of `meta` counts against, for a [`crate::BudgetLedger`].
     pub fn budget_limits(&self, meta: &'static EndpointMeta) -> Vec<BudgetLimit> {
-        self.budgets.limits_for(meta)
-    }
-
-    /// Takes one call of `meta` from the budgets, or says which budget is used up (and
-    /// takes nothing).
-    pub fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
-        self.take_budget_at(meta, Instant::now())
-    }
-
-    pub(crate) fn take_budget_at(
-        &self,
-        meta: &'static EndpointMeta,
-        now: Instant,
-    ) -> Result<(), DenyReason> {
-        self.budgets
-            .take_at(meta, now)
-            .map_err(|exhausted| DenyReason::BudgetExhausted {
-                budget: exhausted.budget,
-                limit: exhausted.limit,
-                retry_after: exhausted.retry_after,
+        let write = meta.access == Access::Write;
+        let candidates = [
+            (self.calls_per_minute, Budget::CallsPerMinute, MINUTE),
+            (
+                self.endpoint_calls_per_minute.get(meta.id).copied(),
+                Budget::EndpointCallsPerMinute(meta.id),
+                MINUTE,
+            ),
+            (
+                self.writes_per_day.filter(|_| write),
+                Budget::WritesPerDay,
+                DAY,
+            ),
+        ];
+        candidates
+            .into_iter()
+            .filter_map(|(limit, budget, window)| {
+                limit.map(|limit| BudgetLimit {
+                    budget,
+                    limit,
+                    window,
+                })
             })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tiktok_api::endpoints::{CONTENT_INIT, TOKEN, USER_INFO, VIDEO_INIT};
+
     use super::*;
-    use crate::endpoints::{CONTENT_INIT, TOKEN, USER_INFO, VIDEO_INIT};
 
     fn reader() -> Grant {
         Grant::builder()
@@ -464,7 +449,7 @@ mod tests {
         let error = Grant::builder()
             .scopes([Scope::VideoPublish])
             .write()
-            .endpoint_calls_per_minute("video_init", 7)
+            .endpoint_calls_per_minute(&VIDEO_INIT, 7)
             .build()
             .unwrap_err();
         assert!(matches!(
@@ -474,7 +459,7 @@ mod tests {
         let error = Grant::builder()
             .scopes([Scope::VideoPublish])
             .write()
-            .endpoints(["video_init"])
+            .endpoints([&VIDEO_INIT])
             .writes_per_day(16)
             .build()
             .unwrap_err();
@@ -493,7 +478,5 @@ mod tests {
             error,
             GrantError::AboveTikTokLimit { limit: 20, .. }
         ));
-        let error = Grant::builder().endpoints(["nope"]).build().unwrap_err();
-        assert_eq!(error, GrantError::UnknownEndpoint("nope".into()));
     }
 }

@@ -1,5 +1,6 @@
 //! Where a user's tokens live between calls: the async [`TokenStore`] trait, an in-memory
-//! store and a file store (one JSON file, written atomically with mode 0600).
+//! store and a file store (one JSON file, written atomically with mode 0600), and the
+//! helpers every file holding secrets is written with ([`write_private`], [`create_private`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -317,34 +318,70 @@ fn read_file(path: &Path) -> Result<StoreFile, TokenStoreError> {
 }
 
 fn write_file(path: &Path, file: &StoreFile) -> Result<(), TokenStoreError> {
-    use std::io::Write;
-    let io = |source| TokenStoreError::Io {
+    let bytes = serde_json::to_vec_pretty(file)
+        .map_err(|error| TokenStoreError::Other(error.to_string()))?;
+    write_private(path, &bytes).map_err(|source| TokenStoreError::Io {
         path: path.to_owned(),
         source,
-    };
+    })
+}
+
+/// Writes `bytes` to `path` as a file only its owner may read or write (mode 0600 on Unix),
+/// atomically and durably: a temporary file beside it, synced, renamed over it, and the
+/// directory synced. An existing file is replaced, so it ends owner-only too. The token
+/// store's file, and any other file holding secrets (the gateway's pending logins), are
+/// written this way.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
     };
-    let bytes = serde_json::to_vec_pretty(file)
-        .map_err(|error| TokenStoreError::Other(error.to_string()))?;
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".tokens-");
+    builder.prefix(".private-");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o600));
     }
-    let mut temp = builder.tempfile_in(&directory).map_err(io)?;
-    temp.write_all(&bytes).map_err(io)?;
-    temp.as_file().sync_all().map_err(io)?;
-    temp.persist(path).map_err(|error| io(error.error))?;
+    let mut temp = builder.tempfile_in(&directory)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|error| error.error)?;
     // Make the rename itself durable.
     #[cfg(unix)]
-    std::fs::File::open(&directory)
-        .and_then(|directory| directory.sync_all())
-        .map_err(io)?;
+    std::fs::File::open(&directory)?.sync_all()?;
     Ok(())
+}
+
+/// Makes sure `path` exists as a file only its owner may read or write (mode 0600 on Unix):
+/// creates it empty if missing, and takes group and other permissions off an existing one,
+/// as [`write_private`] leaves every file. For files others open after (SQLite databases):
+/// an existing file is changed by its path, never opened here, since closing any
+/// descriptor of a database file drops every POSIX lock this process holds on it.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+                }
+            }
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 #[async_trait::async_trait]
