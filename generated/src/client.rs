@@ -16,7 +16,7 @@ use crate::meta::{ContentType, EndpointMeta, HttpMethod};
 use crate::runtime::limiter::{LimiterMode, RateLimiter};
 use crate::runtime::retry::RetryPolicy;
 use crate::runtime::user::UserSlots;
-use crate::{Error, decode_response, spec_constants};
+use crate::{Attempts, Error, ErrorCode, decode_response, spec_constants};
 
 /// An async client for the TikTok v2 API. Cheap to clone; share one per app.
 ///
@@ -133,9 +133,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The local rate limiter's mode, or `None` to switch it off.
-    pub fn rate_limiter(mut self, mode: Option<LimiterMode>) -> Self {
-        self.limiter = mode;
+    /// The local rate limiter's mode (`.rate_limiter(LimiterMode::FailFast)`), or `None` to
+    /// switch it off (`.rate_limiter(None)`).
+    pub fn rate_limiter(mut self, mode: impl Into<Option<LimiterMode>>) -> Self {
+        self.limiter = mode.into();
         self
     }
 
@@ -286,6 +287,16 @@ impl Client {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<Answer<R>, Error> {
+        if let Some(param) = meta.fields
+            && param.required
+            && fields.as_deref().is_none_or(str::is_empty)
+        {
+            // TikTok would refuse it; say so here, without a round trip.
+            return Err(Error::InvalidRequest(format!(
+                "{}: ask for at least one field",
+                meta.id
+            )));
+        }
         let span = tracing::info_span!(
             "tiktok_api.call",
             endpoint = meta.id,
@@ -307,11 +318,11 @@ impl Client {
                 {
                     // Fail-fast on a retry: give up with the last answer, not the limiter's.
                     return Err(match previous {
-                        Some(last) => Error::RetriesExhausted {
-                            attempts: attempt - 1,
+                        Some(last) => last.with_attempts(Attempts {
+                            count: attempt - 1,
                             elapsed: started.elapsed(),
-                            last: Box::new(last),
-                        },
+                            retry_after: refused.retry_after(),
+                        }),
                         None => refused,
                     });
                 }
@@ -339,23 +350,34 @@ impl Client {
                 if let Some(log_id) = error.log_id() {
                     span.record("log_id", log_id);
                 }
-                match self
-                    .retry
-                    .next_delay(meta, &error, attempt, started.elapsed())
-                {
+                let elapsed = started.elapsed();
+                // A 429 waits for its window to free, if it frees within the policy's
+                // limits; otherwise it is returned at once, saying how long to wait.
+                let (delay, retry_after) = if error.code() == Some(&ErrorCode::RateLimitExceeded) {
+                    let wait = match &self.limiter {
+                        Some(limiter) => limiter.frees_in(meta, access_token),
+                        None => RateLimiter::window(meta),
+                    };
+                    (
+                        self.retry.rate_limit_delay(attempt, elapsed, wait),
+                        Some(wait),
+                    )
+                } else {
+                    (self.retry.next_delay(meta, &error, attempt, elapsed), None)
+                };
+                match delay {
                     Some(delay) => {
                         tracing::debug!(%error, delay_ms = delay.as_millis() as u64, "retrying");
                         tokio::time::sleep(delay).await;
                         previous = Some(error);
                     }
-                    None if attempt > 1 => {
-                        return Err(Error::RetriesExhausted {
-                            attempts: attempt,
-                            elapsed: started.elapsed(),
-                            last: Box::new(error),
-                        });
+                    None => {
+                        return Err(error.with_attempts(Attempts {
+                            count: attempt,
+                            elapsed,
+                            retry_after,
+                        }));
                     }
-                    None => return Err(error),
                 }
             }
         }

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::meta::Envelope;
-use crate::{Error, ErrorCode};
+use crate::{Attempts, Error, ErrorCode};
 
 /// The `error` object of the v2 envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +120,7 @@ pub fn decode_response<T: DeserializeOwned>(
         status,
         message,
         body: snippet(body),
+        attempts: Attempts::ONE,
     };
     match envelope {
         Envelope::V2 => {
@@ -139,6 +140,7 @@ pub fn decode_response<T: DeserializeOwned>(
                     code: error.code,
                     message: error.message,
                     log_id: error.log_id,
+                    attempts: Attempts::ONE,
                 }),
                 Some(_) if (200..300).contains(&status) => {
                     let mismatch =
@@ -167,6 +169,7 @@ pub fn decode_response<T: DeserializeOwned>(
                     error: error.error,
                     description: error.error_description,
                     log_id: error.log_id,
+                    attempts: Attempts::ONE,
                 });
             }
             if !(200..300).contains(&status) {

@@ -7,6 +7,26 @@ use crate::ErrorCode;
 use crate::chunks::ChunkError;
 
 /// Everything a call can fail with.
+///
+/// With retries on (the default), the error is the last attempt's own, so a `match` on
+/// [`Error::Api`]'s `code` sees what TikTok answered; [`Error::attempts`] says how many
+/// attempts were made and how long they took. Each error's `Display` says its own part
+/// once and `source()` gives its cause, so `anyhow` and friends print the whole chain.
+///
+/// ```no_run
+/// # async fn example(client: tiktok_api::Client) {
+/// use tiktok_api::{Error, ErrorCode, UserField};
+///
+/// match client.user_info("act.example", &[UserField::OpenId]).await {
+///     Ok(me) => println!("{:?}", me.user.open_id),
+///     Err(Error::Api { code: ErrorCode::RateLimitExceeded, .. }) => {
+///         // Returned at once when the window does not free within the retry policy.
+///     }
+///     Err(Error::ReauthorizationRequired { .. }) => { /* send the user through OAuth again */ }
+///     Err(error) => eprintln!("{error} (after {} attempts)", error.attempts().count),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,6 +41,8 @@ pub enum Error {
         message: String,
         /// TikTok's request id; quote it to TikTok support.
         log_id: String,
+        /// The attempts the call made (several when the retry policy tried again).
+        attempts: Attempts,
     },
     /// An OAuth endpoint answered with its flat error shape.
     #[error("TikTok OAuth error {error} (HTTP {status}): {description} [log_id {log_id}]")]
@@ -33,11 +55,20 @@ pub enum Error {
         description: String,
         /// TikTok's request id.
         log_id: String,
+        /// The attempts the call made.
+        attempts: Attempts,
     },
-    /// The request never got an HTTP answer (connection, TLS, timeout).
+    /// The request never got an HTTP answer (connection, TLS, timeout); the cause is the
+    /// `source()`.
     #[cfg(feature = "client")]
-    #[error("transport error: {0}")]
-    Transport(#[from] reqwest::Error),
+    #[error("the request to TikTok failed")]
+    Transport {
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+        /// The attempts the call made.
+        attempts: Attempts,
+    },
     /// The answer was not what the spec describes.
     #[error("could not decode the response (HTTP {status}): {message}")]
     Decode {
@@ -47,8 +78,11 @@ pub enum Error {
         message: String,
         /// The start of the body, for debugging.
         body: String,
+        /// The attempts the call made.
+        attempts: Attempts,
     },
-    /// The call was refused before sending (e.g. a bad PKCE verifier or base URL).
+    /// The call was refused before sending (e.g. a bad PKCE verifier or base URL, no
+    /// fields asked for, no app credentials for an OAuth call).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// The client-side rate limiter (fail-fast mode) refused the call before sending: the
@@ -61,32 +95,63 @@ pub enum Error {
         retry_after: Duration,
     },
     /// The user's tokens can no longer be refreshed (`invalid_grant`, no refresh token, or
-    /// nothing stored): send the user through the authorization flow again.
-    #[error("re-authorization required for {open_id}: {reason}")]
+    /// nothing stored): send the user through the authorization flow again. The answer
+    /// that showed it (TikTok's 401, or the refused refresh) is the `source()`.
+    #[error("re-authorization required {}: {reason}", match open_id { Some(open_id) => format!("for {open_id}"), None => "for this access token".to_string() })]
     ReauthorizationRequired {
-        /// The user.
-        open_id: String,
+        /// The user, unless the handle was made from a bare access token.
+        open_id: Option<String>,
         /// Why.
         reason: String,
+        /// TikTok's answer that showed it, when there was one.
+        #[source]
+        rejected: Option<Box<Error>>,
     },
     /// The token store could not be read or written.
     #[cfg(feature = "client")]
-    #[error("token store: {0}")]
+    #[error(transparent)]
     TokenStore(#[from] crate::TokenStoreError),
     /// An upload could not be planned or its source could not be read.
-    #[error("upload: {0}")]
+    #[error(transparent)]
     Upload(#[from] UploadError),
-    /// A retryable failure persisted: the policy gave up after `attempts` attempts. `last`
-    /// is the last attempt's error (its `log_id` included).
-    #[error("gave up after {attempts} attempts in {} ms: {last}", elapsed.as_millis())]
-    RetriesExhausted {
-        /// Attempts made, the first included.
-        attempts: u32,
-        /// Time from the first attempt to giving up.
-        elapsed: Duration,
-        /// The last attempt's error.
-        last: Box<Error>,
-    },
+}
+
+/// How many attempts a call made before its error, and how long they took; for a 429, how
+/// long until the rate-limit window frees (as far as this client can tell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempts {
+    /// Attempts made, the first included.
+    pub count: u32,
+    /// Time from the first attempt to the last answer.
+    pub elapsed: Duration,
+    /// For a 429: how long until the window lets one more call through.
+    pub retry_after: Option<Duration>,
+}
+
+impl Attempts {
+    /// One attempt, nothing more known: what every error starts with.
+    pub const ONE: Attempts = Attempts {
+        count: 1,
+        elapsed: Duration::ZERO,
+        retry_after: None,
+    };
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts::ONE
+    }
+}
+
+#[cfg(feature = "client")]
+impl From<reqwest::Error> for Error {
+    fn from(source: reqwest::Error) -> Self {
+        Error::Transport {
+            source,
+            attempts: Attempts::ONE,
+        }
+    }
 }
 
 /// Why an upload could not go ahead.
@@ -97,7 +162,7 @@ pub enum UploadError {
     #[error(transparent)]
     Plan(#[from] ChunkError),
     /// The source could not be read.
-    #[error("reading the video: {0}")]
+    #[error("reading the video failed")]
     Io(#[from] std::io::Error),
     /// The source ended before the size it announced.
     #[error("the video ended after {read} of {expected} bytes")]
@@ -129,50 +194,78 @@ pub enum UploadError {
 }
 
 impl Error {
-    /// The catalog code of an API or OAuth error (of the last attempt, after retries).
+    /// The catalog code of an API or OAuth error (for [`Error::ReauthorizationRequired`],
+    /// of the answer that showed it).
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             Error::Api { code, .. } => Some(code),
             Error::OAuth { error, .. } => Some(error),
-            Error::RetriesExhausted { last, .. } => last.code(),
+            Error::ReauthorizationRequired {
+                rejected: Some(rejected),
+                ..
+            } => rejected.code(),
             _ => None,
         }
     }
 
-    /// The HTTP status, when the server answered (the last attempt's, after retries).
+    /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. }
             | Error::OAuth { status, .. }
             | Error::Decode { status, .. } => Some(*status),
-            Error::RetriesExhausted { last, .. } => last.status(),
+            Error::ReauthorizationRequired {
+                rejected: Some(rejected),
+                ..
+            } => rejected.status(),
             _ => None,
         }
     }
 
-    /// TikTok's log_id, when the server sent one (the last attempt's, after retries).
+    /// TikTok's log_id, when the server sent one.
     pub fn log_id(&self) -> Option<&str> {
         match self {
             Error::Api { log_id, .. } | Error::OAuth { log_id, .. } => Some(log_id),
-            Error::RetriesExhausted { last, .. } => last.log_id(),
+            Error::ReauthorizationRequired {
+                rejected: Some(rejected),
+                ..
+            } => rejected.log_id(),
             _ => None,
         }
     }
 
-    /// How many attempts the call made: 1 unless the retry policy tried again.
-    pub fn attempts(&self) -> u32 {
+    /// The attempts the call made: [`Attempts::ONE`] unless the retry policy tried again.
+    pub fn attempts(&self) -> Attempts {
         match self {
-            Error::RetriesExhausted { attempts, .. } => *attempts,
-            _ => 1,
+            Error::Api { attempts, .. }
+            | Error::OAuth { attempts, .. }
+            | Error::Decode { attempts, .. } => *attempts,
+            #[cfg(feature = "client")]
+            Error::Transport { attempts, .. } => *attempts,
+            _ => Attempts::ONE,
         }
     }
 
-    /// The error of the last attempt: `self`, or what [`Error::RetriesExhausted`] wraps.
-    pub fn last(&self) -> &Error {
+    /// How long to wait before the same call may pass: the local limiter's figure, or for a
+    /// 429 returned without a retry, when the window frees as far as this client can tell.
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RetriesExhausted { last, .. } => last.last(),
-            other => other,
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
+            other => other.attempts().retry_after,
         }
+    }
+
+    /// This error with `attempts` recorded (where the variant carries them).
+    pub(crate) fn with_attempts(mut self, new: Attempts) -> Error {
+        match &mut self {
+            Error::Api { attempts, .. }
+            | Error::OAuth { attempts, .. }
+            | Error::Decode { attempts, .. } => *attempts = new,
+            #[cfg(feature = "client")]
+            Error::Transport { attempts, .. } => *attempts = new,
+            _ => {}
+        }
+        self
     }
 
     /// Whether the same call may succeed if sent again later: a code the error catalog
@@ -185,15 +278,14 @@ impl Error {
             Error::Api { code, .. } | Error::OAuth { error: code, .. } => code.is_transient(),
             Error::Decode { status, .. } => *status >= 500,
             #[cfg(feature = "client")]
-            Error::Transport(error) => {
-                error.is_timeout()
-                    || error.is_connect()
-                    || error.is_request()
-                    || error.is_body()
-                    || body_cut_short(error)
+            Error::Transport { source, .. } => {
+                source.is_timeout()
+                    || source.is_connect()
+                    || source.is_request()
+                    || source.is_body()
+                    || body_cut_short(source)
             }
             Error::RateLimited { .. } => true,
-            Error::RetriesExhausted { last, .. } => last.is_retryable(),
             _ => false,
         }
     }
@@ -207,9 +299,8 @@ impl Error {
                 *code == ErrorCode::RateLimitExceeded
             }
             #[cfg(feature = "client")]
-            Error::Transport(error) => error.is_connect(),
+            Error::Transport { source, .. } => source.is_connect(),
             Error::RateLimited { .. } => true,
-            Error::RetriesExhausted { last, .. } => last.proves_nothing_done(),
             _ => false,
         }
     }

@@ -10,10 +10,16 @@
 //!   kind, rate limit, paging, limits, errors, webhooks.
 //! - A typed [`Error`] that keeps API errors apart from transport and decode errors.
 //! - With the default `client` feature: an async [`Client`] (reqwest with rustls) with one
-//!   method per endpoint, and OAuth helpers ([`oauth`]).
+//!   method per endpoint; [`UserClient`], a user's handle that keeps its tokens in a
+//!   [`TokenStore`] ([`tokens`]) and refreshes them; paging streams ([`PageOptions`]);
+//!   retries ([`RetryPolicy`]) and a local rate limiter ([`rate_limit`]); the upload helper
+//!   ([`upload`]); OAuth helpers ([`oauth`]).
 //! - Webhook payloads and the `TikTok-Signature` verifier ([`webhook`]).
 //! - With the `webhook-receiver` feature: an axum endpoint that verifies, deduplicates and
-//!   hands on webhook deliveries (`runtime::webhook_receiver`).
+//!   hands on webhook deliveries (`webhook::receiver`).
+//!
+//! Everything an app names is at the crate root or in one of the modules above. Grants,
+//! budgets and the audit log for AI agents are the `tiktok-agent` crate's, built on this one.
 //!
 //! With `default-features = false` the crate has no reqwest or tokio: models, scopes,
 //! tables and webhooks only.
@@ -43,8 +49,15 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[rustfmt::skip]
 mod r#gen;
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
 
 pub mod chunks;
 #[cfg(feature = "client")]
@@ -67,7 +80,7 @@ pub use endpoints::{ENDPOINTS, endpoint};
 #[cfg(feature = "client")]
 pub use envelope::Answer;
 pub use envelope::{ApiErrorBody, OAuthErrorBody, decode_response};
-pub use error::{Error, UploadError};
+pub use error::{Attempts, Error, UploadError};
 pub use r#gen::errors::{ERRORS, ErrorCode};
 pub use r#gen::fields::*;
 pub use r#gen::models::*;

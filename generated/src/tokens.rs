@@ -103,7 +103,7 @@ impl StoredToken {
 #[non_exhaustive]
 pub enum TokenStoreError {
     /// The store's file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("token store {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -139,6 +139,16 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 }
 
 /// Tokens in memory, lost with the process: for tests and short-lived tools.
+///
+/// ```
+/// # async fn example() -> Result<(), tiktok_api::TokenStoreError> {
+/// use tiktok_api::{MemoryTokenStore, TokenStore};
+///
+/// let store = MemoryTokenStore::new();
+/// assert!(store.load("open-id").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryTokenStore {
     tokens: parking_lot::Mutex<BTreeMap<String, StoredToken>>,
@@ -185,6 +195,24 @@ impl TokenStore for MemoryTokenStore {
 /// Every store of one process on the same path shares one lock, so their read-modify-write
 /// cycles never lose each other's tokens. The file is for one process: two processes
 /// writing it at once can lose a token (use a store of your own, e.g. a database, there).
+///
+/// ```no_run
+/// # async fn example() -> Result<(), tiktok_api::Error> {
+/// use std::sync::Arc;
+///
+/// use tiktok_api::secrecy::ExposeSecret;
+/// use tiktok_api::{Client, FileTokenStore, TokenStore, UserField};
+///
+/// let store = Arc::new(FileTokenStore::new("tokens.json"));
+/// let client = Client::builder().credentials("client_key", "client_secret").build()?;
+/// let user = client.user(store.clone(), "open-id");
+/// user.user_info(&[UserField::DisplayName]).await?; // refreshes and saves as needed
+/// if let Some(token) = store.load("open-id").await? {
+///     println!("{} bytes of access token", token.access_token.expose_secret().len());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct FileTokenStore {
     path: Arc<PathBuf>,

@@ -15,9 +15,9 @@ use crate::UserClient;
 use crate::chunks::ChunkPlan;
 use crate::meta::Access;
 use crate::{
-    ContentInitRequest, Error, InboxVideoInitRequest, PostInfo, PostStatus, PublishStatus, Source,
-    StatusFetchRequest, UploadError, VideoInitRequest, VideoSourceInfo, decode_response,
-    meta::Envelope, spec_constants,
+    Attempts, ContentInitRequest, Error, InboxVideoInitRequest, PostInfo, PostStatus,
+    PublishStatus, Source, StatusFetchRequest, UploadError, VideoInitRequest, VideoSourceInfo,
+    decode_response, meta::Envelope, spec_constants,
 };
 
 /// Where a video comes from.
@@ -101,7 +101,19 @@ pub struct UploadProgress {
 
 type ProgressFn = Box<dyn FnMut(&UploadProgress) + Send>;
 
-/// How the helper polls and reports.
+/// How [`UserClient::upload_video`] polls and reports.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use tiktok_api::upload::UploadOptions;
+///
+/// let options = UploadOptions::new()
+///     .poll_interval(Duration::from_secs(1), Duration::from_secs(10))
+///     .max_wait(Duration::from_secs(600))
+///     .on_progress(|progress| eprintln!("{}/{} bytes", progress.bytes_sent, progress.total_bytes));
+/// # drop(options);
+/// ```
 pub struct UploadOptions {
     content_type: String,
     poll_initial: Duration,
@@ -256,6 +268,25 @@ impl UserClient {
     /// status polls. For a URL: init with `PULL_FROM_URL`, then status polls. An empty or
     /// too large video fails before any call ([`UploadError::Plan`]); a reader that ends
     /// early fails with [`UploadError::SourceEnded`].
+    ///
+    /// ```no_run
+    /// # async fn example(user: tiktok_api::UserClient) -> Result<(), tiktok_api::Error> {
+    /// use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
+    /// use tiktok_api::{PostInfo, PrivacyLevel};
+    ///
+    /// let posted = user
+    ///     .upload_video(
+    ///         VideoSource::Path("clip.mp4".into()),
+    ///         PostTarget::Direct(PostInfo::new(PrivacyLevel::SelfOnly)),
+    ///         UploadOptions::new(),
+    ///     )
+    ///     .await?;
+    /// if posted.is_failed() {
+    ///     eprintln!("TikTok refused it: {:?}", posted.status.fail_reason);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn upload_video(
         &self,
         source: VideoSource,
@@ -442,6 +473,7 @@ impl UserClient {
                             status,
                             message: "the upload host answered a chunk with an error status".into(),
                             body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                            attempts: Attempts::ONE,
                         },
                     }
                 }
@@ -452,15 +484,11 @@ impl UserClient {
             let Some(delay) =
                 policy.next_delay_for(Access::Read, &error, attempt, started.elapsed())
             else {
-                return Err(if attempt > 1 {
-                    Error::RetriesExhausted {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: Box::new(error),
-                    }
-                } else {
-                    error
-                });
+                return Err(error.with_attempts(Attempts {
+                    count: attempt,
+                    elapsed: started.elapsed(),
+                    retry_after: None,
+                }));
             };
             tracing::debug!(%error, chunk = index, "sending the chunk again");
             tokio::time::sleep(delay).await;

@@ -83,7 +83,7 @@ async fn a_refused_refresh_token_asks_for_re_authorization() {
     store.save(&stored).await.unwrap();
     let error = user.user_info(&[UserField::OpenId]).await.unwrap_err();
     assert!(
-        matches!(error, Error::ReauthorizationRequired { ref open_id, .. } if open_id == DEMO_OPEN_ID),
+        matches!(error, Error::ReauthorizationRequired { ref open_id, .. } if open_id.as_deref() == Some(DEMO_OPEN_ID)),
         "{error:?}"
     );
     // A user never stored is the same typed error.

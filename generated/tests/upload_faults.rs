@@ -159,9 +159,10 @@ async fn a_chunk_failing_past_the_policy_is_a_typed_error_with_its_attempts() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Error::RetriesExhausted { attempts: 3, .. }),
-        "{error:?}"
+        matches!(error, Error::Api { status: 500, .. }),
+        "the last attempt's own error: {error:?}"
     );
+    assert_eq!(error.attempts().count, 3);
     assert_eq!(error.status(), Some(500));
     assert_eq!(host.puts.load(Ordering::SeqCst), 3);
 }

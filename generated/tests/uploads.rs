@@ -115,7 +115,11 @@ async fn upload_helper_refuses_bad_sources_with_typed_errors() {
         matches!(error, Error::Upload(UploadError::Io(_))),
         "{error:?}"
     );
-    assert!(error.to_string().contains("missing.mp4"), "{error}");
+    // The file is named in the cause, which the error gives as its source.
+    let cause = std::error::Error::source(&error)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(cause.contains("missing.mp4"), "{error} / {cause}");
     assert!(
         control.calls_to("inbox_video_init").await.is_empty(),
         "nothing was sent"

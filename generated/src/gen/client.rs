@@ -451,7 +451,7 @@ impl crate::Client {
         options: crate::PageOptions,
     ) -> impl ::futures::Stream<
         Item = ::std::result::Result<crate::Video, crate::Error>,
-    > + 'a {
+    > + ::std::marker::Unpin + 'a {
         crate::runtime::paging::stream(
             &crate::endpoints::VIDEO_LIST,
             request,
@@ -495,7 +495,7 @@ impl crate::Client {
         options: crate::PageOptions,
     ) -> impl ::futures::Stream<
         Item = ::std::result::Result<crate::Comment, crate::Error>,
-    > + 'a {
+    > + ::std::marker::Unpin + 'a {
         crate::runtime::paging::stream(
             &crate::endpoints::RESEARCH_COMMENT_LIST,
             request,

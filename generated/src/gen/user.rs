@@ -53,7 +53,7 @@ impl crate::UserClient {
         options: crate::PageOptions,
     ) -> impl ::futures::Stream<
         Item = ::std::result::Result<crate::Video, crate::Error>,
-    > + 'a {
+    > + ::std::marker::Unpin + 'a {
         crate::runtime::paging::stream(
             &crate::endpoints::VIDEO_LIST,
             request,

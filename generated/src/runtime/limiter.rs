@@ -58,6 +58,30 @@ impl RateLimiter {
         key
     }
 
+    /// An endpoint's rate-limit window, from the spec.
+    pub(crate) fn window(endpoint: &EndpointMeta) -> Duration {
+        Duration::from_secs(u64::from(endpoint.rate_limit.window_seconds.max(1)))
+    }
+
+    /// How long until TikTok's window for (`token`, `endpoint`) lets one more call through,
+    /// as far as this client can tell: when the oldest call it sent in the window leaves it
+    /// (TikTok counts at least that one), or a whole window when it sent none there.
+    pub(crate) fn frees_in(
+        &self,
+        endpoint: &'static EndpointMeta,
+        token: Option<&str>,
+    ) -> Duration {
+        let window = Self::window(endpoint);
+        let Some(token) = token else { return window };
+        let key = (self.token_key(token), endpoint.id);
+        let now = Instant::now().into_std();
+        self.windows
+            .lock()
+            .get_mut(&key)
+            .and_then(|sends| sends.oldest_leaves_in(now, window))
+            .unwrap_or(window)
+    }
+
     /// Takes one send from the window of (`token`, `endpoint`), waiting or failing when it
     /// is full. Calls authenticated by client credentials (the OAuth endpoints, for which
     /// TikTok documents no limit) and calls without a token pass.
@@ -72,7 +96,7 @@ impl RateLimiter {
         }
         let key = (self.token_key(token), endpoint.id);
         let limit = endpoint.rate_limit.per_minute.max(1);
-        let window = Duration::from_secs(u64::from(endpoint.rate_limit.window_seconds.max(1)));
+        let window = Self::window(endpoint);
         loop {
             let wait = {
                 let mut windows = self.windows.lock();
@@ -140,6 +164,25 @@ mod tests {
             .unwrap();
         tokio::time::advance(Duration::from_secs(60)).await;
         limiter.acquire(init, Some("act.a")).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_frees_when_its_oldest_send_leaves_it() {
+        let limiter = RateLimiter::new(LimiterMode::Wait);
+        let info = &endpoints::USER_INFO;
+        // Nothing sent with this token: TikTok's window may hold others' calls, a whole one.
+        assert_eq!(
+            limiter.frees_in(info, Some("act.a")),
+            Duration::from_secs(60)
+        );
+        limiter.acquire(info, Some("act.a")).await.unwrap();
+        tokio::time::advance(Duration::from_secs(20)).await;
+        limiter.acquire(info, Some("act.a")).await.unwrap();
+        assert_eq!(
+            limiter.frees_in(info, Some("act.a")),
+            Duration::from_secs(40)
+        );
+        assert_eq!(limiter.frees_in(info, None), Duration::from_secs(60));
     }
 
     #[tokio::test(start_paused = true)]

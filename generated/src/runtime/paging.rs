@@ -7,10 +7,24 @@ use std::future::Future;
 
 use futures::Stream;
 
-use crate::Error;
 use crate::meta::{EndpointMeta, PagingStyle};
+use crate::{Attempts, Error};
 
 /// How a stream walks the pages.
+///
+/// ```no_run
+/// # async fn example(user: tiktok_api::UserClient) -> Result<(), tiktok_api::Error> {
+/// use futures::TryStreamExt;
+/// use tiktok_api::{PageOptions, VideoField, VideoListRequest};
+///
+/// let options = PageOptions::new().page_size(20).max_items(100);
+/// let mut videos = user.video_list_stream(&[VideoField::Id], VideoListRequest::default(), options);
+/// while let Some(video) = videos.try_next().await? {
+///     println!("{:?}", video.id);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageOptions {
     page_size: Option<u32>,
@@ -79,7 +93,7 @@ pub fn stream<R, P, F, Fut>(
     request: R,
     options: PageOptions,
     fetch: F,
-) -> impl Stream<Item = Result<P::Item, Error>>
+) -> impl Stream<Item = Result<P::Item, Error>> + Unpin
 where
     R: PagedRequest,
     P: Page,
@@ -111,7 +125,9 @@ where
         done: false,
         failure: None,
     };
-    futures::stream::unfold(walk, move |mut walk| async move {
+    // Boxed and pinned, so the stream is `Unpin`: `while let Some(item) = stream.try_next()`
+    // works on it as it is.
+    Box::pin(futures::stream::unfold(walk, move |mut walk| async move {
         loop {
             if walk.remaining == Some(0) {
                 return None;
@@ -156,10 +172,11 @@ where
                         endpoint.id
                     ),
                     body: String::new(),
+                    attempts: Attempts::ONE,
                 });
             } else {
                 walk.request.set_cursor(next);
             }
         }
-    })
+    }))
 }

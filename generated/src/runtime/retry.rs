@@ -109,6 +109,24 @@ impl RetryPolicy {
         }
     }
 
+    /// The delay before sending a call again after a 429, given that its rate-limit window
+    /// frees in `wait`: `wait` itself if another attempt is allowed and the policy's
+    /// elapsed-time limit leaves room for it, else `None` (the 429 is returned at once).
+    pub fn rate_limit_delay(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        wait: Duration,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        match self.max_elapsed {
+            Some(limit) if elapsed.saturating_add(wait) > limit => None,
+            _ => Some(wait),
+        }
+    }
+
     /// The delay before the next attempt of a call to `endpoint`, or `None` to give up,
     /// after attempt number `attempt` (1-based) failed with `error`, `elapsed` after the
     /// first began.
@@ -159,7 +177,30 @@ mod tests {
             code,
             message: String::new(),
             log_id: "L".into(),
+            attempts: crate::Attempts::ONE,
         }
+    }
+
+    #[test]
+    fn a_429_waits_for_its_window_only_within_the_policy() {
+        let policy = RetryPolicy::default();
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            policy.rate_limit_delay(1, Duration::ZERO, second),
+            Some(second)
+        );
+        // Past the 30 s the default policy allows, or out of attempts: returned at once.
+        assert_eq!(
+            policy.rate_limit_delay(1, Duration::ZERO, 31 * second),
+            None
+        );
+        assert_eq!(policy.rate_limit_delay(1, 29 * second, 2 * second), None);
+        assert_eq!(policy.rate_limit_delay(3, Duration::ZERO, second), None);
+        let patient = RetryPolicy::default().max_elapsed(None);
+        assert_eq!(
+            patient.rate_limit_delay(1, Duration::ZERO, 60 * second),
+            Some(60 * second)
+        );
     }
 
     #[test]
@@ -249,6 +290,7 @@ mod tests {
             error: ErrorCode::ServerError,
             description: String::new(),
             log_id: String::new(),
+            attempts: crate::Attempts::ONE,
         };
         assert!(
             policy

@@ -44,12 +44,30 @@ impl UserSlots {
 }
 
 /// A user's handle: every user-token endpoint as a method without a token argument.
-/// Cheap to clone. Made by [`Client::user`].
+/// Cheap to clone. Made by [`Client::user`] (tokens in a [`TokenStore`], refreshed ahead of
+/// expiry and on a 401, once however many calls wait), [`Client::connect_user`] (from the
+/// OAuth callback) or [`Client::user_with_access_token`].
+///
+/// ```no_run
+/// # async fn example() -> Result<(), tiktok_api::Error> {
+/// use std::sync::Arc;
+///
+/// use tiktok_api::{Client, MemoryTokenStore, UserField};
+///
+/// let client = Client::builder().credentials("client_key", "client_secret").build()?;
+/// let user = client.user(Arc::new(MemoryTokenStore::new()), "open-id");
+/// let me = user.user_info(&[UserField::OpenId, UserField::DisplayName]).await?;
+/// println!("{:?}", me.user.display_name);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UserClient {
     client: Client,
     store: Arc<dyn TokenStore>,
     open_id: String,
+    /// Made from a bare access token: no user's open_id to name, nothing to refresh with.
+    bare: bool,
     refresh_ahead: Duration,
 }
 
@@ -60,6 +78,7 @@ impl Client {
             client: self.clone(),
             store,
             open_id: open_id.into(),
+            bare: false,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
         }
     }
@@ -67,6 +86,7 @@ impl Client {
     /// A handle for a bare access token (e.g. from `TIKTOK_ACCESS_TOKEN`), kept in memory:
     /// no refresh token, so a rejected token ends in [`Error::ReauthorizationRequired`].
     pub fn user_with_access_token(&self, access_token: impl Into<String>) -> UserClient {
+        // The key the token is kept under in its own memory store; never shown.
         let open_id = "access-token";
         let store = crate::MemoryTokenStore::with_token(StoredToken {
             open_id: open_id.to_string(),
@@ -76,7 +96,10 @@ impl Client {
             refresh_expires_at: None,
             scope: String::new(),
         });
-        self.user(Arc::new(store), open_id)
+        UserClient {
+            bare: true,
+            ..self.user(Arc::new(store), open_id)
+        }
     }
 
     /// Exchanges an authorization code (with its PKCE verifier, if the authorize URL had a
@@ -102,6 +125,7 @@ impl Client {
             status: 200,
             message: "the token answer has no open_id".into(),
             body: String::new(),
+            attempts: crate::Attempts::ONE,
         })?;
         let stored = StoredToken::from_token(&token, &open_id, unix_now(), None);
         store.save(&stored).await?;
@@ -114,6 +138,16 @@ impl UserClient {
     pub fn refresh_ahead(mut self, ahead: Duration) -> Self {
         self.refresh_ahead = ahead;
         self
+    }
+
+    /// [`Error::ReauthorizationRequired`] for this user, because of `reason`, shown by
+    /// TikTok's answer `rejected` if there was one.
+    fn reauthorize(&self, reason: impl Into<String>, rejected: Option<Error>) -> Error {
+        Error::ReauthorizationRequired {
+            open_id: (!self.bare).then(|| self.open_id.clone()),
+            reason: reason.into(),
+            rejected: rejected.map(Box::new),
+        }
     }
 
     /// The user.
@@ -130,7 +164,7 @@ impl UserClient {
     pub async fn token(&self) -> Result<StoredToken, Error> {
         let token = self.load().await?;
         if token.expires_within(unix_now(), self.refresh_ahead) {
-            return self.refresh(&token).await;
+            return self.refresh(&token, None).await;
         }
         Ok(token)
     }
@@ -138,7 +172,7 @@ impl UserClient {
     /// Refreshes the access token now, whatever its expiry.
     pub async fn refresh_now(&self) -> Result<StoredToken, Error> {
         let token = self.load().await?;
-        self.refresh(&token).await
+        self.refresh(&token, None).await
     }
 
     /// Revokes the user's access token at TikTok (refreshing it first if it has expired)
@@ -193,7 +227,7 @@ impl UserClient {
             .await
         {
             Err(error) if error.code() == Some(&ErrorCode::AccessTokenInvalid) => {
-                let fresh = self.refresh(&token).await?;
+                let fresh = self.refresh(&token, Some(error)).await?;
                 self.client
                     .execute_answer(meta, Some(fresh.access()), fields, body)
                     .await
@@ -218,37 +252,39 @@ impl UserClient {
         self.store
             .load(&self.open_id)
             .await?
-            .ok_or_else(|| Error::ReauthorizationRequired {
-                open_id: self.open_id.clone(),
-                reason: "no tokens stored for this user".into(),
-            })
+            .ok_or_else(|| self.reauthorize("no tokens stored for this user", None))
     }
 
     /// Refreshes `stale` unless another caller already did: the first caller takes the
     /// slot's lock and refreshes; the others wait for it and find a newer token.
-    async fn refresh(&self, stale: &StoredToken) -> Result<StoredToken, Error> {
+    /// `rejected` is TikTok's answer that showed the token stale (a 401), if one did.
+    async fn refresh(
+        &self,
+        stale: &StoredToken,
+        rejected: Option<Error>,
+    ) -> Result<StoredToken, Error> {
         let slot = self.client.users.slot(&self.open_id);
         let mut unsaved = slot.refresh.lock().await;
         let current = match unsaved.clone() {
             Some(token) => token,
-            None => self.store.load(&self.open_id).await?.ok_or_else(|| {
-                Error::ReauthorizationRequired {
-                    open_id: self.open_id.clone(),
-                    reason: "no tokens stored for this user".into(),
-                }
-            })?,
+            None => match self.store.load(&self.open_id).await? {
+                Some(token) => token,
+                None => return Err(self.reauthorize("no tokens stored for this user", rejected)),
+            },
         };
         if current.access() != stale.access() && !current.expires_within(unix_now(), Duration::ZERO)
         {
             return Ok(current);
         }
-        let credentials = self.client.require_credentials("refreshing a token")?;
         let Some(refresh_token) = current.refresh_token.as_ref() else {
-            return Err(Error::ReauthorizationRequired {
-                open_id: self.open_id.clone(),
-                reason: "no refresh token stored".into(),
-            });
+            let reason = if self.bare {
+                "TikTok refused the access token, and there is no refresh token"
+            } else {
+                "no refresh token stored"
+            };
+            return Err(self.reauthorize(reason, rejected));
         };
+        let credentials = self.client.require_credentials("refreshing a token")?;
         let answer = self
             .client
             .refresh_access_token(
@@ -271,18 +307,12 @@ impl UserClient {
                 {
                     return Ok(stored);
                 }
-                return Err(Error::ReauthorizationRequired {
-                    open_id: self.open_id.clone(),
-                    reason: format!("the refresh token was refused: {error}"),
-                });
+                return Err(self.reauthorize("TikTok refused the refresh token", Some(error)));
             }
             Err(error @ Error::Decode { .. }) => {
                 // TikTok answered and has rotated the refresh token, but the answer could
                 // not be read: the new tokens are lost.
-                return Err(Error::ReauthorizationRequired {
-                    open_id: self.open_id.clone(),
-                    reason: format!("the refresh answer could not be read: {error}"),
-                });
+                return Err(self.reauthorize("the refresh answer could not be read", Some(error)));
             }
             Err(error) => return Err(error),
         };

@@ -61,6 +61,15 @@ impl SlidingWindow {
         }
     }
 
+    /// How long from `now` until the oldest call counted leaves the `window`, or `None`
+    /// when no call is counted there.
+    pub fn oldest_leaves_in(&mut self, now: Instant, window: Duration) -> Option<Duration> {
+        self.wait(now, u32::MAX, window);
+        self.times
+            .front()
+            .map(|first| (*first + window).saturating_duration_since(now))
+    }
+
     /// The time of the newest call counted, if any.
     pub fn last(&self) -> Option<Instant> {
         self.times.back().copied()

@@ -165,6 +165,7 @@ pub fn oauth_error(result: Result<impl std::fmt::Debug, Error>) -> (u16, ErrorCo
             error,
             description,
             log_id,
+            ..
         }) => {
             assert_eq!(log_id.len(), 34);
             (status, error, description)

@@ -212,7 +212,7 @@ fn emit_paging(model: &Model) -> TokenStream {
             impl crate::Client {
                 #docs
                 pub fn #stream<'a>(&'a self, #(#params,)* request: crate::#request_ident, options: crate::PageOptions)
-                    -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + 'a {
+                    -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + ::std::marker::Unpin + 'a {
                     crate::runtime::paging::stream(&crate::endpoints::#meta, request, options, move |request| async move {
                         self.#name(#(#args,)* &request).await
                     })
@@ -318,7 +318,7 @@ pub(super) fn emit_user_methods(model: &Model) -> TokenStream {
         methods.push(quote! {
             #docs
             pub fn #stream<'a>(&'a self, #(#params,)* request: crate::#request_ident, options: crate::PageOptions)
-                -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + 'a {
+                -> impl ::futures::Stream<Item = ::std::result::Result<crate::#item, crate::Error>> + ::std::marker::Unpin + 'a {
                 crate::runtime::paging::stream(&crate::endpoints::#meta, request, options, move |request| async move {
                     self.#name(#(#args,)* &request).await
                 })
