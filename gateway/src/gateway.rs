@@ -9,9 +9,11 @@ use tiktok_agent::{AuditError, Error, GrantedClient, SqliteAuditLog, SqliteLedge
 use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
+use crate::accounts::{ImportError, LoginError};
 use crate::agent::AgentHandle;
 use crate::approvals::{ApprovalError, Approvals};
 use crate::config::{Config, ConfigError};
+use crate::http::KeyError;
 use crate::secret::SecretError;
 use crate::tools::{self, ManifestError};
 
@@ -36,18 +38,27 @@ pub enum GatewayError {
         #[source]
         source: AuditError,
     },
-    /// An account's tokens are missing or ambiguous.
+    /// An account's tokens are missing, ambiguous or someone else's.
     #[error(transparent)]
     Account(#[from] AccountError),
-    /// Something in the environment is missing or unusable.
-    #[error("{0}")]
-    Setup(String),
+    /// A login could not be finished.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// Tokens could not be imported.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The agents' HTTP keys are missing or unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The approvals in the state file failed.
     #[error(transparent)]
     Approval(#[from] ApprovalError),
     /// A call failed.
     #[error(transparent)]
     Agent(#[from] Error),
+    /// The client holds no app credentials (a gateway always gives it some).
+    #[error("the app's credentials are missing")]
+    NoCredentials,
     /// The client failed outside a call (building it, reading a token store).
     #[error(transparent)]
     Client(#[from] tiktok_api::Error),
@@ -87,6 +98,16 @@ pub enum AccountError {
         store: PathBuf,
         /// The users it holds.
         open_ids: Vec<String>,
+    },
+    /// A token to be stored is another user's than the one the config names.
+    #[error("the token is for {found}, but accounts.{account}.open_id is {expected}")]
+    WrongUser {
+        /// The account.
+        account: String,
+        /// The `open_id` the config names.
+        expected: String,
+        /// The token's `open_id`.
+        found: String,
     },
 }
 
@@ -253,4 +274,88 @@ pub fn is_app_scope(scope: tiktok_api::Scope) -> bool {
             .any(|meta| meta.auth == auth && meta.scopes.contains(&scope))
     };
     needs(Auth::ClientToken) && !needs(Auth::UserToken)
+}
+
+/// A gateway in `dir` for the crate's unit tests: account `demo` (its store `tokens.json`)
+/// and a reader agent `reader` on it, none with an HTTP key. `tiktok` and `account` are
+/// more entries for the `tiktok` map and `demo`'s map (each starting with `, `).
+#[cfg(test)]
+pub(crate) fn test_gateway(dir: &std::path::Path, tiktok: &str, account: &str) -> Gateway {
+    let text = format!(
+        "\
+tiktok: {{base_url: http://127.0.0.1:9, client_key: standin{tiktok}}}
+accounts: {{demo: {{token_store: tokens.json{account}}}}}
+agents:
+  reader: {{account: demo, scopes: [user.info.basic], access: [read]}}
+audit: audit.sqlite
+"
+    );
+    let file = dir.join("gateway.yaml");
+    let config = Config::parse(&file, &text).unwrap();
+    Gateway::open_with_secret(config, "secret".into()).unwrap()
+}
+
+/// A token of user `open_id` with the scope `user.info.basic`, good for long, for the
+/// crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_token(open_id: &str) -> tiktok_api::StoredToken {
+    tiktok_api::StoredToken {
+        open_id: open_id.into(),
+        access_token: "act.standin".to_string().into(),
+        access_expires_at: i64::MAX / 2,
+        refresh_token: None,
+        refresh_expires_at: None,
+        scope: "user.info.basic".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_account_without_tokens_says_how_to_log_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let error = gateway.open_id("demo").await.unwrap_err();
+        let GatewayError::Account(AccountError::NoTokens { account, .. }) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(account, "demo");
+        let message = error.to_string();
+        assert!(
+            message.contains("`tiktok-gateway login --config ")
+                && message.contains("gateway.yaml --account demo`"),
+            "{message}"
+        );
+        // An agent on the account cannot run, for the same reason.
+        assert!(matches!(
+            gateway.agent("reader").await,
+            Err(GatewayError::Account(AccountError::NoTokens { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_store_of_two_users_needs_the_config_to_name_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let store = gateway.token_store("demo").unwrap();
+        store.save(&test_token("-000a")).await.unwrap();
+        store.save(&test_token("-000b")).await.unwrap();
+        let error = gateway.open_id("demo").await.unwrap_err();
+        let GatewayError::Account(AccountError::ManyUsers { open_ids, .. }) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(open_ids, &["-000a", "-000b"]);
+        assert!(
+            error
+                .to_string()
+                .contains("set accounts.demo.open_id to one of -000a, -000b"),
+            "{error}"
+        );
+        let named = test_gateway(dir.path(), "", ", open_id: \"-000b\"");
+        assert_eq!(named.open_id("demo").await.unwrap(), "-000b");
+        let reader = named.agent("reader").await.unwrap();
+        assert!(reader.has_tool("user_info"), "{:?}", reader.tools());
+    }
 }
