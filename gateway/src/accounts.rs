@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tiktok_api::oauth::Pkce;
 use tiktok_api::{Error, Scope, StoredToken, TokenStore};
 
-use crate::gateway::{Gateway, GatewayError};
+use crate::gateway::{AccountError, Gateway, GatewayError};
 
 /// The variable `accounts import` reads the access token from.
 pub const ACCESS_TOKEN_ENV: &str = "TIKTOK_ACCESS_TOKEN";
@@ -22,8 +22,110 @@ fn unix_now() -> i64 {
     crate::now_ms() / 1000
 }
 
-fn setup(message: String) -> GatewayError {
-    GatewayError::Setup(message)
+/// Why `accounts import` stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A token's environment variable is not set (or blank).
+    #[error("the environment variable {name} is not set")]
+    EnvMissing {
+        /// The variable.
+        name: &'static str,
+    },
+    /// TikTok's answer to the refresh named no user.
+    #[error("TikTok's answer to the refresh named no open_id")]
+    NoOpenId,
+    /// The access token and the refresh token belong to different users.
+    #[error("{ACCESS_TOKEN_ENV} is {access_owner}'s but {REFRESH_TOKEN_ENV} is {refresh_owner}'s")]
+    TwoUsers {
+        /// The access token's user.
+        access_owner: String,
+        /// The refresh token's user.
+        refresh_owner: String,
+    },
+}
+
+/// Why a login stopped before the tokens were stored.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// `login --code` with no login started for the account.
+    #[error(
+        "no login in progress for account {account} (run `tiktok-gateway login` without --code first)"
+    )]
+    NoLoginInProgress {
+        /// The account.
+        account: String,
+    },
+    /// The login in progress could not be read.
+    #[error("cannot read the login in progress {}", path.display())]
+    PendingUnreadable {
+        /// The file kept beside the token store.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file of the login in progress holds something else.
+    #[error("{} does not hold a login in progress", path.display())]
+    PendingCorrupt {
+        /// The file kept beside the token store.
+        path: PathBuf,
+        /// What the JSON parser says.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The login in progress could not be kept for `--code`.
+    #[error("cannot write {}", path.display())]
+    PendingUnwritable {
+        /// The file beside the token store.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--code` starts like a URL but does not parse as one.
+    #[error("--code is not a URL")]
+    NotAUrl(#[source] url::ParseError),
+    /// TikTok's redirect says the user or TikTok refused.
+    #[error("TikTok refused the login: {error} {description}")]
+    Refused {
+        /// TikTok's error code.
+        error: String,
+        /// TikTok's description (empty when it gave none).
+        description: String,
+    },
+    /// The redirect's `state` is not this login's.
+    #[error("the redirect's state does not match this login's (a stale or forged redirect)")]
+    StateMismatch,
+    /// The redirect carries no code.
+    #[error("the redirect URL has no code")]
+    NoCode,
+    /// `tiktok.redirect_uri` does not parse.
+    #[error("tiktok.redirect_uri {uri:?} is not a URL")]
+    BadRedirectUri {
+        /// The configured URI.
+        uri: String,
+        /// What the URL parser says.
+        #[source]
+        source: url::ParseError,
+    },
+    /// `tiktok.redirect_uri` points at another machine, where this one cannot listen.
+    #[error("tiktok.redirect_uri {uri} is not on this machine: log in with --code instead")]
+    NotLocal {
+        /// The configured URI.
+        uri: String,
+    },
+    /// The redirect's local port could not be listened on.
+    #[error("cannot listen on port {port}")]
+    Listen {
+        /// The port of `tiktok.redirect_uri`.
+        port: u16,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The local redirect receiver stopped before a redirect came.
+    #[error("the redirect receiver stopped")]
+    ReceiverStopped,
 }
 
 /// Saves `token` as account `account`'s, after checking it is the configured user.
@@ -31,10 +133,12 @@ async fn save(gateway: &Gateway, account: &str, token: &StoredToken) -> Result<(
     if let Some(expected) = &gateway.config().account(account)?.open_id
         && *expected != token.open_id
     {
-        return Err(setup(format!(
-            "the token is for {}, but accounts.{account}.open_id is {expected}",
-            token.open_id
-        )));
+        return Err(AccountError::WrongUser {
+            account: account.to_string(),
+            expected: expected.clone(),
+            found: token.open_id.clone(),
+        }
+        .into());
     }
     gateway
         .token_store(account)?
@@ -48,11 +152,11 @@ async fn save(gateway: &Gateway, account: &str, token: &StoredToken) -> Result<(
 /// token is used at once, because only a refresh tells the user, the scopes and the
 /// lifetimes; the access token given, if still valid, must belong to the same user.
 pub async fn import(gateway: &Gateway, account: &str) -> Result<StoredToken, GatewayError> {
-    let read = |name: &str| {
+    let read = |name: &'static str| {
         std::env::var(name)
             .ok()
             .filter(|value| !value.trim().is_empty())
-            .ok_or_else(|| setup(format!("the environment variable {name} is not set")))
+            .ok_or(ImportError::EnvMissing { name })
     };
     let access = read(ACCESS_TOKEN_ENV)?;
     let refresh = read(REFRESH_TOKEN_ENV)?;
@@ -64,9 +168,7 @@ pub async fn import(gateway: &Gateway, account: &str) -> Result<StoredToken, Gat
         .await
         .ok()
         .and_then(|info| info.user.open_id);
-    let credentials = client
-        .credentials()
-        .ok_or_else(|| setup("the app's credentials are missing".into()))?;
+    let credentials = client.credentials().ok_or(GatewayError::NoCredentials)?;
     let token = client
         .refresh_access_token(
             &credentials.client_key,
@@ -76,24 +178,23 @@ pub async fn import(gateway: &Gateway, account: &str) -> Result<StoredToken, Gat
         .await?;
     let stored = StoredToken::from_token(&token, "", unix_now(), None);
     if stored.open_id.is_empty() {
-        return Err(setup(
-            "TikTok's answer to the refresh named no open_id".into(),
-        ));
+        return Err(ImportError::NoOpenId.into());
     }
     if let Some(owner) = owner
         && owner != stored.open_id
     {
-        return Err(setup(format!(
-            "{ACCESS_TOKEN_ENV} is {owner}'s but {REFRESH_TOKEN_ENV} is {}'s",
-            stored.open_id
-        )));
+        return Err(ImportError::TwoUsers {
+            access_owner: owner,
+            refresh_owner: stored.open_id,
+        }
+        .into());
     }
     save(gateway, account, &stored).await?;
     Ok(stored)
 }
 
 /// A login in progress: what `login --code` needs from the `login` that printed the URL.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Pending {
     verifier: String,
     state: String,
@@ -133,15 +234,19 @@ pub fn start_login(gateway: &Gateway, account: &str) -> Result<String, GatewayEr
         .state(state.clone())
         .pkce(&pkce)
         .build();
-    let pending = Pending {
-        verifier: pkce.verifier().to_string(),
-        state,
-        redirect_uri,
-    };
+    // The fields of `Pending`, as JSON text (a `Value` prints without failing).
+    let pending = serde_json::json!({
+        "verifier": pkce.verifier(),
+        "state": state,
+        "redirect_uri": redirect_uri,
+    });
     let path = pending_path(gateway, account)?;
-    let text = serde_json::to_string(&pending).map_err(|error| setup(error.to_string()))?;
-    tiktok_api::tokens::write_private(&path, text.as_bytes())
-        .map_err(|error| setup(format!("cannot write {}: {error}", path.display())))?;
+    tiktok_api::tokens::write_private(&path, pending.to_string().as_bytes()).map_err(|source| {
+        LoginError::PendingUnwritable {
+            path: path.clone(),
+            source,
+        }
+    })?;
     Ok(url)
 }
 
@@ -154,42 +259,47 @@ pub async fn finish_login(
     code: &str,
 ) -> Result<StoredToken, GatewayError> {
     let path = pending_path(gateway, account)?;
-    let text = std::fs::read_to_string(&path).map_err(|_| {
-        setup(format!(
-            "no login in progress for account {account} (run `tiktok-gateway login` without --code first)"
-        ))
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoginError::NoLoginInProgress {
+                account: account.to_string(),
+            }
+        } else {
+            LoginError::PendingUnreadable {
+                path: path.clone(),
+                source,
+            }
+        }
     })?;
-    let pending: Pending = serde_json::from_str(&text)
-        .map_err(|error| setup(format!("{}: {error}", path.display())))?;
+    let pending: Pending =
+        serde_json::from_str(&text).map_err(|source| LoginError::PendingCorrupt {
+            path: path.clone(),
+            source,
+        })?;
     let code = match code.trim() {
         redirect if redirect.starts_with("http://") || redirect.starts_with("https://") => {
-            let url = url::Url::parse(redirect)
-                .map_err(|error| setup(format!("--code: not a URL: {error}")))?;
+            let url = url::Url::parse(redirect).map_err(LoginError::NotAUrl)?;
             let query = |name: &str| {
                 url.query_pairs()
                     .find(|(key, _)| key == name)
                     .map(|(_, value)| value.into_owned())
             };
             if let Some(error) = query("error") {
-                return Err(setup(format!(
-                    "TikTok refused the login: {error} {}",
-                    query("error_description").unwrap_or_default()
-                )));
+                return Err(LoginError::Refused {
+                    error,
+                    description: query("error_description").unwrap_or_default(),
+                }
+                .into());
             }
             if query("state").as_deref() != Some(pending.state.as_str()) {
-                return Err(setup(
-                    "the redirect's state does not match this login's (a stale or forged redirect)"
-                        .into(),
-                ));
+                return Err(LoginError::StateMismatch.into());
             }
-            query("code").ok_or_else(|| setup("the redirect URL has no code".into()))?
+            query("code").ok_or(LoginError::NoCode)?
         }
         code => code.to_string(),
     };
     let client = gateway.client();
-    let credentials = client
-        .credentials()
-        .ok_or_else(|| setup("the app's credentials are missing".into()))?;
+    let credentials = client.credentials().ok_or(GatewayError::NoCredentials)?;
     let token = client
         .exchange_code(
             &credentials.client_key,
@@ -208,18 +318,22 @@ pub async fn finish_login(
 /// Waits for TikTok's redirect on the local port of `tiktok.redirect_uri` and returns the
 /// redirect URL it received (answering the browser with a short page).
 pub async fn receive_redirect(gateway: &Gateway) -> Result<String, GatewayError> {
-    let redirect = url::Url::parse(&gateway.config().tiktok.redirect_uri)
-        .map_err(|error| setup(format!("tiktok.redirect_uri: {error}")))?;
+    let uri = &gateway.config().tiktok.redirect_uri;
+    let redirect = url::Url::parse(uri).map_err(|source| LoginError::BadRedirectUri {
+        uri: uri.clone(),
+        source,
+    })?;
     let host = redirect.host_str().unwrap_or("localhost");
     if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-        return Err(setup(format!(
-            "tiktok.redirect_uri {redirect} is not on this machine: log in with --code instead"
-        )));
+        return Err(LoginError::NotLocal {
+            uri: redirect.to_string(),
+        }
+        .into());
     }
     let port = redirect.port_or_known_default().unwrap_or(80);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
-        .map_err(|error| setup(format!("cannot listen on port {port}: {error}")))?;
+        .map_err(|source| LoginError::Listen { port, source })?;
     let (sender, mut received) = tokio::sync::mpsc::channel::<String>(1);
     let base = redirect.clone();
     let app = axum::Router::new().route(
@@ -245,9 +359,110 @@ pub async fn receive_redirect(gateway: &Gateway) -> Result<String, GatewayError>
     let url = received
         .recv()
         .await
-        .ok_or_else(|| setup("the redirect receiver stopped".into()));
+        .ok_or_else(|| LoginError::ReceiverStopped.into());
     // Let the browser have its page, then stop listening.
     let _ = stop.send(());
     let _ = server.await;
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::{test_gateway, test_token};
+
+    /// `finish_login`'s error for `code`, as a login error.
+    async fn login_error(gateway: &Gateway, code: &str) -> LoginError {
+        match finish_login(gateway, "demo", code).await {
+            Err(GatewayError::Login(error)) => error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_checked_before_any_code_is_exchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let error = login_error(&gateway, "a-code").await;
+        assert!(
+            matches!(&error, LoginError::NoLoginInProgress { account } if account == "demo"),
+            "{error:?}"
+        );
+
+        let url = start_login(&gateway, "demo").unwrap();
+        assert!(url.contains("code_challenge="), "{url}");
+        let pending = std::fs::read_to_string(dir.path().join("tokens.login.json")).unwrap();
+        let pending: Pending = serde_json::from_str(&pending).unwrap();
+        let redirect = &pending.redirect_uri;
+        let state = &pending.state;
+
+        let error = login_error(&gateway, &format!("{redirect}?code=c&state=forged")).await;
+        assert!(matches!(error, LoginError::StateMismatch), "{error:?}");
+        let refused = format!("{redirect}?error=access_denied&error_description=no&state={state}");
+        let error = login_error(&gateway, &refused).await;
+        assert!(
+            matches!(&error, LoginError::Refused { error, description } if error == "access_denied" && description == "no"),
+            "{error:?}"
+        );
+        let error = login_error(&gateway, &format!("{redirect}?state={state}")).await;
+        assert!(matches!(error, LoginError::NoCode), "{error:?}");
+        let error = login_error(&gateway, "http://[::1").await;
+        assert!(matches!(error, LoginError::NotAUrl(_)), "{error:?}");
+        assert_eq!(error.to_string(), "--code is not a URL");
+
+        std::fs::write(dir.path().join("tokens.login.json"), "not json").unwrap();
+        let error = login_error(&gateway, "a-code").await;
+        assert!(
+            matches!(&error, LoginError::PendingCorrupt { path, .. } if path.ends_with("tokens.login.json")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_redirect_is_received_only_on_this_machine_on_a_free_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = test_gateway(
+            dir.path(),
+            ", redirect_uri: \"https://example.com/callback\"",
+            "",
+        );
+        let error = receive_redirect(&remote).await.unwrap_err();
+        assert!(
+            matches!(&error, GatewayError::Login(LoginError::NotLocal { uri }) if uri == "https://example.com/callback"),
+            "{error:?}"
+        );
+        // A port this test holds cannot be listened on.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let local = test_gateway(
+            dir.path(),
+            &format!(", redirect_uri: \"http://127.0.0.1:{port}/callback\""),
+            "",
+        );
+        let error = receive_redirect(&local).await.unwrap_err();
+        let GatewayError::Login(LoginError::Listen { port: refused, .. }) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(*refused, port);
+        assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_token_of_another_user_than_the_configured_one_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", ", open_id: \"-000a\"");
+        let error = save(&gateway, "demo", &test_token("-000b"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                GatewayError::Account(AccountError::WrongUser { expected, found, .. })
+                    if expected == "-000a" && found == "-000b"
+            ),
+            "{error:?}"
+        );
+        let store = gateway.token_store("demo").unwrap();
+        assert_eq!(store.open_ids().await.unwrap(), Vec::<String>::new());
+    }
 }

@@ -1,24 +1,21 @@
-//! The gateway's core, below any transport: the TikTok client (holding the app secret and
-//! the accounts' tokens), one [`AgentHandle`] per agent (its grant, tools, approvals) and
-//! the audit log every decision goes to.
+//! The gateway's core, below any transport: [`Gateway`] opens the TikTok client (holding the
+//! app secret), the audit log and the state file, finds each account's tokens, builds one
+//! [`AgentHandle`] per agent, and checks the agents' grants against their tokens.
 
-use std::sync::{Arc, LazyLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use rmcp::model::Tool;
-use serde_json::{Value, json};
-use tiktok_agent::tools::TOOLS_JSON;
-use tiktok_agent::{
-    AuditRecord, AuditSink, Decision, Error, GrantedClient, SqliteAuditLog, SqliteLedger, StateFile,
-};
-use tiktok_api::meta::{Access, Auth};
+use tiktok_agent::{AuditError, Error, GrantedClient, SqliteAuditLog, SqliteLedger, StateFile};
+use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
-use crate::approvals::{Approval, ApprovalError, Approvals, Ending};
-use crate::config::{ApprovalMode, Config, ConfigError, SecretSource};
-use crate::pii;
-
-/// The tool an agent with approvals asks about a held call with.
-pub const APPROVAL_TOOL: &str = "gateway_approval_status";
+use crate::accounts::{ImportError, LoginError};
+use crate::agent::AgentHandle;
+use crate::approvals::{ApprovalError, Approvals};
+use crate::config::{Config, ConfigError};
+use crate::http::KeyError;
+use crate::secret::SecretError;
+use crate::tools::{self, ManifestError};
 
 /// Why the gateway cannot start or act.
 #[derive(Debug, thiserror::Error)]
@@ -26,15 +23,42 @@ pub enum GatewayError {
     /// The config is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Something in the environment is missing or unusable.
-    #[error("{0}")]
-    Setup(String),
-    /// The approvals file failed.
+    /// The app's client secret could not be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The built-in tool manifest does not parse.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The audit log could not be opened.
+    #[error("cannot open the audit log {}", path.display())]
+    AuditLog {
+        /// The audit log's file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: AuditError,
+    },
+    /// An account's tokens are missing, ambiguous or someone else's.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// A login could not be finished.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// Tokens could not be imported.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The agents' HTTP keys are missing or unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The approvals in the state file failed.
     #[error(transparent)]
     Approval(#[from] ApprovalError),
     /// A call failed.
     #[error(transparent)]
     Agent(#[from] Error),
+    /// The client holds no app credentials (a gateway always gives it some).
+    #[error("the app's credentials are missing")]
+    NoCredentials,
     /// The client failed outside a call (building it, reading a token store).
     #[error(transparent)]
     Client(#[from] tiktok_api::Error),
@@ -43,16 +67,49 @@ pub enum GatewayError {
     State(#[from] tiktok_agent::StateError),
 }
 
-/// Every endpoint's tool, from the manifest `cargo xtask gen` wrote.
-static ALL_TOOLS: LazyLock<Result<Vec<Tool>, String>> = LazyLock::new(|| {
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        tools: Vec<Tool>,
-    }
-    serde_json::from_str::<Manifest>(TOOLS_JSON)
-        .map(|manifest| manifest.tools)
-        .map_err(|error| format!("the built-in tool manifest does not parse: {error}"))
-});
+/// An account's tokens cannot serve it.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The account's token store holds no user yet.
+    #[error(
+        "account {account} has no tokens in {}: run `tiktok-gateway login --config {} --account {account}` or `accounts import`",
+        store.display(),
+        config.display()
+    )]
+    NoTokens {
+        /// The account.
+        account: String,
+        /// Its token store.
+        store: PathBuf,
+        /// The config file (for the command to run).
+        config: PathBuf,
+    },
+    /// The account's token store holds several users and the config names none.
+    #[error(
+        "account {account}: {} holds {} users; set accounts.{account}.open_id to one of {}",
+        store.display(),
+        open_ids.len(),
+        open_ids.join(", ")
+    )]
+    ManyUsers {
+        /// The account.
+        account: String,
+        /// Its token store.
+        store: PathBuf,
+        /// The users it holds.
+        open_ids: Vec<String>,
+    },
+    /// A token to be stored is another user's than the one the config names.
+    #[error("the token is for {found}, but accounts.{account}.open_id is {expected}")]
+    WrongUser {
+        /// The account.
+        account: String,
+        /// The `open_id` the config names.
+        expected: String,
+        /// The token's `open_id`.
+        found: String,
+    },
+}
 
 /// A running gateway: the client and the shared stores.
 #[derive(Debug, Clone)]
@@ -64,20 +121,11 @@ pub struct Gateway {
     ledger: SqliteLedger,
 }
 
-/// What a tool call came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// It ran; the API's data (personal data masked).
-    Done(Value),
-    /// It waits for a human, under this approval id.
-    Parked(String),
-}
-
 impl Gateway {
-    /// The gateway of `config`: the app secret read from its environment variable, the
-    /// audit log and approvals file opened (created if missing).
+    /// The gateway of `config`: the app secret read from its environment variable or file,
+    /// the audit log and state file opened (created if missing).
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
-        let secret = read_secret(&config)?;
+        let secret = crate::secret::read(&config)?;
         Gateway::open_with_secret(config, secret)
     }
 
@@ -88,9 +136,11 @@ impl Gateway {
             builder = builder.base_url(base_url);
         }
         let client = builder.build()?;
-        let audit = SqliteAuditLog::open(&config.audit).map_err(|error| {
-            GatewayError::Setup(format!("audit log {}: {error}", config.audit.display()))
-        })?;
+        let audit =
+            SqliteAuditLog::open(&config.audit).map_err(|source| GatewayError::AuditLog {
+                path: config.audit.clone(),
+                source,
+            })?;
         let state = StateFile::open(&config.state)?;
         let approvals = Approvals::new(state.clone())?;
         let ledger = SqliteLedger::new(state)?;
@@ -137,24 +187,26 @@ impl Gateway {
             return Ok(open_id.clone());
         }
         let store = self.token_store(account)?;
-        let open_ids = store.open_ids().await.map_err(tiktok_api::Error::from)?;
-        match open_ids.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(GatewayError::Setup(format!(
-                "account {account} has no tokens in {}: run `tiktok-gateway login --config {} --account {account}` or `accounts import`",
-                config.token_store.display(),
-                self.config.file.display()
-            ))),
-            many => Err(GatewayError::Setup(format!(
-                "account {account}: {} holds {} users; set accounts.{account}.open_id to one of {}",
-                config.token_store.display(),
-                many.len(),
-                many.join(", ")
-            ))),
+        let mut open_ids = store.open_ids().await.map_err(tiktok_api::Error::from)?;
+        match open_ids.len() {
+            0 => Err(AccountError::NoTokens {
+                account: account.to_string(),
+                store: config.token_store.clone(),
+                config: self.config.file.clone(),
+            }
+            .into()),
+            1 => Ok(open_ids.swap_remove(0)),
+            _ => Err(AccountError::ManyUsers {
+                account: account.to_string(),
+                store: config.token_store.clone(),
+                open_ids,
+            }
+            .into()),
         }
     }
 
-    /// The handle of agent `name`.
+    /// The handle of agent `name`: its account's user, its grant with budgets counted in
+    /// the state file and every call audited, and the tools it sees.
     pub async fn agent(&self, name: &str) -> Result<AgentHandle, GatewayError> {
         let config = self.config.agent(name)?;
         let open_id = self.open_id(&config.account).await?;
@@ -164,39 +216,14 @@ impl Gateway {
         let granted = GrantedClient::new(user, config.grant.clone(), name)
             .audit_to(Arc::new(self.audit.clone()))
             .budget_ledger(Arc::new(self.ledger.clone()));
-        let all = ALL_TOOLS
-            .as_ref()
-            .map_err(|error| GatewayError::Setup(error.clone()))?;
-        let mut tools: Vec<Tool> = all
-            .iter()
-            .filter(|tool| {
-                tiktok_api::endpoint(&tool.name)
-                    .is_some_and(|meta| granted.grant().check_endpoint(meta).is_ok())
-            })
-            .cloned()
-            .collect();
-        if config.approval == ApprovalMode::Writes {
-            for tool in &mut tools {
-                if tiktok_api::endpoint(&tool.name).is_some_and(|meta| meta.access == Access::Write)
-                {
-                    let described = tool.description.as_deref().unwrap_or_default();
-                    tool.description = Some(
-                        format!(
-                            "{described}\n\nHeld for a human's approval: the call answers with an approval id at once; ask `{APPROVAL_TOOL}` for its outcome."
-                        )
-                        .into(),
-                    );
-                }
-            }
-            tools.push(approval_tool());
-        }
-        Ok(AgentHandle {
-            name: name.to_string(),
+        let tools = tools::for_agent(granted.grant(), config.approval)?;
+        Ok(AgentHandle::new(
+            name,
             granted,
-            approval: config.approval,
-            approvals: self.approvals.clone(),
+            config.approval,
+            self.approvals.clone(),
             tools,
-        })
+        ))
     }
 
     /// Scopes of each agent's grant that its account's token does not have (the user did
@@ -210,7 +237,10 @@ impl Gateway {
                     Err(_) => None,
                 },
                 Err(error) => {
-                    problems.push(format!("agent {name}: {error}"));
+                    problems.push(format!(
+                        "agent {name}: {}",
+                        tiktok_agent::error_chain(&error)
+                    ));
                     continue;
                 }
             };
@@ -233,117 +263,6 @@ impl Gateway {
         }
         problems
     }
-
-    /// Writes one record of a held call's life, straight to the audit log (no agent handle,
-    /// no token needed: it must be kept even when the agent can no longer run).
-    async fn audit_event(
-        &self,
-        approval: &Approval,
-        decision: Decision,
-        reason: String,
-    ) -> Result<(), GatewayError> {
-        let record = AuditRecord::event(
-            &approval.agent,
-            &approval.open_id,
-            &approval.tool,
-            &approval.arguments,
-            decision,
-            Some(reason),
-            Some(&approval.id),
-        );
-        AuditSink::record(&self.audit, &record)
-            .await
-            .map_err(|error| GatewayError::Agent(Error::Audit(error)))
-    }
-
-    /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
-    /// through the agent's grant, budgets and audit, and keeps the outcome for the agent.
-    /// Every path after the claim ends the approval (`done`, `failed`, or `unknown` when the
-    /// call was sent but its outcome could not be audited).
-    pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
-        let approval = self.approvals.claim(id, by)?;
-        let fail = |message: String| {
-            let value = json!({"message": message});
-            self.approvals.finish(id, Ending::Failed, &value)
-        };
-        if let Err(error) = self
-            .audit_event(&approval, Decision::Approved, format!("approved by {by}"))
-            .await
-        {
-            fail(format!("not sent: {error}"))?;
-            return Err(error);
-        }
-        let agent = match self.agent(&approval.agent).await {
-            Ok(agent) => agent,
-            Err(error) => {
-                let reason = format!("not sent: the agent cannot run: {error}");
-                fail(reason.clone())?;
-                self.audit_event(&approval, Decision::Denied, reason)
-                    .await?;
-                return Err(error);
-            }
-        };
-        let granted = agent.granted.with_approval(id);
-        let result = agent
-            .send(&granted, &approval.tool, approval.arguments.clone())
-            .await;
-        match &result {
-            Ok(value) => self.approvals.finish(id, Ending::Done, value)?,
-            Err(error @ Error::Audit(_)) => {
-                self.approvals
-                    .finish(id, Ending::Unknown, &error_json(error))?
-            }
-            Err(error) => self
-                .approvals
-                .finish(id, Ending::Failed, &error_json(error))?,
-        }
-        Ok(result)
-    }
-
-    /// Refuses the held call `id`, for `by`, and audits it.
-    pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
-        let approval = self.approvals.deny(id, by)?;
-        self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
-            .await?;
-        Ok(approval)
-    }
-}
-
-/// The app's client secret, from its environment variable or its owner-only file.
-fn read_secret(config: &Config) -> Result<String, GatewayError> {
-    let file = config.file.display();
-    match &config.tiktok.client_secret {
-        SecretSource::Env(name) => std::env::var(name).map_err(|_| {
-            GatewayError::Setup(format!(
-                "the environment variable {name} (tiktok.client_secret_env in {file}) must hold the app's client secret"
-            ))
-        }),
-        SecretSource::File(path) => {
-            let shown = path.display();
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path)
-                    .map_err(|error| GatewayError::Setup(format!("{shown} (tiktok.client_secret_file in {file}): {error}")))?
-                    .permissions()
-                    .mode();
-                if mode & 0o077 != 0 {
-                    return Err(GatewayError::Setup(format!(
-                        "{shown} (tiktok.client_secret_file) can be read by others (mode {:o}): chmod 600 it",
-                        mode & 0o777
-                    )));
-                }
-            }
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                GatewayError::Setup(format!("{shown} (tiktok.client_secret_file in {file}): {error}"))
-            })?;
-            let secret = text.trim().to_string();
-            if secret.is_empty() {
-                return Err(GatewayError::Setup(format!("{shown} (tiktok.client_secret_file) is empty")));
-            }
-            Ok(secret)
-        }
-    }
 }
 
 /// Whether `scope` is the app's rather than a user's: only endpoints called with the app's
@@ -357,151 +276,86 @@ pub fn is_app_scope(scope: tiktok_api::Scope) -> bool {
     needs(Auth::ClientToken) && !needs(Auth::UserToken)
 }
 
-/// An error as JSON for an agent: TikTok's code, message and log id when TikTok answered.
-pub fn error_json(error: &Error) -> Value {
-    let mut value = json!({"message": error.to_string()});
-    if let Some(client) = error.client() {
-        if let Some(code) = client.code() {
-            value["code"] = json!(code.as_str());
-        }
-        if let Some(status) = client.status() {
-            value["status"] = json!(status);
-        }
-        if let Some(log_id) = client.log_id() {
-            value["log_id"] = json!(log_id);
-        }
-    }
-    value
-}
-
-fn approval_tool() -> Tool {
-    let schema = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": {"id": {"type": "string", "description": "The approval id a held call answered with."}},
-        "required": ["id"],
-        "additionalProperties": false
-    });
-    let Value::Object(schema) = schema else {
-        unreachable!("a JSON object literal")
-    };
-    let mut tool = Tool::new(
-        APPROVAL_TOOL,
-        "The state of a call held for a human's approval: pending, running, done (with the call's data), failed (with TikTok's error) or denied. Only a human decides, with `tiktok-gateway approvals approve|deny ID`.",
-        Arc::new(schema),
+/// A gateway in `dir` for the crate's unit tests: account `demo` (its store `tokens.json`)
+/// and a reader agent `reader` on it, none with an HTTP key. `tiktok` and `account` are
+/// more entries for the `tiktok` map and `demo`'s map (each starting with `, `).
+#[cfg(test)]
+pub(crate) fn test_gateway(dir: &std::path::Path, tiktok: &str, account: &str) -> Gateway {
+    let text = format!(
+        "\
+tiktok: {{base_url: http://127.0.0.1:9, client_key: standin{tiktok}}}
+accounts: {{demo: {{token_store: tokens.json{account}}}}}
+agents:
+  reader: {{account: demo, scopes: [user.info.basic], access: [read]}}
+audit: audit.sqlite
+"
     );
-    tool.annotations = Some(
-        rmcp::model::ToolAnnotations::new()
-            .read_only(true)
-            .open_world(false),
-    );
-    tool
+    let file = dir.join("gateway.yaml");
+    let config = Config::parse(&file, &text).unwrap();
+    Gateway::open_with_secret(config, "secret".into()).unwrap()
 }
 
-/// One agent's view of the gateway: its tools, its grant, its approvals.
-#[derive(Debug, Clone)]
-pub struct AgentHandle {
-    name: String,
-    granted: GrantedClient,
-    approval: ApprovalMode,
-    approvals: Approvals,
-    tools: Vec<Tool>,
+/// A token of user `open_id` with the scope `user.info.basic`, good for long, for the
+/// crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_token(open_id: &str) -> tiktok_api::StoredToken {
+    tiktok_api::StoredToken {
+        open_id: open_id.into(),
+        access_token: "act.standin".to_string().into(),
+        access_expires_at: i64::MAX / 2,
+        refresh_token: None,
+        refresh_expires_at: None,
+        scope: "user.info.basic".into(),
+    }
 }
 
-impl AgentHandle {
-    /// The agent's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// The tools its grant allows (and the approval tool, if its writes wait).
-    pub fn tools(&self) -> &[Tool] {
-        &self.tools
-    }
-
-    /// Whether `name` is one of its tools.
-    pub fn has_tool(&self, name: &str) -> bool {
-        self.tools.iter().any(|tool| tool.name == name)
-    }
-
-    /// Calls tool `name`: an endpoint through the grant and the audit (a write parked when
-    /// the agent's writes wait for approval), or the approval tool.
-    pub async fn call(&self, name: &str, arguments: Value) -> Result<Outcome, GatewayError> {
-        if name == APPROVAL_TOOL && self.approval != ApprovalMode::None {
-            return self.approval_status(&arguments).map(Outcome::Done);
-        }
-        let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
-        if write && self.approval == ApprovalMode::Writes {
-            self.granted.check_tool(name, &arguments).await?;
-            let parked = self
-                .approvals
-                .park(&self.name, self.granted.open_id(), name, &arguments);
-            let id = match parked {
-                Ok(id) => id,
-                Err(error) => {
-                    let reason = format!("not held: the approvals store failed: {error}");
-                    self.granted
-                        .note(name, &arguments, Decision::Denied, Some(reason))
-                        .await?;
-                    return Err(error.into());
-                }
-            };
-            let noted = self
-                .granted
-                .with_approval(&id)
-                .note(
-                    name,
-                    &arguments,
-                    Decision::Parked,
-                    Some("waits for a human".into()),
-                )
-                .await;
-            if let Err(error) = noted {
-                // Unaudited, it must not run.
-                let _ = self.approvals.deny(&id, "gateway: the audit log failed");
-                return Err(error.into());
-            }
-            return Ok(Outcome::Parked(id));
-        }
-        Ok(Outcome::Done(
-            self.send(&self.granted, name, arguments).await?,
-        ))
-    }
-
-    /// Sends through `granted`, masking personal data in research results.
-    async fn send(
-        &self,
-        granted: &GrantedClient,
-        name: &str,
-        arguments: Value,
-    ) -> Result<Value, Error> {
-        let mut value = granted.call_tool(name, arguments).await?;
-        if tiktok_api::endpoint(name).is_some_and(pii::masks) {
-            pii::mask(&mut value);
-        }
-        Ok(value)
-    }
-
-    fn approval_status(&self, arguments: &Value) -> Result<Value, GatewayError> {
-        let Some(id) = arguments.get("id").and_then(Value::as_str) else {
-            return Err(Error::InvalidArguments {
-                tool: APPROVAL_TOOL,
-                path: "/id".into(),
-                message: "expected the approval id, a string".into(),
-            }
-            .into());
+    #[tokio::test]
+    async fn an_account_without_tokens_says_how_to_log_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let error = gateway.open_id("demo").await.unwrap_err();
+        let GatewayError::Account(AccountError::NoTokens { account, .. }) = &error else {
+            panic!("{error:?}")
         };
-        let approval = self.approvals.get(id)?;
-        if approval.agent != self.name {
-            // Another agent's approvals do not exist for this one.
-            return Err(ApprovalError::Unknown(id.to_string()).into());
-        }
-        Ok(json!({
-            "id": approval.id,
-            "tool": approval.tool,
-            "state": approval.state,
-            "decided_by": approval.decided_by,
-            "outcome": approval.outcome,
-        }))
+        assert_eq!(account, "demo");
+        let message = error.to_string();
+        assert!(
+            message.contains("`tiktok-gateway login --config ")
+                && message.contains("gateway.yaml --account demo`"),
+            "{message}"
+        );
+        // An agent on the account cannot run, for the same reason.
+        assert!(matches!(
+            gateway.agent("reader").await,
+            Err(GatewayError::Account(AccountError::NoTokens { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_store_of_two_users_needs_the_config_to_name_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let store = gateway.token_store("demo").unwrap();
+        store.save(&test_token("-000a")).await.unwrap();
+        store.save(&test_token("-000b")).await.unwrap();
+        let error = gateway.open_id("demo").await.unwrap_err();
+        let GatewayError::Account(AccountError::ManyUsers { open_ids, .. }) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(open_ids, &["-000a", "-000b"]);
+        assert!(
+            error
+                .to_string()
+                .contains("set accounts.demo.open_id to one of -000a, -000b"),
+            "{error}"
+        );
+        let named = test_gateway(dir.path(), "", ", open_id: \"-000b\"");
+        assert_eq!(named.open_id("demo").await.unwrap(), "-000b");
+        let reader = named.agent("reader").await.unwrap();
+        assert!(reader.has_tool("user_info"), "{:?}", reader.tools());
     }
 }

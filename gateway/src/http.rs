@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -23,6 +24,32 @@ use crate::mcp::{AuthenticatedAgent, GatewayServer};
 /// The address `--http` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 
+/// Why no agent can connect over HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// An agent's `key_sha256` is not a SHA-256 in hex.
+    #[error("agent {agent}: key_sha256 is not a SHA-256 in hex")]
+    BadHash {
+        /// The agent.
+        agent: String,
+        /// What the hex decoder says.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// No agent to serve has a key.
+    #[error(
+        "no agent{} in {} has a key_sha256: make one with `tiktok-gateway keys new`",
+        only.as_ref().map(|only| format!(" {only}")).unwrap_or_default(),
+        config.display()
+    )]
+    NoKeys {
+        /// The one agent asked for, if only one.
+        only: Option<String>,
+        /// The config file.
+        config: PathBuf,
+    },
+}
+
 /// Agents' key hashes.
 #[derive(Clone)]
 struct Keys(Arc<Vec<([u8; 32], String)>>);
@@ -40,17 +67,19 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
             continue;
         };
         let mut digest = [0u8; 32];
-        hex::decode_to_slice(hash, &mut digest)
-            .map_err(|error| GatewayError::Setup(format!("agent {name}: key_sha256: {error}")))?;
+        hex::decode_to_slice(hash, &mut digest).map_err(|source| KeyError::BadHash {
+            agent: name.clone(),
+            source,
+        })?;
         keys.push((digest, name.clone()));
         agents.insert(name.clone(), Arc::new(gateway.agent(name).await?));
     }
     if agents.is_empty() {
-        return Err(GatewayError::Setup(format!(
-            "no agent{} in {} has a key_sha256: make one with `tiktok-gateway keys new`",
-            only.map(|only| format!(" {only}")).unwrap_or_default(),
-            gateway.config().file.display()
-        )));
+        return Err(KeyError::NoKeys {
+            only: only.map(str::to_string),
+            config: gateway.config().file.clone(),
+        }
+        .into());
     }
     let http = &gateway.config().http;
     // Stateless: no session an agent could pick up with another agent's session id; every
@@ -146,4 +175,25 @@ pub fn new_key() -> (String, String) {
     let key = format!("tgk_{}", hex::encode(rand::random::<[u8; 32]>()));
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
     (key, hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::test_gateway;
+
+    #[tokio::test]
+    async fn serving_no_agent_with_a_key_says_how_to_make_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        for only in [None, Some("reader")] {
+            let error = router(&gateway, only).await.unwrap_err();
+            let GatewayError::Key(KeyError::NoKeys { only: named, .. }) = &error else {
+                panic!("{error:?}")
+            };
+            assert_eq!(named.as_deref(), only);
+            let message = error.to_string();
+            assert!(message.ends_with("`tiktok-gateway keys new`"), "{message}");
+        }
+    }
 }

@@ -1,25 +1,37 @@
 //! `tiktok-gateway`: an MCP server that gives each AI agent exactly the TikTok access it is
 //! granted, scope by scope, and audits every call.
 //!
-//! - [`config`]: the YAML file (app, accounts, agents, audit log).
-//! - [`gateway`]: the client holding the app secret and tokens, one [`gateway::AgentHandle`]
-//!   per agent (grant, tools, approvals), the audit log.
+//! The modules follow the life of a call:
+//! - [`config`]: the YAML file (app, accounts, agents, audit log, state file);
+//!   [`secret`]: the app's client secret from the environment or an owner-only file.
+//! - [`gateway`]: [`gateway::Gateway`] opens the client, the audit log and the state file,
+//!   finds each account's tokens and makes one [`agent::AgentHandle`] per agent;
+//!   [`tools`]: the tools an agent sees (the manifest filtered by its grant, the approval
+//!   tool).
+//! - [`agent`]: a tool call through the grant, a write parked for a human, the approval
+//!   status tool; [`pii`]: personal data masked in research results.
+//! - [`approvals`]: held writes in the state file; [`approve`]: a human's approve or deny,
+//!   each step audited.
+//! - [`audit_cli`]: reading the audit log.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
-//!   per-agent keys (stdio needs no module of its own).
-//! - [`approvals`]: writes held for a human; [`accounts`]: login and token import;
-//!   [`pii`]: personal data masked in research results; [`audit_cli`]: reading the log.
+//!   per-agent keys (stdio needs no module of its own); [`accounts`]: login and token
+//!   import.
 //!
 //! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
 //! (approvals and budget counts) is one `tiktok_agent::StateFile`.
 
 pub mod accounts;
+pub mod agent;
 pub mod approvals;
+pub mod approve;
 pub mod audit_cli;
 pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod mcp;
 pub mod pii;
+pub mod secret;
+pub mod tools;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
-use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile};
+use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile, error_chain};
+use tiktok_gateway::agent::error_json;
 use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::config::Config;
-use tiktok_gateway::gateway::{Gateway, error_json};
+use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
 use tiktok_gateway::{accounts, audit_cli, http};
 
@@ -208,7 +210,8 @@ async fn main() -> ExitCode {
     match run(Cli::parse().command, shutdown).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("tiktok-gateway: {error}");
+            // The error and each of its causes, joined by ": ".
+            eprintln!("tiktok-gateway: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -240,7 +243,8 @@ fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
     if !path.exists() {
         anyhow::bail!("no audit log at {} yet", path.display());
     }
-    SqliteAuditLog::open(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+    SqliteAuditLog::open(path)
+        .with_context(|| format!("cannot open the audit log {}", path.display()))
 }
 
 fn who(by: Option<String>) -> String {
@@ -311,7 +315,10 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     Ok(value) => println!("{value}"),
                     Err(error) => {
                         println!("{}", error_json(&error));
-                        eprintln!("tiktok-gateway: approved; the call failed: {error}");
+                        eprintln!(
+                            "tiktok-gateway: approved; the call failed: {}",
+                            error_chain(&error)
+                        );
                         return Ok(ExitCode::FAILURE);
                     }
                 }
@@ -381,7 +388,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                                 expires.map_or("unknown".into(), |at| at.to_string())
                             );
                         }
-                        Err(error) => println!("{name} not logged in: {error}"),
+                        Err(error) => println!("{name} not logged in: {}", error_chain(&error)),
                     }
                 }
             }
@@ -490,7 +497,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                             .collect();
                         println!("agent {name}: {}", tools.join(", "));
                     }
-                    Err(error) => println!("agent {name}: {error}"),
+                    Err(error) => println!("agent {name}: {}", error_chain(&error)),
                 }
             }
             if !problems.is_empty() {

@@ -14,8 +14,9 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tiktok_agent::{DenyReason, Error};
 
+use crate::agent::{AgentHandle, Outcome, error_json};
 use crate::approvals::ApprovalError;
-use crate::gateway::{AgentHandle, GatewayError, Outcome, error_json};
+use crate::gateway::GatewayError;
 
 /// The agent an HTTP request authenticated as (set by the key check, read here).
 #[derive(Debug, Clone)]
@@ -130,7 +131,8 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
         }
         Err(other) => {
             // The details (paths, stores) are the operator's, not the agent's.
-            tracing::error!(tool = name, error = %other, "a tool call failed in the gateway");
+            let detail = tiktok_agent::error_chain(&other);
+            tracing::error!(tool = name, error = %detail, "a tool call failed in the gateway");
             Err(McpError::internal_error(
                 "the gateway failed; its operator has the details in its log",
                 None,

@@ -9,8 +9,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
 use tiktok_api::{FileTokenStore, StoredToken, TokenStore};
+use tiktok_gateway::agent::Outcome;
 use tiktok_gateway::config::Config;
-use tiktok_gateway::gateway::{Gateway, Outcome};
+use tiktok_gateway::gateway::Gateway;
 
 #[tokio::test]
 async fn personal_data_in_research_results_is_masked_by_the_gateway() {

@@ -1,0 +1,87 @@
+//! A human's decision on a held call, [`Gateway::approve`] and [`Gateway::deny`]: the move
+//! out of `pending` in the state file, the call sent once when approved, and each step
+//! audited straight to the log.
+
+use serde_json::{Value, json};
+use tiktok_agent::{AuditRecord, AuditSink, Decision, Error};
+
+use crate::agent::error_json;
+use crate::approvals::{Approval, Ending};
+use crate::gateway::{Gateway, GatewayError};
+
+impl Gateway {
+    /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
+    /// through the agent's grant, budgets and audit, and keeps the outcome for the agent.
+    /// Every path after the claim ends the approval (`done`, `failed`, or `unknown` when the
+    /// call was sent but its outcome could not be audited).
+    pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
+        let approvals = self.approvals();
+        let approval = approvals.claim(id, by)?;
+        let fail = |message: String| {
+            let value = json!({"message": message});
+            approvals.finish(id, Ending::Failed, &value)
+        };
+        if let Err(error) = self
+            .audit_event(&approval, Decision::Approved, format!("approved by {by}"))
+            .await
+        {
+            fail(format!("not sent: {}", tiktok_agent::error_chain(&error)))?;
+            return Err(error);
+        }
+        let agent = match self.agent(&approval.agent).await {
+            Ok(agent) => agent,
+            Err(error) => {
+                let reason = format!(
+                    "not sent: the agent cannot run: {}",
+                    tiktok_agent::error_chain(&error)
+                );
+                fail(reason.clone())?;
+                self.audit_event(&approval, Decision::Denied, reason)
+                    .await?;
+                return Err(error);
+            }
+        };
+        let granted = agent.granted().with_approval(id);
+        let result = agent
+            .send(&granted, &approval.tool, approval.arguments.clone())
+            .await;
+        match &result {
+            Ok(value) => approvals.finish(id, Ending::Done, value)?,
+            Err(error @ Error::Audit(_)) => {
+                approvals.finish(id, Ending::Unknown, &error_json(error))?
+            }
+            Err(error) => approvals.finish(id, Ending::Failed, &error_json(error))?,
+        }
+        Ok(result)
+    }
+
+    /// Refuses the held call `id`, for `by`, and audits it.
+    pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
+        let approval = self.approvals().deny(id, by)?;
+        self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
+            .await?;
+        Ok(approval)
+    }
+
+    /// Writes one record of a held call's life, straight to the audit log (no agent handle,
+    /// no token needed: it must be kept even when the agent can no longer run).
+    async fn audit_event(
+        &self,
+        approval: &Approval,
+        decision: Decision,
+        reason: String,
+    ) -> Result<(), GatewayError> {
+        let record = AuditRecord::event(
+            &approval.agent,
+            &approval.open_id,
+            &approval.tool,
+            &approval.arguments,
+            decision,
+            Some(reason),
+            Some(&approval.id),
+        );
+        AuditSink::record(self.audit(), &record)
+            .await
+            .map_err(|error| GatewayError::Agent(Error::Audit(error)))
+    }
+}

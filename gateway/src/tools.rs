@@ -1,0 +1,91 @@
+//! The tools an agent sees: every endpoint's tool from the manifest `cargo xtask gen` wrote
+//! (`tiktok_agent::tools::TOOLS_JSON`), kept when the agent's grant allows its endpoint, a
+//! note on writes that wait for a human, and the approval status tool.
+
+use std::sync::{Arc, LazyLock};
+
+use rmcp::model::Tool;
+use serde_json::{Value, json};
+use tiktok_agent::Grant;
+use tiktok_agent::tools::TOOLS_JSON;
+use tiktok_api::meta::Access;
+
+use crate::config::ApprovalMode;
+
+/// The tool an agent with approvals asks about a held call with.
+pub const APPROVAL_TOOL: &str = "gateway_approval_status";
+
+/// The built-in tool manifest does not parse (a build of the gateway with a broken
+/// `generated/tools.json`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the built-in tool manifest does not parse")]
+pub struct ManifestError {
+    #[source]
+    source: Arc<serde_json::Error>,
+}
+
+/// Every endpoint's tool, from the manifest.
+static ALL_TOOLS: LazyLock<Result<Vec<Tool>, ManifestError>> = LazyLock::new(|| {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        tools: Vec<Tool>,
+    }
+    serde_json::from_str::<Manifest>(TOOLS_JSON)
+        .map(|manifest| manifest.tools)
+        .map_err(|source| ManifestError {
+            source: Arc::new(source),
+        })
+});
+
+/// The tools of an agent with `grant`: the endpoints it allows, and, when its writes wait
+/// for a human (`approval`), those writes described as held and the approval tool.
+pub fn for_agent(grant: &Grant, approval: ApprovalMode) -> Result<Vec<Tool>, ManifestError> {
+    let all = ALL_TOOLS.as_ref().map_err(Clone::clone)?;
+    let mut tools: Vec<Tool> = all
+        .iter()
+        .filter(|tool| {
+            tiktok_api::endpoint(&tool.name).is_some_and(|meta| grant.check_endpoint(meta).is_ok())
+        })
+        .cloned()
+        .collect();
+    if approval == ApprovalMode::Writes {
+        for tool in &mut tools {
+            if tiktok_api::endpoint(&tool.name).is_some_and(|meta| meta.access == Access::Write) {
+                let described = tool.description.as_deref().unwrap_or_default();
+                tool.description = Some(
+                    format!(
+                        "{described}\n\nHeld for a human's approval: the call answers with an approval id at once; ask `{APPROVAL_TOOL}` for its outcome."
+                    )
+                    .into(),
+                );
+            }
+        }
+        tools.push(approval_tool());
+    }
+    Ok(tools)
+}
+
+/// The approval status tool: read-only, about the gateway itself rather than TikTok.
+fn approval_tool() -> Tool {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"id": {"type": "string", "description": "The approval id a held call answered with."}},
+        "required": ["id"],
+        "additionalProperties": false
+    });
+    let Value::Object(schema) = schema else {
+        unreachable!("a JSON object literal")
+    };
+    let mut tool = Tool::new(
+        APPROVAL_TOOL,
+        "The state of a call held for a human's approval: pending, running, done (with the call's data), failed (with TikTok's error) or denied. Only a human decides, with `tiktok-gateway approvals approve|deny ID`.",
+        Arc::new(schema),
+    );
+    tool.annotations = Some(
+        rmcp::model::ToolAnnotations::new()
+            .read_only(true)
+            .open_world(false),
+    );
+    tool
+}
