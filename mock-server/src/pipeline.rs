@@ -251,8 +251,8 @@ async fn run(
     }
     if let (Some(scope_by), Some(token)) = (&endpoint.scope_by, &token)
         && let Some(chosen) = body.get(scope_by.field).and_then(Value::as_str)
-        && let Some((_, scope)) = scope_by.scopes.iter().find(|(value, _)| *value == chosen)
-        && !token.scopes.contains(scope)
+        && let Some(scope) = scope_by.scope_for(chosen)
+        && !token.scopes.contains(&scope)
     {
         return Err(ApiError::ScopeNotAuthorized(format!(
             "The user did not authorize the scope required for completing this request: {} {chosen} needs {}.",
