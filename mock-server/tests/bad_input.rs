@@ -1,11 +1,11 @@
 //! Bad input never crashes the mock nor yields a 500: each gets a TikTok-shaped 4xx naming the problem.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{Harness, all_user_scopes};
 use serde_json::json;
+use support::{Harness, all_user_scopes};
 
 const LIST: &str = "/v2/video/list/?fields=id";
 

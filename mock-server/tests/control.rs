@@ -1,9 +1,9 @@
 //! The control API under `/_mock/`.
 
-mod common;
+mod support;
 
-use common::{Harness, all_user_scopes};
 use serde_json::json;
+use support::{Harness, all_user_scopes};
 use tiktok_api::Scope;
 
 #[tokio::test]

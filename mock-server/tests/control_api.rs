@@ -2,12 +2,12 @@
 //! unknown `/_mock/` path answers JSON listing the routes, a wrong method a JSON 405, an empty
 //! or backward clock advance is a 400, every setting in one place, and a health endpoint.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use common::Harness;
 use serde_json::json;
+use support::Harness;
 
 const DEMO_KEY: &str = "awdemo7c1f2e9b4d3a";
 
@@ -16,7 +16,7 @@ async fn send(
     method: Method,
     path: &str,
     body: serde_json::Value,
-) -> common::Answer {
+) -> support::Answer {
     mock.send(
         Request::builder()
             .method(method)

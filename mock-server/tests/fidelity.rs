@@ -5,10 +5,10 @@
 //! (reference §1.5), media URLs as TikTok shapes them (O-VOBJ, O-CI, O-DGS), size and
 //! duration limits and abandoned uploads (O-MTG, O-CI), and the text agreeing with itself.
 
-mod common;
+mod support;
 
-use common::{Harness, START_MS, all_user_scopes};
 use serde_json::{Value, json};
+use support::{Harness, START_MS, all_user_scopes};
 use tiktok_api::{ErrorCode, Scope};
 use tiktok_mock::MintRequest;
 use tiktok_mock::tokens::ScopeList;

@@ -1,12 +1,12 @@
 //! Property tests of the consent page and the OAuth form endpoints: whatever query or form a
 //! client sends, the answer is a page, a redirect or a flat OAuth error, never a 5xx.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::Harness;
 use proptest::prelude::*;
+use support::Harness;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -1,10 +1,15 @@
-//! Test helpers for the OAuth, webhook and research tests: the mock's webhook receiver
+//! The helpers every test of the mock shares: the in-process harness around `router()`
+//! ([`harness`]), the posting fixtures and steps ([`posting`]), the mock's webhook receiver
 //! (`tiktok_mock::receiver`, verifying every delivery with the generated crate's `Verifier`),
 //! a mock on a manual clock, polling without timing assertions, and the OAuth steps of a
 //! real app (authorize URL, redirect, code, OAuth errors).
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod posting;
+
+#[allow(unused_imports)] // Only the axum-level tests use the harness.
+pub use harness::{Answer, Harness, START_MS, all_user_scopes};
 
 use std::collections::HashMap;
 use std::future::Future;
