@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{CLIENT_SECRET, Receiver, control, eventually, manual_mock};
+use support::{Receiver, client_secret, control, eventually, manual_mock};
 use tiktok_api::{Scope, WebhookEventKind};
 use tiktok_mock::MockServer;
 use tiktok_mock::webhook_queue::{Delivery, DeliveryState, WebhookSettings};
@@ -191,7 +191,7 @@ async fn every_event_survives_a_receiver_that_is_down_slow_failing_then_back() {
     assert!(step(&mock, &mut phases, Phase::Down).await);
 
     // Slow: the receiver is back on its port but answers after the mock's timeout.
-    let receiver = Receiver::start_on(&mock, CLIENT_SECRET, port).await;
+    let receiver = Receiver::start_on(&mock, client_secret(), port).await;
     receiver.delay(timeout * 5);
     posts.push(post(&mock, &mut phases, Phase::Slow).await);
     step_until_first_tried(&mock, &mut phases, Phase::Slow).await;

@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::json;
 use support::{
-    CLIENT_KEY, CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock,
+    Receiver, client_key, client_secret, control, deliveries, eventually, manual_mock,
     set_callback, wait_attempts,
 };
 use tiktok_api::meta::WebhookFamily;
@@ -15,7 +15,7 @@ use tiktok_api::{WebhookContent, WebhookEventKind};
 #[tokio::test]
 async fn control_events_arrive_signed_in_tiktoks_shape() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let (status, body) = control(
         &mock,
@@ -26,7 +26,7 @@ async fn control_events_arrive_signed_in_tiktoks_shape() {
     assert_eq!(status, 200, "{body}");
     let received = receiver.wait_for(1).await;
     let payload = &received[0].payload;
-    assert_eq!(payload.client_key, CLIENT_KEY);
+    assert_eq!(payload.client_key, client_key());
     assert_eq!(payload.event, WebhookEventKind::PortabilityDownloadReady);
     assert_eq!(payload.user_openid, None);
     assert_eq!(payload.create_time, mock.state().now_ms().div_euclid(1000));
@@ -49,7 +49,7 @@ async fn control_events_arrive_signed_in_tiktoks_shape() {
 #[tokio::test]
 async fn authorization_removed_with_every_reason_code() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let open_id = mock.state().default_open_id().expect("a creator");
     // The user's tokens for the app are revoked before the event goes out (unless told not to).
@@ -123,12 +123,12 @@ async fn authorization_removed_with_every_reason_code() {
 #[tokio::test]
 async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     receiver.answer(500);
     set_callback(&mock, &receiver.url).await;
     let open_id = mock.state().default_open_id();
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         open_id.as_deref(),
         tiktok_api::WebhookEventKind::parse("video.publish.completed"),
         &json!({"share_id": "video.7300000000000000001.abc"}),
@@ -172,11 +172,11 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
 #[tokio::test]
 async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     receiver.answer(503);
     set_callback(&mock, &receiver.url).await;
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("portability.download.ready"),
         &json!({"request_id": 7}),
@@ -217,7 +217,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
     set_callback(&mock, &format!("http://127.0.0.1:{port}/hook")).await;
     for request_id in 1..=3 {
         mock.state().emit_event(
-            CLIENT_KEY,
+            client_key(),
             None,
             tiktok_api::WebhookEventKind::parse("portability.download.ready"),
             &json!({"request_id": request_id}),
@@ -230,7 +230,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
         assert_eq!(delivery["state"], "pending");
     }
     // The receiver comes back; the next due attempts get through.
-    let receiver = Receiver::start_on(&mock, CLIENT_SECRET, port).await;
+    let receiver = Receiver::start_on(&mock, client_secret(), port).await;
     mock.advance(60);
     let received = receiver.wait_for(3).await;
     let mut ids: Vec<i64> = received
@@ -252,7 +252,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
 #[tokio::test]
 async fn the_duplicate_option_sends_events_twice() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let (status, settings) = control(
         &mock,
@@ -265,7 +265,7 @@ async fn the_duplicate_option_sends_events_twice() {
     assert_eq!(settings["retry_window_seconds"], 72 * 3600);
     for request_id in 1..=2 {
         mock.state().emit_event(
-            CLIENT_KEY,
+            client_key(),
             None,
             tiktok_api::WebhookEventKind::parse("portability.download.ready"),
             &json!({"request_id": request_id}),
@@ -289,7 +289,10 @@ async fn the_duplicate_option_sends_events_twice() {
 #[tokio::test]
 async fn callback_url_and_event_family_are_per_app_settings() {
     let mock = manual_mock().await;
-    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Seed);
+    assert_eq!(
+        mock.state().webhook_family(client_key()),
+        WebhookFamily::Seed
+    );
     let (status, body) = control(
         &mock,
         "/_mock/webhooks/callback",
@@ -298,10 +301,13 @@ async fn callback_url_and_event_family_are_per_app_settings() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["webhook_family"], "real");
-    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Real);
+    assert_eq!(
+        mock.state().webhook_family(client_key()),
+        WebhookFamily::Real
+    );
     // No callback URL: emitting is a no-op, and the control API says why it can't fire.
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("post.publish.complete"),
         &json!({"publish_id": "p"}),
@@ -337,10 +343,10 @@ creators:
     let app = other.state().store().app("k2").expect("app");
     assert_eq!(app.callback_url.as_deref(), Some("http://127.0.0.1:9/hook"));
     // A reset forgets deliveries.
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("post.publish.complete"),
         &json!({"publish_id": "p"}),
@@ -355,7 +361,7 @@ async fn the_binary_delivers_to_the_webhook_url_flag() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let receiver = Receiver::start_wall_clock(CLIENT_SECRET).await;
+    let receiver = Receiver::start_wall_clock(client_secret()).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
         .args([
             "--addr",
@@ -385,7 +391,7 @@ async fn the_binary_delivers_to_the_webhook_url_flag() {
         .expect("control call");
     assert_eq!(answer.status().as_u16(), 200);
     let received = receiver.wait_for(1).await;
-    assert_eq!(received[0].payload.client_key, CLIENT_KEY);
+    assert_eq!(received[0].payload.client_key, client_key());
     let _ = child.kill();
     let _ = child.wait();
     drop(lines);
