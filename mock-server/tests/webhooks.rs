@@ -7,10 +7,54 @@ mod support;
 use serde_json::json;
 use support::{
     Receiver, client_key, client_secret, control, deliveries, eventually, manual_mock,
-    set_callback, wait_attempts,
+    set_callback, unaudited_app, wait_attempts,
 };
 use tiktok_api::meta::WebhookFamily;
 use tiktok_api::{WebhookContent, WebhookEventKind};
+use tiktok_mock::MockServer;
+
+/// A receiver for the unaudited demo app, whose deliveries prove the worker has made a pass
+/// (see [`worker_pass`]).
+async fn marker_receiver(mock: &MockServer) -> Receiver {
+    let app = unaudited_app();
+    let marker = Receiver::start(mock, &app.client_secret).await;
+    let (status, body) = control(
+        mock,
+        "/_mock/webhooks/callback",
+        json!({"client_key": app.client_key, "callback_url": marker.url}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    marker
+}
+
+/// Proves, without waiting on real time, that the delivery worker has made a pass at the
+/// mock's current time: an event for the unaudited demo app is queued and waited for at
+/// `marker`. The worker marks every delivery due at its time in flight in the one pass that
+/// takes the marker's, so a delivery still pending with the same attempts afterwards was
+/// not due.
+async fn worker_pass(mock: &MockServer, marker: &Receiver) {
+    let before = marker.received().len();
+    mock.state().emit_event(
+        &unaudited_app().client_key,
+        None,
+        WebhookEventKind::PortabilityDownloadReady,
+        &json!({"request_id": before}),
+    );
+    marker.wait_for(before + 1).await;
+}
+
+/// Asserts delivery `index` is pending after exactly `attempts` attempts.
+async fn assert_waiting(mock: &MockServer, index: usize, attempts: usize) {
+    let list = deliveries(mock).await;
+    let delivery = &list[index];
+    assert_eq!(delivery["state"], "pending", "{delivery}");
+    assert_eq!(
+        delivery["attempts"].as_array().map(Vec::len),
+        Some(attempts),
+        "{delivery}"
+    );
+}
 
 #[tokio::test]
 async fn control_events_arrive_signed_in_tiktoks_shape() {
@@ -126,6 +170,7 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     let receiver = Receiver::start(&mock, client_secret()).await;
     receiver.answer(500);
     set_callback(&mock, &receiver.url).await;
+    let marker = marker_receiver(&mock).await;
     let open_id = mock.state().default_open_id();
     mock.state().emit_event(
         client_key(),
@@ -138,8 +183,10 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     assert_eq!(first["attempts"][0]["status"], 500);
     let created = first["created_at_ms"].as_i64().expect("created");
     assert_eq!(first["next_attempt_ms"].as_i64(), Some(created + 60_000));
-    // Nothing more happens until the clock moves.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Nothing more happens until the clock moves: the worker has looked again at this time
+    // and left the delivery waiting.
+    worker_pass(&mock, &marker).await;
+    assert_waiting(&mock, 0, 1).await;
     assert_eq!(receiver.requests(), 1);
     assert!(mock.advance(60));
     let second = wait_attempts(&mock, 0, 2).await;
@@ -152,7 +199,8 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     );
     receiver.answer(200);
     assert!(mock.advance(119));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    worker_pass(&mock, &marker).await;
+    assert_waiting(&mock, 0, 2).await;
     assert_eq!(receiver.requests(), 2, "not due yet");
     assert!(mock.advance(1));
     let done = wait_attempts(&mock, 0, 3).await;
