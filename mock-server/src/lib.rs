@@ -75,7 +75,7 @@ pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::{ApiError, Data};
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
-pub use receiver::Receiver;
+pub use receiver::{DownPort, Receiver};
 pub use server::{MockServer, MockServerBuilder, Times};
 pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;

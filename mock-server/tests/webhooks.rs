@@ -11,7 +11,7 @@ use support::{
 };
 use tiktok_api::meta::WebhookFamily;
 use tiktok_api::{WebhookContent, WebhookEventKind};
-use tiktok_mock::MockServer;
+use tiktok_mock::{DownPort, MockServer};
 
 /// A receiver for the unaudited demo app, whose deliveries prove the worker has made a pass
 /// (see [`worker_pass`]).
@@ -257,12 +257,9 @@ async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
 #[tokio::test]
 async fn nothing_is_lost_while_the_receiver_is_down() {
     let mock = manual_mock().await;
-    // A port with nothing listening: connection refused.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
-    set_callback(&mock, &format!("http://127.0.0.1:{port}/hook")).await;
+    // A port held but not listening: connection refused.
+    let port = DownPort::bind();
+    set_callback(&mock, &port.url()).await;
     for request_id in 1..=3 {
         mock.state().emit_event(
             client_key(),
@@ -278,7 +275,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
         assert_eq!(delivery["state"], "pending");
     }
     // The receiver comes back; the next due attempts get through.
-    let receiver = Receiver::start_on(&mock, client_secret(), port).await;
+    let receiver = Receiver::start_on(&mock, client_secret(), port);
     mock.advance(60);
     let received = receiver.wait_for(3).await;
     let mut ids: Vec<i64> = received
