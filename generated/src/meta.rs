@@ -151,11 +151,24 @@ pub struct ScopeBy {
 }
 
 impl ScopeBy {
-    /// The scope that `value` of the field needs, if the value is one the table names.
+    /// The scope a request needs when its [`field`](ScopeBy::field) has `value`, or `None`
+    /// for a value the table does not list (the endpoint's own scopes then decide alone).
+    ///
+    /// ```
+    /// use tiktok_api::Scope;
+    /// use tiktok_api::meta::ScopeBy;
+    ///
+    /// let post_mode = ScopeBy {
+    ///     field: "post_mode",
+    ///     scopes: &[("DIRECT_POST", Scope::VideoPublish), ("MEDIA_UPLOAD", Scope::VideoUpload)],
+    /// };
+    /// assert_eq!(post_mode.scope_for("MEDIA_UPLOAD"), Some(Scope::VideoUpload));
+    /// assert_eq!(post_mode.scope_for("SOMETHING_ELSE"), None);
+    /// ```
     pub fn scope_for(&self, value: &str) -> Option<Scope> {
         self.scopes
             .iter()
-            .find(|(option, _)| *option == value)
+            .find(|(listed, _)| *listed == value)
             .map(|(_, scope)| *scope)
     }
 }
@@ -366,4 +379,20 @@ pub struct WebhookEventMeta {
     pub content: &'static SchemaMeta,
     /// Reason codes, for events that carry one.
     pub reason_codes: &'static [(i64, &'static str)],
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scope_by_finds_the_scope_of_each_listed_value_and_none_of_others() {
+        let content_init = crate::ENDPOINTS
+            .iter()
+            .find_map(|endpoint| endpoint.scope_by)
+            .expect("an endpoint of the spec chooses a scope by a request value");
+        for (value, scope) in content_init.scopes {
+            assert_eq!(content_init.scope_for(value), Some(*scope), "{value}");
+        }
+        assert_eq!(content_init.scope_for(""), None);
+        assert_eq!(content_init.scope_for("not a listed value"), None);
+    }
 }

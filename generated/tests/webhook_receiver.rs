@@ -28,10 +28,28 @@ use tiktok_mock::{ClockKind, MockServer};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-/// The demo app of the mock's embedded fixtures.
-const CLIENT_KEY: &str = "awdemo7c1f2e9b4d3a";
-/// The client secret of the mock's demo app (`mock-server/demo.yaml`).
-const CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
+/// The demo app of the mock's embedded fixtures, read from them (never copied here).
+fn demo_app() -> &'static tiktok_mock::store::App {
+    static DEMO_APP: std::sync::LazyLock<tiktok_mock::store::App> =
+        std::sync::LazyLock::new(|| {
+            tiktok_mock::Fixtures::demo()
+                .apps
+                .into_iter()
+                .next()
+                .expect("the demo data has an app")
+        });
+    &DEMO_APP
+}
+
+/// The demo app's client key.
+fn client_key() -> &'static str {
+    &demo_app().client_key
+}
+
+/// The demo app's client secret.
+fn client_secret() -> &'static str {
+    &demo_app().client_secret
+}
 
 /// One request as it reached the receiver's socket, and the answer it got.
 #[derive(Debug, Clone)]
@@ -122,7 +140,7 @@ async fn manual_mock() -> MockServer {
 /// A receiver builder verifying at the mock's clock.
 fn at_mock_time(mock: &MockServer) -> WebhookReceiverBuilder {
     let state = mock.state().clone();
-    WebhookReceiver::builder(Verifier::new(CLIENT_SECRET))
+    WebhookReceiver::builder(Verifier::new(client_secret()))
         .clock(move || state.now_ms().div_euclid(1000))
 }
 
@@ -168,8 +186,8 @@ async fn revoke(mock: &MockServer, token: &str) {
     let response = http()
         .post(format!("{}/v2/oauth/revoke/", mock.uri()))
         .form(&[
-            ("client_key", CLIENT_KEY),
-            ("client_secret", CLIENT_SECRET),
+            ("client_key", client_key()),
+            ("client_secret", client_secret()),
             ("token", token),
         ])
         .send()
@@ -246,7 +264,7 @@ async fn genuine_deliveries_reach_the_app_typed() {
     let (token, open_id) = mint_token(&mock).await;
     revoke(&mock, &token).await;
     let event = next_event(&mut events).await;
-    assert_eq!(event.payload.client_key, CLIENT_KEY);
+    assert_eq!(event.payload.client_key, client_key());
     assert_eq!(event.payload.event, WebhookEventKind::AuthorizationRemoved);
     assert_eq!(event.payload.user_openid.as_deref(), Some(open_id.as_str()));
     assert_eq!(
@@ -283,7 +301,7 @@ async fn genuine_deliveries_reach_the_app_typed() {
 async fn forged_stale_and_unsigned_deliveries_are_401() {
     let mock = manual_mock().await;
     let (receiver, mut events) = at_mock_time(&mock).channel(16);
-    let tolerance = Verifier::new(CLIENT_SECRET).tolerance();
+    let tolerance = Verifier::new(client_secret()).tolerance();
     let served = Served::start(receiver).await;
     set_callback(&mock, &served.url).await;
     fire_portability(&mock, 7).await;
@@ -344,12 +362,12 @@ async fn a_genuine_signature_over_a_bad_body_is_400() {
     let (receiver, mut events) = at_mock_time(&mock).channel(4);
     let served = Served::start(receiver).await;
     let now = mock.state().now_ms().div_euclid(1000);
-    let sign = |body: &[u8]| signature_header(CLIENT_SECRET, now, body);
+    let sign = |body: &[u8]| signature_header(client_secret(), now, body);
 
     let not_json = b"not json".as_slice();
     assert_eq!(served.post(Some(&sign(not_json)), not_json).await, 400);
     let bad_content = json!({
-        "client_key": CLIENT_KEY, "event": "authorization.removed", "create_time": now,
+        "client_key": client_key(), "event": "authorization.removed", "create_time": now,
         "user_openid": "-000x", "content": "{\"reason\": \"five\"}",
     })
     .to_string();
@@ -530,7 +548,7 @@ async fn the_example_prints_each_event_of_the_mock_once() {
     );
     let output = SharedOutput::default();
     let example_output = output.clone();
-    tokio::spawn(async move { example::run(listener, CLIENT_SECRET, example_output).await });
+    tokio::spawn(async move { example::run(listener, client_secret(), example_output).await });
     set_callback(&mock, &url).await;
     control(
         &mock,
@@ -566,5 +584,5 @@ async fn the_example_prints_each_event_of_the_mock_once() {
         "{}",
         lines[2]
     );
-    assert!(lines.iter().all(|line| !line.contains(CLIENT_SECRET)));
+    assert!(lines.iter().all(|line| !line.contains(client_secret())));
 }

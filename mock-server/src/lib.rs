@@ -2,9 +2,10 @@
 //!
 //! Use [`MockServer::start`] in tests (a real socket on `127.0.0.1:0`, shut down on drop), or
 //! [`router`] with `tower::ServiceExt::oneshot` for in-process calls. Every endpoint of
-//! `tiktok_api::ENDPOINTS` is served through one pipeline (see [`pipeline`]); user info, video
-//! list and video query have hand-written behaviour (one module per group of
-//! `spec/endpoints.yaml`, wired in [`registry`]), the rest answer from the spec's examples.
+//! `tiktok_api::ENDPOINTS` is served through one pipeline (see [`pipeline`]); each of the
+//! spec's 11 endpoints has hand-written behaviour (one module per group of
+//! `spec/endpoints.yaml`, wired in [`registry`]), and an endpoint without one (added to the
+//! spec, or removed from the registry by a test) answers from the spec's examples.
 //! The control API lives under `/_mock/` ([`control`] and each feature's own routes).
 //! `ARCHITECTURE.md` lists the layers and which module serves each endpoint.
 
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod error;
 pub mod examples;
 pub mod extract;
+pub mod fields_cache;
 pub mod logid;
 pub mod media;
 #[cfg(feature = "mutants")]
@@ -73,7 +75,7 @@ pub use clock::{Clock, ClockKind, ManualClock, SystemClock};
 pub use error::{ApiError, Data};
 pub use fixtures::Fixtures;
 pub use pipeline::MAX_BODY_BYTES;
-pub use receiver::Receiver;
+pub use receiver::{DownPort, Receiver};
 pub use server::{MockServer, MockServerBuilder, Times};
 pub use state::{AppState, AppStateBuilder, Behaviour, Call};
 pub use store::Store;

@@ -24,7 +24,6 @@ use serde_json::Value;
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::{
     Access, Auth, ContentType, EndpointMeta, Envelope, FieldMeta, FieldsParam, HttpMethod,
-    SchemaMeta,
 };
 
 use crate::authorization::token::check_grant_type;
@@ -32,6 +31,7 @@ use crate::call_log::{method_name, record, unsupported_path_call};
 use crate::content_posting::lifecycle::settle_creator;
 use crate::error::{ApiError, Data, success_response};
 use crate::examples::example_object;
+use crate::fields_cache::resolve_cached;
 use crate::logid::LogId;
 use crate::settings::UnknownFields;
 use crate::state::{AppState, Behaviour, Call};
@@ -251,8 +251,8 @@ async fn run(
     }
     if let (Some(scope_by), Some(token)) = (&endpoint.scope_by, &token)
         && let Some(chosen) = body.get(scope_by.field).and_then(Value::as_str)
-        && let Some((_, scope)) = scope_by.scopes.iter().find(|(value, _)| *value == chosen)
-        && !token.scopes.contains(scope)
+        && let Some(scope) = scope_by.scope_for(chosen)
+        && !token.scopes.contains(&scope)
     {
         return Err(ApiError::ScopeNotAuthorized(format!(
             "The user did not authorize the scope required for completing this request: {} {chosen} needs {}.",
@@ -409,51 +409,11 @@ fn parse_fields(
     token: Option<&TokenRecord>,
 ) -> Result<Vec<&'static FieldMeta>, ApiError> {
     let query = query.unwrap_or_default();
-    let schema: *const SchemaMeta = param.schema;
     let reject_unknown = state.api_settings().unknown_fields == UnknownFields::Reject;
-    // The same query as the thread's last one (the usual in a test suite or a load run):
-    // the names resolve the same.
-    let remembered = LAST_FIELDS.with(|last| {
-        last.borrow()
-            .as_ref()
-            .filter(|last| {
-                std::ptr::eq(last.schema, schema)
-                    && last.reject_unknown == reject_unknown
-                    && last.query == query
-            })
-            .map(|last| last.fields.clone())
-    });
-    let fields = match remembered {
-        Some(fields) => fields,
-        None => {
-            let fields = resolve_fields(param, query, reject_unknown)?;
-            // (No fields at all depends on whether the endpoint requires them: not kept.)
-            if !fields.is_empty() {
-                LAST_FIELDS.with(|last| {
-                    *last.borrow_mut() = Some(LastFields {
-                        schema,
-                        reject_unknown,
-                        query: query.to_owned(),
-                        fields: fields.clone(),
-                    });
-                });
-            }
-            fields
-        }
-    };
+    let fields = resolve_cached(param.schema, reject_unknown, query, || {
+        resolve_fields(param, query, reject_unknown)
+    })?;
     check_field_scopes(fields, token)
-}
-
-/// A thread's last `fields` query, resolved.
-struct LastFields {
-    schema: *const SchemaMeta,
-    reject_unknown: bool,
-    query: String,
-    fields: Vec<&'static FieldMeta>,
-}
-
-thread_local! {
-    static LAST_FIELDS: std::cell::RefCell<Option<LastFields>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The fields a query names, checked against the schema (unknown names, none when required).

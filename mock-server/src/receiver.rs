@@ -9,6 +9,7 @@
 //! [`Receiver::recording`], it verifies nothing and answers 200 to everything. Either way
 //! [`Receiver::answer`] makes it fail deliveries with another status, and
 //! [`Receiver::delay`] makes it answer late (slower than the mock's delivery timeout).
+//! [`DownPort`] holds a port for a receiver that is down and comes back on it later.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use parking_lot::Mutex;
 use tiktok_api::webhook::{SIGNATURE_HEADER, Verifier, WebhookPayload};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
 use crate::clock::system_now_ms;
@@ -135,11 +136,57 @@ fn check(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> StatusCode {
     }
 }
 
-/// Binds `127.0.0.1:port` (0 for any free port), panicking with the reason if it cannot.
-async fn bind(port: u16) -> TcpListener {
-    match TcpListener::bind(("127.0.0.1", port)).await {
+/// Binds a free port of `127.0.0.1`, panicking with the reason if it cannot.
+async fn bind() -> TcpListener {
+    match TcpListener::bind(("127.0.0.1", 0)).await {
         Ok(listener) => listener,
-        Err(error) => panic!("cannot bind a webhook receiver on port {port}: {error}"),
+        Err(error) => panic!("cannot bind a webhook receiver: {error}"),
+    }
+}
+
+/// A port of `127.0.0.1` held for a receiver that is down: bound, so that nothing else takes
+/// it, but not listening, so that every connection to it is refused until the receiver comes
+/// back on it ([`Receiver::start_on`], [`DownPort::listen`]). Unlike a port found free and
+/// released, it cannot be taken by another process in between.
+#[derive(Debug)]
+pub struct DownPort {
+    socket: TcpSocket,
+    port: u16,
+}
+
+impl DownPort {
+    /// Holds a free port.
+    ///
+    /// # Panics
+    /// If no port can be bound.
+    pub fn bind() -> DownPort {
+        let bound = TcpSocket::new_v4().and_then(|socket| {
+            socket.bind(([127, 0, 0, 1], 0).into())?;
+            let port = socket.local_addr()?.port();
+            Ok(DownPort { socket, port })
+        });
+        bound.unwrap_or_else(|error| panic!("cannot hold a port: {error}"))
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:{port}/hook`, where a receiver on this port answers.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Starts listening on the port (the receiver is back).
+    ///
+    /// # Panics
+    /// If the socket cannot listen.
+    pub fn listen(self) -> TcpListener {
+        let port = self.port;
+        self.socket
+            .listen(1024)
+            .unwrap_or_else(|error| panic!("cannot listen on port {port}: {error}"))
     }
 }
 
@@ -161,27 +208,31 @@ where
 impl Receiver {
     /// A receiver on a free port verifying with `secret` at the mock's time.
     pub async fn start(mock: &MockServer, secret: &str) -> Receiver {
-        Receiver::start_on(mock, secret, 0).await
+        Receiver::at_mock_time(mock, secret, bind().await)
     }
 
-    /// A receiver on `port` verifying with `secret` at the mock's time (for "the receiver
-    /// comes back" on the port it had).
-    pub async fn start_on(mock: &MockServer, secret: &str, port: u16) -> Receiver {
+    /// A receiver on the held `port` verifying with `secret` at the mock's time (for "the
+    /// receiver comes back" on the port it had).
+    pub fn start_on(mock: &MockServer, secret: &str, port: DownPort) -> Receiver {
+        Receiver::at_mock_time(mock, secret, port.listen())
+    }
+
+    fn at_mock_time(mock: &MockServer, secret: &str, listener: TcpListener) -> Receiver {
         let state = mock.state().clone();
         let now: Now = Box::new(move || state.now_ms().div_euclid(1000));
-        Receiver::serve(bind(port).await, Some((Verifier::new(secret), now)))
+        Receiver::serve(listener, Some((Verifier::new(secret), now)))
     }
 
     /// A receiver verifying with `secret` at the wall clock's time (for the mock's binary,
     /// whose clock is its own).
     pub async fn start_wall_clock(secret: &str) -> Receiver {
         let now: Now = Box::new(|| system_now_ms().div_euclid(1000));
-        Receiver::serve(bind(0).await, Some((Verifier::new(secret), now)))
+        Receiver::serve(bind().await, Some((Verifier::new(secret), now)))
     }
 
     /// A receiver on a free port that verifies nothing and answers 200 to everything.
     pub async fn recording() -> Receiver {
-        Receiver::serve(bind(0).await, None)
+        Receiver::serve(bind().await, None)
     }
 
     fn serve(listener: TcpListener, verify: Option<(Verifier, Now)>) -> Receiver {

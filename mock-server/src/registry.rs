@@ -1,5 +1,6 @@
-//! The behaviour registry: which feature serves each hand-written endpoint, by the endpoint
-//! id of `spec/endpoints.yaml`. Every other endpoint answers from the spec's examples.
+//! The behaviour registry: which feature serves each endpoint, by the endpoint id of
+//! `spec/endpoints.yaml` (every endpoint of the spec has one). An endpoint without one (added
+//! to the spec before its code, or dropped by a test) answers from the spec's examples.
 //! [`AppState::new`] and [`AppState::builder`] start from this registry.
 
 use std::sync::Arc;

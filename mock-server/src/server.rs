@@ -15,20 +15,22 @@ use crate::clock::{Clock, ClockKind};
 use crate::control::advance_clock_by;
 use crate::fixtures::{FixtureError, Fixtures};
 use crate::state::{AppState, AppStateBuilder};
-use crate::store::{CallRecord, Fault, PendingFault};
+use crate::store::{App, CallRecord, Fault, PendingFault};
 use crate::tokens::{MintRequest, ScopeList};
 
 /// A running mock on `127.0.0.1`, shut down when dropped.
 ///
 /// ```no_run
 /// # async fn example() {
+/// use tiktok_api::endpoints::USER_INFO;
 /// use tiktok_api::{ErrorCode, Scope};
 /// let mock = tiktok_mock::MockServer::start().await;
 /// let base_url = mock.uri(); // e.g. http://127.0.0.1:41234
+/// let app = mock.demo_app(); // app.client_key, app.client_secret
 /// let token = mock.user_token(None, &[Scope::UserInfoBasic]);
-/// mock.fault("user_info", ErrorCode::InternalError, 1); // the next call fails
-/// mock.expect("user_info", 2); // checked when `mock` is dropped
-/// # let _ = (base_url, token);
+/// mock.fault(&USER_INFO, ErrorCode::InternalError, 1); // the next call fails
+/// mock.expect(&USER_INFO, 2); // checked when `mock` is dropped
+/// # let _ = (base_url, app, token);
 /// # }
 /// ```
 #[derive(Debug)]
@@ -40,15 +42,16 @@ pub struct MockServer {
     expectations: Mutex<Vec<Expectation>>,
 }
 
-/// How many calls an expectation wants: exactly, or within a range.
+/// How many calls an expectation wants: exactly, or within a range. Counts are `u32`, as
+/// everywhere in [`MockServer`] (a fault's `times` too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Times {
-    min: u64,
-    max: u64,
+    min: u32,
+    max: u32,
 }
 
 impl Times {
-    fn contains(self, count: u64) -> bool {
+    fn contains(self, count: u32) -> bool {
         (self.min..=self.max).contains(&count)
     }
 }
@@ -57,14 +60,14 @@ impl std::fmt::Display for Times {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.min, self.max) {
             (min, max) if min == max => write!(f, "exactly {min}"),
-            (min, u64::MAX) => write!(f, "at least {min}"),
+            (min, u32::MAX) => write!(f, "at least {min}"),
             (min, max) => write!(f, "{min} to {max}"),
         }
     }
 }
 
-impl From<u64> for Times {
-    fn from(times: u64) -> Self {
+impl From<u32> for Times {
+    fn from(times: u32) -> Self {
         Times {
             min: times,
             max: times,
@@ -72,8 +75,8 @@ impl From<u64> for Times {
     }
 }
 
-impl From<std::ops::RangeInclusive<u64>> for Times {
-    fn from(range: std::ops::RangeInclusive<u64>) -> Self {
+impl From<std::ops::RangeInclusive<u32>> for Times {
+    fn from(range: std::ops::RangeInclusive<u32>) -> Self {
         Times {
             min: *range.start(),
             max: *range.end(),
@@ -81,8 +84,8 @@ impl From<std::ops::RangeInclusive<u64>> for Times {
     }
 }
 
-impl From<std::ops::Range<u64>> for Times {
-    fn from(range: std::ops::Range<u64>) -> Self {
+impl From<std::ops::Range<u32>> for Times {
+    fn from(range: std::ops::Range<u32>) -> Self {
         Times {
             min: range.start,
             max: range.end.saturating_sub(1),
@@ -90,11 +93,11 @@ impl From<std::ops::Range<u64>> for Times {
     }
 }
 
-impl From<std::ops::RangeFrom<u64>> for Times {
-    fn from(range: std::ops::RangeFrom<u64>) -> Self {
+impl From<std::ops::RangeFrom<u32>> for Times {
+    fn from(range: std::ops::RangeFrom<u32>) -> Self {
         Times {
             min: range.start,
-            max: u64::MAX,
+            max: u32::MAX,
         }
     }
 }
@@ -134,19 +137,38 @@ impl MockServer {
         &self.state
     }
 
-    /// The endpoint of the table with this id (`video_list`) or path (`/v2/video/list/`).
+    /// The demo app: the first app of the fixtures the mock was started with (the audited
+    /// "Demo App" of the embedded demo data), with its client key, client secret and
+    /// redirect URIs, so that tests read the credentials instead of copying them.
     ///
     /// # Panics
-    /// If there is none: a typo in a test.
-    fn endpoint(&self, endpoint: &str) -> &'static EndpointMeta {
+    /// If the fixtures have no app (fixture files always have one).
+    pub fn demo_app(&self) -> &App {
         self.state
-            .endpoints()
+            .fixtures()
+            .apps
+            .first()
+            .expect("the fixtures have an app")
+    }
+
+    /// The entry of the mock's own table with `endpoint`'s id (a mock built on its own
+    /// endpoint table may serve it differently, or not at all).
+    ///
+    /// # Panics
+    /// If the mock's table has no endpoint of that id.
+    fn served(&self, endpoint: &'static EndpointMeta) -> &'static EndpointMeta {
+        let endpoints = self.state.endpoints();
+        endpoints
             .iter()
             .copied()
-            .find(|meta| meta.id == endpoint || meta.path == endpoint)
+            .find(|meta| meta.id == endpoint.id)
             .unwrap_or_else(|| {
-                let ids: Vec<&str> = self.state.endpoints().iter().map(|meta| meta.id).collect();
-                panic!("no endpoint {endpoint:?}; the table has {}", ids.join(", "))
+                let ids: Vec<&str> = endpoints.iter().map(|meta| meta.id).collect();
+                panic!(
+                    "the mock does not serve {:?}; its table has {}",
+                    endpoint.id,
+                    ids.join(", ")
+                )
             })
     }
 
@@ -208,13 +230,14 @@ impl MockServer {
             .unwrap_or_else(|| panic!("authorize: the redirect carries no code: {location}"))
     }
 
-    /// Makes the next `times` calls to `endpoint` (an id or a path) fail with `code`, with
-    /// the status the endpoint's table gives it (the catalog's otherwise).
+    /// Makes the next `times` calls to `endpoint` (an entry of the generated table, e.g.
+    /// `&tiktok_api::endpoints::USER_INFO`) fail with `code`, with the status the endpoint's
+    /// table gives it (the catalog's otherwise).
     ///
     /// # Panics
-    /// If the endpoint is not in the table.
-    pub fn fault(&self, endpoint: &str, code: ErrorCode, times: u32) {
-        let meta = self.endpoint(endpoint);
+    /// If the mock does not serve the endpoint.
+    pub fn fault(&self, endpoint: &'static EndpointMeta, code: ErrorCode, times: u32) {
+        let meta = self.served(endpoint);
         let status = meta.status_of(&code).unwrap_or_else(|| code.status());
         let message = code
             .meta()
@@ -235,9 +258,9 @@ impl MockServer {
     /// [`MockServer::reset`]): for codes and shapes outside the catalog.
     ///
     /// # Panics
-    /// If the endpoint is not in the table.
-    pub fn stub(&self, endpoint: &str, status: u16, body: serde_json::Value) {
-        let meta = self.endpoint(endpoint);
+    /// If the mock does not serve the endpoint.
+    pub fn stub(&self, endpoint: &'static EndpointMeta, status: u16, body: serde_json::Value) {
+        let meta = self.served(endpoint);
         self.state.store().push_fault(PendingFault {
             endpoint: meta.id.to_owned(),
             fault: Fault::Stub { status, body },
@@ -245,14 +268,14 @@ impl MockServer {
         });
     }
 
-    /// Expects `times` calls to `endpoint` (an id or a path) over the mock's life: `2`,
-    /// `1..=3`, `1..`. Checked when the mock is dropped (a failure lists the calls received)
-    /// or by [`MockServer::verify`].
+    /// Expects `times` calls to `endpoint` (an entry of the generated table) over the mock's
+    /// life: `2`, `1..=3`, `1..`. Checked when the mock is dropped (a failure lists the calls
+    /// received) or by [`MockServer::verify`].
     ///
     /// # Panics
-    /// If the endpoint is not in the table.
-    pub fn expect(&self, endpoint: &str, times: impl Into<Times>) {
-        let endpoint = self.endpoint(endpoint).id;
+    /// If the mock does not serve the endpoint.
+    pub fn expect(&self, endpoint: &'static EndpointMeta, times: impl Into<Times>) {
+        let endpoint = self.served(endpoint).id;
         self.expectations.lock().push(Expectation {
             endpoint,
             times: times.into(),
@@ -267,7 +290,8 @@ impl MockServer {
             let count = calls
                 .iter()
                 .filter(|call| call.endpoint.as_deref() == Some(expectation.endpoint))
-                .count() as u64;
+                .count();
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
             if !expectation.times.contains(count) {
                 problems.push(format!(
                     "expected {} call(s) to {}, received {count}",

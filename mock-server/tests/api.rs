@@ -1,9 +1,9 @@
 //! Authentication, scopes, `fields`, user info, video query, the envelope and the gateway 404.
 
-mod common;
+mod support;
 
-use common::{Harness, all_user_scopes};
 use serde_json::json;
+use support::{Harness, all_user_scopes};
 use tiktok_api::Scope;
 use tiktok_api::endpoints::{RESEARCH_COMMENT_LIST, USER_INFO, VIDEO_LIST, VIDEO_QUERY};
 use tiktok_mock::MintRequest;

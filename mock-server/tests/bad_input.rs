@@ -1,11 +1,11 @@
 //! Bad input never crashes the mock nor yields a 500: each gets a TikTok-shaped 4xx naming the problem.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{Harness, all_user_scopes};
 use serde_json::json;
+use support::{Harness, all_user_scopes, client_key};
 
 const LIST: &str = "/v2/video/list/?fields=id";
 
@@ -298,7 +298,10 @@ async fn oauth_endpoints_answer_bad_input_in_their_flat_shape() {
         .post_raw(
             "/v2/oauth/token/",
             &[("content-type", form)],
-            "client_key=awdemo7c1f2e9b4d3a&client_secret=x&grant_type=password",
+            format!(
+                "client_key={}&client_secret=x&grant_type=password",
+                client_key()
+            ),
         )
         .await;
     assert_eq!(

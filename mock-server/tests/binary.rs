@@ -2,8 +2,12 @@
 //! `--ready-json`, `--public-url`, `--clock-start`, the `TIKTOK_MOCK_*` variables, the health
 //! endpoint, and a graceful stop on SIGTERM.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+use support::{client_key, unaudited_app};
 
 struct Running(Child);
 
@@ -37,7 +41,7 @@ async fn the_binary_prints_its_address_tokens_and_a_working_curl_line() {
         "{base}"
     );
     assert!(
-        lines[1].contains("client_key=awdemo7c1f2e9b4d3a"),
+        lines[1].contains(&format!("client_key={}", client_key())),
         "{}",
         lines[1]
     );
@@ -47,7 +51,10 @@ async fn the_binary_prints_its_address_tokens_and_a_working_curl_line() {
     assert!(lines[3].contains("act."), "{}", lines[3]);
     // The unaudited demo app, where webhooks go and how to point them elsewhere.
     assert!(
-        lines[5].starts_with("unaudited app: client_key=awunaudited5e2b8c1d client_secret="),
+        lines[5].starts_with(&format!(
+            "unaudited app: client_key={} client_secret=",
+            unaudited_app().client_key
+        )),
         "{}",
         lines[5]
     );
@@ -183,7 +190,7 @@ async fn ready_json_public_url_clock_start_and_env_vars() {
     assert_eq!(ready["url"], "http://mock.test:9999");
     let listening = ready["listening"].as_str().expect("listening").to_owned();
     assert!(listening.starts_with("http://127.0.0.1:"), "{listening}");
-    assert_eq!(ready["apps"][0]["client_key"], "awdemo7c1f2e9b4d3a");
+    assert_eq!(ready["apps"][0]["client_key"], client_key());
     assert_eq!(ready["apps"][0]["audited"], true);
     assert_eq!(ready["apps"][1]["audited"], false);
     let token = ready["tokens"]["full"]["access_token"]

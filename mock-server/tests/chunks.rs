@@ -1,12 +1,12 @@
 //! The chunk rules of `FILE_UPLOAD` at each boundary (both readings of "MB"), and the upload
 //! host's answers: 206/201 with progress, 400, 403, 404, 416.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use common::{Answer, Harness};
 use serde_json::{Value, json};
+use support::{Answer, Harness};
 use tiktok_api::Scope;
 
 /// Starts an inbox upload with this `source_info` under a fresh token (init allows 6 calls

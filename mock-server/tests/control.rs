@@ -1,9 +1,9 @@
 //! The control API under `/_mock/`.
 
-mod common;
+mod support;
 
-use common::{Harness, all_user_scopes};
 use serde_json::json;
+use support::{Harness, all_user_scopes, client_key, unaudited_app};
 use tiktok_api::Scope;
 
 #[tokio::test]
@@ -96,7 +96,7 @@ async fn apps_are_listed_with_their_credentials_and_urls() {
     let mock = Harness::new();
     let answer = mock.get("/_mock/apps", None).await;
     let app = &answer.json["apps"][0];
-    assert_eq!(app["client_key"], json!("awdemo7c1f2e9b4d3a"));
+    assert_eq!(app["client_key"], json!(client_key()));
     assert!(app["client_secret"].as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(app["redirect_uris"].as_array().map(Vec::len), Some(2));
     assert_eq!(
@@ -107,7 +107,7 @@ async fn apps_are_listed_with_their_credentials_and_urls() {
     assert_eq!(app["audited"], json!(true));
     assert_eq!(app["verified_domains"], json!(["demo.example"]));
     let second = &answer.json["apps"][1];
-    assert_eq!(second["client_key"], json!("awunaudited5e2b8c1d"));
+    assert_eq!(second["client_key"], json!(unaudited_app().client_key));
     assert_eq!(second["audited"], json!(false));
 }
 

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{CLIENT_SECRET, Receiver, control, eventually, manual_mock};
+use support::{Receiver, client_secret, control, eventually, manual_mock};
 use tiktok_api::{Scope, WebhookEventKind};
-use tiktok_mock::MockServer;
 use tiktok_mock::webhook_queue::{Delivery, DeliveryState, WebhookSettings};
+use tiktok_mock::{DownPort, MockServer};
 
 /// What the receiver does while an attempt is made, in the order the scenario goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,15 +168,12 @@ async fn every_event_survives_a_receiver_that_is_down_slow_failing_then_back() {
     assert_eq!(status, 200, "{body}");
     let settings = mock.state().webhooks().settings();
     let timeout = Duration::from_millis(settings.attempt_timeout_ms);
-    // A port with nothing listening (the receiver comes up on it later).
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    // A port held but not listening (the receiver comes up on it later).
+    let port = DownPort::bind();
     let (status, body) = control(
         &mock,
         "/_mock/webhooks/callback",
-        json!({"callback_url": format!("http://127.0.0.1:{port}/hook"), "webhook_family": "real"}),
+        json!({"callback_url": port.url(), "webhook_family": "real"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -191,7 +188,7 @@ async fn every_event_survives_a_receiver_that_is_down_slow_failing_then_back() {
     assert!(step(&mock, &mut phases, Phase::Down).await);
 
     // Slow: the receiver is back on its port but answers after the mock's timeout.
-    let receiver = Receiver::start_on(&mock, CLIENT_SECRET, port).await;
+    let receiver = Receiver::start_on(&mock, client_secret(), port);
     receiver.delay(timeout * 5);
     posts.push(post(&mock, &mut phases, Phase::Slow).await);
     step_until_first_tried(&mock, &mut phases, Phase::Slow).await;

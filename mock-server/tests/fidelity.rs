@@ -5,10 +5,10 @@
 //! (reference §1.5), media URLs as TikTok shapes them (O-VOBJ, O-CI, O-DGS), size and
 //! duration limits and abandoned uploads (O-MTG, O-CI), and the text agreeing with itself.
 
-mod common;
+mod support;
 
-use common::{Harness, START_MS, all_user_scopes};
 use serde_json::{Value, json};
+use support::{Harness, START_MS, all_user_scopes, client_key, client_secret};
 use tiktok_api::{ErrorCode, Scope};
 use tiktok_mock::MintRequest;
 use tiktok_mock::tokens::ScopeList;
@@ -18,8 +18,6 @@ const QUERY: &str = "/v2/video/query/";
 const VIDEO_INIT: &str = "/v2/post/publish/video/init/";
 const INBOX_INIT: &str = "/v2/post/publish/inbox/video/init/";
 const STATUS: &str = "/v2/post/publish/status/fetch/";
-const DEMO_KEY: &str = "awdemo7c1f2e9b4d3a";
-const DEMO_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
 
 fn mint(mock: &Harness, open_id: &str, client_key: &str, scopes: &[Scope]) -> String {
     mock.mint(MintRequest {
@@ -131,7 +129,7 @@ async fn pull_urls_must_be_on_a_verified_domain_or_prefix() {
         .post_json(
             "/_mock/apps",
             None,
-            json!({"client_key": DEMO_KEY, "verified_url_prefixes": ["https://cdn.other.example/videos/"]})
+            json!({"client_key": client_key(), "verified_url_prefixes": ["https://cdn.other.example/videos/"]})
                 .to_string(),
         )
         .await;
@@ -177,8 +175,11 @@ async fn pull_urls_must_be_on_a_verified_domain_or_prefix() {
 #[tokio::test]
 async fn oauth_endpoints_are_unlimited_unless_configured() {
     let mock = Harness::new();
-    let form =
-        format!("client_key={DEMO_KEY}&client_secret={DEMO_SECRET}&grant_type=client_credentials");
+    let form = format!(
+        "client_key={}&client_secret={}&grant_type=client_credentials",
+        client_key(),
+        client_secret()
+    );
     let token_call = || {
         mock.post_raw(
             "/v2/oauth/token/",
@@ -437,7 +438,9 @@ async fn short_pages_keep_has_more_and_lose_nothing() {
 async fn oauth_errors_can_come_with_http_200() {
     let mock = Harness::new();
     let bad = format!(
-        "client_key={DEMO_KEY}&client_secret={DEMO_SECRET}&grant_type=authorization_code&code=nope&redirect_uri=x"
+        "client_key={}&client_secret={}&grant_type=authorization_code&code=nope&redirect_uri=x",
+        client_key(),
+        client_secret()
     );
     let call = || {
         mock.post_raw(
@@ -486,7 +489,8 @@ async fn media_urls_are_signed_expiring_and_shaped() {
     assert_eq!(
         video["share_url"],
         json!(format!(
-            "https://www.tiktok.example/@demo.creator/video/7300000000000000001?utm_campaign=tt4d_open_api&utm_source={DEMO_KEY}"
+            "https://www.tiktok.example/@demo.creator/video/7300000000000000001?utm_campaign=tt4d_open_api&utm_source={}",
+            client_key()
         ))
     );
     assert_eq!(

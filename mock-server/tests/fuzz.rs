@@ -1,13 +1,13 @@
 //! Property tests: whatever bytes, query strings or JSON a client sends, the mock answers a
 //! 2xx or a TikTok-shaped 4xx (never a 5xx), and keeps serving.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{Harness, all_user_scopes};
 use proptest::prelude::*;
 use serde_json::Value;
+use support::{Harness, all_user_scopes};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -3,14 +3,14 @@
 //! loaded or refused with a message, never a panic. Failing cases found are kept in
 //! `hostile.proptest-regressions`.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use common::Harness;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::json;
+use support::Harness;
 use tiktok_api::Scope;
 use tiktok_mock::fixtures::Fixtures;
 

@@ -1,12 +1,12 @@
 //! Logs: one `tracing` line per API call with method, path, open_id, decision, status,
 //! latency in whole microseconds, log id and (on errors) the message as `error`, and never a token.
 
-mod common;
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{Harness, all_user_scopes};
+use support::{Harness, all_user_scopes};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -5,7 +5,8 @@
 mod support;
 
 use serde_json::json;
-use support::{CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, client};
+use support::client;
+use tiktok_api::endpoints::{TOKEN, USER_INFO, VIDEO_LIST};
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
 use tiktok_api::{Error, ErrorCode, Scope, UserField};
 use tiktok_mock::MockServer;
@@ -25,9 +26,12 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
         .expect("user info");
     assert_eq!(me.user.display_name.as_deref(), Some("New Creator"));
 
-    // An authorize URL, approved, gives a code the token endpoint takes.
+    // An authorize URL, approved, gives a code the token endpoint takes with the demo
+    // app's credentials as the mock reads them from its fixtures.
+    let app = mock.demo_app();
+    let redirect_uri = app.redirect_uris.first().expect("a redirect URI");
     let pkce = Pkce::generate();
-    let url = AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+    let url = AuthorizeUrl::new(&app.client_key, redirect_uri)
         .base(format!("{}/v2/auth/authorize/", mock.uri()))
         .scopes(&[Scope::UserInfoBasic])
         .state("s")
@@ -36,10 +40,10 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
     let code = mock.authorize(&url).await;
     let exchanged = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            &app.client_key,
+            &app.client_secret,
             &code,
-            REDIRECT_URI,
+            redirect_uri,
             Some(pkce.verifier()),
         )
         .await
@@ -47,7 +51,7 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
     assert!(exchanged.access_token.starts_with("act."));
 
     // A fault for the next call, then normal service.
-    mock.fault("user_info", ErrorCode::InternalError, 1);
+    mock.fault(&USER_INFO, ErrorCode::InternalError, 1);
     let failed = api.user_info(&token, &[UserField::OpenId]).await;
     assert!(
         matches!(
@@ -66,7 +70,7 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
 
     // A stub: a status and body outside the catalog, as given, on every call.
     mock.stub(
-        "/v2/user/info/",
+        &USER_INFO,
         418,
         json!({"data": {}, "error": {"code": "teapot", "message": "short and stout", "log_id": "x"}}),
     );
@@ -111,9 +115,9 @@ async fn expectations_are_met_quietly() {
     let mock = MockServer::start().await;
     let api = client(&mock);
     let token = mock.user_token(None, &[Scope::UserInfoBasic]);
-    mock.expect("user_info", 2);
-    mock.expect("/v2/video/list/", 0);
-    mock.expect("token", 0..=1);
+    mock.expect(&USER_INFO, 2);
+    mock.expect(&VIDEO_LIST, 0);
+    mock.expect(&TOKEN, 0..=1);
     for _ in 0..2 {
         api.user_info(&token, &[UserField::OpenId])
             .await
@@ -127,8 +131,8 @@ async fn unmet_expectations_fail_when_the_server_drops_and_list_the_calls() {
     let mock = MockServer::start().await;
     let api = client(&mock);
     let token = mock.user_token(None, &[Scope::UserInfoBasic]);
-    mock.expect("user_info", 1..);
-    mock.expect("video_list", 1);
+    mock.expect(&USER_INFO, 1..);
+    mock.expect(&VIDEO_LIST, 1);
     api.user_info(&token, &[UserField::OpenId])
         .await
         .expect("user info");

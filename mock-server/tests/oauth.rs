@@ -7,8 +7,8 @@ mod support;
 
 use serde_json::json;
 use support::{
-    CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, Receiver, authorize_url, client, code_with, control,
-    get, http, manual_mock, oauth_error, redirect_query, set_callback,
+    Receiver, authorize_url, client, client_key, client_secret, code_with, control, get, http,
+    manual_mock, oauth_error, redirect_query, redirect_uri, set_callback,
 };
 use tiktok_api::oauth::{ChallengeEncoding, Pkce};
 use tiktok_api::{ErrorCode, Scope, UserField, WebhookContent, WebhookEventKind};
@@ -22,10 +22,10 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
         let code = code_with(&mock, &pkce, encoding).await;
         let token = api
             .exchange_code(
-                CLIENT_KEY,
-                CLIENT_SECRET,
+                client_key(),
+                client_secret(),
                 &code,
-                REDIRECT_URI,
+                redirect_uri(),
                 Some(pkce.verifier()),
             )
             .await
@@ -64,10 +64,10 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
     assert_eq!(query["scopes"], "user.info.basic");
     let token = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &query["code"],
-            REDIRECT_URI,
+            redirect_uri(),
             None,
         )
         .await
@@ -85,10 +85,10 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
     .await;
     assert_eq!(status, 200, "{minted}");
     api.exchange_code(
-        CLIENT_KEY,
-        CLIENT_SECRET,
+        client_key(),
+        client_secret(),
         minted["code"].as_str().expect("code"),
-        REDIRECT_URI,
+        redirect_uri(),
         None,
     )
     .await
@@ -104,10 +104,10 @@ async fn every_code_exchange_error() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, _) = oauth_error(
         api.exchange_code(
-            CLIENT_KEY,
+            client_key(),
             "wrong",
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await,
@@ -115,27 +115,27 @@ async fn every_code_exchange_error() {
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     // Unknown code.
     let (status, error, _) = oauth_error(
-        api.exchange_code(CLIENT_KEY, CLIENT_SECRET, "nope", REDIRECT_URI, None)
+        api.exchange_code(client_key(), client_secret(), "nope", redirect_uri(), None)
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // Reused code: invalid_grant, and the token it gave is revoked.
     let token = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
         .expect("first use");
     let (status, error, description) = oauth_error(
         api.exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await,
@@ -152,10 +152,10 @@ async fn every_code_exchange_error() {
     mock.advance(300);
     let (status, error, description) = oauth_error(
         api.exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await,
@@ -166,8 +166,8 @@ async fn every_code_exchange_error() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, description) = oauth_error(
         api.exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
             "https://app.example/auth/callback",
             Some(pkce.verifier()),
@@ -179,7 +179,7 @@ async fn every_code_exchange_error() {
     // PKCE: verifier missing, then wrong.
     let code = code_with(&mock, &pkce, ChallengeEncoding::Base64Url).await;
     let (status, error, _) = oauth_error(
-        api.exchange_code(CLIENT_KEY, CLIENT_SECRET, &code, REDIRECT_URI, None)
+        api.exchange_code(client_key(), client_secret(), &code, redirect_uri(), None)
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidRequest));
@@ -187,10 +187,10 @@ async fn every_code_exchange_error() {
     let other = Pkce::generate();
     let (status, error, _) = oauth_error(
         api.exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(other.verifier()),
         )
         .await,
@@ -200,39 +200,38 @@ async fn every_code_exchange_error() {
     let (status, _) = control(
         &mock,
         "/_mock/apps",
-        json!({"client_key": "k2", "client_secret": "s2", "redirect_uris": [REDIRECT_URI]}),
+        json!({"client_key": "k2", "client_secret": "s2", "redirect_uris": [redirect_uri()]}),
     )
     .await;
     assert_eq!(status, 200);
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, _) = oauth_error(
-        api.exchange_code("k2", "s2", &code, REDIRECT_URI, Some(pkce.verifier()))
+        api.exchange_code("k2", "s2", &code, redirect_uri(), Some(pkce.verifier()))
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // Raw form bodies: missing code, unknown grant, malformed.
+    let (key, secret) = (client_key(), client_secret());
     for (body, status, error) in [
         (
             format!(
-                "client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=authorization_code&redirect_uri=x"
+                "client_key={key}&client_secret={secret}&grant_type=authorization_code&redirect_uri=x"
             ),
             400,
             "invalid_request",
         ),
         (
-            format!("client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=password"),
+            format!("client_key={key}&client_secret={secret}&grant_type=password"),
             400,
             "unsupported_grant_type",
         ),
         (
-            format!(
-                "client_key={CLIENT_KEY}&client_secret={CLIENT_SECRET}&grant_type=refresh_token"
-            ),
+            format!("client_key={key}&client_secret={secret}&grant_type=refresh_token"),
             400,
             "invalid_request",
         ),
         (
-            format!("client_key={CLIENT_KEY}&grant_type=client_credentials"),
+            format!("client_key={key}&grant_type=client_credentials"),
             400,
             "invalid_request",
         ),
@@ -260,10 +259,10 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
@@ -276,7 +275,7 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
         .expect_err("expired after 7200 s");
     assert_eq!(expired.code(), Some(&ErrorCode::AccessTokenInvalid));
     let second = api
-        .refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &first_refresh)
+        .refresh_access_token(client_key(), client_secret(), &first_refresh)
         .await
         .expect("refresh");
     let second_refresh = second.refresh_token.clone().expect("rotated");
@@ -291,26 +290,26 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
         .expect("the new token works");
     // The old refresh token stopped working at once.
     let (status, error, description) = oauth_error(
-        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &first_refresh)
+        api.refresh_access_token(client_key(), client_secret(), &first_refresh)
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     assert!(description.contains("latest"), "{description}");
     // Another app can't use it; wrong secret is invalid_client.
     let (status, error, _) = oauth_error(
-        api.refresh_access_token(CLIENT_KEY, "x", &second_refresh)
+        api.refresh_access_token(client_key(), "x", &second_refresh)
             .await,
     );
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     let (status, error, _) = oauth_error(
-        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, "rft.nope")
+        api.refresh_access_token(client_key(), client_secret(), "rft.nope")
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // The refresh token itself expires.
     mock.advance(15_552_000);
     let (status, error, description) = oauth_error(
-        api.refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &second_refresh)
+        api.refresh_access_token(client_key(), client_secret(), &second_refresh)
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
@@ -337,10 +336,10 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
@@ -350,7 +349,7 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
     let refresh = first.refresh_token.clone().expect("refresh");
     for _ in 0..2 {
         let again = api
-            .refresh_access_token(CLIENT_KEY, CLIENT_SECRET, &refresh)
+            .refresh_access_token(client_key(), client_secret(), &refresh)
             .await
             .expect("the same refresh token keeps working");
         assert_eq!(again.refresh_token.as_deref(), Some(refresh.as_str()));
@@ -382,7 +381,7 @@ async fn client_credentials_give_a_research_client_token() {
     let mock = manual_mock().await;
     let api = client(&mock);
     let token = api
-        .client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+        .client_credentials_token(client_key(), client_secret())
         .await
         .expect("client token");
     assert!(token.access_token.starts_with("clt."));
@@ -396,7 +395,7 @@ async fn client_credentials_give_a_research_client_token() {
         .token(&token.access_token)
         .expect("stored");
     assert_eq!(record.scopes, vec![Scope::ResearchDataBasic]);
-    let (status, error, _) = oauth_error(api.client_credentials_token(CLIENT_KEY, "x").await);
+    let (status, error, _) = oauth_error(api.client_credentials_token(client_key(), "x").await);
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     // An app without Research API access: unauthorized_client.
     let (status, _) = control(
@@ -414,16 +413,16 @@ async fn client_credentials_give_a_research_client_token() {
 async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_removed() {
     let mock = manual_mock().await;
     let api = client(&mock);
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let pkce = Pkce::generate();
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
@@ -431,14 +430,14 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     // Refresh once: revoking the older access token ends the whole authorization.
     let second = api
         .refresh_access_token(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             first.refresh_token.as_deref().unwrap(),
         )
         .await
         .expect("refresh");
     let revoked = api
-        .revoke_token(CLIENT_KEY, CLIENT_SECRET, &first.access_token)
+        .revoke_token(client_key(), client_secret(), &first.access_token)
         .await;
     assert!(revoked.is_ok(), "{revoked:?}");
     for token in [&first.access_token, &second.access_token] {
@@ -450,8 +449,8 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     }
     let (status, error, _) = oauth_error(
         api.refresh_access_token(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             second.refresh_token.as_deref().unwrap(),
         )
         .await,
@@ -467,25 +466,28 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
         other => panic!("unexpected {other:?}"),
     }
     // Revoking again answers 200 and fires nothing more.
-    api.revoke_token(CLIENT_KEY, CLIENT_SECRET, &second.access_token)
+    api.revoke_token(client_key(), client_secret(), &second.access_token)
         .await
         .expect("idempotent");
     // Unknown tokens, client tokens and other apps' tokens: invalid_grant; bad secret: invalid_client.
     let client_token = api
-        .client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+        .client_credentials_token(client_key(), client_secret())
         .await
         .expect("client token");
     for token in ["act.nope", client_token.access_token.as_str()] {
         let (status, error, _) =
-            oauth_error(api.revoke_token(CLIENT_KEY, CLIENT_SECRET, token).await);
+            oauth_error(api.revoke_token(client_key(), client_secret(), token).await);
         assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     }
     let live = mock.user_token(None, &[Scope::UserInfoBasic]);
-    let (status, error, _) = oauth_error(api.revoke_token(CLIENT_KEY, "x", &live).await);
+    let (status, error, _) = oauth_error(api.revoke_token(client_key(), "x", &live).await);
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     let response = http()
         .post(format!("{}/v2/oauth/revoke/", mock.uri()))
-        .form(&[("client_key", CLIENT_KEY), ("client_secret", CLIENT_SECRET)])
+        .form(&[
+            ("client_key", client_key()),
+            ("client_secret", client_secret()),
+        ])
         .send()
         .await
         .expect("revoke");
@@ -496,13 +498,13 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     let (_, minted) = control(&mock, "/_mock/tokens", json!({})).await;
     let refreshed = api
         .refresh_access_token(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             minted["refresh_token"].as_str().unwrap(),
         )
         .await
         .expect("control tokens refresh");
-    api.revoke_token(CLIENT_KEY, CLIENT_SECRET, &refreshed.access_token)
+    api.revoke_token(client_key(), client_secret(), &refreshed.access_token)
         .await
         .expect("revoke");
     let error = api
@@ -526,7 +528,7 @@ async fn records_holding_secrets_redact_them_from_debug() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let store = mock.state().store();
     let code_record = store.redeem_auth_code(&code).expect("the code is stored");
-    let app = store.app(CLIENT_KEY).expect("the demo app");
+    let app = store.app(client_key()).expect("the demo app");
     let token = mock.user_token(None, &[Scope::VideoPublish]);
     let token_record = store.token(&token).expect("the token is stored");
     let demo = mock.state().demo_tokens().clone();
@@ -534,10 +536,10 @@ async fn records_holding_secrets_redact_them_from_debug() {
     let second = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let exchanged = client(&mock)
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             &second,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
@@ -569,7 +571,7 @@ async fn records_holding_secrets_redact_them_from_debug() {
     }
     assert!(shown[2].contains("act.…"), "{}", shown[2]);
     assert!(
-        shown[1].contains(CLIENT_KEY),
+        shown[1].contains(client_key()),
         "the rest stays readable: {}",
         shown[1]
     );

@@ -5,8 +5,8 @@ mod support;
 
 use serde_json::json;
 use support::{
-    CLIENT_KEY, CLIENT_SECRET, REDIRECT_URI, authorize_url, client, control, form_token, get, http,
-    manual_mock, oauth_error, redirect_query,
+    authorize_url, client, client_key, client_secret, control, form_token, get, http, manual_mock,
+    oauth_error, redirect_query, redirect_uri,
 };
 use tiktok_api::Scope;
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
@@ -26,7 +26,7 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     );
     let html = response.text().await.expect("html");
     assert!(html.contains("Demo App"), "{html}");
-    assert!(html.contains(CLIENT_KEY));
+    assert!(html.contains(client_key()));
     for scope in ["user.info.basic", "user.info.stats", "video.list"] {
         assert!(
             html.contains(&format!(
@@ -55,8 +55,8 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     let token = form_token(&html);
     let form = [
         ("form_token", token.as_str()),
-        ("client_key", CLIENT_KEY),
-        ("redirect_uri", REDIRECT_URI),
+        ("client_key", client_key()),
+        ("redirect_uri", redirect_uri()),
         ("scope", "user.info.basic,user.info.stats,video.list"),
         ("response_type", "code"),
         ("state", "csrf-123"),
@@ -91,10 +91,10 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     assert!(code.contains('*') && code.contains('!'), "{code}");
     let token = client(&mock)
         .exchange_code(
-            CLIENT_KEY,
-            CLIENT_SECRET,
+            client_key(),
+            client_secret(),
             code,
-            REDIRECT_URI,
+            redirect_uri(),
             Some(pkce.verifier()),
         )
         .await
@@ -137,14 +137,14 @@ async fn every_authorize_error() {
     // Unknown client or unregistered redirect_uri: an error page, never a redirect.
     for (url, error) in [
         (
-            AuthorizeUrl::new("nope", REDIRECT_URI)
+            AuthorizeUrl::new("nope", redirect_uri())
                 .base(&base)
                 .scopes(&[Scope::UserInfoBasic])
                 .build(),
             "invalid_client",
         ),
         (
-            AuthorizeUrl::new(CLIENT_KEY, "https://evil.example/cb")
+            AuthorizeUrl::new(client_key(), "https://evil.example/cb")
                 .base(&base)
                 .scopes(&[Scope::UserInfoBasic])
                 .build(),
@@ -181,7 +181,7 @@ async fn every_authorize_error() {
             "invalid_request",
         ),
         (
-            AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+            AuthorizeUrl::new(client_key(), redirect_uri())
                 .base(&base)
                 .state("csrf-123")
                 .build(),
@@ -217,11 +217,11 @@ async fn every_authorize_error() {
         .await;
         assert_eq!(status, 200);
         let result = if endpoint == "token" {
-            api.client_credentials_token(CLIENT_KEY, CLIENT_SECRET)
+            api.client_credentials_token(client_key(), client_secret())
                 .await
                 .map(|_| ())
         } else {
-            api.revoke_token(CLIENT_KEY, CLIENT_SECRET, "act.any")
+            api.revoke_token(client_key(), client_secret(), "act.any")
                 .await
                 .map(|_| ())
         };

@@ -1,12 +1,12 @@
 //! Property tests of the consent page and the OAuth form endpoints: whatever query or form a
 //! client sends, the answer is a page, a redirect or a flat OAuth error, never a 5xx.
 
-mod common;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::Harness;
 use proptest::prelude::*;
+use support::{Harness, client_key, client_secret};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -39,8 +39,8 @@ fn pairs() -> impl Strategy<Value = String> {
         Just("x"),
     ];
     let value = prop_oneof![
-        Just("awdemo7c1f2e9b4d3a".to_owned()),
-        Just("demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e".to_owned()),
+        Just(client_key().to_owned()),
+        Just(client_secret().to_owned()),
         Just("http%3A%2F%2Flocalhost%3A3000%2Fauth%2Fcallback".to_owned()),
         Just("user.info.basic%2Cvideo.list".to_owned()),
         Just("code".to_owned()),

@@ -1,11 +1,11 @@
 //! The video list: own creator only, newest first, max_count, cursor and has_more.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 
-use common::{Harness, START_MS, all_user_scopes};
 use serde_json::{Value, json};
+use support::{Harness, START_MS, all_user_scopes};
 use tiktok_mock::MintRequest;
 
 const PATH: &str = "/v2/video/list/?fields=id,create_time,title";

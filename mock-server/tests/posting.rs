@@ -13,11 +13,11 @@ use tiktok_api::{
 };
 use tiktok_mock::{ClockKind, MockServer};
 
-use support::control;
 use support::posting::{
     FIXTURES, PRIVATE, PUBLIC, all_scopes, api_error, content_range, events, file_source,
     post_info, put_chunk, start, status, token, url_source,
 };
+use support::{client_key, control, unaudited_app};
 
 #[tokio::test]
 async fn a_direct_post_in_chunks_is_published_and_listed_newest_first() {
@@ -422,7 +422,7 @@ async fn the_printed_demo_apps_post_as_printed() {
             &[Scope::VideoPublish, Scope::VideoList],
         )
     };
-    let audited = token_of(DEMO, "awdemo7c1f2e9b4d3a");
+    let audited = token_of(DEMO, client_key());
     let info = client.creator_info(&audited).await.expect("creator info");
     assert_eq!(
         info.privacy_level_options[0],
@@ -453,7 +453,7 @@ async fn the_printed_demo_apps_post_as_printed() {
 
     // The unaudited demo app may not post to the public creator, but may to the private
     // New Creator, forced to SELF_ONLY: published, never public, so never listed.
-    let unaudited = token_of(DEMO, "awunaudited5e2b8c1d");
+    let unaudited = token_of(DEMO, &unaudited_app().client_key);
     let (status_code, code, _) = api_error(
         client
             .video_init(
@@ -469,7 +469,7 @@ async fn the_printed_demo_apps_post_as_printed() {
         (status_code, code),
         (403, ErrorCode::UnauditedClientCanOnlyPostToPrivateAccounts)
     );
-    let private = token_of(NEW, "awunaudited5e2b8c1d");
+    let private = token_of(NEW, &unaudited_app().client_key);
     let init = client
         .video_init(
             &private,

@@ -1,10 +1,10 @@
 //! Sliding-window rate limits per access token and endpoint, with the spec's figures.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 
-use common::{Harness, all_user_scopes};
+use support::{Harness, all_user_scopes};
 use tiktok_api::endpoints::{USER_INFO, VIDEO_LIST};
 
 const PATH: &str = "/v2/user/info/?fields=open_id";

@@ -1,10 +1,10 @@
 //! The mock is driven by the endpoint table: an endpoint added to the spec is served with
 //! no new code, and every spec endpoint answers schema-valid data built from the examples.
 
-mod common;
+mod support;
 
-use common::{Harness, all_user_scopes};
 use serde_json::{Value, json};
+use support::{Harness, all_user_scopes};
 use tiktok_api::ErrorCode;
 use tiktok_api::Scope;
 use tiktok_api::endpoints::USER_INFO;
@@ -385,7 +385,7 @@ async fn a_panicking_handler_answers_500_internal_error() {
             ),
         )
     });
-    let token = mock.token(&common::all_user_scopes());
+    let token = mock.token(&support::all_user_scopes());
     let answer = mock
         .get("/v2/user/info/?fields=open_id", Some(&token))
         .await;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
+use tiktok_mock::DownPort;
 
 struct Running(Child);
 
@@ -27,8 +28,8 @@ impl Drop for Running {
     }
 }
 
-/// Starts the binary on `port` with the state file on its manual clock; returns it and its
-/// `--ready-json` line.
+/// Starts the binary on `port` (0: a free one, see [`port_of`]) with the state file on its
+/// manual clock; returns it and its `--ready-json` line.
 fn start(port: u16, state: &Path, webhook_url: &str) -> (Running, Value) {
     start_on(port, state, webhook_url, "manual")
 }
@@ -53,15 +54,18 @@ fn start_on(port: u16, state: &Path, webhook_url: &str, clock: &str) -> (Running
     (running, ready)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+/// The port the binary listens on, from its ready line (it was started on port 0 and
+/// bound a free one itself; a restart takes the same port again).
+fn port_of(ready: &Value) -> u16 {
+    let listening = ready["listening"].as_str().expect("the listening address");
+    listening
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {listening:?}"))
 }
 
-/// A webhook receiver on `port` that answers 200 and keeps each body.
-async fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
+/// A webhook receiver on `listener` that answers 200 and keeps each body.
+fn receiver(listener: tokio::net::TcpListener) -> Arc<Mutex<Vec<String>>> {
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let kept = bodies.clone();
     let app = Router::new().route(
@@ -74,9 +78,6 @@ async fn receiver(port: u16) -> Arc<Mutex<Vec<String>>> {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("the receiver's port");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -172,14 +173,15 @@ async fn a_killed_mock_restarts_with_everything_it_acknowledged() {
     ));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let state = dir.join("mock.sqlite");
-    let port = free_port();
-    let hook_port = free_port(); // Nothing listens there yet: the receiver is down.
-    let hook = format!("http://127.0.0.1:{hook_port}/hook");
-    let base = format!("http://127.0.0.1:{port}");
+    // Held but not listening yet: the receiver is down.
+    let hook_port = DownPort::bind();
+    let hook = hook_port.url();
     let http = reqwest::Client::new();
 
     // ---- First run: tokens, posts (one half uploaded), webhooks failing.
-    let (first, ready) = start(port, &state, &hook);
+    let (first, ready) = start(0, &state, &hook);
+    let port = port_of(&ready);
+    let base = format!("http://127.0.0.1:{port}");
     let demo_token = ready["tokens"]["full"]["access_token"]
         .as_str()
         .expect("demo token")
@@ -305,7 +307,7 @@ async fn a_killed_mock_restarts_with_everything_it_acknowledged() {
     assert_eq!(deliveries(&http, &base).await.len(), pending_before);
 
     // ---- The receiver comes up; the retry falls due a minute later on the mock's clock.
-    let bodies = receiver(hook_port).await;
+    let bodies = receiver(hook_port.listen());
     let (status, body) = call(
         &http,
         reqwest::Method::POST,
@@ -377,13 +379,17 @@ async fn a_post_on_its_way_at_a_crash_settles_on_time_after_the_restart() {
     ));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let state = dir.join("mock.sqlite");
-    let (port, hook_port) = (free_port(), free_port());
+    let hook_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("the receiver's port");
+    let hook_port = hook_listener.local_addr().expect("its address").port();
     let hook = format!("http://127.0.0.1:{hook_port}/hook");
-    let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let bodies = receiver(hook_port).await;
+    let bodies = receiver(hook_listener);
 
-    let (first, ready) = start_on(port, &state, &hook, "system");
+    let (first, ready) = start_on(0, &state, &hook, "system");
+    let port = port_of(&ready);
+    let base = format!("http://127.0.0.1:{port}");
     let token = ready["tokens"]["full"]["access_token"]
         .as_str()
         .expect("demo token")

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use support::{CLIENT_SECRET, Receiver, control, manual_mock};
+use support::{Receiver, client_secret, control, manual_mock};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -36,7 +36,7 @@ async fn failed_attempts_are_logged_at_warn_with_their_cause() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     support::set_callback(&mock, &receiver.url).await;
     receiver.answer(503);
     let (status, body) = control(

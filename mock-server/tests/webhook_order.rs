@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use support::{CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock};
+use support::{Receiver, client_secret, control, deliveries, eventually, manual_mock};
 use tiktok_api::{
     ContentInitRequest, MediaType, PhotoPostInfo, PhotoSourceInfo, PostMode, PrivacyLevel, Scope,
     Source,
@@ -27,7 +27,7 @@ async fn real_family(mock: &tiktok_mock::MockServer, url: &str) {
 #[tokio::test]
 async fn a_posts_events_arrive_in_the_order_they_happened() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     real_family(&mock, &receiver.url).await;
     receiver.answer(500);
     let client = support::client(&mock);
@@ -65,7 +65,7 @@ async fn a_posts_events_arrive_in_the_order_they_happened() {
 #[tokio::test]
 async fn photo_posts_fire_the_real_familys_events() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     real_family(&mock, &receiver.url).await;
     let client = support::client(&mock);
     let token = mock.user_token(None, &[Scope::VideoPublish]);

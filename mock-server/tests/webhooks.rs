@@ -6,16 +6,60 @@ mod support;
 
 use serde_json::json;
 use support::{
-    CLIENT_KEY, CLIENT_SECRET, Receiver, control, deliveries, eventually, manual_mock,
-    set_callback, wait_attempts,
+    Receiver, client_key, client_secret, control, deliveries, eventually, manual_mock,
+    set_callback, unaudited_app, wait_attempts,
 };
 use tiktok_api::meta::WebhookFamily;
 use tiktok_api::{WebhookContent, WebhookEventKind};
+use tiktok_mock::{DownPort, MockServer};
+
+/// A receiver for the unaudited demo app, whose deliveries prove the worker has made a pass
+/// (see [`worker_pass`]).
+async fn marker_receiver(mock: &MockServer) -> Receiver {
+    let app = unaudited_app();
+    let marker = Receiver::start(mock, &app.client_secret).await;
+    let (status, body) = control(
+        mock,
+        "/_mock/webhooks/callback",
+        json!({"client_key": app.client_key, "callback_url": marker.url}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    marker
+}
+
+/// Proves, without waiting on real time, that the delivery worker has made a pass at the
+/// mock's current time: an event for the unaudited demo app is queued and waited for at
+/// `marker`. The worker marks every delivery due at its time in flight in the one pass that
+/// takes the marker's, so a delivery still pending with the same attempts afterwards was
+/// not due.
+async fn worker_pass(mock: &MockServer, marker: &Receiver) {
+    let before = marker.received().len();
+    mock.state().emit_event(
+        &unaudited_app().client_key,
+        None,
+        WebhookEventKind::PortabilityDownloadReady,
+        &json!({"request_id": before}),
+    );
+    marker.wait_for(before + 1).await;
+}
+
+/// Asserts delivery `index` is pending after exactly `attempts` attempts.
+async fn assert_waiting(mock: &MockServer, index: usize, attempts: usize) {
+    let list = deliveries(mock).await;
+    let delivery = &list[index];
+    assert_eq!(delivery["state"], "pending", "{delivery}");
+    assert_eq!(
+        delivery["attempts"].as_array().map(Vec::len),
+        Some(attempts),
+        "{delivery}"
+    );
+}
 
 #[tokio::test]
 async fn control_events_arrive_signed_in_tiktoks_shape() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let (status, body) = control(
         &mock,
@@ -26,7 +70,7 @@ async fn control_events_arrive_signed_in_tiktoks_shape() {
     assert_eq!(status, 200, "{body}");
     let received = receiver.wait_for(1).await;
     let payload = &received[0].payload;
-    assert_eq!(payload.client_key, CLIENT_KEY);
+    assert_eq!(payload.client_key, client_key());
     assert_eq!(payload.event, WebhookEventKind::PortabilityDownloadReady);
     assert_eq!(payload.user_openid, None);
     assert_eq!(payload.create_time, mock.state().now_ms().div_euclid(1000));
@@ -49,7 +93,7 @@ async fn control_events_arrive_signed_in_tiktoks_shape() {
 #[tokio::test]
 async fn authorization_removed_with_every_reason_code() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let open_id = mock.state().default_open_id().expect("a creator");
     // The user's tokens for the app are revoked before the event goes out (unless told not to).
@@ -123,12 +167,13 @@ async fn authorization_removed_with_every_reason_code() {
 #[tokio::test]
 async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     receiver.answer(500);
     set_callback(&mock, &receiver.url).await;
+    let marker = marker_receiver(&mock).await;
     let open_id = mock.state().default_open_id();
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         open_id.as_deref(),
         tiktok_api::WebhookEventKind::parse("video.publish.completed"),
         &json!({"share_id": "video.7300000000000000001.abc"}),
@@ -138,8 +183,10 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     assert_eq!(first["attempts"][0]["status"], 500);
     let created = first["created_at_ms"].as_i64().expect("created");
     assert_eq!(first["next_attempt_ms"].as_i64(), Some(created + 60_000));
-    // Nothing more happens until the clock moves.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Nothing more happens until the clock moves: the worker has looked again at this time
+    // and left the delivery waiting.
+    worker_pass(&mock, &marker).await;
+    assert_waiting(&mock, 0, 1).await;
     assert_eq!(receiver.requests(), 1);
     assert!(mock.advance(60));
     let second = wait_attempts(&mock, 0, 2).await;
@@ -152,7 +199,8 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
     );
     receiver.answer(200);
     assert!(mock.advance(119));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    worker_pass(&mock, &marker).await;
+    assert_waiting(&mock, 0, 2).await;
     assert_eq!(receiver.requests(), 2, "not due yet");
     assert!(mock.advance(1));
     let done = wait_attempts(&mock, 0, 3).await;
@@ -172,11 +220,11 @@ async fn failed_deliveries_are_retried_with_backoff_when_the_clock_moves() {
 #[tokio::test]
 async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     receiver.answer(503);
     set_callback(&mock, &receiver.url).await;
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("portability.download.ready"),
         &json!({"request_id": 7}),
@@ -209,15 +257,12 @@ async fn deliveries_are_dropped_after_72_hours_of_the_mock_clock() {
 #[tokio::test]
 async fn nothing_is_lost_while_the_receiver_is_down() {
     let mock = manual_mock().await;
-    // A port with nothing listening: connection refused.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
-    set_callback(&mock, &format!("http://127.0.0.1:{port}/hook")).await;
+    // A port held but not listening: connection refused.
+    let port = DownPort::bind();
+    set_callback(&mock, &port.url()).await;
     for request_id in 1..=3 {
         mock.state().emit_event(
-            CLIENT_KEY,
+            client_key(),
             None,
             tiktok_api::WebhookEventKind::parse("portability.download.ready"),
             &json!({"request_id": request_id}),
@@ -230,7 +275,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
         assert_eq!(delivery["state"], "pending");
     }
     // The receiver comes back; the next due attempts get through.
-    let receiver = Receiver::start_on(&mock, CLIENT_SECRET, port).await;
+    let receiver = Receiver::start_on(&mock, client_secret(), port);
     mock.advance(60);
     let received = receiver.wait_for(3).await;
     let mut ids: Vec<i64> = received
@@ -252,7 +297,7 @@ async fn nothing_is_lost_while_the_receiver_is_down() {
 #[tokio::test]
 async fn the_duplicate_option_sends_events_twice() {
     let mock = manual_mock().await;
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     let (status, settings) = control(
         &mock,
@@ -265,7 +310,7 @@ async fn the_duplicate_option_sends_events_twice() {
     assert_eq!(settings["retry_window_seconds"], 72 * 3600);
     for request_id in 1..=2 {
         mock.state().emit_event(
-            CLIENT_KEY,
+            client_key(),
             None,
             tiktok_api::WebhookEventKind::parse("portability.download.ready"),
             &json!({"request_id": request_id}),
@@ -289,7 +334,10 @@ async fn the_duplicate_option_sends_events_twice() {
 #[tokio::test]
 async fn callback_url_and_event_family_are_per_app_settings() {
     let mock = manual_mock().await;
-    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Seed);
+    assert_eq!(
+        mock.state().webhook_family(client_key()),
+        WebhookFamily::Seed
+    );
     let (status, body) = control(
         &mock,
         "/_mock/webhooks/callback",
@@ -298,10 +346,13 @@ async fn callback_url_and_event_family_are_per_app_settings() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["webhook_family"], "real");
-    assert_eq!(mock.state().webhook_family(CLIENT_KEY), WebhookFamily::Real);
+    assert_eq!(
+        mock.state().webhook_family(client_key()),
+        WebhookFamily::Real
+    );
     // No callback URL: emitting is a no-op, and the control API says why it can't fire.
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("post.publish.complete"),
         &json!({"publish_id": "p"}),
@@ -337,10 +388,10 @@ creators:
     let app = other.state().store().app("k2").expect("app");
     assert_eq!(app.callback_url.as_deref(), Some("http://127.0.0.1:9/hook"));
     // A reset forgets deliveries.
-    let receiver = Receiver::start(&mock, CLIENT_SECRET).await;
+    let receiver = Receiver::start(&mock, client_secret()).await;
     set_callback(&mock, &receiver.url).await;
     mock.state().emit_event(
-        CLIENT_KEY,
+        client_key(),
         None,
         tiktok_api::WebhookEventKind::parse("post.publish.complete"),
         &json!({"publish_id": "p"}),
@@ -355,7 +406,7 @@ async fn the_binary_delivers_to_the_webhook_url_flag() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let receiver = Receiver::start_wall_clock(CLIENT_SECRET).await;
+    let receiver = Receiver::start_wall_clock(client_secret()).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tiktok-mock"))
         .args([
             "--addr",
@@ -385,7 +436,7 @@ async fn the_binary_delivers_to_the_webhook_url_flag() {
         .expect("control call");
     assert_eq!(answer.status().as_u16(), 200);
     let received = receiver.wait_for(1).await;
-    assert_eq!(received[0].payload.client_key, CLIENT_KEY);
+    assert_eq!(received[0].payload.client_key, client_key());
     let _ = child.kill();
     let _ = child.wait();
     drop(lines);

@@ -20,6 +20,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
             "error",
             "examples",
             "extract",
+            "fields_cache",
             "logid",
             "media",
             "mutants",

@@ -18,9 +18,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
-use tiktok_api::ErrorCode;
 use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
+use tiktok_api::{ChunkPlan, ErrorCode};
 
 use crate::content_posting::lifecycle::upload_completed;
 use crate::content_posting::rules::UPLOAD_PATH;
@@ -34,16 +34,24 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(UPLOAD_PATH, put(upload).fallback(unsupported_path))
 }
 
+/// The upload host's own code for a URL without an upload task (the catalog, being the
+/// API's, lists none of the upload host's codes but `invalid_params`).
+const UPLOAD_NOT_FOUND: &str = "upload_not_found";
+/// The upload host's own code for a chunk that is not the next one.
+const RANGE_NOT_SATISFIABLE: &str = "range_not_satisfiable";
+/// The upload host's own code for an expired `upload_url`.
+const UPLOAD_URL_EXPIRED: &str = "upload_url_expired";
+
 /// A refused or accepted PUT.
 struct Answer {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     progress: Option<(i64, i64)>,
 }
 
 impl Answer {
-    fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Answer {
+    fn refuse(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Answer {
         Answer {
             status,
             code,
@@ -68,7 +76,7 @@ impl Answer {
             response
         } else {
             ApiError::Catalog {
-                code: ErrorCode::parse(self.code),
+                code: self.code.clone(),
                 status: self.status.as_u16(),
                 message: self.message,
             }
@@ -87,7 +95,7 @@ impl Answer {
         response.extensions_mut().insert(CallOutcome {
             endpoint: None,
             open_id: None,
-            decision: self.code.to_owned(),
+            decision: self.code.as_str().to_owned(),
             message,
         });
         response
@@ -107,7 +115,7 @@ fn find_task(state: &AppState, parts: &Parts) -> Result<PostRecord, Answer> {
     let not_found = || {
         Answer::refuse(
             StatusCode::NOT_FOUND,
-            "upload_not_found",
+            ErrorCode::parse(UPLOAD_NOT_FOUND),
             "No upload task for this URL.",
         )
     };
@@ -156,7 +164,8 @@ fn parse_range(text: &str) -> Option<(i64, i64, i64)> {
 /// The headers of a chunk: its range and length, or a 400.
 fn check_headers(headers: &HeaderMap, post: &PostRecord) -> Result<(i64, i64, i64), Answer> {
     let bad = |message: String| {
-        Answer::refuse(StatusCode::BAD_REQUEST, "invalid_params", message).with_progress(post)
+        Answer::refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidParams, message)
+            .with_progress(post)
     };
     let text = |name: header::HeaderName| {
         headers
@@ -207,19 +216,21 @@ fn check_headers(headers: &HeaderMap, post: &PostRecord) -> Result<(i64, i64, i6
     Ok((first, last, length))
 }
 
-/// The range the next chunk must have, or `None` once every chunk is in.
+/// The range the next chunk must have, or `None` once every chunk is in: the range of the
+/// init's [`ChunkPlan`] at the upload's progress.
 fn next_range(post: &PostRecord) -> Option<(i64, i64)> {
-    let index = post.chunks_received;
-    if index >= post.total_chunk_count {
-        return None;
-    }
-    let first = index * post.chunk_size;
-    let last = if index + 1 == post.total_chunk_count {
-        post.video_size - 1
-    } else {
-        first + post.chunk_size - 1
-    };
-    Some((first, last))
+    let (first, last) = chunk_plan(post)?.range(u64::try_from(post.chunks_received).ok()?)?;
+    Some((i64::try_from(first).ok()?, i64::try_from(last).ok()?))
+}
+
+/// The chunk plan of the post's init (its figures passed the chunk rules then), or `None`
+/// for figures no plan has (negative ones).
+fn chunk_plan(post: &PostRecord) -> Option<ChunkPlan> {
+    Some(ChunkPlan {
+        video_size: u64::try_from(post.video_size).ok()?,
+        chunk_size: u64::try_from(post.chunk_size).ok()?,
+        total_chunk_count: u64::try_from(post.total_chunk_count).ok()?,
+    })
 }
 
 fn out_of_order(post: &PostRecord, first: i64, last: i64) -> Answer {
@@ -233,7 +244,7 @@ fn out_of_order(post: &PostRecord, first: i64, last: i64) -> Answer {
     };
     Answer::refuse(
         StatusCode::RANGE_NOT_SATISFIABLE,
-        "range_not_satisfiable",
+        ErrorCode::parse(RANGE_NOT_SATISFIABLE),
         message,
     )
     .with_progress(post)
@@ -247,7 +258,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
     {
         return Err(Answer::refuse(
             StatusCode::FORBIDDEN,
-            "upload_url_expired",
+            ErrorCode::parse(UPLOAD_URL_EXPIRED),
             "The upload_url expired (it is valid for one hour); start a new post.",
         )
         .with_progress(&post));
@@ -265,7 +276,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
         let frame = frame.map_err(|_| {
             Answer::refuse(
                 StatusCode::BAD_REQUEST,
-                "invalid_params",
+                ErrorCode::InvalidParams,
                 "The chunk's body ended early.",
             )
             .with_progress(&post)
@@ -280,7 +291,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
     if received != length {
         return Err(Answer::refuse(
             StatusCode::BAD_REQUEST,
-            "invalid_params",
+            ErrorCode::InvalidParams,
             format!(
                 "The body has {received}{} bytes, Content-Length says {length}",
                 if received > length { "+" } else { "" }
@@ -314,7 +325,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
                 } else {
                     StatusCode::PARTIAL_CONTENT
                 },
-                code: "ok",
+                code: ErrorCode::Ok,
                 message: String::new(),
                 progress: None,
             }
@@ -323,7 +334,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
         Some(Err(current)) => Err(out_of_order(&current, first, last)),
         None => Err(Answer::refuse(
             StatusCode::NOT_FOUND,
-            "upload_not_found",
+            ErrorCode::parse(UPLOAD_NOT_FOUND),
             "No upload task for this URL.",
         )),
     }

@@ -1,29 +1,77 @@
-//! Test helpers for the OAuth, webhook and research tests: the mock's webhook receiver
+//! The helpers every test of the mock shares: the in-process harness around `router()`
+//! ([`harness`]), the posting fixtures and steps ([`posting`]), the mock's webhook receiver
 //! (`tiktok_mock::receiver`, verifying every delivery with the generated crate's `Verifier`),
 //! a mock on a manual clock, polling without timing assertions, and the OAuth steps of a
 //! real app (authorize URL, redirect, code, OAuth errors).
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod posting;
+
+#[allow(unused_imports)] // Only the axum-level tests use the harness.
+pub use harness::{Answer, Harness, START_MS, all_user_scopes};
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde_json::Value;
 use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
 use tiktok_api::{Error, ErrorCode, Scope};
-use tiktok_mock::{ClockKind, MockServer};
+use tiktok_mock::store::App;
+use tiktok_mock::{ClockKind, Fixtures, MockServer};
 
 #[allow(unused_imports)] // Not every test that includes these helpers starts a receiver.
 pub use tiktok_mock::receiver::Receiver;
 
-/// The demo app of the embedded fixtures.
-pub const CLIENT_KEY: &str = "awdemo7c1f2e9b4d3a";
-/// Its secret.
-pub const CLIENT_SECRET: &str = "demosecret-4f9a1c7e2b8d6f3a0e5c9b7d1f2a4c6e";
-/// Its first redirect URI.
-pub const REDIRECT_URI: &str = "http://localhost:3000/auth/callback";
+/// The demo app of the embedded fixtures, read from them (never copied into a test), as
+/// `MockServer::demo_app` gives it for a running mock.
+pub fn demo_app() -> &'static App {
+    static DEMO_APP: LazyLock<App> = LazyLock::new(|| {
+        Fixtures::demo()
+            .apps
+            .into_iter()
+            .next()
+            .expect("the demo data has an app")
+    });
+    &DEMO_APP
+}
+
+/// The unaudited demo app (the second app of the embedded fixtures), read from them.
+pub fn unaudited_app() -> &'static App {
+    static UNAUDITED_APP: LazyLock<App> = LazyLock::new(|| {
+        let app = Fixtures::demo()
+            .apps
+            .into_iter()
+            .nth(1)
+            .expect("the demo data has a second app");
+        assert!(
+            !app.audited,
+            "the demo data's second app is the unaudited one"
+        );
+        app
+    });
+    &UNAUDITED_APP
+}
+
+/// The demo app's client key.
+pub fn client_key() -> &'static str {
+    &demo_app().client_key
+}
+
+/// The demo app's client secret.
+pub fn client_secret() -> &'static str {
+    &demo_app().client_secret
+}
+
+/// The demo app's first redirect URI.
+pub fn redirect_uri() -> &'static str {
+    demo_app()
+        .redirect_uris
+        .first()
+        .expect("the demo app has a redirect URI")
+}
 
 /// A direct post of a public video pulled from the demo app's verified domain.
 pub fn public_pull_post() -> tiktok_api::VideoInitRequest {
@@ -128,7 +176,9 @@ pub async fn set_callback(mock: &MockServer, url: &str) {
 
 /// The demo app's authorize URL on the mock, for three scopes and a fixed `state`.
 pub fn authorize_url(mock: &MockServer) -> AuthorizeUrl {
-    AuthorizeUrl::new(CLIENT_KEY, REDIRECT_URI)
+    let app = mock.demo_app();
+    let redirect_uri = app.redirect_uris.first().expect("a redirect URI");
+    AuthorizeUrl::new(&app.client_key, redirect_uri)
         .base(format!("{}/v2/auth/authorize/", mock.uri()))
         .scopes(&[Scope::UserInfoBasic, Scope::UserInfoStats, Scope::VideoList])
         .state("csrf-123")
@@ -143,7 +193,7 @@ pub fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
         .and_then(|value| value.to_str().ok())
         .expect("a Location header");
     let (target, query) = location.split_once('?').expect("a query");
-    assert_eq!(target, REDIRECT_URI);
+    assert_eq!(target, redirect_uri());
     serde_urlencoded::from_str(query).expect("query decodes")
 }
 

@@ -1,5 +1,5 @@
-//! Shared helpers of the integration tests: an in-process harness around `router()`.
-#![allow(dead_code)]
+//! The in-process harness of the axum-level tests: the mock's `router()` on a manual clock,
+//! called with `tower::ServiceExt::oneshot`, and its answers decoded.
 
 use std::sync::Arc;
 
