@@ -501,7 +501,8 @@ pub struct Harness {
     pub mock: tiktok_mock::MockServer,
     /// The recording proxy the client goes through.
     pub tap: tap::Tap,
-    /// The generated client, its base URL the tap's.
+    /// The generated client, its base URL the tap's, with the demo app's credentials (the
+    /// mock's first app, read from its fixtures).
     pub client: tiktok_api::Client,
     /// The mock's control API.
     pub control: Control,
@@ -516,11 +517,11 @@ impl Harness {
         runtime.block_on(async {
             let mock = builder.start().await;
             let tap = tap::Tap::start(&mock.uri()).await;
-            let client = match tiktok_api::Client::builder()
-                .plain()
-                .base_url(tap.uri())
-                .build()
-            {
+            let mut builder = tiktok_api::Client::builder().plain().base_url(tap.uri());
+            if let Some(app) = mock.state().store().apps().into_iter().next() {
+                builder = builder.credentials(app.client_key, app.client_secret);
+            }
+            let client = match builder.build() {
                 Ok(client) => client,
                 Err(error) => panic!("the generated client does not build: {error}"),
             };

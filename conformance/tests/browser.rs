@@ -179,13 +179,7 @@ async fn the_consent_page_in_a_browser_grants_only_the_ticked_scopes() {
     let code = get("code").expect("a code");
 
     let token = client
-        .exchange_code(
-            "browser-app",
-            "browser-app-secret",
-            &code,
-            &redirect_uri,
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, &redirect_uri, Some(pkce.verifier()))
         .await
         .unwrap();
     assert_eq!(token.scope.as_deref(), Some("user.info.basic"));

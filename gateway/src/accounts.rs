@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use tiktok_api::oauth::Pkce;
 use tiktok_api::{Error, Scope, StoredToken, TokenStore};
@@ -168,14 +167,8 @@ pub async fn import(gateway: &Gateway, account: &str) -> Result<StoredToken, Gat
         .await
         .ok()
         .and_then(|info| info.user.open_id);
-    let credentials = client.credentials().ok_or(GatewayError::NoCredentials)?;
-    let token = client
-        .refresh_access_token(
-            &credentials.client_key,
-            credentials.client_secret.expose_secret(),
-            refresh.trim(),
-        )
-        .await?;
+    client.credentials().ok_or(GatewayError::NoCredentials)?;
+    let token = client.refresh_access_token(refresh.trim()).await?;
     let stored = StoredToken::from_token(&token, "", unix_now(), None);
     if stored.open_id.is_empty() {
         return Err(ImportError::NoOpenId.into());
@@ -299,15 +292,9 @@ pub async fn finish_login(
         code => code.to_string(),
     };
     let client = gateway.client();
-    let credentials = client.credentials().ok_or(GatewayError::NoCredentials)?;
+    client.credentials().ok_or(GatewayError::NoCredentials)?;
     let token = client
-        .exchange_code(
-            &credentials.client_key,
-            credentials.client_secret.expose_secret(),
-            &code,
-            &pending.redirect_uri,
-            Some(&pending.verifier),
-        )
+        .exchange_code(&code, &pending.redirect_uri, Some(&pending.verifier))
         .await?;
     let stored = StoredToken::from_token(&token, "", unix_now(), None);
     save(gateway, account, &stored).await?;

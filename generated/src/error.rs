@@ -256,6 +256,7 @@ impl Error {
     }
 
     /// This error with `attempts` recorded (where the variant carries them).
+    #[cfg(feature = "client")]
     pub(crate) fn with_attempts(mut self, new: Attempts) -> Error {
         match &mut self {
             Error::Api { attempts, .. }

@@ -120,7 +120,7 @@ pub mod spec_constants {
 }
 
 /// Rate limits on the client's side: the [`LimiterMode`] of the client's local limiter and
-/// the [`SlidingWindow`] it counts in (also what `tiktok-agent`'s budgets count in).
+/// the [`SlidingWindow`](rate_limit::SlidingWindow) it counts in (also what `tiktok-agent`'s budgets count in).
 pub mod rate_limit {
     #[cfg(feature = "client")]
     pub use crate::runtime::limiter::LimiterMode;

@@ -216,18 +216,18 @@ mod calls {
     use crate::{Client, Error, GrantType, RevokeRequest, Revoked, Token, TokenRequest};
 
     impl Client {
-        /// Exchanges an authorization code (URL-decoded) for a user access token.
+        /// Exchanges an authorization code (URL-decoded) for a user access token, as the
+        /// app whose credentials this client holds.
         pub async fn exchange_code(
             &self,
-            client_key: &str,
-            client_secret: &str,
             code: &str,
             redirect_uri: &str,
             code_verifier: Option<&str>,
         ) -> Result<Token, Error> {
+            let credentials = self.require_credentials("exchanging a code")?;
             self.token(&TokenRequest {
-                client_key: client_key.into(),
-                client_secret: client_secret.into(),
+                client_key: credentials.client_key.clone(),
+                client_secret: Client::secret(credentials).into(),
                 grant_type: GrantType::AuthorizationCode,
                 code: Some(code.into()),
                 redirect_uri: Some(redirect_uri.into()),
@@ -237,17 +237,14 @@ mod calls {
             .await
         }
 
-        /// Mints a new access token from the latest refresh token. Keep the refresh token
-        /// it returns: TikTok rotates them and the old one stops working.
-        pub async fn refresh_access_token(
-            &self,
-            client_key: &str,
-            client_secret: &str,
-            refresh_token: &str,
-        ) -> Result<Token, Error> {
+        /// Mints a new access token from the latest refresh token, as the app whose
+        /// credentials this client holds. Keep the refresh token it returns: TikTok rotates
+        /// them and the old one stops working.
+        pub async fn refresh_access_token(&self, refresh_token: &str) -> Result<Token, Error> {
+            let credentials = self.require_credentials("refreshing a token")?;
             self.token(&TokenRequest {
-                client_key: client_key.into(),
-                client_secret: client_secret.into(),
+                client_key: credentials.client_key.clone(),
+                client_secret: Client::secret(credentials).into(),
                 grant_type: GrantType::RefreshToken,
                 code: None,
                 redirect_uri: None,
@@ -257,15 +254,13 @@ mod calls {
             .await
         }
 
-        /// Mints a client access token (`clt.…`) for the Research API.
-        pub async fn client_credentials_token(
-            &self,
-            client_key: &str,
-            client_secret: &str,
-        ) -> Result<Token, Error> {
+        /// Mints a client access token (`clt.…`) for the Research API, as the app whose
+        /// credentials this client holds.
+        pub async fn client_credentials_token(&self) -> Result<Token, Error> {
+            let credentials = self.require_credentials("minting a client token")?;
             self.token(&TokenRequest {
-                client_key: client_key.into(),
-                client_secret: client_secret.into(),
+                client_key: credentials.client_key.clone(),
+                client_secret: Client::secret(credentials).into(),
                 grant_type: GrantType::ClientCredentials,
                 code: None,
                 redirect_uri: None,
@@ -275,16 +270,13 @@ mod calls {
             .await
         }
 
-        /// Revokes a user's access token; it and its refresh token stop working at once.
-        pub async fn revoke_token(
-            &self,
-            client_key: &str,
-            client_secret: &str,
-            access_token: &str,
-        ) -> Result<Revoked, Error> {
+        /// Revokes a user's access token, as the app whose credentials this client holds;
+        /// it and its refresh token stop working at once.
+        pub async fn revoke_token(&self, access_token: &str) -> Result<Revoked, Error> {
+            let credentials = self.require_credentials("revoking a token")?;
             self.revoke(&RevokeRequest {
-                client_key: client_key.into(),
-                client_secret: client_secret.into(),
+                client_key: credentials.client_key.clone(),
+                client_secret: Client::secret(credentials).into(),
                 token: access_token.into(),
             })
             .await

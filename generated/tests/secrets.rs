@@ -52,10 +52,7 @@ async fn each_call_is_one_span_with_its_figures_and_no_secret() {
         .user_info(&access, &[UserField::OpenId])
         .await
         .unwrap();
-    let token = client
-        .refresh_access_token(&key, &secret, &refresh)
-        .await
-        .unwrap();
+    let token = client.refresh_access_token(&refresh).await.unwrap();
     control.fault("user_info", 1, "internal_error").await;
     client
         .user_info(&token.access_token, &[UserField::OpenId])

@@ -39,13 +39,7 @@ async fn tokens_codes_faults_stubs_and_the_call_log() {
         .build();
     let code = mock.authorize(&url).await;
     let exchanged = api
-        .exchange_code(
-            &app.client_key,
-            &app.client_secret,
-            &code,
-            redirect_uri,
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, redirect_uri, Some(pkce.verifier()))
         .await
         .expect("the code exchanges");
     assert!(exchanged.access_token.starts_with("act."));

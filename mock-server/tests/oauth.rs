@@ -7,8 +7,8 @@ mod support;
 
 use serde_json::json;
 use support::{
-    Receiver, authorize_url, client, client_key, client_secret, code_with, control, get, http,
-    manual_mock, oauth_error, redirect_query, redirect_uri, set_callback,
+    Receiver, authorize_url, client, client_as, client_key, client_secret, code_with, control, get,
+    http, manual_mock, oauth_error, redirect_query, redirect_uri, set_callback,
 };
 use tiktok_api::oauth::{ChallengeEncoding, Pkce};
 use tiktok_api::{ErrorCode, Scope, UserField, WebhookContent, WebhookEventKind};
@@ -21,13 +21,7 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
         let pkce = Pkce::generate();
         let code = code_with(&mock, &pkce, encoding).await;
         let token = api
-            .exchange_code(
-                client_key(),
-                client_secret(),
-                &code,
-                redirect_uri(),
-                Some(pkce.verifier()),
-            )
+            .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
             .await
             .expect("exchange");
         assert!(token.access_token.starts_with("act."));
@@ -63,13 +57,7 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
     );
     assert_eq!(query["scopes"], "user.info.basic");
     let token = api
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &query["code"],
-            redirect_uri(),
-            None,
-        )
+        .exchange_code(&query["code"], redirect_uri(), None)
         .await
         .expect("a web flow without PKCE");
     assert_eq!(
@@ -84,15 +72,9 @@ async fn authorization_code_flow_end_to_end_with_pkce_in_both_encodings() {
     )
     .await;
     assert_eq!(status, 200, "{minted}");
-    api.exchange_code(
-        client_key(),
-        client_secret(),
-        minted["code"].as_str().expect("code"),
-        redirect_uri(),
-        None,
-    )
-    .await
-    .expect("control code");
+    api.exchange_code(minted["code"].as_str().expect("code"), redirect_uri(), None)
+        .await
+        .expect("control code");
 }
 
 #[tokio::test]
@@ -103,42 +85,22 @@ async fn every_code_exchange_error() {
     // Wrong secret: 401 invalid_client.
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, _) = oauth_error(
-        api.exchange_code(
-            client_key(),
-            "wrong",
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
-        .await,
+        client_as(&mock, client_key(), "wrong")
+            .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
+            .await,
     );
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     // Unknown code.
-    let (status, error, _) = oauth_error(
-        api.exchange_code(client_key(), client_secret(), "nope", redirect_uri(), None)
-            .await,
-    );
+    let (status, error, _) = oauth_error(api.exchange_code("nope", redirect_uri(), None).await);
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // Reused code: invalid_grant, and the token it gave is revoked.
     let token = api
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("first use");
     let (status, error, description) = oauth_error(
-        api.exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
-        .await,
+        api.exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
+            .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     assert!(description.contains("already been used"), "{description}");
@@ -151,14 +113,8 @@ async fn every_code_exchange_error() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     mock.advance(300);
     let (status, error, description) = oauth_error(
-        api.exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
-        .await,
+        api.exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
+            .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     assert!(description.contains("expired"), "{description}");
@@ -166,8 +122,6 @@ async fn every_code_exchange_error() {
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, description) = oauth_error(
         api.exchange_code(
-            client_key(),
-            client_secret(),
             &code,
             "https://app.example/auth/callback",
             Some(pkce.verifier()),
@@ -178,22 +132,13 @@ async fn every_code_exchange_error() {
     assert!(description.contains("Redirect_uri"), "{description}");
     // PKCE: verifier missing, then wrong.
     let code = code_with(&mock, &pkce, ChallengeEncoding::Base64Url).await;
-    let (status, error, _) = oauth_error(
-        api.exchange_code(client_key(), client_secret(), &code, redirect_uri(), None)
-            .await,
-    );
+    let (status, error, _) = oauth_error(api.exchange_code(&code, redirect_uri(), None).await);
     assert_eq!((status, error), (400, ErrorCode::InvalidRequest));
     let code = code_with(&mock, &pkce, ChallengeEncoding::Base64Url).await;
     let other = Pkce::generate();
     let (status, error, _) = oauth_error(
-        api.exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(other.verifier()),
-        )
-        .await,
+        api.exchange_code(&code, redirect_uri(), Some(other.verifier()))
+            .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // Another app's code.
@@ -206,7 +151,8 @@ async fn every_code_exchange_error() {
     assert_eq!(status, 200);
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let (status, error, _) = oauth_error(
-        api.exchange_code("k2", "s2", &code, redirect_uri(), Some(pkce.verifier()))
+        client_as(&mock, "k2", "s2")
+            .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
             .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
@@ -258,13 +204,7 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
     let pkce = Pkce::generate();
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("exchange");
     let first_refresh = first.refresh_token.clone().expect("refresh token");
@@ -275,7 +215,7 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
         .expect_err("expired after 7200 s");
     assert_eq!(expired.code(), Some(&ErrorCode::AccessTokenInvalid));
     let second = api
-        .refresh_access_token(client_key(), client_secret(), &first_refresh)
+        .refresh_access_token(&first_refresh)
         .await
         .expect("refresh");
     let second_refresh = second.refresh_token.clone().expect("rotated");
@@ -289,29 +229,21 @@ async fn refresh_rotates_the_refresh_token_and_lifetimes_run_on_the_mock_clock()
         .await
         .expect("the new token works");
     // The old refresh token stopped working at once.
-    let (status, error, description) = oauth_error(
-        api.refresh_access_token(client_key(), client_secret(), &first_refresh)
-            .await,
-    );
+    let (status, error, description) = oauth_error(api.refresh_access_token(&first_refresh).await);
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     assert!(description.contains("latest"), "{description}");
     // Another app can't use it; wrong secret is invalid_client.
     let (status, error, _) = oauth_error(
-        api.refresh_access_token(client_key(), "x", &second_refresh)
+        client_as(&mock, client_key(), "x")
+            .refresh_access_token(&second_refresh)
             .await,
     );
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
-    let (status, error, _) = oauth_error(
-        api.refresh_access_token(client_key(), client_secret(), "rft.nope")
-            .await,
-    );
+    let (status, error, _) = oauth_error(api.refresh_access_token("rft.nope").await);
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     // The refresh token itself expires.
     mock.advance(15_552_000);
-    let (status, error, description) = oauth_error(
-        api.refresh_access_token(client_key(), client_secret(), &second_refresh)
-            .await,
-    );
+    let (status, error, description) = oauth_error(api.refresh_access_token(&second_refresh).await);
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     assert!(description.contains("expired"), "{description}");
 }
@@ -335,13 +267,7 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
     let pkce = Pkce::generate();
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("exchange");
     assert_eq!(first.expires_in, 86_400);
@@ -349,7 +275,7 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
     let refresh = first.refresh_token.clone().expect("refresh");
     for _ in 0..2 {
         let again = api
-            .refresh_access_token(client_key(), client_secret(), &refresh)
+            .refresh_access_token(&refresh)
             .await
             .expect("the same refresh token keeps working");
         assert_eq!(again.refresh_token.as_deref(), Some(refresh.as_str()));
@@ -380,10 +306,7 @@ async fn previous_lifetimes_and_may_rotation_are_settings() {
 async fn client_credentials_give_a_research_client_token() {
     let mock = manual_mock().await;
     let api = client(&mock);
-    let token = api
-        .client_credentials_token(client_key(), client_secret())
-        .await
-        .expect("client token");
+    let token = api.client_credentials_token().await.expect("client token");
     assert!(token.access_token.starts_with("clt."));
     assert_eq!(token.expires_in, 7200);
     assert_eq!(token.refresh_token, None);
@@ -395,7 +318,11 @@ async fn client_credentials_give_a_research_client_token() {
         .token(&token.access_token)
         .expect("stored");
     assert_eq!(record.scopes, vec![Scope::ResearchDataBasic]);
-    let (status, error, _) = oauth_error(api.client_credentials_token(client_key(), "x").await);
+    let (status, error, _) = oauth_error(
+        client_as(&mock, client_key(), "x")
+            .client_credentials_token()
+            .await,
+    );
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     // An app without Research API access: unauthorized_client.
     let (status, _) = control(
@@ -405,7 +332,11 @@ async fn client_credentials_give_a_research_client_token() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, error, _) = oauth_error(api.client_credentials_token("k3", "s3").await);
+    let (status, error, _) = oauth_error(
+        client_as(&mock, "k3", "s3")
+            .client_credentials_token()
+            .await,
+    );
     assert_eq!((status, error), (400, ErrorCode::UnauthorizedClient));
 }
 
@@ -418,27 +349,15 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     let pkce = Pkce::generate();
     let code = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let first = api
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&code, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("exchange");
     // Refresh once: revoking the older access token ends the whole authorization.
     let second = api
-        .refresh_access_token(
-            client_key(),
-            client_secret(),
-            first.refresh_token.as_deref().unwrap(),
-        )
+        .refresh_access_token(first.refresh_token.as_deref().unwrap())
         .await
         .expect("refresh");
-    let revoked = api
-        .revoke_token(client_key(), client_secret(), &first.access_token)
-        .await;
+    let revoked = api.revoke_token(&first.access_token).await;
     assert!(revoked.is_ok(), "{revoked:?}");
     for token in [&first.access_token, &second.access_token] {
         let error = api
@@ -448,12 +367,8 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
         assert_eq!(error.code(), Some(&ErrorCode::AccessTokenInvalid));
     }
     let (status, error, _) = oauth_error(
-        api.refresh_access_token(
-            client_key(),
-            client_secret(),
-            second.refresh_token.as_deref().unwrap(),
-        )
-        .await,
+        api.refresh_access_token(second.refresh_token.as_deref().unwrap())
+            .await,
     );
     assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     let received = receiver.wait_for(1).await;
@@ -466,21 +381,21 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
         other => panic!("unexpected {other:?}"),
     }
     // Revoking again answers 200 and fires nothing more.
-    api.revoke_token(client_key(), client_secret(), &second.access_token)
+    api.revoke_token(&second.access_token)
         .await
         .expect("idempotent");
     // Unknown tokens, client tokens and other apps' tokens: invalid_grant; bad secret: invalid_client.
-    let client_token = api
-        .client_credentials_token(client_key(), client_secret())
-        .await
-        .expect("client token");
+    let client_token = api.client_credentials_token().await.expect("client token");
     for token in ["act.nope", client_token.access_token.as_str()] {
-        let (status, error, _) =
-            oauth_error(api.revoke_token(client_key(), client_secret(), token).await);
+        let (status, error, _) = oauth_error(api.revoke_token(token).await);
         assert_eq!((status, error), (400, ErrorCode::InvalidGrant));
     }
     let live = mock.user_token(None, &[Scope::UserInfoBasic]);
-    let (status, error, _) = oauth_error(api.revoke_token(client_key(), "x", &live).await);
+    let (status, error, _) = oauth_error(
+        client_as(&mock, client_key(), "x")
+            .revoke_token(&live)
+            .await,
+    );
     assert_eq!((status, error), (401, ErrorCode::InvalidClient));
     let response = http()
         .post(format!("{}/v2/oauth/revoke/", mock.uri()))
@@ -497,14 +412,10 @@ async fn revoke_kills_the_token_and_its_refresh_token_and_fires_authorization_re
     // Tokens minted through the control API refresh and revoke the same way.
     let (_, minted) = control(&mock, "/_mock/tokens", json!({})).await;
     let refreshed = api
-        .refresh_access_token(
-            client_key(),
-            client_secret(),
-            minted["refresh_token"].as_str().unwrap(),
-        )
+        .refresh_access_token(minted["refresh_token"].as_str().unwrap())
         .await
         .expect("control tokens refresh");
-    api.revoke_token(client_key(), client_secret(), &refreshed.access_token)
+    api.revoke_token(&refreshed.access_token)
         .await
         .expect("revoke");
     let error = api
@@ -535,13 +446,7 @@ async fn records_holding_secrets_redact_them_from_debug() {
     // A refresh record lists the access tokens issued under it.
     let second = code_with(&mock, &pkce, ChallengeEncoding::Hex).await;
     let exchanged = client(&mock)
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            &second,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(&second, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("exchange");
     let refresh = exchanged.refresh_token.clone().expect("a refresh token");

@@ -5,8 +5,8 @@ mod support;
 
 use serde_json::json;
 use support::{
-    authorize_url, client, client_key, client_secret, control, form_token, get, http, manual_mock,
-    oauth_error, redirect_query, redirect_uri,
+    authorize_url, client, client_key, control, form_token, get, http, manual_mock, oauth_error,
+    redirect_query, redirect_uri,
 };
 use tiktok_api::Scope;
 use tiktok_api::oauth::{AuthorizeUrl, Pkce};
@@ -90,13 +90,7 @@ async fn consent_page_lists_each_scope_with_a_toggle_and_submits_back() {
     let code = &query["code"];
     assert!(code.contains('*') && code.contains('!'), "{code}");
     let token = client(&mock)
-        .exchange_code(
-            client_key(),
-            client_secret(),
-            code,
-            redirect_uri(),
-            Some(pkce.verifier()),
-        )
+        .exchange_code(code, redirect_uri(), Some(pkce.verifier()))
         .await
         .expect("exchange");
     assert_eq!(
@@ -217,13 +211,9 @@ async fn every_authorize_error() {
         .await;
         assert_eq!(status, 200);
         let result = if endpoint == "token" {
-            api.client_credentials_token(client_key(), client_secret())
-                .await
-                .map(|_| ())
+            api.client_credentials_token().await.map(|_| ())
         } else {
-            api.revoke_token(client_key(), client_secret(), "act.any")
-                .await
-                .map(|_| ())
+            api.revoke_token("act.any").await.map(|_| ())
         };
         let (status, error, _) = oauth_error(result);
         assert_eq!((status, error.as_str()), (expected, code));

@@ -37,7 +37,7 @@ async fn a_real_apps_flow_works_unchanged() {
         .clock_kind(ClockKind::Manual)
         .start()
         .await;
-    let api = support::client(&mock);
+    let api = support::client_as(&mock, KEY, SECRET);
     let receiver = Receiver::start(&mock, SECRET).await;
     set_callback(&mock, &receiver.url).await;
 
@@ -83,7 +83,7 @@ async fn a_real_apps_flow_works_unchanged() {
 
     // 2. Exchange the code.
     let token = api
-        .exchange_code(KEY, SECRET, &query["code"], REDIRECT, Some(pkce.verifier()))
+        .exchange_code(&query["code"], REDIRECT, Some(pkce.verifier()))
         .await
         .expect("exchange");
     let access = token.access_token.clone();
@@ -183,7 +183,7 @@ async fn a_real_apps_flow_works_unchanged() {
 
     // 7. Refresh.
     let refreshed = api
-        .refresh_access_token(KEY, SECRET, token.refresh_token.as_deref().expect("rft"))
+        .refresh_access_token(token.refresh_token.as_deref().expect("rft"))
         .await
         .expect("refresh");
     api.user_info(&refreshed.access_token, &[UserField::OpenId])
@@ -191,7 +191,7 @@ async fn a_real_apps_flow_works_unchanged() {
         .expect("refreshed token reads");
 
     // 8. Revoke, and the signed authorization.removed (reason 5).
-    api.revoke_token(KEY, SECRET, &refreshed.access_token)
+    api.revoke_token(&refreshed.access_token)
         .await
         .expect("revoke");
     for dead in [&access, &refreshed.access_token] {

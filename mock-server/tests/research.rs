@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{client, client_key, client_secret, control, http, manual_mock};
+use support::{client, control, http, manual_mock};
 use tiktok_api::{CommentField, CommentListRequest, ErrorCode};
 use tiktok_mock::MockServer;
 use tiktok_mock::store::Comment;
@@ -51,7 +51,7 @@ fn seed(mock: &MockServer) {
 
 async fn client_token(mock: &MockServer) -> String {
     client(mock)
-        .client_credentials_token(client_key(), client_secret())
+        .client_credentials_token()
         .await
         .expect("client token")
         .access_token

@@ -166,8 +166,6 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                         if let Some(index) = index {
                             let result = client
                                 .exchange_code(
-                                    &app.client_key,
-                                    &app.client_secret,
                                     &model.codes[index].code,
                                     &redirect_uri,
                                     Some(&model.codes[index].verifier),
@@ -221,13 +219,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                             } else {
                                 record.refresh.clone()
                             };
-                            let result = client
-                                .refresh_access_token(
-                                    &app.client_key,
-                                    &app.client_secret,
-                                    &presented,
-                                )
-                                .await;
+                            let result = client.refresh_access_token(&presented).await;
                             let now_ms = model.now_ms;
                             let record = &mut model.auths[index];
                             let expected = if use_stale
@@ -265,9 +257,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                             let index = newest(auth, model.auths.len());
                             let record = &model.auths[index];
                             let access = record.access[token % record.access.len()].0.clone();
-                            let result = client
-                                .revoke_token(&app.client_key, &app.client_secret, &access)
-                                .await;
+                            let result = client.revoke_token(&access).await;
                             if model.auths[index].alive
                                 && endpoints::REVOKE
                                     .webhooks
@@ -447,9 +437,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                         token
                     );
                 }
-                let result = client
-                    .refresh_access_token(&app.client_key, &app.client_secret, &auth.refresh)
-                    .await;
+                let result = client.refresh_access_token(&auth.refresh).await;
                 prop_assert_eq!(
                     result.is_ok(),
                     auth.alive && model.now_ms < auth.refresh_expires_ms,

@@ -36,10 +36,7 @@ impl Client {
                 return Ok(token.clone());
             }
         }
-        let credentials = self.require_credentials("a client access token")?;
-        let minted = self
-            .client_credentials_token(&credentials.client_key, Client::secret(credentials))
-            .await?;
+        let minted = self.client_credentials_token().await?;
         let token = SecretString::from(minted.access_token);
         *slot = Some((token.clone(), unix_now() + minted.expires_in));
         Ok(token)

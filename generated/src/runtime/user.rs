@@ -111,15 +111,8 @@ impl Client {
         redirect_uri: &str,
         code_verifier: Option<&str>,
     ) -> Result<UserClient, Error> {
-        let credentials = self.require_credentials("exchanging a code")?;
         let token = self
-            .exchange_code(
-                &credentials.client_key,
-                Client::secret(credentials),
-                code,
-                redirect_uri,
-                code_verifier,
-            )
+            .exchange_code(code, redirect_uri, code_verifier)
             .await?;
         let open_id = token.open_id.clone().ok_or_else(|| Error::Decode {
             status: 200,
@@ -179,7 +172,7 @@ impl UserClient {
     /// and forgets the tokens in the store. No refresh can run meanwhile, so the tokens do
     /// not come back.
     pub async fn revoke(&self) -> Result<Revoked, Error> {
-        let credentials = self.client.require_credentials("revoking a token")?;
+        self.client.require_credentials("revoking a token")?;
         let token = self.token().await?;
         let slot = self.client.users.slot(&self.open_id);
         let mut unsaved = slot.refresh.lock().await;
@@ -187,14 +180,7 @@ impl UserClient {
             Some(token) => token,
             None => self.store.load(&self.open_id).await?.unwrap_or(token),
         };
-        let revoked = self
-            .client
-            .revoke_token(
-                &credentials.client_key,
-                Client::secret(credentials),
-                current.access(),
-            )
-            .await?;
+        let revoked = self.client.revoke_token(current.access()).await?;
         self.store.remove(&self.open_id).await?;
         *unsaved = None;
         Ok(revoked)
@@ -213,7 +199,9 @@ impl UserClient {
             .map(|answer| answer.value)
     }
 
-    /// [`UserClient::execute`], keeping the answer's HTTP status and `log_id`.
+    /// Calls `meta` with this user's token (refreshed once on a 401 `access_token_invalid`)
+    /// and returns the decoded answer with its HTTP status and `log_id`: the one path every
+    /// method of the handle takes, for callers that pick the endpoint at run time.
     pub async fn execute_answer<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         meta: &'static EndpointMeta,
@@ -284,14 +272,9 @@ impl UserClient {
             };
             return Err(self.reauthorize(reason, rejected));
         };
-        let credentials = self.client.require_credentials("refreshing a token")?;
         let answer = self
             .client
-            .refresh_access_token(
-                &credentials.client_key,
-                Client::secret(credentials),
-                refresh_token.expose_secret(),
-            )
+            .refresh_access_token(refresh_token.expose_secret())
             .await;
         let token = match answer {
             Ok(token) => token,

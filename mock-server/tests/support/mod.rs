@@ -95,11 +95,18 @@ pub async fn manual_mock() -> MockServer {
         .await
 }
 
-/// A generated client pointed at the mock.
+/// A generated client pointed at the mock, as the demo app.
 pub fn client(mock: &MockServer) -> tiktok_api::Client {
+    client_as(mock, client_key(), client_secret())
+}
+
+/// A generated client pointed at the mock, as the app with these credentials (right or
+/// wrong: the OAuth tests send both).
+pub fn client_as(mock: &MockServer, client_key: &str, client_secret: &str) -> tiktok_api::Client {
     tiktok_api::Client::builder()
         .plain()
         .base_url(mock.uri())
+        .credentials(client_key, client_secret)
         .build()
         .expect("client")
 }
