@@ -105,135 +105,9 @@ pub fn scaled_limit(endpoint: &EndpointMeta, scale: f64) -> u32 {
     if scaled < 1.0 { 1 } else { scaled as u32 }
 }
 
-/// A client for the mock's documented control API (`/_mock/…`).
-#[derive(Debug, Clone)]
-pub struct Control {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Control {
-    /// The control API of the mock at `base` (its `uri()`).
-    pub fn new(base: &str) -> Self {
-        Control {
-            http: reqwest::Client::new(),
-            base: base.trim_end_matches('/').to_string(),
-        }
-    }
-
-    /// POSTs `body` to the control path `path`; returns the HTTP status and the JSON answer.
-    pub async fn post_raw(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = match self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => panic!("POST {path}: {error}"),
-        };
-        let status = response.status().as_u16();
-        match response.json().await {
-            Ok(value) => (status, value),
-            Err(error) => panic!("POST {path}: {error}"),
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let response = match self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => panic!("POST {path}: {error}"),
-        };
-        let status = response.status();
-        let value: Value = match response.json().await {
-            Ok(value) => value,
-            Err(error) => panic!("POST {path}: {error}"),
-        };
-        assert!(
-            status.is_success(),
-            "POST {path} {body}: HTTP {status}: {value}"
-        );
-        value
-    }
-
-    /// Mints a user token for `open_id` (the default creator when `None`) with `scopes`.
-    pub async fn mint(
-        &self,
-        open_id: Option<&str>,
-        scopes: &[Scope],
-        expires_in: Option<i64>,
-    ) -> String {
-        let mut body =
-            json!({ "scopes": scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>() });
-        if let Some(open_id) = open_id {
-            body["open_id"] = json!(open_id);
-        }
-        if let Some(expires_in) = expires_in {
-            body["expires_in"] = json!(expires_in);
-        }
-        let answer = self.post("/_mock/tokens", body).await;
-        match answer["access_token"].as_str() {
-            Some(token) => token.to_string(),
-            None => panic!("no access_token in {answer}"),
-        }
-    }
-
-    /// Creates a creator with no videos.
-    pub async fn creator(&self, open_id: &str) {
-        self.post(
-            "/_mock/creators",
-            json!({ "open_id": open_id, "display_name": open_id, "username": open_id }),
-        )
-        .await;
-    }
-
-    /// Adds a video to `open_id` at `create_time_ms`; returns its id.
-    pub async fn video(&self, open_id: &str, create_time_ms: i64) -> String {
-        let answer = self
-            .post(
-                "/_mock/videos",
-                json!({ "open_id": open_id, "create_time_ms": create_time_ms, "title": format!("video at {create_time_ms}") }),
-            )
-            .await;
-        match answer["id"].as_str() {
-            Some(id) => id.to_string(),
-            None => panic!("no id in {answer}"),
-        }
-    }
-
-    /// Advances the manual clock by `millis`.
-    pub async fn advance_ms(&self, millis: i64) {
-        self.post("/_mock/clock/advance", json!({ "millis": millis }))
-            .await;
-    }
-
-    /// Mints a client token (`clt.…`, the Research API's kind) for the first app.
-    pub async fn client_token(&self) -> String {
-        let answer = self
-            .post("/_mock/tokens", json!({ "kind": "client" }))
-            .await;
-        match answer["access_token"].as_str() {
-            Some(token) => token.to_string(),
-            None => panic!("no access_token in {answer}"),
-        }
-    }
-
-    /// Revokes an access token.
-    pub async fn revoke(&self, access_token: &str) {
-        self.post(
-            "/_mock/tokens/revoke",
-            json!({ "access_token": access_token }),
-        )
-        .await;
-    }
-}
+/// A client for the mock's documented control API (`/_mock/…`): the one all crates' tests
+/// share.
+pub use tiktok_mock::testing::Control;
 
 /// Decodes a response of `endpoint` with the generated client's decoder into the
 /// endpoint's own data type; `Ok(())` on success, else the client's typed error.
@@ -525,7 +399,7 @@ impl Harness {
                 Ok(client) => client,
                 Err(error) => panic!("the generated client does not build: {error}"),
             };
-            let control = Control::new(&mock.uri());
+            let control = Control::new(mock.uri());
             Harness {
                 mock,
                 tap,

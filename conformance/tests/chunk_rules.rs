@@ -153,7 +153,7 @@ fn init_accepts_exactly_what_the_chunk_rules_accept() {
         let outcome = runtime.block_on(async {
             control.creator(&open_id).await;
             let token = control
-                .mint(Some(&open_id), &[Scope::VideoUpload], None)
+                .access_token(Some(&open_id), &[Scope::VideoUpload], None)
                 .await;
             let body = InboxVideoInitRequest {
                 source_info: VideoSourceInfo {

@@ -52,7 +52,7 @@ fn a_walk_returns_every_video_exactly_once_newest_first() {
                 existing.push((base + time, control.video(&open_id, base + time).await));
             }
             let token = control
-                .mint(Some(&open_id), &[Scope::VideoList], None)
+                .access_token(Some(&open_id), &[Scope::VideoList], None)
                 .await;
             let mut request = VideoListRequest {
                 max_count: max_count.map(|count| count as i32),

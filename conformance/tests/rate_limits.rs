@@ -55,7 +55,7 @@ fn a_call_passes_exactly_when_the_sliding_window_has_room() {
     let result = runner.run(&strategy, |steps| {
         runtime.block_on(async {
             // A fresh token per case: limits are per access token.
-            let token = control.mint(None, &[Scope::UserInfoBasic], Some(1_000_000_000)).await;
+            let token = control.access_token(None, &[Scope::UserInfoBasic], Some(1_000_000_000)).await;
             let mut model = SlidingWindow::new(limit, 60_000);
             let mut now = 0i64;
             let mut calls: Vec<i64> = Vec::new();
@@ -106,10 +106,12 @@ fn exactly_the_limit_passes_under_concurrency() {
         .base_url(mock.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     let limit = scaled_limit(&tiktok_api::endpoints::USER_INFO, 1.0) as usize;
     let (passed, limited) = runtime.block_on(async {
-        let token = control.mint(None, &[Scope::UserInfoBasic], None).await;
+        let token = control
+            .access_token(None, &[Scope::UserInfoBasic], None)
+            .await;
         let calls = (0..limit + 400).map(|_| {
             let client = client.clone();
             let token = token.clone();

@@ -108,7 +108,7 @@ fn every_call_succeeds_exactly_when_the_spec_grants_it() {
         let endpoint = ENDPOINTS[index];
         let expected = expected_scope_outcome(endpoint, &granted, &fields);
         let outcome = runtime.block_on(async {
-            let token = control.mint(None, &granted, None).await;
+            let token = control.access_token(None, &granted, None).await;
             call(client, endpoint, &token, &fields).await
         });
         match (expected, outcome) {
@@ -140,10 +140,10 @@ fn missing_expired_and_unknown_tokens_are_access_token_invalid() {
         .base_url(mock.uri())
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     runtime.block_on(async {
-        let expired = control.mint(None, Scope::ALL, Some(0)).await;
-        let valid = control.mint(None, Scope::ALL, None).await;
+        let expired = control.access_token(None, Scope::ALL, Some(0)).await;
+        let valid = control.access_token(None, Scope::ALL, None).await;
         for endpoint in ENDPOINTS {
             let fields = field_names(endpoint);
             for token in ["", "act.nope", "garbage", expired.as_str()] {

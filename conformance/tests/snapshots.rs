@@ -138,11 +138,13 @@ macro_rules! assert_answer {
 fn successful_reads() {
     let runtime = runtime();
     let mock = start(&runtime);
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     let openapi = OpenApi::load();
     let base = mock.uri();
     runtime.block_on(async {
-        let token = control.mint(Some("-000snapshot"), Scope::ALL, None).await;
+        let token = control
+            .access_token(Some("-000snapshot"), Scope::ALL, None)
+            .await;
         let answer = call(
             &openapi,
             &base,
@@ -198,12 +200,12 @@ fn successful_reads() {
 fn errors_of_the_read_endpoints() {
     let runtime = runtime();
     let mock = start(&runtime);
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     let openapi = OpenApi::load();
     let base = mock.uri();
     runtime.block_on(async {
         let basic = control
-            .mint(Some("-000snapshot"), &[Scope::UserInfoBasic], None)
+            .access_token(Some("-000snapshot"), &[Scope::UserInfoBasic], None)
             .await;
         let answer = call(
             &openapi,
@@ -221,7 +223,7 @@ fn errors_of_the_read_endpoints() {
             &base,
             &endpoints::VIDEO_QUERY,
             &control
-                .mint(Some("-000snapshot"), &[Scope::VideoList], None)
+                .access_token(Some("-000snapshot"), &[Scope::VideoList], None)
                 .await,
             "id",
             Some(json!({ "filters": { "video_ids": [] } })),
@@ -263,7 +265,7 @@ fn errors_of_the_read_endpoints() {
         assert_answer!("scope_not_authorized", answer);
 
         let publish = control
-            .mint(Some("-000snapshot"), &[Scope::VideoPublish], None)
+            .access_token(Some("-000snapshot"), &[Scope::VideoPublish], None)
             .await;
         let first = call(
             &openapi,
@@ -292,7 +294,7 @@ fn errors_of_the_read_endpoints() {
 fn a_token_minted_through_the_control_api() {
     let runtime = runtime();
     let mock = start(&runtime);
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     let (status, answer) = runtime.block_on(control.post_raw(
         "/_mock/tokens",
         json!({ "open_id": "-000snapshot", "scopes": ["user.info.basic", "video.list"] }),

@@ -38,7 +38,7 @@ fn only_the_owners_videos_come_back() {
         }
         (
             control
-                .mint(Some("-000owner"), &[Scope::VideoList], None)
+                .access_token(Some("-000owner"), &[Scope::VideoList], None)
                 .await,
             own,
             others,

@@ -117,7 +117,7 @@ fn deliveries_verify_forgeries_fail_and_duplicates_collapse() {
         let inbox = Receiver::recording().await;
         (mock, inbox)
     });
-    let control = Control::new(&mock.uri());
+    let control = Control::new(mock.uri());
     let secret = mock
         .state()
         .store()

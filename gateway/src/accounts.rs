@@ -10,121 +10,13 @@ use serde::Deserialize;
 use tiktok_api::oauth::Pkce;
 use tiktok_api::{Error, Scope, StoredToken, TokenStore};
 
-use crate::gateway::{AccountError, Gateway, GatewayError};
+use crate::error::{AccountError, GatewayError, ImportError, LoginError};
+use crate::gateway::Gateway;
 
-/// The variable `accounts import` reads the access token from.
-pub const ACCESS_TOKEN_ENV: &str = "TIKTOK_ACCESS_TOKEN";
-/// The variable `accounts import` reads the refresh token from.
-pub const REFRESH_TOKEN_ENV: &str = "TIKTOK_REFRESH_TOKEN";
+pub use crate::error::{ACCESS_TOKEN_ENV, REFRESH_TOKEN_ENV};
 
 fn unix_now() -> i64 {
     crate::now_ms() / 1000
-}
-
-/// Why `accounts import` stored nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// A token's environment variable is not set (or blank).
-    #[error("the environment variable {name} is not set")]
-    EnvMissing {
-        /// The variable.
-        name: &'static str,
-    },
-    /// TikTok's answer to the refresh named no user.
-    #[error("TikTok's answer to the refresh named no open_id")]
-    NoOpenId,
-    /// The access token and the refresh token belong to different users.
-    #[error("{ACCESS_TOKEN_ENV} is {access_owner}'s but {REFRESH_TOKEN_ENV} is {refresh_owner}'s")]
-    TwoUsers {
-        /// The access token's user.
-        access_owner: String,
-        /// The refresh token's user.
-        refresh_owner: String,
-    },
-}
-
-/// Why a login stopped before the tokens were stored.
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    /// `login --code` with no login started for the account.
-    #[error(
-        "no login in progress for account {account} (run `tiktok-gateway login` without --code first)"
-    )]
-    NoLoginInProgress {
-        /// The account.
-        account: String,
-    },
-    /// The login in progress could not be read.
-    #[error("cannot read the login in progress {}", path.display())]
-    PendingUnreadable {
-        /// The file kept beside the token store.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file of the login in progress holds something else.
-    #[error("{} does not hold a login in progress", path.display())]
-    PendingCorrupt {
-        /// The file kept beside the token store.
-        path: PathBuf,
-        /// What the JSON parser says.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The login in progress could not be kept for `--code`.
-    #[error("cannot write {}", path.display())]
-    PendingUnwritable {
-        /// The file beside the token store.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `--code` starts like a URL but does not parse as one.
-    #[error("--code is not a URL")]
-    NotAUrl(#[source] url::ParseError),
-    /// TikTok's redirect says the user or TikTok refused.
-    #[error("TikTok refused the login: {error} {description}")]
-    Refused {
-        /// TikTok's error code.
-        error: String,
-        /// TikTok's description (empty when it gave none).
-        description: String,
-    },
-    /// The redirect's `state` is not this login's.
-    #[error("the redirect's state does not match this login's (a stale or forged redirect)")]
-    StateMismatch,
-    /// The redirect carries no code.
-    #[error("the redirect URL has no code")]
-    NoCode,
-    /// `tiktok.redirect_uri` does not parse.
-    #[error("tiktok.redirect_uri {uri:?} is not a URL")]
-    BadRedirectUri {
-        /// The configured URI.
-        uri: String,
-        /// What the URL parser says.
-        #[source]
-        source: url::ParseError,
-    },
-    /// `tiktok.redirect_uri` points at another machine, where this one cannot listen.
-    #[error("tiktok.redirect_uri {uri} is not on this machine: log in with --code instead")]
-    NotLocal {
-        /// The configured URI.
-        uri: String,
-    },
-    /// The redirect's local port could not be listened on.
-    #[error("cannot listen on port {port}")]
-    Listen {
-        /// The port of `tiktok.redirect_uri`.
-        port: u16,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The local redirect receiver stopped before a redirect came.
-    #[error("the redirect receiver stopped")]
-    ReceiverStopped,
 }
 
 /// Saves `token` as account `account`'s, after checking it is the configured user.

@@ -9,7 +9,7 @@ use tiktok_api::meta::Access;
 
 use crate::approvals::{ApprovalError, Approvals};
 use crate::config::ApprovalMode;
-use crate::gateway::GatewayError;
+use crate::error::GatewayError;
 use crate::pii;
 use crate::tools::APPROVAL_TOOL;
 

@@ -7,7 +7,8 @@ use tiktok_agent::{AuditRecord, AuditSink, Decision, Error};
 
 use crate::agent::error_json;
 use crate::approvals::{Approval, Ending};
-use crate::gateway::{Gateway, GatewayError};
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
 
 impl Gateway {
     /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it

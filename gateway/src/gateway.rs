@@ -2,114 +2,17 @@
 //! app secret), the audit log and the state file, finds each account's tokens, builds one
 //! [`AgentHandle`] per agent, and checks the agents' grants against their tokens.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use tiktok_agent::{AuditError, Error, GrantedClient, SqliteAuditLog, SqliteLedger, StateFile};
+use tiktok_agent::{GrantedClient, SqliteAuditLog, SqliteLedger, StateFile};
 use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
-use crate::accounts::{ImportError, LoginError};
 use crate::agent::AgentHandle;
-use crate::approvals::{ApprovalError, Approvals};
-use crate::config::{Config, ConfigError};
-use crate::http::KeyError;
-use crate::secret::SecretError;
-use crate::tools::{self, ManifestError};
-
-/// Why the gateway cannot start or act.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// The config is wrong.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The app's client secret could not be read.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// The built-in tool manifest does not parse.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// The audit log could not be opened.
-    #[error("cannot open the audit log {}", path.display())]
-    AuditLog {
-        /// The audit log's file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: AuditError,
-    },
-    /// An account's tokens are missing, ambiguous or someone else's.
-    #[error(transparent)]
-    Account(#[from] AccountError),
-    /// A login could not be finished.
-    #[error(transparent)]
-    Login(#[from] LoginError),
-    /// Tokens could not be imported.
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    /// The agents' HTTP keys are missing or unusable.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// The approvals in the state file failed.
-    #[error(transparent)]
-    Approval(#[from] ApprovalError),
-    /// A call failed.
-    #[error(transparent)]
-    Agent(#[from] Error),
-    /// The client holds no app credentials (a gateway always gives it some).
-    #[error("the app's credentials are missing")]
-    NoCredentials,
-    /// The client failed outside a call (building it, reading a token store).
-    #[error(transparent)]
-    Client(#[from] tiktok_api::Error),
-    /// The state file failed.
-    #[error(transparent)]
-    State(#[from] tiktok_agent::StateError),
-}
-
-/// An account's tokens cannot serve it.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// The account's token store holds no user yet.
-    #[error(
-        "account {account} has no tokens in {}: run `tiktok-gateway login --config {} --account {account}` or `accounts import`",
-        store.display(),
-        config.display()
-    )]
-    NoTokens {
-        /// The account.
-        account: String,
-        /// Its token store.
-        store: PathBuf,
-        /// The config file (for the command to run).
-        config: PathBuf,
-    },
-    /// The account's token store holds several users and the config names none.
-    #[error(
-        "account {account}: {} holds {} users; set accounts.{account}.open_id to one of {}",
-        store.display(),
-        open_ids.len(),
-        open_ids.join(", ")
-    )]
-    ManyUsers {
-        /// The account.
-        account: String,
-        /// Its token store.
-        store: PathBuf,
-        /// The users it holds.
-        open_ids: Vec<String>,
-    },
-    /// A token to be stored is another user's than the one the config names.
-    #[error("the token is for {found}, but accounts.{account}.open_id is {expected}")]
-    WrongUser {
-        /// The account.
-        account: String,
-        /// The `open_id` the config names.
-        expected: String,
-        /// The token's `open_id`.
-        found: String,
-    },
-}
+use crate::approvals::Approvals;
+use crate::config::Config;
+use crate::error::{AccountError, GatewayError};
+use crate::tools;
 
 /// A running gateway: the client and the shared stores.
 #[derive(Debug, Clone)]

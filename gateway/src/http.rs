@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,37 +17,12 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::gateway::{Gateway, GatewayError};
+use crate::error::{GatewayError, KeyError};
+use crate::gateway::Gateway;
 use crate::mcp::{AuthenticatedAgent, GatewayServer};
 
 /// The address `--http` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
-
-/// Why no agent can connect over HTTP.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// An agent's `key_sha256` is not a SHA-256 in hex.
-    #[error("agent {agent}: key_sha256 is not a SHA-256 in hex")]
-    BadHash {
-        /// The agent.
-        agent: String,
-        /// What the hex decoder says.
-        #[source]
-        source: hex::FromHexError,
-    },
-    /// No agent to serve has a key.
-    #[error(
-        "no agent{} in {} has a key_sha256: make one with `tiktok-gateway keys new`",
-        only.as_ref().map(|only| format!(" {only}")).unwrap_or_default(),
-        config.display()
-    )]
-    NoKeys {
-        /// The one agent asked for, if only one.
-        only: Option<String>,
-        /// The config file.
-        config: PathBuf,
-    },
-}
 
 /// Agents' key hashes.
 #[derive(Clone)]

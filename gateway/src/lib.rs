@@ -26,6 +26,7 @@ pub mod approvals;
 pub mod approve;
 pub mod audit_cli;
 pub mod config;
+pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

@@ -16,7 +16,7 @@ use tiktok_agent::{DenyReason, Error};
 
 use crate::agent::{AgentHandle, Outcome, error_json};
 use crate::approvals::ApprovalError;
-use crate::gateway::GatewayError;
+use crate::error::GatewayError;
 
 /// The agent an HTTP request authenticated as (set by the key check, read here).
 #[derive(Debug, Clone)]

@@ -143,7 +143,7 @@ async fn with_retries_off_a_429_is_returned_at_once() {
     let (_mock, control) = mock().await;
     let (key, secret) = control.app().await;
     let client = Client::builder()
-        .base_url(&control.base)
+        .base_url(control.base())
         .credentials(key, secret)
         .retry_policy(RetryPolicy::off())
         .build()
@@ -230,7 +230,7 @@ async fn fail_fast_limiter_sends_six_direct_post_inits_of_seven() {
     let (_mock, control) = mock().await;
     let (key, secret) = control.app().await;
     let client = Client::builder()
-        .base_url(&control.base)
+        .base_url(control.base())
         .credentials(key, secret)
         .rate_limiter(LimiterMode::FailFast)
         .retry_policy(RetryPolicy::off())

@@ -37,7 +37,7 @@ fn assert_said_once(error: &dyn std::error::Error) -> Vec<String> {
 async fn a_rejected_bare_token_asks_for_reauthorization_and_keeps_tiktoks_answer() {
     let (_mock, control) = mock().await;
     let with_credentials = client(&control).await;
-    let without = Client::builder().base_url(&control.base).build().unwrap();
+    let without = Client::builder().base_url(control.base()).build().unwrap();
     for client in [with_credentials, without] {
         let error = client
             .user_with_access_token("act.invalid")
@@ -80,9 +80,10 @@ async fn a_stored_user_without_a_refresh_token_is_named() {
 
 #[tokio::test]
 async fn a_refused_connection_is_the_transport_errors_source() {
-    // Port 1: nothing listens there, so the connection is refused at once.
+    // A port held bound but not listening: the connection is refused at once.
+    let down = tiktok_mock::DownPort::bind();
     let client = Client::builder()
-        .base_url("http://127.0.0.1:1")
+        .base_url(format!("http://127.0.0.1:{}", down.port()))
         .retry_policy(tiktok_api::RetryPolicy::off())
         .build()
         .unwrap();

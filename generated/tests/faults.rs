@@ -256,7 +256,7 @@ const VIDEO_INIT: &str = "/v2/post/publish/video/init/";
 #[tokio::test]
 async fn a_read_is_retried_through_a_500_a_late_answer_a_drop_and_a_cut() {
     let (_mock, control) = mock().await;
-    let proxy = Proxy::start(&control.base).await;
+    let proxy = Proxy::start(control.base()).await;
     let token = token(&control, DEMO_OPEN_ID, &["user.info.basic"]).await;
     let client = client(&proxy.base, 5);
     // The first call to reach the mock gets its TikTok-shaped 500.
@@ -284,7 +284,7 @@ async fn a_read_is_retried_through_a_500_a_late_answer_a_drop_and_a_cut() {
 #[tokio::test]
 async fn a_read_gives_up_after_the_policys_attempts_with_the_last_error() {
     let (_mock, control) = mock().await;
-    let proxy = Proxy::start(&control.base).await;
+    let proxy = Proxy::start(control.base()).await;
     let token = token(&control, DEMO_OPEN_ID, &["user.info.basic"]).await;
     let client = client(&proxy.base, 3);
 
@@ -365,7 +365,7 @@ async fn posts_reaching(control: &Control, expected: usize) -> usize {
 #[tokio::test]
 async fn a_write_is_sent_once_when_the_server_may_have_acted() {
     let (_mock, control) = mock().await;
-    let proxy = Proxy::start(&control.base).await;
+    let proxy = Proxy::start(control.base()).await;
     let token = token(&control, PRIVATE_OPEN_ID, &["video.publish"]).await;
     let client = client(&proxy.base, 4);
     let before = posts(&control).await;
@@ -422,12 +422,10 @@ async fn a_write_is_sent_once_when_the_server_may_have_acted() {
 
 #[tokio::test]
 async fn a_write_that_never_reached_the_server_is_resent_within_bounds() {
-    // A port with nothing listening: every connection is refused, so nothing was done.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
-    let client = client(&format!("http://127.0.0.1:{port}"), 4);
+    // A port held bound but not listening: every connection is refused, so nothing was
+    // done, and no other process can take the port meanwhile.
+    let down = tiktok_mock::DownPort::bind();
+    let client = client(&format!("http://127.0.0.1:{}", down.port()), 4);
     let error = client
         .video_init("act.unused", &video_init())
         .await

@@ -10,7 +10,6 @@ mod common;
 #[path = "../examples/receive_webhooks.rs"]
 mod example;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +18,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
-use common::Control;
+use common::{Control, eventually};
 use serde_json::{Value, json};
 use tiktok_api::webhook::receiver::{WebhookEvent, WebhookReceiver, WebhookReceiverBuilder};
 use tiktok_api::webhook::{SIGNATURE_HEADER, Verifier, signature_header};
@@ -211,22 +210,6 @@ async fn wait_delivered(mock: &MockServer, count: usize) -> Vec<Value> {
             .then_some(list)
     })
     .await
-}
-
-/// Polls `check` until it yields a value (10 s of real time at most, then fails: a bound
-/// against hanging, not a timing assertion).
-async fn eventually<T, F, Fut>(check: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..1000 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met in 10 s");
 }
 
 async fn next_event(events: &mut mpsc::Receiver<WebhookEvent>) -> WebhookEvent {

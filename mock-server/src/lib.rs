@@ -59,8 +59,8 @@ pub mod user_info;
 pub mod videos;
 pub mod webhooks;
 
-// Assembly: the pipeline, the control router, the registry, the router and the server, and
-// the webhook receiver tests point the mock at.
+// Assembly: the pipeline, the control router, the registry, the router and the server, the
+// webhook receiver tests point the mock at, and (feature `testing`) what tests share.
 pub mod app;
 pub mod call_log;
 pub mod control;
@@ -69,6 +69,8 @@ pub mod receiver;
 pub mod registry;
 pub mod seed;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use app::{router, router_with_admin_token};
 pub use clock::{Clock, ClockKind, ManualClock, SystemClock};

@@ -48,6 +48,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
         "assembly",
         &[
             "app", "call_log", "control", "pipeline", "receiver", "registry", "seed", "server",
+            "testing",
         ],
     ),
 ];

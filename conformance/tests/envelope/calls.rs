@@ -318,13 +318,13 @@ async fn authorization(control: &Control, tokens: &Tokens, choice: &TokenChoice)
         TokenChoice::Missing => None,
         TokenChoice::Garbage(text) => bearer(text),
         TokenChoice::WrongScheme => Some(format!("Basic {}", tokens.shared[0])),
-        TokenChoice::Expired => bearer(&control.mint(None, Scope::ALL, Some(0)).await),
+        TokenChoice::Expired => bearer(&control.access_token(None, Scope::ALL, Some(0)).await),
         TokenChoice::Revoked => {
-            let token = control.mint(None, Scope::ALL, None).await;
+            let token = control.access_token(None, Scope::ALL, None).await;
             control.revoke(&token).await;
             bearer(&token)
         }
-        TokenChoice::User(scopes) => bearer(&control.mint(None, scopes, None).await),
+        TokenChoice::User(scopes) => bearer(&control.access_token(None, scopes, None).await),
         TokenChoice::Shared(index) => bearer(&tokens.shared[*index]),
         TokenChoice::Client => bearer(&tokens.client),
     }

@@ -39,7 +39,7 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
             .start(),
     );
     let base = mock.uri();
-    let control = Control::new(&base);
+    let control = Control::new(base.as_str());
     let http = reqwest::Client::new();
     let openapi = OpenApi::load();
     let endpoints = read_endpoints();
@@ -55,7 +55,11 @@ fn every_answer_decodes_validates_and_has_its_own_log_id() {
     let tokens = runtime.block_on(async {
         let mut shared = Vec::new();
         for _ in 0..2 {
-            shared.push(control.mint(None, Scope::ALL, Some(1_000_000_000)).await);
+            shared.push(
+                control
+                    .access_token(None, Scope::ALL, Some(1_000_000_000))
+                    .await,
+            );
         }
         Tokens {
             shared,
@@ -191,7 +195,7 @@ fn answers_off_the_document_fail_the_check() {
     let runtime = runtime();
     let mock = runtime.block_on(tiktok_conformance::mock().start());
     let base = mock.uri();
-    let control = Control::new(&base);
+    let control = Control::new(base.as_str());
     let openapi = OpenApi::load();
     let http = reqwest::Client::new();
     let tokens = Tokens {

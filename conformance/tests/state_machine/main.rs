@@ -102,7 +102,7 @@ fn the_mock_follows_the_oauth_and_posting_model() {
             prop_assert_eq!(status, 200, "{}", answer);
             // An observer: a separate authorization of the same user, never revoked.
             let observer = control
-                .mint(
+                .access_token(
                     Some(&open_id),
                     &[Scope::VideoList, Scope::VideoPublish, Scope::VideoUpload],
                     Some(1_000_000_000),

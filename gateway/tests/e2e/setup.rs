@@ -9,14 +9,16 @@ use rmcp::service::{RunningService, ServiceError};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use tiktok_mock::testing::Control;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tiktok-gateway");
-pub const DEMO_CREATOR: &str = "-000demo4d3f7a1c9e2b4f6a8c0d2e4f6a8b";
+pub use tiktok_mock::testing::DEMO_OPEN_ID as DEMO_CREATOR;
 
 pub struct Setup {
     _mock: tiktok_mock::MockServer,
     pub base: String,
     pub http: reqwest::Client,
+    pub control: Control,
     pub dir: tempfile::TempDir,
     pub secret: String,
     pub reader_key: String,
@@ -30,19 +32,8 @@ impl Setup {
         let mock = tiktok_mock::MockServer::start().await;
         let base = mock.uri();
         let http = reqwest::Client::new();
-        let apps: Value = http
-            .get(format!("{base}/_mock/apps"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = apps["apps"][0]["client_key"].as_str().unwrap().to_string();
-        let secret = apps["apps"][0]["client_secret"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let control = Control::new(base.as_str());
+        let (key, secret) = control.app().await;
         let dir = tempfile::tempdir().unwrap();
         let (reader_key, reader_hash) = tiktok_gateway::http::new_key();
         let (poster_key, poster_hash) = tiktok_gateway::http::new_key();
@@ -63,6 +54,7 @@ audit: audit.sqlite
             _mock: mock,
             base,
             http,
+            control,
             dir,
             secret,
             reader_key,
@@ -131,24 +123,11 @@ audit: audit.sqlite
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await;
-        response.unwrap().json().await.unwrap()
+        self.control.get(path).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
+        self.control.post(path, body).await
     }
 
     /// The endpoints the mock was called on, in order.

@@ -12,9 +12,7 @@ pub mod posting;
 pub use harness::{Answer, Harness, START_MS, all_user_scopes};
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use serde_json::Value;
 use tiktok_api::oauth::{AuthorizeUrl, ChallengeEncoding, Pkce};
@@ -119,20 +117,7 @@ pub fn http() -> reqwest::Client {
         .expect("http client")
 }
 
-/// Polls `check` until it yields a value (10 s of real time at most, then panics).
-pub async fn eventually<T, F, Fut>(check: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..1000 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not met in 10 s");
-}
+pub use tiktok_mock::testing::eventually;
 
 /// The deliveries of the control API.
 pub async fn deliveries(mock: &MockServer) -> Vec<Value> {
