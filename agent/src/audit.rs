@@ -154,7 +154,7 @@ impl AuditRecord {
 #[non_exhaustive]
 pub enum AuditError {
     /// The SQLite log could not be opened.
-    #[error("audit log")]
+    #[error(transparent)]
     Open(#[from] crate::state::StateError),
     /// SQLite failed.
     #[error("audit log")]

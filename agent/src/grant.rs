@@ -125,7 +125,7 @@ pub enum GrantError {
 /// ));
 /// # Ok::<(), tiktok_agent::GrantError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grant {
     scopes: BTreeSet<Scope>,
     access: BTreeSet<Access>,
@@ -138,18 +138,14 @@ pub struct Grant {
 /// Builds a [`Grant`]; [`GrantBuilder::build`] checks the budgets against the endpoint table.
 #[derive(Debug, Default, Clone)]
 pub struct GrantBuilder {
-    scopes: BTreeSet<Scope>,
-    access: BTreeSet<Access>,
-    endpoints: Option<BTreeSet<&'static str>>,
-    calls_per_minute: Option<u32>,
-    endpoint_calls_per_minute: BTreeMap<&'static str, u32>,
-    writes_per_day: Option<u32>,
+    /// The grant as asked for, not yet checked.
+    asked: Grant,
 }
 
 impl GrantBuilder {
     /// Adds scopes to the grant.
     pub fn scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
-        self.scopes.extend(scopes);
+        self.asked.scopes.extend(scopes);
         self
     }
 
@@ -165,20 +161,20 @@ impl GrantBuilder {
 
     /// Allows this access (`read` or `write`).
     pub fn access(mut self, access: Access) -> Self {
-        self.access.insert(access);
+        self.asked.access.insert(access);
         self
     }
 
     /// Allows only these endpoints (on top of scopes and access), e.g.
     /// `[&endpoints::USER_INFO, &endpoints::VIDEO_LIST]`.
     pub fn endpoints(mut self, endpoints: impl IntoIterator<Item = &'static EndpointMeta>) -> Self {
-        self.endpoints = Some(endpoints.into_iter().map(|meta| meta.id).collect());
+        self.asked.endpoints = Some(endpoints.into_iter().map(|meta| meta.id).collect());
         self
     }
 
     /// At most `calls` calls in any minute, all endpoints together.
     pub fn calls_per_minute(mut self, calls: u32) -> Self {
-        self.calls_per_minute = Some(calls);
+        self.asked.calls_per_minute = Some(calls);
         self
     }
 
@@ -188,13 +184,15 @@ impl GrantBuilder {
         endpoint: &'static EndpointMeta,
         calls: u32,
     ) -> Self {
-        self.endpoint_calls_per_minute.insert(endpoint.id, calls);
+        self.asked
+            .endpoint_calls_per_minute
+            .insert(endpoint.id, calls);
         self
     }
 
     /// At most `writes` write calls in any 24 hours.
     pub fn writes_per_day(mut self, writes: u32) -> Self {
-        self.writes_per_day = Some(writes);
+        self.asked.writes_per_day = Some(writes);
         self
     }
 
@@ -203,7 +201,8 @@ impl GrantBuilder {
     /// of the granted endpoints' rate limits; writes per day above the sum of the granted
     /// write endpoints' daily limits).
     pub fn build(self) -> Result<Grant, GrantError> {
-        for (id, calls) in &self.endpoint_calls_per_minute {
+        let grant = self.asked;
+        for (id, calls) in &grant.endpoint_calls_per_minute {
             let per_minute = tiktok_api::endpoint(id).map_or(0, |meta| meta.rate_limit.per_minute);
             check_limit(
                 Budget::EndpointCallsPerMinute(id),
@@ -211,14 +210,6 @@ impl GrantBuilder {
                 per_minute.into(),
             )?;
         }
-        let grant = Grant {
-            scopes: self.scopes,
-            access: self.access,
-            endpoints: self.endpoints,
-            calls_per_minute: self.calls_per_minute,
-            endpoint_calls_per_minute: self.endpoint_calls_per_minute,
-            writes_per_day: self.writes_per_day,
-        };
         let granted: Vec<&EndpointMeta> = grant.endpoints().collect();
         if let Some(calls) = grant.calls_per_minute {
             let limit = granted

@@ -164,7 +164,9 @@ impl AgentHandle {
 
 /// An error as JSON for an agent: TikTok's code, message and log id when TikTok answered.
 pub fn error_json(error: &Error) -> Value {
-    let mut value = json!({"message": error.to_string()});
+    // The error and its causes: a transport failure says why (a timeout, a refused
+    // connection), a refused refresh says what TikTok answered.
+    let mut value = json!({"message": tiktok_agent::error_chain(error)});
     if let Some(client) = error.client() {
         if let Some(code) = client.code() {
             value["code"] = json!(code.as_str());

@@ -507,6 +507,33 @@ audit: audit.sqlite
         assert_eq!(config.agents["poster"].approval, ApprovalMode::Writes);
     }
 
+    #[test]
+    fn the_state_file_is_state_and_its_old_name_approvals_still_works_with_a_warning() {
+        let config = parse(&format!("{GOOD}state: shared.sqlite\n")).unwrap();
+        assert_eq!(config.state, Path::new("conf/shared.sqlite"));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let config = parse(&format!("{GOOD}approvals: old.sqlite\n")).unwrap();
+        assert_eq!(config.state, Path::new("conf/old.sqlite"));
+        assert_eq!(config.warnings.len(), 1);
+        assert!(
+            config.warnings[0].contains("now called state"),
+            "{:?}",
+            config.warnings
+        );
+        let error = parse(&format!("{GOOD}state: a.sqlite\napprovals: b.sqlite\n")).unwrap_err();
+        assert!(error.message.contains("keep only state"), "{error}");
+        // A budget above TikTok's limit is reported at the key of the budget, from its enum.
+        let error = parse(&GOOD.replace(
+            "access: [read]}",
+            "access: [read], budgets: {endpoint_calls_per_minute: {video_list: 100000}}}",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            error.key,
+            "agents.reader.budgets.endpoint_calls_per_minute.video_list"
+        );
+    }
+
     #[track_caller]
     fn fails(text: &str, line: Option<usize>, key: &str, message: &str) {
         let error = parse(text).unwrap_err();

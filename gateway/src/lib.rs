@@ -44,41 +44,50 @@ pub fn now_ms() -> i64 {
 }
 
 /// Ctrl-C and, on Unix, SIGTERM, caught from the moment this is made: make it once, at
-/// the start of `main`, so a signal that comes early is not lost, and wait on the same one
-/// however many times (a loop that polls and waits keeps it).
-#[derive(Debug)]
+/// the start of `main`, so a signal that comes early is not lost. Cheap to clone; every
+/// clone sees the same signal, however many times it waits (a loop that polls and waits
+/// keeps one). A second signal ends the process at once (exit code 130), so a shutdown that
+/// hangs can still be interrupted.
+#[derive(Debug, Clone)]
 pub struct Shutdown {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
+    signalled: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Shutdown {
-    /// Installs the handlers (inside a Tokio runtime).
+    /// Installs the handlers (inside a Tokio runtime) and the task that watches them.
     pub fn install() -> std::io::Result<Shutdown> {
+        let (sender, signalled) = tokio::sync::watch::channel(false);
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Ok(Shutdown {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            let mut terminate = signal(SignalKind::terminate())?;
+            tokio::spawn(async move {
+                for signals in 0.. {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                    if signals > 0 {
+                        std::process::exit(130);
+                    }
+                    let _ = sender.send(true);
+                }
+            });
         }
         #[cfg(not(unix))]
-        Ok(Shutdown {})
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = sender.send(true);
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        });
+        Ok(Shutdown { signalled })
     }
 
-    /// Resolves when a signal has come (at once if one came since the last wait).
+    /// Resolves when a signal has come (at once if one already has).
     pub async fn wait(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        // An error means the watching task is gone, which happens only as the runtime stops.
+        let _ = self.signalled.wait_for(|signalled| *signalled).await;
     }
 }

@@ -207,7 +207,26 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(Cli::parse().command, shutdown).await {
+    let command = Cli::parse().command;
+    // `serve` and `audit tail --follow` stop cleanly on a signal themselves; any other
+    // command is simply ended by one (a login waiting for its browser, say).
+    let stops_itself = matches!(
+        command,
+        Command::Serve { .. }
+            | Command::Audit {
+                command: AuditCommand::Tail { follow: true, .. }
+            }
+    );
+    let mut interrupted = shutdown.clone();
+    let outcome = if stops_itself {
+        run(command, shutdown).await
+    } else {
+        tokio::select! {
+            outcome = run(command, shutdown) => outcome,
+            () = interrupted.wait() => return ExitCode::from(130),
+        }
+    };
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             // The error and each of its causes, joined by ": ".

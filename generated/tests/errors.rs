@@ -63,7 +63,7 @@ async fn a_rejected_bare_token_asks_for_reauthorization_and_keeps_tiktoks_answer
 }
 
 #[tokio::test]
-async fn a_stored_user_without_a_refresh_token_is_named() {
+async fn a_user_with_nothing_stored_is_named() {
     let (_mock, control) = mock().await;
     let client = client(&control).await;
     let store = std::sync::Arc::new(tiktok_api::MemoryTokenStore::new());
@@ -76,6 +76,44 @@ async fn a_stored_user_without_a_refresh_token_is_named() {
         matches!(&error, Error::ReauthorizationRequired { open_id: Some(id), rejected: None, .. } if id == DEMO_OPEN_ID),
         "{error:?}"
     );
+    assert!(
+        control.calls_to("user_info").await.is_empty(),
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_stored_user_without_a_refresh_token_is_named_with_tiktoks_401() {
+    let (_mock, control) = mock().await;
+    let client = client(&control).await;
+    let store = std::sync::Arc::new(tiktok_api::MemoryTokenStore::with_token(
+        tiktok_api::StoredToken {
+            open_id: DEMO_OPEN_ID.into(),
+            access_token: "act.refused".to_string().into(),
+            access_expires_at: i64::MAX,
+            refresh_token: None,
+            refresh_expires_at: None,
+            scope: "user.info.basic".into(),
+        },
+    ));
+    let error = client
+        .user(store, DEMO_OPEN_ID)
+        .user_info(&[UserField::OpenId])
+        .await
+        .unwrap_err();
+    let Error::ReauthorizationRequired {
+        open_id, rejected, ..
+    } = &error
+    else {
+        panic!("expected ReauthorizationRequired, got {error:?}");
+    };
+    assert_eq!(open_id.as_deref(), Some(DEMO_OPEN_ID));
+    assert_eq!(
+        rejected.as_deref().and_then(Error::code),
+        Some(&ErrorCode::AccessTokenInvalid)
+    );
+    assert_eq!(error.status(), Some(401));
+    assert_said_once(&error);
 }
 
 #[tokio::test]

@@ -184,3 +184,47 @@ audit: login-audit.sqlite
     let again = login(&["--code", &redirect]).output().await.unwrap();
     assert!(String::from_utf8_lossy(&again.stderr).contains("no login in progress"));
 }
+
+#[tokio::test]
+async fn ctrl_c_ends_a_login_waiting_for_its_browser() {
+    let setup = Setup::new().await;
+    // A port for the login to listen on until a browser comes back (released for it: a
+    // child process cannot be handed a listener).
+    let down = tiktok_mock::DownPort::bind();
+    let config = format!(
+        "\
+tiktok: {{base_url: {}, client_key: k, client_secret_env: LOGIN_SECRET, redirect_uri: 'http://localhost:{}/auth/callback'}}
+accounts: {{creator: {{token_store: creator.json}}}}
+audit: interrupted-audit.sqlite
+",
+        setup.base,
+        down.port()
+    );
+    let file = setup.dir.path().join("interrupted.yaml");
+    std::fs::write(&file, config).unwrap();
+    drop(down);
+    let mut waiting = tokio::process::Command::new(BIN)
+        .args(["login", "--account", "creator", "--config"])
+        .arg(&file)
+        .env("LOGIN_SECRET", "s")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(waiting.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(url.contains("code_challenge="), "{url}");
+    let pid = waiting.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), waiting.wait())
+        .await
+        .expect("a signal ends a waiting login")
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}

@@ -14,6 +14,11 @@ use crate::meta::{Access, EndpointMeta};
 /// The default: up to 3 attempts, backoff from 200 ms doubling to at most 5 s, half of each
 /// delay random (so that many clients do not retry in step), giving up once 30 s have
 /// passed. [`RetryPolicy::off`] sends every call once.
+///
+/// A 429 is not backed off: the client waits for its rate-limit window to free, as far as
+/// its local limiter can tell, if that happens within the attempts and the elapsed time
+/// left ([`RetryPolicy::rate_limit_delay`]; neither `max_backoff` nor jitter applies), and
+/// otherwise returns the 429 at once with the time to wait.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     max_attempts: u32,
@@ -58,7 +63,7 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest delay between two attempts.
+    /// The longest backoff between two attempts (a 429 waits for its window instead).
     pub fn max_backoff(mut self, delay: Duration) -> Self {
         self.max_backoff = delay;
         self
@@ -127,7 +132,9 @@ impl RetryPolicy {
         }
     }
 
-    /// The delay before the next attempt of a call to `endpoint`, or `None` to give up,
+    /// The backoff before the next attempt of a call to `endpoint`, or `None` to give up,
+    /// for failures other than a 429 (the client hands those to
+    /// [`RetryPolicy::rate_limit_delay`]; the upload helper's chunk PUTs use this for all),
     /// after attempt number `attempt` (1-based) failed with `error`, `elapsed` after the
     /// first began.
     pub fn next_delay(

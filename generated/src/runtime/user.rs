@@ -86,7 +86,8 @@ impl Client {
     /// A handle for a bare access token (e.g. from `TIKTOK_ACCESS_TOKEN`), kept in memory:
     /// no refresh token, so a rejected token ends in [`Error::ReauthorizationRequired`].
     pub fn user_with_access_token(&self, access_token: impl Into<String>) -> UserClient {
-        // The key the token is kept under in its own memory store; never shown.
+        // The key the token is kept under in its own memory store: what `open_id()` answers
+        // for such a handle; errors name no user for it.
         let open_id = "access-token";
         let store = crate::MemoryTokenStore::with_token(StoredToken {
             open_id: open_id.to_string(),
@@ -265,10 +266,10 @@ impl UserClient {
             return Ok(current);
         }
         let Some(refresh_token) = current.refresh_token.as_ref() else {
-            let reason = if self.bare {
+            let reason = if rejected.is_some() {
                 "TikTok refused the access token, and there is no refresh token"
             } else {
-                "no refresh token stored"
+                "the access token expires and there is no refresh token"
             };
             return Err(self.reauthorize(reason, rejected));
         };
