@@ -315,9 +315,14 @@ pub struct Endpoint {
     pub group: String,
     pub method: Method,
     pub path: String,
+    /// A few words (a tool's title, the OpenAPI operation's summary).
+    pub title: String,
     pub summary: String,
     pub description: String,
     pub access: Access,
+    /// Whether a write may change or remove what exists (`false`: it only adds).
+    /// Always `false` for a read.
+    pub destructive: bool,
     pub auth: Auth,
     pub acts_on: String,
     /// Any one of these scopes lets the call through (the seed's list).

@@ -25,7 +25,7 @@ fn client_files_of_the_small_fixture() {
             "src/gen/constants.rs",
             "src/gen/client.rs",
             "src/gen/user.rs",
-            "tests/gen/roundtrip.rs",
+            "src/gen/roundtrip.rs",
         ]
     );
     for (path, contents) in &files {

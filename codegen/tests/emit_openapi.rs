@@ -133,7 +133,13 @@ fn real_spec_every_endpoint_is_an_operation() {
             "{}",
             endpoint.path
         );
-        assert_eq!(operation["summary"], endpoint.summary.as_str());
+        assert_eq!(operation["summary"], endpoint.title.as_str());
+        let description = operation["description"].as_str().expect("a description");
+        assert!(
+            description.starts_with(&endpoint.summary),
+            "{}: {description}",
+            endpoint.id
+        );
         assert_eq!(operation["tags"][0], endpoint.group.as_str());
         let security = operation["security"].as_array().expect("security");
         match endpoint.auth {

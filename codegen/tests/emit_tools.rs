@@ -64,6 +64,19 @@ fn real_spec_manifest_for_the_validator() {
         assert_eq!(tool["inputSchema"]["additionalProperties"], false);
         let description = tool["description"].as_str().unwrap();
         assert!(description.contains("Rate limit: "), "{description}");
+        assert_eq!(tool["title"], endpoint.title.as_str());
+        assert_eq!(
+            tool["annotations"]["destructiveHint"], endpoint.destructive,
+            "{}",
+            endpoint.id
+        );
+        // Every reference to an object or a value set says its JSON type beside it, for
+        // clients that do not follow references.
+        for (name, property) in tool["inputSchema"]["properties"].as_object().unwrap() {
+            if property.get("$ref").is_some() {
+                assert!(property["type"].is_string(), "{}.{name}", endpoint.id);
+            }
+        }
     }
     let user_info = tool(&manifest, "user_info");
     let fields = &user_info["inputSchema"]["properties"]["fields"];
@@ -84,7 +97,21 @@ fn real_spec_manifest_for_the_validator() {
     );
     assert_eq!(video_list["annotations"]["readOnlyHint"], true);
     let video_init = tool(&manifest, "video_init");
+    assert_eq!(video_init["title"], "Start a video post");
     assert_eq!(video_init["annotations"]["readOnlyHint"], false);
+    assert_eq!(video_init["annotations"]["destructiveHint"], false);
+    assert_eq!(
+        video_init["inputSchema"]["properties"]["post_info"]["type"],
+        "object"
+    );
+    assert_eq!(
+        video_init["inputSchema"]["properties"]["post_info"]["$ref"],
+        "#/$defs/PostInfo"
+    );
+    assert_eq!(
+        tool(&manifest, "revoke")["annotations"]["destructiveHint"],
+        true
+    );
     assert!(video_init["inputSchema"]["$defs"]["PostInfo"].is_object());
     assert!(
         video_init["description"]

@@ -23,6 +23,7 @@ video_stats:
   group: videos
   method: POST
   path: /v2/video/stats/
+  title: Get video stats
   summary: Read the view history of one of the creator's videos.
   description: A made-up endpoint that exists only in this test.
   access: read

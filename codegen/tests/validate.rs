@@ -1145,3 +1145,77 @@ fn assert_no_panic(file: &str, edits: &[LineEdit]) -> Result<(), TestCaseError> 
     }
     Ok(())
 }
+
+// Titles and hints for tools.
+
+#[test]
+fn title_longer_than_a_few_words() {
+    let edits = [edit(
+        "endpoints.yaml",
+        "title: Get profile",
+        "title: Get the connected creator's profile fields, chosen by fields",
+    )
+    .after("\nuser_info:")];
+    let message = check(&edits);
+    assert_problem(
+        &message,
+        &locate(
+            &edits,
+            "endpoints.yaml",
+            "\nuser_info:",
+            "Get the connected",
+        ),
+        "endpoints.user_info.title",
+        "at most 40 characters",
+    );
+    assert_count(&message, 1);
+}
+
+#[test]
+fn title_with_a_closing_period() {
+    let edits = [edit(
+        "endpoints.yaml",
+        "title: Get profile",
+        "title: Get profile.",
+    )
+    .after("\nuser_info:")];
+    let message = check(&edits);
+    assert_problem(
+        &message,
+        &locate(&edits, "endpoints.yaml", "\nuser_info:", "Get profile."),
+        "endpoints.user_info.title",
+        "found \"Get profile.\"",
+    );
+    assert_count(&message, 1);
+}
+
+#[test]
+fn write_without_destructive() {
+    let edits = [edit("endpoints.yaml", "  destructive: false\n", "").after("\nvideo_init:")];
+    let message = check(&edits);
+    assert!(
+        message.contains(
+            "endpoints.video_init.destructive: expected true or false on a write (false: it only adds), found nothing"
+        ),
+        "{message}"
+    );
+    assert_count(&message, 1);
+}
+
+#[test]
+fn read_with_destructive() {
+    let edits = [edit(
+        "endpoints.yaml",
+        "  access: read\n",
+        "  access: read\n  destructive: false\n",
+    )
+    .after("\nuser_info:")];
+    let message = check(&edits);
+    assert_problem(
+        &message,
+        &locate(&edits, "endpoints.yaml", "\nuser_info:", "false\n"),
+        "endpoints.user_info.destructive",
+        "expected no `destructive` on a read",
+    );
+    assert_count(&message, 1);
+}

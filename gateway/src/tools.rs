@@ -82,6 +82,7 @@ fn approval_tool() -> Tool {
         "The state of a call held for a human's approval: pending, running, done (with the call's data), failed (with TikTok's error) or denied. Only a human decides, with `tiktok-gateway approvals approve|deny ID`.",
         Arc::new(schema),
     );
+    tool.title = Some("Approval status".into());
     tool.annotations = Some(
         rmcp::model::ToolAnnotations::new()
             .read_only(true)

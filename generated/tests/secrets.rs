@@ -101,15 +101,15 @@ async fn each_call_is_one_span_with_its_figures_and_no_secret() {
 
 #[test]
 fn debug_redacts_tokens_secrets_codes_and_verifiers() {
-    let token = Token {
-        access_token: "act.visible".into(),
-        expires_in: 1,
-        token_type: "Bearer".into(),
-        open_id: Some("-000me".into()),
-        refresh_token: Some("rft.visible".into()),
-        refresh_expires_in: None,
-        scope: None,
-    };
+    // An answer's model: built as TikTok sends it (an app never builds one).
+    let token: Token = serde_json::from_value(serde_json::json!({
+        "access_token": "act.visible",
+        "expires_in": 1,
+        "token_type": "Bearer",
+        "open_id": "-000me",
+        "refresh_token": "rft.visible",
+    }))
+    .unwrap();
     let request = TokenRequest {
         client_key: "key".into(),
         client_secret: "secret-visible".into(),

@@ -198,7 +198,7 @@ async fn fire_event(
             let reason = reason.unwrap_or(0);
             let known = meta.reason_codes.iter().any(|(code, _)| *code == reason);
             match i32::try_from(reason) {
-                Ok(reason) if known => Content::Removed(AuthorizationRemoved { reason }),
+                Ok(reason) if known => Content::Removed(AuthorizationRemoved::new(reason)),
                 _ => {
                     return Err(ApiError::InvalidParams(format!(
                         "reason: {reason} is not one of {}",
@@ -212,9 +212,7 @@ async fn fire_event(
             }
         }
         (None, None, request_id, WebhookEventKind::PortabilityDownloadReady) => {
-            Content::Portability(PortabilityDownloadReady {
-                request_id: request_id.unwrap_or(1),
-            })
+            Content::Portability(PortabilityDownloadReady::new(request_id.unwrap_or(1)))
         }
         _ => {
             return Err(ApiError::InvalidParams(

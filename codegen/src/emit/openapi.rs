@@ -162,7 +162,7 @@ fn security_scheme(model: &Model) -> Value {
 fn operation(model: &Model, endpoint: &Endpoint) -> Value {
     let mut operation = Map::new();
     operation.insert("operationId".into(), json!(endpoint.id));
-    operation.insert("summary".into(), json!(endpoint.summary));
+    operation.insert("summary".into(), json!(endpoint.title));
     operation.insert("description".into(), json!(description(endpoint)));
     operation.insert("tags".into(), json!([endpoint.group]));
     let security: Vec<Value> = match endpoint.auth {
@@ -213,7 +213,7 @@ fn operation(model: &Model, endpoint: &Endpoint) -> Value {
 
 /// The endpoint's description followed by its scopes, rate limit, paging, limits and events.
 fn description(endpoint: &Endpoint) -> String {
-    let mut lines = vec![endpoint.description.clone()];
+    let mut lines = vec![endpoint.summary.clone(), endpoint.description.clone()];
     lines.push(format!("Auth: {}.", auth_text(endpoint.auth)));
     if !endpoint.scopes.is_empty() {
         let scopes: Vec<String> = endpoint

@@ -35,14 +35,17 @@ pub fn emit_tools(model: &Model) -> String {
 /// One MCP tool.
 fn tool(model: &Model, endpoint: &Endpoint) -> Value {
     let read = endpoint.access == Access::Read;
-    let mut annotations = json!({ "readOnlyHint": read, "openWorldHint": true });
+    let mut annotations = json!({
+        "readOnlyHint": read,
+        "destructiveHint": endpoint.destructive,
+        "openWorldHint": true,
+    });
     if read {
         annotations["idempotentHint"] = json!(true);
-        annotations["destructiveHint"] = json!(false);
     }
     json!({
         "name": endpoint.id,
-        "title": endpoint.summary,
+        "title": endpoint.title,
         "description": description(endpoint),
         "inputSchema": input_schema(model, endpoint),
         "annotations": annotations,
@@ -164,9 +167,15 @@ fn type_schema(ty: &Type, defs: &mut BTreeSet<String>) -> Value {
         Type::I32 => json!({ "type": "integer", "minimum": i32::MIN, "maximum": i32::MAX }),
         Type::I64 => json!({ "type": "integer" }),
         Type::List(inner) => json!({ "type": "array", "items": type_schema(inner, defs) }),
-        Type::Enum(name) | Type::Schema(name) => {
+        // The `type` beside the `$ref` tells clients that do not follow references
+        // to send an object (or a string), not the object's JSON text.
+        Type::Enum(name) => {
             defs.insert(name.clone());
-            json!({ "$ref": format!("#/$defs/{name}") })
+            json!({ "type": "string", "$ref": format!("#/$defs/{name}") })
+        }
+        Type::Schema(name) => {
+            defs.insert(name.clone());
+            json!({ "type": "object", "$ref": format!("#/$defs/{name}") })
         }
     }
 }

@@ -229,9 +229,12 @@ pub struct RawEndpoint {
     pub group: String,
     pub method: String,
     pub path: String,
+    pub title: String,
     pub summary: String,
     pub description: String,
     pub access: String,
+    #[serde(default)]
+    pub destructive: Option<bool>,
     pub auth: String,
     pub acts_on: String,
     #[serde(default)]

@@ -22,7 +22,9 @@ pub(super) fn build_endpoint(
     let method = endpoint_method(checker, &path, raw);
     check_endpoint_path(checker, &path, raw);
     check_endpoint_group(checker, names, &path, raw);
+    check_endpoint_title(checker, &path, raw);
     let access = endpoint_access(checker, &path, raw);
+    let destructive = endpoint_destructive(checker, &path, raw, access);
     let auth = endpoint_auth(checker, &path, raw);
     check_endpoint_scopes(checker, names, &path, raw, auth);
     let real_scopes = build_real_scopes(checker, names, &path, raw);
@@ -59,9 +61,11 @@ pub(super) fn build_endpoint(
         group: raw.group.clone(),
         method,
         path: raw.path.clone(),
+        title: raw.title.clone(),
         summary: raw.summary.clone(),
         description: raw.description.clone(),
         access,
+        destructive,
         auth,
         acts_on: raw.acts_on.clone(),
         scopes: raw.scopes.clone(),
@@ -149,6 +153,61 @@ fn endpoint_access(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) ->
                 format!("{other:?}"),
             );
             Access::Read
+        }
+    }
+}
+
+/// The longest title: a few words, as clients show it in a list of tools.
+const TITLE_MAX_CHARS: usize = 40;
+
+/// Rule: an endpoint's title is a few words on one line, without a closing period.
+fn check_endpoint_title(checker: &mut Checker, path: &NodePath, raw: &RawEndpoint) {
+    let title = raw.title.trim();
+    if title.is_empty()
+        || title != raw.title
+        || title.chars().count() > TITLE_MAX_CHARS
+        || title.contains('\n')
+        || title.ends_with('.')
+    {
+        checker.fail(
+            ENDPOINTS,
+            path.key("title"),
+            format!(
+                "a few words on one line, at most {TITLE_MAX_CHARS} characters, no closing period"
+            ),
+            format!("{:?}", raw.title),
+        );
+    }
+}
+
+/// Rule: a write says whether it may change or remove what exists (`destructive`); a
+/// read never does, so it has no such key.
+fn endpoint_destructive(
+    checker: &mut Checker,
+    path: &NodePath,
+    raw: &RawEndpoint,
+    access: Access,
+) -> bool {
+    match (access, raw.destructive) {
+        (Access::Write, Some(destructive)) => destructive,
+        (Access::Write, None) => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("destructive"),
+                "true or false on a write (false: it only adds)",
+                "nothing",
+            );
+            true
+        }
+        (Access::Read, None) => false,
+        (Access::Read, Some(_)) => {
+            checker.fail(
+                ENDPOINTS,
+                path.key("destructive"),
+                "no `destructive` on a read",
+                "the key",
+            );
+            false
         }
     }
 }

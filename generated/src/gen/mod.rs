@@ -13,3 +13,5 @@ pub mod webhooks;
 pub mod client;
 #[cfg(feature = "client")]
 pub mod user;
+#[cfg(test)]
+mod roundtrip;

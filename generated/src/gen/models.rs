@@ -569,6 +569,7 @@ impl<'de> ::serde::Deserialize<'de> for PublishType {
 ///
 /// Spec schema `User`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct User {
     /// The user's id within this app. (needs `user.info.basic`)
     #[serde(
@@ -680,15 +681,23 @@ pub struct User {
 ///
 /// Spec schema `UserInfoData`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct UserInfoData {
     /// The connected creator.
     #[serde(rename = "user")]
     pub user: User,
 }
+impl UserInfoData {
+    /// A `UserInfoData` with `user` set and every optional field left out.
+    pub fn new(user: User) -> Self {
+        UserInfoData { user }
+    }
+}
 /// A video of the connected creator. Only the fields named in `fields` are present.
 ///
 /// Spec schema `Video`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct Video {
     /// The video id (19 digits). (needs `video.list`)
     #[serde(
@@ -820,6 +829,7 @@ pub struct VideoListRequest {
 ///
 /// Spec schema `VideoListData`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct VideoListData {
     /// This page's videos.
     #[serde(rename = "videos")]
@@ -830,6 +840,16 @@ pub struct VideoListData {
     /// Whether another page follows.
     #[serde(rename = "has_more")]
     pub has_more: bool,
+}
+impl VideoListData {
+    /// A `VideoListData` with `videos`, `cursor`, `has_more` set and every optional field left out.
+    pub fn new(videos: ::std::vec::Vec<Video>, cursor: i64, has_more: bool) -> Self {
+        VideoListData {
+            videos,
+            cursor,
+            has_more,
+        }
+    }
 }
 /// Which videos to query.
 ///
@@ -853,6 +873,7 @@ pub struct VideoQueryRequest {
 ///
 /// Spec schema `VideoQueryData`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct VideoQueryData {
     /// The creator's videos among the ids.
     #[serde(rename = "videos")]
@@ -886,6 +907,7 @@ impl VideoQueryData {
 ///
 /// Spec schema `CreatorInfo`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct CreatorInfo {
     /// Avatar URL; valid two hours.
     #[serde(rename = "creator_avatar_url")]
@@ -911,6 +933,31 @@ pub struct CreatorInfo {
     /// The longest video the creator may post, in seconds.
     #[serde(rename = "max_video_post_duration_sec")]
     pub max_video_post_duration_sec: i32,
+}
+impl CreatorInfo {
+    /// A `CreatorInfo` with `creator_avatar_url`, `creator_username`, `creator_nickname`, `privacy_level_options`, `comment_disabled`, `duet_disabled`, `stitch_disabled`, `max_video_post_duration_sec` set and every optional field left out.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        creator_avatar_url: impl ::std::convert::Into<::std::string::String>,
+        creator_username: impl ::std::convert::Into<::std::string::String>,
+        creator_nickname: impl ::std::convert::Into<::std::string::String>,
+        privacy_level_options: ::std::vec::Vec<PrivacyLevel>,
+        comment_disabled: bool,
+        duet_disabled: bool,
+        stitch_disabled: bool,
+        max_video_post_duration_sec: i32,
+    ) -> Self {
+        CreatorInfo {
+            creator_avatar_url: creator_avatar_url.into(),
+            creator_username: creator_username.into(),
+            creator_nickname: creator_nickname.into(),
+            privacy_level_options,
+            comment_disabled,
+            duet_disabled,
+            stitch_disabled,
+            max_video_post_duration_sec,
+        }
+    }
 }
 /// How a directly posted video appears.
 ///
@@ -1067,6 +1114,7 @@ pub struct InboxVideoInitRequest {
 ///
 /// Spec schema `PublishInitData`.
 #[derive(Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct PublishInitData {
     /// Tracks the post. (at most 64 characters)
     #[serde(rename = "publish_id")]
@@ -1212,10 +1260,19 @@ impl ContentInitRequest {
 ///
 /// Spec schema `ContentInitData`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct ContentInitData {
     /// Tracks the post. (at most 64 characters)
     #[serde(rename = "publish_id")]
     pub publish_id: ::std::string::String,
+}
+impl ContentInitData {
+    /// A `ContentInitData` with `publish_id` set and every optional field left out.
+    pub fn new(publish_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        ContentInitData {
+            publish_id: publish_id.into(),
+        }
+    }
 }
 /// The body of a status fetch.
 ///
@@ -1230,6 +1287,7 @@ pub struct StatusFetchRequest {
 ///
 /// Spec schema `PublishStatus`.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct PublishStatus {
     /// The post's state.
     #[serde(rename = "status")]
@@ -1313,6 +1371,7 @@ pub struct CommentListRequest {
 ///
 /// Spec schema `Comment`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct Comment {
     /// The comment id. (needs `research.data.basic`)
     #[serde(
@@ -1368,6 +1427,7 @@ pub struct Comment {
 ///
 /// Spec schema `CommentListData`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct CommentListData {
     /// This page's comments.
     #[serde(rename = "comments")]
@@ -1378,6 +1438,16 @@ pub struct CommentListData {
     /// Whether another page follows.
     #[serde(rename = "has_more")]
     pub has_more: bool,
+}
+impl CommentListData {
+    /// A `CommentListData` with `comments`, `cursor`, `has_more` set and every optional field left out.
+    pub fn new(comments: ::std::vec::Vec<Comment>, cursor: i64, has_more: bool) -> Self {
+        CommentListData {
+            comments,
+            cursor,
+            has_more,
+        }
+    }
 }
 /// The form body of a token request; which fields are needed depends on grant_type.
 ///
@@ -1457,6 +1527,7 @@ impl TokenRequest {
 ///
 /// Spec schema `Token`.
 #[derive(Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct Token {
     /// The access token (act. for users, clt. for clients).
     #[serde(rename = "access_token")]
@@ -1555,38 +1626,65 @@ impl ::std::fmt::Debug for RevokeRequest {
 ///
 /// Spec schema `Revoked`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct Revoked {}
 /// The content of an authorization.removed event.
 ///
 /// Spec schema `AuthorizationRemoved`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct AuthorizationRemoved {
     /// 0 unknown, 1 user disconnected, 2 account deleted, 3 age changed, 4 account banned, 5 developer revoked.
     #[serde(rename = "reason")]
     pub reason: i32,
 }
+impl AuthorizationRemoved {
+    /// A `AuthorizationRemoved` with `reason` set and every optional field left out.
+    pub fn new(reason: i32) -> Self {
+        AuthorizationRemoved { reason }
+    }
+}
 /// The content of a video.publish.completed or video.upload.failed event.
 ///
 /// Spec schema `ShareEvent`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct ShareEvent {
     /// The share or publish id.
     #[serde(rename = "share_id")]
     pub share_id: ::std::string::String,
 }
+impl ShareEvent {
+    /// A `ShareEvent` with `share_id` set and every optional field left out.
+    pub fn new(share_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        ShareEvent {
+            share_id: share_id.into(),
+        }
+    }
+}
 /// The content of a portability.download.ready event.
 ///
 /// Spec schema `PortabilityDownloadReady`.
 #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct PortabilityDownloadReady {
     /// The Data Portability request.
     #[serde(rename = "request_id")]
     pub request_id: i64,
 }
+impl PortabilityDownloadReady {
+    /// A `PortabilityDownloadReady` with `request_id` set and every optional field left out.
+    pub fn new(request_id: i64) -> Self {
+        PortabilityDownloadReady {
+            request_id,
+        }
+    }
+}
 /// The content of a post.publish.* event.
 ///
 /// Spec schema `PostPublishEvent`.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[non_exhaustive]
 pub struct PostPublishEvent {
     /// The post.
     #[serde(rename = "publish_id")]

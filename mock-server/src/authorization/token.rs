@@ -333,9 +333,7 @@ pub fn revoke(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
             client_key,
             token.open_id.as_deref(),
             WebhookEventKind::AuthorizationRemoved,
-            &AuthorizationRemoved {
-                reason: REASON_DEVELOPER_REVOKE,
-            },
+            &AuthorizationRemoved::new(REASON_DEVELOPER_REVOKE),
         );
     }
     Ok(json!({}))

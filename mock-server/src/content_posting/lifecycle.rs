@@ -307,26 +307,25 @@ fn apply(state: &AppState, post: &PostRecord, view: &PostView, milestone: Milest
             if !endpoint.real_webhooks.contains(&real.as_str()) {
                 return;
             }
-            let content = PostPublishEvent {
-                publish_id: post.publish_id.clone(),
-                publish_type: match post.flow {
+            let mut content = PostPublishEvent::new(
+                post.publish_id.clone(),
+                match post.flow {
                     PostFlow::Direct => PublishType::DirectPublish,
                     PostFlow::Inbox => PublishType::InboxShare,
                 },
-                post_id: (milestone == Milestone::PubliclyAvailable).then(|| post.post_id.clone()),
-                reason: (milestone == Milestone::Failed)
-                    .then(|| view.fail_reason.as_deref().map(FailReason::parse))
-                    .flatten(),
-            };
+            );
+            content.post_id =
+                (milestone == Milestone::PubliclyAvailable).then(|| post.post_id.clone());
+            content.reason = (milestone == Milestone::Failed)
+                .then(|| view.fail_reason.as_deref().map(FailReason::parse))
+                .flatten();
             state.emit_event(&post.client_key, Some(&post.open_id), real, &content);
         }
         WebhookFamily::Seed => {
             let Some(seed) = seed.filter(|seed| endpoint.webhooks.contains(&seed.as_str())) else {
                 return;
             };
-            let content = ShareEvent {
-                share_id: post.publish_id.clone(),
-            };
+            let content = ShareEvent::new(post.publish_id.clone());
             state.emit_event(&post.client_key, Some(&post.open_id), seed, &content);
         }
     }

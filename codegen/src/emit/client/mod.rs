@@ -39,7 +39,7 @@ pub fn emit_client(model: &Model) -> Result<Vec<(String, String)>, Error> {
         ("src/gen/constants.rs", emit_constants(model)),
         ("src/gen/client.rs", emit_methods(model)),
         ("src/gen/user.rs", emit_user_methods(model)),
-        ("tests/gen/roundtrip.rs", emit_roundtrip(model)),
+        ("src/gen/roundtrip.rs", emit_roundtrip(model)),
     ];
     files
         .into_iter()
@@ -75,5 +75,7 @@ fn emit_mod() -> TokenStream {
         pub mod client;
         #[cfg(feature = "client")]
         pub mod user;
+        #[cfg(test)]
+        mod roundtrip;
     }
 }

@@ -1,6 +1,8 @@
 //! The models and the `fields` enums (`src/gen/models.rs`, `src/gen/fields.rs`): one struct
 //! per schema, with its docs, defaults, constructor and redacted `Debug`.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -43,6 +45,57 @@ fn schema_has_default(model: &Model, schema: &Schema) -> bool {
         .fields
         .iter()
         .all(|field| !field.required || has_default(model, &field.ty))
+}
+
+/// The schemas only TikTok sends: reached from an answer's data or a webhook's content,
+/// never from a request body. They are `#[non_exhaustive]`, so a field TikTok adds is not
+/// a breaking change for code that reads them; an app never builds one.
+pub(super) fn received_only(model: &Model) -> BTreeSet<&str> {
+    let sent = reached(
+        model,
+        model
+            .endpoints
+            .iter()
+            .filter_map(|endpoint| endpoint.request.as_ref().map(|(body, _)| body.as_str())),
+    );
+    let received = reached(
+        model,
+        model
+            .endpoints
+            .iter()
+            .map(|endpoint| endpoint.response.as_str())
+            .chain(
+                model
+                    .webhooks
+                    .iter()
+                    .map(|webhook| webhook.content.as_str()),
+            ),
+    );
+    received.difference(&sent).copied().collect()
+}
+
+/// The schemas `roots` name and every schema their fields reach.
+fn reached<'a>(model: &'a Model, roots: impl Iterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<&str> = roots.collect();
+    while let Some(name) = pending.pop() {
+        let Some(schema) = model.schema(name) else {
+            continue;
+        };
+        if !seen.insert(schema.name.as_str()) {
+            continue;
+        }
+        for field in &schema.fields {
+            let mut ty = &field.ty;
+            while let Type::List(inner) = ty {
+                ty = inner;
+            }
+            if let Type::Schema(inner) = ty {
+                pending.push(inner);
+            }
+        }
+    }
+    seen
 }
 
 fn field_doc(field: &Field) -> String {
@@ -100,14 +153,16 @@ fn redacted_debug(schema: &Schema) -> TokenStream {
     }
 }
 
-/// `new` taking the required fields, the optional ones left out, for schemas with both.
-fn constructor(schema: &Schema) -> TokenStream {
+/// `new` taking the required fields, the optional ones left out: for schemas with both,
+/// and for every `#[non_exhaustive]` one with a required field (the only way to build one
+/// outside this crate, as the mock builds webhook contents).
+fn constructor(schema: &Schema, non_exhaustive: bool) -> TokenStream {
     let required: Vec<&Field> = schema
         .fields
         .iter()
         .filter(|field| field.required)
         .collect();
-    if required.is_empty() || required.len() == schema.fields.len() {
+    if required.is_empty() || (required.len() == schema.fields.len() && !non_exhaustive) {
         return quote!();
     }
     let name = schema_ident(&schema.name);
@@ -145,9 +200,16 @@ fn constructor(schema: &Schema) -> TokenStream {
         schema.name,
         names.join(", ")
     );
+    // A model with many required fields (creator info) takes them all; that is its shape.
+    let allow = if params.len() > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
     quote! {
         impl #name {
             #[doc = #text]
+            #allow
             pub fn new(#(#params),*) -> Self {
                 #name { #(#values,)* }
             }
@@ -156,6 +218,7 @@ fn constructor(schema: &Schema) -> TokenStream {
 }
 
 pub(super) fn emit_models(model: &Model) -> TokenStream {
+    let received = received_only(model);
     let enums: Vec<TokenStream> = model
         .enums
         .iter()
@@ -202,10 +265,17 @@ pub(super) fn emit_models(model: &Model) -> TokenStream {
             let has_secret = schema.fields.iter().any(|field| field.secret);
             let derive_debug = if has_secret { quote!() } else { quote!(Debug,) };
             let debug = if has_secret { redacted_debug(schema) } else { quote!() };
-            let constructor = constructor(schema);
+            let received = received.contains(schema.name.as_str());
+            let constructor = constructor(schema, received);
+            let non_exhaustive = if received {
+                quote!(#[non_exhaustive])
+            } else {
+                quote!()
+            };
             quote! {
                 #docs
                 #[derive(#derive_debug Clone, PartialEq, #default ::serde::Serialize, ::serde::Deserialize)]
+                #non_exhaustive
                 pub struct #name {
                     #(#fields,)*
                 }

@@ -1,5 +1,6 @@
-//! The generated round-trip test (`tests/gen/roundtrip.rs`): a proptest strategy per model
-//! and one helper call per model.
+//! The generated round-trip test (`src/gen/roundtrip.rs`, a unit test inside the crate, so
+//! it builds the `#[non_exhaustive]` answer models too): a proptest strategy per model and
+//! one helper call per model.
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -132,7 +133,7 @@ pub(super) fn emit_roundtrip(model: &Model) -> TokenStream {
 
         use proptest::prelude::*;
         use proptest::test_runner::TestRunner;
-        use tiktok_api::*;
+        use crate::*;
 
         /// Draws 64 values from `strategy` and checks each survives JSON unchanged.
         fn check<T>(strategy: BoxedStrategy<T>)

@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use tiktok_api::*;
+use crate::*;
 /// Draws 64 values from `strategy` and checks each survives JSON unchanged.
 fn check<T>(strategy: BoxedStrategy<T>)
 where
