@@ -8,6 +8,7 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use rustc_hash::FxBuildHasher;
 use tokio::time::Instant;
 
 use crate::Error;
@@ -24,21 +25,35 @@ pub enum LimiterMode {
     FailFast,
 }
 
-/// Windows kept before expired ones are swept.
-const SWEEP_ABOVE: usize = 4096;
+/// Windows a shard keeps before its expired ones are swept.
+const SWEEP_ABOVE: usize = 256;
 
-/// A token (as a hash) and an endpoint id.
-type WindowKey = ([u8; 16], &'static str);
+/// Shards of the windows: a call locks the one its token falls in, so calls with different
+/// tokens on different threads seldom wait for each other.
+const SHARDS: usize = 16;
 
-/// A sliding-window limiter keyed by (token, endpoint). Tokens are kept only as a keyed
-/// hash: std's SipHash-1-3 under this limiter's random key, twice with different tags
-/// (128 bits), cheap enough for every call (a SHA-256 cost a tenth of a call's
-/// instructions); the key never leaves the process.
-#[derive(Debug, Default)]
+/// A token (as a keyed hash) and an endpoint id.
+type WindowKey = (u64, &'static str);
+
+/// The windows of one shard. Keys are already a keyed hash, so the map hashes them with
+/// FxHash rather than SipHash again.
+type Windows = HashMap<WindowKey, SlidingWindow, FxBuildHasher>;
+
+/// A sliding-window limiter keyed by (token, endpoint), in [`SHARDS`] shards. Tokens are
+/// kept only as a keyed hash: std's SipHash-1-3 under this limiter's random key (64 bits;
+/// two tokens that collide would only share a window, erring on the side of fewer calls),
+/// computed once per call; the key never leaves the process.
+#[derive(Debug)]
 pub(crate) struct RateLimiter {
     mode: LimiterMode,
     key: RandomState,
-    windows: Mutex<HashMap<WindowKey, SlidingWindow>>,
+    shards: Box<[Mutex<Windows>]>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter::new(LimiterMode::default())
+    }
 }
 
 impl RateLimiter {
@@ -46,16 +61,15 @@ impl RateLimiter {
         RateLimiter {
             mode,
             key: RandomState::new(),
-            windows: Mutex::default(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
-    /// The token as this limiter keeps it.
-    fn token_key(&self, token: &str) -> [u8; 16] {
-        let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&self.key.hash_one((0u8, token)).to_le_bytes());
-        key[8..].copy_from_slice(&self.key.hash_one((1u8, token)).to_le_bytes());
-        key
+    /// The token as this limiter keeps it, and the shard its windows are in.
+    fn token_key(&self, token: &str) -> (u64, &Mutex<Windows>) {
+        let hash = self.key.hash_one(token);
+        // The top bits pick the shard; the map's own hash uses the low ones.
+        (hash, &self.shards[(hash >> 60) as usize % SHARDS])
     }
 
     /// An endpoint's rate-limit window, from the spec.
@@ -73,11 +87,11 @@ impl RateLimiter {
     ) -> Duration {
         let window = Self::window(endpoint);
         let Some(token) = token else { return window };
-        let key = (self.token_key(token), endpoint.id);
+        let (hash, shard) = self.token_key(token);
         let now = Instant::now().into_std();
-        self.windows
+        shard
             .lock()
-            .get_mut(&key)
+            .get_mut(&(hash, endpoint.id))
             .and_then(|sends| sends.oldest_leaves_in(now, window))
             .unwrap_or(window)
     }
@@ -94,12 +108,13 @@ impl RateLimiter {
         if endpoint.auth == Auth::ClientCredentials {
             return Ok(());
         }
-        let key = (self.token_key(token), endpoint.id);
+        let (hash, shard) = self.token_key(token);
+        let key = (hash, endpoint.id);
         let limit = endpoint.rate_limit.per_minute.max(1);
         let window = Self::window(endpoint);
         loop {
             let wait = {
-                let mut windows = self.windows.lock();
+                let mut windows = shard.lock();
                 let now = Instant::now().into_std();
                 if windows.len() > SWEEP_ABOVE {
                     windows.retain(|_, sends| {
