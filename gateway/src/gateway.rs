@@ -124,6 +124,7 @@ impl Gateway {
             name,
             granted,
             config.approval,
+            config.max_pending_approvals,
             self.approvals.clone(),
             tools,
         ))

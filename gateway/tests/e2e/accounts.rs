@@ -228,3 +228,39 @@ audit: interrupted-audit.sqlite
         .unwrap();
     assert_eq!(status.code(), Some(130), "{status:?}");
 }
+
+#[tokio::test]
+async fn two_agents_with_one_key_are_refused_by_check_and_serve() {
+    let setup = Setup::new().await;
+    let config = std::fs::read_to_string(setup.config()).unwrap();
+    let poster_hash = config
+        .split("approval: writes, key_sha256: ")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap()
+        .to_string();
+    // The reader's entry given the poster's key.
+    setup.edit_config(|text| {
+        let reader_hash = text
+            .split("access: [read], key_sha256: ")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .unwrap();
+        text.replace(reader_hash, &poster_hash)
+    });
+    for args in [
+        &["check"][..],
+        &["serve", "--http", "127.0.0.1:0"][..],
+        &["serve", "--agent", "reader"][..],
+    ] {
+        let output = setup.run(args).await;
+        assert!(!output.status.success(), "{args:?}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            error.contains(
+                "agents.reader.key_sha256: agents poster and reader have the same key_sha256"
+            ),
+            "{args:?}: {error}"
+        );
+    }
+}
