@@ -318,6 +318,20 @@ fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
         .with_context(|| format!("cannot open the audit log {}", path.display()))
 }
 
+/// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.
+fn expiry(at: Option<i64>) -> String {
+    let Some(at) = at else {
+        return "none".into();
+    };
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
+    let date = humantime::format_rfc3339_seconds(time).to_string();
+    if time < std::time::SystemTime::now() {
+        format!("{date}(expired)")
+    } else {
+        date
+    }
+}
+
 /// One audit record, as a line or a JSON line.
 fn print_record(record: &tiktok_agent::StoredRecord, json: bool) -> Result<(), PrintError> {
     if json {
@@ -340,7 +354,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             http: address,
         } => {
             let gateway = open(&config)?;
-            for problem in gateway.check_tokens().await {
+            let mut problems = gateway.check_logins().await;
+            problems.extend(gateway.check_tokens().await);
+            for problem in problems {
                 note!("tiktok-gateway: warning: {problem}");
             }
             match address {
@@ -463,13 +479,15 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                                 .load(&open_id)
                                 .await
                                 .map_err(tiktok_api::Error::from)?;
-                            let (scope, expires) = token
-                                .map(|token| (token.scope, token.refresh_expires_at))
-                                .unwrap_or_default();
-                            say!(
-                                "{name} {open_id} scopes={scope} refresh_expires_at={}",
-                                expires.map_or("unknown".into(), |at| at.to_string())
-                            );
+                            match token {
+                                Some(token) => say!(
+                                    "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
+                                    token.scope,
+                                    expiry(Some(token.access_expires_at)),
+                                    expiry(token.refresh_expires_at)
+                                ),
+                                None => say!("{name} {open_id} no tokens"),
+                            }
                         }
                         Err(error) => say!("{name} not logged in: {}", error_chain(&error)),
                     }
@@ -552,7 +570,8 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
         }
         Command::Check { config } => {
             let gateway = open(&config)?;
-            let problems = gateway.check_tokens().await;
+            let mut problems = gateway.check_logins().await;
+            problems.extend(gateway.check_tokens().await);
             for problem in &problems {
                 say!("{problem}");
             }
