@@ -112,7 +112,9 @@ pub async fn serve(
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
     let bound = listener.local_addr()?;
-    eprintln!("tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp");
+    crate::terminal::eprint(&format!(
+        "tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp"
+    ));
     let service = tower::ServiceBuilder::new()
         .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .service(router);

@@ -154,7 +154,11 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
         Err(other) => {
             // The details (paths, stores) are the operator's, not the agent's.
             let detail = tiktok_agent::error_chain(&other);
-            tracing::error!(tool = name, error = %detail, "a tool call failed in the gateway");
+            tracing::error!(
+                tool = %tiktok_agent::escape_controls(name),
+                error = %tiktok_agent::escape_controls(&detail),
+                "a tool call failed in the gateway"
+            );
             Err(McpError::internal_error(
                 "the gateway failed; its operator has the details in its log",
                 None,
@@ -179,7 +183,11 @@ fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {
         }
         Error::Audit(problem) => {
             let detail = tiktok_agent::error_chain(problem);
-            tracing::error!(tool = name, error = %detail, "the audit log failed");
+            tracing::error!(
+                tool = %tiktok_agent::escape_controls(name),
+                error = %tiktok_agent::escape_controls(&detail),
+                "the audit log failed"
+            );
             Err(McpError::internal_error(
                 "the audit log failed; the answer is withheld (its operator has the details in its log)",
                 None,
