@@ -141,11 +141,7 @@ impl AgentHandle {
     async fn park(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
-        let over_cap = match self.approvals.pending(&self.name) {
-            Ok(pending) => pending >= self.max_pending,
-            Err(error) => return Err(error.into()),
-        };
-        if over_cap {
+        if self.approvals.pending(&self.name)? >= self.max_pending {
             self.granted.check_tool(name, arguments).await?;
             return self.refuse_over_cap(name, arguments).await;
         }

@@ -89,3 +89,50 @@ async fn half_open_connections_are_ended_and_cannot_keep_an_agent_out() {
         until_closed(&mut connection).await;
     }
 }
+
+#[tokio::test]
+async fn a_signal_ends_the_http_server_within_its_shutdown_timeout_whatever_is_open() {
+    let setup = Setup::new().await;
+    setup.edit_config(|text| {
+        text.replace(
+            "audit: audit.sqlite",
+            "http: {header_read_timeout: 1h, body_timeout: 1h, shutdown_timeout: 1s}\naudit: audit.sqlite",
+        )
+    });
+    let (mut server, url) = setup.serve_http().await;
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+    // A request whose body is still coming when the signal arrives: graceful shutdown
+    // would wait for it for ever.
+    let mut stalled = TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\"",
+        setup.reader_key
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // Another request answered after it, so the server has been at work meanwhile (each
+    // connection is served on its own task, so this makes it likely, not certain, that the
+    // stalled one is being read when the signal comes; either way the server must end).
+    let answered = setup
+        .http
+        .post(&url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 401);
+    let pid = server.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("the server ends, its shutdown bounded")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    until_closed(&mut stalled).await;
+}
