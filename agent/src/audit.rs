@@ -75,7 +75,8 @@ pub struct AuditRecord {
     pub agent: String,
     /// The account (`open_id`) the call acts for.
     pub open_id: String,
-    /// The endpoint id (or, for an unknown tool, the name asked for).
+    /// The endpoint id (or, for an unknown tool, the name asked for, its control and bidi
+    /// characters escaped by [`crate::escape_controls`]).
     pub endpoint: String,
     /// The scopes the call needs: the endpoint's (any one) and the requested fields'.
     pub scopes: Vec<String>,

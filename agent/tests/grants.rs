@@ -1,6 +1,7 @@
 //! Grants and tool calls against the mock on a real socket: refusals happen locally
 //! (the mock's call log shows nothing), field scopes and budgets come from the tables, and
-//! every call, allowed or refused, leaves exactly one audit record.
+//! every call leaves its audit records: a refused one one record, a sent one its intent
+//! (kept before it is sent) and its outcome.
 
 mod common;
 
