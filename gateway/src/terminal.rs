@@ -1,7 +1,7 @@
-//! What an operator reads: every line the commands print goes through [`print`] (plain
+//! What an operator reads: every line the commands print goes through [`print()`] (plain
 //! text, its control and bidi characters escaped by `tiktok_agent::escape_controls`) or
-//! [`print_json`] (JSON with those characters as `\u` escapes), and [`eprint`] for stderr.
-//! A closed stdout (`audit tail | head -1`) ends the output quietly: [`print`] returns
+//! [`print_json`] (JSON with those characters as `\u` escapes), and [`eprint()`] for stderr.
+//! A closed stdout (`audit tail | head -1`) ends the output quietly: [`print()`] returns
 //! [`ClosedPipe`], which the command treats as a normal end.
 
 use std::io::Write;
@@ -26,7 +26,7 @@ pub enum PrintError {
     Io(#[source] std::io::Error),
 }
 
-/// `text` as one line an operator can read safely (what [`print`] writes).
+/// `text` as one line an operator can read safely (what [`print()`] writes).
 pub fn safe_line(text: &str) -> String {
     escape_controls(text).into_owned()
 }
