@@ -136,3 +136,47 @@ async fn a_signal_ends_the_http_server_within_its_shutdown_timeout_whatever_is_o
     assert!(status.success(), "{status:?}");
     until_closed(&mut stalled).await;
 }
+
+/// How many connections wait in the kernel's backlog of the listener on 127.0.0.1:`port`
+/// (for a listening socket, `/proc/net/tcp`'s `rx_queue` is its accept queue).
+#[cfg(target_os = "linux")]
+fn waiting_to_be_accepted(port: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(3) != Some(&"0A") {
+            return None;
+        }
+        let queues = fields.get(4)?;
+        u32::from_str_radix(queues.split(':').nth(1)?, 16).ok()
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn connections_past_the_cap_wait_in_the_backlog_until_one_closes() {
+    use tiktok_mock::testing::eventually;
+    let setup = Setup::new().await;
+    setup.edit_config(|text| {
+        text.replace(
+            "audit: audit.sqlite",
+            "http: {header_read_timeout: 1h, max_connections: 2}\naudit: audit.sqlite",
+        )
+    });
+    let (_server, url) = setup.serve_http().await;
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let mut open = Vec::new();
+    for _ in 0..6 {
+        open.push(TcpStream::connect(&address).await.unwrap());
+    }
+    // Two taken by the server, four left to the kernel: no descriptor of the gateway's.
+    eventually(|| async { (waiting_to_be_accepted(port) == Some(4)).then_some(()) }).await;
+    // One taken connection closes: one more is taken.
+    drop(open.remove(0));
+    eventually(|| async { (waiting_to_be_accepted(port) == Some(3)).then_some(()) }).await;
+}
