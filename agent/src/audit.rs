@@ -19,8 +19,9 @@ pub enum Decision {
     Denied,
     /// Its tool or arguments were invalid; nothing was sent.
     Invalid,
-    /// A write the grant allows, about to be sent: kept before sending, so a write whose
-    /// process dies mid-call still leaves a trace (its outcome follows as `allowed`).
+    /// A call the grant allows (read or write), about to be sent: kept before sending, so a
+    /// call whose process dies or is stopped mid-call still leaves a trace (its outcome
+    /// follows as `allowed`).
     Intent,
     /// Held for a human's approval; nothing was sent.
     Parked,
@@ -74,7 +75,8 @@ pub struct AuditRecord {
     pub agent: String,
     /// The account (`open_id`) the call acts for.
     pub open_id: String,
-    /// The endpoint id (or, for an unknown tool, the name asked for).
+    /// The endpoint id (or, for an unknown tool, the name asked for, its control and bidi
+    /// characters escaped by [`crate::escape_controls`]).
     pub endpoint: String,
     /// The scopes the call needs: the endpoint's (any one) and the requested fields'.
     pub scopes: Vec<String>,

@@ -85,10 +85,28 @@ pub trait BudgetLedger: Send + Sync + fmt::Debug {
         meta: &'static EndpointMeta,
         limits: &[BudgetLimit],
     ) -> Result<(), BudgetError>;
+
+    /// [`BudgetLedger::take`] for a call held under `hold` (an approval id): the call's
+    /// earlier take under the same `hold`, if any, is left out of the check and replaced by
+    /// this one, so a held call counts once, at the time of its latest take, however many
+    /// times it is taken (when parked, and again when it runs after approval). The default
+    /// cannot tell takes apart and counts each; [`crate::SqliteLedger`] replaces.
+    async fn take_held(
+        &self,
+        agent: &str,
+        meta: &'static EndpointMeta,
+        limits: &[BudgetLimit],
+        hold: &str,
+    ) -> Result<(), BudgetError> {
+        let _ = hold;
+        self.take(agent, meta, limits).await
+    }
 }
 
 /// Budgets counted in this process's memory: each (agent, budget) a [`SlidingWindow`].
-/// Clones of a [`crate::GrantedClient`] share theirs.
+/// Clones of a [`crate::GrantedClient`] share theirs. A held call's takes are each counted
+/// (the default [`BudgetLedger::take_held`]); held calls belong in a shared
+/// [`crate::SqliteLedger`].
 ///
 /// ```
 /// # async fn example() {

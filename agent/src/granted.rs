@@ -1,7 +1,8 @@
 //! A user handle narrowed by a [`Grant`] for one agent: every call is checked locally
 //! (endpoint, access, scopes, field scopes, budgets) before anything is sent, and leaves
-//! one [`AuditRecord`] in every sink, written before the call's answer returns (a write
-//! leaves two: its intent, kept before it is sent, and its outcome).
+//! its [`AuditRecord`]s in every sink: a refused call one; a sent call two, its intent, kept
+//! before it is sent (so a call that reached TikTok is on record whatever ends the
+//! process), and its outcome, kept before its answer returns.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use tiktok_api::meta::{Access, Auth, EndpointMeta};
+use tiktok_api::meta::{Auth, EndpointMeta};
 use tiktok_api::{Answer, UserClient};
 
 use crate::audit::{
@@ -193,6 +194,40 @@ impl GrantedClient {
         Ok(meta)
     }
 
+    /// Checks a tool call as [`GrantedClient::check_tool`] does and takes it from the
+    /// grant's budgets (checked and counted) under `hold`, for a call held for a human
+    /// under the approval id `hold`: when it later runs through
+    /// [`GrantedClient::with_approval`]`(hold)`, its budgets are checked again and its take
+    /// moves to the time it runs (the ledger's [`BudgetLedger::take_held`]), so it counts
+    /// once. A refusal is audited and returned.
+    pub async fn hold_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+        hold: &str,
+    ) -> Result<&'static EndpointMeta, Error> {
+        let (meta, parsed) = self.prepare(name, arguments).await?;
+        let fields: Vec<&str> = parsed.fields.iter().map(String::as_str).collect();
+        let asked = Asked {
+            meta,
+            fields: &fields,
+            body: parsed.body.as_ref(),
+        };
+        if let Err(reason) = self.grant.check_call(meta, &fields, parsed.body.as_ref()) {
+            return self.refuse(asked, reason).await;
+        }
+        if let Err(reason) = self.take_budget(meta, Some(hold)).await {
+            return self.refuse(asked, reason).await;
+        }
+        Ok(meta)
+    }
+
+    /// Writes `record`, built by the caller, to every sink (an event of the gateway's own,
+    /// such as an approval status read); any failure is [`Error::Audit`].
+    pub async fn audit(&self, record: AuditRecord) -> Result<(), Error> {
+        self.write(record).await
+    }
+
     /// Audits an event in a tool call's life outside the call itself (held for approval,
     /// approved, rejected), whatever the grant says now: see [`AuditRecord::event`].
     pub async fn note(
@@ -222,8 +257,10 @@ impl GrantedClient {
         arguments: &Value,
     ) -> Result<(&'static EndpointMeta, ToolArguments), Error> {
         let Some(meta) = tiktok_api::endpoint(name) else {
-            let mut shown: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
-            shown.retain(|c| !c.is_control());
+            // Kept as asked, but with its control and bidi characters escaped: the name is
+            // the agent's text, and an operator reads it.
+            let cut: String = name.chars().take(MAX_NAME_IN_RECORD).collect();
+            let shown = crate::escape_controls(&cut).into_owned();
             let record = self.record(&shown, Decision::Invalid, Some("unknown tool".into()));
             self.write(record).await?;
             return Err(Error::UnknownTool {
@@ -263,15 +300,18 @@ impl GrantedClient {
         if let Err(reason) = self.grant.check_call(meta, asked.fields, asked.body) {
             return self.refuse(asked, reason).await;
         }
-        if let Err(reason) = self.take_budget(meta).await {
+        // A held call (run after approval) takes under its approval id, replacing the take
+        // made when it was parked.
+        if let Err(reason) = self.take_budget(meta, self.approval.as_deref()).await {
             return self.refuse(asked, reason).await;
         }
-        if meta.access == Access::Write {
-            let mut intent = self.record(meta.id, Decision::Intent, None);
-            intent.scopes = needed_scopes(meta, asked.fields);
-            intent.arguments = redact_arguments(meta, asked.fields, asked.body);
-            self.write(intent).await?;
-        }
+        // Every call's intent is kept before it is sent, a read's as a write's: a call that
+        // reached TikTok leaves a record however its process ends (a SIGTERM or SIGKILL
+        // mid-call), and its outcome follows as `allowed`.
+        let mut intent = self.record(meta.id, Decision::Intent, None);
+        intent.scopes = needed_scopes(meta, asked.fields);
+        intent.arguments = redact_arguments(meta, asked.fields, asked.body);
+        self.write(intent).await?;
         let started = Instant::now();
         let result = send.await;
         let mut record = self.record(meta.id, Decision::Allowed, None);
@@ -293,23 +333,33 @@ impl GrantedClient {
         Ok(result?.value)
     }
 
-    /// Takes one call of `meta` from the grant's budgets in the ledger.
-    async fn take_budget(&self, meta: &'static EndpointMeta) -> Result<(), DenyReason> {
+    /// Takes one call of `meta` from the grant's budgets in the ledger (under `hold` for a
+    /// held call).
+    async fn take_budget(
+        &self,
+        meta: &'static EndpointMeta,
+        hold: Option<&str>,
+    ) -> Result<(), DenyReason> {
         let limits = self.grant.budget_limits(meta);
         if limits.is_empty() {
             return Ok(());
         }
-        self.ledger
-            .take(&self.agent, meta, &limits)
-            .await
-            .map_err(|problem| match problem {
-                BudgetError::Exhausted(exhausted) => DenyReason::BudgetExhausted {
-                    budget: exhausted.budget,
-                    limit: exhausted.limit,
-                    retry_after: exhausted.retry_after,
-                },
-                BudgetError::Unavailable(failure) => DenyReason::BudgetUnavailable(failure),
-            })
+        let taken = match hold {
+            Some(hold) => {
+                self.ledger
+                    .take_held(&self.agent, meta, &limits, hold)
+                    .await
+            }
+            None => self.ledger.take(&self.agent, meta, &limits).await,
+        };
+        taken.map_err(|problem| match problem {
+            BudgetError::Exhausted(exhausted) => DenyReason::BudgetExhausted {
+                budget: exhausted.budget,
+                limit: exhausted.limit,
+                retry_after: exhausted.retry_after,
+            },
+            BudgetError::Unavailable(failure) => DenyReason::BudgetUnavailable(failure),
+        })
     }
 
     /// Audits a refusal and returns it as [`Error::Denied`].

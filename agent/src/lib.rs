@@ -43,6 +43,7 @@ mod audit;
 mod audit_sqlite;
 mod budget;
 mod error;
+mod escape;
 mod grant;
 mod granted;
 mod sqlite_ledger;
@@ -56,6 +57,7 @@ pub use audit::{
 pub use audit_sqlite::{AuditQuery, ChainError, GENESIS_HASH, SqliteAuditLog, StoredRecord};
 pub use budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted, MemoryLedger};
 pub use error::{Error, error_chain};
+pub use escape::{escape_controls, escape_json, is_unsafe_char};
 pub use grant::{DenyReason, Grant, GrantBuilder, GrantError};
 pub use granted::GrantedClient;
 pub use sqlite_ledger::SqliteLedger;

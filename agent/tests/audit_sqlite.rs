@@ -90,6 +90,7 @@ async fn every_call_is_one_committed_chained_record_without_secrets() {
             Decision::Denied,
         ),
     ];
+    let mut seen = 0;
     for (index, (tool, arguments, decision)) in calls.iter().enumerate() {
         let result = granted.call_tool(tool, arguments.clone()).await;
         assert_eq!(
@@ -97,19 +98,24 @@ async fn every_call_is_one_committed_chained_record_without_secrets() {
             *decision == Decision::Allowed,
             "call {index} {tool}: {result:?}"
         );
-        // Committed before the answer: the record is there as soon as the call returns.
+        // Committed before the answer: the records are there as soon as the call returns;
+        // a sent call's intent, kept before it was sent, comes first.
         let records = log.records().unwrap();
-        assert_eq!(records.len(), index + 1);
-        assert_eq!(
-            records[index].record.decision, *decision,
-            "call {index} {tool}"
-        );
-        assert_eq!(records[index].record.endpoint, *tool);
-        assert_eq!(records[index].record.agent, "reader");
+        let mut expected = vec![*decision];
+        if *decision == Decision::Allowed {
+            expected.insert(0, Decision::Intent);
+        }
+        assert_eq!(records.len(), seen + expected.len());
+        for (record, decision) in records[seen..].iter().zip(expected) {
+            assert_eq!(record.record.decision, decision, "call {index} {tool}");
+            assert_eq!(record.record.endpoint, *tool);
+            assert_eq!(record.record.agent, "reader");
+        }
+        seen = records.len();
     }
     assert_eq!(control.calls_to("user_info").await.len(), 1);
     assert_eq!(control.calls_to("video_init").await.len(), 0);
-    assert_eq!(log.verify(), Ok(8));
+    assert_eq!(log.verify(), Ok(11));
 
     let token = store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
     use tiktok_api::secrecy::ExposeSecret;

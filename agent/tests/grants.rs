@@ -1,6 +1,7 @@
 //! Grants and tool calls against the mock on a real socket: refusals happen locally
 //! (the mock's call log shows nothing), field scopes and budgets come from the tables, and
-//! every call, allowed or refused, leaves exactly one audit record.
+//! every call leaves its audit records: a refused one one record, a sent one its intent
+//! (kept before it is sent) and its outcome.
 
 mod common;
 
@@ -128,13 +129,16 @@ async fn a_field_needing_a_scope_outside_the_grant_is_refused() {
     assert_eq!(me.user.open_id.as_deref(), Some(DEMO_OPEN_ID));
     assert_eq!(control.calls_to("user_info").await.len(), 1);
     let records = records.0.lock();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     assert_eq!(records[0].decision, Decision::Denied);
     assert_eq!(records[0].scopes, ["user.info.basic", "user.info.stats"]);
-    assert_eq!(records[1].decision, Decision::Allowed);
-    assert_eq!(records[1].status, Some(200));
+    // The read's intent, kept before it was sent, then its outcome.
+    assert_eq!(records[1].decision, Decision::Intent);
+    assert_eq!(records[1].status, None);
+    assert_eq!(records[2].decision, Decision::Allowed);
+    assert_eq!(records[2].status, Some(200));
     assert!(
-        records[1]
+        records[2]
             .log_id
             .as_deref()
             .is_some_and(|id| !id.is_empty())
@@ -179,8 +183,11 @@ async fn a_budget_of_n_calls_per_minute_refuses_call_n_plus_one() {
     assert_eq!(
         decisions,
         [
+            Decision::Intent,
             Decision::Allowed,
+            Decision::Intent,
             Decision::Allowed,
+            Decision::Intent,
             Decision::Allowed,
             Decision::Denied
         ]
@@ -237,7 +244,9 @@ async fn tools_dispatch_by_name_and_refuse_unknown_tools_and_bad_arguments() {
     assert_eq!(
         records.decisions(),
         [
+            ("user_info".to_string(), Decision::Intent),
             ("user_info".to_string(), Decision::Allowed),
+            ("video_list".to_string(), Decision::Intent),
             ("video_list".to_string(), Decision::Allowed),
             ("delete_account".to_string(), Decision::Invalid),
             ("video_list".to_string(), Decision::Invalid),

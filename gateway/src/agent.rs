@@ -4,14 +4,14 @@
 
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use tiktok_agent::{Decision, Error, GrantedClient};
+use tiktok_agent::{AuditRecord, Decision, Error, GrantedClient};
 use tiktok_api::meta::Access;
 
 use crate::approvals::{ApprovalError, Approvals};
 use crate::config::ApprovalMode;
 use crate::error::GatewayError;
-use crate::pii;
 use crate::tools::APPROVAL_TOOL;
+use crate::{pii, uploads};
 
 /// What a tool call came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,16 +28,19 @@ pub struct AgentHandle {
     name: String,
     granted: GrantedClient,
     approval: ApprovalMode,
+    max_pending: u32,
     approvals: Approvals,
     tools: Vec<Tool>,
 }
 
 impl AgentHandle {
-    /// The handle of agent `name`, calling through `granted`, showing `tools`.
+    /// The handle of agent `name`, calling through `granted`, showing `tools`; at most
+    /// `max_pending` of its writes wait for a human at once.
     pub(crate) fn new(
         name: &str,
         granted: GrantedClient,
         approval: ApprovalMode,
+        max_pending: u32,
         approvals: Approvals,
         tools: Vec<Tool>,
     ) -> AgentHandle {
@@ -45,6 +48,7 @@ impl AgentHandle {
             name: name.to_string(),
             granted,
             approval,
+            max_pending,
             approvals,
             tools,
         }
@@ -73,8 +77,52 @@ impl AgentHandle {
     /// Calls tool `name`: an endpoint through the grant and the audit (a write parked when
     /// the agent's writes wait for approval), or the approval tool.
     pub async fn call(&self, name: &str, arguments: Value) -> Result<Outcome, GatewayError> {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            // Redacted as the audit redacts (the same function): ids, numbers and enum
+            // values kept, other text replaced by its length. The answer is never logged.
+            let redacted = AuditRecord::event(
+                &self.name,
+                self.granted.open_id(),
+                name,
+                &arguments,
+                Decision::Allowed,
+                None,
+                None,
+            );
+            tracing::debug!(
+                agent = %self.name,
+                tool = %tiktok_agent::escape_controls(&redacted.endpoint),
+                arguments = %redacted.arguments,
+                "tool call"
+            );
+        }
+        let outcome = self.dispatch(name, arguments).await;
+        tracing::debug!(
+            agent = %self.name,
+            tool = %tiktok_agent::escape_controls(name),
+            outcome = match &outcome {
+                Ok(Outcome::Done(_)) => "done",
+                Ok(Outcome::Parked(_)) => "held",
+                Err(_) => "error",
+            },
+            "tool call answered"
+        );
+        outcome
+    }
+
+    async fn dispatch(&self, name: &str, arguments: Value) -> Result<Outcome, GatewayError> {
         if name == APPROVAL_TOOL && self.approval != ApprovalMode::None {
-            return self.approval_status(&arguments).map(Outcome::Done);
+            return self.approval_status(&arguments).await.map(Outcome::Done);
+        }
+        // Only for the agent's own tools: any other is unknown to it, whatever it asks.
+        if let Some(reason) = uploads::refusal(name, &arguments).filter(|_| self.has_tool(name)) {
+            self.granted
+                .note(name, &arguments, Decision::Denied, Some(reason.clone()))
+                .await?;
+            return Err(GatewayError::Refused {
+                tool: name.to_string(),
+                reason,
+            });
         }
         let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
         if write && self.approval == ApprovalMode::Writes {
@@ -85,15 +133,33 @@ impl AgentHandle {
         ))
     }
 
-    /// Holds write `name` for a human once its grant and arguments check out, and audits
-    /// that it waits; returns the approval id.
+    /// Holds write `name` for a human once its grant and arguments check out, its budgets
+    /// are taken (checked and counted: a held write counts as the call it will be; when it
+    /// runs after approval they are checked again and its take moves to that time, so it
+    /// counts once; a denied write keeps its take) and the agent is under its cap of
+    /// pending approvals; audits that it waits and returns the approval id.
     async fn park(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
-        self.granted.check_tool(name, arguments).await?;
-        let parked = self
-            .approvals
-            .park(&self.name, self.granted.open_id(), name, arguments);
-        let id = match parked {
-            Ok(id) => id,
+        // Checked before the budgets are taken, so a write refused for the cap takes
+        // none; checked again as it is stored, where sessions side by side cannot race.
+        if self.approvals.pending(&self.name)? >= self.max_pending {
+            self.granted.check_tool(name, arguments).await?;
+            return self.refuse_over_cap(name, arguments).await;
+        }
+        let id = Approvals::new_id();
+        self.granted.hold_tool(name, arguments, &id).await?;
+        let parked = self.approvals.park(
+            &id,
+            &self.name,
+            self.granted.open_id(),
+            name,
+            arguments,
+            self.max_pending,
+        );
+        match parked {
+            Ok(()) => {}
+            Err(ApprovalError::TooManyPending { .. }) => {
+                return self.refuse_over_cap(name, arguments).await;
+            }
             Err(error) => {
                 let reason = format!(
                     "not held: the approvals store failed: {}",
@@ -123,7 +189,20 @@ impl AgentHandle {
         Ok(id)
     }
 
-    /// Sends through `granted`, masking personal data in research results.
+    /// Refuses a write because the agent has as many waiting as it may, audited.
+    async fn refuse_over_cap(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
+        let error = ApprovalError::TooManyPending {
+            agent: self.name.clone(),
+            limit: self.max_pending,
+        };
+        self.granted
+            .note(name, arguments, Decision::Denied, Some(error.to_string()))
+            .await?;
+        Err(error.into())
+    }
+
+    /// Sends through `granted`: secret fields (an upload URL) stripped from every result,
+    /// personal data masked in research results.
     pub(crate) async fn send(
         &self,
         granted: &GrantedClient,
@@ -131,27 +210,49 @@ impl AgentHandle {
         arguments: Value,
     ) -> Result<Value, Error> {
         let mut value = granted.call_tool(name, arguments).await?;
-        if tiktok_api::endpoint(name).is_some_and(pii::masks) {
-            pii::mask(&mut value);
+        if let Some(meta) = tiktok_api::endpoint(name) {
+            uploads::strip_secrets(meta, &mut value);
+            if pii::masks(meta) {
+                pii::mask(&mut value);
+            }
         }
         Ok(value)
     }
 
-    /// The approval status tool: the state of one of this agent's held calls.
-    fn approval_status(&self, arguments: &Value) -> Result<Value, GatewayError> {
+    /// The approval status tool: the state of one of this agent's held calls. Every ask
+    /// is audited (`allowed` with the approval's id, `invalid` without an id, `denied` for an
+    /// id that is not this agent's); unaudited, it answers nothing.
+    async fn approval_status(&self, arguments: &Value) -> Result<Value, GatewayError> {
         let Some(id) = arguments.get("id").and_then(Value::as_str) else {
+            let reason = "expected the approval id, a string";
+            self.audit_status(arguments, Decision::Invalid, Some(reason.into()), None)
+                .await?;
             return Err(Error::InvalidArguments {
                 tool: APPROVAL_TOOL,
                 path: "/id".into(),
-                message: "expected the approval id, a string".into(),
+                message: reason.into(),
             }
             .into());
         };
-        let approval = self.approvals.get(id)?;
-        if approval.agent != self.name {
+        let approval = match self.approvals.get(id) {
             // Another agent's approvals do not exist for this one.
-            return Err(ApprovalError::Unknown(id.to_string()).into());
-        }
+            Ok(approval) if approval.agent == self.name => approval,
+            Ok(_) | Err(ApprovalError::Unknown(_)) => {
+                let unknown = ApprovalError::Unknown(id.to_string());
+                self.audit_status(arguments, Decision::Denied, Some(unknown.to_string()), None)
+                    .await?;
+                return Err(unknown.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let reason = format!("state {}", approval.state);
+        self.audit_status(
+            arguments,
+            Decision::Allowed,
+            Some(reason),
+            Some(&approval.id),
+        )
+        .await?;
         Ok(json!({
             "id": approval.id,
             "tool": approval.tool,
@@ -159,6 +260,36 @@ impl AgentHandle {
             "decided_by": approval.decided_by,
             "outcome": approval.outcome,
         }))
+    }
+
+    /// One record of an approval status ask: the id kept when it has an approval id's
+    /// shape, any other text replaced by its length (as every record's arguments are).
+    async fn audit_status(
+        &self,
+        arguments: &Value,
+        decision: Decision,
+        reason: Option<String>,
+        approval: Option<&str>,
+    ) -> Result<(), GatewayError> {
+        let mut record = AuditRecord::event(
+            &self.name,
+            self.granted.open_id(),
+            APPROVAL_TOOL,
+            &Value::Null,
+            decision,
+            reason,
+            approval,
+        );
+        let id = match arguments.get("id") {
+            Some(Value::String(id)) if Approvals::is_id(id) => Value::String(id.clone()),
+            Some(Value::String(text)) => {
+                Value::String(format!("[redacted: {} chars]", text.chars().count()))
+            }
+            Some(Value::Null) | None => Value::Null,
+            Some(_) => Value::String("[redacted: not a string]".into()),
+        };
+        record.arguments = json!({ "id": id });
+        Ok(self.granted.audit(record).await?)
     }
 }
 

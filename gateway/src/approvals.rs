@@ -108,6 +108,16 @@ pub enum ApprovalError {
     /// No approval has this id.
     #[error("no approval {0:?}")]
     Unknown(String),
+    /// The agent has as many calls waiting as it may; one must be decided first.
+    #[error(
+        "agent {agent} already has {limit} writes waiting for a human (its max_pending_approvals); one must be approved or denied first"
+    )]
+    TooManyPending {
+        /// The agent.
+        agent: String,
+        /// Its cap.
+        limit: u32,
+    },
     /// The approval was already decided.
     #[error("approval {id} is {state}, not pending")]
     NotPending {
@@ -132,7 +142,7 @@ pub enum Ending {
 /// One held call and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Approval {
-    /// Its id (`apv_` and 32 hex digits: 128 random bits).
+    /// Its id ([`Approvals::new_id`]).
     pub id: String,
     /// When it was parked, Unix milliseconds.
     pub created_ms: i64,
@@ -167,23 +177,56 @@ impl Approvals {
         Ok(Approvals { state })
     }
 
-    /// Holds a call; returns its id.
+    /// A new approval id (`apv_` and 32 hex digits: 128 random bits).
+    pub fn new_id() -> String {
+        format!("apv_{}", hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// Whether `text` has the shape of an approval id.
+    pub fn is_id(text: &str) -> bool {
+        text.strip_prefix("apv_").is_some_and(|hex| {
+            hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    }
+
+    /// How many of `agent`'s calls wait for a human.
+    pub fn pending(&self, agent: &str) -> Result<u32, ApprovalError> {
+        Ok(self.state.with(|connection| {
+            connection.query_row(
+                "SELECT count(*) FROM approvals WHERE agent = ?1 AND state = 'pending'",
+                params![agent],
+                |row| row.get(0),
+            )
+        })?)
+    }
+
+    /// Holds a call under `id` (from [`Approvals::new_id`]) unless `agent` already has
+    /// `max_pending` calls waiting: the count and the insert are one statement, so agents'
+    /// sessions side by side cannot go past the cap together.
     pub fn park(
         &self,
+        id: &str,
         agent: &str,
         open_id: &str,
         tool: &str,
         arguments: &Value,
-    ) -> Result<String, ApprovalError> {
-        let id = format!("apv_{}", hex::encode(rand::random::<[u8; 16]>()));
-        self.state.with(|connection| {
+        max_pending: u32,
+    ) -> Result<(), ApprovalError> {
+        let inserted = self.state.with(|connection| {
             connection.execute(
                 "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-                params![id, now_ms(), agent, open_id, tool, arguments.to_string()],
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending'
+                 WHERE (SELECT count(*) FROM approvals WHERE agent = ?3 AND state = 'pending') < ?7",
+                params![id, now_ms(), agent, open_id, tool, arguments.to_string(), max_pending],
             )
         })?;
-        Ok(id)
+        if inserted == 0 {
+            return Err(ApprovalError::TooManyPending {
+                agent: agent.to_string(),
+                limit: max_pending,
+            });
+        }
+        Ok(())
     }
 
     /// The approval `id`.
@@ -289,12 +332,15 @@ mod tests {
         let path = dir.path().join("approvals.sqlite");
         let open = |path: &std::path::Path| Approvals::new(StateFile::open(path).unwrap()).unwrap();
         let approvals = open(&path);
-        let id = approvals
+        let id = Approvals::new_id();
+        approvals
             .park(
+                &id,
                 "poster",
                 "-000a",
                 "video_init",
                 &json!({"post_info": {"title": "t"}}),
+                10,
             )
             .unwrap();
         assert_eq!(
@@ -352,5 +398,36 @@ mod tests {
                 assert_eq!(mode & 0o777, 0o600, "{name}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_agent_parks_no_more_than_its_cap_until_one_is_decided() {
+        let dir = tempfile::tempdir().unwrap();
+        let approvals =
+            Approvals::new(StateFile::open(&dir.path().join("state.sqlite")).unwrap()).unwrap();
+        let park = |agent: &str| {
+            let id = Approvals::new_id();
+            approvals
+                .park(&id, agent, "-000a", "video_init", &json!({}), 2)
+                .map(|()| id)
+        };
+        let first = park("poster").unwrap();
+        park("poster").unwrap();
+        assert!(matches!(
+            park("poster"),
+            Err(ApprovalError::TooManyPending { limit: 2, .. })
+        ));
+        // Another agent's cap is its own.
+        park("other").unwrap();
+        assert_eq!(approvals.pending("poster").unwrap(), 2);
+        approvals.deny(&first, "alice").unwrap();
+        park("poster").unwrap();
+        assert!(park("poster").is_err());
     }
 }

@@ -42,6 +42,16 @@ impl Gateway {
                 return Err(error);
             }
         };
+        // Held before the gateway refused file uploads: refused now, never sent.
+        if let Some(reason) = crate::uploads::refusal(&approval.tool, &approval.arguments) {
+            fail(format!("not sent: {reason}"))?;
+            self.audit_event(&approval, Decision::Denied, reason.clone())
+                .await?;
+            return Err(GatewayError::Refused {
+                tool: approval.tool.clone(),
+                reason,
+            });
+        }
         let granted = agent.granted().with_approval(id);
         let result = agent
             .send(&granted, &approval.tool, approval.arguments.clone())

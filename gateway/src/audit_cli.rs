@@ -26,7 +26,7 @@ fn millis(time: SystemTime) -> i64 {
 }
 
 /// One record as one line: sequence, time, agent, decision, endpoint, then what is known
-/// of the outcome.
+/// of the outcome (printed through [`crate::terminal::print`], which escapes it).
 pub fn line(stored: &StoredRecord) -> String {
     let record = &stored.record;
     let time = UNIX_EPOCH + Duration::from_millis(record.time_ms.max(0) as u64);
@@ -57,12 +57,12 @@ pub fn line(stored: &StoredRecord) -> String {
     line
 }
 
-/// One record as one JSON line (the record with `seq` and `hash`).
-pub fn json_line(stored: &StoredRecord) -> String {
+/// One record as one JSON value (the record with `seq` and `hash`), for a JSON line.
+pub fn json_value(stored: &StoredRecord) -> serde_json::Value {
     let mut value = serde_json::to_value(&stored.record).unwrap_or_default();
     value["seq"] = stored.seq.into();
     value["hash"] = stored.hash.clone().into();
-    value.to_string()
+    value
 }
 
 #[cfg(test)]

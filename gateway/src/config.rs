@@ -4,12 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use marked_yaml::Spanned;
 use serde::Deserialize;
 use tiktok_agent::{Budget, Grant, GrantError};
 use tiktok_api::Scope;
 use tiktok_api::meta::Access;
+
+/// How many of an agent's writes may wait for a human at once, unless its
+/// `max_pending_approvals` says otherwise.
+pub const DEFAULT_MAX_PENDING_APPROVALS: u32 = 10;
 
 /// The environment variable the app secret is read from unless the file names another.
 pub const DEFAULT_SECRET_ENV: &str = "TIKTOK_CLIENT_SECRET";
@@ -118,6 +123,9 @@ pub struct AgentConfig {
     pub approval: ApprovalMode,
     /// The SHA-256 (hex) of the agent's HTTP key, if it may connect over HTTP.
     pub key_sha256: Option<String>,
+    /// How many of its writes may wait for a human at once (`max_pending_approvals`,
+    /// default [`DEFAULT_MAX_PENDING_APPROVALS`]); one more is refused until one is decided.
+    pub max_pending_approvals: u32,
 }
 
 /// The streamable HTTP transport.
@@ -127,6 +135,38 @@ pub struct HttpConfig {
     pub allowed_origins: Vec<String>,
     /// Host names accepted in the `Host` header besides loopback.
     pub allowed_hosts: Vec<String>,
+    /// Connections and their timeouts.
+    pub limits: HttpLimits,
+}
+
+/// What one connection may hold of the HTTP server, so that connections left half-open
+/// (no key needed to open one) cannot starve the agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The longest a connection may take to send a request's headers, counted from when it
+    /// connects or from the end of its last answer (so also how long a kept-alive
+    /// connection may sit idle); then it is closed (`header_read_timeout`, default 10 s).
+    pub header_read_timeout: Duration,
+    /// The longest wait for the next piece of a request's body; then the request fails
+    /// (`body_timeout`, default 30 s).
+    pub body_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog (`max_connections`,
+    /// default 256, well under a common limit of 1,024 open files).
+    pub max_connections: usize,
+    /// How long open connections get to finish after a signal (`shutdown_timeout`,
+    /// default 10 s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -183,6 +223,8 @@ struct RawAgent {
     approval: ApprovalMode,
     #[serde(default)]
     key_sha256: Option<Spanned<String>>,
+    #[serde(default)]
+    max_pending_approvals: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -203,6 +245,14 @@ struct RawHttp {
     allowed_origins: Vec<String>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
+    #[serde(default)]
+    header_read_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    body_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    max_connections: Option<Spanned<u32>>,
+    #[serde(default)]
+    shutdown_timeout: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -364,6 +414,23 @@ impl Config {
                                 .into(),
                         ));
                     }
+                    // One key, one agent: otherwise the key would act as whichever agent
+                    // the server happened to match last.
+                    if let Some(other) = agents
+                        .iter()
+                        .find(|(_, other): &(&String, &AgentConfig)| {
+                            other.key_sha256.as_deref() == Some(text.as_str())
+                        })
+                        .map(|(other, _)| other)
+                    {
+                        return Err(error(
+                            line(hash.span()),
+                            &key("key_sha256"),
+                            format!(
+                                "agents {other} and {name} have the same key_sha256; each agent needs a key of its own (`tiktok-gateway keys new`)"
+                            ),
+                        ));
+                    }
                     Some(text)
                 }
                 None => None,
@@ -376,6 +443,9 @@ impl Config {
                     scopes: agent.scopes,
                     approval: agent.approval,
                     key_sha256,
+                    max_pending_approvals: agent
+                        .max_pending_approvals
+                        .unwrap_or(DEFAULT_MAX_PENDING_APPROVALS),
                 },
             );
         }
@@ -400,6 +470,52 @@ impl Config {
             // The name the file had when it held only approvals, so existing ones are kept.
             (None, None) => audit.with_extension("approvals.sqlite"),
         };
+        let defaults = HttpLimits::default();
+        let duration = |value: &Option<Spanned<String>>, name: &str, default: Duration| {
+            let Some(value) = value else {
+                return Ok(default);
+            };
+            match humantime::parse_duration(value.as_str()) {
+                Ok(duration) if !duration.is_zero() => Ok(duration),
+                _ => Err(error(
+                    line(value.span()),
+                    &format!("http.{name}"),
+                    format!(
+                        "expected a duration above zero (10s, 1m, 500ms), found {:?}",
+                        value.as_str()
+                    ),
+                )),
+            }
+        };
+        let max_connections = match &raw.http.max_connections {
+            None => defaults.max_connections,
+            Some(count) if **count == 0 => {
+                return Err(error(
+                    line(count.span()),
+                    "http.max_connections",
+                    "expected at least 1".into(),
+                ));
+            }
+            Some(count) => **count as usize,
+        };
+        let limits = HttpLimits {
+            header_read_timeout: duration(
+                &raw.http.header_read_timeout,
+                "header_read_timeout",
+                defaults.header_read_timeout,
+            )?,
+            body_timeout: duration(
+                &raw.http.body_timeout,
+                "body_timeout",
+                defaults.body_timeout,
+            )?,
+            max_connections,
+            shutdown_timeout: duration(
+                &raw.http.shutdown_timeout,
+                "shutdown_timeout",
+                defaults.shutdown_timeout,
+            )?,
+        };
         Ok(Config {
             file: file.to_owned(),
             tiktok,
@@ -411,6 +527,7 @@ impl Config {
             http: HttpConfig {
                 allowed_origins: raw.http.allowed_origins,
                 allowed_hosts: raw.http.allowed_hosts,
+                limits,
             },
         })
     }
@@ -476,135 +593,4 @@ fn check_url(text: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = "\
-tiktok: {base_url: http://127.0.0.1:8080, client_key: awdemo7c1f2e9b4d3a, client_secret_env: TIKTOK_CLIENT_SECRET}
-accounts: {demo: {token_store: tokens.json}}
-agents:
-  reader: {account: demo, scopes: [user.info.basic, video.list], access: [read]}
-  poster: {account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes}
-audit: audit.sqlite
-";
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("conf/gateway.yaml"), text)
-    }
-
-    #[test]
-    fn the_issue_s_example_loads_with_paths_beside_the_file() {
-        let config = parse(GOOD).unwrap();
-        assert_eq!(config.audit, Path::new("conf/audit.sqlite"));
-        assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
-        assert_eq!(
-            config.accounts["demo"].token_store,
-            Path::new("conf/tokens.json")
-        );
-        let reader = &config.agents["reader"].grant;
-        let reader: Vec<&str> = reader.endpoints().map(|meta| meta.id).collect();
-        assert_eq!(reader, ["user_info", "video_list", "video_query"]);
-        assert_eq!(config.agents["poster"].approval, ApprovalMode::Writes);
-    }
-
-    #[test]
-    fn the_state_file_is_state_and_its_old_name_approvals_still_works_with_a_warning() {
-        let config = parse(&format!("{GOOD}state: shared.sqlite\n")).unwrap();
-        assert_eq!(config.state, Path::new("conf/shared.sqlite"));
-        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
-        let config = parse(&format!("{GOOD}approvals: old.sqlite\n")).unwrap();
-        assert_eq!(config.state, Path::new("conf/old.sqlite"));
-        assert_eq!(config.warnings.len(), 1);
-        assert!(
-            config.warnings[0].contains("now called state"),
-            "{:?}",
-            config.warnings
-        );
-        let error = parse(&format!("{GOOD}state: a.sqlite\napprovals: b.sqlite\n")).unwrap_err();
-        assert!(error.message.contains("keep only state"), "{error}");
-        // A budget above TikTok's limit is reported at the key of the budget, from its enum.
-        let error = parse(&GOOD.replace(
-            "access: [read]}",
-            "access: [read], budgets: {endpoint_calls_per_minute: {video_list: 100000}}}",
-        ))
-        .unwrap_err();
-        assert_eq!(
-            error.key,
-            "agents.reader.budgets.endpoint_calls_per_minute.video_list"
-        );
-    }
-
-    #[track_caller]
-    fn fails(text: &str, line: Option<usize>, key: &str, message: &str) {
-        let error = parse(text).unwrap_err();
-        assert_eq!((error.line, error.key.as_str()), (line, key), "{error}");
-        assert!(error.message.contains(message), "{error}");
-        assert!(
-            error.to_string().starts_with("conf/gateway.yaml"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_file_the_line_and_the_key() {
-        fails(
-            &GOOD.replace("access: [read]}", "access: [read], acess: [write]}"),
-            Some(4),
-            "agents.reader.acess",
-            "Unknown field `acess`",
-        );
-        fails(
-            &GOOD.replace("video.list]", "video.lists]"),
-            Some(4),
-            "agents.reader.scopes[1]",
-            "unknown scope \"video.lists\"",
-        );
-        fails(
-            &GOOD.replace("reader: {account: demo", "reader: {account: dmeo"),
-            Some(4),
-            "agents.reader.account",
-            "no account \"dmeo\"",
-        );
-        fails(
-            &GOOD.replace("access: [read]}", "access: [reed]}"),
-            Some(4),
-            "agents.reader.access[0]",
-            "reed",
-        );
-        fails(
-            &GOOD.replace("approval: writes", "approval: always"),
-            Some(5),
-            "agents.poster.approval",
-            "always",
-        );
-        fails(
-            &GOOD.replace("audit: audit.sqlite\n", ""),
-            Some(1),
-            "",
-            "audit",
-        );
-        fails(
-            &GOOD.replace(
-                "access: [read]}",
-                "access: [read], endpoints: [user_info, video_lst]}",
-            ),
-            Some(4),
-            "agents.reader.endpoints",
-            "unknown endpoint \"video_lst\"",
-        );
-        let lister = "  lister:\n    account: demo\n    scopes: [video.list]\n    access: [read]\n    budgets:\n      endpoint_calls_per_minute: {video_list: 100000}\naudit:";
-        fails(
-            &GOOD.replace("audit:", lister),
-            Some(11),
-            "agents.lister.budgets.endpoint_calls_per_minute.video_list",
-            "above TikTok's limit",
-        );
-        fails("tiktok: [\n", Some(2), "", "not valid YAML");
-        fails(
-            &GOOD.replace("http://127.0.0.1:8080", "ftp://x"),
-            Some(1),
-            "tiktok.base_url",
-            "http or https",
-        );
-    }
-}
+mod tests;

@@ -56,6 +56,15 @@ pub enum GatewayError {
     /// A call failed.
     #[error(transparent)]
     Agent(#[from] Error),
+    /// The gateway itself refused a call its grant allows (an init asking for TikTok's
+    /// upload URL); audited, nothing sent.
+    #[error("{reason}")]
+    Refused {
+        /// The tool.
+        tool: String,
+        /// Why, for the agent.
+        reason: String,
+    },
     /// The client holds no app credentials (a gateway always gives it some).
     #[error("the app's credentials are missing")]
     NoCredentials,

@@ -124,9 +124,43 @@ impl Gateway {
             name,
             granted,
             config.approval,
+            config.max_pending_approvals,
             self.approvals.clone(),
             tools,
         ))
+    }
+
+    /// Logins that no longer work: an account whose tokens have expired, or whose refresh
+    /// TikTok refuses (every call would fail "re-authorization required"), with the
+    /// command that fixes it. A token due for refresh is refreshed, as a call would. One
+    /// line per problem; accounts without tokens are the agents' problem (see
+    /// [`Gateway::check_tokens`]).
+    pub async fn check_logins(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for name in self.config.accounts.keys() {
+            let Ok(open_id) = self.open_id(name).await else {
+                continue;
+            };
+            let Ok(store) = self.token_store(name) else {
+                continue;
+            };
+            let user = self.client.user(Arc::new(store), open_id);
+            match user.token().await {
+                Ok(_) => {}
+                Err(error @ tiktok_api::Error::ReauthorizationRequired { .. }) => {
+                    problems.push(format!(
+                        "account {name}: the login has expired or was refused ({}); every call would fail: run `tiktok-gateway login --config {} --account {name}`",
+                        tiktok_agent::error_chain(&error),
+                        self.config.file.display()
+                    ));
+                }
+                Err(error) => problems.push(format!(
+                    "account {name}: its token could not be checked: {}",
+                    tiktok_agent::error_chain(&error)
+                )),
+            }
+        }
+        problems
     }
 
     /// Scopes of each agent's grant that its account's token does not have (the user did

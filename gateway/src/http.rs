@@ -1,7 +1,8 @@
 //! The streamable HTTP transport: `POST /mcp` (rmcp's service), each request authenticated
 //! by its agent's own key (`Authorization: Bearer …`, compared by SHA-256 in constant
 //! time; the config holds only the hash), loopback hosts only unless the config adds others,
-//! browser origins refused unless listed.
+//! browser origins refused unless listed; connections capped and timed out ([`serve`],
+//! `http:` in the config) so half-open ones cannot starve an agent.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,12 +12,18 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::config::HttpLimits;
 use crate::error::{GatewayError, KeyError};
 use crate::gateway::Gateway;
 use crate::mcp::{AuthenticatedAgent, GatewayServer};
@@ -85,10 +92,17 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
         )))
 }
 
-/// Serves `router` on `addr` until `shutdown` (Ctrl-C or SIGTERM).
+/// Serves `router` on `addr` until `shutdown` (Ctrl-C or SIGTERM), within the limits of
+/// `limits`: at most `max_connections` connections at once (one more waits in the
+/// listen backlog, never holding a descriptor of the gateway's), each closed when it takes
+/// longer than `header_read_timeout` to send a request's headers (counted from when it
+/// connects or from the end of its last answer: the idle keep-alive timeout too), a request
+/// body refused when a frame of it takes longer than `body_timeout`; on a signal, no new
+/// connection is taken and those open get `shutdown_timeout` to finish.
 pub async fn serve(
     router: Router,
     addr: SocketAddr,
+    limits: HttpLimits,
     mut shutdown: crate::Shutdown,
 ) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
@@ -98,10 +112,57 @@ pub async fn serve(
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
     let bound = listener.local_addr()?;
-    eprintln!("tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await?;
+    crate::terminal::eprint(&format!(
+        "tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp"
+    ));
+    let service = tower::ServiceBuilder::new()
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+        .service(router);
+    let service = TowerToHyperService::new(service);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        // A free slot first, then a connection: past the cap, connections wait in the
+        // kernel's backlog rather than as open descriptors here.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit?,
+            () = shutdown.wait() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of descriptors, or a connection reset before it was taken: not
+                    // the server's end.
+                    tracing::warn!(%error, "a connection could not be accepted");
+                    continue;
+                }
+            },
+            () = shutdown.wait() => break,
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "an HTTP connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?limits.shutdown_timeout,
+            "connections still open at shutdown were closed"
+        );
+    }
     Ok(())
 }
 

@@ -9,10 +9,12 @@
 //!   [`tools`]: the tools an agent sees (the manifest filtered by its grant, the approval
 //!   tool).
 //! - [`agent`]: a tool call through the grant, a write parked for a human, the approval
-//!   status tool; [`pii`]: personal data masked in research results.
+//!   status tool; [`pii`]: personal data masked in research results; [`uploads`]: no
+//!   TikTok upload URL reaches an agent.
 //! - [`approvals`]: held writes in the state file; [`approve`]: a human's approve or deny,
 //!   each step audited.
-//! - [`audit_cli`]: reading the audit log.
+//! - [`audit_cli`]: reading the audit log; [`terminal`]: every line an operator reads,
+//!   escaped, and a closed pipe that ends output quietly.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
 //!   per-agent keys (stdio needs no module of its own); [`accounts`]: login and token
 //!   import.
@@ -32,7 +34,9 @@ pub mod http;
 pub mod mcp;
 pub mod pii;
 pub mod secret;
+pub mod terminal;
 pub mod tools;
+pub mod uploads;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

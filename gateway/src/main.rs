@@ -14,7 +14,18 @@ use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::config::Config;
 use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
+use tiktok_gateway::terminal::{self, ClosedPipe, PrintError};
 use tiktok_gateway::{accounts, audit_cli, http};
+
+/// Prints one line on stdout, escaped; a closed stdout ends the command quietly.
+macro_rules! say {
+    ($($arg:tt)*) => { terminal::print(&format!($($arg)*))? };
+}
+
+/// Prints one line on stderr, escaped.
+macro_rules! note {
+    ($($arg:tt)*) => { terminal::eprint(&format!($($arg)*)) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -186,24 +197,41 @@ enum KeysCommand {
     New,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long, once a command is done, blocking work still running may take to finish (an
+/// audit record being written) before the process leaves it. A read of stdin (`serve` over
+/// stdio) is such work and never finishes by itself: without this bound a signal would
+/// leave the process waiting for its MCP client to close stdin.
+const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            terminal::eprint(&format!("tiktok-gateway: cannot start: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(start());
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    code
+}
+
+async fn start() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // An MCP client may close the gateway's stderr: logging must not fail a call then
         // (the subscriber's default reports a failed write with eprintln!, which panics).
         .log_internal_errors(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG").unwrap_or_else(
-                |_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"),
-            ),
-        )
+        .with_env_filter(log_filter())
         .init();
     // Signals are caught from here on, whatever the command does first.
     let shutdown = match tiktok_gateway::Shutdown::install() {
         Ok(shutdown) => shutdown,
         Err(error) => {
-            eprintln!("tiktok-gateway: cannot catch signals: {error}");
+            note!("tiktok-gateway: cannot catch signals: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -228,18 +256,42 @@ async fn main() -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        // Whoever read the output has all they wanted (`| head -1`).
+        Err(error) if matches!(error.downcast_ref(), Some(PrintError::Closed(ClosedPipe))) => {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             // The error and each of its causes, joined by ": ".
-            eprintln!("tiktok-gateway: {error:#}");
+            note!("tiktok-gateway: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
+/// messages or HTTP traffic (arguments and answers, personal data included) held at
+/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
+    for quiet in [
+        "rmcp=info",
+        "hyper=info",
+        "hyper_util=info",
+        "reqwest=info",
+        "h2=info",
+    ] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 fn load(config: &ConfigArg) -> anyhow::Result<Config> {
     let config = Config::load(&config.config)?;
     for warning in &config.warnings {
-        eprintln!("tiktok-gateway: warning: {warning}");
+        note!("tiktok-gateway: warning: {warning}");
     }
     Ok(config)
 }
@@ -266,6 +318,29 @@ fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
         .with_context(|| format!("cannot open the audit log {}", path.display()))
 }
 
+/// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.
+fn expiry(at: Option<i64>) -> String {
+    let Some(at) = at else {
+        return "none".into();
+    };
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
+    let date = humantime::format_rfc3339_seconds(time).to_string();
+    if time < std::time::SystemTime::now() {
+        format!("{date}(expired)")
+    } else {
+        date
+    }
+}
+
+/// One audit record, as a line or a JSON line.
+fn print_record(record: &tiktok_agent::StoredRecord, json: bool) -> Result<(), PrintError> {
+    if json {
+        terminal::print_json(&audit_cli::json_value(record))
+    } else {
+        terminal::print(&audit_cli::line(record))
+    }
+}
+
 fn who(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".into())
@@ -279,13 +354,16 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             http: address,
         } => {
             let gateway = open(&config)?;
-            for problem in gateway.check_tokens().await {
-                eprintln!("tiktok-gateway: warning: {problem}");
+            let mut problems = gateway.check_logins().await;
+            problems.extend(gateway.check_tokens().await);
+            for problem in problems {
+                note!("tiktok-gateway: warning: {problem}");
             }
             match address {
                 Some(address) => {
                     let router = http::router(&gateway, agent.as_deref()).await?;
-                    http::serve(router, address, shutdown).await?;
+                    let limits = gateway.config().http.limits;
+                    http::serve(router, address, limits, shutdown).await?;
                 }
                 None => {
                     let Some(agent) = agent else {
@@ -312,12 +390,12 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     Some(ApprovalState::Pending)
                 })?;
                 if list.is_empty() {
-                    eprintln!("no {}approvals", if all { "" } else { "pending " });
+                    note!("no {}approvals", if all { "" } else { "pending " });
                 }
                 for approval in list {
                     let time = std::time::UNIX_EPOCH
                         + std::time::Duration::from_millis(approval.created_ms.max(0) as u64);
-                    println!(
+                    say!(
                         "{} {} {} {} {} {}",
                         approval.id,
                         approval.state,
@@ -331,10 +409,10 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             ApprovalsCommand::Approve { config, id, by } => {
                 let gateway = open(&config)?;
                 match gateway.approve(&id, &who(by)).await? {
-                    Ok(value) => println!("{value}"),
+                    Ok(value) => terminal::print_json(&value)?,
                     Err(error) => {
-                        println!("{}", error_json(&error));
-                        eprintln!(
+                        terminal::print_json(&error_json(&error))?;
+                        note!(
                             "tiktok-gateway: approved; the call failed: {}",
                             error_chain(&error)
                         );
@@ -345,7 +423,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             ApprovalsCommand::Deny { config, id, by } => {
                 let gateway = open(&config)?;
                 let approval = gateway.deny(&id, &who(by)).await?;
-                println!("{} denied", approval.id);
+                say!("{} denied", approval.id);
             }
         },
         Command::Login {
@@ -359,14 +437,14 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 Some(code) => accounts::finish_login(&gateway, &account, &code).await?,
                 None => {
                     let url = accounts::start_login(&gateway, &account)?;
-                    println!("{url}");
+                    say!("{url}");
                     if no_wait {
-                        eprintln!(
+                        note!(
                             "open the URL, then run login again with --code CODE (or the redirect URL)"
                         );
                         return Ok(ExitCode::SUCCESS);
                     }
-                    eprintln!(
+                    note!(
                         "open the URL above; waiting for the redirect to {}",
                         gateway.config().tiktok.redirect_uri
                     );
@@ -374,18 +452,20 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     accounts::finish_login(&gateway, &account, &redirect).await?
                 }
             };
-            println!(
+            say!(
                 "account {account}: logged in as {} with scopes {}",
-                token.open_id, token.scope
+                token.open_id,
+                token.scope
             );
         }
         Command::Accounts { command } => match command {
             AccountsCommand::Import { config, account } => {
                 let gateway = open(&config)?;
                 let token = accounts::import(&gateway, &account).await?;
-                println!(
+                say!(
                     "account {account}: imported {} with scopes {}",
-                    token.open_id, token.scope
+                    token.open_id,
+                    token.scope
                 );
             }
             AccountsCommand::List { config } => {
@@ -399,15 +479,17 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                                 .load(&open_id)
                                 .await
                                 .map_err(tiktok_api::Error::from)?;
-                            let (scope, expires) = token
-                                .map(|token| (token.scope, token.refresh_expires_at))
-                                .unwrap_or_default();
-                            println!(
-                                "{name} {open_id} scopes={scope} refresh_expires_at={}",
-                                expires.map_or("unknown".into(), |at| at.to_string())
-                            );
+                            match token {
+                                Some(token) => say!(
+                                    "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
+                                    token.scope,
+                                    expiry(Some(token.access_expires_at)),
+                                    expiry(token.refresh_expires_at)
+                                ),
+                                None => say!("{name} {open_id} no tokens"),
+                            }
                         }
-                        Err(error) => println!("{name} not logged in: {}", error_chain(&error)),
+                        Err(error) => say!("{name} not logged in: {}", error_chain(&error)),
                     }
                 }
             }
@@ -428,14 +510,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 loop {
                     let records = log.query(&query)?;
                     for record in &records {
-                        println!(
-                            "{}",
-                            if json {
-                                audit_cli::json_line(record)
-                            } else {
-                                audit_cli::line(record)
-                            }
-                        );
+                        print_record(record, json)?;
                         query.after_seq = record.seq;
                     }
                     if !follow {
@@ -470,23 +545,16 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     ..AuditQuery::default()
                 };
                 for record in log.query(&query)? {
-                    println!(
-                        "{}",
-                        if json {
-                            audit_cli::json_line(&record)
-                        } else {
-                            audit_cli::line(&record)
-                        }
-                    );
+                    print_record(&record, json)?;
                 }
             }
             AuditCommand::Verify { config } => {
                 let config = load(&config)?;
                 let log = audit_log(&config.audit)?;
                 match log.verify() {
-                    Ok(count) => println!("audit log intact: {count} records"),
+                    Ok(count) => say!("audit log intact: {count} records"),
                     Err(error) => {
-                        println!("audit log broken: {error}");
+                        say!("audit log broken: {error}");
                         return Ok(ExitCode::FAILURE);
                     }
                 }
@@ -496,15 +564,16 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             command: KeysCommand::New,
         } => {
             let (key, hash) = http::new_key();
-            println!("key: {key}");
-            println!("key_sha256: {hash}");
-            eprintln!("give the key to the agent; put key_sha256 under its entry in the config");
+            say!("key: {key}");
+            say!("key_sha256: {hash}");
+            note!("give the key to the agent; put key_sha256 under its entry in the config");
         }
         Command::Check { config } => {
             let gateway = open(&config)?;
-            let problems = gateway.check_tokens().await;
+            let mut problems = gateway.check_logins().await;
+            problems.extend(gateway.check_tokens().await);
             for problem in &problems {
-                println!("{problem}");
+                say!("{problem}");
             }
             for name in gateway.config().agents.keys() {
                 match gateway.agent(name).await {
@@ -514,9 +583,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                             .iter()
                             .map(|tool| tool.name.as_ref())
                             .collect();
-                        println!("agent {name}: {}", tools.join(", "));
+                        say!("agent {name}: {}", tools.join(", "));
                     }
-                    Err(error) => println!("agent {name}: {}", error_chain(&error)),
+                    Err(error) => say!("agent {name}: {}", error_chain(&error)),
                 }
             }
             if !problems.is_empty() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -17,6 +17,7 @@ use tiktok_agent::{DenyReason, Error};
 use crate::agent::{AgentHandle, Outcome, error_json};
 use crate::approvals::ApprovalError;
 use crate::error::GatewayError;
+use crate::tools;
 
 /// The agent an HTTP request authenticated as (set by the key check, read here).
 #[derive(Debug, Clone)]
@@ -115,15 +116,36 @@ impl ServerHandler for GatewayServer {
 /// agent does not have as the JSON-RPC error an unknown tool gets.
 fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallToolResult, McpError> {
     match outcome {
-        Ok(Outcome::Done(value)) => Ok(CallToolResult::structured(match value {
-            object @ Value::Object(_) => object,
-            other => json!({"data": other}),
-        })),
+        Ok(Outcome::Done(value)) => {
+            let result = CallToolResult::structured(match value {
+                object @ Value::Object(_) => object,
+                other => json!({"data": other}),
+            });
+            // Text written by TikTok users: marked, so a client can keep it apart from
+            // instructions.
+            if tiktok_api::endpoint(name).is_some_and(tools::third_party) {
+                let mut meta = serde_json::Map::new();
+                meta.insert(tools::THIRD_PARTY_META.into(), Value::Bool(true));
+                Ok(result.with_meta(Some(MetaObject(meta))))
+            } else {
+                Ok(result)
+            }
+        }
         Ok(Outcome::Parked(id)) => Ok(CallToolResult::structured_error(json!({
             "pending_approval": id,
             "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
         }))),
         Err(GatewayError::Agent(error)) => api_error(name, &error),
+        Err(GatewayError::Refused { reason, .. }) => Ok(CallToolResult::structured_error(json!({
+            "refused": reason,
+            "message": format!("{name} refused by the gateway: {reason}; nothing was sent"),
+        }))),
+        Err(GatewayError::Approval(error @ ApprovalError::TooManyPending { .. })) => {
+            Ok(CallToolResult::structured_error(json!({
+                "refused": "too many pending approvals",
+                "message": format!("{name} refused: {error}; nothing was held or sent"),
+            })))
+        }
         Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {
             Ok(CallToolResult::structured_error(json!({
                 "message": format!("no approval {id:?} for this agent"),
@@ -132,7 +154,11 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
         Err(other) => {
             // The details (paths, stores) are the operator's, not the agent's.
             let detail = tiktok_agent::error_chain(&other);
-            tracing::error!(tool = name, error = %detail, "a tool call failed in the gateway");
+            tracing::error!(
+                tool = %tiktok_agent::escape_controls(name),
+                error = %tiktok_agent::escape_controls(&detail),
+                "a tool call failed in the gateway"
+            );
             Err(McpError::internal_error(
                 "the gateway failed; its operator has the details in its log",
                 None,
@@ -157,7 +183,11 @@ fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {
         }
         Error::Audit(problem) => {
             let detail = tiktok_agent::error_chain(problem);
-            tracing::error!(tool = name, error = %detail, "the audit log failed");
+            tracing::error!(
+                tool = %tiktok_agent::escape_controls(name),
+                error = %tiktok_agent::escape_controls(&detail),
+                "the audit log failed"
+            );
             Err(McpError::internal_error(
                 "the audit log failed; the answer is withheld (its operator has the details in its log)",
                 None,

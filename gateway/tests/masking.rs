@@ -103,8 +103,9 @@ audit: audit.sqlite
     assert_eq!(*seen.lock().unwrap(), ["Bearer clt.stand-in"]);
     // The audit log holds the call, and nothing of the comment's text.
     let records = gateway.audit().records().unwrap();
-    assert_eq!(records.len(), 1);
-    let stored: Value = serde_json::to_value(&records[0].record).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].record.decision, tiktok_agent::Decision::Intent);
+    let stored: Value = serde_json::to_value(&records[1].record).unwrap();
     assert_eq!(stored["decision"], "allowed");
     assert!(!stored.to_string().contains("jane"), "{stored}");
 }

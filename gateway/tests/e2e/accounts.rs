@@ -228,3 +228,82 @@ audit: interrupted-audit.sqlite
         .unwrap();
     assert_eq!(status.code(), Some(130), "{status:?}");
 }
+
+#[tokio::test]
+async fn two_agents_with_one_key_are_refused_by_check_and_serve() {
+    let setup = Setup::new().await;
+    let config = std::fs::read_to_string(setup.config()).unwrap();
+    let poster_hash = config
+        .split("approval: writes, key_sha256: ")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap()
+        .to_string();
+    // The reader's entry given the poster's key.
+    setup.edit_config(|text| {
+        let reader_hash = text
+            .split("access: [read], key_sha256: ")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .unwrap();
+        text.replace(reader_hash, &poster_hash)
+    });
+    for args in [
+        &["check"][..],
+        &["serve", "--http", "127.0.0.1:0"][..],
+        &["serve", "--agent", "reader"][..],
+    ] {
+        let output = setup.run(args).await;
+        assert!(!output.status.success(), "{args:?}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            error.contains(
+                "agents.reader.key_sha256: agents poster and reader have the same key_sha256"
+            ),
+            "{args:?}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn check_fails_on_an_expired_or_refused_login_and_names_the_command_that_fixes_it() {
+    use tiktok_api::{FileTokenStore, TokenStore};
+    let setup = Setup::new().await;
+    assert_success(&setup.run(&["check"]).await);
+    // Dates, not Unix seconds.
+    let listed = setup.run(&["accounts", "list"]).await;
+    assert_success(&listed);
+    let line = stdout(&listed);
+    let date = regex::Regex::new(r"access_expires=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ refresh_expires=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
+    assert!(date.is_match(&line), "{line}");
+
+    let store = FileTokenStore::new(setup.dir.path().join("tokens.json"));
+    let mut token = store.load(DEMO_CREATOR).await.unwrap().unwrap();
+    // Refused: the access token has expired and TikTok does not know the refresh token.
+    token.access_expires_at = 0;
+    token.refresh_token = Some("rft.unknown-to-tiktok".to_string().into());
+    store.save(&token).await.unwrap();
+    let refused = setup.run(&["check"]).await;
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    let said = stdout(&refused);
+    assert!(
+        said.contains("account demo: the login has expired or was refused"),
+        "{said}"
+    );
+    assert!(
+        said.contains("run `tiktok-gateway login --config ") && said.contains(" --account demo`"),
+        "{said}"
+    );
+    // Expired: both tokens past their time.
+    token.refresh_expires_at = Some(1);
+    store.save(&token).await.unwrap();
+    let expired = setup.run(&["check"]).await;
+    assert!(!expired.status.success());
+    assert!(stdout(&expired).contains("account demo: the login has expired"));
+    let listed = stdout(&setup.run(&["accounts", "list"]).await);
+    assert!(
+        listed.contains("access_expires=1970-01-01T00:00:00Z(expired)")
+            && listed.contains("refresh_expires=1970-01-01T00:00:01Z(expired)"),
+        "{listed}"
+    );
+}

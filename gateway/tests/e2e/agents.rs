@@ -115,7 +115,8 @@ async fn a_reader_reads_and_pages_and_its_write_never_reaches_tiktok() {
     reader.cancel().await.unwrap();
 
     let audit = decisions(&setup.audit("reader").await);
-    assert_eq!(audit[0], ("allowed".into(), "user_info".into()));
+    assert_eq!(audit[0], ("intent".into(), "user_info".into()));
+    assert_eq!(audit[1], ("allowed".into(), "user_info".into()));
     let pages = audit
         .iter()
         .filter(|(decision, endpoint)| decision == "allowed" && endpoint == "video_list")
@@ -257,7 +258,7 @@ async fn over_http_each_agent_is_known_by_its_own_key() {
     );
     // The poster's held write is its own: the reader cannot even name the status tool,
     // and asking for it as the poster works.
-    let held = call(&poster, "inbox_video_init", json!({"source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1}}))
+    let held = call(&poster, "inbox_video_init", crate::setup::pull_upload())
         .await
         .unwrap();
     let id = held.structured_content.unwrap()["pending_approval"]
@@ -355,8 +356,183 @@ async fn an_answered_call_is_in_the_audit_log_even_if_the_gateway_is_killed() {
     let records = setup.audit("reader").await;
     assert_eq!(
         decisions(&records),
-        [("allowed".into(), "user_info".into())]
+        [
+            ("intent".into(), "user_info".into()),
+            ("allowed".into(), "user_info".into())
+        ]
     );
     let verified = setup.run(&["audit", "verify"]).await;
     assert!(verified.status.success());
+}
+
+#[tokio::test]
+async fn sigterm_mid_read_over_stdio_ends_the_gateway_and_the_read_is_on_record() {
+    use tokio::io::AsyncWriteExt;
+    // An upstream that receives the read and never answers: the read is at TikTok when the
+    // signal comes.
+    let (arrived, mut arrival) = tokio::sync::mpsc::channel::<()>(1);
+    let upstream = axum::Router::new().route(
+        "/v2/user/info/",
+        axum::routing::get(move || {
+            let arrived = arrived.clone();
+            async move {
+                let _ = arrived.send(()).await;
+                std::future::pending::<()>().await;
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "\
+tiktok: {{base_url: http://{address}, client_key: standin}}
+accounts: {{demo: {{token_store: tokens.json}}}}
+agents:
+  reader: {{account: demo, scopes: [user.info.basic], access: [read]}}
+audit: audit.sqlite
+"
+        ),
+    )
+    .unwrap();
+    use tiktok_api::TokenStore;
+    tiktok_api::FileTokenStore::new(dir.path().join("tokens.json"))
+        .save(&tiktok_api::StoredToken {
+            open_id: "-000standin".into(),
+            access_token: "act.standin".to_string().into(),
+            access_expires_at: i64::MAX / 2,
+            refresh_token: None,
+            refresh_expires_at: None,
+            scope: "user.info.basic".into(),
+        })
+        .await
+        .unwrap();
+    let gateway_command = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(crate::setup::BIN);
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("TIKTOK_CLIENT_SECRET", "secret");
+        command
+    };
+    let mut gateway = gateway_command(&["serve", "--agent", "reader"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // stdin stays open: the MCP client is still there.
+    let mut stdin = gateway.stdin.take().unwrap();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "user_info", "arguments": {"fields": ["open_id"]}}}),
+    ];
+    for message in messages {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    arrival.recv().await.expect("the read reaches the upstream");
+    let pid = gateway.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // A bound only so that a regression fails rather than hangs.
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), gateway.wait())
+        .await
+        .expect("SIGTERM ends the gateway over stdio, its client still connected")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+    let output = gateway_command(&["audit", "query", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let records: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        decisions(&records),
+        [("intent".into(), "user_info".into())],
+        "the read that reached TikTok is on record"
+    );
+}
+
+#[tokio::test]
+async fn debug_logs_are_redacted_and_third_party_content_is_marked() {
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    use tokio::io::AsyncReadExt;
+    let setup = Setup::new().await;
+    let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
+        command
+            .args(["serve", "--agent", "poster", "--config"])
+            .arg(setup.config())
+            .env("TIKTOK_CLIENT_SECRET", &setup.secret)
+            .env("TIKTOK_GATEWAY_LOG", "trace");
+    });
+    let (transport, stderr) = TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = stderr.unwrap();
+    let poster = ().serve(transport).await.unwrap();
+
+    // Reads say in their description, and in each result's _meta, that their text is
+    // other people's; a write's answer (ids) is not marked.
+    let tools = poster.list_all_tools().await.unwrap();
+    let described = |name: &str| {
+        tools
+            .iter()
+            .find(|tool| tool.name == name)
+            .and_then(|tool| tool.description.as_deref())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(described("user_info").contains("Third-party content"));
+    assert!(!described("inbox_video_init").contains("Third-party content"));
+    let profile = call(
+        &poster,
+        "user_info",
+        json!({"fields": ["open_id", "display_name"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        profile.meta.as_ref().unwrap().0["tiktok-gateway/third_party_content"],
+        true
+    );
+    assert_eq!(
+        profile.structured_content.unwrap()["user"]["display_name"],
+        "Demo Creator"
+    );
+    let held = call(
+        &poster,
+        "inbox_video_init",
+        json!({"source_info": {"source": "PULL_FROM_URL", "video_url": "https://sf16-va.tiktokcdn.com/obj/jane.doe@example.com.mp4"}}),
+    )
+    .await
+    .unwrap();
+    assert!(held.meta.is_none(), "{held:?}");
+    poster.cancel().await.unwrap();
+
+    let mut logged = String::new();
+    stderr.read_to_string(&mut logged).await.unwrap();
+    assert!(logged.contains("tool call"), "{logged}");
+    assert!(logged.contains("[redacted: "), "{logged}");
+    for private in ["Demo Creator", "jane.doe", "act.", setup.secret.as_str()] {
+        assert!(
+            !logged.contains(private),
+            "the log holds {private:?}: {logged}"
+        );
+    }
 }

@@ -5,7 +5,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::setup::{Setup, assert_success, call, decisions, stdout, tool_names};
+use crate::setup::{
+    Setup, approval_id, assert_success, call, decisions, pull_upload, stdout, tool_error,
+    tool_names,
+};
 
 #[tokio::test]
 async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_flipped_byte() {
@@ -19,7 +22,7 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
     );
     assert!(!tools.contains(&"video_list".to_string()), "{tools:?}");
 
-    let arguments = json!({"source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1}});
+    let arguments = pull_upload();
     let held = call(&poster, "inbox_video_init", arguments.clone())
         .await
         .unwrap();
@@ -76,9 +79,26 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
         .unwrap();
     assert_eq!(status["state"], "denied");
     assert_eq!(sent(setup.mock_calls().await), 1);
+    // Asking about an id that is not one of its approvals, or without an id.
+    let forged = "apv_00000000000000000000000000000000";
+    assert!(
+        call(&poster, "gateway_approval_status", json!({"id": forged}))
+            .await
+            .unwrap()
+            .is_error
+            == Some(true)
+    );
+    assert!(
+        call(&poster, "gateway_approval_status", json!({}))
+            .await
+            .unwrap()
+            .is_error
+            == Some(true)
+    );
     poster.cancel().await.unwrap();
 
     let audit = setup.audit("poster").await;
+    let status = "gateway_approval_status";
     assert_eq!(
         decisions(&audit),
         [
@@ -86,12 +106,21 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
             ("approved".into(), "inbox_video_init".into()),
             ("intent".into(), "inbox_video_init".into()),
             ("allowed".into(), "inbox_video_init".into()),
+            ("allowed".into(), status.into()),
             ("parked".into(), "inbox_video_init".into()),
             ("rejected".into(), "inbox_video_init".into()),
+            ("allowed".into(), status.into()),
+            ("denied".into(), status.into()),
+            ("invalid".into(), status.into()),
         ]
     );
-    assert!(audit[..4].iter().all(|record| record["approval"] == id));
+    assert!(audit[..5].iter().all(|record| record["approval"] == id));
     assert_eq!(audit[3]["status"], 200);
+    // Each status ask names the approval it asked about, and what it found.
+    assert_eq!(audit[4]["arguments"]["id"], id);
+    assert_eq!(audit[4]["reason"], "state done");
+    assert_eq!(audit[7]["arguments"]["id"], denied_id);
+    assert_eq!(audit[8]["arguments"]["id"], forged);
 
     // Neither log holds a token or the app's secret.
     let files = [
@@ -159,4 +188,148 @@ fn flip_a_byte(path: &Path, seq: u64) {
             rusqlite::params![flipped, seq],
         )
         .unwrap();
+}
+
+#[tokio::test]
+async fn parked_writes_take_budgets_are_checked_again_when_run_and_are_capped_per_agent() {
+    let setup = Setup::new().await;
+    setup.add_agents(&[
+        "hasty: {account: demo, scopes: [video.upload], access: [write], approval: writes, budgets: {calls_per_minute: 1}}",
+        "daily: {account: demo, scopes: [video.upload], access: [write], approval: writes, budgets: {writes_per_day: 2}}",
+        "eager: {account: demo, scopes: [video.upload], access: [write], approval: writes, max_pending_approvals: 2}",
+    ]);
+    let sent = |calls: Vec<String>| calls.iter().filter(|c| *c == "inbox_video_init").count();
+
+    // calls_per_minute: 1 holds one write a minute, not ten.
+    let hasty = setup.agent("hasty").await;
+    let first = approval_id(
+        &call(&hasty, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    for _ in 0..3 {
+        let refused = tool_error(
+            &call(&hasty, "inbox_video_init", pull_upload())
+                .await
+                .unwrap(),
+        );
+        assert!(
+            refused.contains("budget calls_per_minute of 1 used up"),
+            "{refused}"
+        );
+    }
+    // Approved at once, it runs: its own take when parked is not counted twice.
+    assert_success(&setup.run(&["approvals", "approve", &first]).await);
+    assert_eq!(sent(setup.mock_calls().await), 1);
+    hasty.cancel().await.unwrap();
+
+    // writes_per_day: 2 holds two parked writes, not a hundred.
+    let daily = setup.agent("daily").await;
+    let one = approval_id(
+        &call(&daily, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    let _two = approval_id(
+        &call(&daily, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    let refused = tool_error(
+        &call(&daily, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    assert!(
+        refused.contains("budget writes_per_day of 2 used up"),
+        "{refused}"
+    );
+    daily.cancel().await.unwrap();
+    // Checked again when it runs: the operator lowers the budget to 1 a day; the other
+    // parked write fills it, so this one is refused at approval and never sent.
+    setup.edit_config(|text| text.replace("writes_per_day: 2", "writes_per_day: 1"));
+    let approved = setup.run(&["approvals", "approve", &one]).await;
+    assert!(!approved.status.success(), "{}", stdout(&approved));
+    assert!(
+        stdout(&approved).contains("budget writes_per_day of 1 used up"),
+        "{}",
+        stdout(&approved)
+    );
+    assert_eq!(sent(setup.mock_calls().await), 1);
+
+    // At most max_pending_approvals wait at once; a decision makes room.
+    let eager = setup.agent("eager").await;
+    let waiting = approval_id(
+        &call(&eager, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    approval_id(
+        &call(&eager, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    let refused = tool_error(
+        &call(&eager, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    assert!(refused.contains("max_pending_approvals"), "{refused}");
+    assert_success(&setup.run(&["approvals", "deny", &waiting]).await);
+    approval_id(
+        &call(&eager, "inbox_video_init", pull_upload())
+            .await
+            .unwrap(),
+    );
+    eager.cancel().await.unwrap();
+    assert_eq!(sent(setup.mock_calls().await), 1);
+
+    // Every refusal is audited.
+    let hasty = decisions(&setup.audit("hasty").await);
+    assert_eq!(
+        hasty
+            .iter()
+            .filter(|(decision, _)| decision == "denied")
+            .count(),
+        3,
+        "{hasty:?}"
+    );
+    let eager = setup.audit("eager").await;
+    assert!(
+        eager.iter().any(|record| record["decision"] == "denied"
+            && record["reason"]
+                .as_str()
+                .unwrap()
+                .contains("max_pending_approvals")),
+        "{eager:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_upload_is_refused_over_mcp_and_nothing_is_held_or_sent() {
+    let setup = Setup::new().await;
+    let poster = setup.agent("poster").await;
+    let before = setup.mock_calls().await;
+    for tool in ["inbox_video_init", "video_init"] {
+        let mut arguments = json!({"source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1}});
+        if tool == "video_init" {
+            arguments["post_info"] = json!({"title": "t", "privacy_level": "SELF_ONLY"});
+        }
+        let refused = tool_error(&call(&poster, tool, arguments).await.unwrap());
+        assert!(refused.contains("gateway upload tool"), "{refused}");
+        assert!(refused.contains("PULL_FROM_URL"), "{refused}");
+    }
+    poster.cancel().await.unwrap();
+    assert_eq!(setup.mock_calls().await, before);
+    let listed = setup.run(&["approvals", "list", "--all"]).await;
+    assert_success(&listed);
+    assert_eq!(stdout(&listed), "");
+    let audit = decisions(&setup.audit("poster").await);
+    assert_eq!(
+        audit,
+        [
+            ("denied".into(), "inbox_video_init".into()),
+            ("denied".into(), "video_init".into())
+        ]
+    );
 }

@@ -5,4 +5,6 @@
 mod accounts;
 mod agents;
 mod approvals;
+mod http_limits;
+mod operator;
 mod setup;

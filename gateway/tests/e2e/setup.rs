@@ -92,6 +92,20 @@ audit: audit.sqlite
         self.dir.path().join("gateway.yaml")
     }
 
+    /// Adds agents to the config, one YAML line each (`name: {...}`).
+    pub fn add_agents(&self, lines: &[&str]) {
+        let added: String = lines.iter().map(|line| format!("  {line}\n")).collect();
+        self.edit_config(|text| text.replacen("audit:", &format!("{added}audit:"), 1));
+    }
+
+    /// Rewrites the config.
+    pub fn edit_config(&self, edit: impl FnOnce(&str) -> String) {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        let edited = edit(&text);
+        assert_ne!(text, edited, "the edit changed nothing");
+        std::fs::write(self.config(), edited).unwrap();
+    }
+
     /// `tiktok-gateway ARGS --config FILE`, with the app secret in the environment.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(BIN);
@@ -120,6 +134,28 @@ audit: audit.sqlite
         ().serve(TokioChildProcess::new(command).unwrap())
             .await
             .unwrap()
+    }
+
+    /// `serve --http` on a free port: the server (killed on drop) and its MCP URL.
+    pub async fn serve_http(&self) -> (tokio::process::Child, String) {
+        use tokio::io::AsyncBufReadExt;
+        let mut server = self
+            .command(&["serve", "--http", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the server's address");
+            if let Some(at) = line.find("http://") {
+                return (server, line[at..].trim().to_string());
+            }
+        }
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -152,6 +188,37 @@ audit: audit.sqlite
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
+}
+
+/// Arguments of an inbox upload the mock accepts: pulled from TikTok's sample host.
+pub fn pull_upload() -> Value {
+    json!({"source_info": {"source": "PULL_FROM_URL", "video_url": "https://sf16-va.tiktokcdn.com/obj/sample.mp4"}})
+}
+
+/// The approval id a held call answered with.
+#[track_caller]
+pub fn approval_id(held: &CallToolResult) -> String {
+    assert_eq!(held.is_error, Some(true), "{held:?}");
+    let content = held
+        .structured_content
+        .as_ref()
+        .expect("structured content");
+    content["pending_approval"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not held: {content}"))
+        .to_string()
+}
+
+/// The message of a tool error.
+#[track_caller]
+pub fn tool_error(result: &CallToolResult) -> String {
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    let content = result
+        .structured_content
+        .as_ref()
+        .expect("structured content");
+    assert!(content.get("pending_approval").is_none(), "held: {content}");
+    content.to_string()
 }
 
 pub fn stdout(output: &Output) -> String {

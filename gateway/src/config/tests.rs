@@ -1,0 +1,199 @@
+//! The config's tests: the example that loads, and every error naming file, line and key.
+
+use super::*;
+
+const GOOD: &str = "\
+tiktok: {base_url: http://127.0.0.1:8080, client_key: awdemo7c1f2e9b4d3a, client_secret_env: TIKTOK_CLIENT_SECRET}
+accounts: {demo: {token_store: tokens.json}}
+agents:
+  reader: {account: demo, scopes: [user.info.basic, video.list], access: [read]}
+  poster: {account: demo, scopes: [user.info.basic, video.publish, video.upload], access: [read, write], approval: writes}
+audit: audit.sqlite
+";
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("conf/gateway.yaml"), text)
+}
+
+#[test]
+fn the_issue_s_example_loads_with_paths_beside_the_file() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.audit, Path::new("conf/audit.sqlite"));
+    assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
+    assert_eq!(
+        config.accounts["demo"].token_store,
+        Path::new("conf/tokens.json")
+    );
+    let reader = &config.agents["reader"].grant;
+    let reader: Vec<&str> = reader.endpoints().map(|meta| meta.id).collect();
+    assert_eq!(reader, ["user_info", "video_list", "video_query"]);
+    assert_eq!(config.agents["poster"].approval, ApprovalMode::Writes);
+}
+
+#[test]
+fn the_state_file_is_state_and_its_old_name_approvals_still_works_with_a_warning() {
+    let config = parse(&format!("{GOOD}state: shared.sqlite\n")).unwrap();
+    assert_eq!(config.state, Path::new("conf/shared.sqlite"));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let config = parse(&format!("{GOOD}approvals: old.sqlite\n")).unwrap();
+    assert_eq!(config.state, Path::new("conf/old.sqlite"));
+    assert_eq!(config.warnings.len(), 1);
+    assert!(
+        config.warnings[0].contains("now called state"),
+        "{:?}",
+        config.warnings
+    );
+    let error = parse(&format!("{GOOD}state: a.sqlite\napprovals: b.sqlite\n")).unwrap_err();
+    assert!(error.message.contains("keep only state"), "{error}");
+    // A budget above TikTok's limit is reported at the key of the budget, from its enum.
+    let error = parse(&GOOD.replace(
+        "access: [read]}",
+        "access: [read], budgets: {endpoint_calls_per_minute: {video_list: 100000}}}",
+    ))
+    .unwrap_err();
+    assert_eq!(
+        error.key,
+        "agents.reader.budgets.endpoint_calls_per_minute.video_list"
+    );
+}
+
+#[test]
+fn two_agents_with_one_key_are_refused_naming_both() {
+    let hash = "ab".repeat(32);
+    let upper = hash.to_ascii_uppercase();
+    let text = GOOD
+        .replace(
+            "access: [read]}",
+            &format!("access: [read], key_sha256: {hash}}}"),
+        )
+        .replace(
+            "approval: writes}",
+            &format!("approval: writes, key_sha256: {upper}}}"),
+        );
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.key, "agents.reader.key_sha256", "{error}");
+    assert_eq!(error.line, Some(4), "{error}");
+    assert!(
+        error
+            .message
+            .contains("agents poster and reader have the same key_sha256"),
+        "{error}"
+    );
+    // Different keys are fine.
+    let other = "cd".repeat(32);
+    let text = GOOD
+        .replace(
+            "access: [read]}",
+            &format!("access: [read], key_sha256: {hash}}}"),
+        )
+        .replace(
+            "approval: writes}",
+            &format!("approval: writes, key_sha256: {other}}}"),
+        );
+    assert!(parse(&text).is_ok());
+}
+
+#[test]
+fn http_limits_have_defaults_and_take_durations() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.http.limits, HttpLimits::default());
+    let config = parse(&format!(
+        "{GOOD}http: {{header_read_timeout: 2s, body_timeout: 500ms, max_connections: 8, shutdown_timeout: 1m}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.http.limits,
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(2),
+            body_timeout: Duration::from_millis(500),
+            max_connections: 8,
+            shutdown_timeout: Duration::from_secs(60),
+        }
+    );
+    fails(
+        &format!("{GOOD}http: {{header_read_timeout: soon}}\n"),
+        Some(7),
+        "http.header_read_timeout",
+        "expected a duration",
+    );
+    fails(
+        &format!("{GOOD}http: {{max_connections: 0}}\n"),
+        Some(7),
+        "http.max_connections",
+        "at least 1",
+    );
+}
+
+#[track_caller]
+fn fails(text: &str, line: Option<usize>, key: &str, message: &str) {
+    let error = parse(text).unwrap_err();
+    assert_eq!((error.line, error.key.as_str()), (line, key), "{error}");
+    assert!(error.message.contains(message), "{error}");
+    assert!(
+        error.to_string().starts_with("conf/gateway.yaml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn errors_name_the_file_the_line_and_the_key() {
+    fails(
+        &GOOD.replace("access: [read]}", "access: [read], acess: [write]}"),
+        Some(4),
+        "agents.reader.acess",
+        "Unknown field `acess`",
+    );
+    fails(
+        &GOOD.replace("video.list]", "video.lists]"),
+        Some(4),
+        "agents.reader.scopes[1]",
+        "unknown scope \"video.lists\"",
+    );
+    fails(
+        &GOOD.replace("reader: {account: demo", "reader: {account: dmeo"),
+        Some(4),
+        "agents.reader.account",
+        "no account \"dmeo\"",
+    );
+    fails(
+        &GOOD.replace("access: [read]}", "access: [reed]}"),
+        Some(4),
+        "agents.reader.access[0]",
+        "reed",
+    );
+    fails(
+        &GOOD.replace("approval: writes", "approval: always"),
+        Some(5),
+        "agents.poster.approval",
+        "always",
+    );
+    fails(
+        &GOOD.replace("audit: audit.sqlite\n", ""),
+        Some(1),
+        "",
+        "audit",
+    );
+    fails(
+        &GOOD.replace(
+            "access: [read]}",
+            "access: [read], endpoints: [user_info, video_lst]}",
+        ),
+        Some(4),
+        "agents.reader.endpoints",
+        "unknown endpoint \"video_lst\"",
+    );
+    let lister = "  lister:\n    account: demo\n    scopes: [video.list]\n    access: [read]\n    budgets:\n      endpoint_calls_per_minute: {video_list: 100000}\naudit:";
+    fails(
+        &GOOD.replace("audit:", lister),
+        Some(11),
+        "agents.lister.budgets.endpoint_calls_per_minute.video_list",
+        "above TikTok's limit",
+    );
+    fails("tiktok: [\n", Some(2), "", "not valid YAML");
+    fails(
+        &GOOD.replace("http://127.0.0.1:8080", "ftp://x"),
+        Some(1),
+        "tiktok.base_url",
+        "http or https",
+    );
+}
