@@ -87,11 +87,7 @@ impl crate::Client {
                 &crate::endpoints::USER_INFO,
                 Some(access_token),
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 None::<&()>,
             )
@@ -131,11 +127,7 @@ impl crate::Client {
                 &crate::endpoints::VIDEO_LIST,
                 Some(access_token),
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 Some(body),
             )
@@ -175,11 +167,7 @@ impl crate::Client {
                 &crate::endpoints::VIDEO_QUERY,
                 Some(access_token),
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 Some(body),
             )
@@ -405,11 +393,7 @@ impl crate::Client {
                 &crate::endpoints::RESEARCH_COMMENT_LIST,
                 Some(access_token),
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 Some(body),
             )

@@ -12,11 +12,7 @@ impl crate::UserClient {
         self.execute(
                 &crate::endpoints::USER_INFO,
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 None::<&()>,
             )
@@ -33,11 +29,7 @@ impl crate::UserClient {
         self.execute(
                 &crate::endpoints::VIDEO_LIST,
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 Some(body),
             )
@@ -72,11 +64,7 @@ impl crate::UserClient {
         self.execute(
                 &crate::endpoints::VIDEO_QUERY,
                 Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(","),
+                    crate::client::join_fields(fields.iter().map(|field| field.as_str())),
                 ),
                 Some(body),
             )

@@ -35,7 +35,7 @@ pub(super) fn emit_methods(model: &Model) -> TokenStream {
                     let field_enum = field_enum_ident(&fields.schema);
                     params.push(quote!(fields: &[crate::#field_enum]));
                     example_args.push(format!("&tiktok_api::{field_enum}::ALL"));
-                    quote!(Some(fields.iter().map(|field| field.as_str()).collect::<::std::vec::Vec<_>>().join(",")))
+                    quote!(Some(crate::client::join_fields(fields.iter().map(|field| field.as_str()))))
                 }
                 None => quote!(None),
             };
@@ -270,13 +270,9 @@ pub(super) fn emit_user_methods(model: &Model) -> TokenStream {
             Some(fields) => {
                 let field_enum = field_enum_ident(&fields.schema);
                 params.push(quote!(fields: &[crate::#field_enum]));
-                quote!(Some(
-                    fields
-                        .iter()
-                        .map(|field| field.as_str())
-                        .collect::<::std::vec::Vec<_>>()
-                        .join(",")
-                ))
+                quote!(Some(crate::client::join_fields(
+                    fields.iter().map(|field| field.as_str())
+                )))
             }
             None => quote!(None),
         };
