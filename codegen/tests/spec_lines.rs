@@ -22,6 +22,10 @@ fn every_spec_line_points_at_the_key_it_names() {
             "error" => line.contains(&format!("code: {last}")),
             _ => line.trim_start().starts_with(&format!("{last}:")),
         };
-        assert!(points, "{key} -> {}:{}: {line:?}", spec_line.file, spec_line.line);
+        assert!(
+            points,
+            "{key} -> {}:{}: {line:?}",
+            spec_line.file, spec_line.line
+        );
     }
 }
