@@ -32,7 +32,9 @@ pub struct Exchange<'a> {
     pub endpoint: Option<&'static EndpointMeta>,
     /// The request's method.
     pub method: &'a Method,
-    /// The request's path and query, as sent.
+    /// The request's path and query, as sent: an upload's carries its upload token, and
+    /// the headers the bearer token, so whatever keeps an exchange must redact them
+    /// (`crate::redact`).
     pub path_and_query: &'a str,
     /// The request's headers, as sent.
     pub request_headers: &'a HeaderMap,

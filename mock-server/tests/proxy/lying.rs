@@ -1,5 +1,6 @@
 //! Upstreams that lie: one drifted from the spec (built from the spec's own examples, one
-//! lie each), one hostile at the HTTP level, one without the spec's rate limit.
+//! lie each), one hostile at the HTTP level, one without the spec's rate limit; and one
+//! that echoes what it got, to show nothing changes on the way through.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -463,5 +464,71 @@ async fn calls_past_the_rate_limit_are_flagged_on_both_sides() {
         ]
         .tap_sorted()
     );
+    server.stop().await.expect("the proxy stops");
+}
+
+#[tokio::test]
+async fn requests_and_answers_pass_through_unchanged() {
+    // An upstream that answers with the very bytes it was sent, and tells which headers came.
+    let app = axum::Router::new().fallback(
+        |headers: axum::http::HeaderMap, uri: axum::http::Uri, body: axum::body::Bytes| async move {
+            let seen = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("absent")
+                    .to_owned()
+            };
+            (
+                StatusCode::IM_A_TEAPOT,
+                [
+                    ("content-type", "application/json; charset=utf-8".to_owned()),
+                    ("x-tt-logid", "20270101000000ABCDEF".to_owned()),
+                    ("x-seen-trace", seen("x-app-trace")),
+                    ("x-seen-content-type", seen("content-type")),
+                    ("x-seen-query", uri.query().unwrap_or("").to_owned()),
+                    ("connection", "close".to_owned()),
+                ],
+                body,
+            )
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let upstream = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = proxy(&upstream, None).await;
+    let sent = br#"{ "max_count" : 7,   "cursor": 1700000000000 }"#.to_vec();
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}{}?fields=id,title&fields=duration",
+            server.url(),
+            endpoints::VIDEO_LIST.path
+        ))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json; charset=UTF-8")
+        .header("x-app-trace", "trace-1")
+        .body(sent.clone())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 418);
+    let headers = answer.headers().clone();
+    assert_eq!(headers["x-tt-logid"], "20270101000000ABCDEF");
+    assert_eq!(headers["x-seen-trace"], "trace-1");
+    assert_eq!(
+        headers["x-seen-content-type"],
+        "application/json; charset=UTF-8"
+    );
+    assert_eq!(headers["x-seen-query"], "fields=id,title&fields=duration");
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+    assert!(
+        headers
+            .get("connection")
+            .is_none_or(|value| value != "close"),
+        "hop-by-hop headers stay on their own hop"
+    );
+    assert_eq!(answer.bytes().await.expect("a body").to_vec(), sent);
     server.stop().await.expect("the proxy stops");
 }
