@@ -17,7 +17,7 @@ use tiktok_api::oauth::{AuthorizeUrl, Pkce};
 use tiktok_api::upload::{PostTarget, UploadOptions, VideoSource};
 use tiktok_api::{
     Client, MemoryTokenStore, PostInfo, PostStatus, PrivacyLevel, Scope, StoredToken, TokenStore,
-    UserField, VideoField, VideoListRequest, endpoints,
+    UserField, VideoField, VideoListRequest, VideoQueryFilters, VideoQueryRequest, endpoints,
 };
 use tiktok_mock::MockServer;
 use tiktok_mock::proxy::report::Kind;
@@ -167,7 +167,7 @@ async fn a_whole_session_of_the_real_client_against_the_honest_mock_reports_no_d
         .await
         .expect("user info");
     assert_eq!(user.user.open_id.as_deref(), Some(PRIVATE_OPEN_ID));
-    client
+    let page = client
         .video_list(
             &access,
             VideoField::ALL,
@@ -178,7 +178,28 @@ async fn a_whole_session_of_the_real_client_against_the_honest_mock_reports_no_d
         )
         .await
         .expect("a page of videos");
+    let mut video_ids: Vec<String> = page
+        .videos
+        .iter()
+        .filter_map(|video| video.id.clone())
+        .collect();
+    // An id the creator does not have is left out of the answer, as TikTok does.
+    video_ids.push("7000000000000000001".to_owned());
+    client
+        .video_query(
+            &access,
+            VideoField::ALL,
+            &VideoQueryRequest {
+                filters: VideoQueryFilters { video_ids },
+            },
+        )
+        .await
+        .expect("a video query");
     client.creator_info(&access).await.expect("creator info");
+    let client_token = client
+        .client_credentials_token()
+        .await
+        .expect("a client token through the proxy");
 
     let store = Arc::new(MemoryTokenStore::new());
     let now = std::time::SystemTime::now()
@@ -240,6 +261,7 @@ async fn a_whole_session_of_the_real_client_against_the_honest_mock_reports_no_d
         refresh.as_str(),
         refreshed.access_token.as_str(),
         pkce.verifier(),
+        client_token.access_token.as_str(),
         "upload_token",
     ];
     if let Some(rotated) = refreshed.refresh_token.as_deref() {
