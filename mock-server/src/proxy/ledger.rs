@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use tiktok_api::meta::{Access, EndpointMeta, Envelope};
 use tiktok_api::rate_limit::SlidingWindow;
-use tiktok_api::{ErrorCode, Scope};
+use tiktok_api::{ChunkPlan, ErrorCode, Scope};
 
 use crate::proxy::answers::{Verdict, check_answer, secret_urls};
 use crate::proxy::config::UPLOAD_PREFIX;
@@ -66,6 +66,46 @@ pub struct CallFacts {
     pub write: Option<[u8; 32]>,
     /// The page size the request asked for.
     pub max_count: Option<u64>,
+    /// The chunk plan of a `FILE_UPLOAD` init, for its upload URL.
+    pub plan: Option<ChunkPlan>,
+}
+
+/// An upload URL handed out: its init's endpoint, its plan, the chunks that succeeded.
+struct Upload {
+    endpoint: &'static EndpointMeta,
+    plan: ChunkPlan,
+    done: HashSet<u64>,
+}
+
+/// A chunk on its way: the upload's key and the chunk's index, to mark when it succeeds.
+pub type ChunkKey = ([u8; 32], u64);
+
+/// How many upload URLs the proxy remembers (then it starts afresh).
+const REMEMBERED_UPLOADS: usize = 10_000;
+
+/// The plan a `FILE_UPLOAD` init announces in its `source_info`.
+fn file_upload_plan(value: &serde_json::Value) -> Option<ChunkPlan> {
+    let source = value.get("source_info")?;
+    if source.get("source")?.as_str()? != "FILE_UPLOAD" {
+        return None;
+    }
+    let size = |name: &str| source.get(name).and_then(serde_json::Value::as_u64);
+    Some(ChunkPlan {
+        video_size: size("video_size")?,
+        chunk_size: size("chunk_size")?.max(1),
+        total_chunk_count: size("total_chunk_count")?,
+    })
+}
+
+/// `bytes FIRST-LAST/TOTAL`.
+fn parse_content_range(text: &str) -> Option<(u64, u64, u64)> {
+    let (range, total) = text.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    Some((
+        first.trim().parse().ok()?,
+        last.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 /// The proxy's memory of a run, and the report it fills.
@@ -80,6 +120,8 @@ pub struct Ledger {
     writes: Mutex<RememberedWrites>,
     /// Origins of the upload URLs rewritten, by index.
     upload_origins: Mutex<Vec<String>>,
+    /// Upload URLs handed out, by the hash of (origin index, path and query).
+    uploads: Mutex<HashMap<[u8; 32], Upload>>,
 }
 
 impl Ledger {
@@ -92,6 +134,7 @@ impl Ledger {
             windows: Mutex::default(),
             writes: Mutex::default(),
             upload_origins: Mutex::default(),
+            uploads: Mutex::default(),
         }
     }
 
@@ -133,6 +176,7 @@ impl Ledger {
                 .as_ref()
                 .and_then(|value| value.get("max_count"))
                 .and_then(serde_json::Value::as_u64),
+            plan: value.as_ref().and_then(file_upload_plan),
             ..CallFacts::default()
         };
         if let Some(token) = token
@@ -274,9 +318,10 @@ impl Ledger {
     /// upstream's own.
     pub fn rewrite_upload_urls(
         &self,
-        endpoint: &EndpointMeta,
+        endpoint: &'static EndpointMeta,
         verdict: &Verdict,
         bytes: Bytes,
+        plan: Option<ChunkPlan>,
     ) -> Bytes {
         let Some(body) = &verdict.body else {
             return bytes;
@@ -305,6 +350,20 @@ impl Ledger {
             };
             let rest = &original[original.find(parsed.path()).unwrap_or(original.len())..];
             let rewritten = format!("{}{UPLOAD_PREFIX}{index}{rest}", self.base_url);
+            if let Some(plan) = plan {
+                let mut uploads = self.uploads.lock();
+                if uploads.len() >= REMEMBERED_UPLOADS {
+                    uploads.clear();
+                }
+                uploads.insert(
+                    hash(&[index.to_string().as_bytes(), rest.as_bytes()]),
+                    Upload {
+                        endpoint,
+                        plan,
+                        done: HashSet::new(),
+                    },
+                );
+            }
             let (Ok(from), Ok(to)) = (
                 serde_json::to_string(&original),
                 serde_json::to_string(&rewritten),
@@ -319,6 +378,68 @@ impl Ledger {
             }
         }
         text.into()
+    }
+}
+
+impl Ledger {
+    /// Checks a chunk PUT to the upload URL numbered `index` with path and query `rest`
+    /// against its init's plan: a `Content-Range` that is one of the plan's ranges, a chunk
+    /// not already sent with success. Returns the chunk's key, to mark with
+    /// [`Ledger::chunk_done`] when it succeeds.
+    pub fn check_chunk(
+        &self,
+        index: usize,
+        rest: &str,
+        content_range: Option<&str>,
+    ) -> Option<ChunkKey> {
+        let key = hash(&[index.to_string().as_bytes(), rest.as_bytes()]);
+        let uploads = self.uploads.lock();
+        let upload = uploads.get(&key)?;
+        let endpoint = upload.endpoint;
+        let request_key = format!("endpoint:{}.request", endpoint.id);
+        let plan = upload.plan;
+        let Some((first, last, total)) = content_range.and_then(parse_content_range) else {
+            drop(uploads);
+            self.add(Finding::at(
+                endpoint,
+                Kind::ChunkRules,
+                &request_key,
+                "a chunk without a Content-Range of the form bytes FIRST-LAST/TOTAL",
+            ));
+            return None;
+        };
+        let chunk = first / plan.chunk_size.max(1);
+        if plan.range(chunk) != Some((first, last)) || total != plan.video_size {
+            drop(uploads);
+            self.add(Finding::at(
+                endpoint,
+                Kind::ChunkRules,
+                &request_key,
+                format!(
+                    "a chunk's Content-Range (bytes {first}-{last}/{total}) is not one of the init's {} chunks of {} bytes for {} bytes",
+                    plan.total_chunk_count, plan.chunk_size, plan.video_size
+                ),
+            ));
+            return None;
+        }
+        let repeated = upload.done.contains(&chunk);
+        drop(uploads);
+        if repeated {
+            self.add(Finding::at(
+                endpoint,
+                Kind::DuplicateWrite,
+                &request_key,
+                "a chunk that had been uploaded was sent again",
+            ));
+        }
+        Some((key, chunk))
+    }
+
+    /// Marks a chunk as uploaded.
+    pub fn chunk_done(&self, (key, chunk): ChunkKey) {
+        if let Some(upload) = self.uploads.lock().get_mut(&key) {
+            upload.done.insert(chunk);
+        }
     }
 }
 

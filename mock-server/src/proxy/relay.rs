@@ -192,7 +192,7 @@ impl Proxy {
                     (Some(endpoint), Some(verdict)) if verdict.ok() => self
                         .inner
                         .ledger
-                        .rewrite_upload_urls(endpoint, &verdict, bytes),
+                        .rewrite_upload_urls(endpoint, &verdict, bytes, call.plan),
                     _ => bytes,
                 };
                 respond(status, &headers, Body::from(bytes))
@@ -275,6 +275,15 @@ impl Proxy {
             .query()
             .map(|query| format!("?{query}"))
             .unwrap_or_default();
+        let chunk = index.parse::<usize>().ok().and_then(|index| {
+            let content_range = parts
+                .headers
+                .get(header::CONTENT_RANGE)
+                .and_then(|value| value.to_str().ok());
+            self.inner
+                .ledger
+                .check_chunk(index, &format!("{path}{query}"), content_range)
+        });
         let url = format!("{origin}{path}{query}");
         let upstream = self
             .inner
@@ -297,7 +306,13 @@ impl Proxy {
         };
         let call = CallFacts::default();
         match upstream.send().await {
-            Ok(response) => self.relay(&seen, &call, response).await,
+            Ok(response) => {
+                let answer = self.relay(&seen, &call, response).await;
+                if let Some(chunk) = chunk.filter(|_| answer.status().is_success()) {
+                    self.inner.ledger.chunk_done(chunk);
+                }
+                answer
+            }
             Err(error) => self.no_answer(&seen, &call, &failure_words(&error)),
         }
     }

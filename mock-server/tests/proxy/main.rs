@@ -292,8 +292,6 @@ async fn an_apps_mistakes_are_flagged_from_the_mocks_own_checks() {
         .exchange_code(&code, &redirect, None)
         .await
         .expect("a token with two scopes");
-    // The same code again: a write that succeeded, sent twice.
-    let _ = client.exchange_code(&code, &redirect, None).await;
     let http = reqwest::Client::new();
     let bearer = format!("Bearer {}", token.access_token);
     let send = |path: &str, body: Option<Value>| {
@@ -341,6 +339,36 @@ async fn an_apps_mistakes_are_flagged_from_the_mocks_own_checks() {
     )
     .await
     .expect("an answer");
+    // A valid init, then a chunk outside its plan, then its one chunk twice.
+    let init: Value = send(
+        endpoints::VIDEO_INIT.path,
+        Some(json!({
+            "post_info": {"privacy_level": "SELF_ONLY"},
+            "source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1},
+        })),
+    )
+    .await
+    .expect("an answer")
+    .json()
+    .await
+    .expect("JSON");
+    let upload_url = init["data"]["upload_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an upload URL: {init}"))
+        .to_owned();
+    for range in ["bytes 0-499/1000", "bytes 0-999/1000", "bytes 0-999/1000"] {
+        let size = if range.contains("499") { 500 } else { 1000 };
+        http.put(&upload_url)
+            .header("Content-Range", range)
+            .header("Content-Type", "video/mp4")
+            .body(vec![1u8; size])
+            .send()
+            .await
+            .expect("an upload answer");
+    }
+    // The same code again (last: TikTok revokes what a reused code minted): a write that
+    // succeeded, sent twice.
+    let _ = client.exchange_code(&code, &redirect, None).await;
     let found = triples(&server);
     for expected in [
         (Kind::DuplicateWrite, Some("token"), Some("endpoint:token")),
@@ -371,6 +399,11 @@ async fn an_apps_mistakes_are_flagged_from_the_mocks_own_checks() {
         ),
         (
             Kind::ChunkRules,
+            Some("video_init"),
+            Some("endpoint:video_init.request"),
+        ),
+        (
+            Kind::DuplicateWrite,
             Some("video_init"),
             Some("endpoint:video_init.request"),
         ),
