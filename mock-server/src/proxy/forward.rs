@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tiktok_api::ErrorCode;
 use tiktok_api::meta::Envelope;
 
+use crate::clock::system_now_ms;
 use crate::error::ApiError;
 use crate::logid::new_log_id;
 
@@ -165,13 +166,7 @@ pub fn bad_gateway(envelope: Envelope, words: &str) -> Response {
         Envelope::V2 => ErrorCode::InternalError,
         Envelope::OAuth => ErrorCode::ServerError,
     };
-    let now_ms = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX);
+    let now_ms = system_now_ms();
     ApiError::Catalog {
         code,
         status: StatusCode::BAD_GATEWAY.as_u16(),

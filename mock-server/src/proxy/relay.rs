@@ -13,6 +13,7 @@ use futures::StreamExt;
 use tiktok_api::ENDPOINTS;
 use tiktok_api::meta::{EndpointMeta, Envelope};
 
+use crate::clock::system_now_ms;
 use crate::error::ApiError;
 use crate::logid::new_log_id;
 use crate::pipeline::MAX_BODY_BYTES;
@@ -117,7 +118,7 @@ impl Proxy {
             }
             Buffered::Failed => {
                 return ApiError::InvalidParams("The request body could not be read.".to_owned())
-                    .render(envelope, &new_log_id(0));
+                    .render(envelope, &new_log_id(system_now_ms()));
             }
         };
         let token = bearer(&parts.headers).map(|token| hash(&[token.as_bytes()]));
@@ -268,7 +269,7 @@ impl Proxy {
             .ok()
             .and_then(|index| self.inner.ledger.upload_origin(index));
         let Some(origin) = origin else {
-            return ApiError::UnsupportedPath.render(Envelope::V2, &new_log_id(0));
+            return ApiError::UnsupportedPath.render(Envelope::V2, &new_log_id(system_now_ms()));
         };
         let query = parts
             .uri
