@@ -21,6 +21,16 @@ pub struct Model {
     pub schemas: Vec<Schema>,
     pub endpoints: Vec<Endpoint>,
     pub webhooks: Vec<Webhook>,
+    /// Where each endpoint (and its response, rate limit, errors and paging), schema,
+    /// schema field and error code is written: key to (file, line), sorted by key.
+    pub lines: BTreeMap<String, SpecLine>,
+}
+
+/// A line of the spec: `spec/endpoints.yaml`, 42.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecLine {
+    pub file: String,
+    pub line: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -23,6 +23,7 @@ fn client_files_of_the_small_fixture() {
             "src/gen/endpoints.rs",
             "src/gen/webhooks.rs",
             "src/gen/constants.rs",
+            "src/gen/lines.rs",
             "src/gen/client.rs",
             "src/gen/user.rs",
             "src/gen/roundtrip.rs",

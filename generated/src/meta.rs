@@ -381,6 +381,34 @@ pub struct WebhookEventMeta {
     pub reason_codes: &'static [(i64, &'static str)],
 }
 
+/// Where something is written in the spec: the file and the line of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecLine {
+    /// `endpoint:ID`, `endpoint:ID.KEY` (`response`, `rate_limit`, `errors`, `scopes`,
+    /// `fields`, `request`, `paging`, `limits`), `schema:NAME`, `schema:NAME.FIELD` or
+    /// `error:CODE`.
+    pub key: &'static str,
+    /// The file, e.g. `spec/endpoints.yaml`.
+    pub file: &'static str,
+    /// The line (1-based).
+    pub line: u32,
+}
+
+/// The spec line of `key` (see [`SpecLine::key`]), from the generated `SPEC_LINES`.
+///
+/// ```
+/// let line = tiktok_api::meta::spec_line("endpoint:user_info").expect("a spec endpoint");
+/// assert_eq!(line.file, "spec/endpoints.yaml");
+/// assert!(tiktok_api::meta::spec_line("endpoint:no_such_endpoint").is_none());
+/// ```
+pub fn spec_line(key: &str) -> Option<&'static SpecLine> {
+    let lines = crate::r#gen::lines::SPEC_LINES;
+    lines
+        .binary_search_by(|line| line.key.cmp(key))
+        .ok()
+        .map(|index| &lines[index])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -65,6 +65,7 @@ pub mod app;
 pub mod call_log;
 pub mod control;
 pub mod pipeline;
+pub mod proxy;
 pub mod receiver;
 pub mod registry;
 pub mod seed;

@@ -84,6 +84,76 @@ struct Args {
     /// created, with the fixtures loaded, when missing; taken up as it is otherwise.
     #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
     state: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Forward every call to the real TikTok (or --upstream) unchanged, check both ways
+    /// against the spec, log each finding and keep a drift report.
+    Proxy(ProxyArgs),
+}
+
+/// `tiktok-mock proxy`: a validating proxy in front of TikTok.
+#[derive(Debug, clap::Args)]
+struct ProxyArgs {
+    /// The API host to forward to.
+    #[arg(long, env = "TIKTOK_PROXY_UPSTREAM", value_name = "URL", default_value = tiktok_api::spec_constants::API_BASE_URL)]
+    upstream: String,
+    /// Address to listen on, HOST:PORT; ":0" picks a free port on 127.0.0.1.
+    #[arg(long, env = "TIKTOK_PROXY_ADDR", default_value = "127.0.0.1:8443")]
+    addr: String,
+    /// The URL apps reach the proxy at, when it is not the address it listens on: the
+    /// rewritten upload URLs use it.
+    #[arg(long, env = "TIKTOK_PROXY_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// The drift report: JSON when FILE ends in .json, Markdown otherwise; rewritten (at
+    /// most every second) while the proxy runs and in full when it stops.
+    #[arg(long, env = "TIKTOK_PROXY_REPORT", value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Give up connecting to the upstream after this many milliseconds.
+    #[arg(long, env = "TIKTOK_PROXY_CONNECT_TIMEOUT_MS", value_name = "MS", default_value_t = tiktok_mock::proxy::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64)]
+    connect_timeout_ms: u64,
+    /// Give up on an answer when a read of it waits longer than this many milliseconds.
+    #[arg(long, env = "TIKTOK_PROXY_READ_TIMEOUT_MS", value_name = "MS", default_value_t = tiktok_mock::proxy::DEFAULT_READ_TIMEOUT.as_millis() as u64)]
+    read_timeout_ms: u64,
+}
+
+/// Runs `tiktok-mock proxy` until Ctrl-C or SIGTERM; prints `listening on URL` first.
+async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    use tiktok_mock::proxy::{Proxy, ProxyConfig, serve};
+    let upstream = ProxyConfig::parse_upstream(&args.upstream)
+        .map_err(|problem| anyhow::anyhow!("--upstream: {problem}"))?;
+    if args.connect_timeout_ms == 0 || args.read_timeout_ms == 0 {
+        anyhow::bail!(
+            "--connect-timeout-ms and --read-timeout-ms: expected a positive number of milliseconds"
+        );
+    }
+    let config = ProxyConfig {
+        upstream,
+        connect_timeout: std::time::Duration::from_millis(args.connect_timeout_ms),
+        read_timeout: std::time::Duration::from_millis(args.read_timeout_ms),
+        report: args.report,
+    };
+    let shutdown = shutdown_signal();
+    let address = normalize_addr(&args.addr);
+    let listener = tokio::net::TcpListener::bind(address.as_str())
+        .await
+        .with_context(|| format!("--addr: cannot listen on {address:?}"))?;
+    let bound = listener.local_addr()?;
+    let base = base_url(bound, args.public_url.as_deref())?;
+    let proxy = Proxy::new(config, &base).map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{bound}");
+    let _ = writeln!(
+        stdout,
+        "forwarding to {}; point the app's API base URL at {base}",
+        args.upstream.trim()
+    );
+    let _ = stdout.flush();
+    serve(proxy, listener, shutdown).await?;
+    Ok(())
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -159,6 +229,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(Command::Proxy(proxy_args)) = args.command {
+        return run_proxy(proxy_args).await;
+    }
     if !(args.rate_limit_scale.is_finite() && args.rate_limit_scale > 0.0) {
         anyhow::bail!(
             "--rate-limit-scale: expected a positive number, found {}",

@@ -416,8 +416,9 @@ fn parse_fields(
     check_field_scopes(fields, token)
 }
 
-/// The fields a query names, checked against the schema (unknown names, none when required).
-fn resolve_fields(
+/// The fields a query names, checked against the schema (unknown names, none when required);
+/// also the proxy's check of an app's `fields`.
+pub fn resolve_fields(
     param: FieldsParam,
     query: &str,
     reject_unknown: bool,
@@ -472,14 +473,7 @@ fn check_field_scopes(
     token: Option<&TokenRecord>,
 ) -> Result<Vec<&'static FieldMeta>, ApiError> {
     if let Some(token) = token.filter(|_| !mutant!(FieldScopeSkipped)) {
-        let missing: Vec<String> = fields
-            .iter()
-            .filter_map(|field| {
-                let scope = field.scope?;
-                (!token.scopes.contains(&scope))
-                    .then(|| format!("{} needs {}", field.name, scope.as_str()))
-            })
-            .collect();
+        let missing = missing_field_scopes(&fields, &token.scopes);
         if !missing.is_empty() {
             return Err(ApiError::ScopePermissionMissed(format!(
                 "The access token lacks the scope some requested fields need: {}.",
@@ -490,13 +484,29 @@ fn check_field_scopes(
     Ok(fields)
 }
 
+/// Each field whose scope `scopes` lack, as `name needs scope`; shared with the proxy.
+pub fn missing_field_scopes(
+    fields: &[&'static FieldMeta],
+    scopes: &[tiktok_api::Scope],
+) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|field| {
+            let scope = field.scope?;
+            (!scopes.contains(&scope)).then(|| format!("{} needs {}", field.name, scope.as_str()))
+        })
+        .collect()
+}
+
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
 }
 
-fn decode_body(
+/// Decodes a request body by its declared content type into JSON typed by `schema`; also
+/// the proxy's check of an app's body.
+pub fn decode_body(
     schema: &tiktok_api::meta::SchemaMeta,
     content_type: ContentType,
     headers: &HeaderMap,

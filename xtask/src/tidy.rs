@@ -47,8 +47,8 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "call_log", "control", "pipeline", "receiver", "registry", "seed", "server",
-            "testing",
+            "app", "call_log", "control", "pipeline", "proxy", "receiver", "registry", "seed",
+            "server", "testing",
         ],
     ),
 ];

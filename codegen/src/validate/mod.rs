@@ -19,7 +19,7 @@ use crate::model::*;
 use crate::spec::{self, RawSpec};
 
 use api::{build_oauth, build_uploads, build_webhook_delivery};
-use checker::{API, Checker, Names, SCHEMAS, WEBHOOKS, count, known_list};
+use checker::{API, Checker, ENDPOINTS, ERRORS, Names, SCHEMAS, WEBHOOKS, count, known_list};
 use cross::{check_examples, check_sources, check_unique_routes, check_webhook_triggers};
 use endpoint::build_endpoint;
 use paging::resolve_paging_reach;
@@ -253,5 +253,59 @@ fn build(checker: &mut Checker, names: &Names) -> Model {
         schemas,
         endpoints,
         webhooks,
+        lines: spec_lines(raw),
     }
+}
+
+/// The line of each endpoint (and of its `response`, `rate_limit`, `errors` and `paging`),
+/// schema, schema field and error code, keyed `endpoint:ID[.KEY]`, `schema:NAME[.FIELD]`,
+/// `error:CODE`; what is not found (a missing key) is left out.
+fn spec_lines(raw: &RawSpec) -> BTreeMap<String, SpecLine> {
+    let mut lines = BTreeMap::new();
+    let mut add = |key: String, file: &str, path: NodePath| {
+        if let Some((line, _)) = raw.positions.find_key(file, &path) {
+            lines.insert(
+                key,
+                SpecLine {
+                    file: format!("spec/{file}"),
+                    line,
+                },
+            );
+        }
+    };
+    let root = NodePath::default();
+    for (id, endpoint) in &raw.endpoints {
+        let path = root.key(id.clone());
+        add(format!("endpoint:{id}"), ENDPOINTS, path.clone());
+        let parts = [
+            ("response", true),
+            ("rate_limit", true),
+            ("errors", true),
+            ("scopes", !endpoint.scopes.is_empty()),
+            ("fields", endpoint.fields.is_some()),
+            ("request", endpoint.request.is_some()),
+            ("paging", endpoint.paging.is_some()),
+            ("limits", !endpoint.limits.is_empty()),
+        ];
+        for (part, present) in parts {
+            if present {
+                add(format!("endpoint:{id}.{part}"), ENDPOINTS, path.key(part));
+            }
+        }
+    }
+    for (name, _, fields) in &raw.schemas {
+        let path = root.key("schemas").key(name.clone());
+        add(format!("schema:{name}"), SCHEMAS, path.clone());
+        for (field, _) in fields {
+            add(
+                format!("schema:{name}.{field}"),
+                SCHEMAS,
+                path.key("fields").key(field.clone()),
+            );
+        }
+    }
+    for (index, error) in raw.errors.iter().enumerate() {
+        add(format!("error:{}", error.code), ERRORS, root.index(index));
+    }
+    lines
 }

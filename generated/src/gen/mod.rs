@@ -5,6 +5,7 @@ pub mod constants;
 pub mod endpoints;
 pub mod errors;
 pub mod fields;
+pub mod lines;
 pub mod models;
 pub mod schemas;
 pub mod scopes;

@@ -23,7 +23,9 @@ use catalogs::{emit_errors, emit_scopes};
 use methods::{emit_methods, emit_user_methods};
 use models::{emit_fields, emit_models};
 use roundtrip::emit_roundtrip;
-use tables::{emit_constants, emit_endpoint_table, emit_schema_table, emit_webhooks};
+use tables::{
+    emit_constants, emit_endpoint_table, emit_schema_table, emit_spec_lines, emit_webhooks,
+};
 
 /// Emits every generated file of the client crate, as (path relative to `generated/`, contents).
 pub fn emit_client(model: &Model) -> Result<Vec<(String, String)>, Error> {
@@ -37,6 +39,7 @@ pub fn emit_client(model: &Model) -> Result<Vec<(String, String)>, Error> {
         ("src/gen/endpoints.rs", emit_endpoint_table(model)),
         ("src/gen/webhooks.rs", emit_webhooks(model)),
         ("src/gen/constants.rs", emit_constants(model)),
+        ("src/gen/lines.rs", emit_spec_lines(model)),
         ("src/gen/client.rs", emit_methods(model)),
         ("src/gen/user.rs", emit_user_methods(model)),
         ("src/gen/roundtrip.rs", emit_roundtrip(model)),
@@ -67,6 +70,7 @@ fn emit_mod() -> TokenStream {
         pub mod endpoints;
         pub mod errors;
         pub mod fields;
+        pub mod lines;
         pub mod models;
         pub mod schemas;
         pub mod scopes;

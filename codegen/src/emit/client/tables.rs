@@ -1,5 +1,5 @@
 //! The tables the runtime and the mock read (`src/gen/schemas.rs`, `src/gen/endpoints.rs`,
-//! `src/gen/webhooks.rs`, `src/gen/constants.rs`).
+//! `src/gen/webhooks.rs`, `src/gen/constants.rs`, `src/gen/lines.rs`).
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -463,5 +463,24 @@ pub(super) fn emit_constants(model: &Model) -> TokenStream {
         pub const MAX_CHUNKS: u64 = #max_chunks;
         /// The readings of "MB" in bytes that are accepted at each boundary.
         pub const MB_READINGS: &[u64] = &[#(#readings),*];
+    }
+}
+
+/// `SPEC_LINES`: where each endpoint, schema, schema field and error code is written in
+/// the spec, sorted by key, for tools that point at the line a finding contradicts.
+pub(super) fn emit_spec_lines(model: &Model) -> TokenStream {
+    let entries = model.lines.iter().map(|(key, spec_line)| {
+        let file = &spec_line.file;
+        let line = Literal::u32_unsuffixed(u32::try_from(spec_line.line).unwrap_or(u32::MAX));
+        quote! { crate::meta::SpecLine { key: #key, file: #file, line: #line } }
+    });
+    quote! {
+        //! Where each endpoint (with its `response`, `rate_limit`, `errors`, `scopes`,
+        //! `fields`, `request`, `paging` and `limits`), schema, schema field and error code
+        //! is written in `spec/`.
+
+        /// Keyed `endpoint:ID`, `endpoint:ID.KEY`, `schema:NAME`, `schema:NAME.FIELD` and
+        /// `error:CODE`; sorted by key (look one up with [`crate::meta::spec_line`]).
+        pub static SPEC_LINES: &[crate::meta::SpecLine] = &[#(#entries),*];
     }
 }
