@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 
+use crate::clock::LATEST_MS;
 use crate::content_posting::lifecycle::settle_all;
 use crate::error::ApiError;
 use crate::extract::{ControlJson, ControlQuery};
@@ -117,12 +118,19 @@ pub async fn wrong_method(request: axum::extract::Request) -> Response {
 
 /// `GET /_mock/health`: the mock is up (for readiness probes and scripts).
 async fn health(State(state): State<AppState>) -> Response {
-    Json(json!({
-        "status": "ok",
+    let store = state.store().health();
+    let ok = store["status"] == "ok";
+    let body = Json(json!({
+        "status": if ok { "ok" } else { "degraded" },
         "now_ms": state.now_ms(),
         "base_url": state.base_url(),
-    }))
-    .into_response()
+        "store": store,
+    }));
+    if ok {
+        body.into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
 }
 
 /// `GET /_mock/settings`: every setting, by group.
@@ -274,16 +282,7 @@ async fn advance_clock(
                 .to_owned(),
         ));
     }
-    let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
-    if !seconds_ms.is_finite() || seconds_ms.abs() > 1e15 {
-        return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
-    }
-    let millis = (seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0));
-    if millis < 0 {
-        return Err(ApiError::InvalidParams(format!(
-            "the clock only moves forward; found an advance of {millis} ms"
-        )));
-    }
+    let millis = advance_span(&advance, state.now_ms()).map_err(ApiError::InvalidParams)?;
     if !advance_clock_by(&state, millis) {
         return Err(ApiError::InvalidParams(
             "The mock runs on the system clock; start it with --clock manual to advance time."
@@ -291,6 +290,39 @@ async fn advance_clock(
         ));
     }
     Ok(Json(clock_json(&state)).into_response())
+}
+
+/// How far an advance moves the clock from `now_ms`, in milliseconds: both fields finite,
+/// not negative, and together not past [`LATEST_MS`] (so nothing added to the clock later
+/// overflows), else a message naming the field and its range.
+fn advance_span(advance: &Advance, now_ms: i64) -> Result<i64, String> {
+    let room = LATEST_MS.saturating_sub(now_ms).max(0);
+    let limit = format!(
+        "the clock can move at most {room} ms ({} s) more: it stops at 9999-12-31T23:59:59.999Z",
+        room / 1000
+    );
+    let seconds = advance.seconds.unwrap_or(0.0);
+    let millis = advance.millis.unwrap_or(0);
+    if seconds.is_nan() || seconds < 0.0 || millis < 0 {
+        return Err(format!(
+            "seconds and millis must not be negative: the clock only moves forward (found seconds {seconds}, millis {millis})"
+        ));
+    }
+    let seconds_ms = seconds * 1000.0;
+    // `room` is far below 2^53, so the comparison in f64 is exact enough.
+    #[allow(clippy::cast_precision_loss)]
+    if !seconds_ms.is_finite() || seconds_ms > room as f64 {
+        return Err(format!("seconds: {seconds} is out of range; {limit}"));
+    }
+    if millis > room {
+        return Err(format!("millis: {millis} is out of range; {limit}"));
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let seconds_ms = seconds_ms.round() as i64;
+    seconds_ms
+        .checked_add(millis)
+        .filter(|total| *total <= room)
+        .ok_or_else(|| format!("seconds + millis: out of range; {limit}"))
 }
 
 /// Moves a manual clock by `millis`, then settles every open post and wakes the webhook

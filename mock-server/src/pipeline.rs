@@ -207,42 +207,51 @@ async fn run(
     }
     let (parts, body) = request.into_parts();
 
-    let token = match endpoint.auth {
-        Auth::UserToken => Some(authenticate(
-            state,
-            &parts.headers,
-            TokenKind::User,
-            now_ms,
-        )?),
-        Auth::ClientToken => Some(authenticate(
-            state,
-            &parts.headers,
-            TokenKind::Client,
-            now_ms,
-        )?),
-        Auth::ClientCredentials => None,
+    // The store is read under a shared hold, so no reset is seen half done; never held
+    // across the body's read.
+    let (token, fields) = {
+        let _consistent = state.consistent();
+        let token = match endpoint.auth {
+            Auth::UserToken => Some(authenticate(
+                state,
+                &parts.headers,
+                TokenKind::User,
+                now_ms,
+            )?),
+            Auth::ClientToken => Some(authenticate(
+                state,
+                &parts.headers,
+                TokenKind::Client,
+                now_ms,
+            )?),
+            Auth::ClientCredentials => None,
+        };
+        if let Some(token) = &token {
+            seen.open_id.clone_from(&token.open_id);
+            check_endpoint_scopes(endpoint, token)?;
+            check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
+        }
+        let fields = match endpoint.fields {
+            Some(param) => parse_fields(state, param, parts.uri.query(), token.as_deref())?,
+            None => Vec::new(),
+        };
+        (token, fields)
     };
-    if let Some(token) = &token {
-        seen.open_id.clone_from(&token.open_id);
-        check_endpoint_scopes(endpoint, token)?;
-        check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
-    }
 
-    let fields = match endpoint.fields {
-        Some(param) => parse_fields(state, param, parts.uri.query(), token.as_deref())?,
-        None => Vec::new(),
+    let bytes = match endpoint.request {
+        Some(_) => Some(read_body(body).await?),
+        None => None,
     };
-
-    let body = match endpoint.request {
-        Some((schema, content_type)) => {
-            let bytes = read_body(body).await?;
+    let _consistent = state.consistent();
+    let body = match (endpoint.request, bytes) {
+        (Some((schema, content_type)), Some(bytes)) => {
             seen.body = CallEntry::kept_body(&bytes);
             let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
             check_grant_type(state, endpoint, &value)?;
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
             value
         }
-        None => Value::Object(serde_json::Map::new()),
+        _ => Value::Object(serde_json::Map::new()),
     };
 
     if endpoint.auth == Auth::ClientCredentials {

@@ -82,6 +82,9 @@ struct Inner {
     oauth: Mutex<OAuthSettings>,
     api: RwLock<ApiSettings>,
     posting: Posting,
+    /// Held shared by every call while it reads or changes the store, and exclusively by a
+    /// reset: no call sees the mock half reset.
+    reset_gate: RwLock<()>,
 }
 
 /// The state one mock server runs on. Cheap to clone.
@@ -104,6 +107,14 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// A shared hold on the store's contents: while it is held no reset runs, so what a
+    /// call reads and writes under it is all from before a reset or all from after. Held
+    /// around the synchronous parts of a call, never across an `.await` and never twice on
+    /// one thread (a reset waiting for it would then wait forever).
+    pub fn consistent(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.inner.reset_gate.read()
     }
 
     /// The clock.
@@ -374,18 +385,22 @@ impl AppState {
 
     /// Puts everything back as at start: fixtures reloaded, demo tokens restored, tokens,
     /// rate-limit windows, faults and the call log forgotten. The clock keeps its time.
+    ///
+    /// One step: calls wait while it runs ([`AppState::consistent`]), and on a durable
+    /// store it is one transaction, so a process killed during a reset restarts with the
+    /// contents (and demo tokens) from before it.
     pub fn reset(&self) -> Result<(), FixtureError> {
+        let _exclusive = self.inner.reset_gate.write();
         let durable = self.store().durable();
-        if durable {
-            // Unmarked while it reloads: a reset cut short by a crash is redone at the next
-            // start instead of leaving a half-empty file taken for a set-up one.
-            self.store().put_meta(META_DEMO_TOKENS, &Value::Null);
-        }
-        self.reload()?;
-        if durable {
-            self.mark_set_up();
-        }
-        Ok(())
+        let mut outcome = Ok(());
+        self.store().atomically(&mut || {
+            outcome = self.reload();
+            if outcome.is_ok() && durable {
+                self.mark_set_up();
+            }
+            outcome.is_ok()
+        });
+        outcome
     }
 
     /// Empties the queue and the store and loads the fixtures and the demo tokens. The queue
@@ -533,6 +548,7 @@ impl AppStateBuilder {
                 }),
                 next_video_id: AtomicU64::new(CONTROL_VIDEO_ID_BASE),
                 posting: Posting::new(),
+                reset_gate: RwLock::new(()),
             }),
         };
         if restored.is_some() {

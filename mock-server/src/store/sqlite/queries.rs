@@ -421,6 +421,14 @@ impl Store for SqliteStore {
         true
     }
 
+    fn atomically(&self, change: &mut dyn FnMut() -> bool) {
+        self.atomic_step(change);
+    }
+
+    fn health(&self) -> Value {
+        SqliteStore::health(self)
+    }
+
     fn put_delivery(&self, delivery: &Delivery) {
         let id = i64::try_from(delivery.id).unwrap_or(i64::MAX);
         self.write(|tx| {
