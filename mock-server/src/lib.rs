@@ -68,6 +68,7 @@ pub mod pipeline;
 pub mod receiver;
 pub mod registry;
 pub mod seed;
+pub mod serve;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -84,6 +84,51 @@ struct Args {
     /// created, with the fixtures loaded, when missing; taken up as it is otherwise.
     #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Seconds a client has to send a whole request head; the connection is closed after
+    /// (0: no limit).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_HEADER_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    header_timeout: u64,
+    /// Seconds a request body may go without a byte arriving (reset by every read, so a slow
+    /// chunk upload that moves is never cut); the call gets 400 (0: no limit).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_BODY_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
+    body_timeout: u64,
+    /// Seconds a connection with no call in progress stays open without traffic (keep-alive;
+    /// 0: no limit).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_IDLE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 75
+    )]
+    idle_timeout: u64,
+    /// Connections served at once; more wait to be accepted (keep it below the descriptor
+    /// limit, `ulimit -n`).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 512
+    )]
+    max_connections: usize,
+    /// On SIGTERM or Ctrl-C, seconds connections get to finish their calls before they are
+    /// dropped and the mock exits.
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_SHUTDOWN_GRACE",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    shutdown_grace: u64,
 }
 
 /// `:PORT` means 127.0.0.1:PORT; anything else is HOST:PORT (a name or an IP).
@@ -273,9 +318,20 @@ async fn main() -> anyhow::Result<()> {
         let _ = writeln!(stdout, "{ready}");
         let _ = stdout.flush();
     }
-    axum::serve(listener, router_with_admin_token(state, args.admin_token))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let options = tiktok_mock::serve::ServeOptions {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections.max(1),
+        shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+    };
+    tiktok_mock::serve::serve(
+        listener,
+        router_with_admin_token(state, args.admin_token),
+        options,
+        shutdown,
+    )
+    .await;
     // Every request has been answered, each write committed before its answer; fold the
     // WAL into the file so it stands alone.
     if let Some(store) = &durable {

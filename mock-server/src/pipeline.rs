@@ -502,7 +502,10 @@ fn check_field_scopes(
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+        .map_err(|error| match crate::serve::BodyFailure::of(&error) {
+            crate::serve::BodyFailure::TooLarge => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+            failure => ApiError::InvalidParams(failure.message().to_owned()),
+        })
 }
 
 fn decode_body(

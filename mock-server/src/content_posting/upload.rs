@@ -278,13 +278,13 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
-        let frame = frame.map_err(|_| {
-            Answer::refuse(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidParams,
-                "The chunk's body ended early.",
-            )
-            .with_progress(&post)
+        let frame = frame.map_err(|error| {
+            let message = match crate::serve::BodyFailure::of(&*error.into_inner()) {
+                crate::serve::BodyFailure::Stalled => crate::serve::BodyFailure::Stalled.message(),
+                _ => "The chunk's body ended early.",
+            };
+            Answer::refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidParams, message)
+                .with_progress(&post)
         })?;
         if let Some(data) = frame.data_ref() {
             received = received.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
