@@ -368,11 +368,7 @@ async fn add_fault(
     let fault = match (&request.error_code, request.latency_ms, &request.body) {
         (None, None, Some(body)) => {
             let status = request.status.unwrap_or(200);
-            if !(100..=599).contains(&status) {
-                return Err(ApiError::InvalidParams(format!(
-                    "status: must be 100..599, found {status}"
-                )));
-            }
+            check_fault_status(status)?;
             Fault::Stub {
                 status,
                 body: body.clone(),
@@ -385,6 +381,9 @@ async fn add_fault(
                     "error_code: {:?} is not in the error catalog",
                     code.as_str()
                 )));
+            }
+            if let Some(status) = request.status {
+                check_fault_status(status)?;
             }
             let status = request
                 .status
@@ -417,6 +416,17 @@ async fn add_fault(
     };
     state.store().push_fault(pending.clone());
     Ok(Json(pending).into_response())
+}
+
+/// A fault answers with a final status: 200 to 599 (1xx are interim, not answers).
+fn check_fault_status(status: u16) -> Result<(), ApiError> {
+    if (200..=599).contains(&status) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidParams(format!(
+            "status: must be 200 to 599, found {status}"
+        )))
+    }
 }
 
 async fn reset(State(state): State<AppState>) -> ControlResult {

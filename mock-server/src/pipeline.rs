@@ -239,7 +239,10 @@ async fn run(
     };
 
     let bytes = match endpoint.request {
-        Some(_) => Some(read_body(body).await?),
+        Some(_) => {
+            check_content_encoding(endpoint, &parts.headers)?;
+            Some(read_body(body).await?)
+        }
         None => None,
     };
     let _consistent = state.consistent();
@@ -497,6 +500,34 @@ fn check_field_scopes(
         }
     }
     Ok(fields)
+}
+
+/// A request body is read as sent: one with a `Content-Encoding` other than `identity`
+/// (gzip, br, …) is refused with 415 naming it, rather than read as plain text.
+fn check_content_encoding(endpoint: &EndpointMeta, headers: &HeaderMap) -> Result<(), ApiError> {
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let text = value.to_str().unwrap_or("(not ASCII)");
+        let encodings: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|encoding| !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity"))
+            .collect();
+        if !encodings.is_empty() {
+            let code = match endpoint.envelope {
+                Envelope::OAuth => ErrorCode::InvalidRequest,
+                _ => ErrorCode::InvalidParams,
+            };
+            return Err(ApiError::Catalog {
+                code,
+                status: 415,
+                message: format!(
+                    "Content-Encoding {:?} is not supported: send the request body unencoded.",
+                    truncate(&encodings.join(", "))
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
