@@ -226,29 +226,21 @@ async fn list_calls(
     State(state): State<AppState>,
     ControlQuery(filter): ControlQuery<CallFilter>,
 ) -> Response {
-    let mut calls: Vec<_> = state
-        .store()
-        .calls()
-        .into_iter()
-        .filter(|call| {
-            filter.endpoint.as_ref().is_none_or(|wanted| {
-                call.endpoint.as_deref() == Some(wanted.as_str()) || call.path == *wanted
-            }) && filter
-                .open_id
+    // Only the calls answered are copied out of the log (`?limit=1` copies one).
+    let calls = state.store().newest_calls(filter.limit, &|call| {
+        filter.endpoint.as_ref().is_none_or(|wanted| {
+            call.endpoint == Some(wanted.as_str()) || call.path == wanted.as_str()
+        }) && filter
+            .open_id
+            .as_ref()
+            .is_none_or(|wanted| call.open_id.as_deref() == Some(wanted.as_str()))
+            && filter
+                .decision
                 .as_ref()
-                .is_none_or(|wanted| call.open_id.as_deref() == Some(wanted.as_str()))
-                && filter
-                    .decision
-                    .as_ref()
-                    .is_none_or(|wanted| call.decision == *wanted)
-                && filter.since_ms.is_none_or(|since| call.at_ms >= since)
-                && filter.until_ms.is_none_or(|until| call.at_ms < until)
-        })
-        .collect();
-    if let Some(limit) = filter.limit {
-        let skip = calls.len().saturating_sub(limit);
-        calls.drain(..skip);
-    }
+                .is_none_or(|wanted| call.decision == wanted.as_str())
+            && filter.since_ms.is_none_or(|since| call.at_ms >= since)
+            && filter.until_ms.is_none_or(|until| call.at_ms < until)
+    });
     Json(json!({ "calls": calls })).into_response()
 }
 

@@ -80,6 +80,15 @@ struct Args {
         default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_SIZE
     )]
     call_log_size: usize,
+    /// About how many bytes the calls /_mock/calls keeps may take (bodies included), the
+    /// oldest dropped first; beside --call-log-size, whichever is reached first.
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_CALL_LOG_BYTES",
+        value_name = "BYTES",
+        default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_BYTES
+    )]
+    call_log_bytes: usize,
     /// Keep the mock's state in this SQLite file, so it survives a restart (or a crash):
     /// created, with the fixtures loaded, when missing; taken up as it is otherwise.
     #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
@@ -233,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => {
             let store = SqliteStore::open(path)
                 .map_err(|error| anyhow::anyhow!("--state {error}"))?
-                .with_call_log_size(args.call_log_size);
+                .with_call_log_limits(args.call_log_size, args.call_log_bytes);
             if store.was_fresh() {
                 tracing::info!(
                     "state file {}: new, fixtures loaded into it",
@@ -253,7 +262,8 @@ async fn main() -> anyhow::Result<()> {
         .fixtures(fixtures)
         .clock_kind(args.clock)
         .rate_limit_scale(args.rate_limit_scale)
-        .call_log_size(args.call_log_size);
+        .call_log_size(args.call_log_size)
+        .call_log_bytes(args.call_log_bytes);
     if let Some(start) = &args.clock_start {
         let start_ms =
             parse_instant(start).map_err(|problem| anyhow::anyhow!("--clock-start: {problem}"))?;

@@ -426,6 +426,7 @@ pub struct AppStateBuilder {
     clock: Option<Arc<dyn Clock>>,
     rate_limit_scale: Option<f64>,
     call_log_size: Option<usize>,
+    call_log_bytes: Option<usize>,
     store: Option<Arc<dyn Store>>,
     endpoints: Option<&'static [&'static EndpointMeta]>,
     behaviours: Registry,
@@ -446,6 +447,7 @@ impl AppStateBuilder {
             clock: None,
             rate_limit_scale: None,
             call_log_size: None,
+            call_log_bytes: None,
             store: None,
             endpoints: None,
             behaviours,
@@ -487,6 +489,15 @@ impl AppStateBuilder {
         self
     }
 
+    /// Keeps the call log within about `bytes` ([`CallRing::with_byte_budget`]; default
+    /// [`DEFAULT_CALL_LOG_BYTES`](crate::store::call_ring::DEFAULT_CALL_LOG_BYTES)), the
+    /// oldest calls dropped first. For the fresh [`MemoryStore`], as
+    /// [`AppStateBuilder::call_log_size`].
+    pub fn call_log_bytes(mut self, bytes: usize) -> Self {
+        self.call_log_bytes = Some(bytes);
+        self
+    }
+
     /// Uses this store instead of a fresh [`MemoryStore`].
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -514,11 +525,14 @@ impl AppStateBuilder {
     /// Builds the state and loads the fixtures.
     pub fn build(self) -> Result<AppState, FixtureError> {
         let scale = self.rate_limit_scale.unwrap_or(1.0);
-        let call_log_size = self.call_log_size;
+        let (call_log_size, call_log_bytes) = (self.call_log_size, self.call_log_bytes);
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| {
-            Arc::new(match call_log_size {
-                Some(size) => MemoryStore::with_call_log(CallRing::new(size)),
-                None => MemoryStore::new(),
+            Arc::new(match (call_log_size, call_log_bytes) {
+                (None, None) => MemoryStore::new(),
+                (size, bytes) => MemoryStore::with_call_log(CallRing::with_byte_budget(
+                    size.unwrap_or(crate::store::call_ring::DEFAULT_CALL_LOG_SIZE),
+                    bytes.unwrap_or(crate::store::call_ring::DEFAULT_CALL_LOG_BYTES),
+                )),
             })
         });
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));

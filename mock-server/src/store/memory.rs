@@ -427,6 +427,14 @@ impl Store for MemoryStore {
         self.calls.records()
     }
 
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord> {
+        self.calls.newest(limit, wanted)
+    }
+
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {
         {
             let mut shard = self.posts.shard(&post.publish_id);

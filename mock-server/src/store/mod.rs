@@ -173,6 +173,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_call(&self, call: CallEntry);
     /// The call log, oldest first (the most recent calls, up to a bound).
     fn calls(&self) -> Vec<CallRecord>;
+    /// The newest `limit` calls of the log that `wanted` keeps (every one for `None`),
+    /// oldest first; only those are copied out of the log.
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord>;
 
     /// Adds a post of the Content Posting API; its publish_id and upload_id must be new.
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError>;

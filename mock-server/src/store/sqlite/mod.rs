@@ -310,6 +310,13 @@ impl SqliteStore {
         self
     }
 
+    /// Keeps the newest `size` calls in the call log (which stays in memory), within about
+    /// `bytes` ([`CallRing::with_byte_budget`]).
+    pub fn with_call_log_limits(mut self, size: usize, bytes: usize) -> Self {
+        self.ephemeral = MemoryStore::with_call_log(CallRing::with_byte_budget(size, bytes));
+        self
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path

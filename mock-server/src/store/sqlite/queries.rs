@@ -296,6 +296,14 @@ impl Store for SqliteStore {
         self.ephemeral.calls()
     }
 
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord> {
+        self.ephemeral.newest_calls(limit, wanted)
+    }
+
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {
         self.write(|tx| {
             let publish_taken = tx
