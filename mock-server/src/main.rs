@@ -94,7 +94,7 @@ struct Args {
     #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
     state: Option<PathBuf>,
     /// Seconds a client has to send a whole request head; the connection is closed after
-    /// (0: no limit).
+    /// (0: no limit). Also bounds a kept-alive HTTP/1.1 connection waiting for its next request.
     #[arg(
         long,
         env = "TIKTOK_MOCK_HEADER_TIMEOUT",
@@ -111,8 +111,8 @@ struct Args {
         default_value_t = 60
     )]
     body_timeout: u64,
-    /// Seconds a connection with no call in progress stays open without traffic (keep-alive;
-    /// 0: no limit).
+    /// Seconds a connection with no call in progress stays open without traffic (HTTP/2, or
+    /// HTTP/1.1 keep-alive when --header-timeout is longer; 0: no limit).
     #[arg(
         long,
         env = "TIKTOK_MOCK_IDLE_TIMEOUT",

@@ -26,13 +26,15 @@ use tower::ServiceExt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
     /// How long a client has to send a whole request head (HTTP/1.1); the connection is
-    /// closed after it. Default 30 s.
+    /// closed after it. The timer also runs while a kept-alive HTTP/1.1 connection waits
+    /// for its next request, so it bounds those too. Default 30 s.
     pub header_timeout: Duration,
     /// How long a request body may go without a byte arriving (reset by every read, so a
     /// slow but moving chunk upload is never cut); the call then gets 400. Default 60 s.
     pub body_timeout: Duration,
     /// How long a connection with no request in progress may stay open without traffic
-    /// (keep-alive, or an HTTP/2 connection with no stream). Default 75 s.
+    /// (an HTTP/2 connection with no stream; an HTTP/1.1 one waiting for its next request
+    /// is closed by the header timeout first when that is shorter). Default 75 s.
     pub idle_timeout: Duration,
     /// How many connections are served at once; more wait to be accepted. Default 512.
     pub max_connections: usize,
