@@ -130,3 +130,42 @@ async fn http2_prior_knowledge_is_answered() {
     assert_eq!(response.version(), reqwest::Version::HTTP_2);
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_stalled_request_body_gets_400_after_the_body_timeout() {
+    let mock = MockServer::builder()
+        .serve_options(ServeOptions {
+            body_timeout: Duration::from_millis(300),
+            ..ServeOptions::default()
+        })
+        .start()
+        .await;
+    let token = mock.user_token(None, &[tiktok_api::Scope::VideoList]);
+    let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+    // Two bytes of the hundred announced, and then nothing: the writing half stays open.
+    let head = format!(
+        "POST /v2/video/list/?fields=id HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{}}"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(count) => {
+                    answer.extend_from_slice(&buffer[..count]);
+                    if String::from_utf8_lossy(&answer).contains("stalled") {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("the stalled body is answered");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("stalled"), "{text}");
+}
