@@ -58,10 +58,10 @@ impl ManualClock {
         let previous = self
             .now_ms
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-                Some(now.saturating_add(millis))
+                Some(now.saturating_add(millis).min(LATEST_MS.max(now)))
             })
             .unwrap_or_else(|now| now);
-        previous.saturating_add(millis)
+        previous.saturating_add(millis).min(LATEST_MS.max(previous))
     }
 
     /// Sets the clock to `now_ms`.
@@ -101,6 +101,10 @@ impl Clock for OffsetClock {
         system_now_ms().saturating_add(self.offset_ms)
     }
 }
+
+/// The latest instant the mock's clock keeps, 9999-12-31T23:59:59.999Z: far enough for any
+/// test, and far from `i64::MAX`, so every lifetime and backoff added to it still fits.
+pub const LATEST_MS: i64 = 253_402_300_799_999;
 
 /// Reads a start time: Unix seconds (`1800000000`), Unix milliseconds (13 digits or more),
 /// or an RFC 3339 UTC time (`2027-01-15T08:00:00Z`, fractions of a second allowed).

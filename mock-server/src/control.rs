@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiktok_api::ErrorCode;
 
+use crate::clock::LATEST_MS;
 use crate::content_posting::lifecycle::settle_all;
 use crate::error::ApiError;
 use crate::extract::{ControlJson, ControlQuery};
@@ -117,12 +118,19 @@ pub async fn wrong_method(request: axum::extract::Request) -> Response {
 
 /// `GET /_mock/health`: the mock is up (for readiness probes and scripts).
 async fn health(State(state): State<AppState>) -> Response {
-    Json(json!({
-        "status": "ok",
+    let store = state.store().health();
+    let ok = store["status"] == "ok";
+    let body = Json(json!({
+        "status": if ok { "ok" } else { "degraded" },
         "now_ms": state.now_ms(),
         "base_url": state.base_url(),
-    }))
-    .into_response()
+        "store": store,
+    }));
+    if ok {
+        body.into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
 }
 
 /// `GET /_mock/settings`: every setting, by group.
@@ -218,29 +226,21 @@ async fn list_calls(
     State(state): State<AppState>,
     ControlQuery(filter): ControlQuery<CallFilter>,
 ) -> Response {
-    let mut calls: Vec<_> = state
-        .store()
-        .calls()
-        .into_iter()
-        .filter(|call| {
-            filter.endpoint.as_ref().is_none_or(|wanted| {
-                call.endpoint.as_deref() == Some(wanted.as_str()) || call.path == *wanted
-            }) && filter
-                .open_id
+    // Only the calls answered are copied out of the log (`?limit=1` copies one).
+    let calls = state.store().newest_calls(filter.limit, &|call| {
+        filter.endpoint.as_ref().is_none_or(|wanted| {
+            call.endpoint == Some(wanted.as_str()) || call.path == wanted.as_str()
+        }) && filter
+            .open_id
+            .as_ref()
+            .is_none_or(|wanted| call.open_id.as_deref() == Some(wanted.as_str()))
+            && filter
+                .decision
                 .as_ref()
-                .is_none_or(|wanted| call.open_id.as_deref() == Some(wanted.as_str()))
-                && filter
-                    .decision
-                    .as_ref()
-                    .is_none_or(|wanted| call.decision == *wanted)
-                && filter.since_ms.is_none_or(|since| call.at_ms >= since)
-                && filter.until_ms.is_none_or(|until| call.at_ms < until)
-        })
-        .collect();
-    if let Some(limit) = filter.limit {
-        let skip = calls.len().saturating_sub(limit);
-        calls.drain(..skip);
-    }
+                .is_none_or(|wanted| call.decision == wanted.as_str())
+            && filter.since_ms.is_none_or(|since| call.at_ms >= since)
+            && filter.until_ms.is_none_or(|until| call.at_ms < until)
+    });
     Json(json!({ "calls": calls })).into_response()
 }
 
@@ -274,16 +274,7 @@ async fn advance_clock(
                 .to_owned(),
         ));
     }
-    let seconds_ms = advance.seconds.unwrap_or(0.0) * 1000.0;
-    if !seconds_ms.is_finite() || seconds_ms.abs() > 1e15 {
-        return Err(ApiError::InvalidParams("seconds: out of range".to_owned()));
-    }
-    let millis = (seconds_ms.round() as i64).saturating_add(advance.millis.unwrap_or(0));
-    if millis < 0 {
-        return Err(ApiError::InvalidParams(format!(
-            "the clock only moves forward; found an advance of {millis} ms"
-        )));
-    }
+    let millis = advance_span(&advance, state.now_ms()).map_err(ApiError::InvalidParams)?;
     if !advance_clock_by(&state, millis) {
         return Err(ApiError::InvalidParams(
             "The mock runs on the system clock; start it with --clock manual to advance time."
@@ -291,6 +282,39 @@ async fn advance_clock(
         ));
     }
     Ok(Json(clock_json(&state)).into_response())
+}
+
+/// How far an advance moves the clock from `now_ms`, in milliseconds: both fields finite,
+/// not negative, and together not past [`LATEST_MS`] (so nothing added to the clock later
+/// overflows), else a message naming the field and its range.
+fn advance_span(advance: &Advance, now_ms: i64) -> Result<i64, String> {
+    let room = LATEST_MS.saturating_sub(now_ms).max(0);
+    let limit = format!(
+        "the clock can move at most {room} ms ({} s) more: it stops at 9999-12-31T23:59:59.999Z",
+        room / 1000
+    );
+    let seconds = advance.seconds.unwrap_or(0.0);
+    let millis = advance.millis.unwrap_or(0);
+    if seconds.is_nan() || seconds < 0.0 || millis < 0 {
+        return Err(format!(
+            "seconds and millis must not be negative: the clock only moves forward (found seconds {seconds}, millis {millis})"
+        ));
+    }
+    let seconds_ms = seconds * 1000.0;
+    // `room` is far below 2^53, so the comparison in f64 is exact enough.
+    #[allow(clippy::cast_precision_loss)]
+    if !seconds_ms.is_finite() || seconds_ms > room as f64 {
+        return Err(format!("seconds: {seconds} is out of range; {limit}"));
+    }
+    if millis > room {
+        return Err(format!("millis: {millis} is out of range; {limit}"));
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let seconds_ms = seconds_ms.round() as i64;
+    seconds_ms
+        .checked_add(millis)
+        .filter(|total| *total <= room)
+        .ok_or_else(|| format!("seconds + millis: out of range; {limit}"))
 }
 
 /// Moves a manual clock by `millis`, then settles every open post and wakes the webhook
@@ -336,11 +360,7 @@ async fn add_fault(
     let fault = match (&request.error_code, request.latency_ms, &request.body) {
         (None, None, Some(body)) => {
             let status = request.status.unwrap_or(200);
-            if !(100..=599).contains(&status) {
-                return Err(ApiError::InvalidParams(format!(
-                    "status: must be 100..599, found {status}"
-                )));
-            }
+            check_fault_status(status)?;
             Fault::Stub {
                 status,
                 body: body.clone(),
@@ -353,6 +373,9 @@ async fn add_fault(
                     "error_code: {:?} is not in the error catalog",
                     code.as_str()
                 )));
+            }
+            if let Some(status) = request.status {
+                check_fault_status(status)?;
             }
             let status = request
                 .status
@@ -385,6 +408,17 @@ async fn add_fault(
     };
     state.store().push_fault(pending.clone());
     Ok(Json(pending).into_response())
+}
+
+/// A fault answers with a final status: 200 to 599 (1xx are interim, not answers).
+fn check_fault_status(status: u16) -> Result<(), ApiError> {
+    if (200..=599).contains(&status) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidParams(format!(
+            "status: must be 200 to 599, found {status}"
+        )))
+    }
 }
 
 async fn reset(State(state): State<AppState>) -> ControlResult {

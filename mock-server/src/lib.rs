@@ -69,6 +69,7 @@ pub mod proxy;
 pub mod receiver;
 pub mod registry;
 pub mod seed;
+pub mod serve;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;

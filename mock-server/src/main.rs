@@ -80,10 +80,64 @@ struct Args {
         default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_SIZE
     )]
     call_log_size: usize,
+    /// About how many bytes the calls /_mock/calls keeps may take (bodies included), the
+    /// oldest dropped first; beside --call-log-size, whichever is reached first.
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_CALL_LOG_BYTES",
+        value_name = "BYTES",
+        default_value_t = tiktok_mock::store::call_ring::DEFAULT_CALL_LOG_BYTES
+    )]
+    call_log_bytes: usize,
     /// Keep the mock's state in this SQLite file, so it survives a restart (or a crash):
     /// created, with the fixtures loaded, when missing; taken up as it is otherwise.
     #[arg(long, env = "TIKTOK_MOCK_STATE", value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Seconds a client has to send a whole request head; the connection is closed after
+    /// (0: no limit). Also bounds a kept-alive HTTP/1.1 connection waiting for its next request.
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_HEADER_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
+    header_timeout: u64,
+    /// Seconds a request body may go without a byte arriving (reset by every read, so a slow
+    /// chunk upload that moves is never cut); the call gets 400 (0: no limit).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_BODY_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
+    body_timeout: u64,
+    /// Seconds a connection with no call in progress stays open without traffic (HTTP/2, or
+    /// HTTP/1.1 keep-alive when --header-timeout is longer; 0: no limit).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_IDLE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 75
+    )]
+    idle_timeout: u64,
+    /// Connections served at once; more wait to be accepted (keep it below the descriptor
+    /// limit, `ulimit -n`).
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 512
+    )]
+    max_connections: usize,
+    /// On SIGTERM or Ctrl-C, seconds connections get to finish their calls before they are
+    /// dropped and the mock exits.
+    #[arg(
+        long,
+        env = "TIKTOK_MOCK_SHUTDOWN_GRACE",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    shutdown_grace: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -261,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => {
             let store = SqliteStore::open(path)
                 .map_err(|error| anyhow::anyhow!("--state {error}"))?
-                .with_call_log_size(args.call_log_size);
+                .with_call_log_limits(args.call_log_size, args.call_log_bytes);
             if store.was_fresh() {
                 tracing::info!(
                     "state file {}: new, fixtures loaded into it",
@@ -281,7 +335,8 @@ async fn main() -> anyhow::Result<()> {
         .fixtures(fixtures)
         .clock_kind(args.clock)
         .rate_limit_scale(args.rate_limit_scale)
-        .call_log_size(args.call_log_size);
+        .call_log_size(args.call_log_size)
+        .call_log_bytes(args.call_log_bytes);
     if let Some(start) = &args.clock_start {
         let start_ms =
             parse_instant(start).map_err(|problem| anyhow::anyhow!("--clock-start: {problem}"))?;
@@ -346,9 +401,20 @@ async fn main() -> anyhow::Result<()> {
         let _ = writeln!(stdout, "{ready}");
         let _ = stdout.flush();
     }
-    axum::serve(listener, router_with_admin_token(state, args.admin_token))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let options = tiktok_mock::serve::ServeOptions {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections.max(1),
+        shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+    };
+    tiktok_mock::serve::serve(
+        listener,
+        router_with_admin_token(state, args.admin_token),
+        options,
+        shutdown,
+    )
+    .await;
     // Every request has been answered, each write committed before its answer; fold the
     // WAL into the file so it stands alone.
     if let Some(store) = &durable {

@@ -207,42 +207,54 @@ async fn run(
     }
     let (parts, body) = request.into_parts();
 
-    let token = match endpoint.auth {
-        Auth::UserToken => Some(authenticate(
-            state,
-            &parts.headers,
-            TokenKind::User,
-            now_ms,
-        )?),
-        Auth::ClientToken => Some(authenticate(
-            state,
-            &parts.headers,
-            TokenKind::Client,
-            now_ms,
-        )?),
-        Auth::ClientCredentials => None,
+    // The store is read under a shared hold, so no reset is seen half done; never held
+    // across the body's read.
+    let (token, fields) = {
+        let _consistent = state.consistent();
+        let token = match endpoint.auth {
+            Auth::UserToken => Some(authenticate(
+                state,
+                &parts.headers,
+                TokenKind::User,
+                now_ms,
+            )?),
+            Auth::ClientToken => Some(authenticate(
+                state,
+                &parts.headers,
+                TokenKind::Client,
+                now_ms,
+            )?),
+            Auth::ClientCredentials => None,
+        };
+        if let Some(token) = &token {
+            seen.open_id.clone_from(&token.open_id);
+            check_endpoint_scopes(endpoint, token)?;
+            check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
+        }
+        let fields = match endpoint.fields {
+            Some(param) => parse_fields(state, param, parts.uri.query(), token.as_deref())?,
+            None => Vec::new(),
+        };
+        (token, fields)
     };
-    if let Some(token) = &token {
-        seen.open_id.clone_from(&token.open_id);
-        check_endpoint_scopes(endpoint, token)?;
-        check_rate_limit(state, endpoint, &token.access_token, now_ms)?;
-    }
 
-    let fields = match endpoint.fields {
-        Some(param) => parse_fields(state, param, parts.uri.query(), token.as_deref())?,
-        None => Vec::new(),
+    let bytes = match endpoint.request {
+        Some(_) => {
+            check_content_encoding(endpoint, &parts.headers)?;
+            Some(read_body(body).await?)
+        }
+        None => None,
     };
-
-    let body = match endpoint.request {
-        Some((schema, content_type)) => {
-            let bytes = read_body(body).await?;
+    let _consistent = state.consistent();
+    let body = match (endpoint.request, bytes) {
+        (Some((schema, content_type)), Some(bytes)) => {
             seen.body = CallEntry::kept_body(&bytes);
             let value = decode_body(schema, content_type, &parts.headers, &bytes)?;
             check_grant_type(state, endpoint, &value)?;
             validate_body(schema, &value).map_err(ApiError::InvalidParams)?;
             value
         }
-        None => Value::Object(serde_json::Map::new()),
+        _ => Value::Object(serde_json::Map::new()),
     };
 
     if endpoint.auth == Auth::ClientCredentials {
@@ -498,10 +510,41 @@ pub fn missing_field_scopes(
         .collect()
 }
 
+/// A request body is read as sent: one with a `Content-Encoding` other than `identity`
+/// (gzip, br, …) is refused with 415 naming it, rather than read as plain text.
+fn check_content_encoding(endpoint: &EndpointMeta, headers: &HeaderMap) -> Result<(), ApiError> {
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let text = value.to_str().unwrap_or("(not ASCII)");
+        let encodings: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|encoding| !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity"))
+            .collect();
+        if !encodings.is_empty() {
+            let code = match endpoint.envelope {
+                Envelope::OAuth => ErrorCode::InvalidRequest,
+                _ => ErrorCode::InvalidParams,
+            };
+            return Err(ApiError::Catalog {
+                code,
+                status: 415,
+                message: format!(
+                    "Content-Encoding {:?} is not supported: send the request body unencoded.",
+                    truncate(&encodings.join(", "))
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+        .map_err(|error| match crate::serve::BodyFailure::of(&error) {
+            crate::serve::BodyFailure::TooLarge => ApiError::PayloadTooLarge(MAX_BODY_BYTES),
+            failure => ApiError::InvalidParams(failure.message().to_owned()),
+        })
 }
 
 /// Decodes a request body by its declared content type into JSON typed by `schema`; also

@@ -99,6 +99,11 @@ fn put_app(state: &AppState, app: App) -> ControlResult {
             "client_key and client_secret must not be empty".to_owned(),
         ));
     }
+    for (index, uri) in app.redirect_uris.iter().enumerate() {
+        check_redirect_uri(uri).map_err(|problem| {
+            ApiError::InvalidParams(format!("redirect_uris[{index}]: {problem}"))
+        })?;
+    }
     state.store().put_app(app.clone());
     Ok(Json(app).into_response())
 }
@@ -320,4 +325,31 @@ async fn add_comment(
         })
         .map_err(|error| ApiError::InvalidParams(error.to_string()))?;
     Ok(Json(comment).into_response())
+}
+
+/// A redirect URI an app may register: `https` with a host, or `http` on loopback
+/// (`127.0.0.1`, `[::1]`, `localhost`), with no fragment. Never `javascript:` and the like.
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let shown = crate::validate::truncate(uri);
+    let parsed =
+        url::Url::parse(uri).map_err(|error| format!("{shown:?} is not a URL ({error})"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!("{shown:?} has a fragment"));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{shown:?}: plain http only on loopback (127.0.0.1, [::1], localhost); use https"
+        )),
+        _ => Err(format!(
+            "{shown:?}: expected an https URL, or http on loopback"
+        )),
+    }
 }

@@ -363,6 +363,7 @@ impl Drop for MockServer {
 #[derive(Debug, Default)]
 pub struct MockServerBuilder {
     state: AppStateBuilder,
+    serve: crate::serve::ServeOptions,
 }
 
 impl MockServerBuilder {
@@ -395,6 +396,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// The server-side limits: timeouts, connection cap, shutdown grace (defaults otherwise).
+    pub fn serve_options(mut self, options: crate::serve::ServeOptions) -> Self {
+        self.serve = options;
+        self
+    }
+
     /// Changes the state's other options.
     pub fn state(mut self, configure: impl FnOnce(AppStateBuilder) -> AppStateBuilder) -> Self {
         self.state = configure(self.state);
@@ -418,11 +425,10 @@ impl MockServerBuilder {
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.await;
-                })
-                .await;
+            crate::serve::serve(listener, app, self.serve, async move {
+                let _ = shutdown_rx.await;
+            })
+            .await;
         });
         Ok(MockServer {
             address,

@@ -82,6 +82,9 @@ struct Inner {
     oauth: Mutex<OAuthSettings>,
     api: RwLock<ApiSettings>,
     posting: Posting,
+    /// Held shared by every call while it reads or changes the store, and exclusively by a
+    /// reset: no call sees the mock half reset.
+    reset_gate: RwLock<()>,
 }
 
 /// The state one mock server runs on. Cheap to clone.
@@ -104,6 +107,14 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// A shared hold on the store's contents: while it is held no reset runs, so what a
+    /// call reads and writes under it is all from before a reset or all from after. Held
+    /// around the synchronous parts of a call, never across an `.await` and never twice on
+    /// one thread (a reset waiting for it would then wait forever).
+    pub fn consistent(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.inner.reset_gate.read()
     }
 
     /// The clock.
@@ -374,18 +385,22 @@ impl AppState {
 
     /// Puts everything back as at start: fixtures reloaded, demo tokens restored, tokens,
     /// rate-limit windows, faults and the call log forgotten. The clock keeps its time.
+    ///
+    /// One step: calls wait while it runs ([`AppState::consistent`]), and on a durable
+    /// store it is one transaction, so a process killed during a reset restarts with the
+    /// contents (and demo tokens) from before it.
     pub fn reset(&self) -> Result<(), FixtureError> {
+        let _exclusive = self.inner.reset_gate.write();
         let durable = self.store().durable();
-        if durable {
-            // Unmarked while it reloads: a reset cut short by a crash is redone at the next
-            // start instead of leaving a half-empty file taken for a set-up one.
-            self.store().put_meta(META_DEMO_TOKENS, &Value::Null);
-        }
-        self.reload()?;
-        if durable {
-            self.mark_set_up();
-        }
-        Ok(())
+        let mut outcome = Ok(());
+        self.store().atomically(&mut || {
+            outcome = self.reload();
+            if outcome.is_ok() && durable {
+                self.mark_set_up();
+            }
+            outcome.is_ok()
+        });
+        outcome
     }
 
     /// Empties the queue and the store and loads the fixtures and the demo tokens. The queue
@@ -411,6 +426,7 @@ pub struct AppStateBuilder {
     clock: Option<Arc<dyn Clock>>,
     rate_limit_scale: Option<f64>,
     call_log_size: Option<usize>,
+    call_log_bytes: Option<usize>,
     store: Option<Arc<dyn Store>>,
     endpoints: Option<&'static [&'static EndpointMeta]>,
     behaviours: Registry,
@@ -431,6 +447,7 @@ impl AppStateBuilder {
             clock: None,
             rate_limit_scale: None,
             call_log_size: None,
+            call_log_bytes: None,
             store: None,
             endpoints: None,
             behaviours,
@@ -472,6 +489,15 @@ impl AppStateBuilder {
         self
     }
 
+    /// Keeps the call log within about `bytes` ([`CallRing::with_byte_budget`]; default
+    /// [`DEFAULT_CALL_LOG_BYTES`](crate::store::call_ring::DEFAULT_CALL_LOG_BYTES)), the
+    /// oldest calls dropped first. For the fresh [`MemoryStore`], as
+    /// [`AppStateBuilder::call_log_size`].
+    pub fn call_log_bytes(mut self, bytes: usize) -> Self {
+        self.call_log_bytes = Some(bytes);
+        self
+    }
+
     /// Uses this store instead of a fresh [`MemoryStore`].
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -499,11 +525,14 @@ impl AppStateBuilder {
     /// Builds the state and loads the fixtures.
     pub fn build(self) -> Result<AppState, FixtureError> {
         let scale = self.rate_limit_scale.unwrap_or(1.0);
-        let call_log_size = self.call_log_size;
+        let (call_log_size, call_log_bytes) = (self.call_log_size, self.call_log_bytes);
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| {
-            Arc::new(match call_log_size {
-                Some(size) => MemoryStore::with_call_log(CallRing::new(size)),
-                None => MemoryStore::new(),
+            Arc::new(match (call_log_size, call_log_bytes) {
+                (None, None) => MemoryStore::new(),
+                (size, bytes) => MemoryStore::with_call_log(CallRing::with_byte_budget(
+                    size.unwrap_or(crate::store::call_ring::DEFAULT_CALL_LOG_SIZE),
+                    bytes.unwrap_or(crate::store::call_ring::DEFAULT_CALL_LOG_BYTES),
+                )),
             })
         });
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -533,6 +562,7 @@ impl AppStateBuilder {
                 }),
                 next_video_id: AtomicU64::new(CONTROL_VIDEO_ID_BASE),
                 posting: Posting::new(),
+                reset_gate: RwLock::new(()),
             }),
         };
         if restored.is_some() {

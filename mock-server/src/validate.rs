@@ -137,7 +137,8 @@ fn check_integer(
         return Err(expected(path, "an integer", value));
     };
     let Some(integer) = number.as_i64() else {
-        return Err(if number.is_u64() {
+        let whole = number.as_f64().is_some_and(|float| float.fract() == 0.0);
+        return Err(if number.is_u64() || whole {
             format!("{path}: {number} is out of range")
         } else {
             format!("{path}: {number} is not an integer")

@@ -387,6 +387,8 @@ async fn status_follows_the_upload_and_the_manual_clock() {
     let publish_id = answer.data()["publish_id"].as_str().expect("id").to_owned();
     let path = path_of(answer.data()["upload_url"].as_str().expect("url"));
     let fetch = || async {
+        // A fresh token each time: the clock moves past token lifetimes.
+        let token = harness.token(&[Scope::VideoUpload]);
         let answer = harness
             .post_json(
                 "/v2/post/publish/status/fetch/",
@@ -508,4 +510,95 @@ async fn a_large_upload_is_streamed_not_buffered() {
     // take if it were buffered (the margin leaves room for the tests running alongside).
     let grown = resident_bytes().saturating_sub(before);
     assert!(grown < 100 * MIB, "resident set grew by {grown} bytes");
+}
+
+/// A chunk whose body the test holds: `polled` fires when the handler first asks for the
+/// body (so it has passed every check made before reading), `send` gives the bytes.
+fn held_chunk(
+    path: &str,
+    length: usize,
+    total: i64,
+) -> (
+    Request<Body>,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<Vec<u8>>,
+) {
+    let (polled_tx, polled_rx) = tokio::sync::oneshot::channel();
+    let (bytes_tx, bytes_rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+    let stream = futures::stream::once(async move {
+        let _ = polled_tx.send(());
+        let bytes = bytes_rx.await.unwrap_or_default();
+        Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
+    });
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri(path)
+        .header("content-type", "video/mp4")
+        .header("content-length", length.to_string())
+        .header(
+            "content-range",
+            format!(
+                "bytes 0-{}/{total}",
+                i64::try_from(length).expect("size") - 1
+            ),
+        )
+        .body(Body::from_stream(stream))
+        .expect("request");
+    (request, polled_rx, bytes_tx)
+}
+
+#[tokio::test]
+async fn a_chunk_finishing_after_the_url_expired_is_refused_and_an_ended_post_never_changes() {
+    let harness = Harness::new();
+    let answer = init(&harness, file(1_000, 1_000, 1)).await;
+    answer.assert_ok();
+    let publish_id = answer.data()["publish_id"].as_str().expect("id").to_owned();
+    let path = path_of(answer.data()["upload_url"].as_str().expect("url"));
+
+    // The chunk starts a millisecond before the URL expires...
+    harness.advance_ms(3_599_999);
+    let (request, polled, send) = held_chunk(&path, 1_000, 1_000);
+    let router = harness.router.clone();
+    let answer = tokio::spawn(async move { tower::ServiceExt::oneshot(router, request).await });
+    polled.await.expect("the handler reads the body");
+    // ...the URL expires while its body is in flight, and the post ends FAILED.
+    harness.advance_ms(1);
+    let fetch = || async {
+        // A fresh token each time: the clock moves past token lifetimes.
+        let token = harness.token(&[Scope::VideoUpload]);
+        let answer = harness
+            .post_json(
+                "/v2/post/publish/status/fetch/",
+                Some(&token),
+                json!({ "publish_id": publish_id }).to_string(),
+            )
+            .await;
+        answer.assert_ok();
+        answer.data()["status"].clone()
+    };
+    assert_eq!(fetch().await, json!("FAILED"));
+    send.send(vec![7; 1_000]).expect("the handler waits");
+    let response = answer.await.expect("joined").expect("infallible");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&bytes));
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("upload_url_expired"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    // Long after, the post is still FAILED, with one failure event and no other.
+    harness.advance_ms(3_600_000);
+    assert_eq!(fetch().await, json!("FAILED"));
+    let events: Vec<String> = harness
+        .state
+        .webhooks()
+        .deliveries()
+        .iter()
+        .filter(|delivery| delivery.body.contains(&publish_id))
+        .map(|delivery| delivery.event.clone())
+        .collect();
+    assert!(events.len() <= 1, "{events:?}");
 }

@@ -12,6 +12,7 @@
 //! so a bug in that lifecycle shows up in the app's tests, not in production.
 
 mod model;
+mod wire;
 
 use std::collections::BTreeMap;
 
@@ -24,15 +25,19 @@ use tiktok_api::spec_constants::{
     UPLOAD_URL_TTL_SECONDS,
 };
 use tiktok_api::{
-    ErrorCode, InboxVideoInitRequest, PostInfo, PrivacyLevel, Scope, Source, StatusFetchRequest,
-    UserField, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo, endpoints,
+    ErrorCode, InboxVideoInitRequest, PostInfo, PostStatus, PrivacyLevel, Scope, Source,
+    StatusFetchRequest, UserField, VideoField, VideoInitRequest, VideoListRequest, VideoSourceInfo,
+    endpoints,
 };
 use tiktok_conformance::tap::assert_conforms;
 use tiktok_conformance::{Harness, cases, runtime};
 use tiktok_mock::ClockKind;
 use tiktok_mock::receiver::Receiver;
 
-use model::{Auth, Code, MAX_POSTS, Model, Op, Outcome, Post, SCOPES, VIDEO_SIZE, op, outcome};
+use model::{
+    Auth, Code, ENDED, MAX_POSTS, Model, Op, Outcome, Post, SCOPES, VIDEO_SIZE, op, outcome,
+};
+use wire::{ENDING_EVENTS, late_put};
 
 #[test]
 fn the_mock_follows_the_oauth_and_posting_model() {
@@ -114,6 +119,8 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                 ..Model::default()
             };
 
+            // The status each post ended in, once observed.
+            let mut ended: BTreeMap<usize, PostStatus> = BTreeMap::new();
             for (step, op) in ops.iter().enumerate() {
                 let what = format!("step {step} {op:?}");
                 let (expected, got) = match *op {
@@ -392,6 +399,48 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                             (expected, Outcome::Http(response.status().as_u16()))
                         }
                     }
+                    Op::LateUpload { post, seconds } => {
+                        if model.posts.is_empty() {
+                            (Outcome::Skipped, Outcome::Skipped)
+                        } else {
+                            let index = newest(post, model.posts.len());
+                            let record = &model.posts[index];
+                            let status =
+                                late_put(&record.upload_url, control, seconds * 1000).await;
+                            let arrived_ms = model.now_ms;
+                            model.now_ms += seconds * 1000;
+                            let record = &mut model.posts[index];
+                            let expected = if arrived_ms >= record.upload_expires_ms {
+                                Outcome::Http(403)
+                            } else if record.uploaded_ms.is_some() {
+                                Outcome::Http(416)
+                            } else if model.now_ms >= record.upload_expires_ms {
+                                // Expired while the body was on its way: refused, and
+                                // the upload never completes.
+                                Outcome::Http(403)
+                            } else {
+                                record.uploaded_ms = Some(model.now_ms);
+                                Outcome::Http(201)
+                            };
+                            (expected, Outcome::Http(status))
+                        }
+                    }
+                    Op::Fail { post } => {
+                        if model.posts.is_empty() {
+                            (Outcome::Skipped, Outcome::Skipped)
+                        } else {
+                            let index = newest(post, model.posts.len());
+                            let (status, answer) = control
+                                .post_raw(
+                                    "/_mock/posts/fail",
+                                    json!({ "publish_id": model.posts[index].publish_id }),
+                                )
+                                .await;
+                            let expected = if model.fail(index) { 200 } else { 400 };
+                            prop_assert_eq!(status, expected, "{}: {}", what, answer);
+                            (Outcome::Ok, Outcome::Ok)
+                        }
+                    }
                 };
                 prop_assert_eq!(&got, &expected, "{}", what);
 
@@ -406,6 +455,20 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                         })?;
                     let expected = model.status(index);
                     prop_assert_eq!(&status.status, &expected, "{}: post {}", what, index);
+                    // Whatever path led here, an ended post keeps the status it ended in.
+                    match ended.get(&index) {
+                        Some(first) => prop_assert_eq!(
+                            &status.status,
+                            first,
+                            "{}: post {} had ended",
+                            what,
+                            index
+                        ),
+                        None if ENDED.contains(&status.status) => {
+                            ended.insert(index, status.status.clone());
+                        }
+                        None => {}
+                    }
                 }
                 let list = client
                     .video_list(
@@ -475,6 +538,26 @@ fn the_mock_follows_the_oauth_and_posting_model() {
                 }
             }
             prop_assert_eq!(fired, model.events, "webhooks fired");
+            // One ending per post: never both a failure and a completion for one publish id.
+            let mut endings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            let deliveries = control.get("/_mock/webhooks/deliveries").await;
+            for delivery in deliveries["deliveries"].as_array().into_iter().flatten() {
+                let event = delivery["event"].as_str().unwrap_or_default().to_owned();
+                // A delivery with a duplicate repeats one event; it is not a second ending.
+                if !delivery["duplicate_of"].is_null() {
+                    continue;
+                }
+                let id = delivery["order_key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if !id.is_empty() && ENDING_EVENTS.contains(&event.as_str()) {
+                    endings.entry(id).or_default().push(event);
+                }
+            }
+            for (id, events) in &endings {
+                prop_assert!(events.len() <= 1, "post {} ended twice: {:?}", id, events);
+            }
             // Every answer of this sequence is on the document.
             harness.tap.check_all().map_err(TestCaseError::fail)?;
             Ok(())

@@ -42,6 +42,11 @@ pub(crate) enum Op {
     Init { auth: usize, direct: bool },
     /// The n-th post's single chunk is uploaded.
     Upload { post: usize },
+    /// The n-th post's chunk starts, the clock moves by `seconds` while its body is on the
+    /// way (after the mock checked everything it checks on arrival), then the body ends.
+    LateUpload { post: usize, seconds: i64 },
+    /// The n-th post fails through the control API (`POST /_mock/posts/fail`).
+    Fail { post: usize },
 }
 
 pub(crate) fn op() -> impl Strategy<Value = Op> {
@@ -68,6 +73,9 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         2 => (recent(), 0usize..8).prop_map(|(auth, token)| Op::UserInfo { auth, token }),
         3 => (recent(), any::<bool>()).prop_map(|(auth, direct)| Op::Init { auth, direct }),
         3 => recent().prop_map(|post| Op::Upload { post }),
+        2 => (recent(), prop_oneof![Just(0i64), Just(1), Just(UPLOAD_URL_TTL_SECONDS as i64)])
+            .prop_map(|(post, seconds)| Op::LateUpload { post, seconds }),
+        1 => recent().prop_map(|post| Op::Fail { post }),
     ]
 }
 
@@ -182,6 +190,25 @@ impl Model {
         }
     }
 
+    /// The post fails through the control API now: refused (`false`) if it has already
+    /// ended, else it fails with its event.
+    pub(crate) fn fail(&mut self, index: usize) -> bool {
+        if ENDED.contains(&self.status(index)) {
+            return false;
+        }
+        let post = &mut self.posts[index];
+        post.failed = true;
+        let endpoint = if post.direct {
+            &endpoints::VIDEO_INIT
+        } else {
+            &endpoints::INBOX_VIDEO_INIT
+        };
+        if endpoint.webhooks.contains(&"video.upload.failed") {
+            self.fire("video.upload.failed");
+        }
+        true
+    }
+
     /// An authorization ends: its tokens die, and its posts still processing fail.
     pub(crate) fn end(&mut self, auth: usize) {
         if !self.auths[auth].alive {
@@ -211,6 +238,14 @@ impl Model {
         }
     }
 }
+
+/// The statuses a post ends in: once observed, a post's status never changes again (no
+/// step of this machine posts an inbox draft for the creator).
+pub(crate) const ENDED: [PostStatus; 3] = [
+    PostStatus::Failed,
+    PostStatus::PublishComplete,
+    PostStatus::SendToUserInbox,
+];
 
 /// What the mock answered to a step, reduced to what the model predicts.
 #[derive(Debug, PartialEq, Eq)]

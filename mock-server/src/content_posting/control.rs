@@ -9,11 +9,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiktok_api::FailReason;
 
-use crate::content_posting::lifecycle::{PostView, settle, settle_all, status_json, view};
+use crate::content_posting::lifecycle::{
+    PostView, has_ended, settle, settle_all, status_json, view,
+};
 use crate::error::ApiError;
 use crate::extract::ControlJson;
 use crate::state::AppState;
-use crate::store::{Milestone, PostFlow, PostRecord};
+use crate::store::{PostFlow, PostRecord};
 
 /// `GET /_mock/posts`, `POST /_mock/posts/fail`, `POST /_mock/posts/publish`,
 /// `GET|POST /_mock/posting`.
@@ -62,12 +64,14 @@ async fn fail_post(
             reason.as_str()
         )));
     }
+    // Settled first: an ending already due (an expired upload, revoked access) stands.
+    settle(&state, &request.publish_id);
     let now_ms = state.now_ms();
     let mut refused = None;
     let found = state.store().update_post(&request.publish_id, &mut |post| {
-        if post.applied.contains(&Milestone::Published) || post.applied.contains(&Milestone::Failed)
-        {
-            refused = Some("the post is already published or failed");
+        if has_ended(post, now_ms) {
+            refused =
+                Some("the post has already ended (FAILED, PUBLISH_COMPLETE or SEND_TO_USER_INBOX)");
             return;
         }
         post.fail_reason = Some(reason.as_str().to_owned());

@@ -59,13 +59,15 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
         public_ms: None,
         reached: Vec::new(),
     };
+    // The upload counts only if its last chunk arrived before the URL expired.
+    let upload_completed_ms = post
+        .upload_completed_ms
+        .filter(|at| post.upload_expires_ms.is_none_or(|expires| *at < expires));
     let ready_ms = match post.source {
-        SourceKind::FileUpload => post.upload_completed_ms.map(|at| at + post.processing_ms),
-        SourceKind::PullFromUrl => Some(post.created_ms + post.processing_ms),
-    };
-    let forced = match (&post.fail_reason, post.failed_ms) {
-        (Some(reason), Some(at)) if at <= now_ms => Some(reason.clone()),
-        _ => None,
+        SourceKind::FileUpload => {
+            upload_completed_ms.map(|at| at.saturating_add(post.processing_ms))
+        }
+        SourceKind::PullFromUrl => Some(post.created_ms.saturating_add(post.processing_ms)),
     };
     let ready = ready_ms.is_some_and(|at| at <= now_ms);
     if pulling {
@@ -80,22 +82,36 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
             .unwrap_or(0)
         };
     }
-    if let Some(reason) = forced {
+    // The first of the post's endings to come is the one it keeps: a failure forced
+    // (control call, revoked access), the upload URL expiring before the last chunk, or
+    // processing through. Nothing that happens after an ending changes it.
+    let forced_ms = post
+        .failed_ms
+        .filter(|at| post.fail_reason.is_some() && *at <= now_ms);
+    let expired_ms = match post.source {
+        SourceKind::FileUpload if upload_completed_ms.is_none() => {
+            post.upload_expires_ms.filter(|at| *at <= now_ms)
+        }
+        _ => None,
+    };
+    let ended_ms = ready_ms.filter(|_| ready);
+    let first = |candidate: Option<i64>, others: [Option<i64>; 2]| {
+        candidate.is_some_and(|at| others.iter().flatten().all(|other| at <= *other))
+    };
+    if first(forced_ms, [expired_ms, ended_ms]) {
         view.status = "FAILED";
-        view.fail_reason = Some(reason);
+        view.fail_reason.clone_from(&post.fail_reason);
         view.reached.push(Milestone::Failed);
         return view;
     }
-    let Some(ready_ms) = ready_ms.filter(|_| ready) else {
-        if let Some(expires_ms) = post.upload_expires_ms
-            && post.upload_completed_ms.is_none()
-            && expires_ms <= now_ms
-        {
-            // The upload URL expired before the last chunk: the post ends here.
-            view.status = "FAILED";
-            view.fail_reason = Some(UPLOAD_EXPIRED_REASON.as_str().to_owned());
-            view.reached.push(Milestone::Failed);
-        }
+    if first(expired_ms, [forced_ms, ended_ms]) {
+        // The upload URL expired before the last chunk: the post ends here.
+        view.status = "FAILED";
+        view.fail_reason = Some(UPLOAD_EXPIRED_REASON.as_str().to_owned());
+        view.reached.push(Milestone::Failed);
+        return view;
+    }
+    let Some(ready_ms) = ended_ms else {
         return view;
     };
     if post.pull_fails {
@@ -140,6 +156,18 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
         }
     }
     view
+}
+
+/// The statuses a post ends in. A post that reached one never changes status again, except
+/// an inbox draft the creator posts (`SEND_TO_USER_INBOX` to `PUBLISH_COMPLETE`, through
+/// `POST /_mock/posts/publish`, as in the TikTok app).
+pub const ENDED: [&str; 3] = ["FAILED", "PUBLISH_COMPLETE", "SEND_TO_USER_INBOX"];
+
+/// Whether the post has ended (its status at `now_ms` is one of [`ENDED`]).
+pub fn has_ended(post: &PostRecord, now_ms: i64) -> bool {
+    post.applied.contains(&Milestone::Failed)
+        || post.applied.contains(&Milestone::Published)
+        || ENDED.contains(&view(post, now_ms).status)
 }
 
 /// Whether a post is public once published: a direct post asked `PUBLIC_TO_EVERYONE` (and

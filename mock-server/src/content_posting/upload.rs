@@ -5,7 +5,8 @@
 //! `Content-Length` and `Content-Range: bytes FIRST-LAST/TOTAL`. Answers, as the real upload
 //! host gives them: 206 chunk accepted and more expected, 201 every byte received (processing
 //! starts), 400 bad headers or a body whose length differs from `Content-Length`, 403 the
-//! URL expired (one hour on the mock's clock), 404 no upload task for the URL, 416 the range
+//! URL expired (one hour on the mock's clock; checked
+//! when the request arrives and again when its last byte is in), 404 no upload task for the URL, 416 the range
 //! is not the next chunk (wrong, out of order, repeated, or the upload is complete). Every
 //! answer from a known task carries `Content-Range: bytes 0-{uploaded-1}/{total}`
 //! (`bytes */{total}` while nothing is uploaded). The body is streamed, counted and
@@ -250,18 +251,22 @@ fn out_of_order(post: &PostRecord, first: i64, last: i64) -> Answer {
     .with_progress(post)
 }
 
+fn url_expired(post: &PostRecord) -> Answer {
+    Answer::refuse(
+        StatusCode::FORBIDDEN,
+        ErrorCode::parse(UPLOAD_URL_EXPIRED),
+        "The upload_url expired (it is valid for one hour); start a new post.",
+    )
+    .with_progress(post)
+}
+
 async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, Answer> {
     let post = find_task(state, parts)?;
     if post
         .upload_expires_ms
         .is_none_or(|expires| state.now_ms() >= expires)
     {
-        return Err(Answer::refuse(
-            StatusCode::FORBIDDEN,
-            ErrorCode::parse(UPLOAD_URL_EXPIRED),
-            "The upload_url expired (it is valid for one hour); start a new post.",
-        )
-        .with_progress(&post));
+        return Err(url_expired(&post));
     }
     let (first, last, length) = check_headers(&parts.headers, &post)?;
     if next_range(&post) != Some((first, last)) {
@@ -273,13 +278,13 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
-        let frame = frame.map_err(|_| {
-            Answer::refuse(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::InvalidParams,
-                "The chunk's body ended early.",
-            )
-            .with_progress(&post)
+        let frame = frame.map_err(|error| {
+            let message = match crate::serve::BodyFailure::of(&*error.into_inner()) {
+                crate::serve::BodyFailure::Stalled => crate::serve::BodyFailure::Stalled.message(),
+                _ => "The chunk's body ended early.",
+            };
+            Answer::refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidParams, message)
+                .with_progress(&post)
         })?;
         if let Some(data) = frame.data_ref() {
             received = received.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
@@ -299,10 +304,19 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
         )
         .with_progress(&post));
     }
-    let now_ms = state.now_ms();
     let mut committed = None;
+    let mut expired = false;
     state.store().update_post(&post.publish_id, &mut |current| {
-        if next_range(current) == Some((first, last)) {
+        // Checked again as the chunk completes: the URL may have expired (and the post
+        // ended) while the body was on its way.
+        let now_ms = state.now_ms();
+        if current
+            .upload_expires_ms
+            .is_none_or(|expires| now_ms >= expires)
+        {
+            expired = true;
+            committed = Some(Err(current.clone()));
+        } else if next_range(current) == Some((first, last)) {
             current.uploaded_bytes += length;
             current.chunks_received += 1;
             if current.chunks_received == current.total_chunk_count {
@@ -331,6 +345,7 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
             }
             .with_progress(&current))
         }
+        Some(Err(current)) if expired => Err(url_expired(&current)),
         Some(Err(current)) => Err(out_of_order(&current, first, last)),
         None => Err(Answer::refuse(
             StatusCode::NOT_FOUND,

@@ -3,9 +3,9 @@
 //! (`Arc`) so the pipeline reads them without copying; a rate-limit window keeps one entry
 //! per millisecond that saw calls, not one per call.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -41,8 +41,11 @@ pub struct MemoryStore {
     refresh_tokens: Sharded<RefreshRecord>,
     tokens: Sharded<Arc<TokenRecord>>,
     windows: Sharded<Arc<Mutex<Window>>>,
-    faults: Mutex<Vec<PendingFault>>,
+    /// Pending faults by endpoint id, each queue in the order pushed; with the number each
+    /// was pushed as, to list them all in that order.
+    faults: Mutex<HashMap<String, VecDeque<(u64, PendingFault)>>>,
     fault_count: AtomicUsize,
+    fault_seq: AtomicU64,
     calls: CallRing,
     /// Content posting: each post behind its own mutex, by publish_id.
     posts: Sharded<Arc<Mutex<PostRecord>>>,
@@ -82,8 +85,9 @@ impl MemoryStore {
             refresh_tokens: Sharded::default(),
             tokens: Sharded::default(),
             windows: Sharded::default(),
-            faults: Mutex::new(Vec::new()),
+            faults: Mutex::new(HashMap::new()),
             fault_count: AtomicUsize::new(0),
+            fault_seq: AtomicU64::new(0),
             calls,
             posts: Sharded::default(),
             upload_index: Sharded::default(),
@@ -380,7 +384,12 @@ impl Store for MemoryStore {
         if fault.remaining == 0 {
             return;
         }
-        self.faults.lock().push(fault);
+        let seq = self.fault_seq.fetch_add(1, Ordering::SeqCst);
+        self.faults
+            .lock()
+            .entry(fault.endpoint.clone())
+            .or_default()
+            .push_back((seq, fault));
         self.fault_count.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -389,18 +398,25 @@ impl Store for MemoryStore {
             return None;
         }
         let mut faults = self.faults.lock();
-        let index = faults.iter().position(|fault| fault.endpoint == endpoint)?;
-        let fault = faults[index].fault.clone();
-        faults[index].remaining -= 1;
-        if faults[index].remaining == 0 {
-            faults.remove(index);
+        let queue = faults.get_mut(endpoint)?;
+        let (_, first) = queue.front_mut()?;
+        let fault = first.fault.clone();
+        first.remaining -= 1;
+        if first.remaining == 0 {
+            queue.pop_front();
             self.fault_count.fetch_sub(1, Ordering::SeqCst);
+            if queue.is_empty() {
+                faults.remove(endpoint);
+            }
         }
         Some(fault)
     }
 
     fn faults(&self) -> Vec<PendingFault> {
-        self.faults.lock().clone()
+        let faults = self.faults.lock();
+        let mut all: Vec<&(u64, PendingFault)> = faults.values().flatten().collect();
+        all.sort_unstable_by_key(|(seq, _)| *seq);
+        all.into_iter().map(|(_, fault)| fault.clone()).collect()
     }
 
     fn record_call(&self, call: CallEntry) {
@@ -409,6 +425,14 @@ impl Store for MemoryStore {
 
     fn calls(&self) -> Vec<CallRecord> {
         self.calls.records()
+    }
+
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord> {
+        self.calls.newest(limit, wanted)
     }
 
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {

@@ -173,6 +173,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_call(&self, call: CallEntry);
     /// The call log, oldest first (the most recent calls, up to a bound).
     fn calls(&self) -> Vec<CallRecord>;
+    /// The newest `limit` calls of the log that `wanted` keeps (every one for `None`),
+    /// oldest first; only those are copied out of the log.
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord>;
 
     /// Adds a post of the Content Posting API; its publish_id and upload_id must be new.
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError>;
@@ -191,6 +198,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn set_post_open(&self, open_id: &str, publish_id: &str, open: bool);
     /// The publish_ids of the open posts of one creator, or of every creator.
     fn open_posts(&self, open_id: Option<&str>) -> Vec<String>;
+
+    /// Runs `change` as one step: on a durable store one transaction, committed if
+    /// `change` returns true and rolled back otherwise (or if it panics), so no crash leaves
+    /// it half done and no other connection sees it half done. The memory store just runs
+    /// it (calls are kept out by the state's reset gate).
+    fn atomically(&self, change: &mut dyn FnMut() -> bool) {
+        change();
+    }
+
+    /// The store's state for `GET /_mock/health`: its kind, and for a file its name and
+    /// whether its storage works (`status`: `ok` or `failing`, with the last `error`).
+    fn health(&self) -> Value {
+        serde_json::json!({ "kind": "memory", "status": "ok" })
+    }
 
     /// Whether the contents outlive the process (the SQLite store). A durable store also
     /// keeps what the methods below hand it; the memory store keeps none of it (the

@@ -17,10 +17,11 @@
 //! happen; the router turns the panic into TikTok's 500 `internal_error` (logged with the
 //! file's problem) and goes on.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, ReentrantMutex};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -102,6 +103,38 @@ pub enum OpenError {
         /// The file.
         path: String,
     },
+    /// Another running mock holds the file.
+    #[error(
+        "{path}: in use by another tiktok-mock ({holder}; its lock is {lock}); stop it, or give another --state file"
+    )]
+    Locked {
+        /// The file.
+        path: String,
+        /// The lock file.
+        lock: String,
+        /// Who holds it: `pid N`, as the holder wrote it.
+        holder: String,
+    },
+    /// The lock file can't be created or locked.
+    #[error("{lock}: cannot lock the state file {path}: {source}")]
+    Lock {
+        /// The file.
+        path: String,
+        /// The lock file.
+        lock: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// SQLite's integrity check found damage.
+    #[error(
+        "{path}: the state file is damaged ({problem}); restore it from a copy, or give a new file name"
+    )]
+    Damaged {
+        /// The file.
+        path: String,
+        /// SQLite's first finding.
+        problem: String,
+    },
     /// A state file of another schema version.
     #[error(
         "{path}: a tiktok-mock state file of schema version {found}, this mock reads version {SCHEMA_VERSION}; give a new file name or remove it"
@@ -117,11 +150,21 @@ pub enum OpenError {
 /// The SQLite store: a state file that survives restarts.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// The one writing connection; reentrant so the writes of an
+    /// [`atomically`](crate::store::Store::atomically) step join its transaction.
+    writer: ReentrantMutex<RefCell<Connection>>,
+    /// A step of [`atomically`](crate::store::Store::atomically) is under way (on the
+    /// thread holding the writer): its own reads go through the writer, which sees it.
+    batching: AtomicBool,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     /// Rate-limit windows, faults and the call log: not kept in the file.
     ephemeral: MemoryStore,
+    /// The lock on `FILE.lock`, held while the store lives (the system drops it when the
+    /// process ends, however it ends).
+    _lock: Option<std::fs::File>,
+    /// The last storage failure of a call, for health.
+    failure: Mutex<Option<String>>,
     fresh: bool,
     remove_on_drop: bool,
 }
@@ -161,9 +204,19 @@ impl SqliteStore {
         remove_on_drop: bool,
     ) -> Result<SqliteStore, OpenError> {
         let shown = path.display().to_string();
-        let sqlite = |source| OpenError::Sqlite {
-            path: shown.clone(),
-            source,
+        let lock = lock_file(path)?;
+        let sqlite = |source: rusqlite::Error| {
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+                OpenError::Damaged {
+                    path: shown.clone(),
+                    problem: source.to_string(),
+                }
+            } else {
+                OpenError::Sqlite {
+                    path: shown.clone(),
+                    source,
+                }
+            }
         };
         let connect = |flags: OpenFlags| -> Result<Connection, OpenError> {
             let connection = Connection::open_with_flags(path, flags).map_err(sqlite)?;
@@ -212,6 +265,21 @@ impl SqliteStore {
             writer
                 .execute_batch("PRAGMA journal_mode = WAL;")
                 .map_err(sqlite)?;
+            // Damage is found now, by name, rather than as a 500 on some later call.
+            let findings: Vec<String> = writer
+                .prepare("PRAGMA quick_check(3)")
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| row.get::<_, String>(0))?
+                        .collect()
+                })
+                .map_err(sqlite)?;
+            if findings != ["ok"] {
+                return Err(OpenError::Damaged {
+                    path: shown,
+                    problem: findings.join("; "),
+                });
+            }
         }
         writer
             .execute_batch(&format!("PRAGMA synchronous = {synchronous};"))
@@ -224,10 +292,13 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer: ReentrantMutex::new(RefCell::new(writer)),
+            batching: AtomicBool::new(false),
             readers,
             next_reader: AtomicUsize::new(0),
             ephemeral: MemoryStore::new(),
+            _lock: lock,
+            failure: Mutex::new(None),
             fresh,
             remove_on_drop,
         })
@@ -236,6 +307,13 @@ impl SqliteStore {
     /// Keeps the newest `size` calls in the call log (which stays in memory).
     pub fn with_call_log_size(mut self, size: usize) -> Self {
         self.ephemeral = MemoryStore::with_call_log(CallRing::new(size));
+        self
+    }
+
+    /// Keeps the newest `size` calls in the call log (which stays in memory), within about
+    /// `bytes` ([`CallRing::with_byte_budget`]).
+    pub fn with_call_log_limits(mut self, size: usize, bytes: usize) -> Self {
+        self.ephemeral = MemoryStore::with_call_log(CallRing::with_byte_budget(size, bytes));
         self
     }
 
@@ -253,18 +331,39 @@ impl SqliteStore {
     /// graceful shutdown; the file is consistent without it).
     pub fn checkpoint(&self) {
         let writer = self.writer.lock();
-        if let Err(error) = writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        if let Err(error) = writer
+            .borrow()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        {
             tracing::warn!(path = %self.path.display(), %error, "state file: checkpoint failed");
         }
     }
 
+    /// The store's state for health: the file, and the last storage failure if any.
+    pub fn health(&self) -> serde_json::Value {
+        let failure = self.failure.lock().clone();
+        serde_json::json!({
+            "kind": "sqlite",
+            "file": self.path.display().to_string(),
+            "status": if failure.is_some() { "failing" } else { "ok" },
+            "error": failure,
+        })
+    }
+
     fn fail(&self, what: &str, error: impl std::fmt::Display) -> ! {
+        *self.failure.lock() = Some(format!("{what} failed: {error}"));
         tracing::error!(path = %self.path.display(), %error, "state file: {what} failed");
         panic!("state file {}: {what} failed: {error}", self.path.display());
     }
 
-    /// Runs `read` on a read connection (a free one if any).
+    /// Runs `read` on a read connection (a free one if any), or on the writer within a
+    /// step of `atomically` on this thread (whose writes only the writer sees yet).
     fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> T {
+        if self.batching.load(Ordering::Acquire) && self.writer.is_owned_by_current_thread() {
+            let writer = self.writer.lock();
+            let connection = writer.borrow();
+            return read(&connection).unwrap_or_else(|error| self.fail("a read", error));
+        }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let mut guard = None;
         for offset in 0..self.readers.len() {
@@ -277,15 +376,48 @@ impl SqliteStore {
         read(&connection).unwrap_or_else(|error| self.fail("a read", error))
     }
 
-    /// Runs `write` in one transaction on the writer, committed before it returns.
-    fn write<T>(&self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> T {
-        let mut writer = self.writer.lock();
-        let result = writer.transaction().and_then(|transaction| {
-            let value = write(&transaction)?;
-            transaction.commit()?;
-            Ok(value)
-        });
+    /// Runs `write` in one transaction on the writer, committed before it returns (within
+    /// a step of `atomically`, a savepoint of its transaction).
+    fn write<T>(&self, write: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> T {
+        let writer = self.writer.lock();
+        let mut connection = writer.borrow_mut();
+        let result = if connection.is_autocommit() {
+            connection.transaction().and_then(|transaction| {
+                let value = write(&transaction)?;
+                transaction.commit()?;
+                Ok(value)
+            })
+        } else {
+            connection.savepoint().and_then(|savepoint| {
+                let value = write(&savepoint)?;
+                savepoint.commit()?;
+                Ok(value)
+            })
+        };
         result.unwrap_or_else(|error| self.fail("a write", error))
+    }
+
+    /// [`Store::atomically`](crate::store::Store::atomically): one `IMMEDIATE` transaction
+    /// around `change`.
+    fn atomic_step(&self, change: &mut dyn FnMut() -> bool) {
+        let writer = self.writer.lock();
+        if let Err(error) = writer.borrow().execute_batch("BEGIN IMMEDIATE") {
+            self.fail("a transaction", error);
+        }
+        self.batching.store(true, Ordering::Release);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut *change));
+        self.batching.store(false, Ordering::Release);
+        let end = if matches!(outcome, Ok(true)) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        if let Err(error) = writer.borrow().execute_batch(end) {
+            self.fail("a transaction", error);
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     fn one<T: DeserializeOwned>(&self, sql: &str, key: &dyn rusqlite::ToSql) -> Option<T> {
@@ -337,7 +469,7 @@ impl Drop for SqliteStore {
         if self.remove_on_drop {
             self.readers.clear();
             let path = self.path.display().to_string();
-            for suffix in ["", "-wal", "-shm"] {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
                 let _ = std::fs::remove_file(format!("{path}{suffix}"));
             }
         }
@@ -346,4 +478,53 @@ impl Drop for SqliteStore {
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|error| panic!("a record serializes: {error}"))
+}
+
+/// Takes the lock of the state file at `path`: an exclusive `flock` on `FILE.lock`, which
+/// holds the pid of its holder. The system releases it when the process ends, even by
+/// SIGKILL, so a stale lock file never blocks a start. (Not on non-Unix systems.)
+#[cfg(unix)]
+fn lock_file(path: &Path) -> Result<Option<std::fs::File>, OpenError> {
+    use std::io::{Read, Seek, Write};
+    let lock = format!("{}.lock", path.display());
+    let failed = |source| OpenError::Lock {
+        path: path.display().to_string(),
+        lock: lock.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(failed)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(error) if error == rustix::io::Errno::WOULDBLOCK => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(OpenError::Locked {
+                path: path.display().to_string(),
+                lock,
+                holder: if holder.is_empty() {
+                    "pid unknown".to_owned()
+                } else {
+                    holder.to_owned()
+                },
+            });
+        }
+        Err(error) => return Err(failed(error.into())),
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    write!(file, "pid {}", std::process::id()).map_err(failed)?;
+    file.flush().map_err(failed)?;
+    Ok(Some(file))
+}
+
+#[cfg(not(unix))]
+fn lock_file(_path: &Path) -> Result<Option<std::fs::File>, OpenError> {
+    Ok(None)
 }

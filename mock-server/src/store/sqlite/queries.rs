@@ -296,6 +296,14 @@ impl Store for SqliteStore {
         self.ephemeral.calls()
     }
 
+    fn newest_calls(
+        &self,
+        limit: Option<usize>,
+        wanted: &dyn Fn(&CallEntry) -> bool,
+    ) -> Vec<CallRecord> {
+        self.ephemeral.newest_calls(limit, wanted)
+    }
+
     fn insert_post(&self, post: PostRecord) -> Result<(), StoreError> {
         self.write(|tx| {
             let publish_taken = tx
@@ -419,6 +427,14 @@ impl Store for SqliteStore {
 
     fn durable(&self) -> bool {
         true
+    }
+
+    fn atomically(&self, change: &mut dyn FnMut() -> bool) {
+        self.atomic_step(change);
+    }
+
+    fn health(&self) -> Value {
+        SqliteStore::health(self)
     }
 
     fn put_delivery(&self, delivery: &Delivery) {
