@@ -2,12 +2,15 @@
 //! the audit, a write parked when its writes wait for a human, and the approval status tool
 //! that tells it what became of a parked write.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use tiktok_agent::{AuditRecord, Decision, Error, GrantedClient};
+use tiktok_agent::{AuditRecord, AuditSink, Decision, Error, GrantedClient};
 use tiktok_api::meta::Access;
 
-use crate::approvals::{ApprovalError, Approvals};
+use crate::approvals::{ApprovalError, Approvals, rfc3339};
 use crate::config::ApprovalMode;
 use crate::error::GatewayError;
 use crate::tools::APPROVAL_TOOL;
@@ -18,8 +21,13 @@ use crate::{pii, uploads};
 pub enum Outcome {
     /// It ran; the API's data (personal data masked).
     Done(Value),
-    /// It waits for a human, under this approval id.
-    Parked(String),
+    /// It waits for a human, under this approval id, until its deadline.
+    Parked {
+        /// The approval id.
+        id: String,
+        /// Its deadline, Unix milliseconds: undecided then, it expires and never runs.
+        expires_ms: i64,
+    },
 }
 
 /// One agent's view of the gateway: its tools, its grant, its approvals.
@@ -29,19 +37,25 @@ pub struct AgentHandle {
     granted: GrantedClient,
     approval: ApprovalMode,
     max_pending: u32,
+    approval_ttl: Duration,
     approvals: Approvals,
+    audit: Arc<dyn AuditSink>,
     tools: Vec<Tool>,
 }
 
 impl AgentHandle {
     /// The handle of agent `name`, calling through `granted`, showing `tools`; at most
-    /// `max_pending` of its writes wait for a human at once.
+    /// `max_pending` of its writes wait for a human at once, each for `approval_ttl`;
+    /// expiries are audited to `audit`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
         granted: GrantedClient,
         approval: ApprovalMode,
         max_pending: u32,
+        approval_ttl: Duration,
         approvals: Approvals,
+        audit: Arc<dyn AuditSink>,
         tools: Vec<Tool>,
     ) -> AgentHandle {
         AgentHandle {
@@ -49,7 +63,9 @@ impl AgentHandle {
             granted,
             approval,
             max_pending,
+            approval_ttl,
             approvals,
+            audit,
             tools,
         }
     }
@@ -102,7 +118,7 @@ impl AgentHandle {
             tool = %tiktok_agent::escape_controls(name),
             outcome = match &outcome {
                 Ok(Outcome::Done(_)) => "done",
-                Ok(Outcome::Parked(_)) => "held",
+                Ok(Outcome::Parked { .. }) => "held",
                 Err(_) => "error",
             },
             "tool call answered"
@@ -126,7 +142,10 @@ impl AgentHandle {
         }
         let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
         if write && self.approval == ApprovalMode::Writes {
-            return self.park(name, &arguments).await.map(Outcome::Parked);
+            return self
+                .park(name, &arguments)
+                .await
+                .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
         }
         Ok(Outcome::Done(
             self.send(&self.granted, name, arguments).await?,
@@ -137,8 +156,10 @@ impl AgentHandle {
     /// are taken (checked and counted: a held write counts as the call it will be; when it
     /// runs after approval they are checked again and its take moves to that time, so it
     /// counts once; a denied write keeps its take) and the agent is under its cap of
-    /// pending approvals; audits that it waits and returns the approval id.
-    async fn park(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
+    /// pending approvals; audits that it waits and returns the approval id and its deadline.
+    async fn park(&self, name: &str, arguments: &Value) -> Result<(String, i64), GatewayError> {
+        // Expired approvals no longer count against the cap.
+        crate::approve::expire_due(&self.approvals, self.audit.as_ref()).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
         if self.approvals.pending(&self.name)? >= self.max_pending {
@@ -154,9 +175,10 @@ impl AgentHandle {
             name,
             arguments,
             self.max_pending,
+            self.approval_ttl,
         );
-        match parked {
-            Ok(()) => {}
+        let expires_ms = match parked {
+            Ok(expires_ms) => expires_ms,
             Err(ApprovalError::TooManyPending { .. }) => {
                 return self.refuse_over_cap(name, arguments).await;
             }
@@ -186,11 +208,11 @@ impl AgentHandle {
             let _ = self.approvals.deny(&id, "gateway: the audit log failed");
             return Err(error.into());
         }
-        Ok(id)
+        Ok((id, expires_ms))
     }
 
     /// Refuses a write because the agent has as many waiting as it may, audited.
-    async fn refuse_over_cap(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
+    async fn refuse_over_cap<T>(&self, name: &str, arguments: &Value) -> Result<T, GatewayError> {
         let error = ApprovalError::TooManyPending {
             agent: self.name.clone(),
             limit: self.max_pending,
@@ -234,6 +256,7 @@ impl AgentHandle {
             }
             .into());
         };
+        crate::approve::expire_due(&self.approvals, self.audit.as_ref()).await?;
         let approval = match self.approvals.get(id) {
             // Another agent's approvals do not exist for this one.
             Ok(approval) if approval.agent == self.name => approval,
@@ -259,6 +282,7 @@ impl AgentHandle {
             "state": approval.state,
             "decided_by": approval.decided_by,
             "outcome": approval.outcome,
+            "expires_at": rfc3339(approval.expires_ms),
         }))
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tiktok_agent::{AuditRecord, AuditSink, Decision, Error};
 
 use crate::agent::error_json;
-use crate::approvals::{Approval, Ending};
+use crate::approvals::{Approval, Approvals, Ending};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 
@@ -17,6 +17,7 @@ impl Gateway {
     /// call was sent but its outcome could not be audited).
     pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
         let approvals = self.approvals();
+        self.expire_due().await?;
         let approval = approvals.claim(id, by)?;
         let fail = |message: String| {
             let value = json!({"message": message});
@@ -68,10 +69,16 @@ impl Gateway {
 
     /// Refuses the held call `id`, for `by`, and audits it.
     pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
+        self.expire_due().await?;
         let approval = self.approvals().deny(id, by)?;
         self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
             .await?;
         Ok(approval)
+    }
+
+    /// Expires every pending approval past its deadline, each audited once.
+    pub async fn expire_due(&self) -> Result<Vec<Approval>, GatewayError> {
+        expire_due(self.approvals(), self.audit()).await
     }
 
     /// Writes one record of a held call's life, straight to the audit log (no agent handle,
@@ -95,4 +102,33 @@ impl Gateway {
             .await
             .map_err(|error| GatewayError::Agent(Error::Audit(error)))
     }
+}
+
+/// Moves every pending approval in `approvals` past its deadline to `expired` and audits
+/// each once (`rejected`, reason `expired: …`), straight to `audit`. Whoever asks first
+/// (the server, an `approvals` command) expires them; the others find none.
+pub async fn expire_due(
+    approvals: &Approvals,
+    audit: &(impl AuditSink + ?Sized),
+) -> Result<Vec<Approval>, GatewayError> {
+    let expired = approvals.expire_due()?;
+    for approval in &expired {
+        let record = AuditRecord::event(
+            &approval.agent,
+            &approval.open_id,
+            &approval.tool,
+            &approval.arguments,
+            Decision::Rejected,
+            Some(format!(
+                "expired: not decided by {} (approval_ttl); never sent",
+                crate::approvals::rfc3339(approval.expires_ms)
+            )),
+            Some(&approval.id),
+        );
+        audit
+            .record(&record)
+            .await
+            .map_err(|error| GatewayError::Agent(Error::Audit(error)))?;
+    }
+    Ok(expired)
 }

@@ -16,6 +16,10 @@ use tiktok_api::meta::Access;
 /// `max_pending_approvals` says otherwise.
 pub const DEFAULT_MAX_PENDING_APPROVALS: u32 = 10;
 
+/// How long a held write waits for a human before it expires, unless the agent's
+/// `approval_ttl` says otherwise: 24 hours.
+pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The environment variable the app secret is read from unless the file names another.
 pub const DEFAULT_SECRET_ENV: &str = "TIKTOK_CLIENT_SECRET";
 
@@ -126,6 +130,9 @@ pub struct AgentConfig {
     /// How many of its writes may wait for a human at once (`max_pending_approvals`,
     /// default [`DEFAULT_MAX_PENDING_APPROVALS`]); one more is refused until one is decided.
     pub max_pending_approvals: u32,
+    /// How long a held write waits for a human (`approval_ttl`, default
+    /// [`DEFAULT_APPROVAL_TTL`]); undecided then, it expires and never runs.
+    pub approval_ttl: Duration,
 }
 
 /// The streamable HTTP transport.
@@ -225,6 +232,8 @@ struct RawAgent {
     key_sha256: Option<Spanned<String>>,
     #[serde(default)]
     max_pending_approvals: Option<u32>,
+    #[serde(default)]
+    approval_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -435,6 +444,22 @@ impl Config {
                 }
                 None => None,
             };
+            let approval_ttl = match &agent.approval_ttl {
+                None => DEFAULT_APPROVAL_TTL,
+                Some(text) => match humantime::parse_duration(text.as_str()) {
+                    Ok(ttl) if !ttl.is_zero() && ttl.as_millis() < i64::MAX as u128 => ttl,
+                    _ => {
+                        return Err(error(
+                            line(text.span()),
+                            &key("approval_ttl"),
+                            format!(
+                                "expected a duration above zero (24h, 30m, 7days), found {:?}",
+                                text.as_str()
+                            ),
+                        ));
+                    }
+                },
+            };
             agents.insert(
                 name,
                 AgentConfig {
@@ -446,6 +471,7 @@ impl Config {
                     max_pending_approvals: agent
                         .max_pending_approvals
                         .unwrap_or(DEFAULT_MAX_PENDING_APPROVALS),
+                    approval_ttl,
                 },
             );
         }

@@ -56,6 +56,12 @@ impl Gateway {
         })
     }
 
+    /// The same gateway reading deadlines on `clock` (tests set the time).
+    pub fn with_clock(mut self, clock: crate::approvals::Clock) -> Gateway {
+        self.approvals = self.approvals.with_clock(clock);
+        self
+    }
+
     /// The config.
     pub fn config(&self) -> &Config {
         &self.config
@@ -125,7 +131,9 @@ impl Gateway {
             granted,
             config.approval,
             config.max_pending_approvals,
+            config.approval_ttl,
             self.approvals.clone(),
+            Arc::new(self.audit.clone()),
             tools,
         ))
     }

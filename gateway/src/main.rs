@@ -384,6 +384,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             ApprovalsCommand::List { config, all } => {
                 let config = load(&config)?;
                 let approvals = Approvals::new(StateFile::open(&config.state)?)?;
+                // Those past their deadline are shown expired (and audited as such, once).
+                let audit = tiktok_agent::SqliteAuditLog::open(&config.audit)?;
+                tiktok_gateway::approve::expire_due(&approvals, &audit).await?;
                 let list = approvals.list(if all {
                     None
                 } else {
@@ -396,10 +399,11 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     let time = std::time::UNIX_EPOCH
                         + std::time::Duration::from_millis(approval.created_ms.max(0) as u64);
                     say!(
-                        "{} {} {} {} {} {}",
+                        "{} {} {} expires {} {} {} {}",
                         approval.id,
                         approval.state,
                         humantime::format_rfc3339_seconds(time),
+                        tiktok_gateway::approvals::rfc3339(approval.expires_ms),
                         approval.agent,
                         approval.tool,
                         approval.arguments

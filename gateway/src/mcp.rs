@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
-    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    Implementation, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -15,9 +16,10 @@ use serde_json::{Value, json};
 use tiktok_agent::{DenyReason, Error};
 
 use crate::agent::{AgentHandle, Outcome, error_json};
-use crate::approvals::ApprovalError;
+use crate::approvals::{ApprovalError, rfc3339};
 use crate::error::GatewayError;
 use crate::tools;
+use crate::tools::APPROVAL_TOOL;
 
 /// The agent an HTTP request authenticated as (set by the key check, read here).
 #[derive(Debug, Clone)]
@@ -111,9 +113,11 @@ impl ServerHandler for GatewayServer {
     }
 }
 
-/// How a call's outcome reaches the agent: data as structured content; a refusal, a
-/// held call or TikTok's error as a tool error the model can read and act on; a tool the
-/// agent does not have as the JSON-RPC error an unknown tool gets.
+/// How a call's outcome reaches the agent: data as structured content; a held call as a
+/// normal result (`status: pending_approval`, the approval id and its deadline: not a
+/// failure, nothing to retry); a refusal or TikTok's error as a tool error the model can
+/// read and act on; a tool the agent does not have as the JSON-RPC error an unknown tool
+/// gets.
 fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallToolResult, McpError> {
     match outcome {
         Ok(Outcome::Done(value)) => {
@@ -131,10 +135,23 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
                 Ok(result)
             }
         }
-        Ok(Outcome::Parked(id)) => Ok(CallToolResult::structured_error(json!({
-            "pending_approval": id,
-            "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
-        }))),
+        Ok(Outcome::Parked { id, expires_ms }) => {
+            let expires_at = rfc3339(expires_ms);
+            let mut result = CallToolResult::structured(json!({
+                "status": "pending_approval",
+                "approval_id": id,
+                "expires_at": expires_at,
+            }));
+            // Beside the JSON (which `structured` puts in a text block too), what to do, for a
+            // client that shows text or a model that reads it.
+            result.content.push(ContentBlock::text(format!(
+                "{name} is held for a human's approval (approval id {id}); nothing has been sent yet. \
+                 Do not call it again: a human approves or denies it (until {expires_at}, then it \
+                 expires and never runs). Ask {APPROVAL_TOOL} with {{\"id\": \"{id}\"}} for its \
+                 state and, once it has run, its outcome."
+            )));
+            Ok(result)
+        }
         Err(GatewayError::Agent(error)) => api_error(name, &error),
         Err(GatewayError::Refused { reason, .. }) => Ok(CallToolResult::structured_error(json!({
             "refused": reason,
@@ -144,6 +161,11 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             Ok(CallToolResult::structured_error(json!({
                 "refused": "too many pending approvals",
                 "message": format!("{name} refused: {error}; nothing was held or sent"),
+            })))
+        }
+        Err(GatewayError::Approval(error @ ApprovalError::Expired { .. })) => {
+            Ok(CallToolResult::structured_error(json!({
+                "message": error.to_string(),
             })))
         }
         Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {

@@ -197,3 +197,24 @@ fn errors_name_the_file_the_line_and_the_key() {
         "http or https",
     );
 }
+
+#[test]
+fn approval_ttl_defaults_to_a_day_and_a_bad_one_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.yaml");
+    let text = |ttl: &str| {
+        format!(
+            "tiktok: {{client_key: k}}\naccounts: {{demo: {{token_store: t.json}}}}\nagents:\n  a: {{account: demo, scopes: [video.upload], access: [write], approval: writes{ttl}}}\naudit: audit.sqlite\n"
+        )
+    };
+    let config = Config::parse(&file, &text("")).unwrap();
+    assert_eq!(config.agents["a"].approval_ttl, DEFAULT_APPROVAL_TTL);
+    let config = Config::parse(&file, &text(", approval_ttl: 30m")).unwrap();
+    assert_eq!(config.agents["a"].approval_ttl, Duration::from_secs(1800));
+    for bad in ["0s", "soon", "-1h"] {
+        let error = Config::parse(&file, &text(&format!(", approval_ttl: {bad}"))).unwrap_err();
+        assert_eq!(error.key, "agents.a.approval_ttl", "{error}");
+        assert_eq!(error.line, Some(4), "{error}");
+        assert!(error.message.contains("duration above zero"), "{error}");
+    }
+}
