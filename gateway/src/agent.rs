@@ -13,6 +13,7 @@ use tiktok_api::meta::Access;
 use crate::approvals::{ApprovalError, Approvals, rfc3339};
 use crate::config::ApprovalMode;
 use crate::error::GatewayError;
+use crate::notify::Notifier;
 use crate::tools::APPROVAL_TOOL;
 use crate::{pii, uploads};
 
@@ -40,13 +41,14 @@ pub struct AgentHandle {
     approval_ttl: Duration,
     approvals: Approvals,
     audit: Arc<dyn AuditSink>,
+    notifier: Notifier,
     tools: Vec<Tool>,
 }
 
 impl AgentHandle {
     /// The handle of agent `name`, calling through `granted`, showing `tools`; at most
     /// `max_pending` of its writes wait for a human at once, each for `approval_ttl`;
-    /// expiries are audited to `audit`.
+    /// expiries are audited to `audit`; `notifier` hears of each approval.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
@@ -56,6 +58,7 @@ impl AgentHandle {
         approval_ttl: Duration,
         approvals: Approvals,
         audit: Arc<dyn AuditSink>,
+        notifier: Notifier,
         tools: Vec<Tool>,
     ) -> AgentHandle {
         AgentHandle {
@@ -66,6 +69,7 @@ impl AgentHandle {
             approval_ttl,
             approvals,
             audit,
+            notifier,
             tools,
         }
     }
@@ -159,7 +163,7 @@ impl AgentHandle {
     /// pending approvals; audits that it waits and returns the approval id and its deadline.
     async fn park(&self, name: &str, arguments: &Value) -> Result<(String, i64), GatewayError> {
         // Expired approvals no longer count against the cap.
-        crate::approve::expire_due(&self.approvals, self.audit.as_ref()).await?;
+        crate::approve::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
         if self.approvals.pending(&self.name)? >= self.max_pending {
@@ -207,6 +211,15 @@ impl AgentHandle {
             // Unaudited, it must not run.
             let _ = self.approvals.deny(&id, "gateway: the audit log failed");
             return Err(error.into());
+        }
+        // Sent on a task of its own: the agent's answer does not wait for it.
+        match self.approvals.get(&id) {
+            Ok(approval) => self.notifier.created(&approval),
+            Err(error) => tracing::error!(
+                approval = %id,
+                error = %tiktok_agent::error_chain(&error),
+                "approval.created not sent: the approval could not be read back"
+            ),
         }
         Ok((id, expires_ms))
     }
@@ -256,7 +269,7 @@ impl AgentHandle {
             }
             .into());
         };
-        crate::approve::expire_due(&self.approvals, self.audit.as_ref()).await?;
+        crate::approve::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         let approval = match self.approvals.get(id) {
             // Another agent's approvals do not exist for this one.
             Ok(approval) if approval.agent == self.name => approval,

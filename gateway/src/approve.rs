@@ -9,6 +9,7 @@ use crate::agent::error_json;
 use crate::approvals::{Approval, Approvals, Ending};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
+use crate::notify::Notifier;
 
 impl Gateway {
     /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
@@ -19,6 +20,7 @@ impl Gateway {
         let approvals = self.approvals();
         self.expire_due().await?;
         let approval = approvals.claim(id, by)?;
+        self.notifier().decided(&approval, "approved");
         let fail = |message: String| {
             let value = json!({"message": message});
             approvals.finish(id, Ending::Failed, &value)
@@ -71,6 +73,7 @@ impl Gateway {
     pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
         self.expire_due().await?;
         let approval = self.approvals().deny(id, by)?;
+        self.notifier().decided(&approval, "denied");
         self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
             .await?;
         Ok(approval)
@@ -78,7 +81,7 @@ impl Gateway {
 
     /// Expires every pending approval past its deadline, each audited once.
     pub async fn expire_due(&self) -> Result<Vec<Approval>, GatewayError> {
-        expire_due(self.approvals(), self.audit()).await
+        expire_due(self.approvals(), self.audit(), self.notifier()).await
     }
 
     /// Writes one record of a held call's life, straight to the audit log (no agent handle,
@@ -105,14 +108,17 @@ impl Gateway {
 }
 
 /// Moves every pending approval in `approvals` past its deadline to `expired` and audits
-/// each once (`rejected`, reason `expired: …`), straight to `audit`. Whoever asks first
-/// (the server, an `approvals` command) expires them; the others find none.
+/// each once (`rejected`, reason `expired: …`), straight to `audit`, and tells `notifier`
+/// (`approval.decided`, `expired`). Whoever asks first (the server, an `approvals` command)
+/// expires them; the others find none.
 pub async fn expire_due(
     approvals: &Approvals,
     audit: &(impl AuditSink + ?Sized),
+    notifier: &Notifier,
 ) -> Result<Vec<Approval>, GatewayError> {
     let expired = approvals.expire_due()?;
     for approval in &expired {
+        notifier.decided(approval, "expired");
         let record = AuditRecord::event(
             &approval.agent,
             &approval.open_id,

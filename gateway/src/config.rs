@@ -69,6 +69,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// The streamable HTTP transport's settings.
     pub http: HttpConfig,
+    /// Where approval events are POSTed (`notify`), if anywhere.
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 /// The TikTok app the gateway acts as.
@@ -192,6 +194,15 @@ struct RawConfig {
     approvals: Option<String>,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    notify: Option<RawNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    url: Spanned<String>,
+    secret_env: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -542,8 +553,30 @@ impl Config {
                 defaults.shutdown_timeout,
             )?,
         };
+        let notify = match raw.notify {
+            None => None,
+            Some(notify) => {
+                check_url(notify.url.as_str())
+                    .map_err(|message| error(line(notify.url.span()), "notify.url", message))?;
+                let variable = notify.secret_env.as_str();
+                if variable.is_empty() || variable.contains(['=', '\0']) {
+                    return Err(error(
+                        line(notify.secret_env.span()),
+                        "notify.secret_env",
+                        format!(
+                            "expected the name of an environment variable holding the signing secret, found {variable:?}"
+                        ),
+                    ));
+                }
+                Some(crate::notify::NotifyConfig {
+                    url: notify.url.to_string(),
+                    secret_env: variable.to_string(),
+                })
+            }
+        };
         Ok(Config {
             file: file.to_owned(),
+            notify,
             tiktok,
             accounts,
             agents,

@@ -386,7 +386,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 let approvals = Approvals::new(StateFile::open(&config.state)?)?;
                 // Those past their deadline are shown expired (and audited as such, once).
                 let audit = tiktok_agent::SqliteAuditLog::open(&config.audit)?;
-                tiktok_gateway::approve::expire_due(&approvals, &audit).await?;
+                let notifier = tiktok_gateway::notify::Notifier::new(config.notify.as_ref());
+                tiktok_gateway::approve::expire_due(&approvals, &audit, &notifier).await?;
+                notifier.flush().await;
                 let list = approvals.list(if all {
                     None
                 } else {
@@ -412,7 +414,10 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
             ApprovalsCommand::Approve { config, id, by } => {
                 let gateway = open(&config)?;
-                match gateway.approve(&id, &who(by)).await? {
+                let approved = gateway.approve(&id, &who(by)).await;
+                // The approval's events reach the hook before the command exits.
+                gateway.notifier().flush().await;
+                match approved? {
                     Ok(value) => terminal::print_json(&value)?,
                     Err(error) => {
                         terminal::print_json(&error_json(&error))?;
@@ -426,7 +431,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
             ApprovalsCommand::Deny { config, id, by } => {
                 let gateway = open(&config)?;
-                let approval = gateway.deny(&id, &who(by)).await?;
+                let denied = gateway.deny(&id, &who(by)).await;
+                gateway.notifier().flush().await;
+                let approval = denied?;
                 say!("{} denied", approval.id);
             }
         },

@@ -218,3 +218,29 @@ fn approval_ttl_defaults_to_a_day_and_a_bad_one_names_its_key() {
         assert!(error.message.contains("duration above zero"), "{error}");
     }
 }
+
+#[test]
+fn notify_needs_an_http_url_and_a_variable_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.yaml");
+    let text = |notify: &str| format!("{GOOD}notify: {notify}\n");
+    let config = Config::parse(
+        &file,
+        &text("{url: \"https://hooks.example.com/tiktok\", secret_env: NOTIFY_SECRET}"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.notify,
+        Some(crate::notify::NotifyConfig {
+            url: "https://hooks.example.com/tiktok".into(),
+            secret_env: "NOTIFY_SECRET".into(),
+        })
+    );
+    assert_eq!(Config::parse(&file, GOOD).unwrap().notify, None);
+    let error = Config::parse(&file, &text("{url: \"ftp://x\", secret_env: S}")).unwrap_err();
+    assert_eq!(error.key, "notify.url", "{error}");
+    let error = Config::parse(&file, &text("{url: \"http://x\", secret_env: \"\"}")).unwrap_err();
+    assert_eq!(error.key, "notify.secret_env", "{error}");
+    let error = Config::parse(&file, &text("{url: \"http://x\"}")).unwrap_err();
+    assert!(error.to_string().contains("secret_env"), "{error}");
+}
