@@ -353,7 +353,35 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             agent,
             http: address,
         } => {
-            let gateway = open(&config)?;
+            let loaded = load(&config)?;
+            let secret = match tiktok_gateway::secret::read(&loaded) {
+                Ok(secret) => secret,
+                // Over stdio the client started the gateway, often with a minimal environment:
+                // serve the agent's tool list and answer each call with what to set, rather
+                // than exit and leave the client only "connection closed".
+                Err(error) if address.is_none() && agent.is_some() => {
+                    let name = agent.unwrap_or_default();
+                    let agent_config = loaded.agent(&name)?;
+                    let tools = tiktok_gateway::tools::for_agent(
+                        &agent_config.grant,
+                        agent_config.approval,
+                    )?;
+                    let reason = error_chain(&error);
+                    note!(
+                        "tiktok-gateway: error: {reason}; serving agent {name}'s tool list only, every call answers this error"
+                    );
+                    let server = GatewayServer::unavailable(tools, reason)
+                        .serve(rmcp::transport::stdio())
+                        .await?;
+                    tokio::select! {
+                        result = server.waiting() => { result?; }
+                        () = shutdown.wait() => {}
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let gateway = Gateway::open_with_secret(loaded, secret)?;
             let mut problems = gateway.check_logins().await;
             problems.extend(gateway.check_tokens().await);
             for problem in problems {

@@ -32,6 +32,12 @@ enum Agents {
     Fixed(Arc<AgentHandle>),
     /// The agent the request authenticated as (HTTP).
     ByRequest(Arc<BTreeMap<String, Arc<AgentHandle>>>),
+    /// An agent whose gateway cannot run (stdio, the app secret missing): its tools are
+    /// listed, and every call answers this reason as a tool error.
+    Unavailable {
+        tools: Arc<Vec<Tool>>,
+        reason: Arc<str>,
+    },
 }
 
 /// The gateway as an MCP server.
@@ -48,6 +54,18 @@ impl GatewayServer {
         }
     }
 
+    /// A server that lists `tools` and answers every call with `reason` as a tool error:
+    /// over stdio, when the gateway cannot open (the app secret missing from a client's
+    /// minimal environment), so the client sees why rather than a closed connection.
+    pub fn unavailable(tools: Vec<Tool>, reason: String) -> Self {
+        GatewayServer {
+            agents: Agents::Unavailable {
+                tools: Arc::new(tools),
+                reason: reason.into(),
+            },
+        }
+    }
+
     /// A server for requests authenticated by [`crate::http`].
     pub fn for_requests(agents: BTreeMap<String, Arc<AgentHandle>>) -> Self {
         GatewayServer {
@@ -58,6 +76,10 @@ impl GatewayServer {
     fn agent(&self, context: &RequestContext<RoleServer>) -> Result<Arc<AgentHandle>, McpError> {
         match &self.agents {
             Agents::Fixed(agent) => Ok(agent.clone()),
+            Agents::Unavailable { .. } => Err(McpError::internal_error(
+                "the gateway cannot run; see its tool errors",
+                None,
+            )),
             Agents::ByRequest(agents) => context
                 .extensions
                 .get::<http::request::Parts>()
@@ -89,14 +111,19 @@ impl ServerHandler for GatewayServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let agent = self.agent(&context)?;
-        Ok(ListToolsResult::with_all_items(agent.tools().to_vec())
-            .with_cache_scope(CacheScope::Private))
+        let tools = match &self.agents {
+            Agents::Unavailable { tools, .. } => tools.to_vec(),
+            _ => self.agent(&context)?.tools().to_vec(),
+        };
+        Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         match &self.agents {
             Agents::Fixed(agent) => agent.tools().iter().find(|tool| tool.name == name).cloned(),
+            Agents::Unavailable { tools, .. } => {
+                tools.iter().find(|tool| tool.name == name).cloned()
+            }
             Agents::ByRequest(_) => None,
         }
     }
@@ -106,6 +133,20 @@ impl ServerHandler for GatewayServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if let Agents::Unavailable { tools, reason } = &self.agents {
+            if !tools.iter().any(|tool| tool.name == request.name) {
+                return Err(unknown_tool(&request.name));
+            }
+            return Ok(CallToolResponse::from(CallToolResult::structured_error(
+                json!({
+                    "unavailable": reason.as_ref(),
+                    "message": format!(
+                        "{} cannot run: {reason}; nothing was sent. Its operator must fix this and restart the gateway (the MCP client's server entry).",
+                        request.name
+                    ),
+                }),
+            )));
+        }
         let agent = self.agent(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let outcome = agent.call(&request.name, arguments).await;
