@@ -295,6 +295,8 @@ impl AgentHandle {
             "state": approval.state,
             "decided_by": approval.decided_by,
             "outcome": approval.outcome,
+            "created_at": rfc3339(approval.created_ms),
+            "decided_at": approval.decided_ms.map(rfc3339),
             "expires_at": rfc3339(approval.expires_ms),
         }))
     }

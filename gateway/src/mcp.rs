@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    Implementation, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities,
-    ServerConfig, Tool,
+    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
+    MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Task, TaskPayload,
+    TaskStatus, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -93,17 +94,24 @@ impl GatewayServer {
 
 impl ServerHandler for GatewayServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("tiktok-gateway", env!("CARGO_PKG_VERSION"))
-                    .with_title("TikTok gateway"),
-            )
-            .with_instructions(
-                "Tools call the TikTok v2 API on one creator's account. Each tool is one \
+        // Tasks (the `io.modelcontextprotocol/tasks` extension): a client that declares it
+        // gets a held write as a task it can poll with `tasks/get`.
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("tiktok-gateway", env!("CARGO_PKG_VERSION"))
+                .with_title("TikTok gateway"),
+        )
+        .with_instructions(
+            "Tools call the TikTok v2 API on one creator's account. Each tool is one \
                  endpoint; its description gives the scope, access, rate limit, paging and \
                  limits. Only the tools this agent was granted are listed. Every call is \
                  checked and audited; writes may wait for a human's approval.",
-            )
+        )
     }
 
     async fn list_tools(
@@ -149,8 +157,49 @@ impl ServerHandler for GatewayServer {
         }
         let agent = self.agent(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
+        let tasks = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
         let outcome = agent.call(&request.name, arguments).await;
-        answer(&request.name, outcome).map(CallToolResponse::from)
+        match outcome {
+            // A client that declared tasks gets the held write as one: its id is the
+            // approval's, `tasks/get` tells how it stands.
+            Ok(Outcome::Parked { id, expires_ms }) if tasks => {
+                let now = rfc3339(crate::now_ms());
+                let task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now)
+                    .with_status_message(waiting(&id, expires_ms))
+                    .with_poll_interval_ms(TASK_POLL_MS);
+                Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+            }
+            outcome => answer(&request.name, outcome).map(CallToolResponse::from),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let agent = self.agent(&context)?;
+        // The approval status tool's answer (audited as every status ask is).
+        let status = match agent
+            .call(APPROVAL_TOOL, json!({"id": request.task_id}))
+            .await
+        {
+            Ok(Outcome::Done(status)) => status,
+            Ok(Outcome::Parked { .. }) | Err(GatewayError::Approval(ApprovalError::Unknown(_))) => {
+                return Err(McpError::invalid_params(
+                    format!("no task {:?} for this agent", request.task_id),
+                    None,
+                ));
+            }
+            Err(error) => {
+                return Err(answer(APPROVAL_TOOL, Err(error))
+                    .err()
+                    .unwrap_or_else(|| McpError::invalid_params("no such task", None)));
+            }
+        };
+        Ok(GetTaskResult::new(task_of(&request.task_id, &status)))
     }
 }
 
@@ -228,6 +277,78 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             ))
         }
     }
+}
+
+/// How often a client should poll a held write's task, in milliseconds.
+const TASK_POLL_MS: u64 = 5_000;
+
+/// What a held write's task says while it waits.
+fn waiting(id: &str, expires_ms: i64) -> String {
+    format!(
+        "held for a human's approval (approval id {id}); nothing has been sent yet; undecided by {}, it expires and never runs",
+        rfc3339(expires_ms)
+    )
+}
+
+/// A held write as a task, from the approval status tool's answer: `working` while it
+/// waits or runs; `completed` once it ends, with the call's result (a tool error when it
+/// failed, was denied or expired: nothing to retry at the protocol level).
+fn task_of(id: &str, status: &Value) -> DetailedTask {
+    let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
+    let created = text("created_at");
+    let updated = status["decided_at"]
+        .as_str()
+        .map_or(created.clone(), str::to_string);
+    let task =
+        Task::new(id, TaskStatus::Working, created, updated).with_poll_interval_ms(TASK_POLL_MS);
+    let by = text("decided_by");
+    let done = |result: CallToolResult| {
+        let result = match serde_json::to_value(result) {
+            Ok(Value::Object(result)) => result,
+            _ => serde_json::Map::new(),
+        };
+        TaskPayload::Completed { result }
+    };
+    let (message, payload) = match status["state"].as_str().unwrap_or_default() {
+        "pending" => (
+            format!(
+                "held for a human's approval; nothing has been sent yet; undecided by {}, it expires and never runs",
+                text("expires_at")
+            ),
+            TaskPayload::Working,
+        ),
+        "running" => (
+            format!("approved by {by}; being sent"),
+            TaskPayload::Working,
+        ),
+        "done" => (
+            format!("approved by {by}; done"),
+            done(CallToolResult::structured(match &status["outcome"] {
+                object @ Value::Object(_) => object.clone(),
+                other => json!({"data": other}),
+            })),
+        ),
+        "denied" => (
+            format!("denied by {by}; nothing was sent"),
+            done(CallToolResult::structured_error(json!({
+                "message": format!("denied by {by}; nothing was sent"),
+            }))),
+        ),
+        "expired" => (
+            "not decided in time; it expired and was never sent".to_string(),
+            done(CallToolResult::structured_error(json!({
+                "message": format!("not decided by {}; it expired and was never sent", text("expires_at")),
+            }))),
+        ),
+        state => (
+            format!("approved by {by}; {state}"),
+            done(CallToolResult::structured_error(json!({
+                "state": state,
+                "error": status["outcome"],
+            }))),
+        ),
+    };
+    DetailedTask::new(task.with_status_message(message), payload)
 }
 
 fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {

@@ -404,3 +404,85 @@ async fn a_write_not_decided_within_its_approval_ttl_expires_once_and_never_runs
     assert_eq!(expiries[0]["approval"], id);
     assert!(!audit.iter().any(|record| record["decision"] == "approved"));
 }
+
+/// A client that declares the tasks extension gets a held write as a task, polls it with
+/// `tasks/get` and reads the call's result there once a human approved it.
+#[tokio::test]
+async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
+    use rmcp::ServiceExt;
+    use rmcp::model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
+        TaskPayload, TaskStatus,
+    };
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let setup = Setup::new().await;
+    let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
+        command
+            .args(["serve", "--agent", "poster", "--config"])
+            .arg(setup.config())
+            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
+    });
+    let mut info = ClientConfig::default();
+    info.capabilities = ClientCapabilities::builder().enable_tasks().build();
+    let poster = info
+        .serve(TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap();
+    let Value::Object(arguments) = pull_upload() else {
+        unreachable!()
+    };
+    let response = poster
+        .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = response else {
+        panic!("not a task: {response:?}")
+    };
+    assert_eq!(created.task.status, TaskStatus::Working);
+    let id = created.task.task_id.clone();
+    assert!(id.starts_with("apv_"), "{id}");
+    assert!(
+        created
+            .task
+            .status_message
+            .as_deref()
+            .is_some_and(|message| message.contains("approval")),
+        "{created:?}"
+    );
+    let polled = poster
+        .get_task(GetTaskParams::new(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Working);
+
+    let approved = setup
+        .run(&["approvals", "approve", &id, "--by", "alice"])
+        .await;
+    assert_success(&approved);
+    let polled = poster
+        .get_task(GetTaskParams::new(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Completed);
+    let TaskPayload::Completed { result } = &polled.task.payload else {
+        panic!("{polled:?}")
+    };
+    assert_ne!(
+        result.get("isError"),
+        Some(&Value::Bool(true)),
+        "{result:?}"
+    );
+    assert!(
+        result["structuredContent"]["publish_id"].is_string(),
+        "{result:?}"
+    );
+    // Another id is no task of this agent's.
+    assert!(
+        poster
+            .get_task(GetTaskParams::new("apv_00000000000000000000000000000000"))
+            .await
+            .is_err()
+    );
+    poster.cancel().await.unwrap();
+}
