@@ -163,7 +163,7 @@ impl AgentHandle {
     /// pending approvals; audits that it waits and returns the approval id and its deadline.
     async fn park(&self, name: &str, arguments: &Value) -> Result<(String, i64), GatewayError> {
         // Expired approvals no longer count against the cap.
-        crate::approve::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
+        crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
         if self.approvals.pending(&self.name)? >= self.max_pending {
@@ -269,7 +269,7 @@ impl AgentHandle {
             }
             .into());
         };
-        crate::approve::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
+        crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         let approval = match self.approvals.get(id) {
             // Another agent's approvals do not exist for this one.
             Ok(approval) if approval.agent == self.name => approval,

@@ -6,10 +6,9 @@ use serde_json::{Value, json};
 use tiktok_agent::{AuditRecord, AuditSink, Decision, Error};
 
 use crate::agent::error_json;
-use crate::approvals::{Approval, Approvals, Ending};
+use crate::approvals::{Approval, Ending};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::notify::Notifier;
 
 impl Gateway {
     /// Runs the held call `id` once, for `by`: claims it, audits the approval, sends it
@@ -81,7 +80,23 @@ impl Gateway {
 
     /// Expires every pending approval past its deadline, each audited once.
     pub async fn expire_due(&self) -> Result<Vec<Approval>, GatewayError> {
-        expire_due(self.approvals(), self.audit(), self.notifier()).await
+        crate::expiry::expire_due(self.approvals(), self.audit(), self.notifier()).await
+    }
+
+    /// Expires approvals past their deadline every `every`, on a task of its own, so each
+    /// expires (audited, the hook told) soon after its deadline, not only when someone next
+    /// asks about it.
+    pub fn spawn_expiry(&self, every: std::time::Duration) {
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(error) = gateway.expire_due().await {
+                    tracing::warn!(error = %tiktok_agent::error_chain(&error), "expiring approvals failed");
+                }
+            }
+        });
     }
 
     /// Writes one record of a held call's life, straight to the audit log (no agent handle,
@@ -105,36 +120,4 @@ impl Gateway {
             .await
             .map_err(|error| GatewayError::Agent(Error::Audit(error)))
     }
-}
-
-/// Moves every pending approval in `approvals` past its deadline to `expired` and audits
-/// each once (`rejected`, reason `expired: …`), straight to `audit`, and tells `notifier`
-/// (`approval.decided`, `expired`). Whoever asks first (the server, an `approvals` command)
-/// expires them; the others find none.
-pub async fn expire_due(
-    approvals: &Approvals,
-    audit: &(impl AuditSink + ?Sized),
-    notifier: &Notifier,
-) -> Result<Vec<Approval>, GatewayError> {
-    let expired = approvals.expire_due()?;
-    for approval in &expired {
-        notifier.decided(approval, "expired");
-        let record = AuditRecord::event(
-            &approval.agent,
-            &approval.open_id,
-            &approval.tool,
-            &approval.arguments,
-            Decision::Rejected,
-            Some(format!(
-                "expired: not decided by {} (approval_ttl); never sent",
-                crate::approvals::rfc3339(approval.expires_ms)
-            )),
-            Some(&approval.id),
-        );
-        audit
-            .record(&record)
-            .await
-            .map_err(|error| GatewayError::Agent(Error::Audit(error)))?;
-    }
-    Ok(expired)
 }

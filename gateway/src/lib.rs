@@ -12,7 +12,7 @@
 //!   status tool; [`pii`]: personal data masked in research results; [`uploads`]: no
 //!   TikTok upload URL reaches an agent.
 //! - [`approvals`]: held writes in the state file; [`approve`]: a human's approve or deny,
-//!   each step audited; [`notify`]: a signed event to the operator's hook when one is
+//!   each step audited; [`expiry`]: approvals past their deadline; [`notify`]: a signed event to the operator's hook when one is
 //!   created or decided.
 //! - [`audit_cli`]: reading the audit log; [`terminal`]: every line an operator reads,
 //!   escaped, and a closed pipe that ends output quietly.
@@ -30,6 +30,7 @@ pub mod approve;
 pub mod audit_cli;
 pub mod config;
 pub mod error;
+pub mod expiry;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

@@ -354,58 +354,42 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             http: address,
         } => {
             let loaded = load(&config)?;
-            let secret = match tiktok_gateway::secret::read(&loaded) {
-                Ok(secret) => secret,
-                // Over stdio the client started the gateway, often with a minimal environment:
-                // serve the agent's tool list and answer each call with what to set, rather
-                // than exit and leave the client only "connection closed".
-                Err(error) if address.is_none() && agent.is_some() => {
-                    let name = agent.unwrap_or_default();
-                    let agent_config = loaded.agent(&name)?;
-                    let tools = tiktok_gateway::tools::for_agent(
-                        &agent_config.grant,
-                        agent_config.approval,
-                    )?;
+            let server = match (tiktok_gateway::secret::read(&loaded), address, agent) {
+                // Over stdio, started by a client with a minimal environment: the tool list,
+                // and each call says what to set (not "connection closed").
+                (Err(error), None, Some(name)) => {
+                    let entry = loaded.agent(&name)?;
+                    let tools = tiktok_gateway::tools::for_agent(&entry.grant, entry.approval)?;
                     let reason = error_chain(&error);
                     note!(
                         "tiktok-gateway: error: {reason}; serving agent {name}'s tool list only, every call answers this error"
                     );
-                    let server = GatewayServer::unavailable(tools, reason)
-                        .serve(rmcp::transport::stdio())
-                        .await?;
-                    tokio::select! {
-                        result = server.waiting() => { result?; }
-                        () = shutdown.wait() => {}
+                    GatewayServer::unavailable(tools, reason)
+                }
+                (secret, address, agent) => {
+                    let gateway = Gateway::open_with_secret(loaded, secret?)?;
+                    gateway.spawn_expiry(std::time::Duration::from_secs(30));
+                    let mut problems = gateway.check_logins().await;
+                    problems.extend(gateway.check_tokens().await);
+                    for problem in problems {
+                        note!("tiktok-gateway: warning: {problem}");
                     }
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let gateway = Gateway::open_with_secret(loaded, secret)?;
-            let mut problems = gateway.check_logins().await;
-            problems.extend(gateway.check_tokens().await);
-            for problem in problems {
-                note!("tiktok-gateway: warning: {problem}");
-            }
-            match address {
-                Some(address) => {
-                    let router = http::router(&gateway, agent.as_deref()).await?;
-                    let limits = gateway.config().http.limits;
-                    http::serve(router, address, limits, shutdown).await?;
-                }
-                None => {
+                    if let Some(address) = address {
+                        let router = http::router(&gateway, agent.as_deref()).await?;
+                        let limits = gateway.config().http.limits;
+                        http::serve(router, address, limits, shutdown).await?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
                     let Some(agent) = agent else {
                         anyhow::bail!("serve over stdio needs --agent NAME (or --http ADDR)");
                     };
-                    let handle = gateway.agent(&agent).await?;
-                    let server = GatewayServer::for_agent(handle)
-                        .serve(rmcp::transport::stdio())
-                        .await?;
-                    tokio::select! {
-                        result = server.waiting() => { result?; }
-                        () = shutdown.wait() => {}
-                    }
+                    GatewayServer::for_agent(gateway.agent(&agent).await?)
                 }
+            };
+            let server = server.serve(rmcp::transport::stdio()).await?;
+            tokio::select! {
+                result = server.waiting() => { result?; }
+                () = shutdown.wait() => {}
             }
         }
         Command::Approvals { command } => match command {
@@ -415,7 +399,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 // Those past their deadline are shown expired (and audited as such, once).
                 let audit = tiktok_agent::SqliteAuditLog::open(&config.audit)?;
                 let notifier = tiktok_gateway::notify::Notifier::new(config.notify.as_ref());
-                tiktok_gateway::approve::expire_due(&approvals, &audit, &notifier).await?;
+                tiktok_gateway::expiry::expire_due(&approvals, &audit, &notifier).await?;
                 notifier.flush().await;
                 let list = approvals.list(if all {
                     None
