@@ -2,14 +2,18 @@
 //! the audit, a write parked when its writes wait for a human, and the approval status tool
 //! that tells it what became of a parked write.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use tiktok_agent::{AuditRecord, Decision, Error, GrantedClient};
+use tiktok_agent::{AuditRecord, AuditSink, Decision, Error, GrantedClient};
 use tiktok_api::meta::Access;
 
-use crate::approvals::{ApprovalError, Approvals};
+use crate::approvals::{ApprovalError, Approvals, rfc3339};
 use crate::config::ApprovalMode;
 use crate::error::GatewayError;
+use crate::notify::Notifier;
 use crate::tools::APPROVAL_TOOL;
 use crate::{pii, uploads};
 
@@ -18,8 +22,13 @@ use crate::{pii, uploads};
 pub enum Outcome {
     /// It ran; the API's data (personal data masked).
     Done(Value),
-    /// It waits for a human, under this approval id.
-    Parked(String),
+    /// It waits for a human, under this approval id, until its deadline.
+    Parked {
+        /// The approval id.
+        id: String,
+        /// Its deadline, Unix milliseconds: undecided then, it expires and never runs.
+        expires_ms: i64,
+    },
 }
 
 /// One agent's view of the gateway: its tools, its grant, its approvals.
@@ -29,19 +38,27 @@ pub struct AgentHandle {
     granted: GrantedClient,
     approval: ApprovalMode,
     max_pending: u32,
+    approval_ttl: Duration,
     approvals: Approvals,
+    audit: Arc<dyn AuditSink>,
+    notifier: Notifier,
     tools: Vec<Tool>,
 }
 
 impl AgentHandle {
     /// The handle of agent `name`, calling through `granted`, showing `tools`; at most
-    /// `max_pending` of its writes wait for a human at once.
+    /// `max_pending` of its writes wait for a human at once, each for `approval_ttl`;
+    /// expiries are audited to `audit`; `notifier` hears of each approval.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
         granted: GrantedClient,
         approval: ApprovalMode,
         max_pending: u32,
+        approval_ttl: Duration,
         approvals: Approvals,
+        audit: Arc<dyn AuditSink>,
+        notifier: Notifier,
         tools: Vec<Tool>,
     ) -> AgentHandle {
         AgentHandle {
@@ -49,7 +66,10 @@ impl AgentHandle {
             granted,
             approval,
             max_pending,
+            approval_ttl,
             approvals,
+            audit,
+            notifier,
             tools,
         }
     }
@@ -102,7 +122,7 @@ impl AgentHandle {
             tool = %tiktok_agent::escape_controls(name),
             outcome = match &outcome {
                 Ok(Outcome::Done(_)) => "done",
-                Ok(Outcome::Parked(_)) => "held",
+                Ok(Outcome::Parked { .. }) => "held",
                 Err(_) => "error",
             },
             "tool call answered"
@@ -126,7 +146,10 @@ impl AgentHandle {
         }
         let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
         if write && self.approval == ApprovalMode::Writes {
-            return self.park(name, &arguments).await.map(Outcome::Parked);
+            return self
+                .park(name, &arguments)
+                .await
+                .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
         }
         Ok(Outcome::Done(
             self.send(&self.granted, name, arguments).await?,
@@ -137,8 +160,10 @@ impl AgentHandle {
     /// are taken (checked and counted: a held write counts as the call it will be; when it
     /// runs after approval they are checked again and its take moves to that time, so it
     /// counts once; a denied write keeps its take) and the agent is under its cap of
-    /// pending approvals; audits that it waits and returns the approval id.
-    async fn park(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
+    /// pending approvals; audits that it waits and returns the approval id and its deadline.
+    async fn park(&self, name: &str, arguments: &Value) -> Result<(String, i64), GatewayError> {
+        // Expired approvals no longer count against the cap.
+        crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
         if self.approvals.pending(&self.name)? >= self.max_pending {
@@ -154,9 +179,10 @@ impl AgentHandle {
             name,
             arguments,
             self.max_pending,
+            self.approval_ttl,
         );
-        match parked {
-            Ok(()) => {}
+        let expires_ms = match parked {
+            Ok(expires_ms) => expires_ms,
             Err(ApprovalError::TooManyPending { .. }) => {
                 return self.refuse_over_cap(name, arguments).await;
             }
@@ -186,11 +212,20 @@ impl AgentHandle {
             let _ = self.approvals.deny(&id, "gateway: the audit log failed");
             return Err(error.into());
         }
-        Ok(id)
+        // Sent on a task of its own: the agent's answer does not wait for it.
+        match self.approvals.get(&id) {
+            Ok(approval) => self.notifier.created(&approval),
+            Err(error) => tracing::error!(
+                approval = %id,
+                error = %tiktok_agent::error_chain(&error),
+                "approval.created not sent: the approval could not be read back"
+            ),
+        }
+        Ok((id, expires_ms))
     }
 
     /// Refuses a write because the agent has as many waiting as it may, audited.
-    async fn refuse_over_cap(&self, name: &str, arguments: &Value) -> Result<String, GatewayError> {
+    async fn refuse_over_cap<T>(&self, name: &str, arguments: &Value) -> Result<T, GatewayError> {
         let error = ApprovalError::TooManyPending {
             agent: self.name.clone(),
             limit: self.max_pending,
@@ -234,6 +269,7 @@ impl AgentHandle {
             }
             .into());
         };
+        crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         let approval = match self.approvals.get(id) {
             // Another agent's approvals do not exist for this one.
             Ok(approval) if approval.agent == self.name => approval,
@@ -259,6 +295,9 @@ impl AgentHandle {
             "state": approval.state,
             "decided_by": approval.decided_by,
             "outcome": approval.outcome,
+            "created_at": rfc3339(approval.created_ms),
+            "decided_at": approval.decided_ms.map(rfc3339),
+            "expires_at": rfc3339(approval.expires_ms),
         }))
     }
 

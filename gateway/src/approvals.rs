@@ -1,10 +1,14 @@
 //! Calls held for a human's decision, in the gateway's state file shared by the server
 //! (which parks them) and the `approvals` commands (which decide them). A call moves
 //! `pending` → `running` → `done`, `failed` or `unknown` (sent, but its outcome could not be
-//! audited), or `pending` → `denied`; the move out of `pending` is one conditional update,
-//! so an approved call runs exactly once however many approve it.
+//! audited), `pending` → `denied`, or `pending` → `expired` once its deadline (the agent's
+//! `approval_ttl` after it was parked) has passed undecided; the move out of `pending` is one
+//! conditional update, so an approved call runs exactly once however many approve it, and
+//! never after its deadline.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{OptionalExtension, params};
@@ -14,21 +18,65 @@ use tiktok_agent::{StateError, StateFile};
 
 use crate::now_ms;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS approvals (
+const TABLE: &str = "
+CREATE TABLE approvals (
     id TEXT PRIMARY KEY,
     created_ms INTEGER NOT NULL,
     agent TEXT NOT NULL,
     open_id TEXT NOT NULL,
     tool TEXT NOT NULL,
     arguments TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied', 'expired')),
     decided_ms INTEGER,
     decided_by TEXT,
-    outcome TEXT
+    outcome TEXT,
+    expires_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state, created_ms);
 ";
+
+const INDEX: &str = "CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state, created_ms);";
+
+/// The deadline given to approvals parked before approvals had one: the default ttl.
+const LEGACY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+const COLUMNS: &str = "id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome, expires_ms";
+
+/// Who an expired approval is recorded as decided by.
+pub const EXPIRED_BY: &str = "gateway (approval_ttl)";
+
+/// The gateway's clock, Unix milliseconds: the system's, or one a test sets.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock ([`crate::now_ms`]).
+    pub fn system() -> Clock {
+        Clock(Arc::new(now_ms))
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// Now, Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
+/// Unix milliseconds as RFC 3339 (UTC, to the millisecond, so a deadline is never shown
+/// earlier than it is).
+pub fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
 
 /// Where a held call is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -46,17 +94,20 @@ pub enum ApprovalState {
     Unknown,
     /// Refused by a human; never sent.
     Denied,
+    /// Not decided before its deadline; never sent.
+    Expired,
 }
 
 impl ApprovalState {
     /// Every state, in the order of a call's life.
-    pub const ALL: [ApprovalState; 6] = [
+    pub const ALL: [ApprovalState; 7] = [
         ApprovalState::Pending,
         ApprovalState::Running,
         ApprovalState::Done,
         ApprovalState::Failed,
         ApprovalState::Unknown,
         ApprovalState::Denied,
+        ApprovalState::Expired,
     ];
 
     /// Its name in the state file and on the command line.
@@ -68,6 +119,7 @@ impl ApprovalState {
             ApprovalState::Failed => "failed",
             ApprovalState::Unknown => "unknown",
             ApprovalState::Denied => "denied",
+            ApprovalState::Expired => "expired",
         }
     }
 
@@ -118,6 +170,17 @@ pub enum ApprovalError {
         /// Its cap.
         limit: u32,
     },
+    /// The approval was not decided before its deadline; it never runs.
+    #[error(
+        "approval {id} expired at {} without a decision (its agent's approval_ttl); it will never run: the agent must make the call again",
+        rfc3339(*expires_ms)
+    )]
+    Expired {
+        /// The approval.
+        id: String,
+        /// Its deadline, Unix milliseconds.
+        expires_ms: i64,
+    },
     /// The approval was already decided.
     #[error("approval {id} is {state}, not pending")]
     NotPending {
@@ -162,19 +225,69 @@ pub struct Approval {
     pub decided_by: Option<String>,
     /// The call's result (`done`) or error (`failed`) as JSON.
     pub outcome: Option<Value>,
+    /// Its deadline, Unix milliseconds: undecided then, it expires.
+    pub expires_ms: i64,
 }
 
 /// The held calls in the gateway's state file. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Approvals {
     state: StateFile,
+    clock: Clock,
 }
 
 impl Approvals {
-    /// The approvals in `state` (their table created if missing).
+    /// The approvals in `state` (their table created if missing, or brought up to date
+    /// from one without deadlines), on the system clock.
     pub fn new(state: StateFile) -> Result<Approvals, ApprovalError> {
-        state.with(|connection| connection.execute_batch(SCHEMA))?;
-        Ok(Approvals { state })
+        state.with(|connection| {
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let sql: Option<String> = transaction
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'approvals'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match sql {
+                None => transaction.execute_batch(TABLE)?,
+                Some(sql) if sql.contains("expires_ms") => {}
+                Some(_) => {
+                    // A file from before deadlines and the `expired` state: the table is
+                    // rebuilt (SQLite cannot change a CHECK), old approvals given the default.
+                    transaction.execute_batch("ALTER TABLE approvals RENAME TO approvals_v1;")?;
+                    transaction.execute_batch(TABLE)?;
+                    transaction.execute(
+                        &format!(
+                            "INSERT INTO approvals ({COLUMNS})
+                             SELECT id, created_ms, agent, open_id, tool, arguments, state,
+                                    decided_ms, decided_by, outcome, created_ms + {LEGACY_TTL_MS}
+                             FROM approvals_v1"
+                        ),
+                        [],
+                    )?;
+                    transaction.execute_batch("DROP TABLE approvals_v1;")?;
+                }
+            }
+            transaction.execute_batch(INDEX)?;
+            transaction.commit()
+        })?;
+        Ok(Approvals {
+            state,
+            clock: Clock::system(),
+        })
+    }
+
+    /// The same approvals read on `clock` (tests set the time).
+    pub fn with_clock(mut self, clock: Clock) -> Approvals {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock deadlines are read on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// A new approval id (`apv_` and 32 hex digits: 128 random bits).
@@ -200,9 +313,11 @@ impl Approvals {
         })?)
     }
 
-    /// Holds a call under `id` (from [`Approvals::new_id`]) unless `agent` already has
-    /// `max_pending` calls waiting: the count and the insert are one statement, so agents'
-    /// sessions side by side cannot go past the cap together.
+    /// Holds a call under `id` (from [`Approvals::new_id`]) until `ttl` from now unless
+    /// `agent` already has `max_pending` calls waiting: the count and the insert are one
+    /// statement, so agents' sessions side by side cannot go past the cap together. Returns
+    /// its deadline, Unix milliseconds.
+    #[allow(clippy::too_many_arguments)]
     pub fn park(
         &self,
         id: &str,
@@ -211,13 +326,16 @@ impl Approvals {
         tool: &str,
         arguments: &Value,
         max_pending: u32,
-    ) -> Result<(), ApprovalError> {
+        ttl: Duration,
+    ) -> Result<i64, ApprovalError> {
+        let now = self.clock.now_ms();
+        let expires_ms = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         let inserted = self.state.with(|connection| {
             connection.execute(
-                "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending'
+                "INSERT INTO approvals (id, created_ms, agent, open_id, tool, arguments, state, expires_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8
                  WHERE (SELECT count(*) FROM approvals WHERE agent = ?3 AND state = 'pending') < ?7",
-                params![id, now_ms(), agent, open_id, tool, arguments.to_string(), max_pending],
+                params![id, now, agent, open_id, tool, arguments.to_string(), max_pending, expires_ms],
             )
         })?;
         if inserted == 0 {
@@ -226,7 +344,23 @@ impl Approvals {
                 limit: max_pending,
             });
         }
-        Ok(())
+        Ok(expires_ms)
+    }
+
+    /// Moves every pending approval past its deadline to `expired` and returns them: one
+    /// statement, so each expires once, for one caller, whoever asks first (the caller
+    /// audits them).
+    pub fn expire_due(&self) -> Result<Vec<Approval>, ApprovalError> {
+        let now = self.clock.now_ms();
+        Ok(self.state.with(|connection| {
+            let mut statement = connection.prepare(&format!(
+                "UPDATE approvals SET state = 'expired', decided_ms = ?1, decided_by = ?2
+                 WHERE state = 'pending' AND expires_ms <= ?1
+                 RETURNING {COLUMNS}"
+            ))?;
+            let rows = statement.query_map(params![now, EXPIRED_BY], row_to_approval)?;
+            rows.collect()
+        })?)
     }
 
     /// The approval `id`.
@@ -235,8 +369,7 @@ impl Approvals {
             .with(|connection| {
                 connection
                     .query_row(
-                        "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
-                         FROM approvals WHERE id = ?1",
+                        &format!("SELECT {COLUMNS} FROM approvals WHERE id = ?1"),
                         params![id],
                         row_to_approval,
                     )
@@ -248,17 +381,16 @@ impl Approvals {
     /// Every approval, oldest first; only those in `state` if given.
     pub fn list(&self, state: Option<ApprovalState>) -> Result<Vec<Approval>, ApprovalError> {
         Ok(self.state.with(|connection| {
-            let mut statement = connection.prepare(
-                "SELECT id, created_ms, agent, open_id, tool, arguments, state, decided_ms, decided_by, outcome
-                 FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id",
-            )?;
+            let mut statement = connection.prepare(&format!(
+                "SELECT {COLUMNS} FROM approvals WHERE ?1 IS NULL OR state = ?1 ORDER BY created_ms, id"
+            ))?;
             let rows = statement.query_map(params![state], row_to_approval)?;
             rows.collect()
         })?)
     }
 
-    /// Moves `id` from `pending` to `running` for `by`, or says why not; only one caller
-    /// ever succeeds.
+    /// Moves `id` from `pending` to `running` for `by`, or says why not (decided, or past
+    /// its deadline); only one caller ever succeeds.
     pub fn claim(&self, id: &str, by: &str) -> Result<Approval, ApprovalError> {
         self.decide(id, by, ApprovalState::Running)
     }
@@ -269,14 +401,23 @@ impl Approvals {
     }
 
     fn decide(&self, id: &str, by: &str, state: ApprovalState) -> Result<Approval, ApprovalError> {
+        let now = self.clock.now_ms();
         let changed = self.state.with(|connection| {
             connection.execute(
                 "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
-                 WHERE id = ?1 AND state = 'pending'",
-                params![id, state, now_ms(), by],
+                 WHERE id = ?1 AND state = 'pending' AND expires_ms > ?3",
+                params![id, state, now, by],
             )
         })?;
         let approval = self.get(id)?;
+        let expired = approval.state == ApprovalState::Expired
+            || (approval.state == ApprovalState::Pending && approval.expires_ms <= now);
+        if changed == 0 && expired {
+            return Err(ApprovalError::Expired {
+                id: id.to_string(),
+                expires_ms: approval.expires_ms,
+            });
+        }
         if changed == 0 {
             return Err(ApprovalError::NotPending {
                 id: id.to_string(),
@@ -318,116 +459,9 @@ fn row_to_approval(row: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
         decided_ms: row.get(7)?,
         decided_by: row.get(8)?,
         outcome: json(row.get(9)?),
+        expires_ms: row.get(10)?,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_call_is_claimed_once_and_its_outcome_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("approvals.sqlite");
-        let open = |path: &std::path::Path| Approvals::new(StateFile::open(path).unwrap()).unwrap();
-        let approvals = open(&path);
-        let id = Approvals::new_id();
-        approvals
-            .park(
-                &id,
-                "poster",
-                "-000a",
-                "video_init",
-                &json!({"post_info": {"title": "t"}}),
-                10,
-            )
-            .unwrap();
-        assert_eq!(
-            approvals.list(Some(ApprovalState::Pending)).unwrap().len(),
-            1
-        );
-        // Two processes deciding at once: one wins.
-        let other = open(&path);
-        let threads: Vec<_> = (0..8)
-            .map(|index| {
-                let approvals = if index % 2 == 0 {
-                    approvals.clone()
-                } else {
-                    other.clone()
-                };
-                let id = id.clone();
-                std::thread::spawn(move || approvals.claim(&id, "alice").is_ok())
-            })
-            .collect();
-        let won: usize = threads
-            .into_iter()
-            .map(|thread| usize::from(thread.join().unwrap()))
-            .sum();
-        assert_eq!(won, 1);
-        assert!(matches!(
-            approvals.deny(&id, "bob"),
-            Err(ApprovalError::NotPending {
-                state: ApprovalState::Running,
-                ..
-            })
-        ));
-        approvals
-            .finish(&id, Ending::Done, &json!({"publish_id": "p"}))
-            .unwrap();
-        let done = approvals.get(&id).unwrap();
-        assert_eq!(done.state, ApprovalState::Done);
-        assert_eq!(done.decided_by.as_deref(), Some("alice"));
-        assert_eq!(done.outcome, Some(json!({"publish_id": "p"})));
-        assert!(matches!(
-            approvals.get("apv_nope"),
-            Err(ApprovalError::Unknown(_))
-        ));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            for name in [
-                "approvals.sqlite",
-                "approvals.sqlite-wal",
-                "approvals.sqlite-shm",
-            ] {
-                let mode = std::fs::metadata(dir.path().join(name))
-                    .unwrap()
-                    .permissions()
-                    .mode();
-                assert_eq!(mode & 0o777, 0o600, "{name}");
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod cap_tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn an_agent_parks_no_more_than_its_cap_until_one_is_decided() {
-        let dir = tempfile::tempdir().unwrap();
-        let approvals =
-            Approvals::new(StateFile::open(&dir.path().join("state.sqlite")).unwrap()).unwrap();
-        let park = |agent: &str| {
-            let id = Approvals::new_id();
-            approvals
-                .park(&id, agent, "-000a", "video_init", &json!({}), 2)
-                .map(|()| id)
-        };
-        let first = park("poster").unwrap();
-        park("poster").unwrap();
-        assert!(matches!(
-            park("poster"),
-            Err(ApprovalError::TooManyPending { limit: 2, .. })
-        ));
-        // Another agent's cap is its own.
-        park("other").unwrap();
-        assert_eq!(approvals.pending("poster").unwrap(), 2);
-        approvals.deny(&first, "alice").unwrap();
-        park("poster").unwrap();
-        assert!(park("poster").is_err());
-    }
-}
+mod tests;

@@ -17,7 +17,9 @@ impl Gateway {
     /// call was sent but its outcome could not be audited).
     pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
         let approvals = self.approvals();
+        self.expire_due().await?;
         let approval = approvals.claim(id, by)?;
+        self.notifier().decided(&approval, "approved");
         let fail = |message: String| {
             let value = json!({"message": message});
             approvals.finish(id, Ending::Failed, &value)
@@ -68,10 +70,33 @@ impl Gateway {
 
     /// Refuses the held call `id`, for `by`, and audits it.
     pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
+        self.expire_due().await?;
         let approval = self.approvals().deny(id, by)?;
+        self.notifier().decided(&approval, "denied");
         self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
             .await?;
         Ok(approval)
+    }
+
+    /// Expires every pending approval past its deadline, each audited once.
+    pub async fn expire_due(&self) -> Result<Vec<Approval>, GatewayError> {
+        crate::expiry::expire_due(self.approvals(), self.audit(), self.notifier()).await
+    }
+
+    /// Expires approvals past their deadline every `every`, on a task of its own, so each
+    /// expires (audited, the hook told) soon after its deadline, not only when someone next
+    /// asks about it.
+    pub fn spawn_expiry(&self, every: std::time::Duration) {
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(error) = gateway.expire_due().await {
+                    tracing::warn!(error = %tiktok_agent::error_chain(&error), "expiring approvals failed");
+                }
+            }
+        });
     }
 
     /// Writes one record of a held call's life, straight to the audit log (no agent handle,

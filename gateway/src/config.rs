@@ -16,6 +16,10 @@ use tiktok_api::meta::Access;
 /// `max_pending_approvals` says otherwise.
 pub const DEFAULT_MAX_PENDING_APPROVALS: u32 = 10;
 
+/// How long a held write waits for a human before it expires, unless the agent's
+/// `approval_ttl` says otherwise: 24 hours.
+pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The environment variable the app secret is read from unless the file names another.
 pub const DEFAULT_SECRET_ENV: &str = "TIKTOK_CLIENT_SECRET";
 
@@ -65,6 +69,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// The streamable HTTP transport's settings.
     pub http: HttpConfig,
+    /// Where approval events are POSTed (`notify`), if anywhere.
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 /// The TikTok app the gateway acts as.
@@ -126,6 +132,9 @@ pub struct AgentConfig {
     /// How many of its writes may wait for a human at once (`max_pending_approvals`,
     /// default [`DEFAULT_MAX_PENDING_APPROVALS`]); one more is refused until one is decided.
     pub max_pending_approvals: u32,
+    /// How long a held write waits for a human (`approval_ttl`, default
+    /// [`DEFAULT_APPROVAL_TTL`]); undecided then, it expires and never runs.
+    pub approval_ttl: Duration,
 }
 
 /// The streamable HTTP transport.
@@ -185,6 +194,15 @@ struct RawConfig {
     approvals: Option<String>,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    notify: Option<RawNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    url: Spanned<String>,
+    secret_env: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +243,8 @@ struct RawAgent {
     key_sha256: Option<Spanned<String>>,
     #[serde(default)]
     max_pending_approvals: Option<u32>,
+    #[serde(default)]
+    approval_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -435,6 +455,22 @@ impl Config {
                 }
                 None => None,
             };
+            let approval_ttl = match &agent.approval_ttl {
+                None => DEFAULT_APPROVAL_TTL,
+                Some(text) => match humantime::parse_duration(text.as_str()) {
+                    Ok(ttl) if !ttl.is_zero() && ttl.as_millis() < i64::MAX as u128 => ttl,
+                    _ => {
+                        return Err(error(
+                            line(text.span()),
+                            &key("approval_ttl"),
+                            format!(
+                                "expected a duration above zero (24h, 30m, 7days), found {:?}",
+                                text.as_str()
+                            ),
+                        ));
+                    }
+                },
+            };
             agents.insert(
                 name,
                 AgentConfig {
@@ -446,6 +482,7 @@ impl Config {
                     max_pending_approvals: agent
                         .max_pending_approvals
                         .unwrap_or(DEFAULT_MAX_PENDING_APPROVALS),
+                    approval_ttl,
                 },
             );
         }
@@ -516,8 +553,30 @@ impl Config {
                 defaults.shutdown_timeout,
             )?,
         };
+        let notify = match raw.notify {
+            None => None,
+            Some(notify) => {
+                check_url(notify.url.as_str())
+                    .map_err(|message| error(line(notify.url.span()), "notify.url", message))?;
+                let variable = notify.secret_env.as_str();
+                if variable.is_empty() || variable.contains(['=', '\0']) {
+                    return Err(error(
+                        line(notify.secret_env.span()),
+                        "notify.secret_env",
+                        format!(
+                            "expected the name of an environment variable holding the signing secret, found {variable:?}"
+                        ),
+                    ));
+                }
+                Some(crate::notify::NotifyConfig {
+                    url: notify.url.to_string(),
+                    secret_env: variable.to_string(),
+                })
+            }
+        };
         Ok(Config {
             file: file.to_owned(),
+            notify,
             tiktok,
             accounts,
             agents,

@@ -12,6 +12,7 @@ use crate::agent::AgentHandle;
 use crate::approvals::Approvals;
 use crate::config::Config;
 use crate::error::{AccountError, GatewayError};
+use crate::notify::Notifier;
 use crate::tools;
 
 /// A running gateway: the client and the shared stores.
@@ -22,6 +23,7 @@ pub struct Gateway {
     audit: SqliteAuditLog,
     approvals: Approvals,
     ledger: SqliteLedger,
+    notifier: Notifier,
 }
 
 impl Gateway {
@@ -47,13 +49,21 @@ impl Gateway {
         let state = StateFile::open(&config.state)?;
         let approvals = Approvals::new(state.clone())?;
         let ledger = SqliteLedger::new(state)?;
+        let notifier = Notifier::new(config.notify.as_ref());
         Ok(Gateway {
+            notifier,
             config: Arc::new(config),
             client,
             audit,
             approvals,
             ledger,
         })
+    }
+
+    /// The same gateway reading deadlines on `clock` (tests set the time).
+    pub fn with_clock(mut self, clock: crate::approvals::Clock) -> Gateway {
+        self.approvals = self.approvals.with_clock(clock);
+        self
     }
 
     /// The config.
@@ -69,6 +79,11 @@ impl Gateway {
     /// The audit log.
     pub fn audit(&self) -> &SqliteAuditLog {
         &self.audit
+    }
+
+    /// Where approval events go (the config's `notify` hook, if any).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// The approvals file.
@@ -125,7 +140,10 @@ impl Gateway {
             granted,
             config.approval,
             config.max_pending_approvals,
+            config.approval_ttl,
             self.approvals.clone(),
+            Arc::new(self.audit.clone()),
+            self.notifier.clone(),
             tools,
         ))
     }

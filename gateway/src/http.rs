@@ -2,11 +2,14 @@
 //! by its agent's own key (`Authorization: Bearer …`, compared by SHA-256 in constant
 //! time; the config holds only the hash), loopback hosts only unless the config adds others,
 //! browser origins refused unless listed; connections capped and timed out ([`serve`],
-//! `http:` in the config) so half-open ones cannot starve an agent.
+//! `http:` in the config) so half-open ones cannot starve an agent. A failed authentication
+//! is audited, at most once per source address per minute and [`AUTH_FAILURES_PER_WINDOW`]
+//! records per minute in all, so a flood cannot fill the disk.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -23,6 +26,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use tiktok_agent::{AuditRecord, AuditSink, Decision, SqliteAuditLog};
+
 use crate::config::HttpLimits;
 use crate::error::{GatewayError, KeyError};
 use crate::gateway::Gateway;
@@ -31,9 +36,54 @@ use crate::mcp::{AuthenticatedAgent, GatewayServer};
 /// The address `--http` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 
-/// Agents' key hashes.
+/// The window failed authentications are counted in.
+pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// At most this many failed authentications are audited per window, from all sources
+/// together (one per source).
+pub const AUTH_FAILURES_PER_WINDOW: usize = 64;
+
+/// The agent name of a failed authentication's audit record.
+pub const UNAUTHENTICATED: &str = "(unauthenticated)";
+
+/// The endpoint name of a failed authentication's audit record.
+pub const AUTH_ENDPOINT: &str = "http_authentication";
+
+/// Agents' key hashes, and where failed authentications are audited.
 #[derive(Clone)]
-struct Keys(Arc<Vec<([u8; 32], String)>>);
+struct Keys {
+    hashes: Arc<Vec<([u8; 32], String)>>,
+    failures: Arc<FailureLog>,
+}
+
+/// Which sources have had a failed authentication audited in the current window.
+#[derive(Debug)]
+struct FailureLog {
+    audit: SqliteAuditLog,
+    window: Mutex<(Instant, HashSet<IpAddr>)>,
+}
+
+impl FailureLog {
+    /// Whether a failure from `source` is to be audited now: its first in this window, and
+    /// the window not full.
+    fn admit(&self, source: Option<IpAddr>) -> bool {
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if now.duration_since(window.0) >= AUTH_FAILURE_WINDOW {
+            *window = (now, HashSet::new());
+        }
+        // No address known (not served by `serve`): counted as one source.
+        let source = source.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        window.1.len() < AUTH_FAILURES_PER_WINDOW && window.1.insert(source)
+    }
+}
+
+/// The address a connection came from (set per connection by [`serve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// The router serving `agents` (every agent with a key, or only `only`) at `/mcp`.
 pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, GatewayError> {
@@ -87,7 +137,13 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
     Ok(Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(
-            Keys(Arc::new(keys)),
+            Keys {
+                hashes: Arc::new(keys),
+                failures: Arc::new(FailureLog {
+                    audit: gateway.audit().clone(),
+                    window: Mutex::new((Instant::now(), HashSet::new())),
+                }),
+            },
             authenticate,
         )))
 }
@@ -118,7 +174,6 @@ pub async fn serve(
     let service = tower::ServiceBuilder::new()
         .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .service(router);
-    let service = TowerToHyperService::new(service);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -132,9 +187,9 @@ pub async fn serve(
             permit = connections.clone().acquire_owned() => permit?,
             () = shutdown.wait() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of descriptors, or a connection reset before it was taken: not
                     // the server's end.
@@ -144,7 +199,13 @@ pub async fn serve(
             },
             () = shutdown.wait() => break,
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
+        // Each request knows its connection's address (for the audit of a failed key).
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .layer(axum::Extension(Peer(peer)))
+                .service(service.clone()),
+        );
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -177,7 +238,7 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         // Compare with every key, so the time taken does not tell which one is close.
         let mut found = None;
-        for (hash, name) in keys.0.iter() {
+        for (hash, name) in keys.hashes.iter() {
             if bool::from(hash.ct_eq(&digest)) {
                 found = Some(name.clone());
             }
@@ -195,6 +256,10 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
             } else {
                 "send the agent's key as Authorization: Bearer KEY"
             };
+            let source = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
+            if keys.failures.admit(source) {
+                audit_failure(&keys.failures.audit, source, presented.is_some()).await;
+            }
             (
                 http::StatusCode::UNAUTHORIZED,
                 [(http::header::WWW_AUTHENTICATE, "Bearer")],
@@ -202,6 +267,31 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
             )
                 .into_response()
         }
+    }
+}
+
+/// Audits one failed authentication: where from and whether a key was sent (never the key).
+async fn audit_failure(audit: &SqliteAuditLog, source: Option<IpAddr>, key_sent: bool) {
+    let source = source.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
+    let reason = format!(
+        "HTTP authentication failed from {source}: {}; further failures from it in the next {} s are not recorded",
+        if key_sent { "an unknown key" } else { "no key" },
+        AUTH_FAILURE_WINDOW.as_secs()
+    );
+    let record = AuditRecord::event(
+        UNAUTHENTICATED,
+        "",
+        AUTH_ENDPOINT,
+        &serde_json::Value::Null,
+        Decision::Denied,
+        Some(reason),
+        None,
+    );
+    if let Err(error) = audit.record(&record).await {
+        tracing::error!(
+            error = %tiktok_agent::error_chain(&error),
+            "a failed authentication could not be audited"
+        );
     }
 }
 
@@ -216,6 +306,25 @@ pub fn new_key() -> (String, String) {
 mod tests {
     use super::*;
     use crate::gateway::test_gateway;
+
+    #[test]
+    fn failed_authentications_are_admitted_once_per_source_and_capped_per_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FailureLog {
+            audit: SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap(),
+            window: Mutex::new((Instant::now(), HashSet::new())),
+        };
+        let source = |n: u32| Some(IpAddr::from(n.to_be_bytes()));
+        assert!(log.admit(source(1)));
+        assert!(!log.admit(source(1)), "once per source per window");
+        let admitted = (2..1000).filter(|n| log.admit(source(*n))).count();
+        assert_eq!(admitted, AUTH_FAILURES_PER_WINDOW - 1, "capped in all");
+        // A new window (its start moved back past the window's length) admits again.
+        log.window.lock().unwrap().0 -= AUTH_FAILURE_WINDOW;
+        assert!(log.admit(source(1)));
+        assert!(log.admit(None));
+        assert!(!log.admit(None));
+    }
 
     #[tokio::test]
     async fn serving_no_agent_with_a_key_says_how_to_make_one() {

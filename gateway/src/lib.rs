@@ -12,7 +12,8 @@
 //!   status tool; [`pii`]: personal data masked in research results; [`uploads`]: no
 //!   TikTok upload URL reaches an agent.
 //! - [`approvals`]: held writes in the state file; [`approve`]: a human's approve or deny,
-//!   each step audited.
+//!   each step audited; [`expiry`]: approvals past their deadline; [`notify`]: a signed event to the operator's hook when one is
+//!   created or decided.
 //! - [`audit_cli`]: reading the audit log; [`terminal`]: every line an operator reads,
 //!   escaped, and a closed pipe that ends output quietly.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
@@ -29,9 +30,11 @@ pub mod approve;
 pub mod audit_cli;
 pub mod config;
 pub mod error;
+pub mod expiry;
 pub mod gateway;
 pub mod http;
 pub mod mcp;
+pub mod notify;
 pub mod pii;
 pub mod secret;
 pub mod terminal;

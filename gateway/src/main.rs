@@ -353,37 +353,54 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             agent,
             http: address,
         } => {
-            let gateway = open(&config)?;
-            let mut problems = gateway.check_logins().await;
-            problems.extend(gateway.check_tokens().await);
-            for problem in problems {
-                note!("tiktok-gateway: warning: {problem}");
-            }
-            match address {
-                Some(address) => {
-                    let router = http::router(&gateway, agent.as_deref()).await?;
-                    let limits = gateway.config().http.limits;
-                    http::serve(router, address, limits, shutdown).await?;
+            let loaded = load(&config)?;
+            let server = match (tiktok_gateway::secret::read(&loaded), address, agent) {
+                // Over stdio, started by a client with a minimal environment: the tool list,
+                // and each call says what to set (not "connection closed").
+                (Err(error), None, Some(name)) => {
+                    let entry = loaded.agent(&name)?;
+                    let tools = tiktok_gateway::tools::for_agent(&entry.grant, entry.approval)?;
+                    let reason = error_chain(&error);
+                    note!(
+                        "tiktok-gateway: error: {reason}; serving agent {name}'s tool list only, every call answers this error"
+                    );
+                    GatewayServer::unavailable(tools, reason)
                 }
-                None => {
+                (secret, address, agent) => {
+                    let gateway = Gateway::open_with_secret(loaded, secret?)?;
+                    gateway.spawn_expiry(std::time::Duration::from_secs(30));
+                    let mut problems = gateway.check_logins().await;
+                    problems.extend(gateway.check_tokens().await);
+                    for problem in problems {
+                        note!("tiktok-gateway: warning: {problem}");
+                    }
+                    if let Some(address) = address {
+                        let router = http::router(&gateway, agent.as_deref()).await?;
+                        let limits = gateway.config().http.limits;
+                        http::serve(router, address, limits, shutdown).await?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
                     let Some(agent) = agent else {
                         anyhow::bail!("serve over stdio needs --agent NAME (or --http ADDR)");
                     };
-                    let handle = gateway.agent(&agent).await?;
-                    let server = GatewayServer::for_agent(handle)
-                        .serve(rmcp::transport::stdio())
-                        .await?;
-                    tokio::select! {
-                        result = server.waiting() => { result?; }
-                        () = shutdown.wait() => {}
-                    }
+                    GatewayServer::for_agent(gateway.agent(&agent).await?)
                 }
+            };
+            let server = server.serve(rmcp::transport::stdio()).await?;
+            tokio::select! {
+                result = server.waiting() => { result?; }
+                () = shutdown.wait() => {}
             }
         }
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {
                 let config = load(&config)?;
                 let approvals = Approvals::new(StateFile::open(&config.state)?)?;
+                // Those past their deadline are shown expired (and audited as such, once).
+                let audit = tiktok_agent::SqliteAuditLog::open(&config.audit)?;
+                let notifier = tiktok_gateway::notify::Notifier::new(config.notify.as_ref());
+                tiktok_gateway::expiry::expire_due(&approvals, &audit, &notifier).await?;
+                notifier.flush().await;
                 let list = approvals.list(if all {
                     None
                 } else {
@@ -396,10 +413,11 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     let time = std::time::UNIX_EPOCH
                         + std::time::Duration::from_millis(approval.created_ms.max(0) as u64);
                     say!(
-                        "{} {} {} {} {} {}",
+                        "{} {} {} expires {} {} {} {}",
                         approval.id,
                         approval.state,
                         humantime::format_rfc3339_seconds(time),
+                        tiktok_gateway::approvals::rfc3339(approval.expires_ms),
                         approval.agent,
                         approval.tool,
                         approval.arguments
@@ -408,7 +426,10 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
             ApprovalsCommand::Approve { config, id, by } => {
                 let gateway = open(&config)?;
-                match gateway.approve(&id, &who(by)).await? {
+                let approved = gateway.approve(&id, &who(by)).await;
+                // The approval's events reach the hook before the command exits.
+                gateway.notifier().flush().await;
+                match approved? {
                     Ok(value) => terminal::print_json(&value)?,
                     Err(error) => {
                         terminal::print_json(&error_json(&error))?;
@@ -422,7 +443,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
             ApprovalsCommand::Deny { config, id, by } => {
                 let gateway = open(&config)?;
-                let approval = gateway.deny(&id, &who(by)).await?;
+                let denied = gateway.deny(&id, &who(by)).await;
+                gateway.notifier().flush().await;
+                let approval = denied?;
                 say!("{} denied", approval.id);
             }
         },

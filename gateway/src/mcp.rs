@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
-    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
+    MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Task, TaskPayload,
+    TaskStatus, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -15,9 +17,10 @@ use serde_json::{Value, json};
 use tiktok_agent::{DenyReason, Error};
 
 use crate::agent::{AgentHandle, Outcome, error_json};
-use crate::approvals::ApprovalError;
+use crate::approvals::{ApprovalError, rfc3339};
 use crate::error::GatewayError;
 use crate::tools;
+use crate::tools::APPROVAL_TOOL;
 
 /// The agent an HTTP request authenticated as (set by the key check, read here).
 #[derive(Debug, Clone)]
@@ -30,6 +33,12 @@ enum Agents {
     Fixed(Arc<AgentHandle>),
     /// The agent the request authenticated as (HTTP).
     ByRequest(Arc<BTreeMap<String, Arc<AgentHandle>>>),
+    /// An agent whose gateway cannot run (stdio, the app secret missing): its tools are
+    /// listed, and every call answers this reason as a tool error.
+    Unavailable {
+        tools: Arc<Vec<Tool>>,
+        reason: Arc<str>,
+    },
 }
 
 /// The gateway as an MCP server.
@@ -46,6 +55,18 @@ impl GatewayServer {
         }
     }
 
+    /// A server that lists `tools` and answers every call with `reason` as a tool error:
+    /// over stdio, when the gateway cannot open (the app secret missing from a client's
+    /// minimal environment), so the client sees why rather than a closed connection.
+    pub fn unavailable(tools: Vec<Tool>, reason: String) -> Self {
+        GatewayServer {
+            agents: Agents::Unavailable {
+                tools: Arc::new(tools),
+                reason: reason.into(),
+            },
+        }
+    }
+
     /// A server for requests authenticated by [`crate::http`].
     pub fn for_requests(agents: BTreeMap<String, Arc<AgentHandle>>) -> Self {
         GatewayServer {
@@ -56,6 +77,10 @@ impl GatewayServer {
     fn agent(&self, context: &RequestContext<RoleServer>) -> Result<Arc<AgentHandle>, McpError> {
         match &self.agents {
             Agents::Fixed(agent) => Ok(agent.clone()),
+            Agents::Unavailable { .. } => Err(McpError::internal_error(
+                "the gateway cannot run; see its tool errors",
+                None,
+            )),
             Agents::ByRequest(agents) => context
                 .extensions
                 .get::<http::request::Parts>()
@@ -69,17 +94,24 @@ impl GatewayServer {
 
 impl ServerHandler for GatewayServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("tiktok-gateway", env!("CARGO_PKG_VERSION"))
-                    .with_title("TikTok gateway"),
-            )
-            .with_instructions(
-                "Tools call the TikTok v2 API on one creator's account. Each tool is one \
+        // Tasks (the `io.modelcontextprotocol/tasks` extension): a client that declares it
+        // gets a held write as a task it can poll with `tasks/get`.
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("tiktok-gateway", env!("CARGO_PKG_VERSION"))
+                .with_title("TikTok gateway"),
+        )
+        .with_instructions(
+            "Tools call the TikTok v2 API on one creator's account. Each tool is one \
                  endpoint; its description gives the scope, access, rate limit, paging and \
                  limits. Only the tools this agent was granted are listed. Every call is \
                  checked and audited; writes may wait for a human's approval.",
-            )
+        )
     }
 
     async fn list_tools(
@@ -87,14 +119,19 @@ impl ServerHandler for GatewayServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let agent = self.agent(&context)?;
-        Ok(ListToolsResult::with_all_items(agent.tools().to_vec())
-            .with_cache_scope(CacheScope::Private))
+        let tools = match &self.agents {
+            Agents::Unavailable { tools, .. } => tools.to_vec(),
+            _ => self.agent(&context)?.tools().to_vec(),
+        };
+        Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         match &self.agents {
             Agents::Fixed(agent) => agent.tools().iter().find(|tool| tool.name == name).cloned(),
+            Agents::Unavailable { tools, .. } => {
+                tools.iter().find(|tool| tool.name == name).cloned()
+            }
             Agents::ByRequest(_) => None,
         }
     }
@@ -104,16 +141,73 @@ impl ServerHandler for GatewayServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if let Agents::Unavailable { tools, reason } = &self.agents {
+            if !tools.iter().any(|tool| tool.name == request.name) {
+                return Err(unknown_tool(&request.name));
+            }
+            return Ok(CallToolResponse::from(CallToolResult::structured_error(
+                json!({
+                    "unavailable": reason.as_ref(),
+                    "message": format!(
+                        "{} cannot run: {reason}; nothing was sent. Its operator must fix this and restart the gateway (the MCP client's server entry).",
+                        request.name
+                    ),
+                }),
+            )));
+        }
         let agent = self.agent(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
+        let tasks = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
         let outcome = agent.call(&request.name, arguments).await;
-        answer(&request.name, outcome).map(CallToolResponse::from)
+        match outcome {
+            // A client that declared tasks gets the held write as one: its id is the
+            // approval's, `tasks/get` tells how it stands.
+            Ok(Outcome::Parked { id, expires_ms }) if tasks => {
+                let now = rfc3339(crate::now_ms());
+                let task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now)
+                    .with_status_message(waiting(&id, expires_ms))
+                    .with_poll_interval_ms(TASK_POLL_MS);
+                Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+            }
+            outcome => answer(&request.name, outcome).map(CallToolResponse::from),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let agent = self.agent(&context)?;
+        // The approval status tool's answer (audited as every status ask is).
+        let status = match agent
+            .call(APPROVAL_TOOL, json!({"id": request.task_id}))
+            .await
+        {
+            Ok(Outcome::Done(status)) => status,
+            Ok(Outcome::Parked { .. }) | Err(GatewayError::Approval(ApprovalError::Unknown(_))) => {
+                return Err(McpError::invalid_params(
+                    format!("no task {:?} for this agent", request.task_id),
+                    None,
+                ));
+            }
+            Err(error) => {
+                return Err(answer(APPROVAL_TOOL, Err(error))
+                    .err()
+                    .unwrap_or_else(|| McpError::invalid_params("no such task", None)));
+            }
+        };
+        Ok(GetTaskResult::new(task_of(&request.task_id, &status)))
     }
 }
 
-/// How a call's outcome reaches the agent: data as structured content; a refusal, a
-/// held call or TikTok's error as a tool error the model can read and act on; a tool the
-/// agent does not have as the JSON-RPC error an unknown tool gets.
+/// How a call's outcome reaches the agent: data as structured content; a held call as a
+/// normal result (`status: pending_approval`, the approval id and its deadline: not a
+/// failure, nothing to retry); a refusal or TikTok's error as a tool error the model can
+/// read and act on; a tool the agent does not have as the JSON-RPC error an unknown tool
+/// gets.
 fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallToolResult, McpError> {
     match outcome {
         Ok(Outcome::Done(value)) => {
@@ -131,10 +225,23 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
                 Ok(result)
             }
         }
-        Ok(Outcome::Parked(id)) => Ok(CallToolResult::structured_error(json!({
-            "pending_approval": id,
-            "message": format!("{name} waits for a human's approval (id {id}); nothing was sent. Ask gateway_approval_status with this id for its outcome."),
-        }))),
+        Ok(Outcome::Parked { id, expires_ms }) => {
+            let expires_at = rfc3339(expires_ms);
+            let mut result = CallToolResult::structured(json!({
+                "status": "pending_approval",
+                "approval_id": id,
+                "expires_at": expires_at,
+            }));
+            // Beside the JSON (which `structured` puts in a text block too), what to do, for a
+            // client that shows text or a model that reads it.
+            result.content.push(ContentBlock::text(format!(
+                "{name} is held for a human's approval (approval id {id}); nothing has been sent yet. \
+                 Do not call it again: a human approves or denies it (until {expires_at}, then it \
+                 expires and never runs). Ask {APPROVAL_TOOL} with {{\"id\": \"{id}\"}} for its \
+                 state and, once it has run, its outcome."
+            )));
+            Ok(result)
+        }
         Err(GatewayError::Agent(error)) => api_error(name, &error),
         Err(GatewayError::Refused { reason, .. }) => Ok(CallToolResult::structured_error(json!({
             "refused": reason,
@@ -144,6 +251,11 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             Ok(CallToolResult::structured_error(json!({
                 "refused": "too many pending approvals",
                 "message": format!("{name} refused: {error}; nothing was held or sent"),
+            })))
+        }
+        Err(GatewayError::Approval(error @ ApprovalError::Expired { .. })) => {
+            Ok(CallToolResult::structured_error(json!({
+                "message": error.to_string(),
             })))
         }
         Err(GatewayError::Approval(ApprovalError::Unknown(id))) => {
@@ -165,6 +277,78 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             ))
         }
     }
+}
+
+/// How often a client should poll a held write's task, in milliseconds.
+const TASK_POLL_MS: u64 = 5_000;
+
+/// What a held write's task says while it waits.
+fn waiting(id: &str, expires_ms: i64) -> String {
+    format!(
+        "held for a human's approval (approval id {id}); nothing has been sent yet; undecided by {}, it expires and never runs",
+        rfc3339(expires_ms)
+    )
+}
+
+/// A held write as a task, from the approval status tool's answer: `working` while it
+/// waits or runs; `completed` once it ends, with the call's result (a tool error when it
+/// failed, was denied or expired: nothing to retry at the protocol level).
+fn task_of(id: &str, status: &Value) -> DetailedTask {
+    let text = |key: &str| status[key].as_str().unwrap_or_default().to_string();
+    let created = text("created_at");
+    let updated = status["decided_at"]
+        .as_str()
+        .map_or(created.clone(), str::to_string);
+    let task =
+        Task::new(id, TaskStatus::Working, created, updated).with_poll_interval_ms(TASK_POLL_MS);
+    let by = text("decided_by");
+    let done = |result: CallToolResult| {
+        let result = match serde_json::to_value(result) {
+            Ok(Value::Object(result)) => result,
+            _ => serde_json::Map::new(),
+        };
+        TaskPayload::Completed { result }
+    };
+    let (message, payload) = match status["state"].as_str().unwrap_or_default() {
+        "pending" => (
+            format!(
+                "held for a human's approval; nothing has been sent yet; undecided by {}, it expires and never runs",
+                text("expires_at")
+            ),
+            TaskPayload::Working,
+        ),
+        "running" => (
+            format!("approved by {by}; being sent"),
+            TaskPayload::Working,
+        ),
+        "done" => (
+            format!("approved by {by}; done"),
+            done(CallToolResult::structured(match &status["outcome"] {
+                object @ Value::Object(_) => object.clone(),
+                other => json!({"data": other}),
+            })),
+        ),
+        "denied" => (
+            format!("denied by {by}; nothing was sent"),
+            done(CallToolResult::structured_error(json!({
+                "message": format!("denied by {by}; nothing was sent"),
+            }))),
+        ),
+        "expired" => (
+            "not decided in time; it expired and was never sent".to_string(),
+            done(CallToolResult::structured_error(json!({
+                "message": format!("not decided by {}; it expired and was never sent", text("expires_at")),
+            }))),
+        ),
+        state => (
+            format!("approved by {by}; {state}"),
+            done(CallToolResult::structured_error(json!({
+                "state": state,
+                "error": status["outcome"],
+            }))),
+        ),
+    };
+    DetailedTask::new(task.with_status_message(message), payload)
 }
 
 fn api_error(name: &str, error: &Error) -> Result<CallToolResult, McpError> {

@@ -70,7 +70,7 @@ audit: audit.sqlite
 
     // Held, then approved: the kept outcome the agent reads has none either.
     let careful = gateway.agent("careful").await.unwrap();
-    let Outcome::Parked(id) = careful.call("inbox_video_init", pull).await.unwrap() else {
+    let Outcome::Parked { id, .. } = careful.call("inbox_video_init", pull).await.unwrap() else {
         panic!("held")
     };
     let ran = gateway.approve(&id, "alice").await.unwrap().unwrap();

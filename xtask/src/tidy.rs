@@ -54,7 +54,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Hand-written files allowed over [`MAX_LINES`]; `ARCHITECTURE.md` must name each and say why.
-const LONG_FILES: &[&str] = &["codegen/tests/validate.rs"];
+const LONG_FILES: &[&str] = &["codegen/tests/validate.rs", "gateway/src/config.rs"];
 
 /// The workspace's crates by layer: each directory, and the workspace crates its
 /// `[dependencies]` may name (dev-dependencies are free). Apps depend on `tiktok-api`

@@ -197,3 +197,50 @@ fn errors_name_the_file_the_line_and_the_key() {
         "http or https",
     );
 }
+
+#[test]
+fn approval_ttl_defaults_to_a_day_and_a_bad_one_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.yaml");
+    let text = |ttl: &str| {
+        format!(
+            "tiktok: {{client_key: k}}\naccounts: {{demo: {{token_store: t.json}}}}\nagents:\n  a: {{account: demo, scopes: [video.upload], access: [write], approval: writes{ttl}}}\naudit: audit.sqlite\n"
+        )
+    };
+    let config = Config::parse(&file, &text("")).unwrap();
+    assert_eq!(config.agents["a"].approval_ttl, DEFAULT_APPROVAL_TTL);
+    let config = Config::parse(&file, &text(", approval_ttl: 30m")).unwrap();
+    assert_eq!(config.agents["a"].approval_ttl, Duration::from_secs(1800));
+    for bad in ["0s", "soon", "-1h"] {
+        let error = Config::parse(&file, &text(&format!(", approval_ttl: {bad}"))).unwrap_err();
+        assert_eq!(error.key, "agents.a.approval_ttl", "{error}");
+        assert_eq!(error.line, Some(4), "{error}");
+        assert!(error.message.contains("duration above zero"), "{error}");
+    }
+}
+
+#[test]
+fn notify_needs_an_http_url_and_a_variable_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gateway.yaml");
+    let text = |notify: &str| format!("{GOOD}notify: {notify}\n");
+    let config = Config::parse(
+        &file,
+        &text("{url: \"https://hooks.example.com/tiktok\", secret_env: NOTIFY_SECRET}"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.notify,
+        Some(crate::notify::NotifyConfig {
+            url: "https://hooks.example.com/tiktok".into(),
+            secret_env: "NOTIFY_SECRET".into(),
+        })
+    );
+    assert_eq!(Config::parse(&file, GOOD).unwrap().notify, None);
+    let error = Config::parse(&file, &text("{url: \"ftp://x\", secret_env: S}")).unwrap_err();
+    assert_eq!(error.key, "notify.url", "{error}");
+    let error = Config::parse(&file, &text("{url: \"http://x\", secret_env: \"\"}")).unwrap_err();
+    assert_eq!(error.key, "notify.secret_env", "{error}");
+    let error = Config::parse(&file, &text("{url: \"http://x\"}")).unwrap_err();
+    assert!(error.to_string().contains("secret_env"), "{error}");
+}

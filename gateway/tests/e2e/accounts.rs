@@ -307,3 +307,55 @@ async fn check_fails_on_an_expired_or_refused_login_and_names_the_command_that_f
         "{listed}"
     );
 }
+
+/// Started by a client with a minimal environment (no app secret), `serve` over stdio still
+/// answers `initialize` and `tools/list`, and each call says what to set.
+#[tokio::test]
+async fn serve_without_the_app_secret_lists_its_tools_and_each_call_names_what_to_set() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let setup = Setup::new().await;
+    let before = setup.mock_calls().await;
+    let spawn = || {
+        let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
+            command
+                .args(["serve", "--agent", "reader", "--config"])
+                .arg(setup.config())
+                .env_remove("TIKTOK_CLIENT_SECRET");
+        });
+        ().serve(TokioChildProcess::new(command).unwrap())
+    };
+    let reader = spawn().await.unwrap();
+    let tools = crate::setup::tool_names(&reader.list_all_tools().await.unwrap());
+    assert!(tools.contains(&"user_info".to_string()), "{tools:?}");
+    let answer = crate::setup::call(&reader, "user_info", json!({"fields": ["open_id"]}))
+        .await
+        .unwrap();
+    let message = crate::setup::tool_error(&answer);
+    assert!(message.contains("TIKTOK_CLIENT_SECRET"), "{message}");
+    assert!(message.contains("nothing was sent"), "{message}");
+    // A tool that is not the agent's is still unknown to it.
+    assert!(
+        crate::setup::call(&reader, "video_publish_init", json!({}))
+            .await
+            .is_err()
+    );
+    reader.cancel().await.unwrap();
+    assert_eq!(setup.mock_calls().await, before, "nothing was sent");
+
+    // The secret in a file that is not there: the call names the file.
+    setup.edit_config(|text| {
+        text.replace(
+            "client_secret_env: TIKTOK_CLIENT_SECRET",
+            "client_secret_file: missing_secret",
+        )
+    });
+    let reader = spawn().await.unwrap();
+    let answer = crate::setup::call(&reader, "user_info", json!({"fields": ["open_id"]}))
+        .await
+        .unwrap();
+    let message = crate::setup::tool_error(&answer);
+    assert!(message.contains("missing_secret"), "{message}");
+    reader.cancel().await.unwrap();
+}

@@ -261,10 +261,7 @@ async fn over_http_each_agent_is_known_by_its_own_key() {
     let held = call(&poster, "inbox_video_init", crate::setup::pull_upload())
         .await
         .unwrap();
-    let id = held.structured_content.unwrap()["pending_approval"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = crate::setup::approval_id(&held);
     assert!(
         call(&reader, "gateway_approval_status", json!({"id": id}))
             .await

@@ -26,11 +26,18 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
     let held = call(&poster, "inbox_video_init", arguments.clone())
         .await
         .unwrap();
-    assert_eq!(held.is_error, Some(true));
-    let id = held.structured_content.unwrap()["pending_approval"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Held is not a failure: a normal result, the approval id and its deadline, and text
+    // that says what to do.
+    assert_eq!(held.is_error, Some(false), "{held:?}");
+    let id = approval_id(&held);
+    let text: String = held
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.clone()))
+        .collect();
+    assert!(text.contains("gateway_approval_status"), "{text}");
+    assert!(text.contains(&id), "{text}");
+    assert!(text.contains("Do not call it again"), "{text}");
     assert!(
         !setup
             .mock_calls()
@@ -67,10 +74,7 @@ async fn a_posters_write_waits_runs_once_when_approved_and_the_chain_catches_a_f
 
     // A denied write never runs.
     let held = call(&poster, "inbox_video_init", arguments).await.unwrap();
-    let denied_id = held.structured_content.unwrap()["pending_approval"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let denied_id = approval_id(&held);
     assert_success(&setup.run(&["approvals", "deny", &denied_id]).await);
     let status = call(&poster, "gateway_approval_status", json!({"id": denied_id}))
         .await
@@ -332,4 +336,153 @@ async fn a_file_upload_is_refused_over_mcp_and_nothing_is_held_or_sent() {
             ("denied".into(), "video_init".into())
         ]
     );
+}
+
+#[tokio::test]
+async fn a_write_not_decided_within_its_approval_ttl_expires_once_and_never_runs() {
+    let setup = Setup::new().await;
+    setup.add_agents(&[
+        "hasty: {account: demo, scopes: [video.upload], access: [write], approval: writes, approval_ttl: 1s}",
+    ]);
+    let hasty = setup.agent("hasty").await;
+    let held = call(&hasty, "inbox_video_init", pull_upload())
+        .await
+        .unwrap();
+    let id = approval_id(&held);
+    let expires_at = held.structured_content.as_ref().unwrap()["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = humantime::parse_rfc3339(&expires_at).unwrap();
+    // Past the deadline on the gateway's clock (the assertions are on state, not timing).
+    if let Ok(wait) = deadline.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(wait + std::time::Duration::from_millis(200)).await;
+    }
+    let approved = setup
+        .run(&["approvals", "approve", &id, "--by", "alice"])
+        .await;
+    assert!(!approved.status.success());
+    let stderr = String::from_utf8_lossy(&approved.stderr).into_owned();
+    assert!(
+        stderr.contains("expired") && stderr.contains("never run"),
+        "{stderr}"
+    );
+    for _ in 0..2 {
+        let status = call(&hasty, "gateway_approval_status", json!({"id": id}))
+            .await
+            .unwrap();
+        assert_ne!(status.is_error, Some(true), "{status:?}");
+        let status = status.structured_content.unwrap();
+        assert_eq!(status["state"], "expired", "{status}");
+        assert_eq!(status["expires_at"], expires_at.as_str());
+    }
+    let listed = setup.run(&["approvals", "list", "--all"]).await;
+    assert!(
+        stdout(&listed).contains(&format!("{id} expired")),
+        "{}",
+        stdout(&listed)
+    );
+    assert!(
+        !setup
+            .mock_calls()
+            .await
+            .contains(&"inbox_video_init".into())
+    );
+    hasty.cancel().await.unwrap();
+    let audit = setup.audit("hasty").await;
+    let expiries: Vec<&Value> = audit
+        .iter()
+        .filter(|record| {
+            record["decision"] == "rejected"
+                && record["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("expired")
+        })
+        .collect();
+    assert_eq!(expiries.len(), 1, "{audit:#?}");
+    assert_eq!(expiries[0]["approval"], id);
+    assert!(!audit.iter().any(|record| record["decision"] == "approved"));
+}
+
+/// A client that declares the tasks extension gets a held write as a task, polls it with
+/// `tasks/get` and reads the call's result there once a human approved it.
+#[tokio::test]
+async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
+    use rmcp::ServiceExt;
+    use rmcp::model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
+        TaskPayload, TaskStatus,
+    };
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let setup = Setup::new().await;
+    let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
+        command
+            .args(["serve", "--agent", "poster", "--config"])
+            .arg(setup.config())
+            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
+    });
+    let mut info = ClientConfig::default();
+    info.capabilities = ClientCapabilities::builder().enable_tasks().build();
+    let poster = info
+        .serve(TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap();
+    let Value::Object(arguments) = pull_upload() else {
+        unreachable!()
+    };
+    let response = poster
+        .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = response else {
+        panic!("not a task: {response:?}")
+    };
+    assert_eq!(created.task.status, TaskStatus::Working);
+    let id = created.task.task_id.clone();
+    assert!(id.starts_with("apv_"), "{id}");
+    assert!(
+        created
+            .task
+            .status_message
+            .as_deref()
+            .is_some_and(|message| message.contains("approval")),
+        "{created:?}"
+    );
+    let polled = poster
+        .get_task(GetTaskParams::new(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Working);
+
+    let approved = setup
+        .run(&["approvals", "approve", &id, "--by", "alice"])
+        .await;
+    assert_success(&approved);
+    let polled = poster
+        .get_task(GetTaskParams::new(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Completed);
+    let TaskPayload::Completed { result } = &polled.task.payload else {
+        panic!("{polled:?}")
+    };
+    assert_ne!(
+        result.get("isError"),
+        Some(&Value::Bool(true)),
+        "{result:?}"
+    );
+    assert!(
+        result["structuredContent"]["publish_id"].is_string(),
+        "{result:?}"
+    );
+    // Another id is no task of this agent's.
+    assert!(
+        poster
+            .get_task(GetTaskParams::new("apv_00000000000000000000000000000000"))
+            .await
+            .is_err()
+    );
+    poster.cancel().await.unwrap();
 }

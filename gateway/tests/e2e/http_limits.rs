@@ -180,3 +180,43 @@ async fn connections_past_the_cap_wait_in_the_backlog_until_one_closes() {
     drop(open.remove(0));
     eventually(|| async { (waiting_to_be_accepted(port) == Some(3)).then_some(()) }).await;
 }
+
+#[tokio::test]
+async fn failed_authentications_are_audited_once_per_source_per_minute() {
+    let setup = Setup::new().await;
+    let (_server, url) = setup.serve_http().await;
+    // A flood: no key, wrong keys, many times.
+    for attempt in 0..40 {
+        let mut request = setup
+            .http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+        if attempt % 2 == 1 {
+            request = request.bearer_auth(format!("tgk_guess{attempt}"));
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401);
+    }
+    // The right key still works and is not a failure.
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            url.as_str(),
+        )
+        .auth_header(setup.reader_key.clone()),
+    );
+    let reader = ().serve(transport).await.unwrap();
+    reader.list_all_tools().await.unwrap();
+    reader.cancel().await.unwrap();
+
+    let records = setup.audit(tiktok_gateway::http::UNAUTHENTICATED).await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let record = &records[0];
+    assert_eq!(record["decision"], "denied");
+    assert_eq!(record["endpoint"], tiktok_gateway::http::AUTH_ENDPOINT);
+    let reason = record["reason"].as_str().unwrap();
+    assert!(reason.contains("from 127.0.0.1: no key"), "{reason}");
+    assert!(!record.to_string().contains("tgk_guess"), "{record}");
+    // The log stays whole.
+    let verified = setup.run(&["audit", "verify"]).await;
+    crate::setup::assert_success(&verified);
+}

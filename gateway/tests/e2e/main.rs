@@ -6,5 +6,6 @@ mod accounts;
 mod agents;
 mod approvals;
 mod http_limits;
+mod notify;
 mod operator;
 mod setup;

@@ -195,15 +195,21 @@ pub fn pull_upload() -> Value {
     json!({"source_info": {"source": "PULL_FROM_URL", "video_url": "https://sf16-va.tiktokcdn.com/obj/sample.mp4"}})
 }
 
-/// The approval id a held call answered with.
+/// The approval id a held call answered with: a normal (not error) result, its structured
+/// content `{status: pending_approval, approval_id, expires_at}`.
 #[track_caller]
 pub fn approval_id(held: &CallToolResult) -> String {
-    assert_eq!(held.is_error, Some(true), "{held:?}");
+    assert_ne!(held.is_error, Some(true), "{held:?}");
     let content = held
         .structured_content
         .as_ref()
         .expect("structured content");
-    content["pending_approval"]
+    assert_eq!(content["status"], "pending_approval", "not held: {content}");
+    assert!(
+        humantime::parse_rfc3339(content["expires_at"].as_str().unwrap()).is_ok(),
+        "{content}"
+    );
+    content["approval_id"]
         .as_str()
         .unwrap_or_else(|| panic!("not held: {content}"))
         .to_string()
@@ -217,7 +223,7 @@ pub fn tool_error(result: &CallToolResult) -> String {
         .structured_content
         .as_ref()
         .expect("structured content");
-    assert!(content.get("pending_approval").is_none(), "held: {content}");
+    assert!(content.get("approval_id").is_none(), "held: {content}");
     content.to_string()
 }
 
