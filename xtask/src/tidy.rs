@@ -27,6 +27,7 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
             "projection",
             "random",
             "redact",
+            "serve",
             "text",
             "validate",
         ],

@@ -11,6 +11,7 @@ mod cross;
 mod endpoint;
 mod paging;
 mod schemas;
+mod tool_hints;
 
 use std::collections::{BTreeMap, BTreeSet};
 
