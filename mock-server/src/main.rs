@@ -120,15 +120,10 @@ struct Args {
         default_value_t = 75
     )]
     idle_timeout: u64,
-    /// Connections served at once; more wait to be accepted (keep it below the descriptor
-    /// limit, `ulimit -n`).
-    #[arg(
-        long,
-        env = "TIKTOK_MOCK_MAX_CONNECTIONS",
-        value_name = "N",
-        default_value_t = 512
-    )]
-    max_connections: usize,
+    /// Connections served at once; more wait to be accepted. Default: 512, or fewer under a
+    /// low descriptor limit (`ulimit -n` less 64, at least half of it).
+    #[arg(long, env = "TIKTOK_MOCK_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
     /// On SIGTERM or Ctrl-C, seconds connections get to finish their calls before they are
     /// dropped and the mock exits.
     #[arg(
@@ -405,7 +400,10 @@ async fn main() -> anyhow::Result<()> {
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         body_timeout: std::time::Duration::from_secs(args.body_timeout),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
-        max_connections: args.max_connections.max(1),
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(tiktok_mock::serve::default_max_connections)
+            .max(1),
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
     tiktok_mock::serve::serve(

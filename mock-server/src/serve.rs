@@ -36,7 +36,8 @@ pub struct ServeOptions {
     /// (an HTTP/2 connection with no stream; an HTTP/1.1 one waiting for its next request
     /// is closed by the header timeout first when that is shorter). Default 75 s.
     pub idle_timeout: Duration,
-    /// How many connections are served at once; more wait to be accepted. Default 512.
+    /// How many connections are served at once; more wait to be accepted. Default
+    /// [`default_max_connections`]: 512, or fewer under a low descriptor limit.
     pub max_connections: usize,
     /// On shutdown, how long connections get to finish their calls before they are
     /// dropped. Default 10 s.
@@ -49,10 +50,49 @@ impl Default for ServeOptions {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(75),
-            max_connections: 512,
+            max_connections: default_max_connections(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
+}
+
+/// The most connections served at once when nothing says otherwise.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Descriptors kept for everything but connections: the listener, the state file, its WAL
+/// and lock file, stdio, webhook deliveries.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// [`MAX_CONNECTIONS`], or fewer when the process may open fewer descriptors (`ulimit -n`),
+/// so connections waiting to be accepted wait in the kernel's queue instead of taking the
+/// descriptors the mock needs to answer (a health check, a state file write).
+pub fn default_max_connections() -> usize {
+    connections_for(descriptor_limit())
+}
+
+/// The connection cap under a descriptor limit (`None`: none known).
+fn connections_for(limit: Option<u64>) -> usize {
+    match limit {
+        None => MAX_CONNECTIONS,
+        Some(limit) => {
+            let usable = limit
+                .saturating_sub(RESERVED_DESCRIPTORS)
+                .max(limit / 2)
+                .max(1);
+            usize::try_from(usable).map_or(MAX_CONNECTIONS, |usable| usable.min(MAX_CONNECTIONS))
+        }
+    }
+}
+
+/// The soft limit on open descriptors, if there is one.
+#[cfg(unix)]
+fn descriptor_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn descriptor_limit() -> Option<u64> {
+    None
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets each
@@ -307,5 +347,22 @@ impl BodyFailure {
                 "The request body is malformed (bad chunked framing) or was cut short."
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_to_answer_with() {
+        assert_eq!(connections_for(None), MAX_CONNECTIONS);
+        assert_eq!(connections_for(Some(1_048_576)), MAX_CONNECTIONS);
+        assert_eq!(connections_for(Some(1024)), MAX_CONNECTIONS);
+        // The limit an outside check ran at: 250 idle connections took every descriptor.
+        assert_eq!(connections_for(Some(256)), 192);
+        assert_eq!(connections_for(Some(100)), 50);
+        assert_eq!(connections_for(Some(1)), 1);
+        assert_eq!(connections_for(Some(0)), 1);
     }
 }
