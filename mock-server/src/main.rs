@@ -120,8 +120,8 @@ struct Args {
         default_value_t = 75
     )]
     idle_timeout: u64,
-    /// Connections served at once; more wait to be accepted. Default: 512, or fewer under a
-    /// low descriptor limit (`ulimit -n` less 64, at least half of it).
+    /// Connections served at once; more wait to be accepted. Default: 4096, or fewer under a
+    /// lower descriptor limit (`ulimit -n` less 64, at least half of it).
     #[arg(long, env = "TIKTOK_MOCK_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<usize>,
     /// On SIGTERM or Ctrl-C, seconds connections get to finish their calls before they are
