@@ -197,7 +197,8 @@ fn expected(path: &str, what: &str, found: &Value) -> String {
     format!("{}: expected {what}, found {}", display(path), kind(found))
 }
 
-fn kind(value: &Value) -> &'static str {
+/// What a JSON value is, as an error message names it ("a string", "an integer", …).
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -8,6 +8,7 @@ use tiktok_api::ErrorCode;
 use tiktok_api::meta::{EndpointMeta, Envelope, SchemaMeta, TypeMeta};
 
 use crate::proxy::report::{Finding, Kind};
+use crate::validate::kind;
 
 /// How deep the answer checks follow nested objects and lists.
 const MAX_DEPTH: usize = 32;
@@ -363,18 +364,6 @@ fn type_problem(
         },
     };
     Some(format!("expected {expected}, found {}", kind(value)))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(number) if number.is_f64() => "a decimal number",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A key or code from the wire, at most 64 characters.
