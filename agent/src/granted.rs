@@ -111,6 +111,16 @@ impl GrantedClient {
         &self.grant
     }
 
+    /// The user handle its calls go out on (for the jobs, which check and audit their own).
+    pub(crate) fn user(&self) -> &UserClient {
+        &self.user
+    }
+
+    /// The approval its calls run under, if held.
+    pub(crate) fn approval_id(&self) -> Option<&str> {
+        self.approval.as_deref()
+    }
+
     /// Calls `meta` with `fields` (JSON names) and `body` if the grant allows it; the one
     /// typed path, e.g. `granted.execute::<(), UserInfoData>(&endpoints::USER_INFO,
     /// &["open_id"], None)`.
@@ -335,7 +345,7 @@ impl GrantedClient {
 
     /// Takes one call of `meta` from the grant's budgets in the ledger (under `hold` for a
     /// held call).
-    async fn take_budget(
+    pub(crate) async fn take_budget(
         &self,
         meta: &'static EndpointMeta,
         hold: Option<&str>,
@@ -375,7 +385,12 @@ impl GrantedClient {
         })
     }
 
-    fn record(&self, endpoint: &str, decision: Decision, reason: Option<String>) -> AuditRecord {
+    pub(crate) fn record(
+        &self,
+        endpoint: &str,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> AuditRecord {
         AuditRecord::event(
             &self.agent,
             self.user.open_id(),
@@ -389,7 +404,7 @@ impl GrantedClient {
 
     /// Hands `record` to every sink, each finished before the next; any failure withholds
     /// the answer.
-    async fn write(&self, record: AuditRecord) -> Result<(), Error> {
+    pub(crate) async fn write(&self, record: AuditRecord) -> Result<(), Error> {
         for sink in &self.sinks {
             sink.record(&record).await.map_err(Error::Audit)?;
         }

@@ -25,7 +25,7 @@ pub struct ArgumentError {
     pub message: String,
 }
 
-fn error(path: &str, message: impl Into<String>) -> ArgumentError {
+pub(crate) fn error(path: &str, message: impl Into<String>) -> ArgumentError {
     ArgumentError {
         path: path.to_string(),
         message: message.into(),
