@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rmcp::model::Tool;
 use serde_json::{Value, json};
+use tiktok_agent::jobs::{Job, JobKind, JobProgress, JobRun, UploadsDir};
 use tiktok_agent::{AuditRecord, AuditSink, Decision, Error, GrantedClient};
 use tiktok_api::meta::Access;
 
@@ -43,12 +44,17 @@ pub struct AgentHandle {
     audit: Arc<dyn AuditSink>,
     notifier: Notifier,
     tools: Vec<Tool>,
+    jobs: JobRun,
 }
+
+/// Where a job's progress reports go (an MCP client's progress token).
+pub type ProgressFn = Box<dyn Fn(JobProgress) + Send + Sync>;
 
 impl AgentHandle {
     /// The handle of agent `name`, calling through `granted`, showing `tools`; at most
     /// `max_pending` of its writes wait for a human at once, each for `approval_ttl`;
-    /// expiries are audited to `audit`; `notifier` hears of each approval.
+    /// expiries are audited to `audit`; `notifier` hears of each approval; its jobs read
+    /// files from `uploads`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &str,
@@ -60,6 +66,7 @@ impl AgentHandle {
         audit: Arc<dyn AuditSink>,
         notifier: Notifier,
         tools: Vec<Tool>,
+        uploads: Option<UploadsDir>,
     ) -> AgentHandle {
         AgentHandle {
             name: name.to_string(),
@@ -71,6 +78,7 @@ impl AgentHandle {
             audit,
             notifier,
             tools,
+            jobs: JobRun::new().uploads(uploads),
         }
     }
 
@@ -97,6 +105,17 @@ impl AgentHandle {
     /// Calls tool `name`: an endpoint through the grant and the audit (a write parked when
     /// the agent's writes wait for approval), or the approval tool.
     pub async fn call(&self, name: &str, arguments: Value) -> Result<Outcome, GatewayError> {
+        self.call_reporting(name, arguments, None).await
+    }
+
+    /// Calls tool `name` as [`AgentHandle::call`] does; a job that runs now reports its
+    /// progress to `progress`.
+    pub async fn call_reporting(
+        &self,
+        name: &str,
+        arguments: Value,
+        progress: Option<ProgressFn>,
+    ) -> Result<Outcome, GatewayError> {
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Redacted as the audit redacts (the same function): ids, numbers and enum
             // values kept, other text replaced by its length. The answer is never logged.
@@ -116,7 +135,7 @@ impl AgentHandle {
                 "tool call"
             );
         }
-        let outcome = self.dispatch(name, arguments).await;
+        let outcome = self.dispatch(name, arguments, progress).await;
         tracing::debug!(
             agent = %self.name,
             tool = %tiktok_agent::escape_controls(name),
@@ -130,7 +149,12 @@ impl AgentHandle {
         outcome
     }
 
-    async fn dispatch(&self, name: &str, arguments: Value) -> Result<Outcome, GatewayError> {
+    async fn dispatch(
+        &self,
+        name: &str,
+        arguments: Value,
+        progress: Option<ProgressFn>,
+    ) -> Result<Outcome, GatewayError> {
         if name == APPROVAL_TOOL && self.approval != ApprovalMode::None {
             return self.approval_status(&arguments).await.map(Outcome::Done);
         }
@@ -144,10 +168,24 @@ impl AgentHandle {
                 reason,
             });
         }
+        if let Some(kind) = JobKind::from_name(name).filter(|_| self.has_tool(name)) {
+            let job = self.granted.job(kind, &arguments).await?;
+            if kind.access() == Access::Write && self.approval == ApprovalMode::Writes {
+                return self
+                    .park(name, &arguments, Some(&job))
+                    .await
+                    .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
+            }
+            let run = match progress {
+                Some(progress) => self.jobs.clone().on_progress(progress),
+                None => self.jobs.clone(),
+            };
+            return Ok(Outcome::Done(self.granted.run_job(&job, &run).await?));
+        }
         let write = tiktok_api::endpoint(name).is_some_and(|meta| meta.access == Access::Write);
         if write && self.approval == ApprovalMode::Writes {
             return self
-                .park(name, &arguments)
+                .park(name, &arguments, None)
                 .await
                 .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
         }
@@ -161,17 +199,37 @@ impl AgentHandle {
     /// runs after approval they are checked again and its take moves to that time, so it
     /// counts once; a denied write keeps its take) and the agent is under its cap of
     /// pending approvals; audits that it waits and returns the approval id and its deadline.
-    async fn park(&self, name: &str, arguments: &Value) -> Result<(String, i64), GatewayError> {
+    /// A job is kept with its file's size and SHA-256, checked again when it runs.
+    async fn park(
+        &self,
+        name: &str,
+        arguments: &Value,
+        job: Option<&Job>,
+    ) -> Result<(String, i64), GatewayError> {
         // Expired approvals no longer count against the cap.
         crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
         if self.approvals.pending(&self.name)? >= self.max_pending {
-            self.granted.check_tool(name, arguments).await?;
+            match job {
+                Some(job) => self.granted.check_job(job, &self.jobs).await?,
+                None => drop(self.granted.check_tool(name, arguments).await?),
+            }
             return self.refuse_over_cap(name, arguments).await;
         }
         let id = Approvals::new_id();
-        self.granted.hold_tool(name, arguments, &id).await?;
+        let kept = match job {
+            Some(job) => {
+                self.granted
+                    .hold_job(job, arguments, &self.jobs, &id)
+                    .await?
+            }
+            None => {
+                self.granted.hold_tool(name, arguments, &id).await?;
+                arguments.clone()
+            }
+        };
+        let arguments = &kept;
         let parked = self.approvals.park(
             &id,
             &self.name,
@@ -236,14 +294,18 @@ impl AgentHandle {
         Err(error.into())
     }
 
-    /// Sends through `granted`: secret fields (an upload URL) stripped from every result,
-    /// personal data masked in research results.
+    /// Sends through `granted` (a job runs whole): secret fields (an upload URL) stripped
+    /// from every result, personal data masked in research results.
     pub(crate) async fn send(
         &self,
         granted: &GrantedClient,
         name: &str,
         arguments: Value,
     ) -> Result<Value, Error> {
+        if let Some(kind) = JobKind::from_name(name) {
+            let job = granted.job(kind, &arguments).await?;
+            return granted.run_job(&job, &self.jobs).await;
+        }
         let mut value = granted.call_tool(name, arguments).await?;
         if let Some(meta) = tiktok_api::endpoint(name) {
             uploads::strip_secrets(meta, &mut value);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use marked_yaml::Spanned;
 use serde::Deserialize;
+use tiktok_agent::jobs::UploadsDir;
 use tiktok_agent::{Budget, Grant, GrantError};
 use tiktok_api::Scope;
 use tiktok_api::meta::Access;
@@ -135,6 +136,8 @@ pub struct AgentConfig {
     /// How long a held write waits for a human (`approval_ttl`, default
     /// [`DEFAULT_APPROVAL_TTL`]); undecided then, it expires and never runs.
     pub approval_ttl: Duration,
+    /// The folder its `post_video` files must be in (`uploads_dir`; none: only URLs).
+    pub uploads_dir: Option<UploadsDir>,
 }
 
 /// The streamable HTTP transport.
@@ -245,6 +248,8 @@ struct RawAgent {
     max_pending_approvals: Option<u32>,
     #[serde(default)]
     approval_ttl: Option<Spanned<String>>,
+    #[serde(default)]
+    uploads_dir: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -471,6 +476,18 @@ impl Config {
                     }
                 },
             };
+            let uploads_dir = match &agent.uploads_dir {
+                None => None,
+                Some(folder) => Some(UploadsDir::new(resolve(folder.as_str())).map_err(
+                    |problem| {
+                        error(
+                            line(folder.span()),
+                            &key("uploads_dir"),
+                            tiktok_agent::error_chain(&problem),
+                        )
+                    },
+                )?),
+            };
             agents.insert(
                 name,
                 AgentConfig {
@@ -483,6 +500,7 @@ impl Config {
                         .max_pending_approvals
                         .unwrap_or(DEFAULT_MAX_PENDING_APPROVALS),
                     approval_ttl,
+                    uploads_dir,
                 },
             );
         }

@@ -145,6 +145,7 @@ impl Gateway {
             Arc::new(self.audit.clone()),
             self.notifier.clone(),
             tools,
+            config.uploads_dir.clone(),
         ))
     }
 

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
-    MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Task, TaskPayload,
-    TaskStatus, Tool,
+    MetaObject, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ServerCapabilities, ServerConfig, Task, TaskPayload, TaskStatus, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
+use tiktok_agent::jobs::JobProgress;
 use tiktok_agent::{DenyReason, Error};
 
-use crate::agent::{AgentHandle, Outcome, error_json};
+use crate::agent::{AgentHandle, Outcome, ProgressFn, error_json};
 use crate::approvals::{ApprovalError, rfc3339};
 use crate::error::GatewayError;
 use crate::tools;
@@ -160,7 +161,13 @@ impl ServerHandler for GatewayServer {
         let tasks = context
             .client_capabilities()
             .is_some_and(|capabilities| capabilities.supports_tasks());
-        let outcome = agent.call(&request.name, arguments).await;
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| progress_reporter(context.peer.clone(), token));
+        let outcome = agent
+            .call_reporting(&request.name, arguments, progress)
+            .await;
         match outcome {
             // A client that declared tasks gets the held write as one: its id is the
             // approval's, `tasks/get` tells how it stands.
@@ -217,7 +224,7 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             });
             // Text written by TikTok users: marked, so a client can keep it apart from
             // instructions.
-            if tiktok_api::endpoint(name).is_some_and(tools::third_party) {
+            if tools::third_party_tool(name) {
                 let mut meta = serde_json::Map::new();
                 meta.insert(tools::THIRD_PARTY_META.into(), Value::Bool(true));
                 Ok(result.with_meta(Some(MetaObject(meta))))
@@ -277,6 +284,28 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
             ))
         }
     }
+}
+
+/// A job's progress as `notifications/progress` for `token`, sent in order on a task of
+/// their own (a slow client never holds the job up); the task ends with the job.
+fn progress_reporter(peer: Peer<RoleServer>, token: ProgressToken) -> ProgressFn {
+    let (sender, mut reports) = tokio::sync::mpsc::unbounded_channel::<JobProgress>();
+    tokio::spawn(async move {
+        while let Some(report) = reports.recv().await {
+            let mut note = ProgressNotificationParam::new(token.clone(), report.progress as f64)
+                .with_message(report.message);
+            if let Some(total) = report.total {
+                note = note.with_total(total as f64);
+            }
+            if let Err(error) = peer.notify_progress(note).await {
+                tracing::debug!(error = %error, "a progress notification was not sent");
+                break;
+            }
+        }
+    });
+    Box::new(move |report| {
+        let _ = sender.send(report);
+    })
 }
 
 /// How often a client should poll a held write's task, in milliseconds.

@@ -1,5 +1,6 @@
 //! The tools an agent sees: every endpoint's tool from the manifest `cargo xtask gen` wrote
-//! (`tiktok_agent::tools::TOOLS_JSON`), kept when the agent's grant allows its endpoint, a
+//! (`tiktok_agent::tools::TOOLS_JSON`), kept when the agent's grant allows its endpoint; the
+//! jobs (`tiktok_agent::jobs`: post_video, post_photos, list_all_videos) the grant allows; a
 //! note on reads that their results are third-party content, a note on writes that wait
 //! for a human, and the approval status tool.
 
@@ -8,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 use rmcp::model::Tool;
 use serde_json::{Value, json};
 use tiktok_agent::Grant;
+use tiktok_agent::jobs::JobKind;
 use tiktok_agent::tools::TOOLS_JSON;
 use tiktok_api::meta::Access;
 
@@ -23,6 +25,21 @@ pub const THIRD_PARTY_META: &str = "tiktok-gateway/third_party_content";
 /// videos, comments); a write's answer holds ids only.
 pub fn third_party(meta: &tiktok_api::meta::EndpointMeta) -> bool {
     meta.access == Access::Read
+}
+
+/// The access of tool `name` (an endpoint's or a job's), if it is one.
+pub fn access(name: &str) -> Option<Access> {
+    tiktok_api::endpoint(name)
+        .map(|meta| meta.access)
+        .or_else(|| JobKind::from_name(name).map(JobKind::access))
+}
+
+/// Whether the results of tool `name` hold text written by TikTok users.
+pub fn third_party_tool(name: &str) -> bool {
+    tiktok_api::endpoint(name).map_or(
+        JobKind::from_name(name) == Some(JobKind::ListAllVideos),
+        third_party,
+    )
 }
 
 /// The tool an agent with approvals asks about a held call with.
@@ -61,15 +78,18 @@ pub fn for_agent(grant: &Grant, approval: ApprovalMode) -> Result<Vec<Tool>, Man
         })
         .cloned()
         .collect();
+    for kind in JobKind::ALL.into_iter().filter(|kind| kind.granted(grant)) {
+        tools.push(job_tool(kind)?);
+    }
     for tool in &mut tools {
-        if tiktok_api::endpoint(&tool.name).is_some_and(third_party) {
+        if third_party_tool(&tool.name) {
             let described = tool.description.as_deref().unwrap_or_default();
             tool.description = Some(format!("{described}\n\n{THIRD_PARTY_NOTE}").into());
         }
     }
     if approval == ApprovalMode::Writes {
         for tool in &mut tools {
-            if tiktok_api::endpoint(&tool.name).is_some_and(|meta| meta.access == Access::Write) {
+            if access(&tool.name) == Some(Access::Write) {
                 let described = tool.description.as_deref().unwrap_or_default();
                 tool.description = Some(
                     format!(
@@ -82,6 +102,13 @@ pub fn for_agent(grant: &Grant, approval: ApprovalMode) -> Result<Vec<Tool>, Man
         tools.push(approval_tool());
     }
     Ok(tools)
+}
+
+/// The tool of job `kind`, from its manifest entry.
+fn job_tool(kind: JobKind) -> Result<Tool, ManifestError> {
+    serde_json::from_value(kind.manifest()).map_err(|source| ManifestError {
+        source: Arc::new(source),
+    })
 }
 
 /// The approval status tool: read-only, about the gateway itself rather than TikTok.

@@ -14,7 +14,7 @@ use tiktok_api::meta::EndpointMeta;
 use tiktok_api::upload::{PostTarget, UploadOptions, UploadPhase, VideoSource};
 use tiktok_api::{ContentInitRequest, PostInfo};
 
-use super::{Job, OpenedFile, Plan, UploadsDir, VideoFrom};
+use super::{Job, JobKind, OpenedFile, Plan, UploadsDir, VideoFrom};
 use crate::audit::{Decision, needed_scopes, redact_arguments};
 use crate::error::Error;
 use crate::grant::DenyReason;
@@ -109,6 +109,15 @@ impl Prepared {
 }
 
 impl GrantedClient {
+    /// The job `kind` with `arguments`, checked; bad arguments are audited (`invalid`) and
+    /// returned as [`Error::InvalidArguments`].
+    pub async fn job(&self, kind: JobKind, arguments: &Value) -> Result<Job, Error> {
+        match Job::parse(kind, arguments) {
+            Ok(job) => Ok(job),
+            Err(bad) => self.invalid_job(kind, bad).await,
+        }
+    }
+
     /// Checks job `job` (its file, and every endpoint it calls against the grant) without
     /// sending anything; a refusal is audited and returned.
     pub async fn check_job(&self, job: &Job, run: &JobRun) -> Result<(), Error> {
@@ -223,7 +232,7 @@ impl GrantedClient {
                 Err(error) => {
                     return self
                         .invalid_job(
-                            job,
+                            job.kind,
                             problem("/file", format!("the file cannot be uploaded: {error}")),
                         )
                         .await;
@@ -260,7 +269,7 @@ impl GrantedClient {
                 "/file",
                 "this agent has no uploads folder (`uploads_dir` in its config): give a `url`",
             );
-            return self.invalid_job(job, bad).await;
+            return self.invalid_job(job.kind, bad).await;
         };
         let owned = name.to_string();
         let opened = tokio::task::spawn_blocking(move || uploads.open(&owned))
@@ -272,7 +281,7 @@ impl GrantedClient {
             Ok(file) => file,
             Err(error) => {
                 return self
-                    .invalid_job(job, problem("/file", crate::error_chain(&error)))
+                    .invalid_job(job.kind, problem("/file", crate::error_chain(&error)))
                     .await;
             }
         };
@@ -283,13 +292,17 @@ impl GrantedClient {
                 "the file has {} bytes, not the {expected} expected (it changed since it was checked); nothing was sent",
                 file.size
             );
-            return self.invalid_job(job, problem("/size_bytes", message)).await;
+            return self
+                .invalid_job(job.kind, problem("/size_bytes", message))
+                .await;
         }
         if let Some(expected) = sha256
             && expected != file.sha256
         {
             let message = "the file's SHA-256 is not the one expected (it changed since it was checked); nothing was sent";
-            return self.invalid_job(job, problem("/sha256", message)).await;
+            return self
+                .invalid_job(job.kind, problem("/sha256", message))
+                .await;
         }
         Ok(file)
     }
@@ -437,13 +450,13 @@ impl GrantedClient {
     }
 
     /// Audits a job whose arguments (or file) are bad and returns why.
-    async fn invalid_job<T>(&self, job: &Job, bad: ArgumentError) -> Result<T, Error> {
+    async fn invalid_job<T>(&self, kind: JobKind, bad: ArgumentError) -> Result<T, Error> {
         let reason = format!("arguments at {:?}: {}", bad.path, bad.message);
-        let mut record = self.record(job.kind.name(), Decision::Invalid, Some(reason));
-        record.access = Some(job.kind.access());
+        let mut record = self.record(kind.name(), Decision::Invalid, Some(reason));
+        record.access = Some(kind.access());
         self.write(record).await?;
         Err(Error::InvalidArguments {
-            tool: job.kind.name(),
+            tool: kind.name(),
             path: bad.path,
             message: bad.message,
         })

@@ -18,7 +18,7 @@ async fn a_reader_reads_and_pages_and_its_write_never_reaches_tiktok() {
     let tools = reader.list_all_tools().await.unwrap();
     assert_eq!(
         tool_names(&tools),
-        ["user_info", "video_list", "video_query"]
+        ["user_info", "video_list", "video_query", "list_all_videos"]
     );
 
     let profile = call(
@@ -244,7 +244,7 @@ async fn over_http_each_agent_is_known_by_its_own_key() {
     let poster = ().serve(connect(&setup.poster_key)).await.unwrap();
     assert_eq!(
         tool_names(&reader.list_all_tools().await.unwrap()),
-        ["user_info", "video_list", "video_query"]
+        ["user_info", "video_list", "video_query", "list_all_videos"]
     );
     let poster_tools = tool_names(&poster.list_all_tools().await.unwrap());
     assert!(poster_tools.contains(&"inbox_video_init".to_string()));

@@ -6,6 +6,7 @@ mod accounts;
 mod agents;
 mod approvals;
 mod http_limits;
+mod jobs;
 mod notify;
 mod operator;
 mod setup;
