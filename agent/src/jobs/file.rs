@@ -182,7 +182,8 @@ fn open_no_follow(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
 

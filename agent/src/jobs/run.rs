@@ -14,7 +14,8 @@ use tiktok_api::meta::EndpointMeta;
 use tiktok_api::upload::{PostTarget, UploadOptions, UploadPhase, VideoSource};
 use tiktok_api::{ContentInitRequest, PostInfo};
 
-use super::{Job, JobKind, OpenedFile, Plan, UploadsDir, VideoFrom};
+use super::file::{OpenedFile, UploadsDir};
+use super::job::{Job, JobKind, Plan, VideoFrom};
 use crate::audit::{Decision, needed_scopes, redact_arguments};
 use crate::error::Error;
 use crate::grant::DenyReason;

@@ -1,3 +1,5 @@
+//! The jobs' arguments and tool definitions, checked against the spec's tables.
+
 use serde_json::json;
 
 use super::*;
