@@ -271,6 +271,23 @@ async fn start() -> ExitCode {
 /// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
 /// messages or HTTP traffic (arguments and answers, personal data included) held at
 /// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
+/// Waits for the notify hook's events still being sent (retries included), for at most
+/// [`FLUSH_LIMIT`], so a hook that never answers cannot hold the exit up.
+async fn finish_notifying(notifier: Option<&tiktok_gateway::notify::Notifier>) {
+    let Some(notifier) = notifier else { return };
+    if tokio::time::timeout(FLUSH_LIMIT, notifier.flush())
+        .await
+        .is_err()
+    {
+        note!(
+            "tiktok-gateway: warning: notify events still unsent after {FLUSH_LIMIT:?}; given up"
+        );
+    }
+}
+
+/// The longest `serve` waits on exit for notify events still being sent.
+const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn log_filter() -> tracing_subscriber::EnvFilter {
     let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
@@ -354,6 +371,8 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             http: address,
         } => {
             let loaded = load(&config)?;
+            // Events still being retried when serving ends are sent before the process exits.
+            let mut notifier = None;
             let server = match (tiktok_gateway::secret::read(&loaded), address, agent) {
                 // Over stdio, started by a client with a minimal environment: the tool list,
                 // and each call says what to set (not "connection closed").
@@ -368,6 +387,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 }
                 (secret, address, agent) => {
                     let gateway = Gateway::open_with_secret(loaded, secret?)?;
+                    notifier = Some(gateway.notifier().clone());
                     gateway.spawn_expiry(std::time::Duration::from_secs(30));
                     let mut problems = gateway.check_logins().await;
                     problems.extend(gateway.check_tokens().await);
@@ -378,6 +398,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                         let router = http::router(&gateway, agent.as_deref()).await?;
                         let limits = gateway.config().http.limits;
                         http::serve(router, address, limits, shutdown).await?;
+                        finish_notifying(notifier.as_ref()).await;
                         return Ok(ExitCode::SUCCESS);
                     }
                     let Some(agent) = agent else {
@@ -391,6 +412,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 result = server.waiting() => { result?; }
                 () = shutdown.wait() => {}
             }
+            finish_notifying(notifier.as_ref()).await;
         }
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {

@@ -150,3 +150,54 @@ async fn approval_events_reach_the_hook_signed_and_retried_until_it_accepts() {
     assert!(deliveries.try_recv().is_err(), "one delivery only");
     poster.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn events_still_being_retried_when_serve_is_stopped_are_sent_before_it_exits() {
+    let setup = Setup::new().await;
+    let (url, mut deliveries) = receiver(2).await;
+    setup.edit_config(|text| {
+        text.replacen(
+            "audit:",
+            &format!("notify: {{url: {url}, secret_env: GATEWAY_NOTIFY_SECRET}}\naudit:"),
+            1,
+        )
+    });
+    let (mut server, mcp) = setup
+        .serve_http_with(&[("GATEWAY_NOTIFY_SECRET", SECRET)])
+        .await;
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            mcp.as_str(),
+        )
+        .auth_header(setup.poster_key.clone()),
+    );
+    let poster = ().serve(transport).await.unwrap();
+    let held = call(&poster, "inbox_video_init", pull_upload())
+        .await
+        .unwrap();
+    let id = approval_id(&held);
+    // Stopped while the hook has refused the first attempt and the retries wait.
+    let first = next(&mut deliveries).await;
+    assert!(!first.accepted);
+    let pid = server.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), server.wait())
+        .await
+        .expect("serve exits after a SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    // Every retry happened before it exited: the third attempt was accepted.
+    let mut rest = Vec::new();
+    while let Ok(delivery) = deliveries.try_recv() {
+        rest.push(delivery);
+    }
+    assert_eq!(rest.len(), 2, "attempts after the first");
+    assert!(rest[1].accepted);
+    let event = verified(&rest[1]);
+    assert_eq!(event["type"], "approval.created");
+    assert_eq!(event["approval_id"], id.as_str());
+}

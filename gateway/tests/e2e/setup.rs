@@ -138,9 +138,15 @@ audit: audit.sqlite
 
     /// `serve --http` on a free port: the server (killed on drop) and its MCP URL.
     pub async fn serve_http(&self) -> (tokio::process::Child, String) {
+        self.serve_http_with(&[]).await
+    }
+
+    /// `serve --http` as [`Setup::serve_http`], with `env` added to its environment.
+    pub async fn serve_http_with(&self, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
         use tokio::io::AsyncBufReadExt;
         let mut server = self
             .command(&["serve", "--http", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
