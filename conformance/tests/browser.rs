@@ -9,7 +9,6 @@
 //! `cargo test -p tiktok-conformance --test browser -- --ignored`.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
@@ -18,34 +17,6 @@ use tiktok_api::oauth::Pkce;
 use tiktok_api::{Client, ErrorCode, Scope, UserField, VideoField, VideoListRequest};
 
 const HOSTILE_NAME: &str = r#"<img src=x onerror="window.__pwned=1">Evil & "Co" <b>bold</b>"#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-/// chromedriver on a free port, killed when dropped.
-async fn chromedriver() -> (tokio::process::Child, String) {
-    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let port = free_port();
-    let child = tokio::process::Command::new(&binary)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("{binary}: {error} (install chromium-driver)"));
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok() {
-            return (child, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start on port {port}");
-}
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
@@ -101,7 +72,7 @@ async fn the_consent_page_in_a_browser_grants_only_the_ticked_scopes() {
         .pkce(&pkce)
         .build();
 
-    let (_driver, driver_url) = chromedriver().await;
+    let (_driver, driver_url) = tiktok_mock::testing::chromedriver().await;
     let mut capabilities = serde_json::Map::new();
     let user_data = tempfile::tempdir().unwrap();
     capabilities.insert(

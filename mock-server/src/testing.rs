@@ -1,6 +1,7 @@
 //! What tests of code that talks to the mock share (feature `testing`): a client of the
 //! mock's control API over HTTP ([`Control`], as any app or language would use it),
-//! [`eventually`], and the demo data's people and app read from the fixtures, never copied.
+//! [`eventually`], the demo data's people and app read from the fixtures, never copied, and
+//! [`chromedriver`] for the tests that drive a page in headless Chromium.
 
 use std::future::Future;
 use std::time::Duration;
@@ -307,4 +308,37 @@ mod tests {
         assert_eq!(private, Some(PRIVATE_OPEN_ID));
         assert_eq!(demo_credentials().0, fixtures.apps[0].client_key);
     }
+}
+
+/// chromedriver (`$CHROMEDRIVER`, else `chromedriver` on the `PATH`), killed when dropped,
+/// and its URL. Started on port 0: it binds a free port itself and says which on its
+/// standard output, so no port is chosen first and bound again.
+pub async fn chromedriver() -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let mut child = tokio::process::Command::new(&binary)
+        .arg("--port=0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("{binary}: {error} (install chromium-driver)"));
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("chromedriver's output") {
+            if let Some(port) = line
+                .split_once("started successfully on port ")
+                .and_then(|(_, rest)| rest.trim_end_matches('.').trim().parse::<u16>().ok())
+            {
+                return port;
+            }
+        }
+        panic!("{binary} exited before it said its port")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{binary} did not say its port within 30 s"));
+    // Its later output is not read: drained, so a full pipe never blocks it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://127.0.0.1:{port}"))
 }
