@@ -281,35 +281,6 @@ impl Control {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_demo_people_are_the_fixtures() {
-        let fixtures = Fixtures::demo();
-        let most_videos = fixtures
-            .creators
-            .iter()
-            .max_by_key(|fixture| fixture.videos.len() as u64 + u64::from(fixture.generate_videos))
-            .map(|fixture| fixture.creator.open_id.as_str());
-        assert_eq!(most_videos, Some(DEMO_OPEN_ID));
-        let private = fixtures
-            .creators
-            .iter()
-            .find(|fixture| {
-                fixture
-                    .creator
-                    .posting
-                    .as_ref()
-                    .is_some_and(|posting| posting.private_account)
-            })
-            .map(|fixture| fixture.creator.open_id.as_str());
-        assert_eq!(private, Some(PRIVATE_OPEN_ID));
-        assert_eq!(demo_credentials().0, fixtures.apps[0].client_key);
-    }
-}
-
 /// chromedriver (`$CHROMEDRIVER`, else `chromedriver` on the `PATH`), killed when dropped,
 /// and its URL. Started on port 0: it binds a free port itself and says which on its
 /// standard output, so no port is chosen first and bound again.
@@ -341,4 +312,33 @@ pub async fn chromedriver() -> (tokio::process::Child, String) {
     // Its later output is not read: drained, so a full pipe never blocks it.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_people_are_the_fixtures() {
+        let fixtures = Fixtures::demo();
+        let most_videos = fixtures
+            .creators
+            .iter()
+            .max_by_key(|fixture| fixture.videos.len() as u64 + u64::from(fixture.generate_videos))
+            .map(|fixture| fixture.creator.open_id.as_str());
+        assert_eq!(most_videos, Some(DEMO_OPEN_ID));
+        let private = fixtures
+            .creators
+            .iter()
+            .find(|fixture| {
+                fixture
+                    .creator
+                    .posting
+                    .as_ref()
+                    .is_some_and(|posting| posting.private_account)
+            })
+            .map(|fixture| fixture.creator.open_id.as_str());
+        assert_eq!(private, Some(PRIVATE_OPEN_ID));
+        assert_eq!(demo_credentials().0, fixtures.apps[0].client_key);
+    }
 }
