@@ -167,6 +167,10 @@ struct ProxyArgs {
     /// Give up on an answer when a read of it waits longer than this many milliseconds.
     #[arg(long, env = "TIKTOK_PROXY_READ_TIMEOUT_MS", value_name = "MS", default_value_t = tiktok_mock::proxy::DEFAULT_READ_TIMEOUT.as_millis() as u64)]
     read_timeout_ms: u64,
+    /// Record each exchange into DIR (one JSON file each, secrets as placeholders, personal
+    /// data in Research answers masked); DIR must be new or empty.
+    #[arg(long, env = "TIKTOK_PROXY_RECORD", value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 /// Runs `tiktok-mock proxy` until Ctrl-C or SIGTERM; prints `listening on URL` first.
@@ -184,6 +188,7 @@ async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
         connect_timeout: std::time::Duration::from_millis(args.connect_timeout_ms),
         read_timeout: std::time::Duration::from_millis(args.read_timeout_ms),
         report: args.report,
+        record: args.record,
     };
     let shutdown = shutdown_signal();
     let address = normalize_addr(&args.addr);

@@ -23,6 +23,7 @@ use crate::proxy::forward::{
     read_answer, respond,
 };
 use crate::proxy::ledger::{CallFacts, Exchange, Ledger, hash};
+use crate::proxy::record::Recorder;
 use crate::proxy::report::{Finding, Kind, Report};
 
 /// A proxy's shared state: the upstream client, the report, what it learned on the way.
@@ -48,11 +49,15 @@ impl Proxy {
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
         let report = Arc::new(Report::new(&config.upstream));
+        let mut ledger = Ledger::new(report, base_url);
+        if let Some(dir) = &config.record {
+            ledger = ledger.recording(Recorder::create(dir)?);
+        }
         Ok(Proxy {
             inner: Arc::new(Inner {
                 config,
                 client,
-                ledger: Ledger::new(report, base_url),
+                ledger,
             }),
         })
     }
