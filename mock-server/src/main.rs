@@ -142,6 +142,20 @@ enum Command {
     /// Forward every call to the real TikTok (or --upstream) unchanged, check both ways
     /// against the spec, log each finding and keep a drift report.
     Proxy(ProxyArgs),
+    /// Fixture files: `fixtures from-recording DIR > fixtures.yaml`.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FixturesCommand {
+    /// Print the users, videos and comments of a recording (`proxy --record DIR`) as a
+    /// fixture file for --fixtures.
+    FromRecording {
+        /// The recording's directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `tiktok-mock proxy`: a validating proxy in front of TikTok.
@@ -283,8 +297,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Some(Command::Proxy(proxy_args)) = args.command {
-        return run_proxy(proxy_args).await;
+    match args.command {
+        Some(Command::Proxy(proxy_args)) => return run_proxy(proxy_args).await,
+        Some(Command::Fixtures(FixturesCommand::FromRecording { dir })) => {
+            let yaml = tiktok_mock::recording::fixtures::from_recording(&dir)
+                .map_err(|error| anyhow::anyhow!("fixtures from-recording: {error}"))?;
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(yaml.as_bytes());
+            let _ = stdout.flush();
+            return Ok(());
+        }
+        None => {}
     }
     if !(args.rate_limit_scale.is_finite() && args.rate_limit_scale > 0.0) {
         anyhow::bail!(

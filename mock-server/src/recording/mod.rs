@@ -8,6 +8,7 @@
 //! What reads them: [`fixtures`] (`tiktok-mock fixtures from-recording DIR`) and
 //! [`replay`] (`tiktok-mock --replay DIR`). The writer is `crate::proxy::record`.
 
+pub mod fixtures;
 pub mod pii;
 
 use std::path::{Path, PathBuf};
