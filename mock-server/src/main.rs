@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde_json::json;
 use tiktok_mock::clock::{OffsetClock, parse_instant};
+use tiktok_mock::recording::replay::{Replay, ReplayMiss, with_replay};
 use tiktok_mock::store::sqlite::SqliteStore;
 use tiktok_mock::tokens::{read_scopes, user_scopes};
 use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router_with_admin_token};
@@ -133,6 +134,14 @@ struct Args {
         default_value_t = 10
     )]
     shutdown_grace: u64,
+    /// Answer the requests recorded in DIR (`tiktok-mock proxy --record DIR`) with their
+    /// recorded answers, matched by endpoint, query and body (never by token).
+    #[arg(long, env = "TIKTOK_MOCK_REPLAY", value_name = "DIR")]
+    replay: Option<PathBuf>,
+    /// What a request of the spec the recording has no answer for gets: a TikTok error
+    /// saying so (error) or the mock's own answer (mock).
+    #[arg(long, env = "TIKTOK_MOCK_REPLAY_MISS", value_enum, default_value_t = ReplayMiss::Error)]
+    replay_miss: ReplayMiss,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -309,6 +318,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None => {}
     }
+    let replay = match &args.replay {
+        Some(dir) => Some(Arc::new(
+            Replay::load(dir, args.replay_miss)
+                .map_err(|error| anyhow::anyhow!("--replay {error}"))?,
+        )),
+        None => None,
+    };
     if !(args.rate_limit_scale.is_finite() && args.rate_limit_scale > 0.0) {
         anyhow::bail!(
             "--rate-limit-scale: expected a positive number, found {}",
@@ -434,13 +450,12 @@ async fn main() -> anyhow::Result<()> {
             .max(1),
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
-    tiktok_mock::serve::serve(
-        listener,
-        router_with_admin_token(state, args.admin_token),
-        options,
-        shutdown,
-    )
-    .await;
+    let mut app = router_with_admin_token(state, args.admin_token);
+    if let Some(replay) = replay {
+        tracing::info!("replaying {} recorded requests", replay.len());
+        app = with_replay(app, replay);
+    }
+    tiktok_mock::serve::serve(listener, app, options, shutdown).await;
     // Every request has been answered, each write committed before its answer; fold the
     // WAL into the file so it stands alone.
     if let Some(store) = &durable {

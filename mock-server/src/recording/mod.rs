@@ -10,6 +10,7 @@
 
 pub mod fixtures;
 pub mod pii;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
