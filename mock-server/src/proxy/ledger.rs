@@ -2,7 +2,7 @@
 //! the answer checks, the rate limit as the app uses it and as the upstream enforces it,
 //! writes that succeeded, tokens minted through the proxy (by hash: never kept in clear)
 //! and the origins of rewritten upload URLs. [`Ledger::observe`] is the one place each
-//! exchange is seen whole, and where it is recorded (`--record`, [`Recorder`]).
+//! exchange is seen whole (the relay records it just before, `--record`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -18,7 +18,6 @@ use tiktok_api::{ChunkPlan, ErrorCode, Scope};
 
 use crate::proxy::answers::{Verdict, check_answer, secret_urls};
 use crate::proxy::config::UPLOAD_PREFIX;
-use crate::proxy::record::Recorder;
 use crate::proxy::report::{Finding, Kind, Report};
 use crate::proxy::requests::check_request;
 
@@ -26,7 +25,7 @@ use crate::proxy::requests::check_request;
 const REMEMBERED_WRITES: usize = 10_000;
 
 /// One exchange as the proxy saw it whole: the request and what came back (or why nothing
-/// did). Recorded, when the proxy records, by [`Ledger::observe`].
+/// did). Seen by [`Ledger::observe`], recorded (`--record`) by `crate::proxy::record`.
 #[derive(Debug)]
 pub struct Exchange<'a> {
     /// The spec's endpoint, if the route is one.
@@ -123,8 +122,6 @@ pub struct Ledger {
     upload_origins: Mutex<Vec<String>>,
     /// Upload URLs handed out, by the hash of (origin index, path and query).
     uploads: Mutex<HashMap<[u8; 32], Upload>>,
-    /// Where each exchange is recorded, if anywhere.
-    recorder: Option<Recorder>,
 }
 
 impl Ledger {
@@ -138,14 +135,7 @@ impl Ledger {
             writes: Mutex::default(),
             upload_origins: Mutex::default(),
             uploads: Mutex::default(),
-            recorder: None,
         }
-    }
-
-    /// The same ledger, recording each exchange it observes with `recorder`.
-    pub fn recording(mut self, recorder: Recorder) -> Ledger {
-        self.recorder = Some(recorder);
-        self
     }
 
     /// The report.
@@ -231,13 +221,9 @@ impl Ledger {
         facts
     }
 
-    /// The one place each exchange is seen whole: recorded (`--record`), its answer
-    /// checked, the rate limit as observed, writes and minted tokens remembered. Returns
-    /// the answer's verdict.
+    /// The one place each exchange is seen whole: its answer checked, the rate limit as
+    /// observed, writes and minted tokens remembered. Returns the answer's verdict.
     pub fn observe(&self, exchange: &Exchange<'_>, call: &CallFacts) -> Option<Verdict> {
-        if let Some(recorder) = &self.recorder {
-            recorder.record(exchange);
-        }
         let Some((status, headers, body)) = exchange.answer else {
             self.report.exchange(false);
             return None;

@@ -7,7 +7,7 @@
 //! Nothing changes on the way through but hop-by-hop headers and the upload URLs of
 //! answers, which are rewritten to `{proxy}/_proxy/upload/N/…` so the chunks come through
 //! the proxy too (streamed, never held whole). [`ledger::Ledger::observe`] is the one place each
-//! exchange is seen whole, and where `--record DIR` writes it ([`record`]).
+//! exchange is seen whole; `--record DIR` writes it just before ([`record`]).
 //!
 //! Modules: [`config`] (upstream, timeouts), [`relay`] (a call's way through), [`forward`]
 //! (HTTP plumbing), [`ledger`] (what is learned and checked), [`requests`], [`answers`],

@@ -1,5 +1,6 @@
-//! `--record DIR`: each exchange [`crate::proxy::ledger::Ledger::observe`] sees written as
-//! it passes, one file per exchange (the format: [`crate::recording`]), sanitized:
+//! `--record DIR`: each exchange written as it passes (by the relay, just before it hands
+//! the exchange to [`crate::proxy::ledger::Ledger::observe`]), one file per exchange (the
+//! format: [`crate::recording`]), sanitized:
 //!
 //! - every secret (the bearer token, and any query, form or JSON field the spec marks
 //!   `secret` or the call log masks: tokens, codes, the client secret, the verifier, upload
