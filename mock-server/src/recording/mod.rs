@@ -290,3 +290,72 @@ pub enum RecordedBody {
     /// A form's fields, in order.
     Form(Vec<(String, String)>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_match_whatever_their_secrets_order_and_fields_order() {
+        let recorded = [
+            ("client_key".to_owned(), "aw1".to_owned()),
+            ("code".to_owned(), "recorded-code-1".to_owned()),
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+        ];
+        let sent = [
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+            ("code".to_owned(), "a-new-code".to_owned()),
+            ("client_key".to_owned(), "aw1".to_owned()),
+        ];
+        let key = |fields: &[(String, String)]| {
+            match_key("POST", "/v2/oauth/token/", None, Some(&Body::Form(fields)))
+        };
+        assert_eq!(key(&recorded), key(&sent));
+        let other = [("client_key".to_owned(), "aw2".to_owned())];
+        assert_ne!(key(&recorded), key(&other));
+
+        let json_key = |query: &str, body: Value| {
+            match_key(
+                "post",
+                "/v2/video/list/",
+                Some(query),
+                Some(&Body::Json(&body)),
+            )
+        };
+        assert_eq!(
+            json_key("fields=id,title", json!({"max_count": 5, "cursor": 1})),
+            json_key("fields=title,id", json!({"cursor": 1, "max_count": 5}))
+        );
+        assert_ne!(
+            json_key("fields=id", json!({"max_count": 5})),
+            json_key("fields=id", json!({"max_count": 6}))
+        );
+    }
+
+    #[test]
+    fn secret_names_come_from_the_spec_and_the_call_log() {
+        for name in [
+            "access_token",
+            "refresh_token",
+            "client_secret",
+            "code",
+            "code_verifier",
+            "upload_url",
+            "upload_token",
+        ] {
+            assert!(is_secret_field(name), "{name}");
+        }
+        for name in ["client_key", "open_id", "fields", "title"] {
+            assert!(!is_secret_field(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_exchange_files_are_read() {
+        assert!(is_entry_name("000001-user_info.json"));
+        assert!(!is_entry_name("000001-user_info.json.42.tmp"));
+        assert!(!is_entry_name("notes.json"));
+        assert!(!is_entry_name(".000001-user_info.json"));
+    }
+}

@@ -37,7 +37,34 @@ async fn a_replay_miss_is_an_error_or_the_mocks_own_answer() {
         .text()
         .await
         .expect("a body");
+    // Headers beyond the content type, range and log id are not kept.
+    http.get(format!(
+        "{}{}?fields=open_id,union_id",
+        server.url(),
+        endpoints::USER_INFO.path
+    ))
+    .bearer_auth(&token)
+    .header("Cookie", "session=cookie-value-0123456789")
+    .header(
+        "TikTok-Signature",
+        "t=1700000000,s=signature-0123456789abcdef",
+    )
+    .send()
+    .await
+    .expect("an answer");
     server.stop().await.expect("stops");
+    for item in std::fs::read_dir(dir.path()).expect("the recording") {
+        let text = std::fs::read_to_string(item.expect("a file").path()).expect("text");
+        crate::assert_no_secret(
+            &text,
+            &[
+                &token,
+                "cookie-value-0123456789",
+                "signature-0123456789abcdef",
+            ],
+            "the recording",
+        );
+    }
 
     for miss in [ReplayMiss::Error, ReplayMiss::Mock] {
         let replaying = MockServer::builder()
