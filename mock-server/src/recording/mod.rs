@@ -176,7 +176,7 @@ pub fn is_secret_field(name: &str) -> bool {
 
 /// What every secret value becomes when requests are matched: their values are
 /// placeholders in a recording and real in a replayed session.
-const ANY_SECRET: &str = "(secret)";
+pub const ANY_SECRET: &str = "(secret)";
 
 /// A query string or form as matched: its pairs sorted, each secret value [`ANY_SECRET`],
 /// the names of a `fields` list sorted (`fields=id,title` is `fields=title,id`).
