@@ -4,7 +4,9 @@
 //! objects in any key order, every secret's value left out, the bearer token not looked
 //! at: it is a placeholder in the recording and whatever the app holds in the replay).
 //! Requests that match the same recorded ones get their answers in recorded order, the
-//! last repeated once they run out. A replayed answer is not in the mock's call log.
+//! last repeated once they run out; when the app sends a bearer token the recording holds
+//! (a placeholder a replayed token answer handed out), only the answers recorded with that
+//! token are taken, so two users' identical calls keep their own answers. A replayed answer is not in the mock's call log.
 //!
 //! A request for an endpoint of the spec that matches nothing gets, per `--replay-miss`,
 //! a TikTok error in the endpoint's envelope saying nothing was recorded for it (`error`,
@@ -46,12 +48,13 @@ pub enum ReplayMiss {
 
 /// A recording loaded for replay.
 pub struct Replay {
-    /// The recorded answers by match key, in recorded order.
-    answers: HashMap<String, Vec<RecordedAnswer>>,
+    /// The recorded answers by match key, in recorded order, each with its request's
+    /// bearer placeholder.
+    answers: HashMap<String, Vec<(Option<String>, RecordedAnswer)>>,
     /// Method and path of every recorded request.
     routes: HashSet<(String, String)>,
-    /// How many answers each key has given.
-    served: Mutex<HashMap<String, usize>>,
+    /// How many answers each key has given, per bearer placeholder (`None`: any).
+    served: Mutex<HashMap<(String, Option<String>), usize>>,
     miss: ReplayMiss,
 }
 
@@ -68,7 +71,7 @@ impl Replay {
     /// The recording in `dir`; exchanges without a whole answer, and the upload host's,
     /// are left out.
     pub fn load(dir: &Path, miss: ReplayMiss) -> Result<Replay, RecordingError> {
-        let mut answers: HashMap<String, Vec<RecordedAnswer>> = HashMap::new();
+        let mut answers: HashMap<String, Vec<(Option<String>, RecordedAnswer)>> = HashMap::new();
         let mut routes = HashSet::new();
         for entry in read_dir(dir)? {
             let Some(answer) = entry.answer.filter(|answer| answer.body.is_some()) else {
@@ -84,7 +87,7 @@ impl Replay {
             answers
                 .entry(entry.request.match_key())
                 .or_default()
-                .push(answer);
+                .push((entry.request.authorization.clone(), answer));
         }
         Ok(Replay {
             answers,
@@ -104,12 +107,27 @@ impl Replay {
         self.answers.is_empty()
     }
 
-    /// The next recorded answer for the request with this key.
-    fn next(&self, key: &str) -> Option<RecordedAnswer> {
+    /// The next recorded answer for the request with this key and `Authorization` header.
+    fn next(&self, key: &str, authorization: Option<&str>) -> Option<RecordedAnswer> {
         let answers = self.answers.get(key)?;
+        let own = authorization.filter(|sent| {
+            answers
+                .iter()
+                .any(|(recorded, _)| recorded.as_deref() == Some(*sent))
+        });
+        let candidates: Vec<&RecordedAnswer> = answers
+            .iter()
+            .filter(|(recorded, _)| own.is_none() || recorded.as_deref() == own)
+            .map(|(_, answer)| answer)
+            .collect();
         let mut served = self.served.lock();
-        let count = served.entry(key.to_owned()).or_insert(0);
-        let answer = answers.get(*count).or_else(|| answers.last()).cloned();
+        let count = served
+            .entry((key.to_owned(), own.map(str::to_owned)))
+            .or_insert(0);
+        let answer = candidates
+            .get(*count)
+            .or_else(|| candidates.last())
+            .map(|answer| (*answer).clone());
         *count += 1;
         answer
     }
@@ -149,7 +167,12 @@ async fn answer(State(replay): State<Arc<Replay>>, request: Request, next: Next)
         None => None,
     };
     let key = match_key(&method, &path, parts.uri.query(), matched.as_ref());
-    if let Some(answer) = replay.next(&key) {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim);
+    if let Some(answer) = replay.next(&key, authorization) {
         return recorded_response(&answer);
     }
     match replay.miss {

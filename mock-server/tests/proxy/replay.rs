@@ -194,3 +194,57 @@ fn the_binary_prints_fixtures_and_refuses_a_bad_directory() {
     let fixtures = Fixtures::from_yaml(&yaml).expect("fixtures");
     assert_eq!(fixtures.creators[0].creator.display_name, "Recorded Person");
 }
+
+#[tokio::test]
+async fn two_users_identical_calls_replay_each_with_its_own_answer() {
+    let mock = MockServer::start().await;
+    let dir = tempfile::tempdir().expect("a directory");
+    let mut config = ProxyConfig::new(ProxyConfig::parse_upstream(&mock.uri()).expect("a URL"));
+    config.record = Some(dir.path().to_path_buf());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let server = ProxyServer::start(config, listener)
+        .await
+        .expect("the proxy starts");
+    let http = reqwest::Client::new();
+    let url = |base: &str| format!("{base}{}?fields=open_id", endpoints::USER_INFO.path);
+    for open_id in [None, Some(tiktok_mock::testing::PRIVATE_OPEN_ID)] {
+        let token = mock.user_token(open_id, &[Scope::UserInfoBasic]);
+        http.get(url(server.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("an answer");
+    }
+    server.stop().await.expect("stops");
+    let entries = recording::read_dir(dir.path()).expect("the recording");
+    let replaying = MockServer::builder()
+        .replay(Replay::load(dir.path(), ReplayMiss::Error).expect("loads"))
+        .start()
+        .await;
+    // The second user first: each placeholder gets the answer recorded with it.
+    for entry in entries.iter().rev() {
+        let placeholder = entry.request.authorization.as_deref().expect("a bearer");
+        let recorded = entry
+            .answer
+            .as_ref()
+            .and_then(|answer| answer.body.clone())
+            .expect("a body");
+        let replayed = http
+            .get(url(&replaying.uri()))
+            .header("Authorization", placeholder)
+            .send()
+            .await
+            .expect("an answer")
+            .text()
+            .await
+            .expect("a body");
+        assert_eq!(replayed, recorded, "{placeholder}");
+    }
+    let (first, second) = (
+        &entries[0].request.authorization,
+        &entries[1].request.authorization,
+    );
+    assert_ne!(first, second, "two tokens, two placeholders");
+}
