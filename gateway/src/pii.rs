@@ -3,6 +3,8 @@
 //! gateway before the result leaves it. Text is normalized before it is matched (Unicode
 //! NFKC, ideographic full stops as dots, zero-width and other format characters removed),
 //! so full-width, spaced-out or invisibly split addresses and numbers are caught too.
+//! The mock's recorder (`tiktok-mock proxy --record`) keeps a copy of these patterns in
+//! `mock-server/src/recording/pii.rs` (the mock may not depend on the gateway): change both.
 
 use std::sync::LazyLock;
 

@@ -67,6 +67,7 @@ pub mod control;
 pub mod pipeline;
 pub mod proxy;
 pub mod receiver;
+pub mod recording;
 pub mod registry;
 pub mod seed;
 pub mod serve;

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use serde_json::json;
 use tiktok_mock::clock::{OffsetClock, parse_instant};
+use tiktok_mock::recording::replay::{Replay, ReplayMiss, with_replay};
 use tiktok_mock::store::sqlite::SqliteStore;
 use tiktok_mock::tokens::{read_scopes, user_scopes};
 use tiktok_mock::{AppState, ClockKind, Fixtures, ManualClock, router_with_admin_token};
@@ -133,6 +134,14 @@ struct Args {
         default_value_t = 10
     )]
     shutdown_grace: u64,
+    /// Answer the requests recorded in DIR (`tiktok-mock proxy --record DIR`) with their
+    /// recorded answers, matched by endpoint, query and body (never by token).
+    #[arg(long, env = "TIKTOK_MOCK_REPLAY", value_name = "DIR")]
+    replay: Option<PathBuf>,
+    /// What a request of the spec the recording has no answer for gets: a TikTok error
+    /// saying so (error) or the mock's own answer (mock).
+    #[arg(long, env = "TIKTOK_MOCK_REPLAY_MISS", value_enum, default_value_t = ReplayMiss::Error)]
+    replay_miss: ReplayMiss,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -142,6 +151,20 @@ enum Command {
     /// Forward every call to the real TikTok (or --upstream) unchanged, check both ways
     /// against the spec, log each finding and keep a drift report.
     Proxy(ProxyArgs),
+    /// Fixture files: `fixtures from-recording DIR > fixtures.yaml`.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FixturesCommand {
+    /// Print the users, videos and comments of a recording (`proxy --record DIR`) as a
+    /// fixture file for --fixtures.
+    FromRecording {
+        /// The recording's directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `tiktok-mock proxy`: a validating proxy in front of TikTok.
@@ -167,6 +190,10 @@ struct ProxyArgs {
     /// Give up on an answer when a read of it waits longer than this many milliseconds.
     #[arg(long, env = "TIKTOK_PROXY_READ_TIMEOUT_MS", value_name = "MS", default_value_t = tiktok_mock::proxy::DEFAULT_READ_TIMEOUT.as_millis() as u64)]
     read_timeout_ms: u64,
+    /// Record each exchange into DIR (one JSON file each, secrets as placeholders, personal
+    /// data in Research answers masked); DIR must be new or empty.
+    #[arg(long, env = "TIKTOK_PROXY_RECORD", value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 /// Runs `tiktok-mock proxy` until Ctrl-C or SIGTERM; prints `listening on URL` first.
@@ -184,6 +211,7 @@ async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
         connect_timeout: std::time::Duration::from_millis(args.connect_timeout_ms),
         read_timeout: std::time::Duration::from_millis(args.read_timeout_ms),
         report: args.report,
+        record: args.record,
     };
     let shutdown = shutdown_signal();
     let address = normalize_addr(&args.addr);
@@ -278,9 +306,25 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Some(Command::Proxy(proxy_args)) = args.command {
-        return run_proxy(proxy_args).await;
+    match args.command {
+        Some(Command::Proxy(proxy_args)) => return run_proxy(proxy_args).await,
+        Some(Command::Fixtures(FixturesCommand::FromRecording { dir })) => {
+            let yaml = tiktok_mock::recording::fixtures::from_recording(&dir)
+                .map_err(|error| anyhow::anyhow!("fixtures from-recording: {error}"))?;
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(yaml.as_bytes());
+            let _ = stdout.flush();
+            return Ok(());
+        }
+        None => {}
     }
+    let replay = match &args.replay {
+        Some(dir) => Some(Arc::new(
+            Replay::load(dir, args.replay_miss)
+                .map_err(|error| anyhow::anyhow!("--replay {error}"))?,
+        )),
+        None => None,
+    };
     if !(args.rate_limit_scale.is_finite() && args.rate_limit_scale > 0.0) {
         anyhow::bail!(
             "--rate-limit-scale: expected a positive number, found {}",
@@ -406,13 +450,12 @@ async fn main() -> anyhow::Result<()> {
             .max(1),
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
-    tiktok_mock::serve::serve(
-        listener,
-        router_with_admin_token(state, args.admin_token),
-        options,
-        shutdown,
-    )
-    .await;
+    let mut app = router_with_admin_token(state, args.admin_token);
+    if let Some(replay) = replay {
+        tracing::info!("replaying {} recorded requests", replay.len());
+        app = with_replay(app, replay);
+    }
+    tiktok_mock::serve::serve(listener, app, options, shutdown).await;
     // Every request has been answered, each write committed before its answer; fold the
     // WAL into the file so it stands alone.
     if let Some(store) = &durable {

@@ -364,6 +364,7 @@ impl Drop for MockServer {
 pub struct MockServerBuilder {
     state: AppStateBuilder,
     serve: crate::serve::ServeOptions,
+    replay: Option<Arc<crate::recording::replay::Replay>>,
 }
 
 impl MockServerBuilder {
@@ -402,6 +403,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Answers recorded requests from `replay` (`--replay DIR`) in front of the mock.
+    pub fn replay(mut self, replay: crate::recording::replay::Replay) -> Self {
+        self.replay = Some(Arc::new(replay));
+        self
+    }
+
     /// Changes the state's other options.
     pub fn state(mut self, configure: impl FnOnce(AppStateBuilder) -> AppStateBuilder) -> Self {
         self.state = configure(self.state);
@@ -423,7 +430,10 @@ impl MockServerBuilder {
         let address = listener.local_addr()?;
         state.set_base_url(&format!("http://{address}"));
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-        let app = router(state.clone());
+        let mut app = router(state.clone());
+        if let Some(replay) = self.replay {
+            app = crate::recording::replay::with_replay(app, replay);
+        }
         let task = tokio::spawn(async move {
             crate::serve::serve(listener, app, self.serve, async move {
                 let _ = shutdown_rx.await;

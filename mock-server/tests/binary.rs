@@ -106,6 +106,8 @@ fn help_documents_every_option() {
         "--synthetic-videos",
         "--log-calls",
         "--call-log-size",
+        "--replay",
+        "--replay-miss",
         "--help",
         "TIKTOK_MOCK_ADDR",
         "TIKTOK_MOCK_PUBLIC_URL",
@@ -119,6 +121,8 @@ fn help_documents_every_option() {
         "TIKTOK_MOCK_SYNTHETIC_VIDEOS",
         "TIKTOK_MOCK_LOG_CALLS",
         "TIKTOK_MOCK_CALL_LOG_SIZE",
+        "TIKTOK_MOCK_REPLAY",
+        "TIKTOK_MOCK_REPLAY_MISS",
     ] {
         assert!(
             text.contains(option),

@@ -48,8 +48,17 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
     (
         "assembly",
         &[
-            "app", "call_log", "control", "pipeline", "proxy", "receiver", "registry", "seed",
-            "server", "testing",
+            "app",
+            "call_log",
+            "control",
+            "pipeline",
+            "proxy",
+            "receiver",
+            "recording",
+            "registry",
+            "seed",
+            "server",
+            "testing",
         ],
     ),
 ];

@@ -1,5 +1,5 @@
 //! What a proxy forwards to and how: the upstream, the timeouts and their defaults, the
-//! report file.
+//! report file, the recording directory.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,16 +24,19 @@ pub struct ProxyConfig {
     pub read_timeout: Duration,
     /// The drift report file: JSON when it ends in `.json`, Markdown otherwise.
     pub report: Option<PathBuf>,
+    /// Where exchanges are recorded (`--record DIR`), if anywhere.
+    pub record: Option<PathBuf>,
 }
 
 impl ProxyConfig {
-    /// Forwarding to `upstream` with the default timeouts and no report file.
+    /// Forwarding to `upstream` with the default timeouts, no report file and no recording.
     pub fn new(upstream: url::Url) -> ProxyConfig {
         ProxyConfig {
             upstream,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             report: None,
+            record: None,
         }
     }
 

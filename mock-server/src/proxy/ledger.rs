@@ -2,7 +2,7 @@
 //! the answer checks, the rate limit as the app uses it and as the upstream enforces it,
 //! writes that succeeded, tokens minted through the proxy (by hash: never kept in clear)
 //! and the origins of rewritten upload URLs. [`Ledger::observe`] is the one place each
-//! exchange is seen whole, where recording will hook in.
+//! exchange is seen whole (the relay records it just before, `--record`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use crate::proxy::requests::check_request;
 const REMEMBERED_WRITES: usize = 10_000;
 
 /// One exchange as the proxy saw it whole: the request and what came back (or why nothing
-/// did). Recording hooks in at [`Ledger::observe`].
+/// did). Seen by [`Ledger::observe`], recorded (`--record`) by `crate::proxy::record`.
 #[derive(Debug)]
 pub struct Exchange<'a> {
     /// The spec's endpoint, if the route is one.

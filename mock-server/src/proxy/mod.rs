@@ -7,16 +7,17 @@
 //! Nothing changes on the way through but hop-by-hop headers and the upload URLs of
 //! answers, which are rewritten to `{proxy}/_proxy/upload/N/…` so the chunks come through
 //! the proxy too (streamed, never held whole). [`ledger::Ledger::observe`] is the one place each
-//! exchange is seen whole.
+//! exchange is seen whole; `--record DIR` writes it just before ([`record`]).
 //!
 //! Modules: [`config`] (upstream, timeouts), [`relay`] (a call's way through), [`forward`]
 //! (HTTP plumbing), [`ledger`] (what is learned and checked), [`requests`], [`answers`],
-//! [`report`], [`server`].
+//! [`report`], [`record`] (the sanitized recording), [`server`].
 
 pub mod answers;
 pub mod config;
 pub mod forward;
 pub mod ledger;
+pub mod record;
 pub mod relay;
 pub mod report;
 pub mod requests;

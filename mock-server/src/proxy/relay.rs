@@ -17,12 +17,14 @@ use crate::clock::system_now_ms;
 use crate::error::ApiError;
 use crate::logid::new_log_id;
 use crate::pipeline::MAX_BODY_BYTES;
+use crate::proxy::answers::Verdict;
 use crate::proxy::config::{ProxyConfig, UPLOAD_PREFIX};
 use crate::proxy::forward::{
     Answer, Buffered, MAX_CHECKED_ANSWER, bad_gateway, bearer, buffer, failure_words, forwardable,
     read_answer, respond,
 };
 use crate::proxy::ledger::{CallFacts, Exchange, Ledger, hash};
+use crate::proxy::record::Recorder;
 use crate::proxy::report::{Finding, Kind, Report};
 
 /// A proxy's shared state: the upstream client, the report, what it learned on the way.
@@ -35,6 +37,8 @@ struct Inner {
     config: ProxyConfig,
     client: reqwest::Client,
     ledger: Ledger,
+    /// Where each exchange is recorded (`--record`), if anywhere.
+    recorder: Option<Recorder>,
 }
 
 impl Proxy {
@@ -48,11 +52,13 @@ impl Proxy {
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
         let report = Arc::new(Report::new(&config.upstream));
+        let recorder = config.record.as_deref().map(Recorder::create).transpose()?;
         Ok(Proxy {
             inner: Arc::new(Inner {
                 config,
                 client,
                 ledger: Ledger::new(report, base_url),
+                recorder,
             }),
         })
     }
@@ -178,7 +184,7 @@ impl Proxy {
         let headers = response.headers().clone();
         match read_answer(response).await {
             Answer::Whole(bytes) => {
-                let verdict = self.inner.ledger.observe(
+                let verdict = self.observe(
                     &Exchange {
                         endpoint: seen.endpoint,
                         method: seen.method,
@@ -215,10 +221,18 @@ impl Proxy {
         }
     }
 
+    /// An exchange seen whole: recorded (`--record`), then observed by the [`Ledger`].
+    fn observe(&self, exchange: &Exchange<'_>, call: &CallFacts) -> Option<Verdict> {
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.record(exchange);
+        }
+        self.inner.ledger.observe(exchange, call)
+    }
+
     /// No answer, or half of one: a finding, and the exchange seen without its answer.
     fn no_answer(&self, seen: &Seen<'_>, call: &CallFacts, words: &str) -> Response {
         self.upstream_failure(seen, words);
-        self.inner.ledger.observe(
+        self.observe(
             &Exchange {
                 endpoint: seen.endpoint,
                 method: seen.method,

@@ -3,9 +3,13 @@
 //! app's mistakes are flagged; the binary writes its report on SIGTERM. `lying.rs`: a
 //! drifted upstream gives exactly its planted drifts, a hostile one (silent, huge,
 //! mislabelled, cut short, gone) never crashes or hangs the proxy, a rate limit other than
-//! the spec's is seen. No secret reaches a report or the log.
+//! the spec's is seen. No secret reaches a report or the log. `record.rs`: a recorded
+//! session holds no secret, becomes fixtures and replays byte for byte; `replay.rs`: replay
+//! misses, bad recording directories.
 
 mod lying;
+mod record;
+mod replay;
 
 use std::io::Write;
 use std::sync::Arc;
