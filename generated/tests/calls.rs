@@ -266,3 +266,38 @@ async fn fail_fast_limiter_sends_six_direct_post_inits_of_seven() {
     assert_eq!(refused, 1);
     assert_eq!(control.calls_to("video_init").await.len(), limit);
 }
+
+/// A 429 whose window frees within the policy's limits is waited for and sent again: the
+/// client's limiter knows when its window frees (when its oldest send leaves it, a minute
+/// after the first attempt), the policy allows a wait that long, and the second attempt gets
+/// through. Tokio's clock is paused, so the minute passes at once; the mock runs on the same
+/// runtime, and the HTTP client has no timers of its own (no timeout, no idle pool timer) for
+/// the paused clock to fire early.
+#[tokio::test(start_paused = true)]
+async fn a_429_whose_window_frees_within_the_policy_is_waited_for_and_sent_again() {
+    let (_mock, control) = mock().await;
+    let (key, secret) = control.app().await;
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .base_url(control.base())
+        .credentials(key, secret)
+        .http_client(http)
+        .retry_policy(common::fast_retries().max_elapsed(Some(Duration::from_secs(120))))
+        .build()
+        .unwrap();
+    let (user, _) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], 3600).await;
+    control.fault("user_info", 1, "rate_limit_exceeded").await;
+    let started = tokio::time::Instant::now();
+    let info = user.user_info(&[UserField::OpenId]).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(info.user.open_id.as_deref(), Some(DEMO_OPEN_ID));
+    assert_eq!(control.calls_to("user_info").await.len(), 2);
+    // It waited for the window, not for a backoff of milliseconds.
+    assert!(
+        waited >= Duration::from_secs(55) && waited <= Duration::from_secs(61),
+        "{waited:?}"
+    );
+}
