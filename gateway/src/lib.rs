@@ -50,6 +50,26 @@ pub fn now_ms() -> i64 {
         .map_or(0, |since| since.as_millis() as i64)
 }
 
+/// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
+/// messages or HTTP traffic (arguments and answers, personal data included) held at
+/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
+    for quiet in [
+        "rmcp=info",
+        "hyper=info",
+        "hyper_util=info",
+        "reqwest=info",
+        "h2=info",
+    ] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Ctrl-C and, on Unix, SIGTERM, caught from the moment this is made: make it once, at
 /// the start of `main`, so a signal that comes early is not lost. Cheap to clone; every
 /// clone sees the same signal, however many times it waits (a loop that polls and waits

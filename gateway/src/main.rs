@@ -225,7 +225,7 @@ async fn start() -> ExitCode {
         // An MCP client may close the gateway's stderr: logging must not fail a call then
         // (the subscriber's default reports a failed write with eprintln!, which panics).
         .log_internal_errors(false)
-        .with_env_filter(log_filter())
+        .with_env_filter(tiktok_gateway::log_filter())
         .init();
     // Signals are caught from here on, whatever the command does first.
     let shutdown = match tiktok_gateway::Shutdown::install() {
@@ -268,26 +268,6 @@ async fn start() -> ExitCode {
     }
 }
 
-/// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
-/// messages or HTTP traffic (arguments and answers, personal data included) held at
-/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
-    for quiet in [
-        "rmcp=info",
-        "hyper=info",
-        "hyper_util=info",
-        "reqwest=info",
-        "h2=info",
-    ] {
-        if let Ok(directive) = quiet.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
-}
-
 fn load(config: &ConfigArg) -> anyhow::Result<Config> {
     let config = Config::load(&config.config)?;
     for warning in &config.warnings {
@@ -316,29 +296,6 @@ fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
     }
     SqliteAuditLog::open(path)
         .with_context(|| format!("cannot open the audit log {}", path.display()))
-}
-
-/// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.
-fn expiry(at: Option<i64>) -> String {
-    let Some(at) = at else {
-        return "none".into();
-    };
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
-    let date = humantime::format_rfc3339_seconds(time).to_string();
-    if time < std::time::SystemTime::now() {
-        format!("{date}(expired)")
-    } else {
-        date
-    }
-}
-
-/// One audit record, as a line or a JSON line.
-fn print_record(record: &tiktok_agent::StoredRecord, json: bool) -> Result<(), PrintError> {
-    if json {
-        terminal::print_json(&audit_cli::json_value(record))
-    } else {
-        terminal::print(&audit_cli::line(record))
-    }
 }
 
 fn who(by: Option<String>) -> String {
@@ -506,8 +463,8 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                                 Some(token) => say!(
                                     "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
                                     token.scope,
-                                    expiry(Some(token.access_expires_at)),
-                                    expiry(token.refresh_expires_at)
+                                    accounts::expiry(Some(token.access_expires_at)),
+                                    accounts::expiry(token.refresh_expires_at)
                                 ),
                                 None => say!("{name} {open_id} no tokens"),
                             }
@@ -533,7 +490,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 loop {
                     let records = log.query(&query)?;
                     for record in &records {
-                        print_record(record, json)?;
+                        audit_cli::print(record, json)?;
                         query.after_seq = record.seq;
                     }
                     if !follow {
@@ -568,7 +525,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     ..AuditQuery::default()
                 };
                 for record in log.query(&query)? {
-                    print_record(&record, json)?;
+                    audit_cli::print(&record, json)?;
                 }
             }
             AuditCommand::Verify { config } => {
