@@ -17,8 +17,8 @@
 //! - [`audit_cli`]: reading the audit log; [`terminal`]: every line an operator reads,
 //!   escaped, and a closed pipe that ends output quietly.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
-//!   per-agent keys (stdio needs no module of its own); [`accounts`]: login and token
-//!   import.
+//!   per-agent keys (stdio needs no module of its own); [`failures`]: failed sign-ins
+//!   audited, bounded; [`accounts`]: login and token import.
 //!
 //! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
 //! (approvals and budget counts) is one `tiktok_agent::StateFile`.
@@ -31,6 +31,7 @@ pub mod audit_cli;
 pub mod config;
 pub mod error;
 pub mod expiry;
+pub mod failures;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

@@ -12,6 +12,7 @@ use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile, error_chain}
 use tiktok_gateway::agent::error_json;
 use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::config::Config;
+use tiktok_gateway::failures::FailureLog;
 use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
 use tiktok_gateway::terminal::{self, ClosedPipe, PrintError};
@@ -332,9 +333,11 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                         note!("tiktok-gateway: warning: {problem}");
                     }
                     if let Some(address) = address {
-                        let router = http::router(&gateway, agent.as_deref()).await?;
+                        let failures = FailureLog::new(gateway.audit().clone());
+                        let router = http::router(&gateway, agent.as_deref(), failures).await?;
                         let limits = gateway.config().http.limits;
-                        http::serve(router, address, limits, shutdown).await?;
+                        let served = [("MCP over streamable HTTP", "/mcp")];
+                        http::serve(router, address, limits, &served, shutdown).await?;
                         return Ok(ExitCode::SUCCESS);
                     }
                     let Some(agent) = agent else {
