@@ -18,7 +18,8 @@
 //!   escaped, and a closed pipe that ends output quietly.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
 //!   per-agent keys (stdio needs no module of its own); [`failures`]: failed sign-ins
-//!   audited, bounded; [`accounts`]: login and token import.
+//!   audited, bounded; [`web`]: the approval page, where operators sign in and decide held
+//!   calls; [`accounts`]: login and token import.
 //!
 //! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
 //! (approvals and budget counts) is one `tiktok_agent::StateFile`.
@@ -41,6 +42,7 @@ pub mod secret;
 pub mod terminal;
 pub mod tools;
 pub mod uploads;
+pub mod web;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

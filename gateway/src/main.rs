@@ -16,7 +16,7 @@ use tiktok_gateway::failures::FailureLog;
 use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
 use tiktok_gateway::terminal::{self, ClosedPipe, PrintError};
-use tiktok_gateway::{accounts, audit_cli, http};
+use tiktok_gateway::{accounts, audit_cli, http, web};
 
 /// Prints one line on stdout, escaped; a closed stdout ends the command quietly.
 macro_rules! say {
@@ -130,6 +130,14 @@ enum ApprovalsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Serves the approval page alone, where operators sign in and decide.
+    Web {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where to listen (loopback unless told otherwise).
+        #[arg(long, value_name = "ADDR", default_value = web::DEFAULT_ADDR)]
+        addr: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,8 +202,18 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Prints a new agent key (give it to the agent) and its SHA-256 (put it in the config).
-    New,
+    /// Prints a new key (give it to the agent or operator) and its SHA-256 (for the config).
+    New {
+        /// An operator's key for the approval page: prints its `operators:` entry.
+        #[arg(long, value_name = "NAME", value_parser = operator_name)]
+        operator: Option<String>,
+    },
+}
+
+fn operator_name(name: &str) -> Result<String, String> {
+    tiktok_gateway::config::is_operator_name(name)
+        .then(|| name.to_string())
+        .ok_or_else(|| "1 to 64 letters, digits, `.`, `_`, `-` or `@`".into())
 }
 
 /// How long, once a command is done, blocking work still running may take to finish (an
@@ -242,6 +260,9 @@ async fn start() -> ExitCode {
     let stops_itself = matches!(
         command,
         Command::Serve { .. }
+            | Command::Approvals {
+                command: ApprovalsCommand::Web { .. }
+            }
             | Command::Audit {
                 command: AuditCommand::Tail { follow: true, .. }
             }
@@ -334,9 +355,14 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     }
                     if let Some(address) = address {
                         let failures = FailureLog::new(gateway.audit().clone());
-                        let router = http::router(&gateway, agent.as_deref(), failures).await?;
+                        let router = http::router(&gateway, agent.as_deref(), failures.clone())
+                            .await?
+                            .merge(web::router(&gateway, failures));
                         let limits = gateway.config().http.limits;
-                        let served = [("MCP over streamable HTTP", "/mcp")];
+                        let served = [
+                            ("MCP over streamable HTTP", "/mcp"),
+                            ("the approval page", web::PATH),
+                        ];
                         http::serve(router, address, limits, &served, shutdown).await?;
                         return Ok(ExitCode::SUCCESS);
                     }
@@ -407,6 +433,11 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 gateway.notifier().flush().await;
                 let approval = denied?;
                 say!("{} denied", approval.id);
+            }
+            ApprovalsCommand::Web { config, addr } => {
+                let gateway = open(&config)?;
+                gateway.spawn_expiry(std::time::Duration::from_secs(30));
+                web::serve_alone(&gateway, addr, shutdown).await?;
             }
         },
         Command::Login {
@@ -544,12 +575,20 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
         },
         Command::Keys {
-            command: KeysCommand::New,
+            command: KeysCommand::New { operator },
         } => {
             let (key, hash) = http::new_key();
             say!("key: {key}");
-            say!("key_sha256: {hash}");
-            note!("give the key to the agent; put key_sha256 under its entry in the config");
+            let Some(name) = operator else {
+                say!("key_sha256: {hash}");
+                note!("give the key to the agent; put key_sha256 under its entry in the config");
+                return Ok(ExitCode::SUCCESS);
+            };
+            say!("operators:");
+            say!("  {name}: {{key_sha256: {hash}}}");
+            note!(
+                "give the key to {name}; put the operators: lines in the config (the key itself is kept nowhere)"
+            );
         }
         Command::Check { config } => {
             let gateway = open(&config)?;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod agents;
+mod approval_page;
 mod approvals;
 mod http_limits;
 mod notify;
