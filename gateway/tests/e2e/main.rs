@@ -6,6 +6,7 @@ mod accounts;
 mod agents;
 mod approval_page;
 mod approvals;
+mod browser;
 mod http_limits;
 mod notify;
 mod operator;
