@@ -1,6 +1,7 @@
 //! The approval page over real HTTP: an operator's sign-in (a wrong key refused and
 //! audited), forms without their CSRF token or from another origin refused with nothing
-//! decided, and a decision that runs the held call, recorded as the operator's.
+//! decided, a decision that runs the held call, recorded as the operator's, and one on a
+//! call that expired meanwhile (409, nothing run); `approvals web` serving the page alone.
 
 use serde_json::{Value, json};
 
@@ -301,6 +302,9 @@ async fn approvals_web_serves_the_page_alone_and_needs_an_operator() {
     let bad = keys("a b").await.unwrap();
     assert!(!bad.status.success());
 
+    setup.add_agents(&[
+        "hasty: {account: demo, scopes: [video.upload], access: [write], approval: writes, approval_ttl: 1s}",
+    ]);
     let (_server, url) = setup
         .serve_until_url(&["approvals", "web", "--addr", "127.0.0.1:0"])
         .await;
@@ -311,6 +315,42 @@ async fn approvals_web_serves_the_page_alone_and_needs_an_operator() {
     assert_eq!(status, 200);
     assert!(body.contains("No call waits for a decision"), "{body}");
     assert!(body.contains("bob"), "{body}");
+
+    // A call that expires while the page is open: deciding it says so (409), runs nothing.
+    let hasty = setup.agent("hasty").await;
+    let held = call(&hasty, "inbox_video_init", pull_upload())
+        .await
+        .unwrap();
+    let id = approval_id(&held);
+    let (_, body) = page.get().await;
+    assert!(body.contains(&id), "{body}");
+    let token = csrf(&body);
+    let expires_at = held.structured_content.as_ref().unwrap()["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Past the deadline on the gateway's clock (the assertions are on state, not timing).
+    let deadline = humantime::parse_rfc3339(&expires_at).unwrap();
+    if let Ok(wait) = deadline.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(wait + std::time::Duration::from_millis(200)).await;
+    }
+    let (status, body) = page
+        .decide(&[("csrf", &token), ("id", &id), ("decision", "approve")])
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("expired") && body.contains("never run"),
+        "{body}"
+    );
+    let (_, body) = page.get().await;
+    assert!(!body.contains(&id), "{body}");
+    assert!(
+        !setup
+            .mock_calls()
+            .await
+            .contains(&"inbox_video_init".into())
+    );
+    hasty.cancel().await.unwrap();
     // Only the page: no MCP here.
     let mcp = reqwest::get(format!("{}/mcp", page.base)).await.unwrap();
     assert_eq!(mcp.status(), 404);
