@@ -131,3 +131,49 @@ fn seconds(ms: i64) -> String {
     let whole = Duration::from_secs((ms.max(0) / 1000) as u64);
     humantime::format_duration(whole).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approvals::ApprovalState;
+    use crate::gateway::test_gateway;
+
+    #[test]
+    fn an_agents_arguments_are_shown_as_text_with_bidi_controls_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = test_gateway(dir.path(), "", "");
+        let approval = Approval {
+            id: "apv_00000000000000000000000000000001".into(),
+            created_ms: 1_000,
+            agent: "reader".into(),
+            open_id: "-000a".into(),
+            tool: "video_init".into(),
+            arguments: serde_json::json!({"post_info": {"title": "<b>hi</b>\u{202e}gnp.exe"}}),
+            state: ApprovalState::Pending,
+            decided_ms: None,
+            decided_by: None,
+            outcome: None,
+            expires_ms: 3_661_000,
+        };
+        let pending = Pending::new(&gateway, &approval, 61_000);
+        assert_eq!(pending.age, "1m");
+        assert_eq!(pending.expires_in, "1h");
+        assert_eq!(pending.account, "demo");
+        assert_eq!(pending.endpoint, "POST /v2/post/publish/video/init/");
+        let page = List {
+            operator: "alice".into(),
+            csrf: "0".repeat(64),
+            approvals: vec![pending],
+        }
+        .render()
+        .unwrap();
+        assert!(
+            page.contains(r"&#60;b&#62;hi&#60;/b&#62;\u202egnp.exe"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("<b>hi") && !page.contains('\u{202e}'),
+            "{page}"
+        );
+    }
+}
