@@ -108,6 +108,31 @@ impl SqliteLedger {
 }
 
 impl SqliteLedger {
+    /// How many of `agent`'s calls count against `limit` at `now_ms` (held calls' takes
+    /// included): what an operator is shown of a budget, read without counting anything.
+    pub fn used(
+        &self,
+        agent: &str,
+        limit: &BudgetLimit,
+        now_ms: i64,
+    ) -> Result<u32, crate::state::StateError> {
+        let since = now_ms - limit.window.as_millis() as i64;
+        let (endpoint, writes_only) = match &limit.budget {
+            Budget::CallsPerMinute => (None, false),
+            Budget::EndpointCallsPerMinute(id) => (Some(*id), false),
+            Budget::WritesPerDay => (None, true),
+        };
+        self.state.with(|connection| {
+            connection.query_row(
+                "SELECT count(*) FROM budget_use
+                 WHERE agent = ?1 AND time_ms > ?2
+                   AND (?3 IS NULL OR endpoint = ?3) AND (?4 = 0 OR write = 1)",
+                params![agent, since, endpoint, writes_only],
+                |row| row.get(0),
+            )
+        })
+    }
+
     async fn take_now(
         &self,
         agent: &str,
@@ -258,6 +283,10 @@ mod tests {
             .is_ok()
         );
         assert!(take(&ledger, "poster", &VIDEO_LIST, &limits[..1], now + 2).is_err());
+        // What an operator is shown: two uses in the minute and in the day, none counted.
+        assert_eq!(ledger.used("poster", &limits[0], now + 2).unwrap(), 2);
+        assert_eq!(ledger.used("poster", &limits[1], now + 2).unwrap(), 2);
+        assert_eq!(ledger.used("other", &limits[1], now + 2).unwrap(), 0);
         // Run later: checked again. A minute on, apv_b's take has left the minute's window
         // and two other calls fill it, so its run is refused.
         let later = now + 61_000;

@@ -245,6 +245,20 @@ pub async fn receive_redirect(gateway: &Gateway) -> Result<String, GatewayError>
     url
 }
 
+/// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.
+pub fn expiry(at: Option<i64>) -> String {
+    let Some(at) = at else {
+        return "none".into();
+    };
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
+    let date = humantime::format_rfc3339_seconds(time).to_string();
+    if time < std::time::SystemTime::now() {
+        format!("{date}(expired)")
+    } else {
+        date
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

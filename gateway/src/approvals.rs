@@ -229,6 +229,25 @@ pub struct Approval {
     pub expires_ms: i64,
 }
 
+impl Approval {
+    /// One line of `approvals list`: id, state, created, deadline, agent, tool, arguments
+    /// (the agent's text: printed through [`crate::terminal`], which escapes it).
+    pub fn line(&self) -> String {
+        let created =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.created_ms.max(0) as u64);
+        format!(
+            "{} {} {} expires {} {} {} {}",
+            self.id,
+            self.state,
+            humantime::format_rfc3339_seconds(created),
+            rfc3339(self.expires_ms),
+            self.agent,
+            self.tool,
+            self.arguments
+        )
+    }
+}
+
 /// The held calls in the gateway's state file. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Approvals {

@@ -65,6 +65,15 @@ pub fn json_value(stored: &StoredRecord) -> serde_json::Value {
     value
 }
 
+/// One audit record, as a line or a JSON line.
+pub fn print(record: &StoredRecord, json: bool) -> Result<(), crate::terminal::PrintError> {
+    if json {
+        crate::terminal::print_json(&json_value(record))
+    } else {
+        crate::terminal::print(&line(record))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

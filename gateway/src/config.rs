@@ -1,5 +1,5 @@
 //! The gateway's one YAML file: TikTok app, accounts (token stores), agents (grants,
-//! approval, HTTP keys), the audit log. Every error names the file, the line and the key.
+//! approval, HTTP keys), operators (approval page keys), the audit log. Every error names the file, the line and the key.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +61,8 @@ pub struct Config {
     pub accounts: BTreeMap<String, AccountConfig>,
     /// Agents by name.
     pub agents: BTreeMap<String, AgentConfig>,
+    /// Operators by name: who may sign in to the approval page.
+    pub operators: BTreeMap<String, OperatorConfig>,
     /// The audit log (SQLite).
     pub audit: PathBuf,
     /// The state file (SQLite) every process of the gateway shares: the calls waiting for
@@ -140,6 +142,22 @@ pub struct AgentConfig {
     pub uploads_dir: Option<UploadsDir>,
 }
 
+/// One operator: a human who may decide held calls at the approval page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorConfig {
+    /// The SHA-256 (hex, lowercase) of the operator's key; the key itself is never kept.
+    pub key_sha256: String,
+}
+
+/// Whether `name` may name an operator: 1 to 64 ASCII letters, digits, `.`, `_`, `-`, `@`
+/// (it is written into YAML by `keys new --operator`, and into the audit log).
+pub fn is_operator_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
 /// The streamable HTTP transport.
 #[derive(Debug, Clone, Default)]
 pub struct HttpConfig {
@@ -189,6 +207,8 @@ struct RawConfig {
     accounts: BTreeMap<String, RawAccount>,
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
+    #[serde(default)]
+    operators: BTreeMap<String, RawOperator>,
     audit: String,
     #[serde(default)]
     state: Option<String>,
@@ -199,6 +219,12 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     notify: Option<RawNotify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    key_sha256: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -430,15 +456,8 @@ impl Config {
             })?;
             let key_sha256 = match agent.key_sha256 {
                 Some(hash) => {
-                    let text = hash.as_str().to_ascii_lowercase();
-                    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return Err(error(
-                            line(hash.span()),
-                            &key("key_sha256"),
-                            "expected 64 hex digits (the SHA-256 that `tiktok-gateway keys new` prints)"
-                                .into(),
-                        ));
-                    }
+                    let text = key_hash(&hash)
+                        .map_err(|message| error(line(hash.span()), &key("key_sha256"), message))?;
                     // One key, one agent: otherwise the key would act as whichever agent
                     // the server happened to match last.
                     if let Some(other) = agents
@@ -503,6 +522,41 @@ impl Config {
                     uploads_dir,
                 },
             );
+        }
+        let mut operators: BTreeMap<String, OperatorConfig> = BTreeMap::new();
+        for (name, operator) in raw.operators {
+            let at = line(operator.key_sha256.span());
+            let key = format!("operators.{name}");
+            if !is_operator_name(&name) {
+                return Err(error(
+                    at,
+                    &key,
+                    "an operator's name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`".into(),
+                ));
+            }
+            let key = format!("{key}.key_sha256");
+            let hash =
+                key_hash(&operator.key_sha256).map_err(|message| error(at, &key, message))?;
+            // A key signs in as one operator, and an agent's key never decides approvals.
+            let agent = agents
+                .iter()
+                .find(|(_, agent)| agent.key_sha256.as_deref() == Some(hash.as_str()));
+            let other = operators.iter().find(|(_, other)| other.key_sha256 == hash);
+            let holder = match (agent, other) {
+                (Some((agent, _)), _) => Some(format!("agent {agent}")),
+                (None, Some((other, _))) => Some(format!("operator {other}")),
+                (None, None) => None,
+            };
+            if let Some(holder) = holder {
+                return Err(error(
+                    at,
+                    &key,
+                    format!(
+                        "{holder} has the same key_sha256 as operator {name}; each needs a key of its own (`tiktok-gateway keys new --operator {name}`)"
+                    ),
+                ));
+            }
+            operators.insert(name, OperatorConfig { key_sha256: hash });
         }
         let audit = resolve(&raw.audit);
         let mut warnings = Vec::new();
@@ -598,6 +652,7 @@ impl Config {
             tiktok,
             accounts,
             agents,
+            operators,
             audit,
             state,
             warnings,
@@ -642,6 +697,17 @@ impl Config {
             ),
         })
     }
+}
+
+/// A `key_sha256` checked (64 hex digits) and lowercased.
+fn key_hash(hash: &Spanned<String>) -> Result<String, String> {
+    let text = hash.as_str().to_ascii_lowercase();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(
+            "expected 64 hex digits (the SHA-256 that `tiktok-gateway keys new` prints)".into(),
+        );
+    }
+    Ok(text)
 }
 
 fn line(span: &marked_yaml::Span) -> Option<usize> {

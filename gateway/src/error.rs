@@ -1,7 +1,7 @@
 //! The gateway's errors, one typed variant or sub-error per kind of failure, in one leaf
 //! module every other module may name: [`GatewayError`] and the failures of accounts
 //! ([`AccountError`]), login ([`LoginError`]), import ([`ImportError`]) and HTTP keys
-//! ([`KeyError`]).
+//! and operator keys ([`KeyError`]).
 
 use std::path::PathBuf;
 
@@ -226,7 +226,7 @@ pub enum LoginError {
     ReceiverStopped,
 }
 
-/// Why no agent can connect over HTTP.
+/// Why no agent can connect over HTTP, or no operator sign in to the approval page.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// An agent's `key_sha256` is not a SHA-256 in hex.
@@ -247,6 +247,15 @@ pub enum KeyError {
     NoKeys {
         /// The one agent asked for, if only one.
         only: Option<String>,
+        /// The config file.
+        config: PathBuf,
+    },
+    /// The approval page is to be served, and no operator can sign in to it.
+    #[error(
+        "no operators in {}: make an operator key with `tiktok-gateway keys new --operator NAME` and put the lines it prints in the config",
+        config.display()
+    )]
+    NoOperators {
         /// The config file.
         config: PathBuf,
     },

@@ -86,6 +86,11 @@ impl Gateway {
         &self.notifier
     }
 
+    /// The agents' budget counts in the state file.
+    pub fn ledger(&self) -> &SqliteLedger {
+        &self.ledger
+    }
+
     /// The approvals file.
     pub fn approvals(&self) -> &Approvals {
         &self.approvals

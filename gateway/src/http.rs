@@ -6,10 +6,9 @@
 //! is audited, at most once per source address per minute and [`AUTH_FAILURES_PER_WINDOW`]
 //! records per minute in all, so a flood cannot fill the disk.
 
-use std::collections::{BTreeMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,28 +25,19 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use tiktok_agent::{AuditRecord, AuditSink, Decision, SqliteAuditLog};
-
 use crate::config::HttpLimits;
 use crate::error::{GatewayError, KeyError};
+use crate::failures::{Failure, FailureLog};
 use crate::gateway::Gateway;
 use crate::mcp::{AuthenticatedAgent, GatewayServer};
 
 /// The address `--http` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 
-/// The window failed authentications are counted in.
-pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
-
-/// At most this many failed authentications are audited per window, from all sources
-/// together (one per source).
-pub const AUTH_FAILURES_PER_WINDOW: usize = 64;
-
-/// The agent name of a failed authentication's audit record.
-pub const UNAUTHENTICATED: &str = "(unauthenticated)";
+pub use crate::failures::{AUTH_FAILURE_WINDOW, AUTH_FAILURES_PER_WINDOW, UNAUTHENTICATED};
 
 /// The endpoint name of a failed authentication's audit record.
-pub const AUTH_ENDPOINT: &str = "http_authentication";
+pub const AUTH_ENDPOINT: &str = Failure::AgentKey.endpoint();
 
 /// Agents' key hashes, and where failed authentications are audited.
 #[derive(Clone)]
@@ -56,37 +46,17 @@ struct Keys {
     failures: Arc<FailureLog>,
 }
 
-/// Which sources have had a failed authentication audited in the current window.
-#[derive(Debug)]
-struct FailureLog {
-    audit: SqliteAuditLog,
-    window: Mutex<(Instant, HashSet<IpAddr>)>,
-}
-
-impl FailureLog {
-    /// Whether a failure from `source` is to be audited now: its first in this window, and
-    /// the window not full.
-    fn admit(&self, source: Option<IpAddr>) -> bool {
-        let mut window = self
-            .window
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        if now.duration_since(window.0) >= AUTH_FAILURE_WINDOW {
-            *window = (now, HashSet::new());
-        }
-        // No address known (not served by `serve`): counted as one source.
-        let source = source.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        window.1.len() < AUTH_FAILURES_PER_WINDOW && window.1.insert(source)
-    }
-}
-
 /// The address a connection came from (set per connection by [`serve`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-/// The router serving `agents` (every agent with a key, or only `only`) at `/mcp`.
-pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, GatewayError> {
+/// The router serving `agents` (every agent with a key, or only `only`) at `/mcp`, failed
+/// keys audited through `failures`.
+pub async fn router(
+    gateway: &Gateway,
+    only: Option<&str>,
+    failures: Arc<FailureLog>,
+) -> Result<Router, GatewayError> {
     let mut agents = BTreeMap::new();
     let mut keys = Vec::new();
     for (name, agent) in &gateway.config().agents {
@@ -139,10 +109,7 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
         .layer(middleware::from_fn_with_state(
             Keys {
                 hashes: Arc::new(keys),
-                failures: Arc::new(FailureLog {
-                    audit: gateway.audit().clone(),
-                    window: Mutex::new((Instant::now(), HashSet::new())),
-                }),
+                failures,
             },
             authenticate,
         )))
@@ -154,23 +121,25 @@ pub async fn router(gateway: &Gateway, only: Option<&str>) -> Result<Router, Gat
 /// longer than `header_read_timeout` to send a request's headers (counted from when it
 /// connects or from the end of its last answer: the idle keep-alive timeout too), a request
 /// body refused when a frame of it takes longer than `body_timeout`; on a signal, no new
-/// connection is taken and those open get `shutdown_timeout` to finish.
+/// connection is taken and those open get `shutdown_timeout` to finish. `served` names what
+/// is where (`("MCP over streamable HTTP", "/mcp")`), one line on stderr each once listening.
 pub async fn serve(
     router: Router,
     addr: SocketAddr,
     limits: HttpLimits,
+    served: &[(&str, &str)],
     mut shutdown: crate::Shutdown,
 ) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "listening beyond loopback: every agent key travels in clear text unless a TLS proxy is in front");
+        tracing::warn!(%addr, "listening beyond loopback: every agent and operator key travels in clear text unless a TLS proxy is in front");
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
     let bound = listener.local_addr()?;
-    crate::terminal::eprint(&format!(
-        "tiktok-gateway: MCP over streamable HTTP at http://{bound}/mcp"
-    ));
+    for (what, path) in served {
+        crate::terminal::eprint(&format!("tiktok-gateway: {what} at http://{bound}{path}"));
+    }
     let service = tower::ServiceBuilder::new()
         .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .service(router);
@@ -257,9 +226,9 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
                 "send the agent's key as Authorization: Bearer KEY"
             };
             let source = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
-            if keys.failures.admit(source) {
-                audit_failure(&keys.failures.audit, source, presented.is_some()).await;
-            }
+            keys.failures
+                .failed(Failure::AgentKey, source, presented.is_some())
+                .await;
             (
                 http::StatusCode::UNAUTHORIZED,
                 [(http::header::WWW_AUTHENTICATE, "Bearer")],
@@ -267,31 +236,6 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
             )
                 .into_response()
         }
-    }
-}
-
-/// Audits one failed authentication: where from and whether a key was sent (never the key).
-async fn audit_failure(audit: &SqliteAuditLog, source: Option<IpAddr>, key_sent: bool) {
-    let source = source.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
-    let reason = format!(
-        "HTTP authentication failed from {source}: {}; further failures from it in the next {} s are not recorded",
-        if key_sent { "an unknown key" } else { "no key" },
-        AUTH_FAILURE_WINDOW.as_secs()
-    );
-    let record = AuditRecord::event(
-        UNAUTHENTICATED,
-        "",
-        AUTH_ENDPOINT,
-        &serde_json::Value::Null,
-        Decision::Denied,
-        Some(reason),
-        None,
-    );
-    if let Err(error) = audit.record(&record).await {
-        tracing::error!(
-            error = %tiktok_agent::error_chain(&error),
-            "a failed authentication could not be audited"
-        );
     }
 }
 
@@ -307,31 +251,13 @@ mod tests {
     use super::*;
     use crate::gateway::test_gateway;
 
-    #[test]
-    fn failed_authentications_are_admitted_once_per_source_and_capped_per_window() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = FailureLog {
-            audit: SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap(),
-            window: Mutex::new((Instant::now(), HashSet::new())),
-        };
-        let source = |n: u32| Some(IpAddr::from(n.to_be_bytes()));
-        assert!(log.admit(source(1)));
-        assert!(!log.admit(source(1)), "once per source per window");
-        let admitted = (2..1000).filter(|n| log.admit(source(*n))).count();
-        assert_eq!(admitted, AUTH_FAILURES_PER_WINDOW - 1, "capped in all");
-        // A new window (its start moved back past the window's length) admits again.
-        log.window.lock().unwrap().0 -= AUTH_FAILURE_WINDOW;
-        assert!(log.admit(source(1)));
-        assert!(log.admit(None));
-        assert!(!log.admit(None));
-    }
-
     #[tokio::test]
     async fn serving_no_agent_with_a_key_says_how_to_make_one() {
         let dir = tempfile::tempdir().unwrap();
         let gateway = test_gateway(dir.path(), "", "");
         for only in [None, Some("reader")] {
-            let error = router(&gateway, only).await.unwrap_err();
+            let failures = FailureLog::new(gateway.audit().clone());
+            let error = router(&gateway, only, failures).await.unwrap_err();
             let GatewayError::Key(KeyError::NoKeys { only: named, .. }) = &error else {
                 panic!("{error:?}")
             };

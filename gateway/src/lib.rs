@@ -17,8 +17,9 @@
 //! - [`audit_cli`]: reading the audit log; [`terminal`]: every line an operator reads,
 //!   escaped, and a closed pipe that ends output quietly.
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
-//!   per-agent keys (stdio needs no module of its own); [`accounts`]: login and token
-//!   import.
+//!   per-agent keys (stdio needs no module of its own); [`failures`]: failed sign-ins
+//!   audited, bounded; [`web`]: the approval page, where operators sign in and decide held
+//!   calls; [`accounts`]: login and token import.
 //!
 //! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
 //! (approvals and budget counts) is one `tiktok_agent::StateFile`.
@@ -31,6 +32,7 @@ pub mod audit_cli;
 pub mod config;
 pub mod error;
 pub mod expiry;
+pub mod failures;
 pub mod gateway;
 pub mod http;
 pub mod mcp;
@@ -40,6 +42,7 @@ pub mod secret;
 pub mod terminal;
 pub mod tools;
 pub mod uploads;
+pub mod web;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,6 +51,26 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
+/// messages or HTTP traffic (arguments and answers, personal data included) held at
+/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
+    for quiet in [
+        "rmcp=info",
+        "hyper=info",
+        "hyper_util=info",
+        "reqwest=info",
+        "h2=info",
+    ] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Ctrl-C and, on Unix, SIGTERM, caught from the moment this is made: make it once, at

@@ -12,10 +12,11 @@ use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile, error_chain}
 use tiktok_gateway::agent::error_json;
 use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::config::Config;
+use tiktok_gateway::failures::FailureLog;
 use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
 use tiktok_gateway::terminal::{self, ClosedPipe, PrintError};
-use tiktok_gateway::{accounts, audit_cli, http};
+use tiktok_gateway::{accounts, audit_cli, http, web};
 
 /// Prints one line on stdout, escaped; a closed stdout ends the command quietly.
 macro_rules! say {
@@ -129,6 +130,14 @@ enum ApprovalsCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Serves the approval page alone, where operators sign in and decide.
+    Web {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where to listen (loopback unless told otherwise).
+        #[arg(long, value_name = "ADDR", default_value = web::DEFAULT_ADDR)]
+        addr: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,8 +202,18 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Prints a new agent key (give it to the agent) and its SHA-256 (put it in the config).
-    New,
+    /// Prints a new key (give it to the agent or operator) and its SHA-256 (for the config).
+    New {
+        /// An operator's key for the approval page: prints its `operators:` entry.
+        #[arg(long, value_name = "NAME", value_parser = operator_name)]
+        operator: Option<String>,
+    },
+}
+
+fn operator_name(name: &str) -> Result<String, String> {
+    tiktok_gateway::config::is_operator_name(name)
+        .then(|| name.to_string())
+        .ok_or_else(|| "1 to 64 letters, digits, `.`, `_`, `-` or `@`".into())
 }
 
 /// How long, once a command is done, blocking work still running may take to finish (an
@@ -225,7 +244,7 @@ async fn start() -> ExitCode {
         // An MCP client may close the gateway's stderr: logging must not fail a call then
         // (the subscriber's default reports a failed write with eprintln!, which panics).
         .log_internal_errors(false)
-        .with_env_filter(log_filter())
+        .with_env_filter(tiktok_gateway::log_filter())
         .init();
     // Signals are caught from here on, whatever the command does first.
     let shutdown = match tiktok_gateway::Shutdown::install() {
@@ -241,6 +260,9 @@ async fn start() -> ExitCode {
     let stops_itself = matches!(
         command,
         Command::Serve { .. }
+            | Command::Approvals {
+                command: ApprovalsCommand::Web { .. }
+            }
             | Command::Audit {
                 command: AuditCommand::Tail { follow: true, .. }
             }
@@ -266,43 +288,6 @@ async fn start() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
-/// messages or HTTP traffic (arguments and answers, personal data included) held at
-/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
-/// Waits for the notify hook's events still being sent (retries included), for at most
-/// [`FLUSH_LIMIT`], so a hook that never answers cannot hold the exit up.
-async fn finish_notifying(notifier: Option<&tiktok_gateway::notify::Notifier>) {
-    let Some(notifier) = notifier else { return };
-    if tokio::time::timeout(FLUSH_LIMIT, notifier.flush())
-        .await
-        .is_err()
-    {
-        note!(
-            "tiktok-gateway: warning: notify events still unsent after {FLUSH_LIMIT:?}; given up"
-        );
-    }
-}
-
-/// The longest `serve` waits on exit for notify events still being sent.
-const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
-
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
-    for quiet in [
-        "rmcp=info",
-        "hyper=info",
-        "hyper_util=info",
-        "reqwest=info",
-        "h2=info",
-    ] {
-        if let Ok(directive) = quiet.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
 }
 
 fn load(config: &ConfigArg) -> anyhow::Result<Config> {
@@ -333,29 +318,6 @@ fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
     }
     SqliteAuditLog::open(path)
         .with_context(|| format!("cannot open the audit log {}", path.display()))
-}
-
-/// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.
-fn expiry(at: Option<i64>) -> String {
-    let Some(at) = at else {
-        return "none".into();
-    };
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
-    let date = humantime::format_rfc3339_seconds(time).to_string();
-    if time < std::time::SystemTime::now() {
-        format!("{date}(expired)")
-    } else {
-        date
-    }
-}
-
-/// One audit record, as a line or a JSON line.
-fn print_record(record: &tiktok_agent::StoredRecord, json: bool) -> Result<(), PrintError> {
-    if json {
-        terminal::print_json(&audit_cli::json_value(record))
-    } else {
-        terminal::print(&audit_cli::line(record))
-    }
 }
 
 fn who(by: Option<String>) -> String {
@@ -395,10 +357,19 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                         note!("tiktok-gateway: warning: {problem}");
                     }
                     if let Some(address) = address {
-                        let router = http::router(&gateway, agent.as_deref()).await?;
+                        let failures = FailureLog::new(gateway.audit().clone());
+                        let router = http::router(&gateway, agent.as_deref(), failures.clone())
+                            .await?
+                            .merge(web::router(&gateway, failures));
                         let limits = gateway.config().http.limits;
-                        http::serve(router, address, limits, shutdown).await?;
-                        finish_notifying(notifier.as_ref()).await;
+                        let served = [
+                            ("MCP over streamable HTTP", "/mcp"),
+                            ("the approval page", web::PATH),
+                        ];
+                        http::serve(router, address, limits, &served, shutdown).await?;
+                        if let Some(notifier) = &notifier {
+                            notifier.finish().await;
+                        }
                         return Ok(ExitCode::SUCCESS);
                     }
                     let Some(agent) = agent else {
@@ -412,7 +383,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 result = server.waiting() => { result?; }
                 () = shutdown.wait() => {}
             }
-            finish_notifying(notifier.as_ref()).await;
+            if let Some(notifier) = &notifier {
+                notifier.finish().await;
+            }
         }
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {
@@ -432,18 +405,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     note!("no {}approvals", if all { "" } else { "pending " });
                 }
                 for approval in list {
-                    let time = std::time::UNIX_EPOCH
-                        + std::time::Duration::from_millis(approval.created_ms.max(0) as u64);
-                    say!(
-                        "{} {} {} expires {} {} {} {}",
-                        approval.id,
-                        approval.state,
-                        humantime::format_rfc3339_seconds(time),
-                        tiktok_gateway::approvals::rfc3339(approval.expires_ms),
-                        approval.agent,
-                        approval.tool,
-                        approval.arguments
-                    );
+                    say!("{}", approval.line());
                 }
             }
             ApprovalsCommand::Approve { config, id, by } => {
@@ -469,6 +431,11 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 gateway.notifier().flush().await;
                 let approval = denied?;
                 say!("{} denied", approval.id);
+            }
+            ApprovalsCommand::Web { config, addr } => {
+                let gateway = open(&config)?;
+                gateway.spawn_expiry(std::time::Duration::from_secs(30));
+                web::serve_alone(&gateway, addr, shutdown).await?;
             }
         },
         Command::Login {
@@ -528,8 +495,8 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                                 Some(token) => say!(
                                     "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
                                     token.scope,
-                                    expiry(Some(token.access_expires_at)),
-                                    expiry(token.refresh_expires_at)
+                                    accounts::expiry(Some(token.access_expires_at)),
+                                    accounts::expiry(token.refresh_expires_at)
                                 ),
                                 None => say!("{name} {open_id} no tokens"),
                             }
@@ -555,7 +522,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 loop {
                     let records = log.query(&query)?;
                     for record in &records {
-                        print_record(record, json)?;
+                        audit_cli::print(record, json)?;
                         query.after_seq = record.seq;
                     }
                     if !follow {
@@ -590,7 +557,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     ..AuditQuery::default()
                 };
                 for record in log.query(&query)? {
-                    print_record(&record, json)?;
+                    audit_cli::print(&record, json)?;
                 }
             }
             AuditCommand::Verify { config } => {
@@ -606,12 +573,20 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             }
         },
         Command::Keys {
-            command: KeysCommand::New,
+            command: KeysCommand::New { operator },
         } => {
             let (key, hash) = http::new_key();
             say!("key: {key}");
-            say!("key_sha256: {hash}");
-            note!("give the key to the agent; put key_sha256 under its entry in the config");
+            let Some(name) = operator else {
+                say!("key_sha256: {hash}");
+                note!("give the key to the agent; put key_sha256 under its entry in the config");
+                return Ok(ExitCode::SUCCESS);
+            };
+            say!("operators:");
+            say!("  {name}: {{key_sha256: {hash}}}");
+            note!(
+                "give the key to {name}; put the operators: lines in the config (the key itself is kept nowhere)"
+            );
         }
         Command::Check { config } => {
             let gateway = open(&config)?;

@@ -134,6 +134,20 @@ impl Notifier {
         });
     }
 
+    /// Waits, as a process ends, for the events still being sent (retries included), for at
+    /// most [`FINISH_LIMIT`], so a hook that never answers cannot hold the exit up; says so
+    /// on standard error when it gives up.
+    pub async fn finish(&self) {
+        if tokio::time::timeout(FINISH_LIMIT, self.flush())
+            .await
+            .is_err()
+        {
+            crate::terminal::eprint(&format!(
+                "tiktok-gateway: warning: notify events still unsent after {FINISH_LIMIT:?}; given up"
+            ));
+        }
+    }
+
     /// Waits until every event sent so far is delivered or given up.
     pub async fn flush(&self) {
         let Some(hook) = &self.hook else { return };
@@ -146,6 +160,9 @@ impl Notifier {
         }
     }
 }
+
+/// The longest [`Notifier::finish`] waits.
+pub const FINISH_LIMIT: Duration = Duration::from_secs(15);
 
 /// Sends one event until the receiver answers 2xx or [`ATTEMPTS`] are spent; each attempt
 /// signed afresh (its own timestamp).

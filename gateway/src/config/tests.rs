@@ -244,3 +244,52 @@ fn notify_needs_an_http_url_and_a_variable_name() {
     let error = Config::parse(&file, &text("{url: \"http://x\"}")).unwrap_err();
     assert!(error.to_string().contains("secret_env"), "{error}");
 }
+
+#[test]
+fn operators_need_a_hash_of_their_own_and_a_plain_name() {
+    let (alice, bob) = ("ab".repeat(32), "CD".repeat(32));
+    let config = parse(&format!(
+        "{GOOD}operators:\n  alice: {{key_sha256: {alice}}}\n  bob: {{key_sha256: {bob}}}\n"
+    ))
+    .unwrap();
+    assert_eq!(config.operators["alice"].key_sha256, alice);
+    assert_eq!(config.operators["bob"].key_sha256, "cd".repeat(32));
+    assert!(parse(GOOD).unwrap().operators.is_empty());
+    fails(
+        &format!("{GOOD}operators:\n  alice: {{key_sha256: abc}}\n"),
+        Some(8),
+        "operators.alice.key_sha256",
+        "expected 64 hex digits",
+    );
+    fails(
+        &format!(
+            "{GOOD}operators:\n  alice: {{key_sha256: {alice}}}\n  bob: {{key_sha256: {alice}}}\n"
+        ),
+        Some(9),
+        "operators.bob.key_sha256",
+        "operator alice has the same key_sha256 as operator bob",
+    );
+    let agent_key = GOOD.replace(
+        "access: [read]}",
+        &format!("access: [read], key_sha256: {alice}}}"),
+    );
+    fails(
+        &format!("{agent_key}operators:\n  alice: {{key_sha256: {alice}}}\n"),
+        Some(8),
+        "operators.alice.key_sha256",
+        "agent reader has the same key_sha256 as operator alice",
+    );
+    fails(
+        &format!("{GOOD}operators:\n  \"a b\": {{key_sha256: {alice}}}\n"),
+        Some(8),
+        "operators.a b",
+        "letters, digits",
+    );
+    fails(
+        &format!("{GOOD}operators:\n  alice: {{key: {alice}}}\n"),
+        Some(8),
+        "operators.alice.key",
+        "Unknown field `key`, expected `key_sha256`",
+    );
+    assert!(is_operator_name("alice@example.com") && !is_operator_name(""));
+}

@@ -4,7 +4,9 @@
 
 mod accounts;
 mod agents;
+mod approval_page;
 mod approvals;
+mod browser;
 mod http_limits;
 mod jobs;
 mod notify;

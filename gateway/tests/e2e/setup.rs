@@ -98,6 +98,13 @@ audit: audit.sqlite
         self.edit_config(|text| text.replacen("audit:", &format!("{added}audit:"), 1));
     }
 
+    /// Adds operator `name` to the config (appended, after `audit:`) and returns its key.
+    pub fn add_operator(&self, name: &str) -> String {
+        let (key, hash) = tiktok_gateway::http::new_key();
+        self.edit_config(|text| format!("{text}operators:\n  {name}: {{key_sha256: {hash}}}\n"));
+        key
+    }
+
     /// Rewrites the config.
     pub fn edit_config(&self, edit: impl FnOnce(&str) -> String) {
         let text = std::fs::read_to_string(self.config()).unwrap();
@@ -138,14 +145,30 @@ audit: audit.sqlite
 
     /// `serve --http` on a free port: the server (killed on drop) and its MCP URL.
     pub async fn serve_http(&self) -> (tokio::process::Child, String) {
-        self.serve_http_with(&[]).await
+        self.serve_until_url(&["serve", "--http", "127.0.0.1:0"])
+            .await
     }
 
     /// `serve --http` as [`Setup::serve_http`], with `env` added to its environment.
     pub async fn serve_http_with(&self, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+        self.serve_until_url_with(&["serve", "--http", "127.0.0.1:0"], env)
+            .await
+    }
+
+    /// The command `args` started (killed on drop), and the first URL it prints on stderr.
+    pub async fn serve_until_url(&self, args: &[&str]) -> (tokio::process::Child, String) {
+        self.serve_until_url_with(args, &[]).await
+    }
+
+    /// [`Setup::serve_until_url`] with `env` added to the command's environment.
+    pub async fn serve_until_url_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (tokio::process::Child, String) {
         use tokio::io::AsyncBufReadExt;
         let mut server = self
-            .command(&["serve", "--http", "127.0.0.1:0"])
+            .command(args)
             .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
