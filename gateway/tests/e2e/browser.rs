@@ -6,42 +6,12 @@
 //! ignored by `cargo test --workspace`; `.ci/run` runs it with
 //! `cargo test -p tiktok-gateway --test e2e -- --ignored approval_page_in_a_browser`.
 
-use std::process::Stdio;
-use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::approval_page::HOSTILE_TITLE;
 use crate::setup::{Setup, approval_id, call, pull_upload};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-/// chromedriver on a free port, killed when dropped.
-async fn chromedriver() -> (tokio::process::Child, String) {
-    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let port = free_port();
-    let child = tokio::process::Command::new(&binary)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("{binary}: {error} (install chromium-driver)"));
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok() {
-            return (child, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not start on port {port}");
-}
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
@@ -55,7 +25,7 @@ async fn approval_page_in_a_browser_shows_hostile_arguments_as_text_and_approves
     let (_server, mcp) = setup.serve_http().await;
     let page = format!("{}/approvals", mcp.trim_end_matches("/mcp"));
 
-    let (_driver, driver_url) = chromedriver().await;
+    let (_driver, driver_url) = tiktok_mock::testing::chromedriver().await;
     let user_data = tempfile::tempdir().unwrap();
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
