@@ -165,6 +165,10 @@ pub struct HttpConfig {
     pub allowed_origins: Vec<String>,
     /// Host names accepted in the `Host` header besides loopback.
     pub allowed_hosts: Vec<String>,
+    /// The approval page as operators reach it (`approvals_url`, e.g. behind a proxy or
+    /// served by `approvals web` beside a stdio gateway); a held call links to it. Without
+    /// it, `serve --http` links to its own `/approvals` on the request's host.
+    pub approvals_url: Option<String>,
     /// Connections and their timeouts.
     pub limits: HttpLimits,
 }
@@ -294,6 +298,8 @@ struct RawBudgets {
 struct RawHttp {
     #[serde(default)]
     allowed_origins: Vec<String>,
+    #[serde(default)]
+    approvals_url: Option<Spanned<String>>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
     #[serde(default)]
@@ -558,6 +564,14 @@ impl Config {
             }
             operators.insert(name, OperatorConfig { key_sha256: hash });
         }
+        let approvals_url = match &raw.http.approvals_url {
+            Some(url) => {
+                check_url(url.as_str())
+                    .map_err(|message| error(line(url.span()), "http.approvals_url", message))?;
+                Some(url.to_string())
+            }
+            None => None,
+        };
         let audit = resolve(&raw.audit);
         let mut warnings = Vec::new();
         let state = match (raw.state, raw.approvals) {
@@ -659,6 +673,7 @@ impl Config {
             http: HttpConfig {
                 allowed_origins: raw.http.allowed_origins,
                 allowed_hosts: raw.http.allowed_hosts,
+                approvals_url,
                 limits,
             },
         })

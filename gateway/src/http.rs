@@ -98,7 +98,8 @@ pub async fn router(
     } else {
         config.with_allowed_origins(http.allowed_origins.iter().cloned())
     };
-    let server = GatewayServer::for_requests(agents);
+    let server = GatewayServer::for_requests(agents)
+        .approvals_url(gateway.config().http.approvals_url.as_deref());
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),

@@ -376,6 +376,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                         anyhow::bail!("serve over stdio needs --agent NAME (or --http ADDR)");
                     };
                     GatewayServer::for_agent(gateway.agent(&agent).await?)
+                        .approvals_url(gateway.config().http.approvals_url.as_deref())
                 }
             };
             let server = server.serve(rmcp::transport::stdio()).await?;

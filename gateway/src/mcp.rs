@@ -11,7 +11,7 @@ use rmcp::model::{
     MetaObject, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
     ServerCapabilities, ServerConfig, Task, TaskPayload, TaskStatus, Tool,
 };
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::{ElicitationMode, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use tiktok_agent::jobs::JobProgress;
@@ -46,6 +46,7 @@ enum Agents {
 #[derive(Debug, Clone)]
 pub struct GatewayServer {
     agents: Agents,
+    approvals_url: Option<Arc<str>>,
 }
 
 impl GatewayServer {
@@ -53,6 +54,7 @@ impl GatewayServer {
     pub fn for_agent(agent: AgentHandle) -> Self {
         GatewayServer {
             agents: Agents::Fixed(Arc::new(agent)),
+            approvals_url: None,
         }
     }
 
@@ -65,6 +67,7 @@ impl GatewayServer {
                 tools: Arc::new(tools),
                 reason: reason.into(),
             },
+            approvals_url: None,
         }
     }
 
@@ -72,7 +75,30 @@ impl GatewayServer {
     pub fn for_requests(agents: BTreeMap<String, Arc<AgentHandle>>) -> Self {
         GatewayServer {
             agents: Agents::ByRequest(Arc::new(agents)),
+            approvals_url: None,
         }
+    }
+
+    /// Links held calls to the approval page at `url` (the config's `http.approvals_url`);
+    /// without it, over HTTP, to this server's own `/approvals` on the request's host.
+    pub fn approvals_url(mut self, url: Option<&str>) -> Self {
+        self.approvals_url = url.map(|url| Arc::from(url.trim_end_matches('/')));
+        self
+    }
+
+    /// Where a human decides the held call `id`, if known.
+    fn approval_link(&self, context: &RequestContext<RoleServer>, id: &str) -> Option<String> {
+        let page = match (&self.approvals_url, &self.agents) {
+            (Some(url), _) => url.to_string(),
+            // The host was checked against the allowed ones before the request got here.
+            (None, Agents::ByRequest(_)) => {
+                let parts = context.extensions.get::<http::request::Parts>()?;
+                let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
+                format!("http://{host}{}", crate::web::PATH)
+            }
+            (None, _) => return None,
+        };
+        Some(format!("{page}#{id}"))
     }
 
     fn agent(&self, context: &RequestContext<RoleServer>) -> Result<Arc<AgentHandle>, McpError> {
@@ -168,17 +194,28 @@ impl ServerHandler for GatewayServer {
         let outcome = agent
             .call_reporting(&request.name, arguments, progress)
             .await;
+        let link = match &outcome {
+            Ok(Outcome::Parked { id, .. }) => self.approval_link(&context, id),
+            _ => None,
+        };
+        if let (Some(link), Ok(Outcome::Parked { id, .. })) = (&link, &outcome) {
+            offer_page(&context, &request.name, id, link).await;
+        }
         match outcome {
             // A client that declared tasks gets the held write as one: its id is the
             // approval's, `tasks/get` tells how it stands.
             Ok(Outcome::Parked { id, expires_ms }) if tasks => {
                 let now = rfc3339(crate::now_ms());
+                let mut message = waiting(&id, expires_ms);
+                if let Some(link) = &link {
+                    message.push_str(&format!("; a human decides at {link}"));
+                }
                 let task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now)
-                    .with_status_message(waiting(&id, expires_ms))
+                    .with_status_message(message)
                     .with_poll_interval_ms(TASK_POLL_MS);
                 Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
             }
-            outcome => answer(&request.name, outcome).map(CallToolResponse::from),
+            outcome => answer(&request.name, outcome, link.as_deref()).map(CallToolResponse::from),
         }
     }
 
@@ -201,7 +238,7 @@ impl ServerHandler for GatewayServer {
                 ));
             }
             Err(error) => {
-                return Err(answer(APPROVAL_TOOL, Err(error))
+                return Err(answer(APPROVAL_TOOL, Err(error), None)
                     .err()
                     .unwrap_or_else(|| McpError::invalid_params("no such task", None)));
             }
@@ -215,7 +252,11 @@ impl ServerHandler for GatewayServer {
 /// failure, nothing to retry); a refusal or TikTok's error as a tool error the model can
 /// read and act on; a tool the agent does not have as the JSON-RPC error an unknown tool
 /// gets.
-fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallToolResult, McpError> {
+fn answer(
+    name: &str,
+    outcome: Result<Outcome, GatewayError>,
+    link: Option<&str>,
+) -> Result<CallToolResult, McpError> {
     match outcome {
         Ok(Outcome::Done(value)) => {
             let result = CallToolResult::structured(match value {
@@ -234,11 +275,15 @@ fn answer(name: &str, outcome: Result<Outcome, GatewayError>) -> Result<CallTool
         }
         Ok(Outcome::Parked { id, expires_ms }) => {
             let expires_at = rfc3339(expires_ms);
-            let mut result = CallToolResult::structured(json!({
+            let mut content = json!({
                 "status": "pending_approval",
                 "approval_id": id,
                 "expires_at": expires_at,
-            }));
+            });
+            if let Some(link) = link {
+                content["approval_url"] = json!(link);
+            }
+            let mut result = CallToolResult::structured(content);
             // Beside the JSON (which `structured` puts in a text block too), what to do, for a
             // client that shows text or a model that reads it.
             result.content.push(ContentBlock::text(format!(
@@ -306,6 +351,34 @@ fn progress_reporter(peer: Peer<RoleServer>, token: ProgressToken) -> ProgressFn
     Box::new(move |report| {
         let _ = sender.send(report);
     })
+}
+
+/// How long a held call's answer waits for the client to show the approval page's URL.
+const OFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Offers the approval page to the client's user (URL-mode elicitation, when the client
+/// declared it): the client shows the page's host and asks before opening it. Whatever the
+/// user answers, the call stays held; only the page (or the CLI) decides. Bounded by
+/// [`OFFER_WAIT`], so a client that never answers does not hold the call's answer up.
+async fn offer_page(context: &RequestContext<RoleServer>, tool: &str, id: &str, link: &str) {
+    if !context
+        .peer
+        .supported_elicitation_modes()
+        .contains(&ElicitationMode::Url)
+    {
+        return;
+    }
+    let Ok(url) = url::Url::parse(link) else {
+        return;
+    };
+    let message = format!(
+        "{tool} waits for a human's approval (approval {id}); its operator approves or denies it on this page"
+    );
+    let offered = context
+        .peer
+        .elicit_url_with_timeout(message, url, id, Some(OFFER_WAIT))
+        .await;
+    tracing::debug!(approval = %id, outcome = ?offered, "approval page offered");
 }
 
 /// How often a client should poll a held write's task, in milliseconds.

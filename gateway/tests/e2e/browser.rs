@@ -6,7 +6,6 @@
 //! ignored by `cargo test --workspace`; `.ci/run` runs it with
 //! `cargo test -p tiktok-gateway --test e2e -- --ignored approval_page_in_a_browser`.
 
-
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 

@@ -7,6 +7,7 @@ mod agents;
 mod approval_page;
 mod approvals;
 mod browser;
+mod elicitation;
 mod http_limits;
 mod jobs;
 mod notify;

@@ -271,8 +271,8 @@ pub fn assert_success(output: &Output) {
     );
 }
 
-pub async fn call(
-    client: &RunningService<RoleClient, ()>,
+pub async fn call<H: rmcp::ClientHandler>(
+    client: &RunningService<RoleClient, H>,
     name: &str,
     arguments: Value,
 ) -> Result<CallToolResult, ServiceError> {
