@@ -46,6 +46,9 @@ pub mod web;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Where the approval page is served, by `serve --http` and `approvals web` alike.
+pub const APPROVALS_PATH: &str = "/approvals";
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -94,7 +94,7 @@ impl GatewayServer {
             (None, Agents::ByRequest(_)) => {
                 let parts = context.extensions.get::<http::request::Parts>()?;
                 let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
-                format!("http://{host}{}", crate::web::PATH)
+                format!("http://{host}{}", crate::APPROVALS_PATH)
             }
             (None, _) => return None,
         };

@@ -32,7 +32,7 @@ use session::{Operators, Session, Sessions};
 use views::{List, Message, Pending, SignIn};
 
 /// Where the page is served.
-pub const PATH: &str = "/approvals";
+pub const PATH: &str = crate::APPROVALS_PATH;
 
 /// The address `approvals web` binds when given none (beside `serve --http`'s 8787).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8788";
