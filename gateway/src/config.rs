@@ -35,18 +35,54 @@ pub struct ConfigError {
     pub key: String,
     /// What is wrong.
     pub message: String,
+    /// The file's other problems, in the order of their lines: every problem is reported
+    /// at once, each on a line of its own.
+    pub more: Vec<ConfigError>,
+}
+
+impl ConfigError {
+    /// One problem.
+    fn new(file: &Path, line: Option<usize>, key: &str, message: String) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            line,
+            key: key.to_string(),
+            message,
+            more: Vec::new(),
+        }
+    }
+
+    /// All of `problems` (at least one), the first line's first.
+    fn all(mut problems: Vec<ConfigError>) -> Option<ConfigError> {
+        problems.sort_by_key(|problem| problem.line.unwrap_or(usize::MAX));
+        let mut problems = problems.into_iter();
+        let mut first = problems.next()?;
+        first.more = problems.collect();
+        Some(first)
+    }
+
+    /// This problem and the others, one per item.
+    pub fn problems(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(self).chain(&self.more)
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
+        for (index, problem) in self.problems().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", problem.file.display())?;
+            if let Some(line) = problem.line {
+                write!(f, ":{line}")?;
+            }
+            if !problem.key.is_empty() {
+                write!(f, ": {}", problem.key)?;
+            }
+            write!(f, ": {}", problem.message)?;
         }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
+        Ok(())
     }
 }
 
@@ -315,22 +351,16 @@ struct RawHttp {
 impl Config {
     /// Reads and checks the file at `path`; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-            file: path.to_owned(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read it: {error}"),
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::new(path, None, "", format!("cannot read it: {error}"))
         })?;
         Config::parse(path, &text)
     }
 
     /// Checks `text` as the contents of `file`.
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
-        let error = |line: Option<usize>, key: &str, message: String| ConfigError {
-            file: file.to_owned(),
-            line,
-            key: key.to_string(),
-            message,
+        let error = |line: Option<usize>, key: &str, message: String| {
+            ConfigError::new(file, line, key, message)
         };
         let node = marked_yaml::parse_yaml(0, text).map_err(|problem| {
             error(
@@ -350,26 +380,31 @@ impl Config {
             .filter(|folder| !folder.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let resolve = |relative: &str| folder.join(relative);
+        // Every problem is collected, and all are reported at once.
+        let mut problems = Vec::new();
 
-        if let Some(base_url) = &raw.tiktok.base_url {
-            check_url(base_url.as_str())
-                .map_err(|message| error(line(base_url.span()), "tiktok.base_url", message))?;
+        if let Some(base_url) = &raw.tiktok.base_url
+            && let Err(message) = check_url(base_url.as_str())
+        {
+            problems.push(error(line(base_url.span()), "tiktok.base_url", message));
         }
         let redirect_uri = match &raw.tiktok.redirect_uri {
             Some(uri) => {
-                check_url(uri.as_str())
-                    .map_err(|message| error(line(uri.span()), "tiktok.redirect_uri", message))?;
+                if let Err(message) = check_url(uri.as_str()) {
+                    problems.push(error(line(uri.span()), "tiktok.redirect_uri", message));
+                }
                 uri.to_string()
             }
             None => "http://localhost:3000/auth/callback".to_string(),
         };
         let client_secret = match (raw.tiktok.client_secret_env, &raw.tiktok.client_secret_file) {
             (Some(_), Some(file)) => {
-                return Err(error(
+                problems.push(error(
                     line(file.span()),
                     "tiktok.client_secret_file",
                     "give client_secret_env or client_secret_file, not both".into(),
                 ));
+                SecretSource::File(resolve(file.as_str()))
             }
             (None, Some(file)) => SecretSource::File(resolve(file.as_str())),
             (env, None) => SecretSource::Env(env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string())),
@@ -396,7 +431,7 @@ impl Config {
             let key = |field: &str| format!("agents.{name}.{field}");
             if !accounts.contains_key(agent.account.as_str()) {
                 let known: Vec<&str> = accounts.keys().map(String::as_str).collect();
-                return Err(error(
+                problems.push(error(
                     line(agent.account.span()),
                     &key("account"),
                     format!(
@@ -409,6 +444,7 @@ impl Config {
                         }
                     ),
                 ));
+                continue;
             }
             let mut builder = Grant::builder().scopes(agent.scopes.iter().copied());
             for access in &agent.access {
@@ -418,11 +454,12 @@ impl Config {
                 let mut metas = Vec::new();
                 for endpoint in endpoints {
                     let Some(meta) = tiktok_api::endpoint(endpoint.as_str()) else {
-                        return Err(error(
+                        problems.push(error(
                             line(endpoint.span()),
                             &key("endpoints"),
                             format!("unknown endpoint {:?}", endpoint.as_str()),
                         ));
+                        continue;
                     };
                     metas.push(meta);
                 }
@@ -438,16 +475,17 @@ impl Config {
                 }
                 for (id, calls) in &budgets.endpoint_calls_per_minute {
                     let Some(meta) = tiktok_api::endpoint(id) else {
-                        return Err(error(
+                        problems.push(error(
                             budgets_line,
                             &key(&format!("budgets.endpoint_calls_per_minute.{id}")),
                             format!("unknown endpoint {id:?}"),
                         ));
+                        continue;
                     };
                     builder = builder.endpoint_calls_per_minute(meta, *calls);
                 }
             }
-            let grant = builder.build().map_err(|problem| {
+            let grant = match builder.build().map_err(|problem| {
                 let at = match &problem {
                     GrantError::AboveTikTokLimit { budget, .. } => match budget {
                         Budget::CallsPerMinute => "budgets.calls_per_minute".to_string(),
@@ -459,11 +497,22 @@ impl Config {
                     _ => "budgets".to_string(),
                 };
                 error(budgets_line, &key(&at), problem.to_string())
-            })?;
+            }) {
+                Ok(grant) => grant,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
             let key_sha256 = match agent.key_sha256 {
-                Some(hash) => {
-                    let text = key_hash(&hash)
-                        .map_err(|message| error(line(hash.span()), &key("key_sha256"), message))?;
+                Some(hash) => 'hash: {
+                    let text = match key_hash(&hash) {
+                        Ok(text) => text,
+                        Err(message) => {
+                            problems.push(error(line(hash.span()), &key("key_sha256"), message));
+                            break 'hash None;
+                        }
+                    };
                     // One key, one agent: otherwise the key would act as whichever agent
                     // the server happened to match last.
                     if let Some(other) = agents
@@ -473,13 +522,14 @@ impl Config {
                         })
                         .map(|(other, _)| other)
                     {
-                        return Err(error(
+                        problems.push(error(
                             line(hash.span()),
                             &key("key_sha256"),
                             format!(
                                 "agents {other} and {name} have the same key_sha256; each agent needs a key of its own (`tiktok-gateway keys new`)"
                             ),
                         ));
+                        break 'hash None;
                     }
                     Some(text)
                 }
@@ -490,7 +540,7 @@ impl Config {
                 Some(text) => match humantime::parse_duration(text.as_str()) {
                     Ok(ttl) if !ttl.is_zero() && ttl.as_millis() < i64::MAX as u128 => ttl,
                     _ => {
-                        return Err(error(
+                        problems.push(error(
                             line(text.span()),
                             &key("approval_ttl"),
                             format!(
@@ -498,20 +548,23 @@ impl Config {
                                 text.as_str()
                             ),
                         ));
+                        DEFAULT_APPROVAL_TTL
                     }
                 },
             };
             let uploads_dir = match &agent.uploads_dir {
                 None => None,
-                Some(folder) => Some(UploadsDir::new(resolve(folder.as_str())).map_err(
-                    |problem| {
-                        error(
+                Some(folder) => match UploadsDir::new(resolve(folder.as_str())) {
+                    Ok(uploads) => Some(uploads),
+                    Err(problem) => {
+                        problems.push(error(
                             line(folder.span()),
                             &key("uploads_dir"),
                             tiktok_agent::error_chain(&problem),
-                        )
-                    },
-                )?),
+                        ));
+                        None
+                    }
+                },
             };
             agents.insert(
                 name,
@@ -534,15 +587,21 @@ impl Config {
             let at = line(operator.key_sha256.span());
             let key = format!("operators.{name}");
             if !is_operator_name(&name) {
-                return Err(error(
+                problems.push(error(
                     at,
                     &key,
                     "an operator's name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`".into(),
                 ));
+                continue;
             }
             let key = format!("{key}.key_sha256");
-            let hash =
-                key_hash(&operator.key_sha256).map_err(|message| error(at, &key, message))?;
+            let hash = match key_hash(&operator.key_sha256) {
+                Ok(hash) => hash,
+                Err(message) => {
+                    problems.push(error(at, &key, message));
+                    continue;
+                }
+            };
             // A key signs in as one operator, and an agent's key never decides approvals.
             let agent = agents
                 .iter()
@@ -554,33 +613,37 @@ impl Config {
                 (None, None) => None,
             };
             if let Some(holder) = holder {
-                return Err(error(
+                problems.push(error(
                     at,
                     &key,
                     format!(
                         "{holder} has the same key_sha256 as operator {name}; each needs a key of its own (`tiktok-gateway keys new --operator {name}`)"
                     ),
                 ));
+                continue;
             }
             operators.insert(name, OperatorConfig { key_sha256: hash });
         }
         let approvals_url = match &raw.http.approvals_url {
-            Some(url) => {
-                check_url(url.as_str())
-                    .map_err(|message| error(line(url.span()), "http.approvals_url", message))?;
-                Some(url.to_string())
-            }
+            Some(url) => match check_url(url.as_str()) {
+                Ok(()) => Some(url.to_string()),
+                Err(message) => {
+                    problems.push(error(line(url.span()), "http.approvals_url", message));
+                    None
+                }
+            },
             None => None,
         };
         let audit = resolve(&raw.audit);
         let mut warnings = Vec::new();
         let state = match (raw.state, raw.approvals) {
-            (Some(_), Some(_)) => {
-                return Err(error(
+            (Some(path), Some(_)) => {
+                problems.push(error(
                     None,
                     "approvals",
                     "both state and its old name approvals are set; keep only state".into(),
                 ));
+                resolve(&path)
             }
             (Some(path), None) => resolve(&path),
             (None, Some(path)) => {
@@ -613,46 +676,56 @@ impl Config {
         let max_connections = match &raw.http.max_connections {
             None => defaults.max_connections,
             Some(count) if **count == 0 => {
-                return Err(error(
+                problems.push(error(
                     line(count.span()),
                     "http.max_connections",
                     "expected at least 1".into(),
                 ));
+                defaults.max_connections
             }
             Some(count) => **count as usize,
         };
+        let mut timeout = |value: &Option<Spanned<String>>, name: &str, default: Duration| {
+            duration(value, name, default).unwrap_or_else(|problem| {
+                problems.push(problem);
+                default
+            })
+        };
         let limits = HttpLimits {
-            header_read_timeout: duration(
+            header_read_timeout: timeout(
                 &raw.http.header_read_timeout,
                 "header_read_timeout",
                 defaults.header_read_timeout,
-            )?,
-            body_timeout: duration(
+            ),
+            body_timeout: timeout(
                 &raw.http.body_timeout,
                 "body_timeout",
                 defaults.body_timeout,
-            )?,
+            ),
             max_connections,
-            shutdown_timeout: duration(
+            shutdown_timeout: timeout(
                 &raw.http.shutdown_timeout,
                 "shutdown_timeout",
                 defaults.shutdown_timeout,
-            )?,
+            ),
         };
         let notify = match raw.notify {
             None => None,
-            Some(notify) => {
-                check_url(notify.url.as_str())
-                    .map_err(|message| error(line(notify.url.span()), "notify.url", message))?;
+            Some(notify) => 'notify: {
+                if let Err(message) = check_url(notify.url.as_str()) {
+                    problems.push(error(line(notify.url.span()), "notify.url", message));
+                    break 'notify None;
+                }
                 let variable = notify.secret_env.as_str();
                 if variable.is_empty() || variable.contains(['=', '\0']) {
-                    return Err(error(
+                    problems.push(error(
                         line(notify.secret_env.span()),
                         "notify.secret_env",
                         format!(
                             "expected the name of an environment variable holding the signing secret, found {variable:?}"
                         ),
                     ));
+                    break 'notify None;
                 }
                 Some(crate::notify::NotifyConfig {
                     url: notify.url.to_string(),
@@ -660,6 +733,9 @@ impl Config {
                 })
             }
         };
+        if let Some(problems) = ConfigError::all(problems) {
+            return Err(problems);
+        }
         Ok(Config {
             file: file.to_owned(),
             notify,
@@ -685,6 +761,7 @@ impl Config {
             file: self.file.clone(),
             line: None,
             key: "agents".into(),
+            more: Vec::new(),
             message: format!(
                 "no agent {name:?} (there are: {})",
                 self.agents
@@ -699,6 +776,7 @@ impl Config {
     /// The account `name`, or an error listing the accounts there are.
     pub fn account(&self, name: &str) -> Result<&AccountConfig, ConfigError> {
         self.accounts.get(name).ok_or_else(|| ConfigError {
+            more: Vec::new(),
             file: self.file.clone(),
             line: None,
             key: "accounts".into(),

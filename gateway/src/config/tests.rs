@@ -293,3 +293,45 @@ fn operators_need_a_hash_of_their_own_and_a_plain_name() {
     );
     assert!(is_operator_name("alice@example.com") && !is_operator_name(""));
 }
+
+#[test]
+fn every_problem_is_reported_at_once_each_with_its_line_and_key() {
+    let text = "\
+tiktok: {base_url: 'ftp://x', client_key: k}
+accounts: {demo: {token_store: tokens.json}}
+agents:
+  reader: {account: demo, scopes: [user.info.basic], access: [read], endpoints: [nope]}
+  ghost: {account: nobody, scopes: [user.info.basic], access: [read]}
+  poster: {account: demo, scopes: [video.upload], access: [read, write], approval_ttl: never}
+operators:
+  alice: {key_sha256: short}
+http: {max_connections: 0, body_timeout: soon}
+audit: audit.sqlite
+";
+    let error = parse(text).unwrap_err();
+    let found: Vec<(Option<usize>, &str)> = error
+        .problems()
+        .map(|problem| (problem.line, problem.key.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(1), "tiktok.base_url"),
+            (Some(4), "agents.reader.endpoints"),
+            (Some(5), "agents.ghost.account"),
+            (Some(6), "agents.poster.approval_ttl"),
+            (Some(8), "operators.alice.key_sha256"),
+            (Some(9), "http.max_connections"),
+            (Some(9), "http.body_timeout"),
+        ]
+    );
+    // One line each, file and line first.
+    let shown = error.to_string();
+    assert_eq!(shown.lines().count(), 7, "{shown}");
+    assert!(
+        shown
+            .lines()
+            .all(|line| line.starts_with("conf/gateway.yaml:")),
+        "{shown}"
+    );
+}
