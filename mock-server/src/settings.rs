@@ -179,8 +179,9 @@ pub struct PostingSettings {
     #[serde(default)]
     pub moderation_ms: i64,
     /// The length every posted video pretends to have, seconds (the mock reads no media):
-    /// a direct post longer than the creator's `max_video_post_duration_sec` is refused at
-    /// init; a published video is listed with it. Default 15.
+    /// a direct post longer than the creator's `max_video_post_duration_sec` fails with
+    /// `duration_check_failed` once its bytes are in (never at init, where TikTok cannot
+    /// know the length); a published video is listed with it. Default 15.
     #[serde(default = "default_video_duration_sec")]
     pub video_duration_sec: i32,
 }

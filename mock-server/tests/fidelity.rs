@@ -2,8 +2,8 @@
 //! public-only lists (O-VLIST), verified pull URLs (O-MTG), no OAuth rate limit unless
 //! configured (O-TOK), `profile_web_link` (O-SCREF), the unaudited active-user cap (O-CSG),
 //! moderation before a post is public (O-ST), short pages (O-V1), OAuth errors with HTTP 200
-//! (reference §1.5), media URLs as TikTok shapes them (O-VOBJ, O-CI, O-DGS), size and
-//! duration limits and abandoned uploads (O-MTG, O-CI), and the text agreeing with itself.
+//! (reference §1.5), media URLs as TikTok shapes them (O-VOBJ, O-CI, O-DGS), abandoned
+//! uploads (O-MTG, O-CI), and the text agreeing with itself.
 
 mod support;
 
@@ -311,27 +311,13 @@ async fn unaudited_apps_post_for_at_most_five_creators_a_day() {
     post("-000p6").await.assert_ok();
 }
 
-// 10. Sizes above 4 GB are refused (tests/chunks.rs); so are videos longer than the creator
-// may post; an upload left unfinished when its URL expires fails the post [O-MTG, O-CI].
+// 10. Sizes above 4 GB are refused (tests/chunks.rs); a video longer than the creator may
+// post fails once its bytes are in (tests/duration.rs); an upload left unfinished when its
+// URL expires fails the post [O-MTG, O-CI].
 #[tokio::test]
-async fn long_videos_are_refused_and_abandoned_uploads_fail() {
+async fn abandoned_uploads_fail() {
     let mock = Harness::new();
     let token = mock.token(&[Scope::VideoPublish, Scope::VideoUpload]);
-    settings(&mock, json!({"posting": {"video_duration_sec": 301}})).await;
-    let refused = mock
-        .post_json(VIDEO_INIT, Some(&token), direct_pull("PUBLIC_TO_EVERYONE"))
-        .await;
-    refused.assert_error(400, "invalid_params");
-    assert!(
-        refused.message().contains("max_video_post_duration_sec"),
-        "{}",
-        refused.text
-    );
-    settings(&mock, json!({"posting": {"video_duration_sec": 300}})).await;
-    mock.post_json(VIDEO_INIT, Some(&token), direct_pull("PUBLIC_TO_EVERYONE"))
-        .await
-        .assert_ok();
-
     let init = mock
         .post_json(
             INBOX_INIT,

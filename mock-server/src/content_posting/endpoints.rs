@@ -7,8 +7,8 @@ use tiktok_api::spec_constants::UPLOAD_URL_TTL_SECONDS;
 
 use crate::content_posting::lifecycle::{settle, settle_later, settle_when_ready, status_json};
 use crate::content_posting::rules::{
-    UPLOAD_PATH, VideoSource, check_block, check_direct_post, check_duration, check_inbox,
-    check_pull_url, i64_at, str_at, video_source,
+    UPLOAD_PATH, VideoSource, check_block, check_direct_post, check_inbox, check_pull_url, i64_at,
+    str_at, too_long, video_source,
 };
 use crate::error::ApiError;
 use crate::media::signed_url;
@@ -136,6 +136,15 @@ fn start_post(
         chunks_received: 0,
         upload_completed_ms: None,
         pull_fails: false,
+        // Only a direct video is held to the creator's longest (creator info is the
+        // direct-post flow's; an inbox draft is trimmed in the app).
+        too_long: flow == PostFlow::Direct
+            && media == MediaKind::Video
+            && too_long(
+                state,
+                &creator.posting.clone().unwrap_or_default(),
+                DEFAULT_MAX_VIDEO_POST_DURATION_SEC,
+            ),
         fail_reason: None,
         failed_ms: None,
         user_posted_ms: None,
@@ -189,7 +198,6 @@ fn start_post(
 pub fn video_init(state: &AppState, call: &Call<'_>) -> Result<Value, ApiError> {
     let (creator, profile, app) = poster(state, call)?;
     let source = video_source(call.endpoint, &app, call.body)?;
-    check_duration(state, &profile, DEFAULT_MAX_VIDEO_POST_DURATION_SEC)?;
     let privacy_level = str_at(call.body, &["post_info", "privacy_level"]).unwrap_or_default();
     let privacy_level = check_direct_post(
         state,

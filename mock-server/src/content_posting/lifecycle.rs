@@ -127,6 +127,13 @@ pub fn view(post: &PostRecord, now_ms: i64) -> PostView {
         view.reached.push(Milestone::Failed);
         return view;
     }
+    if post.too_long && post.media == MediaKind::Video {
+        // The video's length is known only now that its bytes are in.
+        view.status = "FAILED";
+        view.fail_reason = Some(FailReason::DurationCheckFailed.as_str().to_owned());
+        view.reached.push(Milestone::Failed);
+        return view;
+    }
     let post_id: i64 = post.post_id.parse().unwrap_or_default();
     match post.flow {
         PostFlow::Direct => {

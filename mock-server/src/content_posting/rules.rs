@@ -346,21 +346,13 @@ fn check_active_users(
     Ok(())
 }
 
-/// Refuses a direct video longer than the creator may post (the posting settings'
-/// `video_duration_sec` stands for the video's length: the mock reads no media).
-pub fn check_duration(
-    state: &AppState,
-    profile: &PostingProfile,
-    default_max: i32,
-) -> Result<(), ApiError> {
+/// Whether a direct video is longer than the creator may post (the posting settings'
+/// `video_duration_sec` stands for the video's length: the mock reads no media). Not
+/// refused at init, where TikTok cannot know the length yet: the post fails with
+/// `duration_check_failed` once its bytes are in ([`crate::content_posting::lifecycle`]).
+pub fn too_long(state: &AppState, profile: &PostingProfile, default_max: i32) -> bool {
     let duration = state.posting().settings().video_duration_sec;
-    let max = profile.max_video_post_duration_sec.unwrap_or(default_max);
-    if duration > max {
-        return Err(ApiError::InvalidParams(format!(
-            "The video is {duration} s long; this creator may post videos of at most {max} s (max_video_post_duration_sec in creator info)."
-        )));
-    }
-    Ok(())
+    duration > profile.max_video_post_duration_sec.unwrap_or(default_max)
 }
 
 /// Refuses an inbox upload when the creator has too many pending shares.

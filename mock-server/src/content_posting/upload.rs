@@ -11,6 +11,13 @@
 //! answer from a known task carries `Content-Range: bytes 0-{uploaded-1}/{total}`
 //! (`bytes */{total}` while nothing is uploaded). The body is streamed, counted and
 //! discarded: memory stays flat however large the video.
+//!
+//! A refused chunk is answered only once its body is read (and discarded), as a real host
+//! does, so a client still sending gets the 4xx rather than a broken pipe. The read is
+//! bounded by the largest chunk the spec's chunk rules allow ([`drain_limit`]): a body
+//! declared longer is not read but answered at once with `Connection: close`, and one
+//! running past the bound is cut the same way. A client that asked `Expect: 100-continue`
+//! is answered without being asked for its body.
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
@@ -21,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
-use tiktok_api::{ChunkPlan, ErrorCode};
+use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode};
 
 use crate::content_posting::lifecycle::upload_completed;
 use crate::content_posting::rules::UPLOAD_PATH;
@@ -105,10 +112,86 @@ impl Answer {
 
 async fn upload(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let answer = match receive(&state, &parts, body).await {
+    let mut incoming = Incoming {
+        body,
+        read: 0,
+        failed: false,
+    };
+    let answer = match receive(&state, &parts, &mut incoming).await {
         Ok(answer) | Err(answer) => answer,
     };
-    answer.render(&state)
+    let whole = answer.status.is_success() || drain(&parts.headers, &mut incoming).await;
+    let mut response = answer.render(&state);
+    if !whole && parts.version <= axum::http::Version::HTTP_11 {
+        // The rest of the body is not read: the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The most bytes of a chunk's body the upload host reads: the largest chunk the spec's
+/// chunk rules allow (the last chunk may be larger than the others), under the larger
+/// reading of "MB".
+pub fn drain_limit() -> u64 {
+    let rules = ChunkRules::lenient();
+    rules.max_chunk.max(rules.max_final)
+}
+
+/// A chunk's body, how many of its bytes were read so far, and whether reading it failed.
+struct Incoming {
+    body: Body,
+    read: u64,
+    failed: bool,
+}
+
+impl Incoming {
+    /// The length of the next piece of the body (0 for a frame without data), or `None` at
+    /// its end.
+    async fn next(&mut self) -> Option<Result<usize, axum::Error>> {
+        let body = &mut self.body;
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        self.failed |= frame.is_err();
+        Some(frame.map(|frame| {
+            let length = frame.data_ref().map_or(0, |data| data.len());
+            self.read = self
+                .read
+                .saturating_add(u64::try_from(length).unwrap_or(u64::MAX));
+            length
+        }))
+    }
+}
+
+/// Reads and discards the rest of a refused chunk's body, so that a client still sending
+/// reads the answer instead of a broken pipe. Whether the body was read to its end: not
+/// when it is (or is declared) longer than [`drain_limit`], when it fails or stalls, or
+/// when the client waits for `100 Continue` before sending it (it then never sends it).
+async fn drain(headers: &HeaderMap, incoming: &mut Incoming) -> bool {
+    let limit = drain_limit();
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("100-continue"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if incoming.failed || (expects_continue && incoming.read == 0) {
+        return false;
+    }
+    if declared.is_some_and(|declared| declared > limit) {
+        return false;
+    }
+    while incoming.read <= limit {
+        match incoming.next().await {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return false,
+        }
+    }
+    false
 }
 
 /// The upload task of the URL's query.
@@ -260,7 +343,11 @@ fn url_expired(post: &PostRecord) -> Answer {
     .with_progress(post)
 }
 
-async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, Answer> {
+async fn receive(
+    state: &AppState,
+    parts: &Parts,
+    incoming: &mut Incoming,
+) -> Result<Answer, Answer> {
     let post = find_task(state, parts)?;
     if post
         .upload_expires_ms
@@ -274,11 +361,8 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
     }
     // Stream the body: count, discard.
     let mut received: i64 = 0;
-    let mut body = body;
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|error| {
+    while let Some(piece) = incoming.next().await {
+        let piece = piece.map_err(|error| {
             let message = match crate::serve::BodyFailure::of(&*error.into_inner()) {
                 crate::serve::BodyFailure::Stalled => crate::serve::BodyFailure::Stalled.message(),
                 _ => "The chunk's body ended early.",
@@ -286,11 +370,9 @@ async fn receive(state: &AppState, parts: &Parts, body: Body) -> Result<Answer, 
             Answer::refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidParams, message)
                 .with_progress(&post)
         })?;
-        if let Some(data) = frame.data_ref() {
-            received = received.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
-            if received > length {
-                break;
-            }
+        received = received.saturating_add(i64::try_from(piece).unwrap_or(i64::MAX));
+        if received > length {
+            break;
         }
     }
     if received != length {

@@ -176,6 +176,12 @@ pub struct PostRecord {
     pub upload_completed_ms: Option<i64>,
     /// The pull URL's host is one that fails (`*.invalid`).
     pub pull_fails: bool,
+    /// The video is longer than the creator may post (the posting settings'
+    /// `video_duration_sec` over their `max_video_post_duration_sec`, as at init): once its
+    /// bytes are in and processed, the post fails with `duration_check_failed`, the one
+    /// place TikTok can know a video's length.
+    #[serde(default)]
+    pub too_long: bool,
     /// A failure forced through the control API.
     pub fail_reason: Option<String>,
     /// When the forced failure happened.

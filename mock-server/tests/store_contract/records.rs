@@ -90,6 +90,7 @@ pub fn post(
         chunks_received: 0,
         upload_completed_ms: None,
         pull_fails: false,
+        too_long: false,
         fail_reason: None,
         failed_ms: None,
         user_posted_ms: None,
