@@ -16,7 +16,8 @@ use crate::config::ApprovalMode;
 use crate::error::GatewayError;
 use crate::notify::Notifier;
 use crate::tools::APPROVAL_TOOL;
-use crate::{pii, uploads};
+use crate::uploads;
+use tiktok_api::pii;
 
 /// What a tool call came to.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@
 //!   [`tools`]: the tools an agent sees (the manifest filtered by its grant, the approval
 //!   tool).
 //! - [`agent`]: a tool call through the grant, a write parked for a human, the approval
-//!   status tool; [`pii`]: personal data masked in research results; [`uploads`]: no
+//!   status tool (personal data in research results masked with `tiktok_api::pii`); [`uploads`]: no
 //!   TikTok upload URL reaches an agent.
 //! - [`approvals`]: held writes in the state file; [`approve`]: a human's approve or deny,
 //!   each step audited; [`expiry`]: approvals past their deadline; [`notify`]: a signed event to the operator's hook when one is
@@ -37,7 +37,6 @@ pub mod gateway;
 pub mod http;
 pub mod mcp;
 pub mod notify;
-pub mod pii;
 pub mod secret;
 pub mod terminal;
 pub mod tools;

@@ -66,6 +66,9 @@ mod envelope;
 mod error;
 pub mod meta;
 pub mod oauth;
+#[cfg(feature = "pii")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pii")))]
+pub mod pii;
 mod runtime;
 #[cfg(feature = "client")]
 pub mod tokens;

@@ -1,16 +1,21 @@
-//! Personal data an agent never sees: email addresses, phone and card numbers in the free text of
-//! Research API results (comments are written by anyone, about anyone), masked by the
-//! gateway before the result leaves it. Text is normalized before it is matched (Unicode
-//! NFKC, ideographic full stops as dots, zero-width and other format characters removed),
-//! so full-width, spaced-out or invisibly split addresses and numbers are caught too.
-//! The mock's recorder (`tiktok-mock proxy --record`) keeps a copy of these patterns in
-//! `mock-server/src/recording/pii.rs` (the mock may not depend on the gateway): change both.
+//! Personal data in text written by TikTok users (feature `pii`): email addresses, phone
+//! and card numbers in the free text of Research API results (comments are written by
+//! anyone, about anyone), masked before the text goes on (the gateway masks them before
+//! a result reaches an agent, the mock's recorder before an exchange is written). Text is
+//! normalized before it is matched (Unicode NFKC, ideographic full stops as dots,
+//! zero-width and other format characters removed), so full-width, spaced-out or
+//! invisibly split addresses and numbers are caught too.
+//!
+//! ```
+//! let masked = tiktok_api::pii::mask_text("dm me: jane＠example.com / +1 415 555 0199");
+//! assert_eq!(masked.as_deref(), Some("dm me: [email] / [phone]"));
+//! ```
 
 use std::sync::LazyLock;
 
+use crate::meta::{Auth, EndpointMeta};
 use regex::Regex;
 use serde_json::Value;
-use tiktok_api::meta::{Auth, EndpointMeta};
 use unicode_normalization::UnicodeNormalization;
 
 /// What an email address becomes.
