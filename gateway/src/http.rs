@@ -83,16 +83,16 @@ pub async fn router(
         .into());
     }
     let http = &gateway.config().http;
-    // Stateless: no session an agent could pick up with another agent's session id; every
-    // request is authenticated on its own.
-    let mut config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        .with_allowed_hosts(
-            ["localhost", "127.0.0.1", "::1"]
-                .into_iter()
-                .map(String::from)
-                .chain(http.allowed_hosts.iter().cloned()),
-        );
+    // Sessions, so the server knows what each client declared at initialize (tasks, URL
+    // elicitation): stateless, every request would be served as from a client that declared
+    // nothing. A session holds no authority: every request is authenticated by its own key
+    // and acts as that key's agent, whichever session id it carries.
+    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(
+        ["localhost", "127.0.0.1", "::1"]
+            .into_iter()
+            .map(String::from)
+            .chain(http.allowed_hosts.iter().cloned()),
+    );
     config = if http.allowed_origins.is_empty() {
         config.enforce_origin_validation()
     } else {

@@ -57,10 +57,23 @@ pub fn now_ms() -> i64 {
 
 /// `TIKTOK_GATEWAY_LOG` (default `warn`), with the libraries that would log whole MCP
 /// messages or HTTP traffic (arguments and answers, personal data included) held at
-/// `info` whatever it says: the gateway logs each call itself, redacted as the audit is.
+/// `info` at most whatever it says (capped, never raised: with the default they log
+/// warnings only): the gateway logs each call itself, redacted as the audit is.
 pub fn log_filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TIKTOK_GATEWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
+    filter_from(std::env::var("TIKTOK_GATEWAY_LOG").ok().as_deref())
+}
+
+/// [`log_filter`] from the variable's value.
+fn filter_from(chosen: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let mut filter = chosen
+        .and_then(|text| tracing_subscriber::EnvFilter::try_new(text).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("warn,tiktok_agent::audit=off"));
+    let verbose = filter
+        .max_level_hint()
+        .is_none_or(|level| level > tracing_subscriber::filter::LevelFilter::INFO);
+    if !verbose {
+        return filter;
+    }
     for quiet in [
         "rmcp=info",
         "hyper=info",
@@ -121,5 +134,25 @@ impl Shutdown {
     pub async fn wait(&mut self) {
         // An error means the watching task is gone, which happens only as the runtime stops.
         let _ = self.signalled.wait_for(|signalled| *signalled).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::filter::LevelFilter;
+
+    use super::filter_from;
+
+    #[test]
+    fn libraries_are_capped_at_info_and_never_raised() {
+        let default = filter_from(None);
+        assert_eq!(default.max_level_hint(), Some(LevelFilter::WARN));
+        assert!(!default.to_string().contains("rmcp"), "{default}");
+        let debug = filter_from(Some("debug"));
+        assert!(debug.to_string().contains("rmcp=info"), "{debug}");
+        assert_eq!(
+            filter_from(Some("not a [filter")).max_level_hint(),
+            Some(LevelFilter::WARN)
+        );
     }
 }

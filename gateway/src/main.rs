@@ -244,6 +244,7 @@ async fn start() -> ExitCode {
         // An MCP client may close the gateway's stderr: logging must not fail a call then
         // (the subscriber's default reports a failed write with eprintln!, which panics).
         .log_internal_errors(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tiktok_gateway::log_filter())
         .init();
     // Signals are caught from here on, whatever the command does first.

@@ -486,3 +486,131 @@ async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
     );
     poster.cancel().await.unwrap();
 }
+
+/// Over HTTP as over stdio: the server keeps each client's session (its declared
+/// capabilities), so a client that declared tasks gets a held write as a task; every
+/// request is still authenticated by its own key.
+#[tokio::test]
+async fn over_http_a_client_that_declares_tasks_gets_a_held_write_as_a_task() {
+    use rmcp::ServiceExt;
+    use rmcp::model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
+        TaskStatus,
+    };
+
+    let setup = Setup::new().await;
+    let (_server, mcp) = setup.serve_http().await;
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            mcp.as_str(),
+        )
+        .auth_header(setup.poster_key.clone()),
+    );
+    let mut info = ClientConfig::default();
+    info.capabilities = ClientCapabilities::builder().enable_tasks().build();
+    let poster = info.serve(transport).await.unwrap();
+    let Value::Object(arguments) = pull_upload() else {
+        unreachable!()
+    };
+    let response = poster
+        .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = response else {
+        panic!("not a task: {response:?}")
+    };
+    let id = created.task.task_id.clone();
+    let polled = poster
+        .get_task(GetTaskParams::new(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Working);
+    assert_success(&setup.run(&["approvals", "approve", &id]).await);
+    let polled = poster.get_task(GetTaskParams::new(id)).await.unwrap();
+    assert_eq!(polled.task.status(), TaskStatus::Completed);
+    poster.cancel().await.unwrap();
+}
+
+/// A session holds no authority: a request with another agent's session id acts as the
+/// agent of its own key.
+#[tokio::test]
+async fn over_http_a_session_id_acts_only_as_the_key_it_is_sent_with() {
+    let setup = Setup::new().await;
+    let (_server, mcp) = setup.serve_http().await;
+    let post = |key: &str, session: Option<&str>, body: Value| {
+        let mut request = setup
+            .http
+            .post(&mcp)
+            .bearer_auth(key)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let initialized = post(
+        &setup.reader_key,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .unwrap();
+    assert!(initialized.status().is_success(), "{initialized:?}");
+    let session = initialized.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    drop(initialized.text().await);
+    let sent = post(
+        &setup.reader_key,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await
+    .unwrap();
+    assert!(sent.status().is_success(), "{sent:?}");
+    let tools = |key: String| {
+        let session = session.clone();
+        let post = &post;
+        async move {
+            let answer = post(
+                &key,
+                Some(&session),
+                json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            )
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+            let data = answer
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .find(|data| data.contains("\"id\":2"))
+                .map_or(answer.clone(), str::to_string);
+            let value: Value = serde_json::from_str(data.trim()).unwrap();
+            value["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|tool| tool["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let as_reader = tools(setup.reader_key.clone()).await;
+    assert!(
+        !as_reader.contains(&"inbox_video_init".to_string()),
+        "{as_reader:?}"
+    );
+    // The poster's key with the reader's session: the poster's tools, not the reader's.
+    let as_poster = tools(setup.poster_key.clone()).await;
+    assert!(
+        as_poster.contains(&"inbox_video_init".to_string()),
+        "{as_poster:?}"
+    );
+}
