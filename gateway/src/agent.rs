@@ -28,6 +28,8 @@ pub enum Outcome {
     Parked {
         /// The approval id.
         id: String,
+        /// When it was parked, Unix milliseconds.
+        created_ms: i64,
         /// Its deadline, Unix milliseconds: undecided then, it expires and never runs.
         expires_ms: i64,
     },
@@ -175,7 +177,7 @@ impl AgentHandle {
                 return self
                     .park(name, &arguments, Some(&job))
                     .await
-                    .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
+                    .map(|(id, expires_ms)| self.parked(id, expires_ms));
             }
             let run = match progress {
                 Some(progress) => self.jobs.clone().on_progress(progress),
@@ -188,7 +190,7 @@ impl AgentHandle {
             return self
                 .park(name, &arguments, None)
                 .await
-                .map(|(id, expires_ms)| Outcome::Parked { id, expires_ms });
+                .map(|(id, expires_ms)| self.parked(id, expires_ms));
         }
         Ok(Outcome::Done(
             self.send(&self.granted, name, arguments).await?,
@@ -281,6 +283,16 @@ impl AgentHandle {
             ),
         }
         Ok((id, expires_ms))
+    }
+
+    /// The outcome of a call parked under `id` until `expires_ms`: parked its TTL before.
+    fn parked(&self, id: String, expires_ms: i64) -> Outcome {
+        let ttl = i64::try_from(self.approval_ttl.as_millis()).unwrap_or(i64::MAX);
+        Outcome::Parked {
+            id,
+            created_ms: expires_ms.saturating_sub(ttl),
+            expires_ms,
+        }
     }
 
     /// Refuses a write because the agent has as many waiting as it may, audited.

@@ -204,8 +204,13 @@ impl ServerHandler for GatewayServer {
         match outcome {
             // A client that declared tasks gets the held write as one: its id is the
             // approval's, `tasks/get` tells how it stands.
-            Ok(Outcome::Parked { id, expires_ms }) if tasks => {
-                let now = rfc3339(crate::now_ms());
+            Ok(Outcome::Parked {
+                id,
+                created_ms,
+                expires_ms,
+            }) if tasks => {
+                // The approval's own time, as `tasks/get` reports it.
+                let now = rfc3339(created_ms);
                 let mut message = waiting(&id, expires_ms);
                 if let Some(link) = &link {
                     message.push_str(&format!("; a human decides at {link}"));
@@ -273,7 +278,7 @@ fn answer(
                 Ok(result)
             }
         }
-        Ok(Outcome::Parked { id, expires_ms }) => {
+        Ok(Outcome::Parked { id, expires_ms, .. }) => {
             let expires_at = rfc3339(expires_ms);
             let mut content = json!({
                 "status": "pending_approval",

@@ -455,6 +455,8 @@ async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
         .await
         .unwrap();
     assert_eq!(polled.task.status(), TaskStatus::Working);
+    // One task, one creation time, whichever answer tells it.
+    assert_eq!(polled.task.task.created_at, created.task.created_at);
 
     let approved = setup
         .run(&["approvals", "approve", &id, "--by", "alice"])
