@@ -285,6 +285,33 @@ impl AgentHandle {
         Ok((id, expires_ms))
     }
 
+    /// Withdraws this agent's own held call `id` (MCP's `tasks/cancel`): denied by the
+    /// agent, audited (`rejected`) and told to the notify hook; never sent. Another agent's
+    /// id is unknown to it; one already decided or expired is refused as such.
+    pub async fn withdraw(&self, id: &str) -> Result<(), GatewayError> {
+        crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
+        match self.approvals.get(id) {
+            Ok(approval) if approval.agent == self.name => {}
+            Ok(_) | Err(ApprovalError::Unknown(_)) => {
+                return Err(ApprovalError::Unknown(id.to_string()).into());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let by = format!("agent {}", self.name);
+        let approval = self.approvals.deny(id, &by)?;
+        self.notifier.decided(&approval, "denied");
+        self.granted
+            .with_approval(id)
+            .note(
+                &approval.tool,
+                &approval.arguments,
+                Decision::Rejected,
+                Some(format!("withdrawn by the {by}")),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The outcome of a call parked under `id` until `expires_ms`: parked its TTL before.
     fn parked(&self, id: String, expires_ms: i64) -> Outcome {
         let ttl = i64::try_from(self.approval_ttl.as_millis()).unwrap_or(i64::MAX);

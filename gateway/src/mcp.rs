@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
-    MetaObject, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ContentBlock, CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
     ServerCapabilities, ServerConfig, Task, TaskPayload, TaskStatus, Tool,
 };
 use rmcp::service::{ElicitationMode, Peer, RequestContext};
@@ -221,6 +221,34 @@ impl ServerHandler for GatewayServer {
                 Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
             }
             outcome => answer(&request.name, outcome, link.as_deref()).map(CallToolResponse::from),
+        }
+    }
+
+    /// `tasks/cancel`: the agent withdraws its own held write (denied, never sent).
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let agent = self.agent(&context)?;
+        match agent.withdraw(&request.task_id).await {
+            Ok(()) => Ok(()),
+            Err(GatewayError::Approval(ApprovalError::Unknown(_))) => {
+                Err(McpError::invalid_params(
+                    format!("no task {:?} for this agent", request.task_id),
+                    None,
+                ))
+            }
+            Err(GatewayError::Approval(
+                error @ (ApprovalError::NotPending { .. } | ApprovalError::Expired { .. }),
+            )) => Err(McpError::invalid_params(error.to_string(), None)),
+            Err(error) => {
+                tracing::error!(error = %tiktok_agent::error_chain(&error), "withdrawing a held call failed");
+                Err(McpError::internal_error(
+                    "the gateway failed; its operator has the details in its log",
+                    None,
+                ))
+            }
         }
     }
 

@@ -13,3 +13,4 @@ mod jobs;
 mod notify;
 mod operator;
 mod setup;
+mod tasks;
