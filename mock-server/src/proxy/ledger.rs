@@ -18,6 +18,7 @@ use tiktok_api::{ChunkPlan, ErrorCode, Scope};
 
 use crate::proxy::answers::{Verdict, check_answer, secret_urls};
 use crate::proxy::config::UPLOAD_PREFIX;
+use crate::proxy::forward::MAX_CHECKED_ANSWER;
 use crate::proxy::report::{Finding, Kind, Report};
 use crate::proxy::requests::check_request;
 
@@ -232,21 +233,23 @@ impl Ledger {
             self.report.exchange(false);
             return None;
         };
-        let encoded = headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| !value.trim().eq_ignore_ascii_case("identity"));
-        if encoded {
-            self.report.exchange(false);
-            return None;
-        }
+        // A compressed answer is checked as it reads once decoded (gzip, deflate); the app
+        // still gets the bytes as they came. Another encoding, or one that does not
+        // decode within the checked size, goes unchecked.
+        let decoded = match decoded(headers, body) {
+            Some(decoded) => decoded,
+            None => {
+                self.report.exchange(false);
+                return None;
+            }
+        };
         self.report.exchange(true);
         let mut findings = Vec::new();
         let verdict = check_answer(
             endpoint,
             status,
             headers,
-            body,
+            &decoded,
             call.max_count,
             &mut findings,
         );
@@ -450,4 +453,28 @@ fn replace_once(text: &mut Vec<u8>, from: &[u8], to: &[u8]) -> bool {
     };
     text.splice(start..start + from.len(), to.iter().copied());
     true
+}
+
+/// `body` as its `Content-Encoding` says to read it: as it is without one (or `identity`),
+/// decoded for `gzip` (`x-gzip`) and `deflate`, at most [`MAX_CHECKED_ANSWER`] bytes;
+/// `None` for another encoding, a body that does not decode, or one that decodes larger.
+fn decoded<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
+    use std::io::Read;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|value| value.to_str().map(|text| text.trim().to_ascii_lowercase()));
+    let reader: Box<dyn Read + 'a> = match encoding {
+        None => return Some(std::borrow::Cow::Borrowed(body)),
+        Some(Ok(encoding)) => match encoding.as_str() {
+            "" | "identity" => return Some(std::borrow::Cow::Borrowed(body)),
+            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+            _ => return None,
+        },
+        Some(Err(_)) => return None,
+    };
+    let mut out = Vec::new();
+    let limit = u64::try_from(MAX_CHECKED_ANSWER).unwrap_or(u64::MAX) + 1;
+    reader.take(limit).read_to_end(&mut out).ok()?;
+    (out.len() <= MAX_CHECKED_ANSWER).then_some(std::borrow::Cow::Owned(out))
 }

@@ -308,7 +308,7 @@ impl Report {
         let tally = self.tally.lock();
         let mut out = String::from("# Drift report\n\n");
         out.push_str(&format!(
-            "Upstream `{}`: {} exchanges seen, {} of them unchecked (the upload host's, compressed or over 4 MiB, or without an answer), {} distinct findings.\n\n",
+            "Upstream `{}`: {} exchanges seen, {} of them unchecked (the upload host's, compressed other than gzip or deflate, over 4 MiB, or without an answer), {} distinct findings.\n\n",
             self.upstream,
             tally.exchanges,
             tally.unchecked,

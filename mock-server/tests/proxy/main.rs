@@ -7,6 +7,7 @@
 //! session holds no secret, becomes fixtures and replays byte for byte; `replay.rs`: replay
 //! misses, bad recording directories.
 
+mod compressed;
 mod lying;
 mod record;
 mod replay;
