@@ -589,9 +589,10 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     endpoint,
                     ..AuditQuery::default()
                 };
-                for record in log.query(&query)? {
-                    print_record(&record, json)?;
-                }
+                // Printed as read: a query over a large log holds no more than one record.
+                log.for_each(&query, |record| -> anyhow::Result<()> {
+                    Ok(print_record(&record, json)?)
+                })?;
             }
             AuditCommand::Verify { config } => {
                 let config = load(&config)?;
