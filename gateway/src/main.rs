@@ -589,7 +589,6 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     endpoint,
                     ..AuditQuery::default()
                 };
-                // Printed as read: a query over a large log holds no more than one record.
                 log.for_each(&query, |record| -> anyhow::Result<()> {
                     Ok(print_record(&record, json)?)
                 })?;
