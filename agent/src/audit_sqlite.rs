@@ -191,8 +191,8 @@ impl SqliteAuditLog {
     /// Walks the chain from the first record; returns how many records there are, or the
     /// first bad one (records before it are intact, those after it are suspect). This
     /// thread reads the records in batches and two others check them in turn (hash,
-    /// canonical form, link to the one before, columns), so a long log takes about half
-    /// the time on two cores; a few batches at most are held at once.
+    /// canonical form, link to the one before, columns), so that a second core can share
+    /// the checking; a few batches at most are held at once.
     pub fn verify(&self) -> Result<u64, ChainError> {
         std::thread::scope(|scope| {
             let mut senders = Vec::new();
