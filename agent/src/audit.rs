@@ -305,38 +305,45 @@ pub(crate) fn needed_scopes(meta: &EndpointMeta, fields: &[&str]) -> Vec<String>
 /// `value` as canonical JSON text: object keys sorted, no whitespace (RFC 8785 for the
 /// values an audit record holds: strings, integers, booleans, null).
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(value, &mut out);
-    out
+    // serde_json writes UTF-8 only: the lossy path is never taken.
+    String::from_utf8(out)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Appends the canonical text of `value` to `out` (what [`canonical_json`] returns): keys
+/// and scalars written by serde_json itself, straight into `out`.
+pub(crate) fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(object) => {
-            let mut keys: Vec<&String> = object.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = object.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (index, (key, value)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&object[key.as_str()], out);
+                // Writing to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, key);
+                out.push(b':');
+                write_canonical(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
@@ -363,6 +370,19 @@ mod tests {
         assert_eq!(redacted["post_info"]["title"], "[redacted: 18 chars]");
         let fields = redact_arguments(&USER_INFO, &["open_id"], None);
         assert_eq!(fields, json!({"fields": ["open_id"]}));
+    }
+
+    #[test]
+    fn canonical_json_escapes_as_serde_json_does() {
+        // The chain's hashes are of this text: it must stay what `Value::to_string` wrote.
+        let awkward = "quote\" back\\ nl\n tab\t nul\u{0} bell\u{7} del\u{7f} é 🎉 \u{2028}";
+        let value = json!({awkward: [awkward, -12, 3.5, 18446744073709551615u64, null, false]});
+        let expected = format!(
+            "{{{}:[{},-12,3.5,18446744073709551615,null,false]}}",
+            Value::String(awkward.into()),
+            Value::String(awkward.into())
+        );
+        assert_eq!(canonical_json(&value), expected);
     }
 
     #[test]

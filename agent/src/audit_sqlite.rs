@@ -5,14 +5,16 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use parking_lot::Mutex;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json};
+use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json, write_canonical};
 
 /// The `prev_hash` of the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -28,6 +30,7 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_agent_time ON audit (agent, time_ms);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time_ms);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -69,7 +72,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 impl SqliteAuditLog {
     /// Opens (or creates, owner-only) the log at `path`, in WAL mode with full sync. SQLite
-    /// gives its `-wal` and `-shm` files the database file's permissions.
+    /// gives its `-wal` and `-shm` files the database file's permissions. A log written
+    /// before an index was added gets it here, once (3.5 s for a million records on a busy
+    /// 2-core machine).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
         // Several processes may append (a gateway and its approvals command): the
         // connection waits for each other's short transactions instead of failing.
@@ -86,6 +91,14 @@ impl SqliteAuditLog {
 
     /// Appends `record` after the last one and commits; returns its sequence number.
     pub fn append(&self, record: &AuditRecord) -> Result<u64, AuditError> {
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends `records` in their order after the last one, in one transaction, and commits;
+    /// returns the sequence number of the last record in the log. The rows and the chain
+    /// are exactly those [`SqliteAuditLog::append`] called on each in turn would write: one
+    /// commit (one sync) for many records, and none of them kept unless all are.
+    pub fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
         let mut connection = self.lock();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -96,25 +109,31 @@ impl SqliteAuditLog {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
-        let (seq, prev_hash) = match last {
-            Some((seq, hash)) => (seq + 1, hash),
-            None => (1, GENESIS_HASH.to_string()),
+        let (mut seq, mut prev_hash) = match last {
+            Some((seq, hash)) => (seq, hash),
+            None => (0, GENESIS_HASH.to_string()),
         };
-        let entry = entry_text(seq, &prev_hash, record)?;
-        let hash = sha256_hex(entry.as_bytes());
-        transaction.execute(
-            "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                seq,
-                record.time_ms,
-                record.agent,
-                record.endpoint,
-                record.decision.as_str(),
-                entry,
-                hash
-            ],
-        )?;
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for record in records {
+                seq += 1;
+                let entry = entry_text(seq, &prev_hash, record)?;
+                let hash = sha256_hex(entry.as_bytes());
+                insert.execute(params![
+                    seq,
+                    record.time_ms,
+                    record.agent,
+                    record.endpoint,
+                    record.decision.as_str(),
+                    entry,
+                    hash
+                ])?;
+                prev_hash = hash;
+            }
+        }
         transaction.commit()?;
         Ok(seq)
     }
@@ -126,116 +145,272 @@ impl SqliteAuditLog {
 
     /// The records `query` selects, oldest first, as stored (not verified).
     pub fn query(&self, query: &AuditQuery) -> Result<Vec<StoredRecord>, AuditError> {
+        let mut records = Vec::new();
+        self.for_each(query, |record| {
+            records.push(record);
+            Ok::<_, AuditError>(())
+        })?;
+        Ok(records)
+    }
+
+    /// Hands each record `query` selects to `each`, oldest first, as stored (not verified),
+    /// as it is read: without `last`, however many there are, none is held after `each`
+    /// has it. Stops at the first error `each` returns. The log's connection is held
+    /// meanwhile (appends through this handle wait).
+    pub fn for_each<E: From<AuditError>>(
+        &self,
+        query: &AuditQuery,
+        mut each: impl FnMut(StoredRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (sql, values) = select(query);
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit
-                 WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR time_ms >= ?2)
-                   AND (?3 IS NULL OR decision = ?3) AND (?4 IS NULL OR endpoint = ?4)
-                   AND seq > ?5
-                 ORDER BY seq DESC LIMIT ?6",
-        )?;
-        let limit = query.last.map_or(-1, |last| last as i64);
-        let rows = statement.query_map(
-            params![
-                query.agent,
-                query.since_ms,
-                query.decision.map(Decision::as_str),
-                query.endpoint,
-                query.after_seq,
-                limit
-            ],
-            row,
-        )?;
-        let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
-        rows.reverse();
-        drop(statement);
-        drop(connection);
-        rows.into_iter()
-            .map(|row| {
-                let entry: Value =
-                    serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
-                        seq: row.seq,
-                        problem: error.to_string(),
-                    })?;
-                let (prev_hash, record) =
-                    split_entry(entry).map_err(|problem| AuditError::Corrupt {
-                        seq: row.seq,
-                        problem,
-                    })?;
-                Ok(StoredRecord {
-                    seq: row.seq,
-                    prev_hash,
-                    hash: row.hash,
-                    record,
-                })
-            })
-            .collect()
+        let mut statement = connection.prepare(&sql).map_err(AuditError::from)?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(values))
+            .map_err(AuditError::from)?;
+        if query.last.is_some() {
+            // The last N, read newest first: put back in order before they go out.
+            let mut last = Vec::new();
+            while let Some(found) = rows.next().map_err(AuditError::from)? {
+                last.push(row(found).map_err(AuditError::from)?);
+            }
+            drop(rows);
+            drop(statement);
+            drop(connection);
+            for found in last.into_iter().rev() {
+                each(stored(found)?)?;
+            }
+            return Ok(());
+        }
+        while let Some(found) = rows.next().map_err(AuditError::from)? {
+            each(stored(row(found).map_err(AuditError::from)?)?)?;
+        }
+        Ok(())
     }
 
     /// Walks the chain from the first record; returns how many records there are, or the
-    /// first bad one (records before it are intact, those after it are suspect).
+    /// first bad one (records before it are intact, those after it are suspect). This
+    /// thread reads the records in batches and two others check them in turn (hash,
+    /// canonical form, link to the one before, columns), so that a second core can share
+    /// the checking; a few batches at most are held at once.
     pub fn verify(&self) -> Result<u64, ChainError> {
-        let rows = self.rows().map_err(|error| ChainError {
-            seq: 0,
-            problem: crate::error_chain(&error),
-        })?;
-        let mut prev_hash = GENESIS_HASH.to_string();
-        let mut expected_seq = 1;
-        for row in rows {
-            let bad = |problem: String| ChainError {
-                seq: row.seq,
-                problem,
+        std::thread::scope(|scope| {
+            let mut senders = Vec::new();
+            let mut checkers = Vec::new();
+            for _ in 0..CHECKERS {
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(2);
+                senders.push(sender);
+                checkers.push(scope.spawn(move || check_batches(receiver)));
+            }
+            let read = self.read_batches(&senders);
+            drop(senders);
+            // The first bad record is the one with the lowest number any side found.
+            let mut first: Option<ChainError> = None;
+            let mut keep = |error: ChainError| {
+                if first.as_ref().is_none_or(|first| error.seq < first.seq) {
+                    first = Some(error);
+                }
             };
-            if row.seq != expected_seq {
-                return Err(bad(format!(
-                    "sequence number {} where {expected_seq} was expected",
-                    row.seq
-                )));
+            for checker in checkers {
+                match checker.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => keep(error),
+                    Err(_) => keep(ChainError {
+                        seq: 0,
+                        problem: "a checking thread stopped".into(),
+                    }),
+                }
             }
-            let hash = sha256_hex(row.entry.as_bytes());
-            if hash != row.hash {
-                return Err(bad(format!(
-                    "entry hashes to {hash}, but {} is stored",
-                    row.hash
-                )));
+            let count = read.unwrap_or_else(|error| {
+                keep(error);
+                0
+            });
+            match first {
+                Some(error) => Err(error),
+                None => Ok(count),
             }
-            let entry: Value = serde_json::from_str(&row.entry)
-                .map_err(|error| bad(format!("entry is not JSON: {error}")))?;
-            if canonical_json(&entry) != row.entry {
-                return Err(bad("entry is not in canonical form".into()));
-            }
-            if entry["seq"].as_u64() != Some(row.seq) {
-                return Err(bad("entry's seq differs from the row's".into()));
-            }
-            if entry["prev_hash"].as_str() != Some(prev_hash.as_str()) {
-                return Err(bad(format!(
-                    "prev_hash is not the hash of record {} ({prev_hash})",
-                    row.seq - 1
-                )));
-            }
-            let (_, record) = split_entry(entry).map_err(bad)?;
-            if record.time_ms != row.time_ms
-                || record.agent != row.agent
-                || record.endpoint != row.endpoint
-                || record.decision.as_str() != row.decision
-            {
-                return Err(bad("indexed columns differ from the entry".into()));
-            }
-            prev_hash = row.hash;
-            expected_seq += 1;
-        }
-        Ok(expected_seq - 1)
+        })
     }
 
-    fn rows(&self) -> Result<Vec<Row>, AuditError> {
+    /// Reads the records in order and sends them in batches to `checkers` in turn, each
+    /// batch with the hash of the record before it; checks their numbers. Returns how
+    /// many there are (or as many as were read when a checker stopped at a bad one).
+    fn read_batches(&self, checkers: &[SyncSender<Batch>]) -> Result<u64, ChainError> {
+        let unreadable = |error: rusqlite::Error| ChainError {
+            seq: 0,
+            problem: crate::error_chain(&AuditError::from(error)),
+        };
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
-        )?;
-        let rows = statement.query_map([], row)?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(AuditError::from)
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq",
+            )
+            .map_err(unreadable)?;
+        let mut rows = statement.query([]).map_err(unreadable)?;
+        let mut count = 0u64;
+        let mut turn = 0;
+        let mut send = |batch: Batch| {
+            turn += 1;
+            checkers[turn % checkers.len()].send(batch).is_ok()
+        };
+        let mut batch = Batch {
+            prev_hash: GENESIS_HASH.to_string(),
+            rows: Vec::with_capacity(BATCH),
+        };
+        while let Some(found) = rows.next().map_err(unreadable)? {
+            let row = row(found).map_err(unreadable)?;
+            if row.seq != count + 1 {
+                let error = ChainError {
+                    seq: row.seq,
+                    problem: format!(
+                        "sequence number {} where {} was expected",
+                        row.seq,
+                        count + 1
+                    ),
+                };
+                // The records before it are checked first: one of them may be bad too.
+                send(batch);
+                return Err(error);
+            }
+            count += 1;
+            let hash = row.hash.clone();
+            batch.rows.push(row);
+            if batch.rows.len() == BATCH {
+                let next = Batch {
+                    prev_hash: hash,
+                    rows: Vec::with_capacity(BATCH),
+                };
+                if !send(std::mem::replace(&mut batch, next)) {
+                    // A checker found a bad record and stopped: that is the answer.
+                    return Ok(count);
+                }
+            }
+        }
+        send(batch);
+        Ok(count)
     }
+}
+
+/// The statement for `query` and its values: only the filters it has, so that SQLite can
+/// use an index (`agent, time_ms` or `time_ms`) for them, and the sequence for the rest.
+fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from(
+        "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit WHERE seq > ?",
+    );
+    let mut values = vec![SqlValue::Integer(
+        i64::try_from(query.after_seq).unwrap_or(i64::MAX),
+    )];
+    if let Some(agent) = &query.agent {
+        sql.push_str(" AND agent = ?");
+        values.push(SqlValue::Text(agent.clone()));
+    }
+    if let Some(since_ms) = query.since_ms {
+        sql.push_str(" AND time_ms >= ?");
+        values.push(SqlValue::Integer(since_ms));
+    }
+    if let Some(decision) = query.decision {
+        sql.push_str(" AND decision = ?");
+        values.push(SqlValue::Text(decision.as_str().to_owned()));
+    }
+    if let Some(endpoint) = &query.endpoint {
+        sql.push_str(" AND endpoint = ?");
+        values.push(SqlValue::Text(endpoint.clone()));
+    }
+    match query.last {
+        Some(last) => {
+            sql.push_str(" ORDER BY seq DESC LIMIT ?");
+            values.push(SqlValue::Integer(i64::try_from(last).unwrap_or(i64::MAX)));
+        }
+        None => sql.push_str(" ORDER BY seq"),
+    }
+    (sql, values)
+}
+
+/// Records per batch [`SqliteAuditLog::verify`] hands a checking thread.
+const BATCH: usize = 1024;
+/// Checking threads of [`SqliteAuditLog::verify`].
+const CHECKERS: usize = 2;
+
+/// Consecutive records, and the hash of the one before the first.
+struct Batch {
+    prev_hash: String,
+    rows: Vec<Row>,
+}
+
+/// Checks each batch `batches` brings, until they stop coming or one record is bad.
+fn check_batches(batches: Receiver<Batch>) -> Result<(), ChainError> {
+    let mut canonical = Vec::new();
+    for batch in batches {
+        let mut prev_hash = batch.prev_hash;
+        for row in batch.rows {
+            check_row(&row, &prev_hash, &mut canonical)?;
+            prev_hash = row.hash;
+        }
+    }
+    Ok(())
+}
+
+/// Checks one record against its own hash and the hash of the one before it: the entry
+/// hashes to the stored hash, is canonical JSON, holds the row's number and `prev_hash`,
+/// reads as a record, and agrees with the row's indexed columns.
+fn check_row(row: &Row, prev_hash: &str, canonical: &mut Vec<u8>) -> Result<(), ChainError> {
+    let bad = |problem: String| ChainError {
+        seq: row.seq,
+        problem,
+    };
+    let mut hash = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(Sha256::digest(row.entry.as_bytes()), &mut hash);
+    if hash[..] != *row.hash.as_bytes() {
+        return Err(bad(format!(
+            "entry hashes to {}, but {} is stored",
+            String::from_utf8_lossy(&hash),
+            row.hash
+        )));
+    }
+    let entry: Value = serde_json::from_str(&row.entry)
+        .map_err(|error| bad(format!("entry is not JSON: {error}")))?;
+    canonical.clear();
+    write_canonical(&entry, canonical);
+    if *canonical != row.entry.as_bytes() {
+        return Err(bad("entry is not in canonical form".into()));
+    }
+    if entry["seq"].as_u64() != Some(row.seq) {
+        return Err(bad("entry's seq differs from the row's".into()));
+    }
+    if entry["prev_hash"].as_str() != Some(prev_hash) {
+        return Err(bad(format!(
+            "prev_hash is not the hash of record {} ({prev_hash})",
+            row.seq - 1
+        )));
+    }
+    let (_, record) = split_entry(entry).map_err(bad)?;
+    if record.time_ms != row.time_ms
+        || record.agent != row.agent
+        || record.endpoint != row.endpoint
+        || record.decision.as_str() != row.decision
+    {
+        return Err(bad("indexed columns differ from the entry".into()));
+    }
+    Ok(())
+}
+
+/// A row as a record with its place in the chain.
+fn stored(row: Row) -> Result<StoredRecord, AuditError> {
+    let entry: Value = serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
+        seq: row.seq,
+        problem: error.to_string(),
+    })?;
+    let (prev_hash, record) = split_entry(entry).map_err(|problem| AuditError::Corrupt {
+        seq: row.seq,
+        problem,
+    })?;
+    Ok(StoredRecord {
+        seq: row.seq,
+        prev_hash,
+        hash: row.hash,
+        record,
+    })
 }
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {

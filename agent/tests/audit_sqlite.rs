@@ -1,6 +1,7 @@
 //! The SQLite audit log of granted calls against the mock: one committed record per call,
 //! allowed or refused, no token or secret anywhere in the file, every record there after
-//! reopening, and a flipped byte found and named by `verify`.
+//! reopening, and a flipped byte found and named by `verify`; many records appended at
+//! once chained as one by one, queries by each filter, and a log from before an index.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use common::{DEMO_OPEN_ID, client, mock, user};
 use serde_json::json;
-use tiktok_agent::{Decision, Grant, GrantedClient, SqliteAuditLog};
+use tiktok_agent::{AuditQuery, AuditRecord, Decision, Grant, GrantedClient, SqliteAuditLog};
 use tiktok_api::{Scope, TokenStore};
 
 /// Every byte of the log's files (the database, its WAL and shared memory).
@@ -205,4 +206,220 @@ async fn the_log_refuses_updates_and_verify_names_a_flipped_byte() {
     )
     .unwrap();
     assert_eq!(log.verify().unwrap_err().seq, 2);
+}
+
+/// A record of `agent` calling `endpoint` at `time_ms`, decided `decision`.
+fn record(agent: &str, endpoint: &str, decision: Decision, time_ms: i64) -> AuditRecord {
+    let mut record = AuditRecord::event(
+        agent,
+        DEMO_OPEN_ID,
+        endpoint,
+        &json!({"fields": ["open_id"]}),
+        decision,
+        None,
+        None,
+    );
+    record.time_ms = time_ms;
+    record
+}
+
+fn some_records() -> Vec<AuditRecord> {
+    let mut records = Vec::new();
+    for index in 0..30i64 {
+        let agent = ["reader", "poster", "analyst"][index as usize % 3];
+        let endpoint = ["user_info", "video_list"][index as usize % 2];
+        let decision = [Decision::Allowed, Decision::Denied, Decision::Intent]
+            [index as usize % 3 / 2 + index as usize % 2];
+        records.push(record(agent, endpoint, decision, 1_000_000 + index * 1_000));
+    }
+    records
+}
+
+#[test]
+fn appending_many_at_once_writes_the_rows_and_chain_one_by_one_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = some_records();
+    let one_by_one = SqliteAuditLog::open(dir.path().join("one.sqlite")).unwrap();
+    for (index, record) in records.iter().enumerate() {
+        assert_eq!(one_by_one.append(record).unwrap(), index as u64 + 1);
+    }
+    let batched = SqliteAuditLog::open(dir.path().join("batched.sqlite")).unwrap();
+    assert_eq!(batched.append_all(&[]).unwrap(), 0, "nothing yet");
+    assert_eq!(batched.append_all(&records[..10]).unwrap(), 10);
+    assert_eq!(batched.append_all(&records[10..]).unwrap(), 30);
+    assert_eq!(
+        batched.append_all(&[]).unwrap(),
+        30,
+        "the last one's number"
+    );
+    assert_eq!(batched.records().unwrap(), one_by_one.records().unwrap());
+    assert_eq!(batched.verify(), Ok(30));
+    // The stored rows themselves, column by column.
+    let rows = |name: &str| -> Vec<(i64, i64, String, String, String, String, String)> {
+        let raw = rusqlite::Connection::open(dir.path().join(name)).unwrap();
+        let mut statement = raw
+            .prepare("SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit ORDER BY seq")
+            .unwrap();
+        statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(rows("batched.sqlite"), rows("one.sqlite"));
+}
+
+#[test]
+fn queries_select_by_agent_time_decision_endpoint_and_the_last_few() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap();
+    let records = some_records();
+    log.append_all(&records).unwrap();
+    let seqs = |query: AuditQuery| -> Vec<u64> {
+        log.query(&query)
+            .unwrap()
+            .iter()
+            .map(|stored| stored.seq)
+            .collect()
+    };
+    let expected = |keep: &dyn Fn(u64, &AuditRecord) -> bool| -> Vec<u64> {
+        (1..)
+            .zip(&records)
+            .filter(|(seq, record)| keep(*seq, record))
+            .map(|(seq, _)| seq)
+            .collect()
+    };
+    assert_eq!(seqs(AuditQuery::default()), expected(&|_, _| true));
+    let since = 1_000_000 + 17 * 1_000;
+    assert_eq!(
+        seqs(AuditQuery {
+            agent: Some("poster".into()),
+            since_ms: Some(since),
+            ..AuditQuery::default()
+        }),
+        expected(&|_, record| record.agent == "poster" && record.time_ms >= since)
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            since_ms: Some(since),
+            decision: Some(Decision::Denied),
+            endpoint: Some("video_list".into()),
+            ..AuditQuery::default()
+        }),
+        expected(&|_, record| {
+            record.time_ms >= since
+                && record.decision == Decision::Denied
+                && record.endpoint == "video_list"
+        })
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            agent: Some("reader".into()),
+            last: Some(3),
+            ..AuditQuery::default()
+        }),
+        vec![22, 25, 28],
+        "the last three of reader's, oldest first"
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            after_seq: 27,
+            ..AuditQuery::default()
+        }),
+        vec![28, 29, 30]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            agent: Some("nobody".into()),
+            ..AuditQuery::default()
+        }),
+        Vec::<u64>::new()
+    );
+    // Records stream to a callback in the same order, and its error stops the walk.
+    let mut seen = Vec::new();
+    let stopped = log.for_each(&AuditQuery::default(), |stored| {
+        seen.push(stored.seq);
+        if stored.seq == 4 {
+            return Err(tiktok_agent::AuditError::Sink("enough".into()));
+        }
+        Ok(())
+    });
+    assert!(matches!(stopped, Err(tiktok_agent::AuditError::Sink(_))));
+    assert_eq!(seen, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn a_log_written_before_the_time_index_opens_and_gets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let log = SqliteAuditLog::open(&path).unwrap();
+    log.append_all(&some_records()).unwrap();
+    let written = log.records().unwrap();
+    drop(log);
+    // As the log was before `audit_time`: its schema had only the (agent, time) index.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch("DROP INDEX audit_time").unwrap();
+    drop(raw);
+    let reopened = SqliteAuditLog::open(&path).unwrap();
+    assert_eq!(reopened.records().unwrap(), written);
+    assert_eq!(reopened.verify(), Ok(30));
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let indexes: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(indexes, ["audit_agent_time", "audit_time"]);
+    let since = reopened
+        .query(&AuditQuery {
+            since_ms: Some(1_000_000 + 28 * 1_000),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(since.len(), 2);
+    reopened
+        .append(&record("reader", "user_info", Decision::Allowed, 2_000_000))
+        .unwrap();
+    assert_eq!(reopened.verify(), Ok(31));
+}
+
+#[test]
+fn verify_names_the_first_bad_record_of_a_long_log() {
+    // Longer than the batches verify checks in parallel, so a bad record lies past the
+    // first ones and the answer must still be the lowest bad number.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.sqlite");
+    let log = SqliteAuditLog::open(&path).unwrap();
+    let many: Vec<AuditRecord> = (0..3_500)
+        .map(|index| record("reader", "user_info", Decision::Allowed, index))
+        .collect();
+    log.append_all(&many).unwrap();
+    assert_eq!(log.verify(), Ok(3_500));
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+        .unwrap();
+    let flip = "UPDATE audit SET entry = replace(entry, '\"reader\"', '\"readex\"') WHERE seq = ?1";
+    raw.execute(flip, [3_100]).unwrap();
+    assert_eq!(log.verify().unwrap_err().seq, 3_100);
+    raw.execute(flip, [2_050]).unwrap();
+    assert_eq!(log.verify().unwrap_err().seq, 2_050);
+    raw.execute("DELETE FROM audit WHERE seq = 1500", [])
+        .unwrap();
+    let error = log.verify().unwrap_err();
+    assert_eq!(error.seq, 1_501, "{error}");
+    assert!(error.problem.contains("1500 was expected"), "{error}");
+    raw.execute(flip, [7]).unwrap();
+    assert_eq!(log.verify().unwrap_err().seq, 7);
 }

@@ -11,7 +11,10 @@
 //! - `gen`: the generation step alone (read, validate, emit) on a spec directory.
 //! - `client`: per-call time of the generated client against raw reqwest with hand-written
 //!   serde structs, on the same mock and the same connection pool.
+//! - `audit-log`: builds a hash-chained audit log of N records for `audit verify`, `query`
+//!   and `tail` to be timed on.
 
+mod audit;
 mod bare;
 mod client;
 mod load;
@@ -124,6 +127,21 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Builds an audit log of RECORDS records (several agents, a month of calls) at PATH.
+    AuditLog {
+        /// The new log's path (must not exist).
+        #[arg(long)]
+        path: PathBuf,
+        /// Records.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        /// Days the records span, ending now.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
     /// CALLS calls of one side on one endpoint and nothing else, for an instruction count
     /// (run under callgrind with two counts; the difference is the calls' own cost).
     ClientCalls {
@@ -209,6 +227,17 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        Command::AuditLog {
+            path,
+            records,
+            batch,
+            days,
+        } => audit::build(
+            &path,
+            records,
+            batch.max(1),
+            Duration::from_secs(days * 86_400),
+        ),
         Command::ClientCalls {
             base,
             endpoint,

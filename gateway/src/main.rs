@@ -558,9 +558,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     endpoint,
                     ..AuditQuery::default()
                 };
-                for record in log.query(&query)? {
-                    audit_cli::print(&record, json)?;
-                }
+                log.for_each(&query, |record| -> anyhow::Result<()> {
+                    Ok(audit_cli::print(&record, json)?)
+                })?;
             }
             AuditCommand::Verify { config } => {
                 let config = load(&config)?;

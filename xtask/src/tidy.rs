@@ -76,7 +76,15 @@ const CRATE_LAYERS: &[(&str, &[&str])] = &[
     ("mock-server", &["tiktok-api"]),
     ("gateway", &["tiktok-api", "tiktok-agent"]),
     ("conformance", &["tiktok-api", "tiktok-mock"]),
-    ("bench", &["tiktok-api", "tiktok-mock", "tiktok-codegen"]),
+    (
+        "bench",
+        &[
+            "tiktok-api",
+            "tiktok-mock",
+            "tiktok-codegen",
+            "tiktok-agent",
+        ],
+    ),
     ("xtask", &["tiktok-codegen", "tiktok-mock"]),
 ];
 

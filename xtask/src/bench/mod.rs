@@ -7,6 +7,7 @@
 //! with the server and the load pinned to different CPUs; the targets of a comparison
 //! alternate within each round, and each figure is the median of the rounds.
 
+mod audit;
 mod instructions;
 mod procs;
 mod report;
@@ -42,7 +43,7 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
     load_generator: LoadGenerator,
     /// Run only these sections (comma-separated: http, paging, memory, upload, generator,
-    /// client); the table then goes to target/bench/BENCHMARKS-partial.md.
+    /// client, audit); the table then goes to target/bench/BENCHMARKS-partial.md.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run the measured processes under the real-time FIFO policy (`chrt -f 50`, when
@@ -56,7 +57,15 @@ pub struct Options {
     mock: Option<PathBuf>,
 }
 
-const SECTIONS: [&str; 6] = ["http", "paging", "memory", "upload", "generator", "client"];
+const SECTIONS: [&str; 7] = [
+    "http",
+    "paging",
+    "memory",
+    "upload",
+    "generator",
+    "client",
+    "audit",
+];
 
 /// The fields the video list calls ask for.
 const VIDEO_FIELDS: &str = "id,title,create_time,share_url,view_count,like_count";
@@ -69,6 +78,7 @@ struct Bench {
     scratch: PathBuf,
     mock: PathBuf,
     bench: PathBuf,
+    gateway: PathBuf,
     pinning: Pinning,
     load: Load,
     rounds: usize,
@@ -121,6 +131,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
             None => bin_dir.join("tiktok-mock"),
         },
         bench: bench_bin,
+        gateway: bin_dir.join("tiktok-gateway"),
         pinning,
         load,
         rounds: options.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
@@ -145,6 +156,9 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     }
     if wants("client") {
         results.client = Some(bench.client()?);
+    }
+    if wants("audit") {
+        results.audit = Some(bench.audit()?);
     }
     results.seconds = started.elapsed().as_secs_f64();
     results.load_average = (load_before, load_average());
@@ -196,7 +210,15 @@ fn build(root: &Path, profile: &str, quick: bool) -> anyhow::Result<()> {
     if quick {
         command.args(["--workspace", "--all-targets"]);
     } else {
-        command.args(["-p", "tiktok-mock", "-p", "tiktok-bench", "--bins"]);
+        command.args([
+            "-p",
+            "tiktok-mock",
+            "-p",
+            "tiktok-bench",
+            "-p",
+            "tiktok-gateway",
+            "--bins",
+        ]);
     }
     let status = command.status().context("running cargo build")?;
     if !status.success() {

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use super::procs::{Measure, Pinning};
 
+mod audit;
+pub use audit::AuditRow;
+
 const BEGIN: &str =
     "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
 const END: &str = "<!-- bench:end -->";
@@ -113,6 +116,7 @@ pub struct Results {
     pub upload: Option<UploadRow>,
     pub generator: Vec<GenRow>,
     pub client: Option<ClientRow>,
+    pub audit: Option<AuditRow>,
     pub seconds: f64,
     pub build_seconds: f64,
     /// The 1-minute load average before and after the run.
@@ -151,6 +155,7 @@ impl Results {
             upload: None,
             generator: Vec::new(),
             client: None,
+            audit: None,
             seconds: 0.0,
             build_seconds: 0.0,
             load_average: (None, None),
@@ -201,6 +206,7 @@ impl Results {
         self.render_memory_upload(&mut out);
         self.render_generator(&mut out);
         self.render_client(&mut out);
+        audit::render(self.audit.as_ref(), &mut out);
         self.render_targets(&mut out);
         out
     }
@@ -496,6 +502,7 @@ impl Results {
                 ));
             }
         }
+        rows.extend(self.audit.iter().flat_map(audit::targets));
         let _ = writeln!(
             out,
             "\n### Targets\n\n| Target | Measured | Met |\n|---|---:|:---:|"
