@@ -367,11 +367,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                             ("MCP over streamable HTTP", "/mcp"),
                             ("the approval page", web::PATH),
                         ];
-                        http::serve(router, address, limits, &served, shutdown).await?;
-                        if let Some(notifier) = &notifier {
-                            notifier.finish().await;
-                        }
-                        return Ok(ExitCode::SUCCESS);
+                        let ended = http::serve(router, address, limits, &served, shutdown).await;
+                        gateway.notifier().finish().await;
+                        return ended.map(|()| ExitCode::SUCCESS);
                     }
                     let Some(agent) = agent else {
                         anyhow::bail!("serve over stdio needs --agent NAME (or --http ADDR)");
@@ -437,7 +435,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
             ApprovalsCommand::Web { config, addr } => {
                 let gateway = open(&config)?;
                 gateway.spawn_expiry(std::time::Duration::from_secs(30));
-                web::serve_alone(&gateway, addr, shutdown).await?;
+                let ended = web::serve_alone(&gateway, addr, shutdown).await;
+                gateway.notifier().finish().await;
+                ended?;
             }
         },
         Command::Login {

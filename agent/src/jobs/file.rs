@@ -137,6 +137,20 @@ impl UploadsDir {
                 io(source)
             }
         })?;
+        // Where the handle really is: a folder on the way swapped for a symlink between
+        // the resolving and the opening would lead out (Linux tells through /proc).
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+            if let Ok(opened) = std::fs::read_link(link)
+                && !opened.starts_with(&self.root)
+            {
+                return Err(FileError::Outside {
+                    name: name.to_string(),
+                });
+            }
+        }
         // Checked on the handle itself: what is read is what was checked.
         let metadata = file.metadata().map_err(io)?;
         if !metadata.is_file() {

@@ -337,9 +337,10 @@ impl GrantedClient {
             } => {
                 let source = match (from, prepared.file) {
                     (VideoFrom::Url(url), _) => VideoSource::Url(url.clone()),
-                    (VideoFrom::File(_), Some(file)) => {
-                        VideoSource::reader(tokio::fs::File::from_std(file.file), file.size)
-                    }
+                    (VideoFrom::File(_), Some(file)) => VideoSource::reader(
+                        Checked::new(tokio::fs::File::from_std(file.file), file.size, file.sha256),
+                        file.size,
+                    ),
                     (VideoFrom::File(name), None) => {
                         return Err(tiktok_api::Error::InvalidRequest(format!(
                             "{name}: not opened"
@@ -417,11 +418,17 @@ impl GrantedClient {
             let page = self.call_tool(VIDEO_LIST.id, arguments).await?;
             pages += 1;
             let items = page[items_key].as_array().cloned().unwrap_or_default();
-            has_more = page["has_more"].as_bool().unwrap_or(false) && !items.is_empty();
-            cursor = page
+            // A page that says there is more but gives no new cursor would be read again
+            // from the top: the walk stops there instead.
+            let next = page
                 .get("cursor")
                 .cloned()
                 .filter(|cursor| !cursor.is_null());
+            has_more = page["has_more"].as_bool().unwrap_or(false)
+                && !items.is_empty()
+                && next.is_some()
+                && next != cursor;
+            cursor = next;
             videos.extend(items);
             run.report(
                 videos.len() as u64,
@@ -473,4 +480,86 @@ fn scopes_of(endpoints: &[&EndpointMeta]) -> Vec<String> {
     scopes.sort();
     scopes.dedup();
     scopes
+}
+
+/// A file read for its upload, hashed as it is read: once its last byte is read (before the
+/// last chunk is sent, so TikTok never holds the whole of it), a hash other than the one
+/// checked (and approved) fails the read, so bytes swapped in after the check are never
+/// all posted.
+struct Checked {
+    inner: tokio::fs::File,
+    hasher: sha2::Sha256,
+    read: u64,
+    size: u64,
+    expected: String,
+}
+
+impl Checked {
+    fn new(inner: tokio::fs::File, size: u64, expected: String) -> Checked {
+        Checked {
+            inner,
+            hasher: sha2::Sha256::default(),
+            read: 0,
+            size,
+            expected,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Checked {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use sha2::Digest;
+        let before = buf.filled().len();
+        let this = &mut *self;
+        std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let fresh = &buf.filled()[before..];
+        let reached_end =
+            this.read < this.size && this.read.saturating_add(fresh.len() as u64) >= this.size;
+        this.hasher.update(fresh);
+        this.read = this.read.saturating_add(fresh.len() as u64);
+        if reached_end && hex::encode(this.hasher.clone().finalize()) != this.expected {
+            // An error hands back nothing read.
+            buf.set_filled(before);
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "the file changed after it was checked (its SHA-256 differs); its upload was stopped before the last chunk",
+            )));
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+
+    use super::Checked;
+
+    async fn read_all(bytes: &[u8], expected: &[u8]) -> std::io::Result<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        std::fs::write(&path, bytes).unwrap();
+        let file = tokio::fs::File::open(&path).await.unwrap();
+        let expected = hex::encode(sha2::Sha256::digest(expected));
+        let mut checked = Checked::new(file, bytes.len() as u64, expected);
+        let mut out = Vec::new();
+        checked.read_to_end(&mut out).await.map(|_| out)
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_bytes_changed_since_the_check_fails_at_its_last_byte() {
+        let bytes = vec![7u8; 200_000];
+        assert_eq!(read_all(&bytes, &bytes).await.unwrap(), bytes);
+        let mut swapped = bytes.clone();
+        swapped[150_000] = 8;
+        let error = read_all(&swapped, &bytes).await.unwrap_err();
+        assert!(
+            error.to_string().contains("changed after it was checked"),
+            "{error}"
+        );
+    }
 }

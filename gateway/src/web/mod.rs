@@ -330,6 +330,21 @@ async fn sign_out(
         .into_response()
 }
 
+/// Approves `id` for `by` on a task of its own, so that a browser that goes away, or a
+/// shutdown, does not cut the approved call off halfway (an upload, its status polls).
+async fn approve_whole(
+    gateway: &Gateway,
+    id: &str,
+    by: &str,
+) -> Result<
+    Result<Result<serde_json::Value, tiktok_agent::Error>, crate::error::GatewayError>,
+    tokio::task::JoinError,
+> {
+    let gateway = gateway.clone();
+    let (id, by) = (id.to_string(), by.to_string());
+    tokio::spawn(async move { gateway.approve(&id, &by).await }).await
+}
+
 async fn decide(
     State(page): State<Page>,
     headers: HeaderMap,
@@ -351,23 +366,33 @@ async fn decide(
     };
     let by = session.operator.as_str();
     match form.decision.as_deref() {
-        Some("approve") => match page.gateway.approve(&id, by).await {
-            Ok(Ok(value)) => message(
-                StatusCode::OK,
-                "Approved",
-                &format!("Approval {id} approved by {by}: the call ran; its result:"),
-                Some(pretty(&value)),
-            ),
-            Ok(Err(error)) => message(
-                StatusCode::OK,
-                "Approved; the call failed",
+        Some("approve") => match approve_whole(&page.gateway, &id, by).await {
+            Err(joined) => message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not known",
                 &format!(
-                    "Approval {id} approved by {by}: the call was made and failed: {}",
-                    tiktok_agent::error_chain(&error)
+                    "Approval {id}: the gateway failed while running it ({joined}); its state is in `approvals list --all`."
                 ),
-                Some(pretty(&crate::agent::error_json(&error))),
+                None,
             ),
-            Err(error) => not_decided(&id, &error),
+            Ok(approved) => match approved {
+                Ok(Ok(value)) => message(
+                    StatusCode::OK,
+                    "Approved",
+                    &format!("Approval {id} approved by {by}: the call ran; its result:"),
+                    Some(pretty(&value)),
+                ),
+                Ok(Err(error)) => message(
+                    StatusCode::OK,
+                    "Approved; the call failed",
+                    &format!(
+                        "Approval {id} approved by {by}: the call was made and failed: {}",
+                        tiktok_agent::error_chain(&error)
+                    ),
+                    Some(pretty(&crate::agent::error_json(&error))),
+                ),
+                Err(error) => not_decided(&id, &error),
+            },
         },
         Some("deny") => match page.gateway.deny(&id, by).await {
             Ok(_) => message(
