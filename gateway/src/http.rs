@@ -6,7 +6,7 @@
 //! is audited, at most once per source address per minute and [`AUTH_FAILURES_PER_WINDOW`]
 //! records per minute in all, so a flood cannot fill the disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -44,6 +44,47 @@ pub const AUTH_ENDPOINT: &str = Failure::AgentKey.endpoint();
 struct Keys {
     hashes: Arc<Vec<([u8; 32], String)>>,
     failures: Arc<FailureLog>,
+    sessions: Arc<Sessions>,
+}
+
+/// The MCP session ids this server handed out, each with the agent whose request opened it:
+/// a session is used only with its own agent's key (another agent's gets 404, as an unknown
+/// session), so nothing meant for one agent (its SSE stream, a progress notification, an
+/// elicitation) reaches another. At most [`MAX_SESSIONS`] are kept; past that the oldest is
+/// forgotten, and its client opens a new one.
+#[derive(Debug, Default)]
+struct Sessions {
+    owners: std::sync::Mutex<(HashMap<String, String>, VecDeque<String>)>,
+}
+
+/// The most MCP sessions kept at once.
+const MAX_SESSIONS: usize = 4096;
+
+impl Sessions {
+    fn owner(&self, session: &str) -> Option<String> {
+        self.owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .get(session)
+            .cloned()
+    }
+
+    fn open(&self, session: String, agent: &str) {
+        let mut owners = self
+            .owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (map, order) = &mut *owners;
+        if map.insert(session.clone(), agent.to_string()).is_none() {
+            order.push_back(session);
+        }
+        while order.len() > MAX_SESSIONS {
+            if let Some(oldest) = order.pop_front() {
+                map.remove(&oldest);
+            }
+        }
+    }
 }
 
 /// The address a connection came from (set per connection by [`serve`]).
@@ -111,6 +152,7 @@ pub async fn router(
             Keys {
                 hashes: Arc::new(keys),
                 failures,
+                sessions: Arc::default(),
             },
             authenticate,
         )))
@@ -217,8 +259,33 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
     });
     match agent {
         Some(agent) => {
-            request.extensions_mut().insert(AuthenticatedAgent(agent));
-            next.run(request).await
+            let session = request
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            if let Some(session) = &session
+                && keys.sessions.owner(session).as_deref() != Some(agent.as_str())
+            {
+                return (
+                    http::StatusCode::NOT_FOUND,
+                    axum::Json(json!({"error": "not_found", "message": "no such session for this agent; initialize a new one"})),
+                )
+                    .into_response();
+            }
+            request
+                .extensions_mut()
+                .insert(AuthenticatedAgent(agent.clone()));
+            let response = next.run(request).await;
+            if session.is_none()
+                && let Some(opened) = response
+                    .headers()
+                    .get(SESSION_HEADER)
+                    .and_then(|value| value.to_str().ok())
+            {
+                keys.sessions.open(opened.to_string(), &agent);
+            }
+            response
         }
         None => {
             let message = if presented.is_some() {
@@ -239,6 +306,9 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
         }
     }
 }
+
+/// The header an MCP session id travels in.
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// A new agent key and its SHA-256 (what goes into the config).
 pub fn new_key() -> (String, String) {

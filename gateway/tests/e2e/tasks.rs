@@ -135,10 +135,9 @@ async fn over_http_a_client_that_declares_tasks_gets_a_held_write_as_a_task() {
     poster.cancel().await.unwrap();
 }
 
-/// A session holds no authority: a request with another agent's session id acts as the
-/// agent of its own key.
+/// A session belongs to the agent that opened it: another agent's key with it is refused.
 #[tokio::test]
-async fn over_http_a_session_id_acts_only_as_the_key_it_is_sent_with() {
+async fn over_http_a_session_is_used_only_with_the_key_that_opened_it() {
     let setup = Setup::new().await;
     let (_server, mcp) = setup.serve_http().await;
     let post = |key: &str, session: Option<&str>, body: Value| {
@@ -211,12 +210,28 @@ async fn over_http_a_session_id_acts_only_as_the_key_it_is_sent_with() {
         !as_reader.contains(&"inbox_video_init".to_string()),
         "{as_reader:?}"
     );
-    // The poster's key with the reader's session: the poster's tools, not the reader's.
-    let as_poster = tools(setup.poster_key.clone()).await;
-    assert!(
-        as_poster.contains(&"inbox_video_init".to_string()),
-        "{as_poster:?}"
-    );
+    // The poster's key with the reader's session: refused as an unknown session, so nothing
+    // of the reader's session (its stream, its notifications) reaches the poster.
+    let refused = post(
+        &setup.poster_key,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 404);
+    // Its own session works.
+    let own = post(
+        &setup.poster_key,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .unwrap();
+    assert!(own.status().is_success());
+    assert!(own.headers().contains_key("mcp-session-id"));
 }
 
 /// `tasks/cancel` withdraws the agent's own held write: denied by the agent, audited, never
