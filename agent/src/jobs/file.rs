@@ -42,6 +42,16 @@ pub enum FileError {
         /// The name asked for.
         name: String,
     },
+    /// The file is larger than a video may be.
+    #[error("{name:?} has {size} bytes, more than the {max} a video may have")]
+    TooLarge {
+        /// The name asked for.
+        name: String,
+        /// Its size.
+        size: u64,
+        /// The most allowed.
+        max: u64,
+    },
     /// The name is not a regular file (a folder, a device, a FIFO, a socket).
     #[error("{name:?} is not a regular file")]
     NotRegular {
@@ -94,9 +104,10 @@ impl UploadsDir {
         &self.root
     }
 
-    /// Opens `name` (relative to the folder), reads it once for its SHA-256 and rewinds
-    /// it. Blocking: call it from a blocking task.
-    pub fn open(&self, name: &str) -> Result<OpenedFile, FileError> {
+    /// Opens `name` (relative to the folder), refuses it over `max_bytes` (before reading
+    /// it), reads it once for its SHA-256 and rewinds it. Blocking: call it from a blocking
+    /// task.
+    pub fn open(&self, name: &str, max_bytes: u64) -> Result<OpenedFile, FileError> {
         let refuse = |why| FileError::Name {
             name: name.to_string(),
             why,
@@ -158,6 +169,13 @@ impl UploadsDir {
                 name: name.to_string(),
             });
         }
+        if metadata.len() > max_bytes {
+            return Err(FileError::TooLarge {
+                name: name.to_string(),
+                size: metadata.len(),
+                max: max_bytes,
+            });
+        }
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 1 << 16];
         let mut size = 0u64;
@@ -213,10 +231,18 @@ mod tests {
     #[test]
     fn a_file_inside_opens_with_its_size_and_hash() {
         let (_dir, uploads) = folder();
-        let opened = uploads.open("clip.mp4").unwrap();
+        let opened = uploads.open("clip.mp4", u64::MAX).unwrap();
         assert_eq!(opened.size, 11);
         assert_eq!(opened.sha256, hex::encode(Sha256::digest(b"video bytes")));
-        assert_eq!(uploads.open("./clip.mp4").unwrap().size, 11);
+        assert_eq!(uploads.open("./clip.mp4", u64::MAX).unwrap().size, 11);
+        assert!(matches!(
+            uploads.open("clip.mp4", 10).unwrap_err(),
+            FileError::TooLarge {
+                size: 11,
+                max: 10,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -229,18 +255,18 @@ mod tests {
             ("a/../../secret.txt", "`..`"),
             (absolute.to_str().unwrap(), "absolute"),
         ] {
-            let error = uploads.open(name).unwrap_err();
+            let error = uploads.open(name, u64::MAX).unwrap_err();
             assert!(matches!(error, FileError::Name { .. }), "{name}: {error}");
             assert!(error.to_string().contains(expected), "{error}");
         }
         std::os::unix::fs::symlink(&absolute, dir.path().join("uploads/link.txt")).unwrap();
         assert!(matches!(
-            uploads.open("link.txt").unwrap_err(),
+            uploads.open("link.txt", u64::MAX).unwrap_err(),
             FileError::Outside { .. }
         ));
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("uploads/zero")).unwrap();
         assert!(matches!(
-            uploads.open("zero").unwrap_err(),
+            uploads.open("zero", u64::MAX).unwrap_err(),
             FileError::Outside { .. }
         ));
     }
@@ -249,7 +275,7 @@ mod tests {
     fn a_symlink_inside_to_a_file_inside_is_followed() {
         let (dir, uploads) = folder();
         std::os::unix::fs::symlink("clip.mp4", dir.path().join("uploads/same.mp4")).unwrap();
-        assert_eq!(uploads.open("same.mp4").unwrap().size, 11);
+        assert_eq!(uploads.open("same.mp4", u64::MAX).unwrap().size, 11);
     }
 
     #[test]
@@ -257,7 +283,7 @@ mod tests {
         let (dir, uploads) = folder();
         std::fs::create_dir(dir.path().join("uploads/sub")).unwrap();
         assert!(matches!(
-            uploads.open("sub").unwrap_err(),
+            uploads.open("sub", u64::MAX).unwrap_err(),
             FileError::NotRegular { .. }
         ));
         let fifo = dir.path().join("uploads/pipe");
@@ -267,7 +293,7 @@ mod tests {
             .unwrap();
         assert!(made.success());
         assert!(matches!(
-            uploads.open("pipe").unwrap_err(),
+            uploads.open("pipe", u64::MAX).unwrap_err(),
             FileError::NotRegular { .. }
         ));
     }
@@ -284,7 +310,7 @@ mod tests {
             FileError::Folder { .. }
         ));
         assert!(matches!(
-            uploads.open("missing.mp4").unwrap_err(),
+            uploads.open("missing.mp4", u64::MAX).unwrap_err(),
             FileError::Io { .. }
         ));
     }

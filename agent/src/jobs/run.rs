@@ -273,7 +273,9 @@ impl GrantedClient {
             return self.invalid_job(job.kind, bad).await;
         };
         let owned = name.to_string();
-        let opened = tokio::task::spawn_blocking(move || uploads.open(&owned))
+        // Refused before it is read: no time spent hashing what can never be posted.
+        let max_bytes = tiktok_api::ChunkRules::strict().max_video_size();
+        let opened = tokio::task::spawn_blocking(move || uploads.open(&owned, max_bytes))
             .await
             .map_err(|error| {
                 tiktok_api::Error::InvalidRequest(format!("reading the file failed: {error}"))

@@ -345,3 +345,41 @@ async fn a_reader_lists_every_page_up_to_its_cap_each_page_audited() {
     );
     assert_eq!(decisions(&audit, "list_all_videos"), ["invalid"]);
 }
+
+#[tokio::test]
+async fn a_file_too_large_or_a_url_on_an_unverified_domain_is_a_clear_tool_error() {
+    let setup = setup().await;
+    // Larger than any chunk plan allows (sparse: nothing is written, nothing is read).
+    let max = tiktok_api::ChunkRules::strict().max_video_size();
+    let huge = std::fs::File::create(setup.dir.path().join("uploads/huge.mp4")).unwrap();
+    huge.set_len(max + 1).unwrap();
+    let agent = setup.agent("direct").await;
+    let calls_before = setup.mock_calls().await;
+    let result = call(
+        &agent,
+        "post_video",
+        json!({"file": "huge.mp4", "privacy_level": "SELF_ONLY"}),
+    )
+    .await
+    .unwrap();
+    let error = tool_error(&result);
+    assert!(error.contains("a video may have"), "{error}");
+    assert_eq!(setup.mock_calls().await, calls_before);
+
+    // TikTok pulls only from domains verified for the app: its refusal comes back whole.
+    let result = call(
+        &agent,
+        "post_video",
+        json!({"url": "https://unverified.example/clip.mp4", "privacy_level": "SELF_ONLY"}),
+    )
+    .await
+    .unwrap();
+    let error = tool_error(&result);
+    assert!(error.contains("url_ownership_unverified"), "{error}");
+    agent.cancel().await.unwrap();
+    let audit = setup.audit("direct").await;
+    assert_eq!(
+        decisions(&audit, "post_video"),
+        ["invalid", "intent", "allowed"]
+    );
+}
