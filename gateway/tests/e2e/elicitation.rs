@@ -9,10 +9,9 @@ use rmcp::model::{
     ElicitationCapability, Implementation, UrlElicitationCapability,
 };
 use rmcp::service::RequestContext;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 
-use crate::setup::{BIN, Setup, approval_id, assert_success, call, pull_upload, stdout};
+use crate::setup::{Setup, approval_id, assert_success, call, pull_upload, stdout};
 
 /// A client that declares URL-mode elicitation and keeps each URL request it gets,
 /// answering `accept` (the user agreed to open the page).
@@ -57,17 +56,7 @@ async fn a_client_with_url_elicitation_is_offered_the_approval_page_and_the_call
         )
     });
     let offers = UrlClient::default();
-    let command = tokio::process::Command::new(BIN).configure(|command| {
-        command
-            .args(["serve", "--agent", "poster", "--config"])
-            .arg(setup.config())
-            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
-    });
-    let poster = offers
-        .clone()
-        .serve(TokioChildProcess::new(command).unwrap())
-        .await
-        .unwrap();
+    let poster = setup.agent_with("poster", offers.clone()).await;
     let held = call(&poster, "inbox_video_init", pull_upload())
         .await
         .unwrap();

@@ -9,13 +9,12 @@ use rmcp::model::{
     RequestParamsMeta,
 };
 use rmcp::service::NotificationContext;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use tiktok_mock::testing::eventually;
 
-use crate::setup::{BIN, Setup, approval_id, assert_success, call, stdout, tool_error, tool_names};
+use crate::setup::{Setup, approval_id, assert_success, call, stdout, tool_error, tool_names};
 
 /// 30 MB: several chunks of the spec's chunk plan.
 const SIZE: usize = 30 * 1024 * 1024;
@@ -235,17 +234,7 @@ impl ClientHandler for Progress {
 async fn a_job_that_runs_at_once_reports_progress_to_a_client_that_asked() {
     let setup = setup().await;
     let progress = Progress::default();
-    let command = tokio::process::Command::new(BIN).configure(|command| {
-        command
-            .args(["serve", "--agent", "direct", "--config"])
-            .arg(setup.config())
-            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
-    });
-    let client = progress
-        .clone()
-        .serve(TokioChildProcess::new(command).unwrap())
-        .await
-        .unwrap();
+    let client = setup.agent_with("direct", progress.clone()).await;
     let Value::Object(arguments) = json!({"file": "clip.mp4", "privacy_level": "SELF_ONLY"}) else {
         unreachable!()
     };

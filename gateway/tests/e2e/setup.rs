@@ -132,13 +132,24 @@ audit: audit.sqlite
 
     /// An MCP client session with `serve --agent AGENT` over stdio.
     pub async fn agent(&self, agent: &str) -> RunningService<RoleClient, ()> {
+        self.agent_with(agent, ()).await
+    }
+
+    /// [`Setup::agent`] with `handler` as the client: what it declares at initialize and
+    /// what it does with what the server sends it.
+    pub async fn agent_with<H: rmcp::ClientHandler>(
+        &self,
+        agent: &str,
+        handler: H,
+    ) -> RunningService<RoleClient, H> {
         let command = tokio::process::Command::new(BIN).configure(|command| {
             command
                 .args(["serve", "--agent", agent, "--config"])
                 .arg(self.config())
                 .env("TIKTOK_CLIENT_SECRET", &self.secret);
         });
-        ().serve(TokioChildProcess::new(command).unwrap())
+        handler
+            .serve(TokioChildProcess::new(command).unwrap())
             .await
             .unwrap()
     }

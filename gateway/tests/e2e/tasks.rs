@@ -3,44 +3,45 @@
 //! session), polls it with `tasks/get` and withdraws it with `tasks/cancel`; a session
 //! never acts as another agent.
 
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities, ClientConfig,
+    CreateTaskResult, GetTaskParams, TaskPayload, TaskStatus,
+};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 use crate::setup::{Setup, assert_success, pull_upload};
 
-/// A client that declares the tasks extension gets a held write as a task, polls it with
-/// `tasks/get` and reads the call's result there once a human approved it.
-#[tokio::test]
-async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
-    use rmcp::ServiceExt;
-    use rmcp::model::{
-        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
-        TaskPayload, TaskStatus,
-    };
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-
-    let setup = Setup::new().await;
-    let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
-        command
-            .args(["serve", "--agent", "poster", "--config"])
-            .arg(setup.config())
-            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
-    });
+/// A client that declares the tasks extension.
+fn tasks_client() -> ClientConfig {
     let mut info = ClientConfig::default();
     info.capabilities = ClientCapabilities::builder().enable_tasks().build();
-    let poster = info
-        .serve(TokioChildProcess::new(command).unwrap())
-        .await
-        .unwrap();
+    info
+}
+
+/// A held `inbox_video_init` of `client`, answered as a task.
+async fn held_task(client: &RunningService<RoleClient, ClientConfig>) -> CreateTaskResult {
     let Value::Object(arguments) = pull_upload() else {
         unreachable!()
     };
-    let response = poster
+    let response = client
         .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
         .await
         .unwrap();
     let CallToolResponse::Task(created) = response else {
         panic!("not a task: {response:?}")
     };
+    created
+}
+
+/// A client that declares the tasks extension gets a held write as a task, polls it with
+/// `tasks/get` and reads the call's result there once a human approved it.
+#[tokio::test]
+async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
+    let setup = Setup::new().await;
+    let poster = setup.agent_with("poster", tasks_client()).await;
+    let created = held_task(&poster).await;
     assert_eq!(created.task.status, TaskStatus::Working);
     let id = created.task.task_id.clone();
     assert!(id.starts_with("apv_"), "{id}");
@@ -96,12 +97,6 @@ async fn a_client_that_declares_tasks_gets_a_held_write_as_a_task_it_polls() {
 /// request is still authenticated by its own key.
 #[tokio::test]
 async fn over_http_a_client_that_declares_tasks_gets_a_held_write_as_a_task() {
-    use rmcp::ServiceExt;
-    use rmcp::model::{
-        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, GetTaskParams,
-        TaskStatus,
-    };
-
     let setup = Setup::new().await;
     let (_server, mcp) = setup.serve_http().await;
     let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
@@ -110,19 +105,8 @@ async fn over_http_a_client_that_declares_tasks_gets_a_held_write_as_a_task() {
         )
         .auth_header(setup.poster_key.clone()),
     );
-    let mut info = ClientConfig::default();
-    info.capabilities = ClientCapabilities::builder().enable_tasks().build();
-    let poster = info.serve(transport).await.unwrap();
-    let Value::Object(arguments) = pull_upload() else {
-        unreachable!()
-    };
-    let response = poster
-        .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
-        .await
-        .unwrap();
-    let CallToolResponse::Task(created) = response else {
-        panic!("not a task: {response:?}")
-    };
+    let poster = tasks_client().serve(transport).await.unwrap();
+    let created = held_task(&poster).await;
     let id = created.task.task_id.clone();
     let polled = poster
         .get_task(GetTaskParams::new(id.clone()))
@@ -238,36 +222,9 @@ async fn over_http_a_session_is_used_only_with_the_key_that_opened_it() {
 /// sent, and no human can approve it afterwards.
 #[tokio::test]
 async fn cancelling_a_held_writes_task_withdraws_it() {
-    use rmcp::ServiceExt;
-    use rmcp::model::{
-        CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities,
-        ClientConfig, GetTaskParams, TaskPayload, TaskStatus,
-    };
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-
     let setup = Setup::new().await;
-    let command = tokio::process::Command::new(crate::setup::BIN).configure(|command| {
-        command
-            .args(["serve", "--agent", "poster", "--config"])
-            .arg(setup.config())
-            .env("TIKTOK_CLIENT_SECRET", &setup.secret);
-    });
-    let mut info = ClientConfig::default();
-    info.capabilities = ClientCapabilities::builder().enable_tasks().build();
-    let poster = info
-        .serve(TokioChildProcess::new(command).unwrap())
-        .await
-        .unwrap();
-    let Value::Object(arguments) = pull_upload() else {
-        unreachable!()
-    };
-    let response = poster
-        .call_tool_once(CallToolRequestParams::new("inbox_video_init").with_arguments(arguments))
-        .await
-        .unwrap();
-    let CallToolResponse::Task(created) = response else {
-        panic!("not a task: {response:?}")
-    };
+    let poster = setup.agent_with("poster", tasks_client()).await;
+    let created = held_task(&poster).await;
     let id = created.task.task_id.clone();
     poster
         .cancel_task(CancelTaskParams::new(id.clone()))
