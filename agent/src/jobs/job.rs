@@ -300,23 +300,36 @@ fn boolean(object: &Map<String, Value>, key: &str) -> Result<bool, ArgumentError
     }
 }
 
-fn video_plan(object: &Map<String, Value>) -> Result<Plan, ArgumentError> {
-    let settings = defs_properties(VIDEO_INIT.id, "PostInfo");
+/// The post settings among a job's arguments: the properties of schema `schema` in
+/// `tool`'s input schema; `own` are the job's other arguments; anything else is refused.
+fn post_settings(
+    object: &Map<String, Value>,
+    tool: &str,
+    schema: &str,
+    own: &[&str],
+) -> Result<Map<String, Value>, ArgumentError> {
+    let settings = defs_properties(tool, schema);
     let mut post_info = Map::new();
     for (key, value) in object {
-        match key.as_str() {
-            "file" | "url" | "inbox" | "sha256" | "size_bytes" => {}
-            key if settings.contains_key(key) => {
-                post_info.insert(key.to_string(), value.clone());
-            }
-            other => {
-                return Err(problem(
-                    &format!("/{other}"),
-                    format!("unknown property {other:?}"),
-                ));
-            }
+        if settings.contains_key(key) {
+            post_info.insert(key.clone(), value.clone());
+        } else if !own.contains(&key.as_str()) {
+            return Err(problem(
+                &format!("/{key}"),
+                format!("unknown property {key:?}"),
+            ));
         }
     }
+    Ok(post_info)
+}
+
+fn video_plan(object: &Map<String, Value>) -> Result<Plan, ArgumentError> {
+    let post_info = post_settings(
+        object,
+        VIDEO_INIT.id,
+        "PostInfo",
+        &["file", "url", "inbox", "sha256", "size_bytes"],
+    )?;
     let inbox = boolean(object, "inbox")?;
     let text = |key: &str| match object.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -385,22 +398,12 @@ fn video_plan(object: &Map<String, Value>) -> Result<Plan, ArgumentError> {
 }
 
 fn photos_plan(object: &Map<String, Value>) -> Result<Plan, ArgumentError> {
-    let settings = defs_properties(CONTENT_INIT.id, "PhotoPostInfo");
-    let mut post_info = Map::new();
-    for (key, value) in object {
-        match key.as_str() {
-            "photo_images" | "photo_cover_index" | "inbox" => {}
-            key if settings.contains_key(key) => {
-                post_info.insert(key.to_string(), value.clone());
-            }
-            other => {
-                return Err(problem(
-                    &format!("/{other}"),
-                    format!("unknown property {other:?}"),
-                ));
-            }
-        }
-    }
+    let post_info = post_settings(
+        object,
+        CONTENT_INIT.id,
+        "PhotoPostInfo",
+        &["photo_images", "photo_cover_index", "inbox"],
+    )?;
     let inbox = boolean(object, "inbox")?;
     if !inbox && !post_info.contains_key("privacy_level") {
         return Err(problem(
