@@ -123,6 +123,9 @@ pub struct TikTokConfig {
     pub client_secret: SecretSource,
     /// Where `login` receives TikTok's redirect.
     pub redirect_uri: String,
+    /// Every rate limit the client keeps to, times this (default 1): for tests and
+    /// benchmarks against a mock started with the same `--rate-limit-scale`.
+    pub rate_limit_scale: f64,
 }
 
 /// Where the app's client secret comes from.
@@ -286,6 +289,8 @@ struct RawTikTok {
     client_secret_file: Option<Spanned<String>>,
     #[serde(default)]
     redirect_uri: Option<Spanned<String>>,
+    #[serde(default)]
+    rate_limit_scale: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -409,11 +414,24 @@ impl Config {
             (None, Some(file)) => SecretSource::File(resolve(file.as_str())),
             (env, None) => SecretSource::Env(env.unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string())),
         };
+        let rate_limit_scale = match &raw.tiktok.rate_limit_scale {
+            Some(scale) if !(scale.is_finite() && **scale > 0.0) => {
+                problems.push(error(
+                    line(scale.span()),
+                    "tiktok.rate_limit_scale",
+                    format!("{}: expected a number above 0", **scale),
+                ));
+                1.0
+            }
+            Some(scale) => **scale,
+            None => 1.0,
+        };
         let tiktok = TikTokConfig {
             base_url: raw.tiktok.base_url.map(|url| url.to_string()),
             client_key: raw.tiktok.client_key,
             client_secret,
             redirect_uri,
+            rate_limit_scale,
         };
         let accounts: BTreeMap<String, AccountConfig> = raw
             .accounts

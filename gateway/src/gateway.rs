@@ -36,7 +36,9 @@ impl Gateway {
 
     /// [`Gateway::open`] with the app secret given rather than read from the environment.
     pub fn open_with_secret(config: Config, secret: String) -> Result<Gateway, GatewayError> {
-        let mut builder = Client::builder().credentials(config.tiktok.client_key.clone(), secret);
+        let mut builder = Client::builder()
+            .credentials(config.tiktok.client_key.clone(), secret)
+            .rate_limit_scale(config.tiktok.rate_limit_scale);
         if let Some(base_url) = &config.tiktok.base_url {
             builder = builder.base_url(base_url);
         }

@@ -84,6 +84,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     limiter: Option<LimiterMode>,
+    rate_limit_scale: f64,
     credentials: Option<AppCredentials>,
 }
 
@@ -97,6 +98,7 @@ impl Default for ClientBuilder {
             http: None,
             retry: RetryPolicy::default(),
             limiter: Some(LimiterMode::Wait),
+            rate_limit_scale: 1.0,
             credentials: None,
         }
     }
@@ -157,6 +159,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Multiplies every rate limit the local limiter keeps to (default 1), for tests and
+    /// benchmarks against a mock started with the same `--rate-limit-scale`. TikTok's own
+    /// limits are the spec's: against TikTok, leave it at 1.
+    pub fn rate_limit_scale(mut self, scale: f64) -> Self {
+        self.rate_limit_scale = scale;
+        self
+    }
+
     /// The app's credentials, which user handles need to refresh and revoke tokens.
     pub fn credentials(
         mut self,
@@ -177,6 +187,12 @@ impl ClientBuilder {
                 "base_url {base_url:?}: expected http or https"
             )));
         }
+        if !(self.rate_limit_scale.is_finite() && self.rate_limit_scale > 0.0) {
+            return Err(Error::InvalidRequest(format!(
+                "rate_limit_scale {}: expected a number above 0",
+                self.rate_limit_scale
+            )));
+        }
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
@@ -190,7 +206,9 @@ impl ClientBuilder {
             base_url,
             timeout: self.timeout,
             retry: self.retry,
-            limiter: self.limiter.map(|mode| Arc::new(RateLimiter::new(mode))),
+            limiter: self
+                .limiter
+                .map(|mode| Arc::new(RateLimiter::new(mode, self.rate_limit_scale))),
             credentials: self.credentials.map(Arc::new),
             users: Arc::default(),
         })

@@ -130,6 +130,28 @@ pub struct RateLimit {
     pub documented: bool,
 }
 
+impl RateLimit {
+    /// The calls a window allows with every limit multiplied by `scale` (the mock's
+    /// `--rate-limit-scale`, the client's [`crate::ClientBuilder::rate_limit_scale`]):
+    /// rounded down, at least 1.
+    pub fn scaled(&self, scale: f64) -> u32 {
+        scale_limit(u64::from(self.per_minute), scale)
+    }
+}
+
+/// `limit` times `scale`, rounded down, at least 1 and at most `u32::MAX`: how the mock and
+/// the client scale every rate limit and quota of the spec alike.
+pub fn scale_limit(limit: u64, scale: f64) -> u32 {
+    let scaled = (limit as f64 * scale).floor();
+    if scaled >= f64::from(u32::MAX) {
+        u32::MAX
+    } else if scaled >= 1.0 {
+        scaled as u32
+    } else {
+        1
+    }
+}
+
 /// A named limit of an endpoint (ids per call, characters, lifetimes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {

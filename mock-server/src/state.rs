@@ -160,19 +160,12 @@ impl AppState {
 
     /// `limit` times the rate-limit scale, rounded down, at least 1.
     pub fn scaled(&self, limit: u64) -> u32 {
-        let scaled = (limit as f64 * self.inner.rate_limit_scale).floor();
-        if scaled >= f64::from(u32::MAX) {
-            u32::MAX
-        } else if scaled >= 1.0 {
-            scaled as u32
-        } else {
-            1
-        }
+        tiktok_api::meta::scale_limit(limit, self.inner.rate_limit_scale)
     }
 
     /// The calls `endpoint` allows per window after scaling (at least 1).
     pub fn rate_limit(&self, endpoint: &EndpointMeta) -> u32 {
-        self.scaled(u64::from(endpoint.rate_limit.per_minute))
+        endpoint.rate_limit.scaled(self.inner.rate_limit_scale)
     }
 
     /// A fresh id for a video added through the control API.

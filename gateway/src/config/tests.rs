@@ -297,7 +297,7 @@ fn operators_need_a_hash_of_their_own_and_a_plain_name() {
 #[test]
 fn every_problem_is_reported_at_once_each_with_its_line_and_key() {
     let text = "\
-tiktok: {base_url: 'ftp://x', client_key: k}
+tiktok: {base_url: 'ftp://x', client_key: k, rate_limit_scale: 0}
 accounts: {demo: {token_store: tokens.json}}
 agents:
   reader: {account: demo, scopes: [user.info.basic], access: [read], endpoints: [nope]}
@@ -317,6 +317,7 @@ audit: audit.sqlite
         found,
         [
             (Some(1), "tiktok.base_url"),
+            (Some(1), "tiktok.rate_limit_scale"),
             (Some(4), "agents.reader.endpoints"),
             (Some(5), "agents.ghost.account"),
             (Some(6), "agents.poster.approval_ttl"),
@@ -327,7 +328,7 @@ audit: audit.sqlite
     );
     // One line each, file and line first.
     let shown = error.to_string();
-    assert_eq!(shown.lines().count(), 7, "{shown}");
+    assert_eq!(shown.lines().count(), 8, "{shown}");
     assert!(
         shown
             .lines()

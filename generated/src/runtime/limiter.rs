@@ -46,20 +46,23 @@ type Windows = HashMap<WindowKey, SlidingWindow, FxBuildHasher>;
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     mode: LimiterMode,
+    /// Every spec limit times this (1 but against a mock with `--rate-limit-scale`).
+    scale: f64,
     key: RandomState,
     shards: Box<[Mutex<Windows>]>,
 }
 
 impl Default for RateLimiter {
     fn default() -> Self {
-        RateLimiter::new(LimiterMode::default())
+        RateLimiter::new(LimiterMode::default(), 1.0)
     }
 }
 
 impl RateLimiter {
-    pub(crate) fn new(mode: LimiterMode) -> Self {
+    pub(crate) fn new(mode: LimiterMode, scale: f64) -> Self {
         RateLimiter {
             mode,
+            scale,
             key: RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -110,7 +113,7 @@ impl RateLimiter {
         }
         let (hash, shard) = self.token_key(token);
         let key = (hash, endpoint.id);
-        let limit = endpoint.rate_limit.per_minute.max(1);
+        let limit = endpoint.rate_limit.scaled(self.scale);
         let window = Self::window(endpoint);
         loop {
             let wait = {
@@ -155,7 +158,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fail_fast_lets_the_spec_figure_through_then_says_how_long_to_wait() {
-        let limiter = RateLimiter::new(LimiterMode::FailFast);
+        let limiter = RateLimiter::new(LimiterMode::FailFast, 1.0);
         let init = &endpoints::VIDEO_INIT;
         let limit = init.rate_limit.per_minute;
         for _ in 0..limit {
@@ -183,7 +186,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_window_frees_when_its_oldest_send_leaves_it() {
-        let limiter = RateLimiter::new(LimiterMode::Wait);
+        let limiter = RateLimiter::new(LimiterMode::Wait, 1.0);
         let info = &endpoints::USER_INFO;
         // Nothing sent with this token: TikTok's window may hold others' calls, a whole one.
         assert_eq!(
@@ -202,7 +205,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn wait_mode_waits_for_the_window() {
-        let limiter = RateLimiter::new(LimiterMode::Wait);
+        let limiter = RateLimiter::new(LimiterMode::Wait, 1.0);
         let init = &endpoints::VIDEO_INIT;
         let start = Instant::now();
         for _ in 0..=init.rate_limit.per_minute {
@@ -212,8 +215,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_scale_multiplies_the_spec_figure_and_never_goes_below_one() {
+        let info = &endpoints::USER_INFO;
+        let limit = info.rate_limit.per_minute;
+        let scaled = RateLimiter::new(LimiterMode::FailFast, 3.0);
+        for _ in 0..limit * 3 {
+            scaled.acquire(info, Some("act.a")).await.unwrap();
+        }
+        assert!(scaled.acquire(info, Some("act.a")).await.is_err());
+        let tiny = RateLimiter::new(LimiterMode::FailFast, 1e-9);
+        tiny.acquire(info, Some("act.a")).await.unwrap();
+        assert!(tiny.acquire(info, Some("act.a")).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn oauth_calls_are_not_limited() {
-        let limiter = RateLimiter::new(LimiterMode::FailFast);
+        let limiter = RateLimiter::new(LimiterMode::FailFast, 1.0);
         for _ in 0..10_000 {
             limiter.acquire(&endpoints::TOKEN, Some("x")).await.unwrap();
         }
