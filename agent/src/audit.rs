@@ -169,9 +169,10 @@ pub enum AuditError {
         /// What is wrong with it.
         problem: String,
     },
-    /// The blocking task that wrote the record stopped.
-    #[error("the audit writer stopped")]
-    Worker(#[source] tokio::task::JoinError),
+    /// The log's group-commit writer thread stopped (or could not start): the record was
+    /// not kept.
+    #[error("the audit log's writer thread stopped")]
+    WriterStopped,
     /// A sink of the application's own failed.
     #[error("{0}")]
     Sink(String),

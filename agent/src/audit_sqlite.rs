@@ -1,5 +1,6 @@
 //! The append-only SQLite audit log (feature `audit-sqlite`): WAL mode, each record
-//! committed before the call's answer is returned, and hash-chained: every entry holds the
+//! committed before the call's answer is returned (the records of concurrent calls
+//! committed together: [`crate::group_commit`]), and hash-chained: every entry holds the
 //! SHA-256 of the entry before it, so [`SqliteAuditLog::verify`] finds the first record
 //! changed, removed or inserted after the fact.
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json, write_canonical};
+use crate::group_commit::{AppendAll, GroupCommit};
 
 /// The `prev_hash` of the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -64,6 +66,7 @@ pub struct StoredRecord {
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
     connection: Arc<Mutex<Connection>>,
+    group: Arc<GroupCommit>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -82,6 +85,7 @@ impl SqliteAuditLog {
         connection.execute_batch(SCHEMA)?;
         Ok(SqliteAuditLog {
             connection: Arc::new(Mutex::new(connection)),
+            group: Arc::default(),
         })
     }
 
@@ -99,43 +103,7 @@ impl SqliteAuditLog {
     /// are exactly those [`SqliteAuditLog::append`] called on each in turn would write: one
     /// commit (one sync) for many records, and none of them kept unless all are.
     pub fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
-        let mut connection = self.lock();
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let last: Option<(u64, String)> = transaction
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let (mut seq, mut prev_hash) = match last {
-            Some((seq, hash)) => (seq, hash),
-            None => (0, GENESIS_HASH.to_string()),
-        };
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for record in records {
-                seq += 1;
-                let entry = entry_text(seq, &prev_hash, record)?;
-                let hash = sha256_hex(entry.as_bytes());
-                insert.execute(params![
-                    seq,
-                    record.time_ms,
-                    record.agent,
-                    record.endpoint,
-                    record.decision.as_str(),
-                    entry,
-                    hash
-                ])?;
-                prev_hash = hash;
-            }
-        }
-        transaction.commit()?;
-        Ok(seq)
+        self.connection.append_all(records)
     }
 
     /// Every record, oldest first, as stored (not verified: see [`SqliteAuditLog::verify`]).
@@ -478,14 +446,120 @@ fn split_entry(mut entry: Value) -> Result<(String, AuditRecord), String> {
     Ok((prev_hash, record))
 }
 
+/// The one way records are appended: the connection's transaction, the chain continued.
+impl AppendAll for Mutex<Connection> {
+    fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
+        let mut connection = self.lock();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let last: Option<(u64, String)> = transaction
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (mut seq, mut prev_hash) = match last {
+            Some((seq, hash)) => (seq, hash),
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for record in records {
+                seq += 1;
+                let entry = entry_text(seq, &prev_hash, record)?;
+                let hash = sha256_hex(entry.as_bytes());
+                insert.execute(params![
+                    seq,
+                    record.time_ms,
+                    record.agent,
+                    record.endpoint,
+                    record.decision.as_str(),
+                    entry,
+                    hash
+                ])?;
+                prev_hash = hash;
+            }
+        }
+        transaction.commit()?;
+        Ok(seq)
+    }
+}
+
 #[async_trait::async_trait]
 impl AuditSink for SqliteAuditLog {
+    /// Commits the record with the others handed in meanwhile (group commit: one sync per
+    /// batch), and returns once it is durable.
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let log = self.clone();
-        let record = record.clone();
-        tokio::task::spawn_blocking(move || log.append(&record))
+        self.group
+            .append(&self.connection, record.clone())
             .await
-            .map_err(AuditError::Worker)?
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    fn record(n: usize) -> AuditRecord {
+        AuditRecord::event(
+            "agent",
+            "open",
+            "user_info",
+            &serde_json::json!({"fields": ["open_id"]}),
+            Decision::Allowed,
+            Some(format!("call {n}")),
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn records_handed_in_during_a_commit_share_the_next_one_in_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap();
+        let records: Vec<AuditRecord> = (0..64).map(record).collect();
+        // The connection held, as by a long commit: every record queues behind it.
+        let held = log.lock();
+        let mut calls = Box::pin(futures::future::join_all(
+            records.iter().map(|r| AuditSink::record(&log, r)),
+        ));
+        assert!(
+            (&mut calls).now_or_never().is_none(),
+            "nothing commits while held"
+        );
+        drop(held);
+        for result in calls.await {
+            result.unwrap();
+        }
+        let batches = log.group.batches();
+        assert!(
+            (1..=2).contains(&batches),
+            "64 records in {batches} transactions"
+        );
+        let stored = log.records().unwrap();
+        assert_eq!(stored.len(), 64);
+        for (n, stored) in stored.iter().enumerate() {
+            assert_eq!(stored.seq, n as u64 + 1);
+            assert_eq!(stored.record, records[n]);
+        }
+        assert_eq!(log.verify(), Ok(64));
+    }
+
+    #[tokio::test]
+    async fn a_record_is_readable_as_soon_as_its_call_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap();
+        for n in 0..5 {
+            AuditSink::record(&log, &record(n)).await.unwrap();
+            // Another handle on the file, as another process: the record is committed.
+            let other = SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap();
+            assert_eq!(other.records().unwrap().len(), n + 1);
+        }
     }
 }

@@ -46,6 +46,7 @@ mod error;
 mod escape;
 mod grant;
 mod granted;
+mod group_commit;
 pub mod jobs;
 mod sqlite_ledger;
 pub mod state;

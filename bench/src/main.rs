@@ -13,10 +13,13 @@
 //!   serde structs, on the same mock and the same connection pool.
 //! - `audit-log`: builds a hash-chained audit log of N records for `audit verify`, `query`
 //!   and `tail` to be timed on.
+//! - `gateway-setup`, `mcp-calls`, `direct-calls`, `audit-commit`: the gateway's cost per
+//!   call, user info through `serve --http` against the client straight to the mock.
 
 mod audit;
 mod bare;
 mod client;
+mod gateway;
 mod load;
 mod upload;
 
@@ -158,6 +161,63 @@ enum Command {
         #[arg(long)]
         calls: usize,
     },
+    /// The mock's app credentials and a fresh token pair for its demo user, as JSON.
+    GatewaySetup {
+        /// The mock's base URL.
+        #[arg(long)]
+        mock: String,
+        /// The mock's printed token (to learn the demo user's open_id).
+        #[arg(long)]
+        token: String,
+    },
+    /// MCP sessions calling `user_info` through `serve --http`, closed-loop.
+    McpCalls {
+        /// The gateway's MCP endpoint, `http://ADDR/mcp`.
+        #[arg(long)]
+        url: String,
+        /// The agent's key.
+        #[arg(long)]
+        key: String,
+        /// Sessions, each with one call in flight.
+        #[arg(long, default_value_t = 32)]
+        sessions: usize,
+        /// Seconds of calls.
+        #[arg(long)]
+        seconds: f64,
+        /// The gateway's process id, for its CPU time per call.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// The generated client calling `user_info` straight to the mock, closed-loop.
+    DirectCalls {
+        /// The mock's base URL.
+        #[arg(long)]
+        base: String,
+        /// An access token.
+        #[arg(long)]
+        token: String,
+        /// The client's rate-limit scale (the mock's `--rate-limit-scale`).
+        #[arg(long)]
+        scale: f64,
+        /// Tasks, each with one call in flight.
+        #[arg(long, default_value_t = 32)]
+        sessions: usize,
+        /// Seconds of calls.
+        #[arg(long)]
+        seconds: f64,
+        /// The mock's process id, for its CPU time per call.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// The median time to commit one record to a fresh SQLite audit log at PATH.
+    AuditCommit {
+        /// Where to create the log.
+        #[arg(long)]
+        path: PathBuf,
+        /// Records, one commit each.
+        #[arg(long, default_value_t = 200)]
+        records: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -244,7 +304,50 @@ fn main() -> anyhow::Result<()> {
             side,
             calls,
         } => current_thread()?.block_on(client::calls(&base, &endpoint, &side, calls)),
+        Command::GatewaySetup { mock, token } => {
+            let setup = current_thread()?.block_on(gateway::setup(&mock, &token))?;
+            println!("{setup}");
+            Ok(())
+        }
+        Command::McpCalls {
+            url,
+            key,
+            sessions,
+            seconds,
+            pid,
+        } => print(current_thread()?.block_on(gateway::mcp_calls(
+            &url,
+            &key,
+            sessions,
+            Duration::from_secs_f64(seconds),
+            pid,
+        ))?),
+        Command::DirectCalls {
+            base,
+            token,
+            scale,
+            sessions,
+            seconds,
+            pid,
+        } => print(current_thread()?.block_on(gateway::direct_calls(
+            &base,
+            &token,
+            scale,
+            sessions,
+            Duration::from_secs_f64(seconds),
+            pid,
+        ))?),
+        Command::AuditCommit { path, records } => {
+            let us = gateway::commit_us(&path, records.max(1))?;
+            println!("{}", serde_json::json!({ "commit_us": us }));
+            Ok(())
+        }
     }
+}
+
+fn print(report: impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {

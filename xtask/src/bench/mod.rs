@@ -8,6 +8,7 @@
 //! alternate within each round, and each figure is the median of the rounds.
 
 mod audit;
+mod gateway;
 mod instructions;
 mod procs;
 mod report;
@@ -43,7 +44,7 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
     load_generator: LoadGenerator,
     /// Run only these sections (comma-separated: http, paging, memory, upload, generator,
-    /// client, audit); the table then goes to target/bench/BENCHMARKS-partial.md.
+    /// client, audit, gateway); the table then goes to target/bench/BENCHMARKS-partial.md.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run the measured processes under the real-time FIFO policy (`chrt -f 50`, when
@@ -57,7 +58,7 @@ pub struct Options {
     mock: Option<PathBuf>,
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "http",
     "paging",
     "memory",
@@ -65,6 +66,7 @@ const SECTIONS: [&str; 7] = [
     "generator",
     "client",
     "audit",
+    "gateway",
 ];
 
 /// The fields the video list calls ask for.
@@ -159,6 +161,9 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     }
     if wants("audit") {
         results.audit = Some(bench.audit()?);
+    }
+    if wants("gateway") {
+        results.gateway = Some(bench.gateway()?);
     }
     results.seconds = started.elapsed().as_secs_f64();
     results.load_average = (load_before, load_average());

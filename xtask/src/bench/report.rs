@@ -7,7 +7,11 @@ use std::path::Path;
 use super::procs::{Measure, Pinning};
 
 mod audit;
+mod gateway;
+mod machine;
 pub use audit::AuditRow;
+pub use gateway::{CallSide, GatewayRow};
+use machine::{cores, cpu_model, rustc, today};
 
 const BEGIN: &str =
     "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
@@ -117,6 +121,7 @@ pub struct Results {
     pub generator: Vec<GenRow>,
     pub client: Option<ClientRow>,
     pub audit: Option<AuditRow>,
+    pub gateway: Option<GatewayRow>,
     pub seconds: f64,
     pub build_seconds: f64,
     /// The 1-minute load average before and after the run.
@@ -156,6 +161,7 @@ impl Results {
             generator: Vec::new(),
             client: None,
             audit: None,
+            gateway: None,
             seconds: 0.0,
             build_seconds: 0.0,
             load_average: (None, None),
@@ -207,6 +213,7 @@ impl Results {
         self.render_generator(&mut out);
         self.render_client(&mut out);
         audit::render(self.audit.as_ref(), &mut out);
+        gateway::render(self.gateway.as_ref(), &mut out);
         self.render_targets(&mut out);
         out
     }
@@ -503,6 +510,7 @@ impl Results {
             }
         }
         rows.extend(self.audit.iter().flat_map(audit::targets));
+        rows.extend(self.gateway.iter().flat_map(gateway::targets));
         let _ = writeln!(
             out,
             "\n### Targets\n\n| Target | Measured | Met |\n|---|---:|:---:|"
@@ -545,53 +553,6 @@ pub fn write(path: &Path, table: &str) -> anyhow::Result<()> {
     };
     std::fs::write(path, text)?;
     Ok(())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("model name"))
-                .and_then(|rest| rest.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-fn rustc() -> String {
-    std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_else(|| "rustc ?".to_owned())
-}
-
-/// Today's date, UTC, as YYYY-MM-DD (Howard Hinnant's civil-from-days).
-fn today() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    let days = i64::try_from(seconds / 86_400).unwrap_or(0) + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[cfg(test)]

@@ -1,0 +1,324 @@
+//! The gateway's cost per call (section 8): the same read, user info, made by MCP agent
+//! sessions through `tiktok-gateway serve --http` (checked, audited, durable before its
+//! answer) and by the generated client straight to the mock, each closed-loop with the
+//! same number of calls in flight. Also what the figures are compared against: the audit
+//! log's own commit of one record (its sync), and the setup both need (the mock's app and
+//! a token for the gateway's account).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tiktok_api::UserField;
+
+/// What a closed-loop run measured.
+#[derive(Debug, Serialize)]
+pub struct CallsReport {
+    /// Calls answered without error.
+    pub calls: u64,
+    /// Calls answered with an error (a tool error, a JSON-RPC error, an HTTP failure).
+    pub errors: u64,
+    pub seconds: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// This process's CPU time per call (its load generation).
+    pub cpu_us: f64,
+    /// The server's (`--pid`) CPU time per call, when given.
+    pub server_cpu_us: Option<f64>,
+}
+
+/// The mock's app credentials and a fresh token pair for the demo user, for the gateway's
+/// config and `accounts import`.
+pub async fn setup(mock: &str, token: &str) -> anyhow::Result<Value> {
+    let http = reqwest::Client::new();
+    let apps: Value = http
+        .get(format!("{mock}/_mock/apps"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let app = &apps["apps"][0];
+    let me: Value = http
+        .get(format!("{mock}/v2/user/info/?fields=open_id"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let open_id = me["data"]["user"]["open_id"]
+        .as_str()
+        .context("no open_id in the mock's user info")?;
+    let minted: Value = http
+        .post(format!("{mock}/_mock/tokens"))
+        .json(&json!({"open_id": open_id, "scopes": ["user.info.basic"]}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(json!({
+        "client_key": app["client_key"],
+        "client_secret": app["client_secret"],
+        "access_token": minted["access_token"],
+        "refresh_token": minted["refresh_token"],
+    }))
+}
+
+/// `sessions` MCP sessions on `url` with the agent key `key`, each calling `user_info`
+/// in a loop for `duration`.
+pub async fn mcp_calls(
+    url: &str,
+    key: &str,
+    sessions: usize,
+    duration: Duration,
+    server: Option<u32>,
+) -> anyhow::Result<CallsReport> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(sessions)
+        .build()?;
+    let mut opened = Vec::new();
+    for _ in 0..sessions {
+        opened.push(open_session(&http, url, key).await?);
+    }
+    let cpu = Cpu::now(server);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let runs = opened.into_iter().map(|session| {
+        let http = http.clone();
+        async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut id = 1u64;
+            while Instant::now() < deadline {
+                id += 1;
+                let call = Instant::now();
+                match call_tool(&http, url, key, &session, id).await {
+                    Ok(()) => latencies.push(call.elapsed()),
+                    Err(error) => {
+                        if errors == 0 {
+                            eprintln!("mcp-calls: {error:#}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors)
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    Ok(report(results, started.elapsed(), cpu))
+}
+
+/// The same read by the generated client, straight to the mock: `sessions` tasks, each
+/// its own call after call, through one client (its limiter scaled by `scale`, as the
+/// gateway's is).
+pub async fn direct_calls(
+    base: &str,
+    token: &str,
+    scale: f64,
+    sessions: usize,
+    duration: Duration,
+    server: Option<u32>,
+) -> anyhow::Result<CallsReport> {
+    let client = tiktok_api::Client::builder()
+        .base_url(base)
+        .rate_limit_scale(scale)
+        .build()?;
+    let user = client.user_with_access_token(token);
+    user.user_info(&[UserField::OpenId, UserField::DisplayName])
+        .await?;
+    let cpu = Cpu::now(server);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let runs = (0..sessions).map(|_| {
+        let user = user.clone();
+        async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let call = Instant::now();
+                match user
+                    .user_info(&[UserField::OpenId, UserField::DisplayName])
+                    .await
+                {
+                    Ok(_) => latencies.push(call.elapsed()),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    Ok(report(results, started.elapsed(), cpu))
+}
+
+/// The median time of committing one record to a fresh SQLite audit log, `records` times
+/// in turn: the sync every audited answer waits for at least once.
+pub fn commit_us(path: &Path, records: usize) -> anyhow::Result<f64> {
+    let log = tiktok_agent::SqliteAuditLog::open(path)?;
+    let record = tiktok_agent::AuditRecord::event(
+        "reader",
+        "bench",
+        "user_info",
+        &json!({"fields": ["open_id"]}),
+        tiktok_agent::Decision::Allowed,
+        None,
+        None,
+    );
+    let mut times = Vec::with_capacity(records);
+    for _ in 0..records {
+        let started = Instant::now();
+        log.append(&record)?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// An initialized MCP session: its id.
+async fn open_session(http: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<String> {
+    let answer = post(
+        http,
+        url,
+        key,
+        None,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "tiktok-bench", "version": "0"},
+        }}),
+    )
+    .await?;
+    let session = answer
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .context("the gateway opened no session")?
+        .to_owned();
+    let body = answer.text().await?;
+    if !body.contains("\"result\"") {
+        bail!("initialize answered {body}");
+    }
+    post(
+        http,
+        url,
+        key,
+        Some(&session),
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await?;
+    Ok(session)
+}
+
+/// One `tools/call` of `user_info`; an error unless it answered a result that is not one.
+async fn call_tool(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    session: &str,
+    id: u64,
+) -> anyhow::Result<()> {
+    let body = post(
+        http,
+        url,
+        key,
+        Some(session),
+        &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "user_info",
+            "arguments": {"fields": ["open_id", "display_name"]},
+        }}),
+    )
+    .await?
+    .text()
+    .await?;
+    // An event stream of one message, or the message itself.
+    let message = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|data| !data.is_empty())
+        .unwrap_or(body.as_str());
+    let message: Value = serde_json::from_str(message).with_context(|| body.clone())?;
+    if message["result"]["isError"] != json!(false) || message["result"].is_null() {
+        bail!("tools/call answered {message}");
+    }
+    Ok(())
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    session: Option<&str>,
+    message: &Value,
+) -> anyhow::Result<reqwest::Response> {
+    let mut request = http
+        .post(url)
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .json(message);
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    Ok(request.send().await?.error_for_status()?)
+}
+
+/// CPU times at the start of a run: this process's and the server's.
+struct Cpu {
+    own: Duration,
+    server: Option<(u32, Duration)>,
+}
+
+impl Cpu {
+    fn now(server: Option<u32>) -> Cpu {
+        Cpu {
+            own: cpu_time("self"),
+            server: server.map(|pid| (pid, cpu_time(&pid.to_string()))),
+        }
+    }
+}
+
+fn report(results: Vec<(Vec<Duration>, u64)>, elapsed: Duration, before: Cpu) -> CallsReport {
+    let own = cpu_time("self").saturating_sub(before.own);
+    let server = before
+        .server
+        .map(|(pid, at)| cpu_time(&pid.to_string()).saturating_sub(at));
+    let errors = results.iter().map(|(_, errors)| errors).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort_unstable();
+    let at = |quantile: f64| {
+        latencies
+            .get(((latencies.len() as f64 * quantile) as usize).min(latencies.len().max(1) - 1))
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1e6)
+    };
+    let calls = latencies.len() as u64;
+    CallsReport {
+        calls,
+        errors,
+        seconds: elapsed.as_secs_f64(),
+        p50_us: at(0.5),
+        p99_us: at(0.99),
+        cpu_us: own.as_secs_f64() * 1e6 / calls.max(1) as f64,
+        server_cpu_us: server.map(|cpu| cpu.as_secs_f64() * 1e6 / calls.max(1) as f64),
+    }
+}
+
+/// The CPU time of every live thread of process `pid` (`self` for this one) so far, from
+/// `/proc/PID/task/*/schedstat` (nanoseconds, unlike the clock ticks of `/proc/PID/stat`).
+pub fn cpu_time(pid: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}

@@ -1,0 +1,240 @@
+//! Section 8, the gateway's cost per call: the mock (limits scaled out of reach), a gateway
+//! config with one reader agent whose limiter is scaled the same way
+//! (`tiktok: {rate_limit_scale}`), its account's token imported, `serve --http` on the
+//! server CPU beside the mock; then rounds alternating user info by MCP sessions through
+//! the gateway and by the client straight to the mock, and `audit verify` at the end.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::report::{CallSide, GatewayRow};
+use super::{Bench, RATE_LIMIT_SCALE, median, procs};
+
+/// Calls in flight: agent sessions through the gateway, tasks of the client direct.
+const SESSIONS: usize = 32;
+
+/// `serve --http`, killed when dropped.
+struct Gateway {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bench {
+    /// 8. User info through `serve --http` (a static agent key, every call checked and
+    ///    audited to SQLite) against the same call by the client straight to the mock.
+    pub(super) fn gateway(&self) -> anyhow::Result<GatewayRow> {
+        eprintln!("== the gateway's cost per call");
+        let dir = self.scratch.join("gateway");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let mock = self.start_mock("gateway-mock", &[])?;
+        let token = mock.token.clone().unwrap_or_default();
+        let setup: Value = serde_json::from_str(
+            self.program(&["gateway-setup", "--mock", &mock.base, "--token", &token])?
+                .trim(),
+        )?;
+        let field = |name: &str| -> anyhow::Result<String> {
+            setup[name]
+                .as_str()
+                .map(str::to_owned)
+                .with_context(|| format!("gateway-setup printed no {name}: {setup}"))
+        };
+        let secret = field("client_secret")?;
+        let keys = procs::output(self.gateway_command(&["keys", "new"], None, &secret))?;
+        let line = |prefix: &str| {
+            keys.lines()
+                .find_map(|line| line.strip_prefix(prefix))
+                .map(str::trim)
+                .map(str::to_owned)
+                .with_context(|| format!("`keys new` printed no {prefix}"))
+        };
+        let (key, hash) = (line("key:")?, line("key_sha256:")?);
+        let config = dir.join("gateway.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "tiktok: {{base_url: {}, client_key: {}, client_secret_env: TIKTOK_CLIENT_SECRET, rate_limit_scale: {RATE_LIMIT_SCALE}}}\naccounts: {{demo: {{token_store: tokens.json}}}}\nagents:\n  reader: {{account: demo, scopes: [user.info.basic], access: [read], key_sha256: {hash}}}\naudit: audit.sqlite\n",
+                mock.base,
+                field("client_key")?
+            ),
+        )?;
+        let mut import = self.gateway_command(
+            &["accounts", "import", "--account", "demo"],
+            Some(&config),
+            &secret,
+        );
+        import
+            .env("TIKTOK_ACCESS_TOKEN", field("access_token")?)
+            .env("TIKTOK_REFRESH_TOKEN", field("refresh_token")?);
+        procs::output(import)?;
+        let gateway = self.start_gateway(&config, &secret, &dir.join("gateway.log"))?;
+        let access = field("access_token")?;
+        let seconds = format!("{}", self.seconds);
+        let sessions = SESSIONS.to_string();
+        let (mut direct, mut through) = (Vec::new(), Vec::new());
+        for _ in 0..self.rounds {
+            direct.push(self.calls(&[
+                "direct-calls",
+                "--base",
+                &mock.base,
+                "--token",
+                &access,
+                "--scale",
+                RATE_LIMIT_SCALE,
+                "--sessions",
+                &sessions,
+                "--seconds",
+                &seconds,
+                "--pid",
+                &mock.pid().to_string(),
+            ])?);
+            through.push(self.calls(&[
+                "mcp-calls",
+                "--url",
+                &gateway.url,
+                "--key",
+                &key,
+                "--sessions",
+                &sessions,
+                "--seconds",
+                &seconds,
+                "--pid",
+                &gateway.child.id().to_string(),
+            ])?);
+        }
+        let gateway_calls: u64 = through.iter().map(|(_, calls)| calls).sum();
+        drop(gateway);
+        let verified =
+            procs::output(self.gateway_command(&["audit", "verify"], Some(&config), &secret))?;
+        let records: u64 = verified
+            .trim()
+            .strip_prefix("audit log intact: ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|count| count.parse().ok())
+            .with_context(|| format!("audit verify said {verified:?}"))?;
+        if records != 2 * gateway_calls {
+            bail!("{gateway_calls} calls answered through the gateway, {records} audit records");
+        }
+        let commit: Value = serde_json::from_str(
+            self.program(&[
+                "audit-commit",
+                "--path",
+                &dir.join("commit.sqlite").to_string_lossy(),
+            ])?
+            .trim(),
+        )?;
+        let row = GatewayRow {
+            sessions: SESSIONS,
+            direct: median_side(&direct),
+            gateway: median_side(&through),
+            commit_ms: commit["commit_us"].as_f64().unwrap_or_default() / 1000.0,
+            gateway_calls,
+            records,
+            rounds: self.rounds,
+            seconds: self.seconds,
+        };
+        std::fs::remove_dir_all(&dir)?;
+        Ok(row)
+    }
+
+    /// `tiktok-gateway ARGS [--config FILE]` on the server CPU, with the app's secret.
+    fn gateway_command(
+        &self,
+        args: &[&str],
+        config: Option<&Path>,
+        secret: &str,
+    ) -> std::process::Command {
+        let mut command = self.pinning.command(self.pinning.server, &self.gateway);
+        command.args(args).env("TIKTOK_CLIENT_SECRET", secret);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        command
+    }
+
+    /// `serve --http` on a free port; returns once it says where its MCP endpoint is.
+    fn start_gateway(&self, config: &Path, secret: &str, log: &Path) -> anyhow::Result<Gateway> {
+        let mut command =
+            self.gateway_command(&["serve", "--http", "127.0.0.1:0"], Some(config), secret);
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        let stderr = child.stderr.take().context("the gateway's stderr")?;
+        let mut gateway = Gateway {
+            child,
+            url: String::new(),
+        };
+        let mut lines = BufReader::new(stderr);
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if lines.read_line(&mut line)? == 0 {
+                bail!("the gateway ended before it was ready; it said:\n{seen}");
+            }
+            seen.push_str(&line);
+            if let Some((_, url)) = line.trim().split_once("MCP over streamable HTTP at ") {
+                gateway.url = url.to_owned();
+                break;
+            }
+        }
+        // Keep its later lines (warnings) in the log, so a full pipe never blocks it.
+        let mut log = std::fs::File::create(log)?;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut lines, &mut log);
+        });
+        Ok(gateway)
+    }
+
+    /// One run of a calls program: its figures, and the calls it made.
+    fn calls(&self, args: &[&str]) -> anyhow::Result<(CallSide, u64)> {
+        let report: Value = serde_json::from_str(self.program(args)?.trim())?;
+        let number = |key: &str| report[key].as_f64().unwrap_or_default();
+        if number("errors") > 0.0 {
+            bail!("{} answered errors: {report}", args[0]);
+        }
+        let calls = number("calls");
+        Ok((
+            CallSide {
+                calls_per_s: calls / number("seconds").max(1e-9),
+                p50_ms: number("p50_us") / 1000.0,
+                p99_ms: number("p99_us") / 1000.0,
+                server_cpu_us: number("server_cpu_us"),
+            },
+            calls as u64,
+        ))
+    }
+}
+
+/// The median of each figure over the rounds.
+fn median_side(runs: &[(CallSide, u64)]) -> CallSide {
+    let pick = |figure: fn(&CallSide) -> f64| {
+        median(
+            &runs
+                .iter()
+                .map(|(side, _)| figure(side))
+                .collect::<Vec<_>>(),
+        )
+    };
+    CallSide {
+        calls_per_s: pick(|side| side.calls_per_s),
+        p50_ms: pick(|side| side.p50_ms),
+        p99_ms: pick(|side| side.p99_ms),
+        server_cpu_us: pick(|side| side.server_cpu_us),
+    }
+}
