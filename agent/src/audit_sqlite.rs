@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::SyncSender;
 
 use parking_lot::Mutex;
 
@@ -15,7 +15,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json, write_canonical};
+use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json};
+use crate::audit_chain::{BATCH, Batch, CHECKERS, ChainError, Row, check_batches};
 use crate::group_commit::{AppendAll, GroupCommit};
 
 /// The `prev_hash` of the first record.
@@ -38,16 +39,6 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
-
-/// The first record of the chain that is not what was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit record {seq}: {problem}")]
-pub struct ChainError {
-    /// The record's sequence number (the first is 1).
-    pub seq: u64,
-    /// What is wrong with it.
-    pub problem: String,
-}
 
 /// A record as stored, with its place in the chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,75 +285,6 @@ fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
     (sql, values)
 }
 
-/// Records per batch [`SqliteAuditLog::verify`] hands a checking thread.
-const BATCH: usize = 1024;
-/// Checking threads of [`SqliteAuditLog::verify`].
-const CHECKERS: usize = 2;
-
-/// Consecutive records, and the hash of the one before the first.
-struct Batch {
-    prev_hash: String,
-    rows: Vec<Row>,
-}
-
-/// Checks each batch `batches` brings, until they stop coming or one record is bad.
-fn check_batches(batches: Receiver<Batch>) -> Result<(), ChainError> {
-    let mut canonical = Vec::new();
-    for batch in batches {
-        let mut prev_hash = batch.prev_hash;
-        for row in batch.rows {
-            check_row(&row, &prev_hash, &mut canonical)?;
-            prev_hash = row.hash;
-        }
-    }
-    Ok(())
-}
-
-/// Checks one record against its own hash and the hash of the one before it: the entry
-/// hashes to the stored hash, is canonical JSON, holds the row's number and `prev_hash`,
-/// reads as a record, and agrees with the row's indexed columns.
-fn check_row(row: &Row, prev_hash: &str, canonical: &mut Vec<u8>) -> Result<(), ChainError> {
-    let bad = |problem: String| ChainError {
-        seq: row.seq,
-        problem,
-    };
-    let mut hash = [0u8; 64];
-    // 32 bytes always fit 64 hex digits.
-    let _ = hex::encode_to_slice(Sha256::digest(row.entry.as_bytes()), &mut hash);
-    if hash[..] != *row.hash.as_bytes() {
-        return Err(bad(format!(
-            "entry hashes to {}, but {} is stored",
-            String::from_utf8_lossy(&hash),
-            row.hash
-        )));
-    }
-    let entry: Value = serde_json::from_str(&row.entry)
-        .map_err(|error| bad(format!("entry is not JSON: {error}")))?;
-    canonical.clear();
-    write_canonical(&entry, canonical);
-    if *canonical != row.entry.as_bytes() {
-        return Err(bad("entry is not in canonical form".into()));
-    }
-    if entry["seq"].as_u64() != Some(row.seq) {
-        return Err(bad("entry's seq differs from the row's".into()));
-    }
-    if entry["prev_hash"].as_str() != Some(prev_hash) {
-        return Err(bad(format!(
-            "prev_hash is not the hash of record {} ({prev_hash})",
-            row.seq - 1
-        )));
-    }
-    let (_, record) = split_entry(entry).map_err(bad)?;
-    if record.time_ms != row.time_ms
-        || record.agent != row.agent
-        || record.endpoint != row.endpoint
-        || record.decision.as_str() != row.decision
-    {
-        return Err(bad("indexed columns differ from the entry".into()));
-    }
-    Ok(())
-}
-
 /// A row as a record with its place in the chain.
 fn stored(row: Row) -> Result<StoredRecord, AuditError> {
     let entry: Value = serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
@@ -408,16 +330,6 @@ pub struct AuditQuery {
     pub after_seq: u64,
     /// Only the last this many of those selected.
     pub last: Option<usize>,
-}
-
-struct Row {
-    seq: u64,
-    time_ms: i64,
-    agent: String,
-    endpoint: String,
-    decision: String,
-    entry: String,
-    hash: String,
 }
 
 /// The canonical entry: the record's fields with `seq` and `prev_hash`.

@@ -40,6 +40,7 @@
 //! ```
 
 mod audit;
+mod audit_chain;
 mod audit_sqlite;
 mod budget;
 mod error;
@@ -56,7 +57,8 @@ pub use audit::{
     AuditError, AuditRecord, AuditSink, Decision, TracingAuditSink, canonical_json,
     redact_arguments,
 };
-pub use audit_sqlite::{AuditQuery, ChainError, GENESIS_HASH, SqliteAuditLog, StoredRecord};
+pub use audit_chain::ChainError;
+pub use audit_sqlite::{AuditQuery, GENESIS_HASH, SqliteAuditLog, StoredRecord};
 pub use budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted, MemoryLedger};
 pub use error::{Error, error_chain};
 pub use escape::{escape_controls, escape_json, is_unsafe_char};
