@@ -8,10 +8,12 @@
 //! alternate within each round, and each figure is the median of the rounds.
 
 mod audit;
+mod client;
 mod gateway;
 mod instructions;
 mod procs;
 mod report;
+mod servers;
 mod specs;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use anyhow::{Context, bail};
 
 use procs::{Load, LoadGenerator, Measure, Pinning, Request, Server, run_load};
 pub use report::Results;
-use report::{ClientRow, ClientSide, GenRow, HttpRow, PagingRow, UploadRow};
+use report::{GenRow, HttpRow, PagingRow, UploadRow};
 
 /// The options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +46,7 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t = LoadGenerator::Auto)]
     load_generator: LoadGenerator,
     /// Run only these sections (comma-separated: http, paging, memory, upload, generator,
-    /// client, audit, gateway); the table then goes to target/bench/BENCHMARKS-partial.md.
+    /// client, audit, gateway, state, proxy); the table then goes to target/bench/BENCHMARKS-partial.md.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run the measured processes under the real-time FIFO policy (`chrt -f 50`, when
@@ -58,7 +60,7 @@ pub struct Options {
     mock: Option<PathBuf>,
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 10] = [
     "http",
     "paging",
     "memory",
@@ -67,6 +69,8 @@ const SECTIONS: [&str; 8] = [
     "client",
     "audit",
     "gateway",
+    "state",
+    "proxy",
 ];
 
 /// The fields the video list calls ask for.
@@ -164,6 +168,12 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     }
     if wants("gateway") {
         results.gateway = Some(bench.gateway()?);
+    }
+    if wants("state") {
+        results.state = Some(bench.state()?);
+    }
+    if wants("proxy") {
+        results.proxy = Some(bench.proxy()?);
     }
     results.seconds = started.elapsed().as_secs_f64();
     results.load_average = (load_before, load_average());
@@ -553,46 +563,5 @@ impl Bench {
             });
         }
         Ok(rows)
-    }
-
-    /// 6. The generated client against raw reqwest, one call in flight.
-    fn client(&self) -> anyhow::Result<ClientRow> {
-        eprintln!("== client overhead");
-        let mock = self.start_mock("client", &[])?;
-        let (calls, rounds) = if self.quick {
-            ("300", "1")
-        } else {
-            ("3000", "7")
-        };
-        let text = self.program(&[
-            "client", "--base", &mock.base, "--calls", calls, "--rounds", rounds,
-        ])?;
-        let report: serde_json::Value = serde_json::from_str(text.trim())?;
-        let side = |name: &str| -> ClientSide {
-            let number = |key: &str| {
-                report
-                    .pointer(&format!("/{name}/{key}"))
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or_default()
-            };
-            ClientSide {
-                raw_us: number("raw_us"),
-                client_us: number("client_us"),
-                raw_cpu_us: number("raw_cpu_us"),
-                client_cpu_us: number("client_cpu_us"),
-            }
-        };
-        let instructions = if self.quick {
-            None
-        } else {
-            self.client_instructions(&mock.base)?
-        };
-        Ok(ClientRow {
-            instructions,
-            user_info: side("user_info"),
-            video_list: side("video_list"),
-            calls: calls.parse().unwrap_or_default(),
-            rounds: rounds.parse().unwrap_or_default(),
-        })
     }
 }

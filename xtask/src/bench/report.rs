@@ -9,9 +9,11 @@ use super::procs::{Measure, Pinning};
 mod audit;
 mod gateway;
 mod machine;
+mod servers;
 pub use audit::AuditRow;
 pub use gateway::{CallSide, GatewayRow};
 use machine::{cores, cpu_model, rustc, today};
+pub use servers::{ProxyRow, StateRow};
 
 const BEGIN: &str =
     "<!-- bench:begin (written by `cargo xtask bench`; edit outside the markers) -->";
@@ -122,6 +124,8 @@ pub struct Results {
     pub client: Option<ClientRow>,
     pub audit: Option<AuditRow>,
     pub gateway: Option<GatewayRow>,
+    pub state: Option<StateRow>,
+    pub proxy: Option<ProxyRow>,
     pub seconds: f64,
     pub build_seconds: f64,
     /// The 1-minute load average before and after the run.
@@ -162,6 +166,8 @@ impl Results {
             client: None,
             audit: None,
             gateway: None,
+            state: None,
+            proxy: None,
             seconds: 0.0,
             build_seconds: 0.0,
             load_average: (None, None),
@@ -214,6 +220,7 @@ impl Results {
         self.render_client(&mut out);
         audit::render(self.audit.as_ref(), &mut out);
         gateway::render(self.gateway.as_ref(), &mut out);
+        servers::render(self.state.as_ref(), self.proxy.as_ref(), &mut out);
         self.render_targets(&mut out);
         out
     }
@@ -511,6 +518,7 @@ impl Results {
         }
         rows.extend(self.audit.iter().flat_map(audit::targets));
         rows.extend(self.gateway.iter().flat_map(gateway::targets));
+        rows.extend(servers::targets(self.state.as_ref(), self.proxy.as_ref()));
         let _ = writeln!(
             out,
             "\n### Targets\n\n| Target | Measured | Met |\n|---|---:|:---:|"
