@@ -46,6 +46,7 @@ pub mod fixtures;
 pub mod store;
 
 // Runtime: the state (behaviours injected), settings, tokens, the webhook queue.
+pub mod open_ids;
 pub mod settings;
 pub mod state;
 pub mod tokens;

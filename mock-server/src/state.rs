@@ -181,9 +181,14 @@ impl AppState {
         default_open_id(self.store())
     }
 
+    /// The open_id each app sees for a user (`crate::open_ids`).
+    pub fn open_ids(&self) -> crate::open_ids::OpenIds<'_> {
+        crate::open_ids::OpenIds::new(self.store(), &self.inner.fixtures)
+    }
+
     /// Mints a token as `POST /_mock/tokens` does.
     pub fn mint_token(&self, request: &MintRequest) -> Result<TokenResponse, ApiError> {
-        crate::tokens::mint_token(self.store(), self.now_ms(), request)
+        crate::tokens::mint_token(self.open_ids(), self.now_ms(), request)
     }
 
     /// Content posting: base URL, settings (processing time) and publish ids.
@@ -317,7 +322,7 @@ impl AppState {
     }
 
     /// Queues a webhook event for the app's callback URL (a no-op when it has none); the
-    /// payload is TikTok's, `content` sent as a JSON string, delivered in the background.
+    /// payload is TikTok's (the user's open_id the app's), `content` a JSON string.
     pub fn emit_event(
         &self,
         client_key: &str,
@@ -325,9 +330,9 @@ impl AppState {
         event: WebhookEventKind,
         content: &impl Serialize,
     ) {
-        self.inner
-            .webhooks
-            .emit(client_key, open_id, event, content);
+        let open_id = open_id.map(|user_id| self.open_ids().of(client_key, user_id));
+        let webhooks = &self.inner.webhooks;
+        webhooks.emit(client_key, open_id.as_deref(), event, content);
     }
 
     /// Which content-posting events the app receives: the seed's or the real `post.publish.*`

@@ -11,6 +11,7 @@ use tiktok_api::spec_constants::{
 };
 
 use crate::error::ApiError;
+use crate::open_ids::OpenIds;
 use crate::random::random_token;
 use crate::settings::OAuthSettings;
 use crate::store::{App, RefreshRecord, Store, TokenKind, TokenRecord};
@@ -37,7 +38,8 @@ impl std::fmt::Debug for DemoTokens {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintRequest {
-    /// The creator; the demo creator with the most videos when absent.
+    /// The creator, by their open_id in the app (another app's open_id names no one); the
+    /// creator with the most videos when absent.
     pub open_id: Option<String>,
     /// The scopes; every user scope when absent (`research.data.basic` for client tokens).
     pub scopes: Option<ScopeList>,
@@ -122,12 +124,13 @@ pub fn authenticate_client(store: &dyn Store, body: &Value) -> Option<App> {
         .filter(|app| crate::random::secrets_equal(&app.client_secret, field("client_secret")))
 }
 
-/// Mints a token as `POST /_mock/tokens` does, at `now_ms`.
+/// Mints a token as `POST /_mock/tokens` does, at `now_ms`; its `open_id` is the app's.
 pub fn mint_token(
-    store: &dyn Store,
+    open_ids: OpenIds<'_>,
     now_ms: i64,
     request: &MintRequest,
 ) -> Result<TokenResponse, ApiError> {
+    let store = open_ids.store;
     let kind = request.kind.unwrap_or(TokenKind::User);
     let app = match &request.client_key {
         Some(client_key) => store
@@ -159,15 +162,13 @@ pub fn mint_token(
     };
     match kind {
         TokenKind::User => {
-            let open_id = match &request.open_id {
-                Some(open_id) => {
-                    if store.creator(open_id).is_none() {
-                        return Err(ApiError::InvalidParams(format!(
-                            "open_id: no creator {open_id:?}"
-                        )));
-                    }
-                    open_id.clone()
-                }
+            let user_id = match &request.open_id {
+                Some(open_id) => open_ids.user(&app.client_key, open_id).ok_or_else(|| {
+                    ApiError::InvalidParams(format!(
+                        "open_id: no creator {open_id:?} in the app {:?}",
+                        app.client_key
+                    ))
+                })?,
                 None => default_open_id(store).ok_or_else(|| {
                     ApiError::InvalidParams("no creator is registered".to_owned())
                 })?,
@@ -179,7 +180,7 @@ pub fn mint_token(
             let record = TokenRecord {
                 access_token: random_token("act."),
                 kind,
-                open_id: Some(open_id.clone()),
+                open_id: Some(user_id.clone()),
                 client_key: app.client_key.clone(),
                 scopes: scopes.clone(),
                 expires_at_ms: now_ms.saturating_add(expires_in.saturating_mul(1000)),
@@ -192,7 +193,7 @@ pub fn mint_token(
             Ok(TokenResponse {
                 access_token: record.access_token,
                 expires_in,
-                open_id: Some(open_id),
+                open_id: Some(open_ids.of(&app.client_key, &user_id).into_owned()),
                 refresh_token: record.refresh_token,
                 refresh_expires_in: Some(refresh_expires_in),
                 scope: Some(join_scopes(&scopes)),
@@ -252,13 +253,17 @@ pub fn issue_user_token(
     record
 }
 
-/// A token as the token endpoint answers it, its lifetimes counted from `now_ms`.
-pub fn token_response(record: &TokenRecord, now_ms: i64) -> TokenResponse {
+/// A token as the token endpoint answers it, its lifetimes counted from `now_ms`, its
+/// `open_id` the app's.
+pub fn token_response(record: &TokenRecord, open_ids: OpenIds<'_>, now_ms: i64) -> TokenResponse {
     let seconds_left = |at_ms: i64| at_ms.saturating_sub(now_ms).div_euclid(1000);
     TokenResponse {
         access_token: record.access_token.clone(),
         expires_in: seconds_left(record.expires_at_ms),
-        open_id: record.open_id.clone(),
+        open_id: record
+            .open_id
+            .as_deref()
+            .map(|user_id| open_ids.of(&record.client_key, user_id).into_owned()),
         refresh_token: record.refresh_token.clone(),
         refresh_expires_in: record.refresh_expires_at_ms.map(seconds_left),
         scope: Some(join_scopes(&record.scopes)),

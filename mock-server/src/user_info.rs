@@ -7,9 +7,11 @@ use crate::state::{AppState, Call};
 use crate::store::ApiUser;
 
 /// `GET /v2/user/info/`: the token's creator, exactly the fields asked for (`{"user": …}`,
-/// serialized straight from the stored creator).
+/// serialized straight from the stored creator, the open_id the token's app's).
 pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     let open_id = call.open_id()?;
+    let client_key = call.token.map_or("", |token| token.client_key.as_str());
+    let app_open_id = state.open_ids().of(client_key, open_id);
     let creator = state.store().creator_shared(open_id).ok_or_else(|| {
         ApiError::AccessTokenInvalid("The user of this access token no longer exists.".to_owned())
     })?;
@@ -26,6 +28,7 @@ pub fn user_info(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
         &mut out,
         &ApiUser {
             creator: &creator,
+            open_id: &app_open_id,
             video_count,
         },
     );
@@ -57,7 +60,8 @@ mod tests {
                 access_token: "act.test".to_owned(),
                 kind: crate::store::TokenKind::User,
                 open_id: Some(open_id.clone()),
-                client_key: String::new(),
+                // The demo app, which sees the creator's own open_id.
+                client_key: state.fixtures().apps[0].client_key.clone(),
                 scopes: user_scopes(),
                 expires_at_ms: i64::MAX,
                 refresh_token: None,

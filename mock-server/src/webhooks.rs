@@ -184,13 +184,18 @@ async fn fire_event(
             app.client_key
         )));
     }
-    if let Some(open_id) = &request.open_id
-        && state.store().creator(open_id).is_none()
-    {
-        return Err(ApiError::InvalidParams(format!(
-            "open_id: no creator {open_id:?}"
-        )));
-    }
+    // The user by their open_id in this app; the payload carries it as given.
+    let user_id = match &request.open_id {
+        Some(open_id) => Some(state.open_ids().user(&app.client_key, open_id).ok_or_else(
+            || {
+                ApiError::InvalidParams(format!(
+                    "open_id: no creator {open_id:?} in the app {:?}",
+                    app.client_key
+                ))
+            },
+        )?),
+        None => None,
+    };
     let event = WebhookEventKind::parse(meta.name);
     let content = match (&request.content, request.reason, request.request_id, &event) {
         (Some(content), None, None, _) if content.is_object() => Content::Any(content.clone()),
@@ -230,9 +235,9 @@ async fn fire_event(
     let mut revoked = 0;
     if event == WebhookEventKind::AuthorizationRemoved
         && request.revoke.unwrap_or(true)
-        && let Some(open_id) = &request.open_id
+        && let Some(user_id) = &user_id
     {
-        for token in state.store().tokens_of(&app.client_key, open_id) {
+        for token in state.store().tokens_of(&app.client_key, user_id) {
             if revoke_authorization(state.store(), &token) {
                 revoked += 1;
             }

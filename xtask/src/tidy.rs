@@ -33,7 +33,10 @@ const MOCK_LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("data", &["fixtures", "store"]),
-    ("runtime", &["settings", "state", "tokens", "webhook_queue"]),
+    (
+        "runtime",
+        &["open_ids", "settings", "state", "tokens", "webhook_queue"],
+    ),
     (
         "features",
         &[

@@ -303,6 +303,27 @@ fn approve(state: &AppState, request: &Authorize, open_id: &str, granted: Vec<Sc
     redirect_to(&request.redirect_uri, &pairs)
 }
 
+/// The creator who signs in: `open_id`, their open_id in the app (as the consent page
+/// lists them; another app's names no one), else the creator with the most videos.
+pub(super) fn signed_in_user(
+    state: &AppState,
+    request: &Authorize,
+    params: &Params,
+) -> Result<String, String> {
+    let client_key = &request.app.client_key;
+    let given = params.get("open_id").filter(|open_id| !open_id.is_empty());
+    let user_id = match given {
+        Some(open_id) => state.open_ids().user(client_key, open_id),
+        None => state.default_open_id(),
+    };
+    user_id.ok_or_else(|| {
+        format!(
+            "open_id {:?} is not a creator of the mock in the app {client_key:?}.",
+            truncate(given.unwrap_or_default())
+        )
+    })
+}
+
 /// The user's decision: approve with some scopes as some creator, or cancel.
 pub(super) fn decide(
     state: &AppState,
@@ -319,19 +340,10 @@ pub(super) fn decide(
             "The user denied the authorization request.",
         );
     }
-    let open_id = match params.get("open_id").filter(|open_id| !open_id.is_empty()) {
-        Some(open_id) => open_id.to_owned(),
-        None => state.default_open_id().unwrap_or_default(),
+    let user_id = match signed_in_user(state, request, params) {
+        Ok(user_id) => user_id,
+        Err(message) => return error_page(ErrorCode::InvalidRequest, &message),
     };
-    if state.store().creator(&open_id).is_none() {
-        return error_page(
-            ErrorCode::InvalidRequest,
-            &format!(
-                "open_id {:?} is not a creator of the mock.",
-                truncate(&open_id)
-            ),
-        );
-    }
     let granted_names = params.all("granted").join(SCOPE_SEPARATOR);
     let granted = match params.get("grant") {
         // `grant` (auto-approve): a comma-separated subset; absent means everything asked for.
@@ -358,7 +370,7 @@ pub(super) fn decide(
             "The user granted none of the requested scopes.",
         );
     }
-    approve(state, request, &open_id, granted)
+    approve(state, request, &user_id, granted)
 }
 
 /// `GET /v2/auth/authorize/`: the consent page, or with `auto_approve=1` (mock only) the
@@ -374,19 +386,28 @@ async fn authorize_page(State(state): State<AppState>, RawQuery(query): RawQuery
         Some("0" | "false" | "no") => return decide(&state, &request, &params, false),
         _ => {}
     }
+    // Each creator by their open_id in this app.
+    let open_ids = state.open_ids();
+    let client_key = &request.app.client_key;
     let default_open_id = params
         .get("open_id")
         .map(str::to_owned)
-        .or_else(|| state.default_open_id())
+        .or_else(|| {
+            let user_id = state.default_open_id()?;
+            Some(open_ids.of(client_key, &user_id).into_owned())
+        })
         .unwrap_or_default();
     let creators = state
         .store()
         .creators()
         .into_iter()
-        .map(|creator| CreatorRow {
-            selected: creator.open_id == default_open_id,
-            display_name: creator.display_name,
-            open_id: creator.open_id,
+        .map(|creator| {
+            let open_id = open_ids.of(client_key, &creator.open_id).into_owned();
+            CreatorRow {
+                selected: open_id == default_open_id,
+                display_name: creator.display_name,
+                open_id,
+            }
         })
         .collect();
     let page = ConsentPage {

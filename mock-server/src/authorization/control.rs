@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tiktok_api::spec_constants::SCOPE_SEPARATOR;
 
-use crate::authorization::consent::{AuthorizeError, Params, check_authorize, decide};
+use crate::authorization::consent::{
+    AuthorizeError, Params, check_authorize, decide, signed_in_user,
+};
 use crate::error::ApiError;
 use crate::extract::ControlJson;
 use crate::state::AppState;
@@ -94,6 +96,7 @@ async fn mint_code(
             ApiError::InvalidParams(message)
         }
     })?;
+    signed_in_user(&state, &authorize, &params).map_err(ApiError::InvalidParams)?;
     let response = decide(&state, &authorize, &params, true);
     let location = response
         .headers()

@@ -64,7 +64,8 @@ fn text<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 fn token_json(state: &AppState, record: &TokenRecord) -> Value {
-    serde_json::to_value(token_response(record, state.now_ms())).unwrap_or_else(|_| json!({}))
+    serde_json::to_value(token_response(record, state.open_ids(), state.now_ms()))
+        .unwrap_or_else(|_| json!({}))
 }
 
 /// Mints a user access token under the authorization `refresh_token` carries.

@@ -318,11 +318,13 @@ impl Ledger {
     }
 
     /// The answer with each upload URL pointing at the proxy; the bytes are otherwise the
-    /// upstream's own.
+    /// upstream's own. A compressed answer (gzip, deflate; `headers` say which) is
+    /// rewritten decoded and encoded again the same way.
     pub fn rewrite_upload_urls(
         &self,
         endpoint: &'static EndpointMeta,
         verdict: &Verdict,
+        headers: &HeaderMap,
         bytes: Bytes,
         plan: Option<ChunkPlan>,
     ) -> Bytes {
@@ -335,7 +337,13 @@ impl Ledger {
         };
         let mut urls = Vec::new();
         secret_urls(endpoint.response, data, &mut urls, 0);
-        let mut text = bytes.to_vec();
+        if urls.is_empty() {
+            return bytes;
+        }
+        // The verdict came from the decoded answer, so it decodes.
+        let Some(mut text) = decoded(headers, &bytes).map(std::borrow::Cow::into_owned) else {
+            return bytes;
+        };
         for original in urls {
             let Ok(parsed) = url::Url::parse(&original) else {
                 continue;
@@ -380,7 +388,7 @@ impl Ledger {
                 tracing::warn!(target: "tiktok_mock::proxy", "{}: an upload URL could not be rewritten; the app would upload past the proxy", endpoint.id);
             }
         }
-        text.into()
+        encoded(headers, text).map_or(bytes, Bytes::from)
     }
 }
 
@@ -455,26 +463,61 @@ fn replace_once(text: &mut Vec<u8>, from: &[u8], to: &[u8]) -> bool {
     true
 }
 
+/// An answer's `Content-Encoding`, among those the proxy reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// None, or `identity`.
+    Identity,
+    /// `gzip` or `x-gzip`.
+    Gzip,
+    /// `deflate` (zlib).
+    Deflate,
+}
+
+/// The answer's encoding; `None` for one the proxy cannot read.
+fn encoding(headers: &HeaderMap) -> Option<Encoding> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Some(Encoding::Identity);
+    };
+    match value.to_str().ok()?.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" => Some(Encoding::Identity),
+        "gzip" | "x-gzip" => Some(Encoding::Gzip),
+        "deflate" => Some(Encoding::Deflate),
+        _ => None,
+    }
+}
+
 /// `body` as its `Content-Encoding` says to read it: as it is without one (or `identity`),
 /// decoded for `gzip` (`x-gzip`) and `deflate`, at most [`MAX_CHECKED_ANSWER`] bytes;
 /// `None` for another encoding, a body that does not decode, or one that decodes larger.
 fn decoded<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
     use std::io::Read;
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|value| value.to_str().map(|text| text.trim().to_ascii_lowercase()));
-    let reader: Box<dyn Read + 'a> = match encoding {
-        None => return Some(std::borrow::Cow::Borrowed(body)),
-        Some(Ok(encoding)) => match encoding.as_str() {
-            "" | "identity" => return Some(std::borrow::Cow::Borrowed(body)),
-            "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
-            "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
-            _ => return None,
-        },
-        Some(Err(_)) => return None,
+    let reader: Box<dyn Read + 'a> = match encoding(headers)? {
+        Encoding::Identity => return Some(std::borrow::Cow::Borrowed(body)),
+        Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        Encoding::Deflate => Box::new(flate2::read::ZlibDecoder::new(body)),
     };
     let mut out = Vec::new();
     let limit = u64::try_from(MAX_CHECKED_ANSWER).unwrap_or(u64::MAX) + 1;
     reader.take(limit).read_to_end(&mut out).ok()?;
     (out.len() <= MAX_CHECKED_ANSWER).then_some(std::borrow::Cow::Owned(out))
+}
+
+/// `text` encoded as `headers`' `Content-Encoding` says (the inverse of [`decoded`]);
+/// `None` for an encoding the proxy cannot write.
+fn encoded(headers: &HeaderMap, text: Vec<u8>) -> Option<Vec<u8>> {
+    use std::io::Write;
+    match encoding(headers)? {
+        Encoding::Identity => Some(text),
+        Encoding::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            encoder.write_all(&text).ok()?;
+            encoder.finish().ok()
+        }
+        Encoding::Deflate => {
+            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Default::default());
+            encoder.write_all(&text).ok()?;
+            encoder.finish().ok()
+        }
+    }
 }

@@ -199,7 +199,7 @@ impl Proxy {
                     (Some(endpoint), Some(verdict)) if verdict.ok() => self
                         .inner
                         .ledger
-                        .rewrite_upload_urls(endpoint, &verdict, bytes, call.plan),
+                        .rewrite_upload_urls(endpoint, &verdict, &headers, bytes, call.plan),
                     _ => bytes,
                 };
                 respond(status, &headers, Body::from(bytes))

@@ -312,6 +312,8 @@ impl VideoView<'_> {
 pub struct ApiUser<'a> {
     /// The creator.
     pub creator: &'a Creator,
+    /// Their open_id in the app that asks (`crate::open_ids`).
+    pub open_id: &'a str,
     /// Their videos.
     pub video_count: u64,
 }
@@ -338,7 +340,7 @@ impl Fields for ApiUser<'_> {
     fn write_field(&self, index: usize, out: &mut Vec<u8>) -> bool {
         let creator = self.creator;
         match index {
-            0 => write_str(out, &creator.open_id),
+            0 => write_str(out, self.open_id),
             1 => write_str(out, &creator.union_id),
             2 => write_str(out, &creator.display_name),
             3 => write_str(out, &creator.username),

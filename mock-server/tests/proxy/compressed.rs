@@ -1,14 +1,16 @@
 //! Compressed answers: checked as they read once decoded (gzip, deflate), forwarded to the
-//! app byte for byte as they came; an encoding the proxy cannot read goes unchecked.
+//! app byte for byte as they came; an encoding the proxy cannot read goes unchecked. An
+//! upload URL in a compressed answer is rewritten to go through the proxy all the same,
+//! the answer encoded again as it came.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::{Value, json};
 use tiktok_api::endpoints;
 use tiktok_mock::examples::example_object;
+use tiktok_mock::proxy::config::UPLOAD_PREFIX;
 use tiktok_mock::proxy::report::Kind;
 
 use crate::{proxy, triples};
@@ -39,24 +41,27 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("compressed")
 }
 
-/// An upstream answering user info in `encoding` with `body`.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("compressed");
+    encoder.finish().expect("compressed")
+}
+
+/// An upstream answering every request in `encoding` with `body`.
 async fn upstream(encoding: &'static str, body: Vec<u8>) -> String {
-    let app = axum::Router::new().route(
-        endpoints::USER_INFO.path,
-        get(move || {
-            let body = body.clone();
-            async move {
-                (
-                    [
-                        (header::CONTENT_TYPE, "application/json"),
-                        (header::CONTENT_ENCODING, encoding),
-                    ],
-                    body,
-                )
-                    .into_response()
-            }
-        }),
-    );
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, encoding),
+                ],
+                body,
+            )
+                .into_response()
+        }
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -121,4 +126,80 @@ async fn an_encoding_the_proxy_cannot_read_is_forwarded_unchecked() {
     assert_eq!(bytes, b"not really brotli");
     assert_eq!(encoding.as_deref(), Some("br"));
     assert!(triples(&server).is_empty(), "{:?}", triples(&server));
+}
+
+/// The upload host of [`video_init_answer`].
+const UPLOAD: &str = "https://open-upload.tiktokapis.example";
+
+/// A video init's answer as the spec's example says it, with an upload URL on [`UPLOAD`].
+fn video_init_answer() -> Vec<u8> {
+    let mut data = example_object(endpoints::VIDEO_INIT.response, None);
+    data["upload_url"] = json!(format!("{UPLOAD}/video/?upload_id=7&upload_token=t0ken"));
+    serde_json::to_vec(&json!({
+        "data": data,
+        "error": {"code": "ok", "message": "", "log_id": "202701010000000000000000000000AA"}
+    }))
+    .expect("JSON")
+}
+
+#[tokio::test]
+async fn an_upload_url_in_a_compressed_answer_goes_through_the_proxy() {
+    for encoding in ["gzip", "deflate"] {
+        let answer = video_init_answer();
+        let compressed = if encoding == "gzip" {
+            gzip(&answer)
+        } else {
+            deflate(&answer)
+        };
+        let upstream = upstream(encoding, compressed).await;
+        let server = proxy(&upstream, None).await;
+        let answer = reqwest::Client::builder()
+            .no_gzip()
+            .no_deflate()
+            .build()
+            .expect("a client")
+            .post(format!("{}{}", server.url(), endpoints::VIDEO_INIT.path))
+            .header("Authorization", "Bearer act.compressed-test")
+            .json(&json!({
+                "post_info": {"privacy_level": "SELF_ONLY"},
+                "source_info": {"source": "FILE_UPLOAD", "video_size": 1000, "chunk_size": 1000, "total_chunk_count": 1},
+            }))
+            .send()
+            .await
+            .expect("video init");
+        assert_eq!(
+            answer
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|value| value.as_bytes()),
+            Some(encoding.as_bytes())
+        );
+        let length = answer.content_length();
+        let bytes = answer.bytes().await.expect("a body").to_vec();
+        assert_eq!(
+            length,
+            Some(bytes.len() as u64),
+            "{encoding}: Content-Length"
+        );
+        let mut text = Vec::new();
+        let decoded = match encoding {
+            "gzip" => flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut text),
+            _ => flate2::read::ZlibDecoder::new(bytes.as_slice()).read_to_end(&mut text),
+        };
+        decoded.unwrap_or_else(|error| panic!("{encoding}: the answer decodes: {error}"));
+        let body: Value = serde_json::from_slice(&text).expect("JSON");
+        let url = body["data"]["upload_url"].as_str().expect("an upload URL");
+        assert!(
+            url.starts_with(&format!("{}{UPLOAD_PREFIX}", server.url())),
+            "{encoding}: {url}"
+        );
+        assert!(
+            url.ends_with("/video/?upload_id=7&upload_token=t0ken"),
+            "{url}"
+        );
+        assert_eq!(
+            body["data"]["publish_id"],
+            json!(example_object(endpoints::VIDEO_INIT.response, None)["publish_id"])
+        );
+    }
 }

@@ -50,10 +50,13 @@ pub async fn start() -> (MockServer, Client) {
     (mock, client)
 }
 
-pub fn token(mock: &MockServer, open_id: &str, client_key: &str, scopes: &[Scope]) -> String {
+/// A user token of the creator `user_id` (their id in the fixtures) for the app
+/// `client_key`, minted under that app's open_id of them.
+pub fn token(mock: &MockServer, user_id: &str, client_key: &str, scopes: &[Scope]) -> String {
+    let open_id = mock.state().open_ids().of(client_key, user_id).into_owned();
     mock.state()
         .mint_token(&MintRequest {
-            open_id: Some(open_id.to_owned()),
+            open_id: Some(open_id),
             client_key: Some(client_key.to_owned()),
             scopes: Some(ScopeList::List(
                 scopes.iter().map(|s| s.as_str().to_owned()).collect(),
