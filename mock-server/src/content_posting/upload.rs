@@ -30,7 +30,7 @@ use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
 use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode};
 
-use crate::content_posting::lifecycle::upload_completed;
+use crate::content_posting::lifecycle::{upload_completed, view};
 use crate::content_posting::rules::UPLOAD_PATH;
 use crate::error::{ApiError, CallOutcome, LOG_ID_HEADER, unsupported_path};
 use crate::logid::new_log_id;
@@ -343,6 +343,22 @@ fn url_expired(post: &PostRecord) -> Answer {
     .with_progress(post)
 }
 
+/// Whether the post has failed by `now_ms` (a control call, revoked access): its upload
+/// task takes no more chunks.
+fn failed(post: &PostRecord, now_ms: i64) -> bool {
+    view(post, now_ms).status == "FAILED"
+}
+
+/// A chunk for a post that has failed: its upload task is gone.
+fn ended(post: &PostRecord) -> Answer {
+    Answer::refuse(
+        StatusCode::NOT_FOUND,
+        ErrorCode::parse(UPLOAD_NOT_FOUND),
+        "The upload task ended: its post has failed; start a new post.",
+    )
+    .with_progress(post)
+}
+
 async fn receive(
     state: &AppState,
     parts: &Parts,
@@ -354,6 +370,9 @@ async fn receive(
         .is_none_or(|expires| state.now_ms() >= expires)
     {
         return Err(url_expired(&post));
+    }
+    if failed(&post, state.now_ms()) {
+        return Err(ended(&post));
     }
     let (first, last, length) = check_headers(&parts.headers, &post)?;
     if next_range(&post) != Some((first, last)) {
@@ -388,6 +407,7 @@ async fn receive(
     }
     let mut committed = None;
     let mut expired = false;
+    let mut ended_meanwhile = false;
     state.store().update_post(&post.publish_id, &mut |current| {
         // Checked again as the chunk completes: the URL may have expired (and the post
         // ended) while the body was on its way.
@@ -397,6 +417,10 @@ async fn receive(
             .is_none_or(|expires| now_ms >= expires)
         {
             expired = true;
+            committed = Some(Err(current.clone()));
+        } else if failed(current, now_ms) {
+            // Failed (by a control call, or revoked access) while the body was on its way.
+            ended_meanwhile = true;
             committed = Some(Err(current.clone()));
         } else if next_range(current) == Some((first, last)) {
             current.uploaded_bytes += length;
@@ -428,6 +452,7 @@ async fn receive(
             .with_progress(&current))
         }
         Some(Err(current)) if expired => Err(url_expired(&current)),
+        Some(Err(current)) if ended_meanwhile => Err(ended(&current)),
         Some(Err(current)) => Err(out_of_order(&current, first, last)),
         None => Err(Answer::refuse(
             StatusCode::NOT_FOUND,
