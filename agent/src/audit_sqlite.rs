@@ -66,7 +66,7 @@ pub struct SqliteAuditLog {
     connection: Arc<Mutex<Connection>>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -293,7 +293,7 @@ impl SqliteAuditLog {
 
 /// The statement for `query` and its values: only the filters it has, so that SQLite can
 /// use an index (`agent, time_ms` or `time_ms`) for them, and the sequence for the rest.
-fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
+pub(crate) fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from(
         "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit WHERE seq > ?",
     );
@@ -353,7 +353,11 @@ fn check_batches(batches: Receiver<Batch>) -> Result<(), ChainError> {
 /// Checks one record against its own hash and the hash of the one before it: the entry
 /// hashes to the stored hash, is canonical JSON, holds the row's number and `prev_hash`,
 /// reads as a record, and agrees with the row's indexed columns.
-fn check_row(row: &Row, prev_hash: &str, canonical: &mut Vec<u8>) -> Result<(), ChainError> {
+pub(crate) fn check_row(
+    row: &Row,
+    prev_hash: &str,
+    canonical: &mut Vec<u8>,
+) -> Result<(), ChainError> {
     let bad = |problem: String| ChainError {
         seq: row.seq,
         problem,
@@ -396,7 +400,7 @@ fn check_row(row: &Row, prev_hash: &str, canonical: &mut Vec<u8>) -> Result<(), 
 }
 
 /// A row as a record with its place in the chain.
-fn stored(row: Row) -> Result<StoredRecord, AuditError> {
+pub(crate) fn stored(row: Row) -> Result<StoredRecord, AuditError> {
     let entry: Value = serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
         seq: row.seq,
         problem: error.to_string(),
@@ -442,18 +446,22 @@ pub struct AuditQuery {
     pub last: Option<usize>,
 }
 
-struct Row {
-    seq: u64,
-    time_ms: i64,
-    agent: String,
-    endpoint: String,
-    decision: String,
-    entry: String,
-    hash: String,
+pub(crate) struct Row {
+    pub(crate) seq: u64,
+    pub(crate) time_ms: i64,
+    pub(crate) agent: String,
+    pub(crate) endpoint: String,
+    pub(crate) decision: String,
+    pub(crate) entry: String,
+    pub(crate) hash: String,
 }
 
 /// The canonical entry: the record's fields with `seq` and `prev_hash`.
-fn entry_text(seq: u64, prev_hash: &str, record: &AuditRecord) -> Result<String, AuditError> {
+pub(crate) fn entry_text(
+    seq: u64,
+    prev_hash: &str,
+    record: &AuditRecord,
+) -> Result<String, AuditError> {
     let mut value = serde_json::to_value(record).map_err(|error| AuditError::Corrupt {
         seq,
         problem: error.to_string(),

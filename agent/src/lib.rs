@@ -7,12 +7,13 @@
 //!   the endpoint and schema tables when built and on every call; [`DenyReason`] says why a
 //!   call is refused;
 //! - a budget's count: a [`BudgetLedger`], in memory ([`MemoryLedger`]) or in a state file
-//!   shared by processes ([`SqliteLedger`] on a [`StateFile`]);
+//!   shared by processes ([`SqliteLedger`] on a [`StateFile`]), or in a Postgres database
+//!   shared by processes on several machines ([`PgLedger`] on a [`PgDatabase`]);
 //! - a tool call's arguments: [`tools`], checked against the same tables `tools.json` is
 //!   generated from;
 //! - an audit record: [`AuditRecord`], written to every [`AuditSink`] before the call's
 //!   answer returns ([`TracingAuditSink`], the hash-chained [`SqliteAuditLog`] with
-//!   [`SqliteAuditLog::verify`]);
+//!   [`SqliteAuditLog::verify`], and [`PgAuditLog`], the same chain in Postgres);
 //! - the call itself: [`GrantedClient`], a `tiktok_api::UserClient` narrowed by a grant.
 //!
 //! ```no_run
@@ -40,26 +41,36 @@
 //! ```
 
 mod audit;
+mod audit_pg;
 mod audit_sqlite;
+#[cfg(test)]
+mod backend_tests;
 mod budget;
 mod error;
 mod escape;
 mod grant;
 mod granted;
 pub mod jobs;
+mod pg_ledger;
+mod postgres;
 mod sqlite_ledger;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tools;
 
 pub use audit::{
     AuditError, AuditRecord, AuditSink, Decision, TracingAuditSink, canonical_json,
     redact_arguments,
 };
+pub use audit_pg::PgAuditLog;
 pub use audit_sqlite::{AuditQuery, ChainError, GENESIS_HASH, SqliteAuditLog, StoredRecord};
 pub use budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted, MemoryLedger};
 pub use error::{Error, error_chain};
 pub use escape::{escape_controls, escape_json, is_unsafe_char};
 pub use grant::{DenyReason, Grant, GrantBuilder, GrantError};
 pub use granted::GrantedClient;
+pub use pg_ledger::PgLedger;
+pub use postgres::{PgDatabase, PgError, SCHEMA_VERSION};
 pub use sqlite_ledger::SqliteLedger;
 pub use state::{StateError, StateFile};
