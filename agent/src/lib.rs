@@ -14,6 +14,8 @@
 //! - an audit record: [`AuditRecord`], written to every [`AuditSink`] before the call's
 //!   answer returns ([`TracingAuditSink`], the hash-chained [`SqliteAuditLog`] with
 //!   [`SqliteAuditLog::verify`], and [`PgAuditLog`], the same chain in Postgres);
+//! - a TikTok user's tokens, shared by processes on several machines: [`PgTokenStore`]
+//!   (a refresh runs once for all of them);
 //! - the call itself: [`GrantedClient`], a `tiktok_api::UserClient` narrowed by a grant.
 //!
 //! ```no_run
@@ -52,6 +54,7 @@ mod grant;
 mod granted;
 pub mod jobs;
 mod pg_ledger;
+mod pg_tokens;
 mod postgres;
 mod sqlite_ledger;
 pub mod state;
@@ -71,6 +74,7 @@ pub use escape::{escape_controls, escape_json, is_unsafe_char};
 pub use grant::{DenyReason, Grant, GrantBuilder, GrantError};
 pub use granted::GrantedClient;
 pub use pg_ledger::PgLedger;
+pub use pg_tokens::PgTokenStore;
 pub use postgres::{PgDatabase, PgError, SCHEMA_VERSION};
 pub use sqlite_ledger::SqliteLedger;
 pub use state::{StateError, StateFile};

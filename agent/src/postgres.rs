@@ -38,6 +38,14 @@ CREATE TABLE budget_use (
     hold TEXT
 );
 CREATE INDEX budget_use_agent_time ON budget_use (agent, time_ms);
+CREATE TABLE tokens (
+    open_id TEXT PRIMARY KEY,
+    access_token TEXT NOT NULL,
+    access_expires_at BIGINT NOT NULL,
+    refresh_token TEXT,
+    refresh_expires_at BIGINT,
+    scope TEXT NOT NULL
+);
 "];
 
 /// The advisory lock key that serializes migrations (`tiktok-gateway migrate` run twice at
