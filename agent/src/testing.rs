@@ -42,16 +42,22 @@ impl Postgres {
             eprintln!("skipped: {reason}; install `postgresql` to run the Postgres tests");
             return None;
         };
-        let directory = tempfile::Builder::new()
-            .prefix("pg")
-            .tempdir()
-            .expect("a temporary directory");
-        let as_root = directory
-            .path()
+        let as_root = Path::new("/proc/self")
             .metadata()
-            .expect("the temporary directory's owner")
+            .expect("this process's owner")
             .uid()
             == 0;
+        // As root, in `/tmp`: the unprivileged user must reach the directory, and root's
+        // own temporary directory may be closed to others.
+        let parent = if as_root {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let directory = tempfile::Builder::new()
+            .prefix("pg")
+            .tempdir_in(parent)
+            .expect("a temporary directory");
         let run_as = as_root.then_some(UNPRIVILEGED_USER);
         if let Some(user) = run_as {
             run(Command::new("chown")
