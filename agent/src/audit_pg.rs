@@ -41,6 +41,11 @@ impl PgAuditLog {
         PgAuditLog { database }
     }
 
+    /// Its database.
+    pub fn database(&self) -> &PgDatabase {
+        &self.database
+    }
+
     /// Appends `record` after the last one, whichever process wrote it, and commits;
     /// returns its sequence number.
     pub async fn append(&self, record: &AuditRecord) -> Result<u64, AuditError> {

@@ -99,8 +99,8 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     /// Operators by name: who may sign in to the approval page.
     pub operators: BTreeMap<String, OperatorConfig>,
-    /// The audit log (SQLite).
-    pub audit: PathBuf,
+    /// The audit log: a SQLite file or a Postgres database.
+    pub audit: Location,
     /// The state file (SQLite) every process of the gateway shares: the calls waiting for
     /// a human and the agents' budget counts.
     pub state: PathBuf,
@@ -634,7 +634,10 @@ impl Config {
             },
             None => None,
         };
-        let audit = resolve(&raw.audit);
+        let audit = Location::parse(&raw.audit, resolve).unwrap_or_else(|message| {
+            problems.push(error(None, "audit", message));
+            Location::File(resolve(&raw.audit))
+        });
         let mut warnings = Vec::new();
         let state = match (raw.state, raw.approvals) {
             (Some(path), Some(_)) => {
@@ -654,7 +657,14 @@ impl Config {
                 resolve(&path)
             }
             // The name the file had when it held only approvals, so existing ones are kept.
-            (None, None) => audit.with_extension("approvals.sqlite"),
+            (None, None) => match audit.file() {
+                Some(audit) => audit.with_extension("approvals.sqlite"),
+                None => {
+                    let message = "a SQLite file for approvals and budget counts is needed when audit is a Postgres URL";
+                    problems.push(error(None, "state", message.into()));
+                    PathBuf::new()
+                }
+            },
         };
         let defaults = HttpLimits::default();
         let duration = |value: &Option<Spanned<String>>, name: &str, default: Duration| {
@@ -828,5 +838,8 @@ fn check_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+mod location;
 #[cfg(test)]
 mod tests;
+
+pub use location::Location;

@@ -30,10 +30,10 @@ pub enum GatewayError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// The audit log could not be opened.
-    #[error("cannot open the audit log {}", path.display())]
+    #[error("cannot open the audit log {location}")]
     AuditLog {
-        /// The audit log's file.
-        path: PathBuf,
+        /// The audit log's file or database.
+        location: crate::config::Location,
         /// Why.
         #[source]
         source: AuditError,

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use tiktok_agent::{GrantedClient, SqliteAuditLog, SqliteLedger, StateFile};
+use tiktok_agent::{GrantedClient, SqliteLedger, StateFile};
 use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
 use crate::agent::AgentHandle;
 use crate::approvals::Approvals;
+use crate::audit_log::AuditLog;
 use crate::config::Config;
 use crate::error::{AccountError, GatewayError};
 use crate::notify::Notifier;
@@ -20,7 +21,7 @@ use crate::tools;
 pub struct Gateway {
     config: Arc<Config>,
     client: Client,
-    audit: SqliteAuditLog,
+    audit: AuditLog,
     approvals: Approvals,
     ledger: SqliteLedger,
     notifier: Notifier,
@@ -41,11 +42,10 @@ impl Gateway {
             builder = builder.base_url(base_url);
         }
         let client = builder.build()?;
-        let audit =
-            SqliteAuditLog::open(&config.audit).map_err(|source| GatewayError::AuditLog {
-                path: config.audit.clone(),
-                source,
-            })?;
+        let audit = AuditLog::open(&config.audit).map_err(|source| GatewayError::AuditLog {
+            location: config.audit.clone(),
+            source,
+        })?;
         let state = StateFile::open(&config.state)?;
         let approvals = Approvals::new(state.clone())?;
         let ledger = SqliteLedger::new(state)?;
@@ -77,7 +77,7 @@ impl Gateway {
     }
 
     /// The audit log.
-    pub fn audit(&self) -> &SqliteAuditLog {
+    pub fn audit(&self) -> &AuditLog {
         &self.audit
     }
 

@@ -18,7 +18,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 #[test]
 fn the_issue_s_example_loads_with_paths_beside_the_file() {
     let config = parse(GOOD).unwrap();
-    assert_eq!(config.audit, Path::new("conf/audit.sqlite"));
+    assert_eq!(config.audit.file(), Some(Path::new("conf/audit.sqlite")));
     assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
     assert_eq!(
         config.accounts["demo"].token_store,
@@ -333,5 +333,22 @@ audit: audit.sqlite
             .lines()
             .all(|line| line.starts_with("conf/gateway.yaml:")),
         "{shown}"
+    );
+}
+
+#[test]
+fn the_audit_log_may_be_a_postgres_database_with_the_state_file_named() {
+    let url = "postgres://gateway:pw@db.internal/tiktok";
+    let with_url = GOOD.replace("audit: audit.sqlite", &format!("audit: \"{url}\""));
+    let config = parse(&format!("{with_url}state: state.sqlite\n")).unwrap();
+    assert_eq!(config.audit, Location::Postgres(url.into()));
+    assert_eq!(config.state, Path::new("conf/state.sqlite"));
+    // No file to put the state file beside: it must be named.
+    fails(&with_url, None, "state", "a SQLite file for approvals");
+    fails(
+        &GOOD.replace("audit: audit.sqlite", "audit: \"postgres://h:notaport/db\""),
+        None,
+        "audit",
+        "postgres://h:notaport/db: not a Postgres URL",
     );
 }

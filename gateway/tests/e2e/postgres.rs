@@ -1,0 +1,70 @@
+//! The gateway with its audit log in Postgres (a throwaway cluster; skipped, saying why,
+//! where Postgres is not installed): refused until `migrate` has made the schema, then one
+//! hash chain that two gateway processes write to side by side.
+
+use serde_json::json;
+use tiktok_agent::testing::Postgres;
+
+use crate::setup::{Setup, assert_success, call, decisions, stdout};
+
+#[tokio::test]
+async fn an_audit_log_in_postgres_is_migrated_then_one_chain_for_two_gateways() {
+    let Some(postgres) = Postgres::start() else {
+        return;
+    };
+    let setup = Setup::new().await;
+    let url = postgres.url();
+    setup.edit_config(|text| {
+        text.replacen(
+            "audit: audit.sqlite",
+            &format!("audit: \"{url}\"\nstate: state.sqlite"),
+            1,
+        )
+    });
+    // Not migrated: serve refuses and says what to run.
+    let refused = setup.run(&["serve", "--agent", "reader"]).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("schema is version 0"), "{stderr}");
+    assert!(stderr.contains("run `tiktok-gateway migrate"), "{stderr}");
+    let migrated = setup.run(&["migrate"]).await;
+    assert_success(&migrated);
+    assert!(
+        stdout(&migrated).contains("schema version 0 -> 1"),
+        "{}",
+        stdout(&migrated)
+    );
+    let again = setup.run(&["migrate"]).await;
+    assert_success(&again);
+    assert!(
+        stdout(&again).contains("schema version 1, up to date"),
+        "{}",
+        stdout(&again)
+    );
+    // Two gateway processes, each answering calls at once.
+    let (first, second) = tokio::join!(setup.agent("reader"), setup.agent("reader"));
+    let arguments = json!({"fields": ["open_id"]});
+    let calls = (0..6).map(|index| {
+        let session = if index % 2 == 0 { &first } else { &second };
+        call(session, "user_info", arguments.clone())
+    });
+    for answer in futures::future::join_all(calls).await {
+        assert_ne!(answer.unwrap().is_error, Some(true));
+    }
+    first.cancel().await.unwrap();
+    second.cancel().await.unwrap();
+    // One chain: an intent and an allowed record for each call, none lost, no gap.
+    let records = setup.audit("reader").await;
+    let allowed = decisions(&records)
+        .iter()
+        .filter(|(decision, _)| decision == "allowed")
+        .count();
+    assert_eq!((records.len(), allowed), (12, 6));
+    let verified = setup.run(&["audit", "verify"]).await;
+    assert_success(&verified);
+    assert_eq!(stdout(&verified).trim(), "audit log intact: 12 records");
+    // Read straight from the database: the records are there.
+    let database = tiktok_agent::PgDatabase::connect(&url).unwrap();
+    let stored = tiktok_agent::PgAuditLog::new(database).verify().await;
+    assert_eq!(stored.unwrap(), 12);
+}
