@@ -24,6 +24,7 @@ pub struct Gateway {
     audit: AuditLog,
     approvals: Approvals,
     ledger: SqliteLedger,
+    state: StateFile,
     notifier: Notifier,
 }
 
@@ -48,7 +49,7 @@ impl Gateway {
         })?;
         let state = StateFile::open(&config.state)?;
         let approvals = Approvals::new(state.clone())?;
-        let ledger = SqliteLedger::new(state)?;
+        let ledger = SqliteLedger::new(state.clone())?;
         let notifier = Notifier::new(config.notify.as_ref());
         Ok(Gateway {
             notifier,
@@ -57,6 +58,7 @@ impl Gateway {
             audit,
             approvals,
             ledger,
+            state,
         })
     }
 
@@ -89,6 +91,11 @@ impl Gateway {
     /// The agents' budget counts in the state file.
     pub fn ledger(&self) -> &SqliteLedger {
         &self.ledger
+    }
+
+    /// The state file (approvals and budget counts).
+    pub fn state(&self) -> &StateFile {
+        &self.state
     }
 
     /// The approvals file.

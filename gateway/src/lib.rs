@@ -35,6 +35,7 @@ pub mod error;
 pub mod expiry;
 pub mod failures;
 pub mod gateway;
+pub mod health;
 pub mod http;
 pub mod mcp;
 pub mod migrate;

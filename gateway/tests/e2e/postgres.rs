@@ -1,6 +1,7 @@
 //! The gateway with its audit log in Postgres (a throwaway cluster; skipped, saying why,
 //! where Postgres is not installed): refused until `migrate` has made the schema, then one
-//! hash chain that two gateway processes write to side by side.
+//! hash chain that two gateway processes write to side by side, and `/healthz` saying
+//! whether its database answers.
 
 use serde_json::json;
 use tiktok_agent::testing::Postgres;
@@ -67,4 +68,28 @@ async fn an_audit_log_in_postgres_is_migrated_then_one_chain_for_two_gateways() 
     let database = tiktok_agent::PgDatabase::connect(&url).unwrap();
     let stored = tiktok_agent::PgAuditLog::new(database).verify().await;
     assert_eq!(stored.unwrap(), 12);
+    // The health check a load balancer asks, with no key: 200 while the databases answer,
+    // 503 naming the audit log's database once it is gone.
+    let (_server, mcp) = setup.serve_http().await;
+    let health = mcp.replace("/mcp", "/healthz");
+    let answer = setup.http.get(&health).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "ok\n");
+    drop(postgres);
+    let answer = setup.http.get(&health).send().await.unwrap();
+    assert_eq!(answer.status(), 503);
+    let body = answer.text().await.unwrap();
+    assert!(body.starts_with("audit: "), "{body}");
+}
+
+#[tokio::test]
+async fn the_health_check_needs_no_key_where_mcp_does() {
+    let setup = Setup::new().await;
+    let (_server, mcp) = setup.serve_http().await;
+    let health = setup.http.get(mcp.replace("/mcp", "/healthz"));
+    let answer = health.send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "ok\n");
+    let unauthenticated = setup.http.post(&mcp).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
 }
