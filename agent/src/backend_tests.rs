@@ -91,6 +91,7 @@ on_both_backends!(
     concurrent_takes_through_two_handles_fill_the_budget_exactly,
     concurrent_appends_through_two_handles_make_one_unbroken_chain,
     verify_names_a_changed_record,
+    verify_names_a_gap_in_the_numbers,
 );
 
 /// A ledger of either backend, with the time given.
@@ -366,13 +367,34 @@ async fn verify_names_a_changed_record(store: Store) {
     }
     assert_eq!(log.verify().await.unwrap(), 5);
     let change = "UPDATE audit SET entry = replace(entry, '1000003', '1000004') WHERE seq = 4";
-    match &store {
+    bypass_append_only(&store, change).await;
+    let broken = log.verify().await.unwrap_err();
+    assert_eq!(broken.seq, 4, "{broken}");
+    assert!(broken.problem.contains("hashes to"), "{broken}");
+}
+
+async fn verify_names_a_gap_in_the_numbers(store: Store) {
+    let log = store.audit();
+    for index in 0..5 {
+        log.append(record("reader", index, Decision::Allowed)).await;
+    }
+    bypass_append_only(&store, "DELETE FROM audit WHERE seq = 3").await;
+    let broken = log.verify().await.unwrap_err();
+    assert_eq!(broken.seq, 4, "{broken}");
+    assert_eq!(broken.problem, "sequence number 4 where 3 was expected");
+}
+
+/// Runs `change` on the store's audit table, which refuses it until its trigger is gone.
+async fn bypass_append_only(store: &Store, change: &str) {
+    match store {
         Store::Sqlite(_) => {
             let connection = rusqlite::Connection::open(store.sqlite_path("audit.sqlite")).unwrap();
             // The log refuses the change until its trigger is dropped.
             assert!(connection.execute_batch(change).is_err());
             connection
-                .execute_batch(&format!("DROP TRIGGER audit_no_update; {change}"))
+                .execute_batch(&format!(
+                    "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; {change}"
+                ))
                 .unwrap();
         }
         Store::Postgres(_) => {
@@ -387,7 +409,4 @@ async fn verify_names_a_changed_record(store: Store) {
                 .unwrap();
         }
     }
-    let broken = log.verify().await.unwrap_err();
-    assert_eq!(broken.seq, 4, "{broken}");
-    assert!(broken.problem.contains("hashes to"), "{broken}");
 }
