@@ -138,8 +138,9 @@ pub enum SecretSource {
 /// One TikTok account (a creator), and where its tokens are kept.
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
-    /// The token store file (a `FileTokenStore`).
-    pub token_store: PathBuf,
+    /// The token store: a file (a `FileTokenStore`) or a Postgres database shared by
+    /// gateways on several machines (then `open_id` is required).
+    pub token_store: Location,
     /// The account's `open_id`; when absent, the store must hold exactly one.
     pub open_id: Option<String>,
 }
@@ -415,17 +416,32 @@ impl Config {
             client_secret,
             redirect_uri,
         };
-        let accounts: BTreeMap<String, AccountConfig> = raw
-            .accounts
-            .into_iter()
-            .map(|(name, account)| {
-                let config = AccountConfig {
-                    token_store: resolve(&account.token_store),
-                    open_id: account.open_id,
-                };
-                (name, config)
-            })
-            .collect();
+        let mut accounts = BTreeMap::new();
+        for (name, account) in raw.accounts {
+            let key = format!("accounts.{name}.token_store");
+            let token_store =
+                Location::parse(&account.token_store, resolve).unwrap_or_else(|message| {
+                    problems.push(error(None, &key, message));
+                    Location::File(resolve(&account.token_store))
+                });
+            if token_store.file().is_none() && account.open_id.is_none() {
+                let message =
+                    "needed when token_store is a Postgres URL (it holds every account's users)";
+                problems.push(error(
+                    None,
+                    &format!("accounts.{name}.open_id"),
+                    message.into(),
+                ));
+            }
+            let open_id = account.open_id;
+            accounts.insert(
+                name,
+                AccountConfig {
+                    token_store,
+                    open_id,
+                },
+            );
+        }
         let mut agents = BTreeMap::new();
         for (name, agent) in raw.agents {
             let key = |field: &str| format!("agents.{name}.{field}");

@@ -486,7 +486,6 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 for name in gateway.config().accounts.keys() {
                     match gateway.open_id(name).await {
                         Ok(open_id) => {
-                            use tiktok_api::TokenStore;
                             let token = gateway
                                 .token_store(name)?
                                 .load(&open_id)

@@ -1,5 +1,5 @@
 //! `tiktok-gateway migrate`: creates or upgrades the schema of each Postgres database the
-//! config names (today `audit:`), one transaction each; a newer schema is refused by its
+//! config names (`audit:`, `accounts.NAME.token_store`), one transaction each; a newer schema is refused by its
 //! version numbers.
 
 use anyhow::Context;
@@ -10,10 +10,21 @@ use crate::config::{Config, Location};
 /// Migrates each Postgres database of `config`; one line for each saying what was done.
 pub async fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
-    for (key, location) in [("audit", &config.audit)] {
+    let token_stores = config
+        .accounts
+        .iter()
+        .map(|(name, account)| (format!("accounts.{name}.token_store"), &account.token_store));
+    let mut migrated = std::collections::BTreeSet::new();
+    for (key, location) in [("audit".to_string(), &config.audit)]
+        .into_iter()
+        .chain(token_stores)
+    {
         let Location::Postgres(url) = location else {
             continue;
         };
+        if !migrated.insert(url) {
+            continue;
+        }
         let database = PgDatabase::connect(url)?;
         let (from, to) = database
             .migrate()

@@ -21,8 +21,8 @@ fn the_issue_s_example_loads_with_paths_beside_the_file() {
     assert_eq!(config.audit.file(), Some(Path::new("conf/audit.sqlite")));
     assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
     assert_eq!(
-        config.accounts["demo"].token_store,
-        Path::new("conf/tokens.json")
+        config.accounts["demo"].token_store.file(),
+        Some(Path::new("conf/tokens.json"))
     );
     let reader = &config.agents["reader"].grant;
     let reader: Vec<&str> = reader.endpoints().map(|meta| meta.id).collect();
@@ -350,5 +350,22 @@ fn the_audit_log_may_be_a_postgres_database_with_the_state_file_named() {
         None,
         "audit",
         "postgres://h:notaport/db: not a Postgres URL",
+    );
+    // Tokens too; the database holds every account's users, so the config names one.
+    let tokens = GOOD.replace(
+        "token_store: tokens.json",
+        &format!("token_store: \"{url}\""),
+    );
+    fails(
+        &tokens,
+        None,
+        "accounts.demo.open_id",
+        "needed when token_store is a Postgres URL",
+    );
+    let named = tokens.replace("\"}}", "\", open_id: \"-000a\"}}");
+    let config = parse(&named).unwrap();
+    assert_eq!(
+        config.accounts["demo"].token_store,
+        Location::Postgres(url.into())
     );
 }
