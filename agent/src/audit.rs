@@ -161,6 +161,9 @@ pub enum AuditError {
     /// SQLite failed.
     #[error("audit log")]
     Sqlite(#[from] rusqlite::Error),
+    /// Postgres failed.
+    #[error("audit log")]
+    Postgres(#[from] crate::postgres::PgError),
     /// A stored record is not one this crate wrote.
     #[error("audit record {seq}: {problem}")]
     Corrupt {

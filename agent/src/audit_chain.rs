@@ -94,7 +94,7 @@ pub(crate) fn check_batches(batches: Receiver<Batch>) -> Result<(), ChainError> 
 
 /// Buffers one checking thread reuses from record to record.
 #[derive(Default)]
-struct Scratch {
+pub(crate) struct Scratch {
     entry: Vec<u8>,
     arguments: Vec<u8>,
 }
@@ -102,7 +102,11 @@ struct Scratch {
 /// Checks one record against its own hash and the hash of the one before it: the entry
 /// hashes to the stored hash, is canonical JSON, holds the row's number and `prev_hash`,
 /// reads as a record, and agrees with the row's indexed columns.
-fn check_row(row: &Row, prev_hash: &str, scratch: &mut Scratch) -> Result<(), ChainError> {
+pub(crate) fn check_row(
+    row: &Row,
+    prev_hash: &str,
+    scratch: &mut Scratch,
+) -> Result<(), ChainError> {
     let bad = |problem: String| ChainError {
         seq: row.seq,
         problem,

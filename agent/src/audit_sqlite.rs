@@ -60,7 +60,7 @@ pub struct SqliteAuditLog {
     group: Arc<GroupCommit>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -252,7 +252,7 @@ impl SqliteAuditLog {
 
 /// The statement for `query` and its values: only the filters it has, so that SQLite can
 /// use an index (`agent, time_ms` or `time_ms`) for them, and the sequence for the rest.
-fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
+pub(crate) fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from(
         "SELECT seq, time_ms, agent, endpoint, decision, entry, hash FROM audit WHERE seq > ?",
     );
@@ -286,7 +286,7 @@ fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
 }
 
 /// A row as a record with its place in the chain.
-fn stored(row: Row) -> Result<StoredRecord, AuditError> {
+pub(crate) fn stored(row: Row) -> Result<StoredRecord, AuditError> {
     let entry: Value = serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
         seq: row.seq,
         problem: error.to_string(),
@@ -333,7 +333,11 @@ pub struct AuditQuery {
 }
 
 /// The canonical entry: the record's fields with `seq` and `prev_hash`.
-fn entry_text(seq: u64, prev_hash: &str, record: &AuditRecord) -> Result<String, AuditError> {
+pub(crate) fn entry_text(
+    seq: u64,
+    prev_hash: &str,
+    record: &AuditRecord,
+) -> Result<String, AuditError> {
     let mut value = serde_json::to_value(record).map_err(|error| AuditError::Corrupt {
         seq,
         problem: error.to_string(),

@@ -37,6 +37,18 @@ impl fmt::Display for Budget {
     }
 }
 
+impl Budget {
+    /// Which uses count against this budget, as a ledger's query filters them: only calls
+    /// of this endpoint (or all), and only writes (or all).
+    pub(crate) fn filter(&self) -> (Option<&'static str>, bool) {
+        match self {
+            Budget::CallsPerMinute => (None, false),
+            Budget::EndpointCallsPerMinute(id) => (Some(*id), false),
+            Budget::WritesPerDay => (None, true),
+        }
+    }
+}
+
 /// One budget that applies to a call: which, its size, its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetLimit {
@@ -59,6 +71,28 @@ pub struct Exhausted {
     pub retry_after: Duration,
 }
 
+impl Exhausted {
+    /// `limit` used up, counted over uses after `since_ms`, the oldest of them at
+    /// `oldest_ms`: one more call fits once that one leaves the window.
+    pub(crate) fn at(limit: &BudgetLimit, oldest_ms: Option<i64>, since_ms: i64) -> Exhausted {
+        let retry_after = oldest_ms.map_or(limit.window, |oldest| {
+            Duration::from_millis((oldest - since_ms).max(0) as u64)
+        });
+        Exhausted {
+            budget: limit.budget,
+            limit: limit.limit,
+            retry_after,
+        }
+    }
+}
+
+/// The time now in Unix milliseconds, as the shared ledgers count it.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
 /// Why a [`BudgetLedger`] did not count a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -70,6 +104,20 @@ pub enum BudgetError {
     /// counted, and the call is refused.
     #[error("the budget ledger failed: {0}")]
     Unavailable(String),
+}
+
+impl BudgetError {
+    /// A shared ledger's take as the trait answers it: a failure of the ledger itself
+    /// refuses the call as unavailable.
+    pub(crate) fn from_taken<E: std::error::Error>(
+        taken: Result<Result<(), Exhausted>, E>,
+    ) -> Result<(), BudgetError> {
+        match taken {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(exhausted)) => Err(BudgetError::Exhausted(exhausted)),
+            Err(failure) => Err(BudgetError::Unavailable(crate::error_chain(&failure))),
+        }
+    }
 }
 
 /// Where an agent's budgets are counted: the check and the count of a call are one atomic
@@ -102,6 +150,35 @@ pub trait BudgetLedger: Send + Sync + fmt::Debug {
         self.take(agent, meta, limits).await
     }
 }
+
+/// Implements [`BudgetLedger`] for a shared ledger (one that tells held takes apart) by its
+/// `take_now(agent, meta, limits, hold)`.
+macro_rules! shared_ledger {
+    ($ledger:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::budget::BudgetLedger for $ledger {
+            async fn take(
+                &self,
+                agent: &str,
+                meta: &'static tiktok_api::meta::EndpointMeta,
+                limits: &[$crate::budget::BudgetLimit],
+            ) -> Result<(), $crate::budget::BudgetError> {
+                self.take_now(agent, meta, limits, None).await
+            }
+
+            async fn take_held(
+                &self,
+                agent: &str,
+                meta: &'static tiktok_api::meta::EndpointMeta,
+                limits: &[$crate::budget::BudgetLimit],
+                hold: &str,
+            ) -> Result<(), $crate::budget::BudgetError> {
+                self.take_now(agent, meta, limits, Some(hold)).await
+            }
+        }
+    };
+}
+pub(crate) use shared_ledger;
 
 /// Budgets counted in this process's memory: each (agent, budget) a [`SlidingWindow`].
 /// Clones of a [`crate::GrantedClient`] share theirs. A held call's takes are each counted

@@ -7,12 +7,15 @@
 //!   the endpoint and schema tables when built and on every call; [`DenyReason`] says why a
 //!   call is refused;
 //! - a budget's count: a [`BudgetLedger`], in memory ([`MemoryLedger`]) or in a state file
-//!   shared by processes ([`SqliteLedger`] on a [`StateFile`]);
+//!   shared by processes ([`SqliteLedger`] on a [`StateFile`]), or in a Postgres database
+//!   shared by processes on several machines ([`PgLedger`] on a [`PgDatabase`]);
 //! - a tool call's arguments: [`tools`], checked against the same tables `tools.json` is
 //!   generated from;
 //! - an audit record: [`AuditRecord`], written to every [`AuditSink`] before the call's
 //!   answer returns ([`TracingAuditSink`], the hash-chained [`SqliteAuditLog`] with
-//!   [`SqliteAuditLog::verify`]);
+//!   [`SqliteAuditLog::verify`], and [`PgAuditLog`], the same chain in Postgres);
+//! - a TikTok user's tokens, shared by processes on several machines: [`PgTokenStore`]
+//!   (a refresh runs once for all of them);
 //! - the call itself: [`GrantedClient`], a `tiktok_api::UserClient` narrowed by a grant.
 //!
 //! ```no_run
@@ -41,7 +44,10 @@
 
 mod audit;
 mod audit_chain;
+mod audit_pg;
 mod audit_sqlite;
+#[cfg(test)]
+mod backend_tests;
 mod budget;
 mod error;
 mod escape;
@@ -49,8 +55,13 @@ mod grant;
 mod granted;
 mod group_commit;
 pub mod jobs;
+mod pg_ledger;
+mod pg_tokens;
+mod postgres;
 mod sqlite_ledger;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tools;
 
 pub use audit::{
@@ -58,11 +69,15 @@ pub use audit::{
     redact_arguments,
 };
 pub use audit_chain::ChainError;
+pub use audit_pg::PgAuditLog;
 pub use audit_sqlite::{AuditQuery, GENESIS_HASH, SqliteAuditLog, StoredRecord};
 pub use budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted, MemoryLedger};
 pub use error::{Error, error_chain};
 pub use escape::{escape_controls, escape_json, is_unsafe_char};
 pub use grant::{DenyReason, Grant, GrantBuilder, GrantError};
 pub use granted::GrantedClient;
+pub use pg_ledger::PgLedger;
+pub use pg_tokens::PgTokenStore;
+pub use postgres::{PgDatabase, PgError, SCHEMA_VERSION};
 pub use sqlite_ledger::SqliteLedger;
 pub use state::{StateError, StateFile};

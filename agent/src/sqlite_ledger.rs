@@ -4,12 +4,12 @@
 //! its approval id (`hold`), so its take when it runs replaces the one made when it was
 //! parked: it counts once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use tiktok_api::meta::{Access, EndpointMeta};
 
-use crate::budget::{Budget, BudgetError, BudgetLedger, BudgetLimit, Exhausted};
+use crate::budget::{BudgetError, BudgetLimit, Exhausted};
 use crate::state::StateFile;
 
 const SCHEMA: &str = "
@@ -64,11 +64,7 @@ impl SqliteLedger {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for limit in limits {
             let since = now_ms - limit.window.as_millis() as i64;
-            let (endpoint, writes_only) = match &limit.budget {
-                Budget::CallsPerMinute => (None, false),
-                Budget::EndpointCallsPerMinute(id) => (Some(*id), false),
-                Budget::WritesPerDay => (None, true),
-            };
+            let (endpoint, writes_only) = limit.budget.filter();
             let (count, oldest): (u32, Option<i64>) = transaction.query_row(
                 "SELECT count(*), min(time_ms) FROM budget_use
                  WHERE agent = ?1 AND time_ms > ?2
@@ -78,14 +74,7 @@ impl SqliteLedger {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )?;
             if count >= limit.limit {
-                let retry_after = oldest.map_or(limit.window, |oldest| {
-                    Duration::from_millis((oldest - since).max(0) as u64)
-                });
-                return Ok(Err(Exhausted {
-                    budget: limit.budget,
-                    limit: limit.limit,
-                    retry_after,
-                }));
+                return Ok(Err(Exhausted::at(limit, oldest, since)));
             }
         }
         if let Some(hold) = hold {
@@ -117,11 +106,7 @@ impl SqliteLedger {
         now_ms: i64,
     ) -> Result<u32, crate::state::StateError> {
         let since = now_ms - limit.window.as_millis() as i64;
-        let (endpoint, writes_only) = match &limit.budget {
-            Budget::CallsPerMinute => (None, false),
-            Budget::EndpointCallsPerMinute(id) => (Some(*id), false),
-            Budget::WritesPerDay => (None, true),
-        };
+        let (endpoint, writes_only) = limit.budget.filter();
         self.state.with(|connection| {
             connection.query_row(
                 "SELECT count(*) FROM budget_use
@@ -143,188 +128,44 @@ impl SqliteLedger {
         let agent = agent.to_string();
         let limits = limits.to_vec();
         let hold = hold.map(str::to_owned);
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as i64);
+        let now_ms = crate::budget::now_ms();
         let taken = self
             .state
             .run(move |connection| {
                 SqliteLedger::take_at(connection, &agent, meta, &limits, now_ms, hold.as_deref())
             })
             .await;
-        match taken {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(exhausted)) => Err(BudgetError::Exhausted(exhausted)),
-            Err(failure) => Err(BudgetError::Unavailable(crate::error_chain(&failure))),
-        }
+        BudgetError::from_taken(taken)
     }
 }
 
-#[async_trait::async_trait]
-impl BudgetLedger for SqliteLedger {
-    async fn take(
-        &self,
-        agent: &str,
-        meta: &'static EndpointMeta,
-        limits: &[BudgetLimit],
-    ) -> Result<(), BudgetError> {
-        self.take_now(agent, meta, limits, None).await
-    }
-
-    async fn take_held(
-        &self,
-        agent: &str,
-        meta: &'static EndpointMeta,
-        limits: &[BudgetLimit],
-        hold: &str,
-    ) -> Result<(), BudgetError> {
-        self.take_now(agent, meta, limits, Some(hold)).await
-    }
-}
+crate::budget::shared_ledger!(SqliteLedger);
 
 #[cfg(test)]
-mod tests {
-    use tiktok_api::endpoints::{INBOX_VIDEO_INIT, VIDEO_LIST};
-
-    use super::*;
-
-    fn open(path: &std::path::Path) -> SqliteLedger {
-        SqliteLedger::new(StateFile::open(path).unwrap()).unwrap()
-    }
-
-    /// One check and count at `now_ms`.
-    fn take(
-        ledger: &SqliteLedger,
-        agent: &str,
-        meta: &EndpointMeta,
-        limits: &[BudgetLimit],
-        now_ms: i64,
-    ) -> Result<(), Exhausted> {
-        take_held(ledger, agent, meta, limits, now_ms, None)
-    }
-
-    /// One check and count at `now_ms` of a call held under `hold`.
-    fn take_held(
-        ledger: &SqliteLedger,
+impl SqliteLedger {
+    /// The check and count of one call at `now_ms`, here and now (tests give the time).
+    pub(crate) fn take_at_now(
+        &self,
         agent: &str,
         meta: &EndpointMeta,
         limits: &[BudgetLimit],
         now_ms: i64,
         hold: Option<&str>,
     ) -> Result<(), Exhausted> {
-        ledger
-            .state
+        self.state
             .with(|connection| SqliteLedger::take_at(connection, agent, meta, limits, now_ms, hold))
             .unwrap()
     }
+}
 
-    #[test]
-    fn a_held_call_counts_once_and_is_checked_again_when_it_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = open(&dir.path().join("state.sqlite"));
-        let limits = [
-            BudgetLimit {
-                budget: Budget::CallsPerMinute,
-                limit: 2,
-                window: Duration::from_secs(60),
-            },
-            BudgetLimit {
-                budget: Budget::WritesPerDay,
-                limit: 3,
-                window: KEEP,
-            },
-        ];
-        let now = 1_000_000_000;
-        // Parked: taken (checked and counted).
-        assert!(
-            take_held(
-                &ledger,
-                "poster",
-                &INBOX_VIDEO_INIT,
-                &limits,
-                now,
-                Some("apv_a")
-            )
-            .is_ok()
-        );
-        assert!(
-            take_held(
-                &ledger,
-                "poster",
-                &INBOX_VIDEO_INIT,
-                &limits,
-                now,
-                Some("apv_b")
-            )
-            .is_ok()
-        );
-        // A third parked write in the minute is refused: the parked two count.
-        let refused = take_held(
-            &ledger,
-            "poster",
-            &INBOX_VIDEO_INIT,
-            &limits,
-            now,
-            Some("apv_c"),
-        )
-        .unwrap_err();
-        assert_eq!(refused.budget, Budget::CallsPerMinute);
-        // Run at once after approval: its own parked take is not counted against it, and
-        // is replaced rather than added to (still two uses in the minute).
-        assert!(
-            take_held(
-                &ledger,
-                "poster",
-                &INBOX_VIDEO_INIT,
-                &limits,
-                now + 1,
-                Some("apv_a")
-            )
-            .is_ok()
-        );
-        assert!(take(&ledger, "poster", &VIDEO_LIST, &limits[..1], now + 2).is_err());
-        // What an operator is shown: two uses in the minute and in the day, none counted.
-        assert_eq!(ledger.used("poster", &limits[0], now + 2).unwrap(), 2);
-        assert_eq!(ledger.used("poster", &limits[1], now + 2).unwrap(), 2);
-        assert_eq!(ledger.used("other", &limits[1], now + 2).unwrap(), 0);
-        // Run later: checked again. A minute on, apv_b's take has left the minute's window
-        // and two other calls fill it, so its run is refused.
-        let later = now + 61_000;
-        assert!(take(&ledger, "poster", &VIDEO_LIST, &limits[..1], later).is_ok());
-        assert!(take(&ledger, "poster", &VIDEO_LIST, &limits[..1], later).is_ok());
-        let refused = take_held(
-            &ledger,
-            "poster",
-            &INBOX_VIDEO_INIT,
-            &limits,
-            later,
-            Some("apv_b"),
-        )
-        .unwrap_err();
-        assert_eq!(refused.budget, Budget::CallsPerMinute);
-        // The day's writes: apv_a and apv_b count once each, so one more fits, then none.
-        assert!(
-            take_held(
-                &ledger,
-                "poster",
-                &INBOX_VIDEO_INIT,
-                &limits,
-                now + 200_000,
-                Some("apv_d")
-            )
-            .is_ok()
-        );
-        let refused = take_held(
-            &ledger,
-            "poster",
-            &INBOX_VIDEO_INIT,
-            &limits,
-            now + 300_000,
-            Some("apv_e"),
-        )
-        .unwrap_err();
-        assert_eq!(refused.budget, Budget::WritesPerDay);
-    }
+#[cfg(test)]
+mod tests {
+    use tiktok_api::endpoints::VIDEO_LIST;
+
+    use super::*;
+    use crate::budget::Budget;
+
+    // The tests of what both backends do are in `backend_tests`.
 
     #[test]
     fn a_file_from_before_held_takes_gains_the_column() {
@@ -337,57 +178,15 @@ mod tests {
             )
             .unwrap();
         drop(connection);
-        let ledger = open(&path);
+        let ledger = SqliteLedger::new(StateFile::open(&path).unwrap()).unwrap();
         let limits = [BudgetLimit {
             budget: Budget::CallsPerMinute,
             limit: 1,
             window: Duration::from_secs(60),
         }];
-        assert!(take_held(&ledger, "a", &VIDEO_LIST, &limits, 5, Some("apv_x")).is_ok());
-        assert!(take_held(&ledger, "a", &VIDEO_LIST, &limits, 6, Some("apv_x")).is_ok());
-        assert!(take(&ledger, "a", &VIDEO_LIST, &limits, 7).is_err());
-    }
-
-    #[test]
-    fn two_ledgers_on_one_file_share_the_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.sqlite");
-        let (one, two) = (open(&path), open(&path));
-        let per_minute = [BudgetLimit {
-            budget: Budget::CallsPerMinute,
-            limit: 3,
-            window: Duration::from_secs(60),
-        }];
-        let now = 1_000_000_000;
-        let threads: Vec<_> = (0..8)
-            .map(|index| {
-                let ledger = if index % 2 == 0 {
-                    one.clone()
-                } else {
-                    two.clone()
-                };
-                std::thread::spawn(move || {
-                    take(&ledger, "reader", &VIDEO_LIST, &per_minute, now).is_ok()
-                })
-            })
-            .collect();
-        let taken = threads
-            .into_iter()
-            .map(|thread| usize::from(thread.join().unwrap()))
-            .sum::<usize>();
-        assert_eq!(taken, 3);
-        let refused = take(&one, "reader", &VIDEO_LIST, &per_minute, now + 59_000).unwrap_err();
-        assert_eq!(refused.retry_after, Duration::from_secs(1));
-        // Another agent, and the window moved on: room again.
-        assert!(take(&one, "other", &VIDEO_LIST, &per_minute, now).is_ok());
-        assert!(take(&one, "reader", &VIDEO_LIST, &per_minute, now + 60_000).is_ok());
-        // Writes per day count writes only.
-        let daily = [BudgetLimit {
-            budget: Budget::WritesPerDay,
-            limit: 1,
-            window: KEEP,
-        }];
-        assert!(take(&two, "reader", &INBOX_VIDEO_INIT, &daily, now).is_ok());
-        assert!(take(&two, "reader", &INBOX_VIDEO_INIT, &daily, now + 1).is_err());
+        let take = |now_ms, hold| ledger.take_at_now("a", &VIDEO_LIST, &limits, now_ms, hold);
+        assert!(take(5, Some("apv_x")).is_ok());
+        assert!(take(6, Some("apv_x")).is_ok());
+        assert!(take(7, None).is_err());
     }
 }

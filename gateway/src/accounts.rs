@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use tiktok_api::oauth::Pkce;
-use tiktok_api::{Error, Scope, StoredToken, TokenStore};
+use tiktok_api::{Error, Scope, StoredToken};
 
 use crate::error::{AccountError, GatewayError, ImportError, LoginError};
 use crate::gateway::Gateway;
@@ -87,8 +87,14 @@ struct Pending {
 }
 
 fn pending_path(gateway: &Gateway, account: &str) -> Result<PathBuf, GatewayError> {
-    let store = &gateway.config().account(account)?.token_store;
-    Ok(store.with_extension("login.json"))
+    Ok(match &gateway.config().account(account)?.token_store {
+        crate::config::Location::File(store) => store.with_extension("login.json"),
+        // A login in progress belongs to this machine: beside the config.
+        crate::config::Location::Postgres(_) => gateway
+            .config()
+            .file
+            .with_file_name(format!("{account}.login.json")),
+    })
 }
 
 /// The scopes to ask for: every scope granted to an agent on this account.
@@ -356,6 +362,6 @@ mod tests {
             "{error:?}"
         );
         let store = gateway.token_store("demo").unwrap();
-        assert_eq!(store.open_ids().await.unwrap(), Vec::<String>::new());
+        assert!(store.load("-000b").await.unwrap().is_none());
     }
 }

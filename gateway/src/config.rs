@@ -99,8 +99,8 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     /// Operators by name: who may sign in to the approval page.
     pub operators: BTreeMap<String, OperatorConfig>,
-    /// The audit log (SQLite).
-    pub audit: PathBuf,
+    /// The audit log: a SQLite file or a Postgres database.
+    pub audit: Location,
     /// The state file (SQLite) every process of the gateway shares: the calls waiting for
     /// a human and the agents' budget counts.
     pub state: PathBuf,
@@ -141,8 +141,9 @@ pub enum SecretSource {
 /// One TikTok account (a creator), and where its tokens are kept.
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
-    /// The token store file (a `FileTokenStore`).
-    pub token_store: PathBuf,
+    /// The token store: a file (a `FileTokenStore`) or a Postgres database shared by
+    /// gateways on several machines (then `open_id` is required).
+    pub token_store: Location,
     /// The account's `open_id`; when absent, the store must hold exactly one.
     pub open_id: Option<String>,
 }
@@ -433,17 +434,32 @@ impl Config {
             redirect_uri,
             rate_limit_scale,
         };
-        let accounts: BTreeMap<String, AccountConfig> = raw
-            .accounts
-            .into_iter()
-            .map(|(name, account)| {
-                let config = AccountConfig {
-                    token_store: resolve(&account.token_store),
-                    open_id: account.open_id,
-                };
-                (name, config)
-            })
-            .collect();
+        let mut accounts = BTreeMap::new();
+        for (name, account) in raw.accounts {
+            let key = format!("accounts.{name}.token_store");
+            let token_store =
+                Location::parse(&account.token_store, resolve).unwrap_or_else(|message| {
+                    problems.push(error(None, &key, message));
+                    Location::File(resolve(&account.token_store))
+                });
+            if token_store.file().is_none() && account.open_id.is_none() {
+                let message =
+                    "needed when token_store is a Postgres URL (it holds every account's users)";
+                problems.push(error(
+                    None,
+                    &format!("accounts.{name}.open_id"),
+                    message.into(),
+                ));
+            }
+            let open_id = account.open_id;
+            accounts.insert(
+                name,
+                AccountConfig {
+                    token_store,
+                    open_id,
+                },
+            );
+        }
         let mut agents = BTreeMap::new();
         for (name, agent) in raw.agents {
             let key = |field: &str| format!("agents.{name}.{field}");
@@ -652,7 +668,10 @@ impl Config {
             },
             None => None,
         };
-        let audit = resolve(&raw.audit);
+        let audit = Location::parse(&raw.audit, resolve).unwrap_or_else(|message| {
+            problems.push(error(None, "audit", message));
+            Location::File(resolve(&raw.audit))
+        });
         let mut warnings = Vec::new();
         let state = match (raw.state, raw.approvals) {
             (Some(path), Some(_)) => {
@@ -672,7 +691,14 @@ impl Config {
                 resolve(&path)
             }
             // The name the file had when it held only approvals, so existing ones are kept.
-            (None, None) => audit.with_extension("approvals.sqlite"),
+            (None, None) => match audit.file() {
+                Some(audit) => audit.with_extension("approvals.sqlite"),
+                None => {
+                    let message = "a SQLite file for approvals and budget counts is needed when audit is a Postgres URL";
+                    problems.push(error(None, "state", message.into()));
+                    PathBuf::new()
+                }
+            },
         };
         let defaults = HttpLimits::default();
         let duration = |value: &Option<Spanned<String>>, name: &str, default: Duration| {
@@ -846,5 +872,8 @@ fn check_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+mod location;
 #[cfg(test)]
 mod tests;
+
+pub use location::Location;

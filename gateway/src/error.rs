@@ -30,10 +30,10 @@ pub enum GatewayError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// The audit log could not be opened.
-    #[error("cannot open the audit log {}", path.display())]
+    #[error("cannot open the audit log {location}")]
     AuditLog {
-        /// The audit log's file.
-        path: PathBuf,
+        /// The audit log's file or database.
+        location: crate::config::Location,
         /// Why.
         #[source]
         source: AuditError,
@@ -74,6 +74,9 @@ pub enum GatewayError {
     /// The state file failed.
     #[error(transparent)]
     State(#[from] tiktok_agent::StateError),
+    /// A Postgres database of the config could not be used.
+    #[error(transparent)]
+    Postgres(#[from] tiktok_agent::PgError),
 }
 
 /// An account's tokens cannot serve it.
@@ -81,22 +84,20 @@ pub enum GatewayError {
 pub enum AccountError {
     /// The account's token store holds no user yet.
     #[error(
-        "account {account} has no tokens in {}: run `tiktok-gateway login --config {} --account {account}` or `accounts import`",
-        store.display(),
+        "account {account} has no tokens in {store}: run `tiktok-gateway login --config {} --account {account}` or `accounts import`",
         config.display()
     )]
     NoTokens {
         /// The account.
         account: String,
         /// Its token store.
-        store: PathBuf,
+        store: crate::config::Location,
         /// The config file (for the command to run).
         config: PathBuf,
     },
     /// The account's token store holds several users and the config names none.
     #[error(
-        "account {account}: {} holds {} users; set accounts.{account}.open_id to one of {}",
-        store.display(),
+        "account {account}: {store} holds {} users; set accounts.{account}.open_id to one of {}",
         open_ids.len(),
         open_ids.join(", ")
     )]
@@ -104,7 +105,7 @@ pub enum AccountError {
         /// The account.
         account: String,
         /// Its token store.
-        store: PathBuf,
+        store: crate::config::Location,
         /// The users it holds.
         open_ids: Vec<String>,
     },

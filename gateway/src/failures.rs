@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tiktok_agent::{AuditRecord, AuditSink, Decision, SqliteAuditLog};
+use tiktok_agent::{AuditRecord, AuditSink, Decision};
+
+use crate::audit_log::AuditLog;
 
 /// The window failed authentications are counted in.
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
@@ -50,13 +52,13 @@ impl Failure {
 /// log they are audited to. Shared by the agents' and the operators' sign-ins.
 #[derive(Debug)]
 pub struct FailureLog {
-    audit: SqliteAuditLog,
+    audit: AuditLog,
     window: Mutex<(Instant, HashSet<IpAddr>)>,
 }
 
 impl FailureLog {
     /// Failures audited to `audit`.
-    pub fn new(audit: SqliteAuditLog) -> Arc<FailureLog> {
+    pub fn new(audit: AuditLog) -> Arc<FailureLog> {
         Arc::new(FailureLog {
             audit,
             window: Mutex::new((Instant::now(), HashSet::new())),
@@ -117,7 +119,9 @@ mod tests {
     #[test]
     fn failed_authentications_are_admitted_once_per_source_and_capped_per_window() {
         let dir = tempfile::tempdir().unwrap();
-        let log = FailureLog::new(SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap());
+        let log = FailureLog::new(AuditLog::Sqlite(
+            tiktok_agent::SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap(),
+        ));
         let source = |n: u32| Some(IpAddr::from(n.to_be_bytes()));
         assert!(log.admit(source(1)));
         assert!(!log.admit(source(1)), "once per source per window");

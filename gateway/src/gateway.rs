@@ -2,15 +2,17 @@
 //! app secret), the audit log and the state file, finds each account's tokens, builds one
 //! [`AgentHandle`] per agent, and checks the agents' grants against their tokens.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tiktok_agent::{GrantedClient, SqliteAuditLog, SqliteLedger, StateFile};
+use tiktok_agent::{GrantedClient, PgDatabase, PgTokenStore, SqliteLedger, StateFile};
 use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
 use crate::agent::AgentHandle;
 use crate::approvals::Approvals;
-use crate::config::Config;
+use crate::audit_log::AuditLog;
+use crate::config::{Config, Location};
 use crate::error::{AccountError, GatewayError};
 use crate::notify::Notifier;
 use crate::tools;
@@ -20,9 +22,12 @@ use crate::tools;
 pub struct Gateway {
     config: Arc<Config>,
     client: Client,
-    audit: SqliteAuditLog,
+    audit: AuditLog,
     approvals: Approvals,
     ledger: SqliteLedger,
+    state: StateFile,
+    /// The token stores' Postgres databases, by URL.
+    databases: BTreeMap<String, PgDatabase>,
     notifier: Notifier,
 }
 
@@ -43,15 +48,21 @@ impl Gateway {
             builder = builder.base_url(base_url);
         }
         let client = builder.build()?;
-        let audit =
-            SqliteAuditLog::open(&config.audit).map_err(|source| GatewayError::AuditLog {
-                path: config.audit.clone(),
-                source,
-            })?;
+        let audit = AuditLog::open(&config.audit).map_err(|source| GatewayError::AuditLog {
+            location: config.audit.clone(),
+            source,
+        })?;
         let state = StateFile::open(&config.state)?;
         let approvals = Approvals::new(state.clone())?;
-        let ledger = SqliteLedger::new(state)?;
+        let ledger = SqliteLedger::new(state.clone())?;
         let notifier = Notifier::new(config.notify.as_ref());
+        let mut databases = BTreeMap::new();
+        for account in config.accounts.values() {
+            if let Location::Postgres(url) = &account.token_store {
+                let database = PgDatabase::connect(url)?;
+                databases.insert(url.clone(), database);
+            }
+        }
         Ok(Gateway {
             notifier,
             config: Arc::new(config),
@@ -59,6 +70,8 @@ impl Gateway {
             audit,
             approvals,
             ledger,
+            state,
+            databases,
         })
     }
 
@@ -79,7 +92,7 @@ impl Gateway {
     }
 
     /// The audit log.
-    pub fn audit(&self) -> &SqliteAuditLog {
+    pub fn audit(&self) -> &AuditLog {
         &self.audit
     }
 
@@ -93,16 +106,23 @@ impl Gateway {
         &self.ledger
     }
 
+    /// The state file (approvals and budget counts).
+    pub fn state(&self) -> &StateFile {
+        &self.state
+    }
+
     /// The approvals file.
     pub fn approvals(&self) -> &Approvals {
         &self.approvals
     }
 
-    /// The token store of account `name`.
-    pub fn token_store(&self, account: &str) -> Result<FileTokenStore, GatewayError> {
-        Ok(FileTokenStore::new(
-            &self.config.account(account)?.token_store,
-        ))
+    /// The token store of account `name`: its file, or the Postgres database the
+    /// config's token stores share (one pool per database).
+    pub fn token_store(&self, account: &str) -> Result<Arc<dyn TokenStore>, GatewayError> {
+        Ok(match &self.config.account(account)?.token_store {
+            Location::File(path) => Arc::new(FileTokenStore::new(path)),
+            Location::Postgres(url) => Arc::new(PgTokenStore::new(self.databases[url].clone())),
+        })
     }
 
     /// The `open_id` of account `name`: as configured, or the one user in its store.
@@ -111,7 +131,16 @@ impl Gateway {
         if let Some(open_id) = &config.open_id {
             return Ok(open_id.clone());
         }
-        let store = self.token_store(account)?;
+        // A Postgres store holds every account's users: the config names the account's.
+        let Location::File(path) = &config.token_store else {
+            return Err(AccountError::NoTokens {
+                account: account.to_string(),
+                store: config.token_store.clone(),
+                config: self.config.file.clone(),
+            }
+            .into());
+        };
+        let store = FileTokenStore::new(path);
         let mut open_ids = store.open_ids().await.map_err(tiktok_api::Error::from)?;
         match open_ids.len() {
             0 => Err(AccountError::NoTokens {
@@ -135,7 +164,7 @@ impl Gateway {
     pub async fn agent(&self, name: &str) -> Result<AgentHandle, GatewayError> {
         let config = self.config.agent(name)?;
         let open_id = self.open_id(&config.account).await?;
-        let store: Arc<dyn TokenStore> = Arc::new(self.token_store(&config.account)?);
+        let store = self.token_store(&config.account)?;
         let user = self.client.user(store, open_id);
         // Budgets are counted in the state file, shared by every process of this gateway.
         let granted = GrantedClient::new(user, config.grant.clone(), name)
@@ -170,7 +199,7 @@ impl Gateway {
             let Ok(store) = self.token_store(name) else {
                 continue;
             };
-            let user = self.client.user(Arc::new(store), open_id);
+            let user = self.client.user(store, open_id);
             match user.token().await {
                 Ok(_) => {}
                 Err(error @ tiktok_api::Error::ReauthorizationRequired { .. }) => {

@@ -155,7 +155,8 @@ pub async fn router(
                 sessions: Arc::default(),
             },
             authenticate,
-        )))
+        ))
+        .merge(crate::health::router(gateway)))
 }
 
 /// Serves `router` on `addr` until `shutdown` (Ctrl-C or SIGTERM), within the limits of

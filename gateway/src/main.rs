@@ -2,21 +2,21 @@
 //! held writes, log accounts in, read the audit log.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
-use tiktok_agent::{AuditQuery, Decision, SqliteAuditLog, StateFile, error_chain};
+use tiktok_agent::{AuditQuery, Decision, StateFile, error_chain};
 use tiktok_gateway::agent::error_json;
 use tiktok_gateway::approvals::{ApprovalState, Approvals};
+use tiktok_gateway::audit_log::AuditLog;
 use tiktok_gateway::config::Config;
 use tiktok_gateway::failures::FailureLog;
 use tiktok_gateway::gateway::Gateway;
 use tiktok_gateway::mcp::GatewayServer;
 use tiktok_gateway::terminal::{self, ClosedPipe, PrintError};
-use tiktok_gateway::{accounts, audit_cli, http, web};
+use tiktok_gateway::{accounts, audit_cli, http, migrate, web};
 
 /// Prints one line on stdout, escaped; a closed stdout ends the command quietly.
 macro_rules! say {
@@ -82,6 +82,11 @@ enum Command {
     Accounts {
         #[command(subcommand)]
         command: AccountsCommand,
+    },
+    /// Creates or upgrades the schema of the config's Postgres databases.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Reads and checks the audit log.
     Audit {
@@ -313,14 +318,6 @@ fn open(config: &ConfigArg) -> anyhow::Result<Gateway> {
     Ok(Gateway::open(load(config)?)?)
 }
 
-fn audit_log(path: &Path) -> anyhow::Result<SqliteAuditLog> {
-    if !path.exists() {
-        anyhow::bail!("no audit log at {} yet", path.display());
-    }
-    SqliteAuditLog::open(path)
-        .with_context(|| format!("cannot open the audit log {}", path.display()))
-}
-
 fn who(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".into())
@@ -350,6 +347,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 }
                 (secret, address, agent) => {
                     let gateway = Gateway::open_with_secret(loaded, secret?)?;
+                    gateway.audit().check().await?;
                     notifier = Some(gateway.notifier().clone());
                     gateway.spawn_expiry(std::time::Duration::from_secs(30));
                     let mut problems = gateway.check_logins().await;
@@ -387,12 +385,13 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 notifier.finish().await;
             }
         }
+        Command::Migrate { config } => migrate::run(&load(&config)?).await?,
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {
                 let config = load(&config)?;
                 let approvals = Approvals::new(StateFile::open(&config.state)?)?;
                 // Those past their deadline are shown expired (and audited as such, once).
-                let audit = tiktok_agent::SqliteAuditLog::open(&config.audit)?;
+                let audit = AuditLog::open(&config.audit)?;
                 let notifier = tiktok_gateway::notify::Notifier::new(config.notify.as_ref());
                 tiktok_gateway::expiry::expire_due(&approvals, &audit, &notifier).await?;
                 notifier.flush().await;
@@ -487,7 +486,6 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 for name in gateway.config().accounts.keys() {
                     match gateway.open_id(name).await {
                         Ok(open_id) => {
-                            use tiktok_api::TokenStore;
                             let token = gateway
                                 .token_store(name)?
                                 .load(&open_id)
@@ -516,13 +514,13 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 json,
             } => {
                 let config = load(&config)?;
-                let log = audit_log(&config.audit)?;
+                let log = AuditLog::existing(&config.audit)?;
                 let mut query = AuditQuery {
                     last: Some(lines),
                     ..AuditQuery::default()
                 };
                 loop {
-                    let records = log.query(&query)?;
+                    let records = log.query(&query).await?;
                     for record in &records {
                         audit_cli::print(record, json)?;
                         query.after_seq = record.seq;
@@ -546,7 +544,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 json,
             } => {
                 let config = load(&config)?;
-                let log = audit_log(&config.audit)?;
+                let log = AuditLog::existing(&config.audit)?;
                 let since_ms = since
                     .map(|since| audit_cli::parse_since(&since))
                     .transpose()
@@ -560,12 +558,13 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 };
                 log.for_each(&query, |record| -> anyhow::Result<()> {
                     Ok(audit_cli::print(&record, json)?)
-                })?;
+                })
+                .await?;
             }
             AuditCommand::Verify { config } => {
                 let config = load(&config)?;
-                let log = audit_log(&config.audit)?;
-                match log.verify() {
+                let log = AuditLog::existing(&config.audit)?;
+                match log.verify().await {
                     Ok(count) => say!("audit log intact: {count} records"),
                     Err(error) => {
                         say!("audit log broken: {error}");

@@ -102,7 +102,7 @@ audit: audit.sqlite
     // The research call went out with the app's client token, not the user's.
     assert_eq!(*seen.lock().unwrap(), ["Bearer clt.stand-in"]);
     // The audit log holds the call, and nothing of the comment's text.
-    let records = gateway.audit().records().unwrap();
+    let records = gateway.audit().records().await.unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].record.decision, tiktok_agent::Decision::Intent);
     let stored: Value = serde_json::to_value(&records[1].record).unwrap();

@@ -98,6 +98,7 @@ audit: audit.sqlite
     let records: Vec<Value> = gateway
         .audit()
         .records()
+        .await
         .unwrap()
         .iter()
         .map(|stored| serde_json::to_value(&stored.record).unwrap())

@@ -136,7 +136,20 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     async fn save(&self, token: &StoredToken) -> Result<(), TokenStoreError>;
     /// Forgets the user's tokens (after a revoke).
     async fn remove(&self, open_id: &str) -> Result<(), TokenStoreError>;
+
+    /// Keeps other processes sharing the store from refreshing or revoking the user's
+    /// tokens until the returned guard is dropped: a refresh holds it from reading the
+    /// stored tokens to saving the new ones, so a refresh token is sent once, whichever
+    /// process refreshes. The default holds nothing (a store one process uses is guarded
+    /// by the client's own lock).
+    async fn lock_refresh(&self, open_id: &str) -> Result<Option<RefreshGuard>, TokenStoreError> {
+        let _ = open_id;
+        Ok(None)
+    }
 }
+
+/// What [`TokenStore::lock_refresh`] returns: the lock is held until it is dropped.
+pub type RefreshGuard = Box<dyn std::any::Any + Send + Sync>;
 
 /// Tokens in memory, lost with the process: for tests and short-lived tools.
 ///

@@ -3,33 +3,10 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
 use serde_json::{Value, json};
-use support::{Answer, Harness};
+use support::Harness;
+use support::upload::{chunk, file, init, path_of, put, range, start_upload};
 use tiktok_api::Scope;
-
-/// Starts an inbox upload with this `source_info` under a fresh token (init allows 6 calls
-/// a minute per token).
-async fn init(harness: &Harness, source_info: Value) -> Answer {
-    let token = harness.token(&[Scope::VideoUpload]);
-    harness
-        .post_json(
-            "/v2/post/publish/inbox/video/init/",
-            Some(&token),
-            json!({ "source_info": source_info }).to_string(),
-        )
-        .await
-}
-
-fn file(video_size: i64, chunk_size: i64, total_chunk_count: i64) -> Value {
-    json!({
-        "source": "FILE_UPLOAD",
-        "video_size": video_size,
-        "chunk_size": chunk_size,
-        "total_chunk_count": total_chunk_count,
-    })
-}
 
 #[tokio::test]
 async fn chunk_rules_hold_at_each_boundary_under_both_readings_of_mb() {
@@ -162,56 +139,6 @@ async fn videos_above_four_gigabytes_are_refused() {
         "{}",
         over.text
     );
-}
-
-/// The path and query of an upload URL.
-fn path_of(url: &str) -> String {
-    let start = url.find("/upload/").expect("an upload path");
-    url[start..].to_owned()
-}
-
-async fn put(harness: &Harness, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
-    let mut request = Request::builder().method(Method::PUT).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, value.as_str());
-    }
-    harness
-        .send(request.body(Body::from(body)).expect("request"))
-        .await
-}
-
-/// PUTs bytes `first..=last` of `total` with correct headers.
-async fn chunk(harness: &Harness, path: &str, first: i64, last: i64, total: i64) -> Answer {
-    let length = last - first + 1;
-    put(
-        harness,
-        path,
-        &[
-            ("content-type", "video/mp4".to_owned()),
-            ("content-length", length.to_string()),
-            ("content-range", format!("bytes {first}-{last}/{total}")),
-        ],
-        vec![7; usize::try_from(length).expect("size")],
-    )
-    .await
-}
-
-fn range(answer: &Answer) -> &str {
-    answer
-        .headers
-        .get("content-range")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("<none>")
-}
-
-async fn start_upload(harness: &Harness, video_size: i64, chunk_size: i64) -> String {
-    let answer = init(
-        harness,
-        file(video_size, chunk_size, video_size / chunk_size),
-    )
-    .await;
-    answer.assert_ok();
-    path_of(answer.data()["upload_url"].as_str().expect("upload_url"))
 }
 
 #[tokio::test]
@@ -510,133 +437,4 @@ async fn a_large_upload_is_streamed_not_buffered() {
     // take if it were buffered (the margin leaves room for the tests running alongside).
     let grown = resident_bytes().saturating_sub(before);
     assert!(grown < 100 * MIB, "resident set grew by {grown} bytes");
-}
-
-/// A chunk whose body the test holds: `polled` fires when the handler first asks for the
-/// body (so it has passed every check made before reading), `send` gives the bytes.
-fn held_chunk(
-    path: &str,
-    length: usize,
-    total: i64,
-) -> (
-    Request<Body>,
-    tokio::sync::oneshot::Receiver<()>,
-    tokio::sync::oneshot::Sender<Vec<u8>>,
-) {
-    let (polled_tx, polled_rx) = tokio::sync::oneshot::channel();
-    let (bytes_tx, bytes_rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
-    let stream = futures::stream::once(async move {
-        let _ = polled_tx.send(());
-        let bytes = bytes_rx.await.unwrap_or_default();
-        Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))
-    });
-    let request = Request::builder()
-        .method(Method::PUT)
-        .uri(path)
-        .header("content-type", "video/mp4")
-        .header("content-length", length.to_string())
-        .header(
-            "content-range",
-            format!(
-                "bytes 0-{}/{total}",
-                i64::try_from(length).expect("size") - 1
-            ),
-        )
-        .body(Body::from_stream(stream))
-        .expect("request");
-    (request, polled_rx, bytes_tx)
-}
-
-#[tokio::test]
-async fn a_chunk_finishing_after_the_url_expired_is_refused_and_an_ended_post_never_changes() {
-    let harness = Harness::new();
-    let answer = init(&harness, file(1_000, 1_000, 1)).await;
-    answer.assert_ok();
-    let publish_id = answer.data()["publish_id"].as_str().expect("id").to_owned();
-    let path = path_of(answer.data()["upload_url"].as_str().expect("url"));
-
-    // The chunk starts a millisecond before the URL expires...
-    harness.advance_ms(3_599_999);
-    let (request, polled, send) = held_chunk(&path, 1_000, 1_000);
-    let router = harness.router.clone();
-    let answer = tokio::spawn(async move { tower::ServiceExt::oneshot(router, request).await });
-    polled.await.expect("the handler reads the body");
-    // ...the URL expires while its body is in flight, and the post ends FAILED.
-    harness.advance_ms(1);
-    let fetch = || async {
-        // A fresh token each time: the clock moves past token lifetimes.
-        let token = harness.token(&[Scope::VideoUpload]);
-        let answer = harness
-            .post_json(
-                "/v2/post/publish/status/fetch/",
-                Some(&token),
-                json!({ "publish_id": publish_id }).to_string(),
-            )
-            .await;
-        answer.assert_ok();
-        answer.data()["status"].clone()
-    };
-    assert_eq!(fetch().await, json!("FAILED"));
-    send.send(vec![7; 1_000]).expect("the handler waits");
-    let response = answer.await.expect("joined").expect("infallible");
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&bytes));
-    assert!(
-        String::from_utf8_lossy(&bytes).contains("upload_url_expired"),
-        "{}",
-        String::from_utf8_lossy(&bytes)
-    );
-    // Long after, the post is still FAILED, with one failure event and no other.
-    harness.advance_ms(3_600_000);
-    assert_eq!(fetch().await, json!("FAILED"));
-    let events: Vec<String> = harness
-        .state
-        .webhooks()
-        .deliveries()
-        .iter()
-        .filter(|delivery| delivery.body.contains(&publish_id))
-        .map(|delivery| delivery.event.clone())
-        .collect();
-    assert!(events.len() <= 1, "{events:?}");
-}
-
-#[tokio::test]
-async fn a_post_failed_by_the_control_api_takes_no_more_chunks() {
-    let harness = Harness::new();
-    let answer = init(&harness, file(10_000_000, 5_000_000, 2)).await;
-    answer.assert_ok();
-    let publish_id = answer.data()["publish_id"].as_str().expect("id").to_owned();
-    let path = path_of(answer.data()["upload_url"].as_str().expect("url"));
-    assert_eq!(
-        chunk(&harness, &path, 0, 4_999_999, 10_000_000)
-            .await
-            .status,
-        206
-    );
-    let failed = harness
-        .post_json(
-            "/_mock/posts/fail",
-            None,
-            json!({"publish_id": publish_id, "fail_reason": "file_format_check_failed"})
-                .to_string(),
-        )
-        .await;
-    assert_eq!(failed.status, 200, "{}", failed.text);
-    let answer = chunk(&harness, &path, 5_000_000, 9_999_999, 10_000_000).await;
-    answer.assert_error(404, "upload_not_found");
-    assert_eq!(range(&answer), "bytes 0-4999999/10000000");
-    let token = harness.token(&[Scope::VideoUpload]);
-    let status = harness
-        .post_json(
-            "/v2/post/publish/status/fetch/",
-            Some(&token),
-            json!({ "publish_id": publish_id }).to_string(),
-        )
-        .await;
-    status.assert_ok();
-    assert_eq!(status.data()["status"], json!("FAILED"));
-    assert_eq!(status.data()["uploaded_bytes"], json!(5_000_000));
 }

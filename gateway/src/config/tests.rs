@@ -18,11 +18,11 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 #[test]
 fn the_issue_s_example_loads_with_paths_beside_the_file() {
     let config = parse(GOOD).unwrap();
-    assert_eq!(config.audit, Path::new("conf/audit.sqlite"));
+    assert_eq!(config.audit.file(), Some(Path::new("conf/audit.sqlite")));
     assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
     assert_eq!(
-        config.accounts["demo"].token_store,
-        Path::new("conf/tokens.json")
+        config.accounts["demo"].token_store.file(),
+        Some(Path::new("conf/tokens.json"))
     );
     let reader = &config.agents["reader"].grant;
     let reader: Vec<&str> = reader.endpoints().map(|meta| meta.id).collect();
@@ -334,5 +334,39 @@ audit: audit.sqlite
             .lines()
             .all(|line| line.starts_with("conf/gateway.yaml:")),
         "{shown}"
+    );
+}
+
+#[test]
+fn the_audit_log_may_be_a_postgres_database_with_the_state_file_named() {
+    let url = "postgres://gateway:pw@db.internal/tiktok";
+    let with_url = GOOD.replace("audit: audit.sqlite", &format!("audit: \"{url}\""));
+    let config = parse(&format!("{with_url}state: state.sqlite\n")).unwrap();
+    assert_eq!(config.audit, Location::Postgres(url.into()));
+    assert_eq!(config.state, Path::new("conf/state.sqlite"));
+    // No file to put the state file beside: it must be named.
+    fails(&with_url, None, "state", "a SQLite file for approvals");
+    fails(
+        &GOOD.replace("audit: audit.sqlite", "audit: \"postgres://h:notaport/db\""),
+        None,
+        "audit",
+        "postgres://h:notaport/db: not a Postgres URL",
+    );
+    // Tokens too; the database holds every account's users, so the config names one.
+    let tokens = GOOD.replace(
+        "token_store: tokens.json",
+        &format!("token_store: \"{url}\""),
+    );
+    fails(
+        &tokens,
+        None,
+        "accounts.demo.open_id",
+        "needed when token_store is a Postgres URL",
+    );
+    let named = tokens.replace("\"}}", "\", open_id: \"-000a\"}}");
+    let config = parse(&named).unwrap();
+    assert_eq!(
+        config.accounts["demo"].token_store,
+        Location::Postgres(url.into())
     );
 }

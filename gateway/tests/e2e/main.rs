@@ -12,5 +12,6 @@ mod http_limits;
 mod jobs;
 mod notify;
 mod operator;
+mod postgres;
 mod setup;
 mod tasks;

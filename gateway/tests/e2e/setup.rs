@@ -60,13 +60,17 @@ audit: audit.sqlite
             reader_key,
             poster_key,
         };
-        let minted = setup
-            .post(
-                "/_mock/tokens",
-                json!({"open_id": DEMO_CREATOR, "scopes": ["user.info.basic", "video.list", "video.publish", "video.upload"]}),
-            )
+        setup
+            .import(json!({"open_id": DEMO_CREATOR, "scopes": ["user.info.basic", "video.list", "video.publish", "video.upload"]}))
             .await;
-        let output = setup
+        setup
+    }
+
+    /// Tokens the mock mints for `request` (`/_mock/tokens`'s body), imported for account
+    /// `demo` with `accounts import`; the mock's answer.
+    pub async fn import(&self, request: Value) -> Value {
+        let minted = self.post("/_mock/tokens", request).await;
+        let output = self
             .command(&["accounts", "import", "--account", "demo"])
             .env(
                 "TIKTOK_ACCESS_TOKEN",
@@ -85,7 +89,7 @@ audit: audit.sqlite
             "{}",
             stdout(&output)
         );
-        setup
+        minted
     }
 
     pub fn config(&self) -> PathBuf {

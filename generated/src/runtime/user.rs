@@ -177,6 +177,7 @@ impl UserClient {
         let token = self.token().await?;
         let slot = self.client.users.slot(&self.open_id);
         let mut unsaved = slot.refresh.lock().await;
+        let _shared = self.store.lock_refresh(&self.open_id).await?;
         let current = match unsaved.clone() {
             Some(token) => token,
             None => self.store.load(&self.open_id).await?.unwrap_or(token),
@@ -254,6 +255,8 @@ impl UserClient {
     ) -> Result<StoredToken, Error> {
         let slot = self.client.users.slot(&self.open_id);
         let mut unsaved = slot.refresh.lock().await;
+        // Other processes sharing the store wait too; what they saved is read after it.
+        let _shared = self.store.lock_refresh(&self.open_id).await?;
         let current = match unsaved.clone() {
             Some(token) => token,
             None => match self.store.load(&self.open_id).await? {

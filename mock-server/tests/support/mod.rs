@@ -7,6 +7,7 @@
 
 pub mod harness;
 pub mod posting;
+pub mod upload;
 
 #[allow(unused_imports)] // Only the axum-level tests use the harness.
 pub use harness::{Answer, Harness, START_MS, all_user_scopes};

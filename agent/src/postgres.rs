@@ -1,0 +1,258 @@
+//! A Postgres database that gateway processes on several machines share: [`PgDatabase`], a
+//! small pool of connections to it, and its schema, versioned in `schema_version`:
+//! [`PgDatabase::migrate`] creates or upgrades it, and [`PgDatabase::check_schema`] refuses
+//! to work on an older or a newer one. Connections are made without TLS: reach the database
+//! over a unix socket or a private network.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+/// The schema version this build writes and needs.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Each version's statements, applied in order from the database's version to
+/// [`SCHEMA_VERSION`] (the first entry makes version 1).
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_agent_time ON audit (agent, time_ms);
+CREATE INDEX audit_time ON audit (time_ms);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TABLE budget_use (
+    agent TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    write BOOLEAN NOT NULL,
+    time_ms BIGINT NOT NULL,
+    hold TEXT
+);
+CREATE INDEX budget_use_agent_time ON budget_use (agent, time_ms);
+CREATE TABLE tokens (
+    open_id TEXT PRIMARY KEY,
+    access_token TEXT NOT NULL,
+    access_expires_at BIGINT NOT NULL,
+    refresh_token TEXT,
+    refresh_expires_at BIGINT,
+    scope TEXT NOT NULL
+);
+"];
+
+/// The advisory lock key that serializes migrations (`tiktok-gateway migrate` run twice at
+/// once applies each version once).
+const MIGRATE_LOCK: i64 = 0x7469_6b74_6f6b_0001;
+
+/// Why a Postgres database could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PgError {
+    /// The URL is not a Postgres connection string.
+    #[error("not a Postgres URL")]
+    Url(#[source] tokio_postgres::Error),
+    /// No connection could be had from the pool.
+    #[error("cannot connect to the Postgres database")]
+    Connect(#[source] deadpool_postgres::PoolError),
+    /// A statement failed.
+    #[error("Postgres")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database's schema is newer than this build knows.
+    #[error(
+        "the Postgres database's schema is version {found}, newer than version {known} that this \
+         build of tiktok-gateway knows: run a newer tiktok-gateway"
+    )]
+    NewerSchema {
+        /// The database's version.
+        found: i32,
+        /// This build's.
+        known: i32,
+    },
+    /// The database's schema is missing or older than this build needs.
+    #[error(
+        "the Postgres database's schema is version {found}, this build needs version {known}: \
+         run `tiktok-gateway migrate --config FILE` first"
+    )]
+    OlderSchema {
+        /// The database's version (0: no schema).
+        found: i32,
+        /// This build's.
+        known: i32,
+    },
+}
+
+/// A pool of up to `POOL_SIZE` connections to one Postgres database. Cheap to clone.
+#[derive(Clone)]
+pub struct PgDatabase {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never shown.
+        f.debug_struct("PgDatabase").finish_non_exhaustive()
+    }
+}
+
+/// Connections each process keeps at most.
+const POOL_SIZE: usize = 8;
+
+impl PgDatabase {
+    /// A pool for `url` (`postgres://user:password@host:port/database`, or a unix socket's
+    /// directory percent-encoded as the host); connects when first used.
+    pub fn connect(url: &str) -> Result<PgDatabase, PgError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(PgError::Url)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .expect("a pool without a runtime-dependent timeout builds");
+        Ok(PgDatabase { pool })
+    }
+
+    /// A connection from the pool.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
+        self.pool.get().await.map_err(PgError::Connect)
+    }
+
+    /// The database's schema version (0 when it has none).
+    pub async fn schema_version(&self) -> Result<i32, PgError> {
+        let client = self.client().await?;
+        let exists: bool = client
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        let row = client
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Creates the schema or upgrades it to [`SCHEMA_VERSION`], in one transaction; returns
+    /// the versions before and after. Refuses a newer schema.
+    pub async fn migrate(&self) -> Result<(i32, i32), PgError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+            .await?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)",
+            )
+            .await?;
+        let found: i32 = transaction
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .await?
+            .get(0);
+        if found > SCHEMA_VERSION {
+            return Err(PgError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (version, statements) in (1..).zip(MIGRATIONS).skip(found as usize) {
+            transaction.batch_execute(statements).await?;
+            transaction
+                .execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&version],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok((found, SCHEMA_VERSION))
+    }
+
+    /// Whether the schema is exactly this build's: an older one (or none) needs `migrate`,
+    /// a newer one a newer build.
+    pub async fn check_schema(&self) -> Result<(), PgError> {
+        let found = self.schema_version().await?;
+        match found.cmp(&SCHEMA_VERSION) {
+            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Less => Err(PgError::OlderSchema {
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            std::cmp::Ordering::Greater => Err(PgError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), PgError> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Postgres;
+
+    #[tokio::test]
+    async fn migrate_creates_the_schema_once_and_a_newer_one_is_refused() {
+        let Some(postgres) = Postgres::start() else {
+            return;
+        };
+        let database = PgDatabase::connect(&postgres.url()).unwrap();
+        assert!(matches!(
+            database.check_schema().await,
+            Err(PgError::OlderSchema {
+                found: 0,
+                known: SCHEMA_VERSION
+            })
+        ));
+        assert_eq!(database.migrate().await.unwrap(), (0, SCHEMA_VERSION));
+        assert_eq!(
+            database.migrate().await.unwrap(),
+            (SCHEMA_VERSION, SCHEMA_VERSION)
+        );
+        database.check_schema().await.unwrap();
+        database.ping().await.unwrap();
+        let client = database.client().await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(SCHEMA_VERSION + 1)],
+            )
+            .await
+            .unwrap();
+        let newer = database.check_schema().await.unwrap_err().to_string();
+        assert!(newer.contains("version 2, newer than version 1"), "{newer}");
+        let refused = database.migrate().await.unwrap_err();
+        assert!(matches!(
+            refused,
+            PgError::NewerSchema { found: 2, known: 1 }
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_fails_the_ping() {
+        let Some(postgres) = Postgres::start() else {
+            return;
+        };
+        let database = PgDatabase::connect(&postgres.url_of("missing")).unwrap();
+        assert!(matches!(database.ping().await, Err(PgError::Connect(_))));
+    }
+}

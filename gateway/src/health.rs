@@ -1,0 +1,60 @@
+//! `GET /healthz` for load balancers, served by `serve --http` with no key: `200 ok` when
+//! the gateway's databases answer (the state file, and the audit log's Postgres database
+//! when it has one), `503` with what failed otherwise, within [`HEALTH_TIMEOUT`].
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+use crate::audit_log::AuditLog;
+use crate::gateway::Gateway;
+
+/// How long the check waits for the databases before it answers 503.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the check asks.
+#[derive(Clone)]
+struct Databases {
+    state: tiktok_agent::StateFile,
+    audit: AuditLog,
+}
+
+/// The route `GET /healthz` for `gateway`.
+pub fn router(gateway: &Gateway) -> Router {
+    let databases = Databases {
+        state: gateway.state().clone(),
+        audit: gateway.audit().clone(),
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(databases)
+}
+
+async fn healthz(State(databases): State<Databases>) -> (StatusCode, String) {
+    let checked = tokio::time::timeout(HEALTH_TIMEOUT, async {
+        databases
+            .state
+            .run(|connection| {
+                connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            })
+            .await
+            .map_err(|error| format!("state: {}", tiktok_agent::error_chain(&error)))?;
+        databases
+            .audit
+            .check()
+            .await
+            .map_err(|error| format!("audit: {}", tiktok_agent::error_chain(&error)))
+    })
+    .await;
+    match checked {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n".into()),
+        Ok(Err(problem)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the databases did not answer in time\n".into(),
+        ),
+    }
+}
