@@ -11,6 +11,8 @@ mod elicitation;
 mod http_limits;
 mod jobs;
 mod notify;
+mod oauth;
+mod oauth_documents;
 mod operator;
 mod setup;
 mod tasks;
