@@ -48,6 +48,15 @@ impl OAuthError {
     fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, error, description)
     }
+
+    /// The store failed.
+    fn store(error: &tiktok_agent::StateError) -> OAuthError {
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            tiktok_agent::error_chain(error),
+        )
+    }
 }
 
 impl IntoResponse for OAuthError {
@@ -334,36 +343,14 @@ async fn exchange(
         ));
     }
     let now = crate::now_ms();
-    let failed = |error: tiktok_agent::StateError| {
-        OAuthError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            tiktok_agent::error_chain(&error),
-        )
-    };
+    let failed = |error: tiktok_agent::StateError| OAuthError::store(&error);
     let grant = match form.grant_type.as_deref() {
         Some("authorization_code") => {
             let code = form.code.as_deref().unwrap_or_default();
-            let record = match oauth.store().use_code(code, now).await.map_err(failed)? {
-                Used::Fresh(record) => record,
-                Used::Reused => {
-                    return Err(OAuthError::bad(
-                        "invalid_grant",
-                        "the code was used before; every token issued from it is revoked",
-                    ));
-                }
-                Used::Unknown => {
-                    return Err(OAuthError::bad(
-                        "invalid_grant",
-                        "the code is unknown or expired",
-                    ));
-                }
-            };
+            let used = oauth.store().use_code(code, now).await.map_err(failed)?;
+            let record = fresh(used, "code")?;
             if record.grant.client_id != client_id {
-                return Err(OAuthError::bad(
-                    "invalid_grant",
-                    "the code was issued to another client",
-                ));
+                return Err(another_client("code"));
             }
             if form.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
                 return Err(OAuthError::bad(
@@ -385,32 +372,16 @@ async fn exchange(
         }
         Some("refresh_token") => {
             let presented = form.refresh_token.as_deref().unwrap_or_default();
-            match oauth
+            let used = oauth
                 .store()
                 .use_refresh(presented, now)
                 .await
-                .map_err(failed)?
-            {
-                Used::Fresh(grant) if grant.client_id == client_id => grant,
-                Used::Fresh(_) => {
-                    return Err(OAuthError::bad(
-                        "invalid_grant",
-                        "the refresh token was issued to another client",
-                    ));
-                }
-                Used::Reused => {
-                    return Err(OAuthError::bad(
-                        "invalid_grant",
-                        "the refresh token was used before; every token of its grant is revoked",
-                    ));
-                }
-                Used::Unknown => {
-                    return Err(OAuthError::bad(
-                        "invalid_grant",
-                        "the refresh token is unknown or expired",
-                    ));
-                }
+                .map_err(failed)?;
+            let grant = fresh(used, "refresh token")?;
+            if grant.client_id != client_id {
+                return Err(another_client("refresh token"));
             }
+            grant
         }
         _ => {
             return Err(OAuthError::bad(
@@ -426,6 +397,28 @@ async fn exchange(
         ));
     }
     issue(oauth, &grant, now).await.map_err(failed)
+}
+
+/// The record of a first use of `what` (a code, a refresh token), or `invalid_grant`.
+fn fresh<T>(used: Used<T>, what: &str) -> Result<T, OAuthError> {
+    match used {
+        Used::Fresh(record) => Ok(record),
+        Used::Reused => Err(OAuthError::bad(
+            "invalid_grant",
+            format!("the {what} was used before; every token of its grant is revoked"),
+        )),
+        Used::Unknown => Err(OAuthError::bad(
+            "invalid_grant",
+            format!("the {what} is unknown or expired"),
+        )),
+    }
+}
+
+fn another_client(what: &str) -> OAuthError {
+    OAuthError::bad(
+        "invalid_grant",
+        format!("the {what} was issued to another client"),
+    )
 }
 
 /// A new access and refresh token for `grant`, as the token endpoint answers.
@@ -473,12 +466,7 @@ async fn revoke(
     // RFC 7009 §2.2: an unknown token is answered as a revoked one.
     match oauth.store().revoke(&token, &client_id).await {
         Ok(_) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
-        Err(error) => OAuthError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            tiktok_agent::error_chain(&error),
-        )
-        .into_response(),
+        Err(error) => OAuthError::store(&error).into_response(),
     }
 }
 
@@ -567,12 +555,7 @@ async fn register(
             );
             refused(&oauth, from, "register", error).await
         }
-        Err(error) => OAuthError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            tiktok_agent::error_chain(&error),
-        )
-        .into_response(),
+        Err(error) => OAuthError::store(&error).into_response(),
     }
 }
 

@@ -136,7 +136,8 @@ CREATE TABLE IF NOT EXISTS oauth_codes (
     redirect_uri TEXT NOT NULL,
     code_challenge TEXT NOT NULL,
     expires_ms INTEGER NOT NULL,
-    used INTEGER NOT NULL DEFAULT 0
+    used INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS oauth_tokens (
     token_sha256 TEXT PRIMARY KEY,
@@ -187,10 +188,70 @@ fn revoke_family(connection: &rusqlite::Connection, family: &str) -> rusqlite::R
         [family],
     )?;
     connection.execute(
-        "UPDATE oauth_codes SET used = 1 WHERE family = ?1",
+        "UPDATE oauth_codes SET revoked = 1 WHERE family = ?1",
         [family],
     )?;
     Ok(())
+}
+
+/// The single-use secrets.
+#[derive(Clone, Copy)]
+enum SingleUse {
+    Code,
+    Refresh,
+}
+
+impl SingleUse {
+    fn select(self) -> &'static str {
+        match self {
+            SingleUse::Code => "SELECT * FROM oauth_codes WHERE code_sha256 = ?1",
+            SingleUse::Refresh => {
+                "SELECT * FROM oauth_tokens WHERE token_sha256 = ?1 AND kind = 'refresh'"
+            }
+        }
+    }
+
+    fn spend(self) -> &'static str {
+        match self {
+            SingleUse::Code => "UPDATE oauth_codes SET used = 1 WHERE code_sha256 = ?1",
+            SingleUse::Refresh => "UPDATE oauth_tokens SET used = 1 WHERE token_sha256 = ?1",
+        }
+    }
+}
+
+/// Uses the secret of `kind` whose hash is `hash`, read by `read`, at `now_ms`: its first
+/// use within its lifetime is [`Used::Fresh`]; a second use, or a use after revocation,
+/// revokes its whole family.
+fn use_once<T>(
+    connection: &mut rusqlite::Connection,
+    kind: SingleUse,
+    hash: &str,
+    now_ms: i64,
+    read: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    family: impl Fn(&T) -> String,
+) -> rusqlite::Result<Used<T>> {
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found = transaction
+        .query_row(kind.select(), [hash], |row| {
+            let spent = row.get::<_, bool>("used")? || row.get("revoked")?;
+            Ok((read(row)?, spent, row.get::<_, i64>("expires_ms")?))
+        })
+        .optional()?;
+    let used = match found {
+        None => Used::Unknown,
+        Some((record, true, _)) => {
+            revoke_family(&transaction, &family(&record))?;
+            Used::Reused
+        }
+        Some((_, false, expires_ms)) if expires_ms <= now_ms => Used::Unknown,
+        Some((record, false, _)) => {
+            transaction.execute(kind.spend(), [hash])?;
+            Used::Fresh(record)
+        }
+    };
+    transaction.commit()?;
+    Ok(used)
 }
 
 #[async_trait]
@@ -283,41 +344,15 @@ impl OAuthStore for SqliteOAuthStore {
         let code = hash(code);
         self.state
             .run(move |connection| {
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let found = transaction
-                    .query_row(
-                        "SELECT * FROM oauth_codes WHERE code_sha256 = ?1",
-                        [&code],
-                        |row| {
-                            let record = Code {
-                                grant: grant_from(row)?,
-                                redirect_uri: row.get("redirect_uri")?,
-                                code_challenge: row.get("code_challenge")?,
-                            };
-                            let used: bool = row.get("used")?;
-                            let expires_ms: i64 = row.get("expires_ms")?;
-                            Ok((record, used, expires_ms))
-                        },
-                    )
-                    .optional()?;
-                let used = match found {
-                    None => Used::Unknown,
-                    Some((record, true, _)) => {
-                        revoke_family(&transaction, &record.grant.family)?;
-                        Used::Reused
-                    }
-                    Some((_, false, expires_ms)) if expires_ms <= now_ms => Used::Unknown,
-                    Some((record, false, _)) => {
-                        transaction.execute(
-                            "UPDATE oauth_codes SET used = 1 WHERE code_sha256 = ?1",
-                            [&code],
-                        )?;
-                        Used::Fresh(record)
-                    }
+                let read = |row: &rusqlite::Row<'_>| {
+                    Ok(Code {
+                        grant: grant_from(row)?,
+                        redirect_uri: row.get("redirect_uri")?,
+                        code_challenge: row.get("code_challenge")?,
+                    })
                 };
-                transaction.commit()?;
-                Ok(used)
+                let family = |code: &Code| code.grant.family.clone();
+                use_once(connection, SingleUse::Code, &code, now_ms, read, family)
             })
             .await
     }
@@ -377,35 +412,15 @@ impl OAuthStore for SqliteOAuthStore {
         let token = hash(token);
         self.state
             .run(move |connection| {
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let found = transaction
-                    .query_row(
-                        "SELECT * FROM oauth_tokens WHERE token_sha256 = ?1 AND kind = 'refresh'",
-                        [&token],
-                        |row| {
-                            let spent = row.get::<_, bool>("used")? || row.get("revoked")?;
-                            Ok((grant_from(row)?, spent, row.get::<_, i64>("expires_ms")?))
-                        },
-                    )
-                    .optional()?;
-                let used = match found {
-                    None => Used::Unknown,
-                    Some((grant, true, _)) => {
-                        revoke_family(&transaction, &grant.family)?;
-                        Used::Reused
-                    }
-                    Some((_, false, expires_ms)) if expires_ms <= now_ms => Used::Unknown,
-                    Some((grant, false, _)) => {
-                        transaction.execute(
-                            "UPDATE oauth_tokens SET used = 1 WHERE token_sha256 = ?1",
-                            [&token],
-                        )?;
-                        Used::Fresh(grant)
-                    }
-                };
-                transaction.commit()?;
-                Ok(used)
+                let family = |grant: &Grant| grant.family.clone();
+                use_once(
+                    connection,
+                    SingleUse::Refresh,
+                    &token,
+                    now_ms,
+                    grant_from,
+                    family,
+                )
             })
             .await
     }

@@ -41,6 +41,18 @@ impl Browser {
         }
     }
 
+    /// `GET path` at the gateway, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.origin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
     /// Registers a client through RFC 7591: the status and the answer.
     pub async fn register(&self, body: Value) -> (u16, Value) {
         let response = self
@@ -164,21 +176,26 @@ impl Browser {
         (response.status().as_u16(), challenge)
     }
 
-    /// A code for `client_id` acting as `agent`, with PKCE `verifier`, at `origin`.
-    pub async fn code(&self, client_id: &str, verifier: &str, agent: &str) -> String {
+    /// `GET /oauth/authorize` as a good client asks: `client_id`, the PKCE challenge of
+    /// `verifier`, this resource, state `s1`.
+    pub async fn authorize_client(&self, client_id: &str, verifier: &str) -> reqwest::Response {
         let resource = format!("{}/mcp", self.origin);
         let challenge = challenge(verifier);
-        let response = self
-            .authorize(&[
-                ("response_type", "code"),
-                ("client_id", client_id),
-                ("redirect_uri", REDIRECT),
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-                ("resource", &resource),
-                ("state", "s1"),
-            ])
-            .await;
+        self.authorize(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &resource),
+            ("state", "s1"),
+        ])
+        .await
+    }
+
+    /// A code for `client_id` acting as `agent`, with PKCE `verifier`.
+    pub async fn code(&self, client_id: &str, verifier: &str, agent: &str) -> String {
+        let response = self.authorize_client(client_id, verifier).await;
         assert_eq!(response.status(), 303);
         let back = self.consent(&location(&response), agent).await;
         let url = url::Url::parse(&back).unwrap();
@@ -348,27 +365,13 @@ async fn the_metadata_is_public_and_static_keys_keep_working() {
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
     ] {
-        let metadata: Value = browser
-            .http
-            .get(format!("{origin}{path}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata = browser.get_json(path).await;
         assert_eq!(metadata["resource"], format!("{origin}/mcp"));
         assert_eq!(metadata["authorization_servers"], json!([origin]));
     }
-    let server: Value = browser
-        .http
-        .get(format!("{origin}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let server = browser
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(server["issuer"], origin.as_str());
     assert_eq!(server["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(server["client_id_metadata_document_supported"], true);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::oauth::{REDIRECT, challenge, gateway, location, oauth_refusals};
+use crate::oauth::{REDIRECT, gateway, location, oauth_refusals};
 
 /// Serves the documents `documents` makes from the server's origin (path and answer
 /// each, answered once) on a free loopback port; its origin.
@@ -52,24 +52,7 @@ async fn client_metadata_documents_are_fetched_bounded_and_checked() {
         ]
     })
     .await;
-    let resource = format!("{}/mcp", browser.origin);
-    let challenge = challenge(&"d".repeat(43));
-    let authorize = |client_id: String| {
-        let (resource, challenge) = (resource.clone(), challenge.clone());
-        let browser = &browser;
-        async move {
-            browser
-                .authorize(&[
-                    ("response_type", "code"),
-                    ("client_id", &client_id),
-                    ("redirect_uri", REDIRECT),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                    ("resource", &resource),
-                ])
-                .await
-        }
-    };
+    let verifier = "d".repeat(43);
     for (path, why) in [
         ("/huge", "larger than"),
         ("/slow", "longer than"),
@@ -77,7 +60,8 @@ async fn client_metadata_documents_are_fetched_bounded_and_checked() {
         ("/not-json", "not a JSON"),
         ("/other-id", "client_id is not its URL"),
     ] {
-        let response = authorize(format!("{documents}{path}")).await;
+        let client_id = format!("{documents}{path}");
+        let response = browser.authorize_client(&client_id, &verifier).await;
         assert_eq!(response.status(), 400, "{path}");
         let answer: Value = response.json().await.unwrap();
         assert_eq!(answer["error"], "invalid_client", "{path}");
@@ -85,7 +69,8 @@ async fn client_metadata_documents_are_fetched_bounded_and_checked() {
         assert!(description.contains(why), "{path}: {answer}");
     }
     // The good one leads to the consent page, which names the client.
-    let response = authorize(format!("{documents}/good")).await;
+    let client_id = format!("{documents}/good");
+    let response = browser.authorize_client(&client_id, &verifier).await;
     assert_eq!(response.status(), 303);
     let back = browser.consent(&location(&response), "reader").await;
     assert!(back.contains("code="), "{back}");
@@ -109,19 +94,8 @@ async fn a_loopback_client_metadata_url_is_refused_without_the_test_switch() {
         )]
     })
     .await;
-    let resource = format!("{}/mcp", browser.origin);
-    let challenge = challenge(&"e".repeat(43));
     let client_id = format!("{documents}/good");
-    let response = browser
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("resource", &resource),
-        ])
-        .await;
+    let response = browser.authorize_client(&client_id, &"e".repeat(43)).await;
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["error"], "invalid_client");
