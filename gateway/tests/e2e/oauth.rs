@@ -24,7 +24,7 @@ pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 pub struct Browser {
     pub http: reqwest::Client,
     pub origin: String,
-    operator_key: String,
+    pub operator_key: String,
 }
 
 impl Browser {

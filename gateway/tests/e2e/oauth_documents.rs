@@ -11,7 +11,7 @@ use crate::oauth::{REDIRECT, gateway, location, oauth_refusals};
 
 /// Serves the documents `documents` makes from the server's origin (path and answer
 /// each, answered once) on a free loopback port; its origin.
-async fn document_server(
+pub async fn document_server(
     documents: impl FnOnce(&str) -> Vec<(&'static str, axum::response::Response)>,
 ) -> String {
     use axum::response::IntoResponse;
