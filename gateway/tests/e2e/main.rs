@@ -13,6 +13,7 @@ mod jobs;
 mod notify;
 mod oauth;
 mod oauth_documents;
+mod oauth_typescript;
 mod operator;
 mod setup;
 mod tasks;
