@@ -34,6 +34,7 @@ pub async fn app(
             Arc::new(store),
             agents,
             &config.http.allowed_hosts,
+            gateway.audit().clone(),
             failures.clone(),
         ))
     };

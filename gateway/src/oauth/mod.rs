@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
+use tiktok_agent::{AuditRecord, AuditSink, Decision, SqliteAuditLog};
 
 use crate::failures::{Failure, FailureLog};
 use store::{Code, Grant, OAuthStore};
@@ -82,6 +83,7 @@ struct Inner {
     agents: Vec<String>,
     requests: Mutex<HashMap<String, AuthRequest>>,
     failures: Arc<FailureLog>,
+    audit: SqliteAuditLog,
     fetcher: client::Fetcher,
 }
 
@@ -95,12 +97,14 @@ pub enum Refusal {
 }
 
 impl OAuth {
-    /// The server over `store`, its consent offering `agents`, refusals audited through
-    /// `failures`, for the loopback names and `allowed_hosts`.
+    /// The server over `store`, its consent offering `agents`, operators' decisions
+    /// audited to `audit` and refusals through `failures`, for the loopback names and
+    /// `allowed_hosts`.
     pub fn new(
         store: Arc<dyn OAuthStore>,
         agents: Vec<String>,
         allowed_hosts: &[String],
+        audit: SqliteAuditLog,
         failures: Arc<FailureLog>,
     ) -> OAuth {
         let loopback_metadata =
@@ -112,6 +116,7 @@ impl OAuth {
                 agents,
                 requests: Mutex::new(HashMap::new()),
                 failures,
+                audit,
                 fetcher: client::Fetcher::new(loopback_metadata),
             }),
         }
@@ -267,7 +272,40 @@ impl OAuth {
             answer.push(("state", state.clone()));
         }
         answer.push(("iss", request.issuer.clone()));
+        self.audit_decision(&request, agent, operator).await;
         Ok(Some(client::with_query(&request.redirect_uri, &answer)))
+    }
+
+    /// Audits an operator's decision on `request`: as the agent chosen, or unauthenticated
+    /// when denied.
+    async fn audit_decision(&self, request: &AuthRequest, agent: Option<&str>, operator: &str) {
+        let arguments = serde_json::json!({
+            "client_id": request.client_id,
+            "client_name": request.client_name,
+            "redirect_uri": request.redirect_uri,
+        });
+        let (decision, reason) = match agent {
+            Some(agent) => (
+                Decision::Approved,
+                format!("operator {operator} let this OAuth client act as agent {agent}"),
+            ),
+            None => (
+                Decision::Denied,
+                format!("operator {operator} denied this OAuth client"),
+            ),
+        };
+        let record = AuditRecord::event(
+            agent.unwrap_or(crate::failures::UNAUTHENTICATED),
+            "",
+            "oauth_consent",
+            &arguments,
+            decision,
+            Some(reason),
+            None,
+        );
+        if let Err(error) = self.inner.audit.record(&record).await {
+            tracing::error!(error = %tiktok_agent::error_chain(&error), "an OAuth consent could not be audited");
+        }
     }
 
     fn store(&self) -> &dyn OAuthStore {

@@ -313,17 +313,27 @@ async fn rmcps_oauth_client_becomes_the_agent_the_operator_chose_then_refreshes_
     let poster = setup.agent("poster").await;
     assert_ne!(tools, tool_names(&poster.list_all_tools().await.unwrap()));
     poster.cancel().await.unwrap();
-    // A call acts as the reader: audited under its name.
+    // The consent is audited, and a call acts as the reader: audited under its name.
     let called = remote
         .call_tool(rmcp::model::CallToolRequestParams::new("user_info"))
         .await;
     assert!(called.is_ok(), "{called:?}");
+    let audited = setup.audit("reader").await;
     assert!(
-        setup
-            .audit("reader")
-            .await
+        audited
             .iter()
             .any(|record| record["endpoint"] == "user_info")
+    );
+    let consent = audited
+        .iter()
+        .find(|record| record["endpoint"] == "oauth_consent")
+        .expect("the consent audited");
+    assert!(
+        consent["reason"]
+            .as_str()
+            .unwrap()
+            .contains("operator alice"),
+        "{consent}"
     );
     // Refresh: a new access token, and the old refresh token is dead.
     let before =
@@ -546,4 +556,28 @@ async fn a_token_for_another_resource_is_refused() {
     let (status, challenge) = browser.probe(&browser.origin, access).await;
     assert_eq!(status, 401);
     assert!(challenge.contains("another resource"), "{challenge}");
+}
+
+#[tokio::test]
+async fn a_token_for_an_agent_not_served_gets_insufficient_scope() {
+    let (setup, mut server, url, browser) = gateway(&[]).await;
+    let client_id = browser.client_id().await;
+    let verifier = "g".repeat(43);
+    let code = browser.code(&client_id, &verifier, "reader").await;
+    let (_, tokens) = browser.exchange(&client_id, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(browser.probe(&browser.origin, access).await.0, 200);
+    // The same address, serving the poster alone: the reader's token is not enough.
+    server.kill().await.unwrap();
+    let address = url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let (_poster_only, _) = setup
+        .serve_until_url(&["serve", "--http", address, "--agent", "poster"])
+        .await;
+    let (status, challenge) = browser.probe(&browser.origin, access).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("resource_metadata="),
+        "{challenge}"
+    );
 }
