@@ -33,7 +33,7 @@ pub async fn app(
         Some(OAuth::new(
             Arc::new(store),
             agents,
-            &config.http.allowed_hosts,
+            &config.http,
             gateway.audit().clone(),
             failures.clone(),
         ))

@@ -7,9 +7,10 @@
 //! agent's key does. [`endpoints`]: the HTTP endpoints; [`client`]: who a client is;
 //! [`store`]: what was issued, stored as hashes.
 //!
-//! The public origin is the request's `Host` (only loopback names and `http.allowed_hosts`
-//! are answered): `http://` for a loopback name, `https://` for any other (one behind a TLS
-//! proxy). A token is for the `/mcp` URL of the origin it was issued at, and only there.
+//! The public origin is `http.public_url` when the config sets it; otherwise the request's
+//! `Host` (only loopback names and `http.allowed_hosts` are answered): `http://` for a
+//! loopback name, `https://` for any other (one behind a TLS proxy). A token is for the
+//! `/mcp` URL of the origin it was issued at, and only there.
 
 pub mod client;
 pub mod endpoints;
@@ -80,6 +81,7 @@ pub struct OAuth {
 struct Inner {
     store: Arc<dyn OAuthStore>,
     hosts: Vec<String>,
+    public_url: Option<String>,
     agents: Vec<String>,
     requests: Mutex<HashMap<String, AuthRequest>>,
     failures: Arc<FailureLog>,
@@ -99,11 +101,11 @@ pub enum Refusal {
 impl OAuth {
     /// The server over `store`, its consent offering `agents`, operators' decisions
     /// audited to `audit` and refusals through `failures`, for the loopback names and
-    /// `allowed_hosts`.
+    /// `http.allowed_hosts`, named as `http.public_url` when set.
     pub fn new(
         store: Arc<dyn OAuthStore>,
         agents: Vec<String>,
-        allowed_hosts: &[String],
+        http: &crate::config::HttpConfig,
         audit: SqliteAuditLog,
         failures: Arc<FailureLog>,
     ) -> OAuth {
@@ -112,7 +114,8 @@ impl OAuth {
         OAuth {
             inner: Arc::new(Inner {
                 store,
-                hosts: crate::request::allowed_hosts(allowed_hosts),
+                hosts: crate::request::allowed_hosts(&http.allowed_hosts),
+                public_url: http.public_url.clone(),
                 agents,
                 requests: Mutex::new(HashMap::new()),
                 failures,
@@ -127,9 +130,13 @@ impl OAuth {
         &self.inner.agents
     }
 
-    /// The public origin of a request (`http://127.0.0.1:8787`), if its `Host` is answered.
+    /// The public origin of a request (`http://127.0.0.1:8787`), if its `Host` is answered:
+    /// `http.public_url` when set.
     pub fn origin(&self, headers: &HeaderMap) -> Option<String> {
         let host = crate::request::answered_host(headers, &self.inner.hosts)?;
+        if let Some(public_url) = &self.inner.public_url {
+            return Some(public_url.clone());
+        }
         let authority = host.parse::<http::uri::Authority>().ok()?;
         let name = authority.host().trim_matches(['[', ']']);
         let loopback =

@@ -581,3 +581,28 @@ async fn a_token_for_an_agent_not_served_gets_insufficient_scope() {
         "{challenge}"
     );
 }
+
+#[tokio::test]
+async fn a_configured_public_url_names_the_resource_and_the_issuer() {
+    let setup = Setup::new().await;
+    let key = setup.add_operator("alice");
+    setup.edit_config(|text| {
+        format!("{text}http: {{public_url: \"https://gateway.example.com/\"}}\n")
+    });
+    let (_server, url) = setup.serve_http().await;
+    let browser = Browser::new(&url, key);
+    let resource = browser
+        .get_json("/.well-known/oauth-protected-resource/mcp")
+        .await;
+    assert_eq!(resource["resource"], "https://gateway.example.com/mcp");
+    let server = browser
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(server["issuer"], "https://gateway.example.com");
+    let (status, challenge) = browser.probe(&browser.origin, "").await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.contains("resource_metadata=\"https://gateway.example.com/.well-known/oauth-protected-resource/mcp\""),
+        "{challenge}"
+    );
+}
