@@ -209,6 +209,9 @@ pub struct HttpConfig {
     /// served by `approvals web` beside a stdio gateway); a held call links to it. Without
     /// it, `serve --http` links to its own `/approvals` on the request's host.
     pub approvals_url: Option<String>,
+    /// The origin remote clients reach the gateway at (`public_url`), named in the OAuth
+    /// metadata; without it, the request's answered `Host` (`http://` for loopback).
+    pub public_url: Option<String>,
     /// Connections and their timeouts.
     pub limits: HttpLimits,
 }
@@ -342,6 +345,8 @@ struct RawHttp {
     allowed_origins: Vec<String>,
     #[serde(default)]
     approvals_url: Option<Spanned<String>>,
+    #[serde(default)]
+    public_url: Option<Spanned<String>>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
     #[serde(default)]
@@ -668,6 +673,13 @@ impl Config {
             },
             None => None,
         };
+        let public_url = raw.http.public_url.as_ref().and_then(|url| {
+            public_url::origin(url.as_str())
+                .map_err(|message| {
+                    problems.push(error(line(url.span()), "http.public_url", message))
+                })
+                .ok()
+        });
         let audit = Location::parse(&raw.audit, resolve).unwrap_or_else(|message| {
             problems.push(error(None, "audit", message));
             Location::File(resolve(&raw.audit))
@@ -794,6 +806,7 @@ impl Config {
                 allowed_origins: raw.http.allowed_origins,
                 allowed_hosts: raw.http.allowed_hosts,
                 approvals_url,
+                public_url,
                 limits,
             },
         })
@@ -873,6 +886,7 @@ fn check_url(text: &str) -> Result<(), String> {
 }
 
 mod location;
+mod public_url;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,5 @@
-//! Failed sign-ins audited, bounded: an agent's unknown HTTP key and an operator's unknown
-//! key at the approval page are each recorded at most once per source address per
+//! Failed sign-ins audited, bounded: an agent's unknown HTTP key, an operator's unknown
+//! key at the approval page and a refused OAuth request are each recorded at most once per source address per
 //! [`AUTH_FAILURE_WINDOW`], and at most [`AUTH_FAILURES_PER_WINDOW`] records per window
 //! from all sources together, so a flood cannot fill the disk.
 
@@ -29,6 +29,8 @@ pub enum Failure {
     AgentKey,
     /// An operator's key at the approval page's sign-in.
     OperatorKey,
+    /// A request to the OAuth authorization server, or an OAuth token at `/mcp`.
+    OAuth,
 }
 
 impl Failure {
@@ -37,6 +39,7 @@ impl Failure {
         match self {
             Failure::AgentKey => "http_authentication",
             Failure::OperatorKey => "approval_page_sign_in",
+            Failure::OAuth => "oauth",
         }
     }
 
@@ -44,6 +47,7 @@ impl Failure {
         match self {
             Failure::AgentKey => "HTTP authentication",
             Failure::OperatorKey => "approval page sign-in",
+            Failure::OAuth => "an OAuth request",
         }
     }
 }
@@ -84,14 +88,19 @@ impl FailureLog {
     /// Audits one failure of `kind` from `source` when admitted: where from and whether a
     /// key was sent (never the key).
     pub async fn failed(&self, kind: Failure, source: Option<IpAddr>, key_sent: bool) {
+        let why = if key_sent { "an unknown key" } else { "no key" };
+        self.refused(kind, source, why).await;
+    }
+
+    /// Audits one failure of `kind` from `source` for `why` (never a secret), when admitted.
+    pub async fn refused(&self, kind: Failure, source: Option<IpAddr>, why: &str) {
         if !self.admit(source) {
             return;
         }
         let source = source.map_or_else(|| "an unknown address".to_string(), |ip| ip.to_string());
         let reason = format!(
-            "{} failed from {source}: {}; further failures from it in the next {} s are not recorded",
+            "{} failed from {source}: {why}; further failures from it in the next {} s are not recorded",
             kind.what(),
-            if key_sent { "an unknown key" } else { "no key" },
             AUTH_FAILURE_WINDOW.as_secs()
         );
         let record = AuditRecord::event(

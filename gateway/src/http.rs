@@ -4,7 +4,9 @@
 //! browser origins refused unless listed; connections capped and timed out ([`serve`],
 //! `http:` in the config) so half-open ones cannot starve an agent. A failed authentication
 //! is audited, at most once per source address per minute and [`AUTH_FAILURES_PER_WINDOW`]
-//! records per minute in all, so a flood cannot fill the disk.
+//! records per minute in all, so a flood cannot fill the disk. With `operators` in the
+//! config, an OAuth access token ([`crate::oauth`]) acts as the agent an operator chose,
+//! and every 401 points to the protected resource metadata.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -30,6 +32,8 @@ use crate::error::{GatewayError, KeyError};
 use crate::failures::{Failure, FailureLog};
 use crate::gateway::Gateway;
 use crate::mcp::{AuthenticatedAgent, GatewayServer};
+use crate::oauth::{OAuth, Refusal};
+use crate::request::Peer;
 
 /// The address `--http` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
@@ -45,6 +49,7 @@ struct Keys {
     hashes: Arc<Vec<([u8; 32], String)>>,
     failures: Arc<FailureLog>,
     sessions: Arc<Sessions>,
+    oauth: Option<OAuth>,
 }
 
 /// The MCP session ids this server handed out, each with the agent whose request opened it:
@@ -87,16 +92,13 @@ impl Sessions {
     }
 }
 
-/// The address a connection came from (set per connection by [`serve`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
-
-/// The router serving `agents` (every agent with a key, or only `only`) at `/mcp`, failed
-/// keys audited through `failures`.
+/// The router serving `agents` (every agent with a key, or only `only`; with `oauth`, every
+/// agent) at `/mcp`, failed keys audited through `failures`.
 pub async fn router(
     gateway: &Gateway,
     only: Option<&str>,
     failures: Arc<FailureLog>,
+    oauth: Option<OAuth>,
 ) -> Result<Router, GatewayError> {
     let mut agents = BTreeMap::new();
     let mut keys = Vec::new();
@@ -105,7 +107,11 @@ pub async fn router(
             continue;
         }
         let Some(hash) = &agent.key_sha256 else {
-            tracing::warn!(agent = %name, "agent has no key_sha256 in the config; it cannot connect over HTTP");
+            if oauth.is_some() {
+                agents.insert(name.clone(), Arc::new(gateway.agent(name).await?));
+            } else {
+                tracing::warn!(agent = %name, "agent has no key_sha256 in the config; it cannot connect over HTTP");
+            }
             continue;
         };
         let mut digest = [0u8; 32];
@@ -128,12 +134,8 @@ pub async fn router(
     // elicitation): stateless, every request would be served as from a client that declared
     // nothing. A session holds no authority: every request is authenticated by its own key
     // and acts as that key's agent, whichever session id it carries.
-    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(
-        ["localhost", "127.0.0.1", "::1"]
-            .into_iter()
-            .map(String::from)
-            .chain(http.allowed_hosts.iter().cloned()),
-    );
+    let mut config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(crate::request::allowed_hosts(&http.allowed_hosts));
     config = if http.allowed_origins.is_empty() {
         config.enforce_origin_validation()
     } else {
@@ -153,6 +155,7 @@ pub async fn router(
                 hashes: Arc::new(keys),
                 failures,
                 sessions: Arc::default(),
+                oauth,
             },
             authenticate,
         ))
@@ -247,7 +250,7 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    let agent = presented.and_then(|key| {
+    let by_key = presented.and_then(|key| {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         // Compare with every key, so the time taken does not tell which one is close.
         let mut found = None;
@@ -258,8 +261,21 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
         }
         found
     });
+    let source = crate::request::source(request.extensions());
+    let origin = keys
+        .oauth
+        .as_ref()
+        .and_then(|oauth| oauth.origin(request.headers()));
+    let agent = match (by_key, presented, &keys.oauth, &origin) {
+        (Some(agent), _, _, _) => Ok(agent),
+        (None, Some(token), Some(oauth), Some(origin)) if token.starts_with("tgo_") => oauth
+            .authenticate(token, origin, source)
+            .await
+            .map_err(Some),
+        _ => Err(None),
+    };
     match agent {
-        Some(agent) => {
+        Ok(agent) => {
             let session = request
                 .headers()
                 .get(SESSION_HEADER)
@@ -288,20 +304,35 @@ async fn authenticate(State(keys): State<Keys>, mut request: Request, next: Next
             }
             response
         }
-        None => {
-            let message = if presented.is_some() {
-                "the agent key is not known"
-            } else {
-                "send the agent's key as Authorization: Bearer KEY"
+        Err(refusal) => {
+            let (status, error, message) = match refusal {
+                Some(Refusal::InsufficientScope(why)) => {
+                    (http::StatusCode::FORBIDDEN, Some("insufficient_scope"), why)
+                }
+                Some(Refusal::InvalidToken(why)) => {
+                    (http::StatusCode::UNAUTHORIZED, Some("invalid_token"), why)
+                }
+                None => {
+                    keys.failures
+                        .failed(Failure::AgentKey, source, presented.is_some())
+                        .await;
+                    let why = if presented.is_some() {
+                        "the agent key is not known"
+                    } else {
+                        "send the agent's key as Authorization: Bearer KEY"
+                    };
+                    let error = presented.is_some().then_some("invalid_token");
+                    (http::StatusCode::UNAUTHORIZED, error, why)
+                }
             };
-            let source = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
-            keys.failures
-                .failed(Failure::AgentKey, source, presented.is_some())
-                .await;
+            let challenge = match &origin {
+                Some(origin) => OAuth::challenge(origin, error.map(|error| (error, message))),
+                None => "Bearer".to_string(),
+            };
             (
-                http::StatusCode::UNAUTHORIZED,
-                [(http::header::WWW_AUTHENTICATE, "Bearer")],
-                axum::Json(json!({"error": "unauthorized", "message": message})),
+                status,
+                [(http::header::WWW_AUTHENTICATE, challenge)],
+                axum::Json(json!({"error": error.unwrap_or("unauthorized"), "message": message})),
             )
                 .into_response()
         }
@@ -329,7 +360,7 @@ mod tests {
         let gateway = test_gateway(dir.path(), "", "");
         for only in [None, Some("reader")] {
             let failures = FailureLog::new(gateway.audit().clone());
-            let error = router(&gateway, only, failures).await.unwrap_err();
+            let error = router(&gateway, only, failures, None).await.unwrap_err();
             let GatewayError::Key(KeyError::NoKeys { only: named, .. }) = &error else {
                 panic!("{error:?}")
             };

@@ -19,7 +19,9 @@
 //! - [`mcp`]: the MCP server on `rmcp`; [`http`]: its streamable HTTP transport with
 //!   per-agent keys (stdio needs no module of its own); [`failures`]: failed sign-ins
 //!   audited, bounded; [`web`]: the approval page, where operators sign in and decide held
-//!   calls; [`accounts`]: login and token import.
+//!   calls; [`oauth`]: the OAuth authorization server remote MCP clients sign in with;
+//!   [`accounts`]: login and token import; [`server`]: all that `serve --http` serves;
+//!   [`request`]: a request's peer address and whether its host is answered.
 //!
 //! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
 //! (approvals and budget counts) is one `tiktok_agent::StateFile`.
@@ -40,7 +42,10 @@ pub mod http;
 pub mod mcp;
 pub mod migrate;
 pub mod notify;
+pub mod oauth;
+pub mod request;
 pub mod secret;
+pub mod server;
 pub mod terminal;
 pub mod tools;
 pub mod uploads;

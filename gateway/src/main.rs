@@ -357,9 +357,9 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     }
                     if let Some(address) = address {
                         let failures = FailureLog::new(gateway.audit().clone());
-                        let router = http::router(&gateway, agent.as_deref(), failures.clone())
-                            .await?
-                            .merge(web::router(&gateway, failures));
+                        let router =
+                            tiktok_gateway::server::app(&gateway, agent.as_deref(), failures)
+                                .await?;
                         let limits = gateway.config().http.limits;
                         let served = [
                             ("MCP over streamable HTTP", "/mcp"),

@@ -122,6 +122,20 @@ fn http_limits_have_defaults_and_take_durations() {
         "http.max_connections",
         "at least 1",
     );
+    fails(
+        &format!("{GOOD}http: {{public_url: \"https://gateway.example.com/mcp\"}}\n"),
+        Some(7),
+        "http.public_url",
+        "an http or https origin",
+    );
+    let config = parse(&format!(
+        "{GOOD}http: {{public_url: \"https://gateway.example.com\"}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.http.public_url.as_deref(),
+        Some("https://gateway.example.com")
+    );
 }
 
 #[track_caller]

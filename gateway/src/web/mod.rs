@@ -5,8 +5,10 @@
 //! by `serve --http` beside `/mcp` (not behind the agents' keys) and alone by `approvals
 //! web`. Loopback hosts only unless the config adds others, a cross-origin form refused,
 //! and every answer with a strict Content-Security-Policy, no framing and no caching.
-//! [`session`]: operators' keys and sessions; [`views`]: the templates.
+//! [`session`]: operators' keys and sessions; [`views`]: the templates; [`consent`]: where
+//! an operator lets an OAuth client act as an agent.
 
+pub mod consent;
 pub mod session;
 pub mod views;
 
@@ -27,7 +29,7 @@ use crate::approvals::{ApprovalError, ApprovalState, Approvals};
 use crate::error::{GatewayError, KeyError};
 use crate::failures::{Failure, FailureLog};
 use crate::gateway::Gateway;
-use crate::http::Peer;
+use crate::request::{allowed_hosts, answered_host};
 use session::{Operators, Session, Sessions};
 use views::{List, Message, Pending, SignIn};
 
@@ -61,21 +63,23 @@ struct Page {
     sessions: Arc<Sessions>,
     failures: Arc<FailureLog>,
     hosts: Arc<Vec<String>>,
+    oauth: Option<crate::oauth::OAuth>,
 }
 
-/// The page's routes under [`PATH`], failed sign-ins audited through `failures`.
-pub fn router(gateway: &Gateway, failures: Arc<FailureLog>) -> Router {
-    let hosts = ["localhost", "127.0.0.1", "::1"]
-        .into_iter()
-        .map(String::from)
-        .chain(gateway.config().http.allowed_hosts.iter().cloned())
-        .collect();
+/// The page's routes under [`PATH`], failed sign-ins audited through `failures`; with
+/// `oauth`, the consent page too.
+pub fn router(
+    gateway: &Gateway,
+    failures: Arc<FailureLog>,
+    oauth: Option<crate::oauth::OAuth>,
+) -> Router {
     let page = Page {
         gateway: gateway.clone(),
         operators: Arc::new(Operators::from_config(gateway.config())),
         sessions: Arc::new(Sessions::default()),
         failures,
-        hosts: Arc::new(hosts),
+        hosts: Arc::new(allowed_hosts(&gateway.config().http.allowed_hosts)),
+        oauth,
     };
     Router::new()
         .route(PATH, get(index))
@@ -83,6 +87,10 @@ pub fn router(gateway: &Gateway, failures: Arc<FailureLog>) -> Router {
         .route("/approvals/sign-in", post(sign_in))
         .route("/approvals/sign-out", post(sign_out))
         .route("/approvals/decide", post(decide))
+        .route(
+            crate::oauth::CONSENT_PATH,
+            get(consent::show).post(consent::decide),
+        )
         .layer(middleware::from_fn_with_state(page.clone(), guard))
         .with_state(page)
 }
@@ -100,7 +108,7 @@ pub async fn serve_alone(
         })
         .into());
     }
-    let router = router(gateway, FailureLog::new(gateway.audit().clone()));
+    let router = router(gateway, FailureLog::new(gateway.audit().clone()), None);
     let limits = gateway.config().http.limits;
     crate::http::serve(
         router,
@@ -114,36 +122,33 @@ pub async fn serve_alone(
 
 /// The host checks before a request, the security headers after.
 async fn guard(State(page): State<Page>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let name = host
-        .parse::<http::uri::Authority>()
-        .map(|authority| authority.host().trim_matches(['[', ']']).to_string())
-        .unwrap_or_default();
-    let mut response = if !page.hosts.contains(&name) {
-        message(
-            StatusCode::FORBIDDEN,
-            "Host not allowed",
-            "This host name is not one the gateway answers to (loopback, or the config's http.allowed_hosts).",
-            None,
-        )
-    } else if request.method() == http::Method::POST && !same_origin(request.headers(), &host) {
+    let host = answered_host(request.headers(), &page.hosts);
+    let mut response = if let Some(host) = &host
+        && request.method() == http::Method::POST
+        && !same_origin(request.headers(), host)
+    {
         message(
             StatusCode::FORBIDDEN,
             "Refused",
             "A form from another site cannot decide approvals; nothing was done.",
             None,
         )
+    } else if host.is_none() {
+        message(
+            StatusCode::FORBIDDEN,
+            "Host not allowed",
+            "This host name is not one the gateway answers to (loopback, or the config's http.allowed_hosts).",
+            None,
+        )
     } else {
         next.run(request).await
     };
+    // A page may set its own (the consent page's forms go on to the client).
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
     response
 }
@@ -193,9 +198,20 @@ fn message(status: StatusCode, title: &str, text: &str, detail: Option<String>) 
 }
 
 fn sign_in_page(page: &Page, status: StatusCode, error: Option<&str>) -> Response {
+    sign_in_then(page, status, error, None)
+}
+
+/// The sign-in form, leading on to the consent page of authorization request `request`.
+fn sign_in_then(
+    page: &Page,
+    status: StatusCode,
+    error: Option<&str>,
+    request: Option<String>,
+) -> Response {
     let form = SignIn {
         error: error.map(str::to_string),
         no_operators: page.operators.is_empty(),
+        request,
     };
     html(status, &form)
 }
@@ -243,6 +259,9 @@ async fn index(State(page): State<Page>, headers: HeaderMap) -> Response {
 struct SignInForm {
     #[serde(default)]
     key: String,
+    /// The authorization request whose consent page comes next, if any.
+    #[serde(default)]
+    request: Option<String>,
 }
 
 async fn sign_in(
@@ -250,29 +269,38 @@ async fn sign_in(
     extensions: http::Extensions,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let key = form.map(|Form(form)| form.key).unwrap_or_default();
+    let (key, request) = form
+        .map(|Form(form)| (form.key, form.request))
+        .unwrap_or_default();
+    // Only a request id's shape is ever put into the next URL.
+    let request = request.filter(|id| consent::is_request_id(id));
     match page.operators.find(&key).filter(|_| !key.trim().is_empty()) {
         Some(operator) => {
             let (cookie, _) = page.sessions.open(&operator);
             tracing::info!(%operator, "an operator signed in to the approval page");
+            let next = request.map_or_else(
+                || PATH.to_string(),
+                |id| format!("{}?request={id}", crate::oauth::CONSENT_PATH),
+            );
             (
                 StatusCode::SEE_OTHER,
                 [
-                    (header::LOCATION, PATH.to_string()),
+                    (header::LOCATION, next),
                     (header::SET_COOKIE, session::set_cookie(&cookie)),
                 ],
             )
                 .into_response()
         }
         None => {
-            let source = extensions.get::<Peer>().map(|peer| peer.0.ip());
+            let source = crate::request::source(&extensions);
             page.failures
                 .failed(Failure::OperatorKey, source, !key.trim().is_empty())
                 .await;
-            sign_in_page(
+            sign_in_then(
                 &page,
                 StatusCode::UNAUTHORIZED,
                 Some("That is not an operator key of this gateway."),
+                request,
             )
         }
     }

@@ -18,6 +18,28 @@ pub struct SignIn {
     pub error: Option<String>,
     /// Whether the config has no operator (no one can sign in).
     pub no_operators: bool,
+    /// The authorization request whose consent page follows sign-in, if any.
+    pub request: Option<String>,
+}
+
+/// The consent page: which agent an OAuth client becomes, or none.
+#[derive(Template)]
+#[template(path = "approvals/consent.html")]
+pub struct Consent {
+    /// The signed-in operator.
+    pub operator: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The authorization request's id.
+    pub request: String,
+    /// The client's name, as it gave it.
+    pub client_name: String,
+    /// The client's id (a URL for a metadata document).
+    pub client_id: String,
+    /// Where the answer goes.
+    pub redirect_uri: String,
+    /// The agents it may become.
+    pub agents: Vec<String>,
 }
 
 /// The pending calls, each with its Approve and Deny forms.
