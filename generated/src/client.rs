@@ -35,6 +35,21 @@ pub(crate) fn join_fields<'a>(names: impl Iterator<Item = &'a str> + Clone) -> S
 const LOG_ID_HEADER: reqwest::header::HeaderName =
     reqwest::header::HeaderName::from_static("x-tt-logid");
 
+/// A decoded answer as one send returns it, its `log_id` header kept as received (text
+/// only for the callers that keep it).
+struct Sent<R> {
+    value: R,
+    status: u16,
+    log_id: Option<reqwest::header::HeaderValue>,
+}
+
+impl<R> Sent<R> {
+    /// The `log_id` header, if it was sent as text.
+    fn log_id(&self) -> Option<&str> {
+        self.log_id.as_ref().and_then(|value| value.to_str().ok())
+    }
+}
+
 /// An async client for the TikTok v2 API. Cheap to clone; share one per app.
 ///
 /// Each endpoint is a method (generated from the spec) taking the access token of the
@@ -309,9 +324,9 @@ impl Client {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<R, Error> {
-        self.execute_answer(meta, access_token, fields, body)
+        self.call(meta, access_token, fields, body)
             .await
-            .map(|answer| answer.value)
+            .map(|sent| sent.value)
     }
 
     /// [`Client::execute`], keeping the answer's HTTP status and `log_id` (for the audit).
@@ -322,6 +337,23 @@ impl Client {
         fields: Option<String>,
         body: Option<&B>,
     ) -> Result<Answer<R>, Error> {
+        let sent = self.call(meta, access_token, fields, body).await?;
+        let log_id = sent.log_id().map(str::to_owned);
+        Ok(Answer {
+            value: sent.value,
+            status: sent.status,
+            log_id,
+        })
+    }
+
+    /// One call: the fields checked, then its attempts, in the call's tracing span.
+    async fn call<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        meta: &'static EndpointMeta,
+        access_token: Option<&str>,
+        fields: Option<String>,
+        body: Option<&B>,
+    ) -> Result<Sent<R>, Error> {
         if let Some(param) = meta.fields
             && param.required
             && fields.as_deref().is_none_or(str::is_empty)
@@ -361,7 +393,7 @@ impl Client {
         fields: Option<&str>,
         body: Option<&B>,
         span: Option<&tracing::Span>,
-    ) -> Result<Answer<R>, Error> {
+    ) -> Result<Sent<R>, Error> {
         let record = |field: &str, value: &dyn tracing::Value| {
             if let Some(span) = span {
                 span.record(field, value);
@@ -387,18 +419,17 @@ impl Client {
                 });
             }
             let result = self.send_once(meta, access_token, fields, body).await;
-            record("latency_ms", &(started.elapsed().as_millis() as u64));
+            // The clock is read for the latency only when the span keeps it.
+            if let Some(span) = span {
+                span.record("latency_ms", started.elapsed().as_millis() as u64);
+            }
             let error = match result {
-                Ok((status, log_id, value)) => {
-                    record("status", &status);
-                    if let Some(log_id) = &log_id {
-                        record("log_id", &log_id.as_str());
+                Ok(sent) => {
+                    record("status", &sent.status);
+                    if let Some(log_id) = sent.log_id() {
+                        record("log_id", &log_id);
                     }
-                    return Ok(Answer {
-                        value,
-                        status,
-                        log_id,
-                    });
+                    return Ok(sent);
                 }
                 Err(error) => error,
             };
@@ -440,6 +471,22 @@ impl Client {
         }
     }
 
+    /// The URL of a call: the base URL, the endpoint's path and the `fields` query, written
+    /// in one go and encoded as reqwest's `query` would (`,` as `%2C`).
+    fn url(&self, meta: &EndpointMeta, fields: Option<&str>) -> String {
+        const QUERY: &str = "?fields=";
+        let query_length = fields.map_or(0, |fields| QUERY.len() + 3 * fields.len());
+        let mut call_url =
+            String::with_capacity(self.base_url.len() + meta.path.len() + query_length);
+        call_url.push_str(&self.base_url);
+        call_url.push_str(meta.path);
+        if let Some(fields) = fields {
+            call_url.push_str(QUERY);
+            call_url.extend(url::form_urlencoded::byte_serialize(fields.as_bytes()));
+        }
+        call_url
+    }
+
     /// One send: the answer's status, its `log_id` header and the decoded body.
     async fn send_once<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
@@ -447,16 +494,12 @@ impl Client {
         access_token: Option<&str>,
         fields: Option<&str>,
         body: Option<&B>,
-    ) -> Result<(u16, Option<String>, R), Error> {
-        let url = format!("{}{}", self.base_url, meta.path);
+    ) -> Result<Sent<R>, Error> {
         let method = match meta.method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
         };
-        let mut request = self.http.request(method, url);
-        if let Some(fields) = fields {
-            request = request.query(&[("fields", fields)]);
-        }
+        let mut request = self.http.request(method, self.url(meta, fields));
         if let Some(token) = access_token {
             request = request.bearer_auth(token);
         }
@@ -473,14 +516,15 @@ impl Client {
         };
         let response = request.send().await?;
         let status = response.status().as_u16();
-        let log_id = response
-            .headers()
-            .get(LOG_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        // The header's bytes are shared with the response, not copied.
+        let log_id = response.headers().get(LOG_ID_HEADER).cloned();
         let bytes = response.bytes().await?;
         let value = decode_response(meta.envelope, status, &bytes)?;
-        Ok((status, log_id, value))
+        Ok(Sent {
+            value,
+            status,
+            log_id,
+        })
     }
 
     /// The client secret, for the OAuth calls a user handle makes.

@@ -1,7 +1,10 @@
 //! The response envelopes: v2 `{"data", "error"}` and the OAuth endpoints' flat shape,
 //! and [`decode_response`], which turns a status and body into data or a typed [`Error`].
 
-use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::meta::Envelope;
@@ -35,26 +38,50 @@ pub struct OAuthErrorBody {
     pub log_id: String,
 }
 
+/// An error code read from a string in place (no copy of the text).
 fn lenient_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ErrorCode, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    Ok(ErrorCode::parse_lenient(&text))
+    struct Code;
+    impl Visitor<'_> for Code {
+        type Value = ErrorCode;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("a string")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<ErrorCode, E> {
+            Ok(ErrorCode::parse_lenient(text))
+        }
+    }
+    deserializer.deserialize_str(Code)
+}
+
+/// The `error` object of a v2 answer as every answer is read: its text borrowed from the
+/// body where it needs no unescaping, and copied only for an error.
+#[derive(Deserialize)]
+struct ErrorView<'a> {
+    #[serde(deserialize_with = "lenient_code")]
+    code: ErrorCode,
+    #[serde(default, borrow)]
+    message: Cow<'a, str>,
+    #[serde(default, borrow, alias = "logid")]
+    log_id: Cow<'a, str>,
 }
 
 /// The v2 envelope read for its `error` only (`data` skipped, not built).
 #[derive(Deserialize)]
-struct V2Error {
-    #[serde(default)]
-    error: Option<ApiErrorBody>,
+struct V2Error<'a> {
+    #[serde(default, borrow)]
+    error: Option<ErrorView<'a>>,
 }
 
 /// The v2 envelope with its `data` read straight into its type (no `serde_json::Value`
 /// between).
 #[derive(Deserialize)]
-struct V2Typed<T> {
+struct V2Typed<'a, T> {
     #[serde(default = "none")]
     data: Option<T>,
-    #[serde(default)]
-    error: Option<ApiErrorBody>,
+    #[serde(default, borrow)]
+    error: Option<ErrorView<'a>>,
 }
 
 fn none<T>() -> Option<T> {
@@ -138,8 +165,8 @@ pub fn decode_response<T: DeserializeOwned>(
                 Some(error) if error.code != ErrorCode::Ok => Err(Error::Api {
                     status,
                     code: error.code,
-                    message: error.message,
-                    log_id: error.log_id,
+                    message: error.message.into_owned(),
+                    log_id: error.log_id.into_owned(),
                     attempts: Attempts::ONE,
                 }),
                 Some(_) if (200..300).contains(&status) => {
