@@ -15,7 +15,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tiktok-gateway");
 pub use tiktok_mock::testing::DEMO_OPEN_ID as DEMO_CREATOR;
 
 pub struct Setup {
-    _mock: tiktok_mock::MockServer,
+    mock: tiktok_mock::MockServer,
     pub base: String,
     pub http: reqwest::Client,
     pub control: Control,
@@ -51,7 +51,7 @@ audit: audit.sqlite
         );
         std::fs::write(dir.path().join("gateway.yaml"), config).unwrap();
         let setup = Setup {
-            _mock: mock,
+            mock,
             base,
             http,
             control,
@@ -90,6 +90,15 @@ audit: audit.sqlite
             stdout(&output)
         );
         minted
+    }
+
+    /// The open_id app `client_key` knows the mock's user `user` by (open_ids are per app).
+    pub fn open_id_in(&self, client_key: &str, user: &str) -> String {
+        self.mock
+            .state()
+            .open_ids()
+            .of(client_key, user)
+            .into_owned()
     }
 
     pub fn config(&self) -> PathBuf {
