@@ -177,6 +177,19 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// Appends `text` as the inside of a JSON string (no quotes), copied as is when it needs no
+/// escaping. Escaping is per character, so text escaped piece by piece is the text escaped
+/// whole.
+pub fn write_escaped(out: &mut Vec<u8>, text: &str) {
+    if needs_escape(text.as_bytes()) {
+        // A `&str` always serializes, quotes included.
+        let quoted = serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned());
+        out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
 /// Appends a JSON string made of `pieces` (copied as they are when none needs escaping).
 pub fn write_pieces(out: &mut Vec<u8>, pieces: &[&str]) {
     let mark = out.len();
@@ -324,6 +337,10 @@ mod tests {
                 serde_json::to_string(text).expect("json"),
                 "{text:?}"
             );
+            let mut out = vec![b'"'];
+            write_escaped(&mut out, text);
+            out.push(b'"');
+            assert_eq!(out, serde_json::to_vec(text).expect("json"), "{text:?}");
             let mut out = Vec::new();
             write_pieces(&mut out, &["<", text, ">"]);
             assert_eq!(

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use crate::logid::LogId;
 use crate::media;
-use crate::projection::{Fields, write_int, write_pieces, write_serialized_field, write_str};
+use crate::projection::{
+    Fields, write_escaped, write_int, write_pieces, write_serialized_field, write_str,
+};
 use crate::redact;
 use crate::store::records::{CallRecord, Creator, Video};
 
@@ -139,21 +141,44 @@ impl VideoView<'_> {
 
     /// The API's `Video` object as `call` shows it ([`Video::to_api_json`]'s fields; the
     /// cover signed, the share link with the app's `utm_source`), to write out.
-    pub fn api<'v>(&'v self, call: &'v VideoCall<'v>) -> ApiVideo<'v> {
+    pub fn api<'v>(&'v self, call: &'v VideoCall) -> ApiVideo<'v> {
         ApiVideo { video: self, call }
     }
 }
 
 /// What a video's answer depends on beyond the video: the time, how long a signed cover
 /// lives (the endpoint's `cover_image_url_ttl_seconds`) and the app (`utm_source`).
-#[derive(Debug, Clone, Copy)]
-pub struct VideoCall<'a> {
+#[derive(Debug, Clone)]
+pub struct VideoCall {
     /// The call's time on the mock's clock, Unix milliseconds.
-    pub now_ms: i64,
+    now_ms: i64,
     /// Seconds a signed cover URL lives; unsigned without.
-    pub cover_ttl_seconds: Option<i64>,
-    /// The token's app: the share link's `utm_source`.
-    pub client_key: &'a str,
+    cover_ttl_seconds: Option<i64>,
+    /// What every share link of the call ends with, escaped once per call:
+    /// `utm_campaign=…&utm_source=CLIENT_KEY"` (the closing quote included).
+    share_tail: Vec<u8>,
+}
+
+impl VideoCall {
+    /// The call at `now_ms`, covers signed for `cover_ttl_seconds` (unsigned without), for
+    /// the app `client_key` (the share links' `utm_source`).
+    pub fn new(now_ms: i64, cover_ttl_seconds: Option<i64>, client_key: &str) -> VideoCall {
+        let mut share_tail = Vec::with_capacity(64);
+        for piece in [
+            "utm_campaign=",
+            media::UTM_CAMPAIGN,
+            "&utm_source=",
+            client_key,
+        ] {
+            write_escaped(&mut share_tail, piece);
+        }
+        share_tail.push(b'"');
+        VideoCall {
+            now_ms,
+            cover_ttl_seconds,
+            share_tail,
+        }
+    }
 }
 
 /// A stored video as the API's `Video` object: [`Video::to_api_json`]'s fields (no
@@ -163,7 +188,7 @@ pub struct VideoCall<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct ApiVideo<'a> {
     video: &'a VideoView<'a>,
-    call: &'a VideoCall<'a>,
+    call: &'a VideoCall,
 }
 
 impl Fields for ApiVideo<'_> {
@@ -205,43 +230,21 @@ impl Fields for ApiVideo<'_> {
                     out,
                     &media::signed_url(&video.url(UrlKind::Cover), call.now_ms, ttl),
                 ),
-                None => video.write_url(UrlKind::Cover, out, &[]),
+                None => video.write_url(UrlKind::Cover, out),
             },
-            12 => {
-                if video.url_is_empty(UrlKind::Share) {
-                    write_str(out, "");
-                } else {
-                    let separator = if video.url_has_query(UrlKind::Share) {
-                        "&"
-                    } else {
-                        "?"
-                    };
-                    video.write_url(
-                        UrlKind::Share,
-                        out,
-                        &[
-                            separator,
-                            "utm_campaign=",
-                            media::UTM_CAMPAIGN,
-                            "&utm_source=",
-                            call.client_key,
-                        ],
-                    );
-                }
-            }
-            13 => video.write_url(UrlKind::EmbedHtml, out, &[]),
-            14 => video.write_url(UrlKind::EmbedLink, out, &[]),
+            12 => video.write_share_url(out, &call.share_tail),
+            13 => video.write_url(UrlKind::EmbedHtml, out),
+            14 => video.write_url(UrlKind::EmbedLink, out),
             _ => return false,
         }
         true
     }
 }
 
-/// Which media URL of a video.
+/// Which media URL of a video (the share link is written by `write_share_url`).
 #[derive(Debug, Clone, Copy)]
 enum UrlKind {
     Cover,
-    Share,
     EmbedHtml,
     EmbedLink,
 }
@@ -252,18 +255,16 @@ impl VideoView<'_> {
         match self.urls {
             VideoUrls::Given {
                 cover_image_url,
-                share_url,
                 embed_html,
                 embed_link,
+                ..
             } => Derived::new(&[match kind {
                 UrlKind::Cover => cover_image_url,
-                UrlKind::Share => share_url,
                 UrlKind::EmbedHtml => embed_html,
                 UrlKind::EmbedLink => embed_link,
             }]),
             VideoUrls::Derived { handle } => match kind {
                 UrlKind::Cover => cover_image_url(self.id),
-                UrlKind::Share => share_url(handle, self.id),
                 UrlKind::EmbedHtml => embed_html(handle, self.id),
                 UrlKind::EmbedLink => embed_link(self.id),
             },
@@ -274,37 +275,43 @@ impl VideoView<'_> {
         self.url_pieces(kind).text()
     }
 
-    fn url_is_empty(&self, kind: UrlKind) -> bool {
-        self.url_pieces(kind)
-            .pieces()
-            .iter()
-            .all(|piece| piece.is_empty())
+    /// Writes a URL as a JSON string.
+    fn write_url(&self, kind: UrlKind, out: &mut Vec<u8>) {
+        write_pieces(out, self.url_pieces(kind).pieces());
     }
 
-    fn url_has_query(&self, kind: UrlKind) -> bool {
-        match self.urls {
-            // The derived share URL's fixed parts have no `?`: only its handle and id can.
-            VideoUrls::Derived { handle } if matches!(kind, UrlKind::Share) => {
+    /// Writes the share link as a JSON string carrying the call's utm parameters: the URL
+    /// escaped piece by piece (the derived one's fixed parts need no escaping and have no
+    /// `?`, so only its handle and id are looked at), then `?` (or `&` after a query) and
+    /// the call's `tail`. An empty URL stays empty.
+    fn write_share_url(&self, out: &mut Vec<u8>, tail: &[u8]) {
+        let has_query = match self.urls {
+            VideoUrls::Given { share_url, .. } => {
+                if share_url.is_empty() {
+                    write_str(out, "");
+                    return;
+                }
+                out.push(b'"');
+                write_escaped(out, share_url);
+                share_url.contains('?')
+            }
+            VideoUrls::Derived { handle } => {
+                out.push(b'"');
+                out.extend_from_slice(SHARE_URL_HEAD.as_bytes());
+                write_escaped(out, handle);
+                out.extend_from_slice(SHARE_URL_VIDEO.as_bytes());
+                write_escaped(out, self.id);
                 handle.contains('?') || self.id.contains('?')
             }
-            _ => self
-                .url_pieces(kind)
-                .pieces()
-                .iter()
-                .any(|piece| piece.contains('?')),
-        }
-    }
-
-    /// Writes a URL as a JSON string, followed by `more` pieces.
-    fn write_url(&self, kind: UrlKind, out: &mut Vec<u8>, more: &[&str]) {
-        let derived = self.url_pieces(kind);
-        let own = derived.pieces();
-        let mut pieces: [&str; 12] = [""; 12];
-        pieces[..own.len()].copy_from_slice(own);
-        pieces[own.len()..own.len() + more.len()].copy_from_slice(more);
-        write_pieces(out, &pieces[..own.len() + more.len()]);
+        };
+        out.push(if has_query { b'&' } else { b'?' });
+        out.extend_from_slice(tail);
     }
 }
+
+/// The fixed parts of a derived share URL (before the handle, between handle and id).
+const SHARE_URL_HEAD: &str = "https://www.tiktok.example/@";
+const SHARE_URL_VIDEO: &str = "/video/";
 
 /// A creator as the API's `User` object ([`Creator::to_user_json`]'s fields, with the
 /// store's `video_count`), written field by field.
@@ -426,7 +433,7 @@ pub fn cover_image_url(id: &str) -> Derived<'_> {
 
 /// A video's share URL, from its creator's handle and its id.
 pub fn share_url<'a>(handle: &'a str, id: &'a str) -> Derived<'a> {
-    Derived::new(&["https://www.tiktok.example/@", handle, "/video/", id])
+    Derived::new(&[SHARE_URL_HEAD, handle, SHARE_URL_VIDEO, id])
 }
 
 /// A video's embed snippet, from its creator's handle and its id.
@@ -513,6 +520,63 @@ impl CallEntry {
             status: self.status,
             latency_us: self.latency_us,
             log_id: self.log_id.map(|log_id| log_id.as_str().to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{FixtureVideo, build_video};
+    use crate::projection::Projection;
+
+    /// The share link as `media::share_url` makes it, written by serde_json.
+    fn expected(url: &str, client_key: &str) -> String {
+        serde_json::to_string(&media::share_url(url, client_key)).expect("json")
+    }
+
+    #[test]
+    fn share_links_are_those_of_media_share_url_escaped_whole() {
+        let share = tiktok_api::endpoints::VIDEO_LIST
+            .fields
+            .expect("fields")
+            .schema
+            .field("share_url")
+            .expect("share_url");
+        for (handle, id, given) in [
+            ("plain", "71", None),
+            ("say\"hi\\", "7?2", None),
+            ("a?b", "\u{1}", None),
+            ("", "", Some("")),
+            ("", "72", Some("https://elsewhere.example/72?x=1")),
+            ("", "73", Some("https://elsewhere.example/\"73\"")),
+        ] {
+            for client_key in ["awkey", "aw\"key\n"] {
+                let mut video =
+                    build_video(handle, "-000a", id.to_owned(), 0, &FixtureVideo::default());
+                let url = given.map_or_else(|| share_url(handle, id).text(), str::to_owned);
+                video.share_url.clone_from(&url);
+                let mut view = video.as_view();
+                if given.is_none() {
+                    view.urls = VideoUrls::Derived { handle };
+                }
+                let call = VideoCall::new(0, None, client_key);
+                let mut out = Vec::new();
+                Projection::new(&[share]).write(&mut out, &view.api(&call));
+                let url_json = if url.is_empty() {
+                    "\"\"".to_owned()
+                } else {
+                    expected(&url, client_key)
+                };
+                assert_eq!(
+                    String::from_utf8(out).expect("utf-8"),
+                    format!("{{\"share_url\":{url_json}}}"),
+                    "{handle:?} {id:?} {given:?} {client_key:?}"
+                );
+            }
+        }
+        for fixed in [SHARE_URL_HEAD, SHARE_URL_VIDEO] {
+            assert!(!crate::projection::needs_escape(fixed.as_bytes()) && !fixed.contains('?'));
         }
     }
 }
