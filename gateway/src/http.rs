@@ -215,6 +215,12 @@ pub async fn serve(
             },
             () = shutdown.wait() => break,
         };
+        // An answer goes out in several small writes (headers, an event, the stream's end):
+        // with Nagle's algorithm on, each after the first would wait for the client's
+        // delayed ACK (40 ms on Linux).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
         // Each request knows its connection's address (for the audit of a failed key).
         let service = TowerToHyperService::new(
             tower::ServiceBuilder::new()
