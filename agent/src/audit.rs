@@ -176,6 +176,10 @@ pub enum AuditError {
     /// not kept.
     #[error("the audit log's writer thread stopped")]
     WriterStopped,
+    /// The transaction the record was batched into failed as a whole (the log's file full,
+    /// locked too long by another process…): the record was not kept.
+    #[error("the audit log could not commit: {0}")]
+    Unavailable(String),
     /// A sink of the application's own failed.
     #[error("{0}")]
     Sink(String),

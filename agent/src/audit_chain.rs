@@ -184,18 +184,23 @@ mod tests {
 
     #[test]
     fn every_field_of_a_record_reads_back_into_the_same_canonical_text() {
-        let mut full = AuditRecord::event(
-            "poster",
-            "open.\"quoted\"\u{1}",
-            "video_init",
-            &json!({"post_info": {"title": "x", "privacy_level": "SELF_ONLY"}, "source_info": {"source": "FILE_UPLOAD", "video_size": 10}}),
-            Decision::Allowed,
-            Some("a reason ✓".into()),
-            Some("approval-1"),
-        );
-        full.status = Some(200);
-        full.log_id = Some("log".into());
-        full.latency_ms = 12;
+        // Every field set, named one by one: a field added to `AuditRecord` does not compile
+        // here until `Entry` (and this record) have it too.
+        let full = AuditRecord {
+            time_ms: 1_765_000_000_123,
+            agent: "poster".into(),
+            open_id: "open.\"quoted\"\u{1}".into(),
+            endpoint: "video_init".into(),
+            scopes: vec!["video.upload".into(), "video.publish".into()],
+            access: Some(Access::Write),
+            decision: Decision::Allowed,
+            reason: Some("a reason ✓ \u{2028}".into()),
+            status: Some(200),
+            log_id: Some("log".into()),
+            latency_ms: 12,
+            arguments: json!({"post_info": {"title": "[redacted: 1 chars]", "privacy_level": "SELF_ONLY"}, "source_info": {"source": "FILE_UPLOAD", "video_size": 10}}),
+            approval: Some("approval-1".into()),
+        };
         let bare = AuditRecord::event(
             "a",
             "o",

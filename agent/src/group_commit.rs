@@ -5,14 +5,18 @@
 //! kept in memory only.
 //!
 //! One writer thread per log, started by the first record and ended when the last handle
-//! of the log is dropped, takes the records in their order of arrival. A batch that fails
-//! as a whole (a full disk, another process holding the file too long) is tried again one
-//! record at a time, so each call gets its own record's outcome.
+//! of the log is dropped, takes the records in their order of arrival. A batch refused
+//! because of one of its records (one that cannot be serialized) is tried again one record
+//! at a time, so each call gets its own record's outcome; a batch that fails as a whole (a
+//! full disk, another process holding the file too long) fails each of its calls at once,
+//! rather than keeping every later call waiting through a retry per record. A writer that
+//! stopped (a panic, a thread that could not start) is started again by the next record.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
 
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditError, AuditRecord};
@@ -35,7 +39,7 @@ struct Waiting {
 /// The writer of one log: started on first use.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
-    queue: OnceLock<mpsc::Sender<Waiting>>,
+    queue: Mutex<Option<mpsc::Sender<Waiting>>>,
     /// Transactions committed by the writer so far.
     batches: Arc<AtomicU64>,
 }
@@ -49,11 +53,25 @@ impl GroupCommit {
         record: AuditRecord,
     ) -> Result<u64, AuditError> {
         let (done, committed) = oneshot::channel();
-        let sent = self
-            .queue
-            .get_or_init(|| start(Arc::downgrade(log), self.batches.clone()))
-            .send(Waiting { record, done });
-        if sent.is_err() {
+        let mut waiting = Waiting { record, done };
+        let mut sent = false;
+        // Twice at most: a writer found stopped is started again once.
+        for _ in 0..2 {
+            let mut queue = self.queue.lock();
+            let sender =
+                queue.get_or_insert_with(|| start(Arc::downgrade(log), self.batches.clone()));
+            match sender.send(waiting) {
+                Ok(()) => {
+                    sent = true;
+                    break;
+                }
+                Err(mpsc::SendError(back)) => {
+                    *queue = None;
+                    waiting = back;
+                }
+            }
+        }
+        if !sent {
             return Err(AuditError::WriterStopped);
         }
         committed.await.map_err(|_| AuditError::WriterStopped)?
@@ -84,7 +102,14 @@ fn start<L: AppendAll>(log: std::sync::Weak<L>, batches: Arc<AtomicU64>) -> mpsc
                 let Some(log) = log.upgrade() else {
                     return;
                 };
-                commit(&*log, batch);
+                // A panic fails this batch's calls (their answers are dropped), not the
+                // writer: the next batch is written as usual.
+                let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    commit(&*log, batch);
+                }));
+                if committed.is_err() {
+                    tracing::error!("the audit log's writer panicked on a batch");
+                }
                 batches.fetch_add(1, Ordering::Relaxed);
             }
         });
@@ -94,7 +119,8 @@ fn start<L: AppendAll>(log: std::sync::Weak<L>, batches: Arc<AtomicU64>) -> mpsc
     queue
 }
 
-/// Appends `batch` in one transaction; after a failure, each record on its own.
+/// Appends `batch` in one transaction; after a failure caused by one record, each record
+/// on its own; after any other, each call gets the batch's error.
 fn commit(log: &impl AppendAll, batch: Vec<Waiting>) {
     let records: Vec<AuditRecord> = batch.iter().map(|w| w.record.clone()).collect();
     match log.append_all(&records) {
@@ -105,13 +131,91 @@ fn commit(log: &impl AppendAll, batch: Vec<Waiting>) {
                 let _ = waiting.done.send(Ok(seq));
             }
         }
-        Err(error) => {
-            tracing::warn!(%error, records = batch.len(), "audit batch failed; writing its records one by one");
+        Err(AuditError::Corrupt { .. }) => {
             for waiting in batch {
                 let _ = waiting
                     .done
                     .send(log.append_all(std::slice::from_ref(&waiting.record)));
             }
         }
+        Err(error) => {
+            let problem = crate::error_chain(&error);
+            tracing::warn!(%problem, records = batch.len(), "an audit batch could not be committed");
+            for waiting in batch {
+                let _ = waiting
+                    .done
+                    .send(Err(AuditError::Unavailable(problem.clone())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::audit::Decision;
+
+    /// A log that fails every batch as a whole, or panics on its first, counting calls.
+    #[derive(Default)]
+    struct Failing {
+        calls: AtomicUsize,
+        panic_first: bool,
+    }
+
+    impl AppendAll for Failing {
+        fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.panic_first && call == 0 {
+                panic!("a bug in the log");
+            }
+            if self.panic_first {
+                return Ok(records.len() as u64);
+            }
+            Err(AuditError::Unavailable("disk full".into()))
+        }
+    }
+
+    fn record() -> AuditRecord {
+        AuditRecord::event(
+            "agent",
+            "open",
+            "user_info",
+            &serde_json::json!({}),
+            Decision::Allowed,
+            None,
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_batch_failing_as_a_whole_fails_each_call_once_without_a_retry_per_record() {
+        let log = Arc::new(Failing::default());
+        let group = GroupCommit::default();
+        let records: Vec<AuditRecord> = (0..20).map(|_| record()).collect();
+        let results =
+            futures::future::join_all(records.iter().map(|r| group.append(&log, r.clone()))).await;
+        for result in results {
+            assert!(
+                matches!(result, Err(AuditError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        // One call per batch, never one per record: at most 20 batches, and a retry per
+        // record would have made it 40 or more.
+        assert!(log.calls.load(Ordering::SeqCst) <= 20);
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_panicked_on_a_batch_goes_on_with_the_next() {
+        let log = Arc::new(Failing {
+            panic_first: true,
+            ..Failing::default()
+        });
+        let group = GroupCommit::default();
+        let first = group.append(&log, record()).await;
+        assert!(matches!(first, Err(AuditError::WriterStopped)), "{first:?}");
+        assert_eq!(group.append(&log, record()).await.unwrap(), 1);
     }
 }

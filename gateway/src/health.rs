@@ -1,6 +1,8 @@
 //! `GET /healthz` for load balancers, served by `serve --http` with no key: `200 ok` when
 //! the gateway's databases answer (the state file, and the audit log's Postgres database
-//! when it has one), `503` with what failed otherwise, within [`HEALTH_TIMEOUT`].
+//! when it has one), `503` naming which one failed otherwise, within [`HEALTH_TIMEOUT`].
+//! The answer never carries the database's own message (users, hosts, file paths): anyone
+//! may ask; the detail goes to the gateway's log.
 
 use std::time::Duration;
 
@@ -41,20 +43,29 @@ async fn healthz(State(databases): State<Databases>) -> (StatusCode, String) {
                 connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             })
             .await
-            .map_err(|error| format!("state: {}", tiktok_agent::error_chain(&error)))?;
+            .map_err(|error| unhealthy("state", &tiktok_agent::error_chain(&error)))?;
         databases
             .audit
             .check()
             .await
-            .map_err(|error| format!("audit: {}", tiktok_agent::error_chain(&error)))
+            .map_err(|error| unhealthy("audit", &tiktok_agent::error_chain(&error)))
     })
     .await;
     match checked {
         Ok(Ok(())) => (StatusCode::OK, "ok\n".into()),
-        Ok(Err(problem)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")),
+        Ok(Err(which)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{which}: not answering\n"),
+        ),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "the databases did not answer in time\n".into(),
         ),
     }
+}
+
+/// Logs why `which` (`state` or `audit`) failed the check; returns only its name.
+fn unhealthy(which: &'static str, problem: &str) -> &'static str {
+    tracing::warn!(database = which, %problem, "health check failed");
+    which
 }
