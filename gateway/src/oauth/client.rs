@@ -62,17 +62,40 @@ impl Fetcher {
         if url.len() > MAX_FIELD || parsed.path() == "/" || parsed.fragment().is_some() {
             return Err("a client_id URL needs a path, no fragment, and at most 1 KiB".into());
         }
-        let private = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => !self.loopback && !is_public(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
-            Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
-            None => true,
-        };
-        if private {
-            return Err("the client metadata document is on a private address".into());
+        let private_address = || "the client metadata document is on a private address".to_string();
+        let mut http = self.http.clone();
+        match parsed.host() {
+            Some(url::Host::Ipv4(ip)) if self.loopback || is_public(IpAddr::V4(ip)) => {}
+            Some(url::Host::Ipv6(ip)) if is_public(IpAddr::V6(ip)) => {}
+            Some(url::Host::Domain(name))
+                if !(name == "localhost" || name.ends_with(".localhost")) =>
+            {
+                // The name is resolved here, every address it has checked, and the fetch
+                // pinned to the first: a name pointing into the private network (or one
+                // whose answer changes between a check and the connection) reaches nothing.
+                let port = parsed.port_or_known_default().unwrap_or(443);
+                let addresses: Vec<std::net::SocketAddr> =
+                    tokio::time::timeout(FETCH_TIMEOUT, tokio::net::lookup_host((name, port)))
+                        .await
+                        .map_err(|_| {
+                            "the client metadata document's host did not resolve in time"
+                                .to_string()
+                        })?
+                        .map_err(|_| {
+                            "the client metadata document's host does not resolve".to_string()
+                        })?
+                        .collect();
+                let address = pinned(&addresses)?;
+                http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(FETCH_TIMEOUT)
+                    .resolve(name, address)
+                    .build()
+                    .map_err(|error| fetch_error(&error))?;
+            }
+            _ => return Err(private_address()),
         }
-        let mut response = self
-            .http
+        let mut response = http
             .get(parsed)
             .header(http::header::ACCEPT, "application/json")
             .send()
@@ -131,6 +154,18 @@ impl Fetcher {
     }
 }
 
+/// The address a document's host name is fetched from: the first it resolved to, when
+/// every one of them is public (one private answer among public ones refuses it too).
+fn pinned(addresses: &[std::net::SocketAddr]) -> Result<std::net::SocketAddr, String> {
+    let first = addresses
+        .first()
+        .ok_or("the client metadata document's host does not resolve")?;
+    if !addresses.iter().all(|address| is_public(address.ip())) {
+        return Err("the client metadata document is on a private address".into());
+    }
+    Ok(*first)
+}
+
 fn fetch_error(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         format!(
@@ -146,12 +181,16 @@ fn fetch_error(error: &reqwest::Error) -> String {
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
+            let [first, second, ..] = ip.octets();
             !(ip.is_private()
                 || ip.is_loopback()
                 || ip.is_link_local()
                 || ip.is_unspecified()
                 || ip.is_broadcast()
-                || ip.is_multicast())
+                || ip.is_multicast()
+                // 0.0.0.0/8 ("this network") and 100.64.0.0/10 (carrier-grade NAT).
+                || first == 0
+                || (first == 100 && (second & 0xc0) == 64))
         }
         IpAddr::V6(ip) => {
             let first = ip.segments()[0];
@@ -160,7 +199,9 @@ fn is_public(ip: IpAddr) -> bool {
                 || ip.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || ip.to_ipv4_mapped().is_some())
+                || ip.to_ipv4_mapped().is_some()
+                // 64:ff9b::/96, IPv4 addresses through NAT64.
+                || ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0])
         }
     }
 }
@@ -297,9 +338,30 @@ mod tests {
             "::1",
             "fd00::1",
             "::ffff:10.0.0.1",
+            "0.1.2.3",
+            "100.64.0.1",
+            "100.127.255.254",
+            "64:ff9b::a00:1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        assert!(is_public("93.184.216.34".parse().unwrap()));
+        for public in ["93.184.216.34", "100.128.0.1", "2606:4700::1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn a_name_is_fetched_only_when_every_address_it_resolves_to_is_public() {
+        let address = |text: &str| -> std::net::SocketAddr { text.parse().unwrap() };
+        let public = address("93.184.216.34:443");
+        assert_eq!(pinned(&[public]), Ok(public));
+        for refused in [
+            vec![address("127.0.0.1:443")],
+            vec![public, address("10.0.0.5:443")],
+            vec![address("[::1]:443"), public],
+            vec![],
+        ] {
+            assert!(pinned(&refused).is_err(), "{refused:?}");
+        }
     }
 }

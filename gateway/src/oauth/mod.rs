@@ -232,13 +232,14 @@ impl OAuth {
     /// Decides authorization request `id` (taking it): `agent` chosen by `operator`, or
     /// denied (`None`). The URL to send the operator's browser to, with `code` (or
     /// `error`), `state` and `iss`; `None` when there is no such request or the agent is
-    /// not one offered.
+    /// not one offered. The decision is audited first: when it cannot be, nothing is
+    /// decided (no code issued) and the error says what failed.
     pub async fn decide(
         &self,
         id: &str,
         agent: Option<&str>,
         operator: &str,
-    ) -> Result<Option<String>, tiktok_agent::StateError> {
+    ) -> Result<Option<String>, String> {
         if agent.is_some_and(|agent| !self.inner.agents.iter().any(|known| known == agent)) {
             return Ok(None);
         }
@@ -248,6 +249,14 @@ impl OAuth {
         if request.expires <= Instant::now() {
             return Ok(None);
         }
+        self.audit_decision(&request, agent, operator)
+            .await
+            .map_err(|error| {
+                format!(
+                    "the decision could not be audited: {}",
+                    tiktok_agent::error_chain(&error)
+                )
+            })?;
         let mut answer = Vec::new();
         match agent {
             Some(agent) => {
@@ -268,7 +277,13 @@ impl OAuth {
                 self.inner
                     .store
                     .insert_code(&code, record, expires_ms)
-                    .await?;
+                    .await
+                    .map_err(|error| {
+                        format!(
+                            "the code could not be stored: {}",
+                            tiktok_agent::error_chain(&error)
+                        )
+                    })?;
                 tracing::info!(%operator, %agent, client = %request.client_id, "an operator let an OAuth client act as an agent");
                 answer.push(("code", code));
             }
@@ -281,13 +296,17 @@ impl OAuth {
             answer.push(("state", state.clone()));
         }
         answer.push(("iss", request.issuer.clone()));
-        self.audit_decision(&request, agent, operator).await;
         Ok(Some(client::with_query(&request.redirect_uri, &answer)))
     }
 
     /// Audits an operator's decision on `request`: as the agent chosen, or unauthenticated
     /// when denied.
-    async fn audit_decision(&self, request: &AuthRequest, agent: Option<&str>, operator: &str) {
+    async fn audit_decision(
+        &self,
+        request: &AuthRequest,
+        agent: Option<&str>,
+        operator: &str,
+    ) -> Result<(), tiktok_agent::AuditError> {
         let arguments = serde_json::json!({
             "client_id": request.client_id,
             "client_name": request.client_name,
@@ -312,9 +331,7 @@ impl OAuth {
             Some(reason),
             None,
         );
-        if let Err(error) = self.inner.audit.record(&record).await {
-            tracing::error!(error = %tiktok_agent::error_chain(&error), "an OAuth consent could not be audited");
-        }
+        self.inner.audit.record(&record).await
     }
 
     fn store(&self) -> &dyn OAuthStore {

@@ -137,10 +137,7 @@ pub(super) async fn decide(
         Err(error) => message(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Not decided: the gateway failed",
-            &format!(
-                "The code could not be stored: {}",
-                tiktok_agent::error_chain(&error)
-            ),
+            &format!("Nothing was decided: {error}."),
             None,
         ),
     }
