@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
-use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode};
+use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode, FailReason};
 
 use crate::content_posting::lifecycle::{upload_completed, view};
 use crate::content_posting::rules::UPLOAD_PATH;
@@ -343,10 +343,12 @@ fn url_expired(post: &PostRecord) -> Answer {
     .with_progress(post)
 }
 
-/// Whether the post has failed by `now_ms` (a control call, revoked access): its upload
-/// task takes no more chunks.
+/// Whether the post was failed by `now_ms` through the control API: its upload task takes
+/// no more chunks. A post failed because the creator removed the app's access keeps taking
+/// them, as the conformance model has it: the upload URL is not the token.
 fn failed(post: &PostRecord, now_ms: i64) -> bool {
-    view(post, now_ms).status == "FAILED"
+    post.fail_reason.as_deref() != Some(FailReason::AuthRemoved.as_str())
+        && view(post, now_ms).status == "FAILED"
 }
 
 /// A chunk for a post that has failed: its upload task is gone.
@@ -419,7 +421,7 @@ async fn receive(
             expired = true;
             committed = Some(Err(current.clone()));
         } else if failed(current, now_ms) {
-            // Failed (by a control call, or revoked access) while the body was on its way.
+            // Failed through the control API while the body was on its way.
             ended_meanwhile = true;
             committed = Some(Err(current.clone()));
         } else if next_range(current) == Some((first, last)) {
