@@ -1,11 +1,11 @@
-//! Posts that have ended take no more chunks: a chunk finishing after its URL expired, and
-//! a chunk for a post failed through the control API.
+//! A post that has ended never changes: a chunk finishing after its URL expired is refused
+//! and the post stays FAILED.
 
 mod support;
 
 use serde_json::json;
 use support::Harness;
-use support::upload::{chunk, file, held_chunk, init, path_of, range};
+use support::upload::{file, held_chunk, init, path_of};
 use tiktok_api::Scope;
 
 #[tokio::test]
@@ -62,42 +62,4 @@ async fn a_chunk_finishing_after_the_url_expired_is_refused_and_an_ended_post_ne
         .map(|delivery| delivery.event.clone())
         .collect();
     assert!(events.len() <= 1, "{events:?}");
-}
-
-#[tokio::test]
-async fn a_post_failed_by_the_control_api_takes_no_more_chunks() {
-    let harness = Harness::new();
-    let answer = init(&harness, file(10_000_000, 5_000_000, 2)).await;
-    answer.assert_ok();
-    let publish_id = answer.data()["publish_id"].as_str().expect("id").to_owned();
-    let path = path_of(answer.data()["upload_url"].as_str().expect("url"));
-    assert_eq!(
-        chunk(&harness, &path, 0, 4_999_999, 10_000_000)
-            .await
-            .status,
-        206
-    );
-    let failed = harness
-        .post_json(
-            "/_mock/posts/fail",
-            None,
-            json!({"publish_id": publish_id, "fail_reason": "file_format_check_failed"})
-                .to_string(),
-        )
-        .await;
-    assert_eq!(failed.status, 200, "{}", failed.text);
-    let answer = chunk(&harness, &path, 5_000_000, 9_999_999, 10_000_000).await;
-    answer.assert_error(404, "upload_not_found");
-    assert_eq!(range(&answer), "bytes 0-4999999/10000000");
-    let token = harness.token(&[Scope::VideoUpload]);
-    let status = harness
-        .post_json(
-            "/v2/post/publish/status/fetch/",
-            Some(&token),
-            json!({ "publish_id": publish_id }).to_string(),
-        )
-        .await;
-    status.assert_ok();
-    assert_eq!(status.data()["status"], json!("FAILED"));
-    assert_eq!(status.data()["uploaded_bytes"], json!(5_000_000));
 }

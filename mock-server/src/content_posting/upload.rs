@@ -28,9 +28,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use tiktok_api::meta::Envelope;
 use tiktok_api::spec_constants::UPLOAD_CONTENT_TYPES;
-use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode, FailReason};
+use tiktok_api::{ChunkPlan, ChunkRules, ErrorCode};
 
-use crate::content_posting::lifecycle::{upload_completed, view};
+use crate::content_posting::lifecycle::upload_completed;
 use crate::content_posting::rules::UPLOAD_PATH;
 use crate::error::{ApiError, CallOutcome, LOG_ID_HEADER, unsupported_path};
 use crate::logid::new_log_id;
@@ -343,24 +343,6 @@ fn url_expired(post: &PostRecord) -> Answer {
     .with_progress(post)
 }
 
-/// Whether the post was failed by `now_ms` through the control API: its upload task takes
-/// no more chunks. A post failed because the creator removed the app's access keeps taking
-/// them, as the conformance model has it: the upload URL is not the token.
-fn failed(post: &PostRecord, now_ms: i64) -> bool {
-    post.fail_reason.as_deref() != Some(FailReason::AuthRemoved.as_str())
-        && view(post, now_ms).status == "FAILED"
-}
-
-/// A chunk for a post that has failed: its upload task is gone.
-fn ended(post: &PostRecord) -> Answer {
-    Answer::refuse(
-        StatusCode::NOT_FOUND,
-        ErrorCode::parse(UPLOAD_NOT_FOUND),
-        "The upload task ended: its post has failed; start a new post.",
-    )
-    .with_progress(post)
-}
-
 async fn receive(
     state: &AppState,
     parts: &Parts,
@@ -372,9 +354,6 @@ async fn receive(
         .is_none_or(|expires| state.now_ms() >= expires)
     {
         return Err(url_expired(&post));
-    }
-    if failed(&post, state.now_ms()) {
-        return Err(ended(&post));
     }
     let (first, last, length) = check_headers(&parts.headers, &post)?;
     if next_range(&post) != Some((first, last)) {
@@ -409,7 +388,6 @@ async fn receive(
     }
     let mut committed = None;
     let mut expired = false;
-    let mut ended_meanwhile = false;
     state.store().update_post(&post.publish_id, &mut |current| {
         // Checked again as the chunk completes: the URL may have expired (and the post
         // ended) while the body was on its way.
@@ -419,10 +397,6 @@ async fn receive(
             .is_none_or(|expires| now_ms >= expires)
         {
             expired = true;
-            committed = Some(Err(current.clone()));
-        } else if failed(current, now_ms) {
-            // Failed through the control API while the body was on its way.
-            ended_meanwhile = true;
             committed = Some(Err(current.clone()));
         } else if next_range(current) == Some((first, last)) {
             current.uploaded_bytes += length;
@@ -454,7 +428,6 @@ async fn receive(
             .with_progress(&current))
         }
         Some(Err(current)) if expired => Err(url_expired(&current)),
-        Some(Err(current)) if ended_meanwhile => Err(ended(&current)),
         Some(Err(current)) => Err(out_of_order(&current, first, last)),
         None => Err(Answer::refuse(
             StatusCode::NOT_FOUND,
