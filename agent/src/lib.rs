@@ -80,4 +80,4 @@ pub use pg_ledger::PgLedger;
 pub use pg_tokens::PgTokenStore;
 pub use postgres::{PgDatabase, PgError, SCHEMA_VERSION};
 pub use sqlite_ledger::SqliteLedger;
-pub use state::{StateError, StateFile};
+pub use state::{StateError, StateFile, StoreError};

@@ -10,10 +10,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 /// The schema version this build writes and needs.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Each version's statements, applied in order from the database's version to
-/// [`SCHEMA_VERSION`] (the first entry makes version 1).
+/// [`SCHEMA_VERSION`] (the first entry makes version 1: the audit log, budget uses and
+/// TikTok tokens; the second version 2: approvals and the OAuth server's records).
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE audit (
     seq BIGINT PRIMARY KEY,
@@ -46,6 +47,55 @@ CREATE TABLE tokens (
     refresh_expires_at BIGINT,
     scope TEXT NOT NULL
 );
+", "
+CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    created_ms BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    open_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied', 'expired')),
+    decided_ms BIGINT,
+    decided_by TEXT,
+    outcome TEXT,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX approvals_state ON approvals (state, created_ms);
+CREATE INDEX approvals_agent_state ON approvals (agent, state);
+CREATE TABLE oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    client_name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE oauth_codes (
+    code_sha256 TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT false,
+    revoked BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX oauth_codes_family ON oauth_codes (family);
+CREATE TABLE oauth_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    family TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used BOOLEAN NOT NULL DEFAULT false,
+    revoked BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
 "];
 
 /// The advisory lock key that serializes migrations (`tiktok-gateway migrate` run twice at
@@ -239,11 +289,11 @@ mod tests {
             .await
             .unwrap();
         let newer = database.check_schema().await.unwrap_err().to_string();
-        assert!(newer.contains("version 2, newer than version 1"), "{newer}");
+        assert!(newer.contains("version 3, newer than version 2"), "{newer}");
         let refused = database.migrate().await.unwrap_err();
         assert!(matches!(
             refused,
-            PgError::NewerSchema { found: 2, known: 1 }
+            PgError::NewerSchema { found: 3, known: 2 }
         ));
     }
 

@@ -1,6 +1,7 @@
 //! SQLite files of an agent deployment: one way to open them (owner-only, WAL, full sync,
-//! waiting for other processes' short transactions), and [`StateFile`], the one connection
-//! a gateway's approvals and budget counts share.
+//! waiting for other processes' short transactions), [`StateFile`], the one connection
+//! a gateway's approvals and budget counts share, and [`StoreError`], the failure of a
+//! store shared by processes, on SQLite or on Postgres.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,24 @@ pub enum StateError {
     /// The blocking task that ran the statement stopped.
     #[error("the state file's worker stopped")]
     Worker(#[source] tokio::task::JoinError),
+}
+
+/// Why a store shared by a gateway's processes failed: its SQLite state file, or its
+/// Postgres database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SQLite state file failed.
+    #[error(transparent)]
+    Sqlite(#[from] StateError),
+    /// The Postgres database failed.
+    #[error(transparent)]
+    Postgres(#[from] crate::postgres::PgError),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> StoreError {
+        StoreError::Postgres(error.into())
+    }
 }
 
 /// Opens (or creates, owner-only: these files hold agents' arguments) a SQLite file in WAL

@@ -213,7 +213,7 @@ impl AgentHandle {
         crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
         // Checked before the budgets are taken, so a write refused for the cap takes
         // none; checked again as it is stored, where sessions side by side cannot race.
-        if self.approvals.pending(&self.name)? >= self.max_pending {
+        if self.approvals.pending(&self.name).await? >= self.max_pending {
             match job {
                 Some(job) => self.granted.check_job(job, &self.jobs).await?,
                 None => drop(self.granted.check_tool(name, arguments).await?),
@@ -233,15 +233,18 @@ impl AgentHandle {
             }
         };
         let arguments = &kept;
-        let parked = self.approvals.park(
-            &id,
-            &self.name,
-            self.granted.open_id(),
-            name,
-            arguments,
-            self.max_pending,
-            self.approval_ttl,
-        );
+        let parked = self
+            .approvals
+            .park(
+                &id,
+                &self.name,
+                self.granted.open_id(),
+                name,
+                arguments,
+                self.max_pending,
+                self.approval_ttl,
+            )
+            .await;
         let expires_ms = match parked {
             Ok(expires_ms) => expires_ms,
             Err(ApprovalError::TooManyPending { .. }) => {
@@ -270,11 +273,14 @@ impl AgentHandle {
             .await;
         if let Err(error) = noted {
             // Unaudited, it must not run.
-            let _ = self.approvals.deny(&id, "gateway: the audit log failed");
+            let _ = self
+                .approvals
+                .deny(&id, "gateway: the audit log failed")
+                .await;
             return Err(error.into());
         }
         // Sent on a task of its own: the agent's answer does not wait for it.
-        match self.approvals.get(&id) {
+        match self.approvals.get(&id).await {
             Ok(approval) => self.notifier.created(&approval),
             Err(error) => tracing::error!(
                 approval = %id,
@@ -290,7 +296,7 @@ impl AgentHandle {
     /// id is unknown to it; one already decided or expired is refused as such.
     pub async fn withdraw(&self, id: &str) -> Result<(), GatewayError> {
         crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
-        match self.approvals.get(id) {
+        match self.approvals.get(id).await {
             Ok(approval) if approval.agent == self.name => {}
             Ok(_) | Err(ApprovalError::Unknown(_)) => {
                 return Err(ApprovalError::Unknown(id.to_string()).into());
@@ -298,7 +304,7 @@ impl AgentHandle {
             Err(error) => return Err(error.into()),
         }
         let by = format!("agent {}", self.name);
-        let approval = self.approvals.deny(id, &by)?;
+        let approval = self.approvals.deny(id, &by).await?;
         self.notifier.decided(&approval, "denied");
         self.granted
             .with_approval(id)
@@ -372,7 +378,7 @@ impl AgentHandle {
             .into());
         };
         crate::expiry::expire_due(&self.approvals, self.audit.as_ref(), &self.notifier).await?;
-        let approval = match self.approvals.get(id) {
+        let approval = match self.approvals.get(id).await {
             // Another agent's approvals do not exist for this one.
             Ok(approval) if approval.agent == self.name => approval,
             Ok(_) | Err(ApprovalError::Unknown(_)) => {

@@ -18,17 +18,17 @@ impl Gateway {
     pub async fn approve(&self, id: &str, by: &str) -> Result<Result<Value, Error>, GatewayError> {
         let approvals = self.approvals();
         self.expire_due().await?;
-        let approval = approvals.claim(id, by)?;
+        let approval = approvals.claim(id, by).await?;
         self.notifier().decided(&approval, "approved");
-        let fail = |message: String| {
+        let fail = async |message: String| {
             let value = json!({"message": message});
-            approvals.finish(id, Ending::Failed, &value)
+            approvals.finish(id, Ending::Failed, &value).await
         };
         if let Err(error) = self
             .audit_event(&approval, Decision::Approved, format!("approved by {by}"))
             .await
         {
-            fail(format!("not sent: {}", tiktok_agent::error_chain(&error)))?;
+            fail(format!("not sent: {}", tiktok_agent::error_chain(&error))).await?;
             return Err(error);
         }
         let agent = match self.agent(&approval.agent).await {
@@ -38,7 +38,7 @@ impl Gateway {
                     "not sent: the agent cannot run: {}",
                     tiktok_agent::error_chain(&error)
                 );
-                fail(reason.clone())?;
+                fail(reason.clone()).await?;
                 self.audit_event(&approval, Decision::Denied, reason)
                     .await?;
                 return Err(error);
@@ -46,7 +46,7 @@ impl Gateway {
         };
         // Held before the gateway refused file uploads: refused now, never sent.
         if let Some(reason) = crate::uploads::refusal(&approval.tool, &approval.arguments) {
-            fail(format!("not sent: {reason}"))?;
+            fail(format!("not sent: {reason}")).await?;
             self.audit_event(&approval, Decision::Denied, reason.clone())
                 .await?;
             return Err(GatewayError::Refused {
@@ -59,11 +59,17 @@ impl Gateway {
             .send(&granted, &approval.tool, approval.arguments.clone())
             .await;
         match &result {
-            Ok(value) => approvals.finish(id, Ending::Done, value)?,
+            Ok(value) => approvals.finish(id, Ending::Done, value).await?,
             Err(error @ Error::Audit(_)) => {
-                approvals.finish(id, Ending::Unknown, &error_json(error))?
+                approvals
+                    .finish(id, Ending::Unknown, &error_json(error))
+                    .await?
             }
-            Err(error) => approvals.finish(id, Ending::Failed, &error_json(error))?,
+            Err(error) => {
+                approvals
+                    .finish(id, Ending::Failed, &error_json(error))
+                    .await?
+            }
         }
         Ok(result)
     }
@@ -71,7 +77,7 @@ impl Gateway {
     /// Refuses the held call `id`, for `by`, and audits it.
     pub async fn deny(&self, id: &str, by: &str) -> Result<Approval, GatewayError> {
         self.expire_due().await?;
-        let approval = self.approvals().deny(id, by)?;
+        let approval = self.approvals().deny(id, by).await?;
         self.notifier().decided(&approval, "denied");
         self.audit_event(&approval, Decision::Rejected, format!("denied by {by}"))
             .await?;

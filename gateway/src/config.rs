@@ -101,9 +101,10 @@ pub struct Config {
     pub operators: BTreeMap<String, OperatorConfig>,
     /// The audit log: a SQLite file or a Postgres database.
     pub audit: Location,
-    /// The state file (SQLite) every process of the gateway shares: the calls waiting for
-    /// a human and the agents' budget counts.
-    pub state: PathBuf,
+    /// The state every process of the gateway shares (the calls waiting for a human, the
+    /// agents' budget counts, OAuth clients and tokens): a SQLite file, or a Postgres
+    /// database shared by gateways on several machines.
+    pub state: Location,
     /// What the file says that still works but should change (an old key), one line each.
     pub warnings: Vec<String>,
     /// The streamable HTTP transport's settings.
@@ -142,7 +143,8 @@ pub enum SecretSource {
 #[derive(Debug, Clone)]
 pub struct AccountConfig {
     /// The token store: a file (a `FileTokenStore`) or a Postgres database shared by
-    /// gateways on several machines (then `open_id` is required).
+    /// gateways on several machines (then `open_id` is required); by default the `state`
+    /// database when that is Postgres.
     pub token_store: Location,
     /// The account's `open_id`; when absent, the store must hold exactly one.
     pub open_id: Option<String>,
@@ -300,7 +302,8 @@ struct RawTikTok {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAccount {
-    token_store: String,
+    #[serde(default)]
+    token_store: Option<String>,
     #[serde(default)]
     open_id: Option<String>,
 }
@@ -439,14 +442,62 @@ impl Config {
             redirect_uri,
             rate_limit_scale,
         };
+        let audit = Location::parse(&raw.audit, resolve).unwrap_or_else(|message| {
+            problems.push(error(None, "audit", message));
+            Location::File(resolve(&raw.audit))
+        });
+        let mut warnings = Vec::new();
+        let state_key = if raw.state.is_none() && raw.approvals.is_some() {
+            "approvals"
+        } else {
+            "state"
+        };
+        let state = match (raw.state, raw.approvals) {
+            (Some(text), Some(_)) => {
+                problems.push(error(
+                    None,
+                    "approvals",
+                    "both state and its old name approvals are set; keep only state".into(),
+                ));
+                Some(text)
+            }
+            (Some(text), None) => Some(text),
+            (None, Some(text)) => {
+                warnings.push(format!(
+                    "{}: the key approvals is now called state (the file holds budget counts too); approvals still works",
+                    file.display()
+                ));
+                Some(text)
+            }
+            (None, None) => None,
+        };
+        let state = match state {
+            Some(text) => Location::parse(&text, resolve).unwrap_or_else(|message| {
+                problems.push(error(None, state_key, message));
+                Location::File(resolve(&text))
+            }),
+            // The name the file had when it held only approvals, so existing ones are kept;
+            // with the audit log in Postgres, the same database.
+            None => match &audit {
+                Location::File(audit) => Location::File(audit.with_extension("approvals.sqlite")),
+                Location::Postgres(url) => Location::Postgres(url.clone()),
+            },
+        };
         let mut accounts = BTreeMap::new();
         for (name, account) in raw.accounts {
             let key = format!("accounts.{name}.token_store");
-            let token_store =
-                Location::parse(&account.token_store, resolve).unwrap_or_else(|message| {
+            let token_store = match (&account.token_store, &state) {
+                (Some(text), _) => Location::parse(text, resolve).unwrap_or_else(|message| {
                     problems.push(error(None, &key, message));
-                    Location::File(resolve(&account.token_store))
-                });
+                    Location::File(resolve(text))
+                }),
+                (None, Location::Postgres(url)) => Location::Postgres(url.clone()),
+                (None, Location::File(_)) => {
+                    let message = "missing: a token file (or a postgres:// URL); it may be left out only when state is a Postgres URL";
+                    problems.push(error(None, &key, message.into()));
+                    Location::File(PathBuf::new())
+                }
+            };
             if token_store.file().is_none() && account.open_id.is_none() {
                 let message =
                     "needed when token_store is a Postgres URL (it holds every account's users)";
@@ -680,38 +731,6 @@ impl Config {
                 })
                 .ok()
         });
-        let audit = Location::parse(&raw.audit, resolve).unwrap_or_else(|message| {
-            problems.push(error(None, "audit", message));
-            Location::File(resolve(&raw.audit))
-        });
-        let mut warnings = Vec::new();
-        let state = match (raw.state, raw.approvals) {
-            (Some(path), Some(_)) => {
-                problems.push(error(
-                    None,
-                    "approvals",
-                    "both state and its old name approvals are set; keep only state".into(),
-                ));
-                resolve(&path)
-            }
-            (Some(path), None) => resolve(&path),
-            (None, Some(path)) => {
-                warnings.push(format!(
-                    "{}: the key approvals is now called state (the file holds budget counts too); approvals still works",
-                    file.display()
-                ));
-                resolve(&path)
-            }
-            // The name the file had when it held only approvals, so existing ones are kept.
-            (None, None) => match audit.file() {
-                Some(audit) => audit.with_extension("approvals.sqlite"),
-                None => {
-                    let message = "a SQLite file for approvals and budget counts is needed when audit is a Postgres URL";
-                    problems.push(error(None, "state", message.into()));
-                    PathBuf::new()
-                }
-            },
-        };
         let defaults = HttpLimits::default();
         let duration = |value: &Option<Spanned<String>>, name: &str, default: Duration| {
             let Some(value) = value else {

@@ -79,6 +79,15 @@ pub enum GatewayError {
     Postgres(#[from] tiktok_agent::PgError),
 }
 
+impl From<tiktok_agent::StoreError> for GatewayError {
+    fn from(error: tiktok_agent::StoreError) -> GatewayError {
+        match error {
+            tiktok_agent::StoreError::Sqlite(error) => GatewayError::State(error),
+            tiktok_agent::StoreError::Postgres(error) => GatewayError::Postgres(error),
+        }
+    }
+}
+
 /// An account's tokens cannot serve it.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

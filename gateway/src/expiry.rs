@@ -17,7 +17,7 @@ pub async fn expire_due(
     audit: &(impl AuditSink + ?Sized),
     notifier: &Notifier,
 ) -> Result<Vec<Approval>, GatewayError> {
-    let expired = approvals.expire_due()?;
+    let expired = approvals.expire_due().await?;
     for approval in &expired {
         notifier.decided(approval, "expired");
         let record = AuditRecord::event(
@@ -38,4 +38,26 @@ pub async fn expire_due(
             .map_err(|error| GatewayError::Agent(Error::Audit(error)))?;
     }
     Ok(expired)
+}
+
+/// What `approvals list` shows for `config`, without opening the TikTok client (no app
+/// secret needed): the pending approvals (every one with `all`), oldest first, those past
+/// their deadline expired first (audited, the hook told).
+pub async fn list(
+    config: &crate::config::Config,
+    all: bool,
+) -> Result<Vec<Approval>, GatewayError> {
+    let state = crate::state::SharedState::open(&config.state)?;
+    let approvals = Approvals::new(state.approvals()?);
+    let audit = crate::audit_log::AuditLog::open(&config.audit).map_err(|source| {
+        GatewayError::AuditLog {
+            location: config.audit.clone(),
+            source,
+        }
+    })?;
+    let notifier = Notifier::new(config.notify.as_ref());
+    expire_due(&approvals, &audit, &notifier).await?;
+    notifier.flush().await;
+    let state = (!all).then_some(crate::approvals::ApprovalState::Pending);
+    Ok(approvals.list(state).await?)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tiktok_agent::{GrantedClient, PgDatabase, PgTokenStore, SqliteLedger, StateFile};
+use tiktok_agent::{BudgetLedger, GrantedClient, PgDatabase, PgTokenStore};
 use tiktok_api::meta::Auth;
 use tiktok_api::{Client, FileTokenStore, TokenStore};
 
@@ -15,6 +15,7 @@ use crate::audit_log::AuditLog;
 use crate::config::{Config, Location};
 use crate::error::{AccountError, GatewayError};
 use crate::notify::Notifier;
+use crate::state::SharedState;
 use crate::tools;
 
 /// A running gateway: the client and the shared stores.
@@ -24,9 +25,9 @@ pub struct Gateway {
     client: Client,
     audit: AuditLog,
     approvals: Approvals,
-    ledger: SqliteLedger,
-    state: StateFile,
-    /// The token stores' Postgres databases, by URL.
+    ledger: Arc<dyn BudgetLedger>,
+    state: SharedState,
+    /// The Postgres databases of the token stores (and the state's), by URL.
     databases: BTreeMap<String, PgDatabase>,
     notifier: Notifier,
 }
@@ -52,13 +53,18 @@ impl Gateway {
             location: config.audit.clone(),
             source,
         })?;
-        let state = StateFile::open(&config.state)?;
-        let approvals = Approvals::new(state.clone())?;
-        let ledger = SqliteLedger::new(state.clone())?;
+        let state = SharedState::open(&config.state)?;
+        let approvals = Approvals::new(state.approvals()?);
+        let ledger = state.ledger();
         let notifier = Notifier::new(config.notify.as_ref());
         let mut databases = BTreeMap::new();
+        if let (Location::Postgres(url), Some(database)) = (&config.state, state.database()) {
+            databases.insert(url.clone(), database.clone());
+        }
         for account in config.accounts.values() {
-            if let Location::Postgres(url) = &account.token_store {
+            if let Location::Postgres(url) = &account.token_store
+                && !databases.contains_key(url)
+            {
                 let database = PgDatabase::connect(url)?;
                 databases.insert(url.clone(), database);
             }
@@ -101,17 +107,17 @@ impl Gateway {
         &self.notifier
     }
 
-    /// The agents' budget counts in the state file.
-    pub fn ledger(&self) -> &SqliteLedger {
+    /// The agents' budget counts in the shared state.
+    pub fn ledger(&self) -> &Arc<dyn BudgetLedger> {
         &self.ledger
     }
 
-    /// The state file (approvals and budget counts).
-    pub fn state(&self) -> &StateFile {
+    /// The shared state (approvals, budget counts, OAuth records).
+    pub fn state(&self) -> &SharedState {
         &self.state
     }
 
-    /// The approvals file.
+    /// The held calls.
     pub fn approvals(&self) -> &Approvals {
         &self.approvals
     }
@@ -166,10 +172,10 @@ impl Gateway {
         let open_id = self.open_id(&config.account).await?;
         let store = self.token_store(&config.account)?;
         let user = self.client.user(store, open_id);
-        // Budgets are counted in the state file, shared by every process of this gateway.
+        // Budgets are counted in the shared state, shared by every process of this gateway.
         let granted = GrantedClient::new(user, config.grant.clone(), name)
             .audit_to(Arc::new(self.audit.clone()))
-            .budget_ledger(Arc::new(self.ledger.clone()));
+            .budget_ledger(self.ledger.clone());
         let tools = tools::for_agent(granted.grant(), config.approval)?;
         Ok(AgentHandle::new(
             name,

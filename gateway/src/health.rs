@@ -1,6 +1,6 @@
 //! `GET /healthz` for load balancers, served by `serve --http` with no key: `200 ok` when
-//! the gateway's databases answer (the state file, and the audit log's Postgres database
-//! when it has one), `503` naming which one failed otherwise, within [`HEALTH_TIMEOUT`].
+//! the gateway's databases answer (the shared state, a file or a Postgres database, and the
+//! audit log's), `503` naming which one failed otherwise, within [`HEALTH_TIMEOUT`].
 //! The answer never carries the database's own message (users, hosts, file paths): anyone
 //! may ask; the detail goes to the gateway's log.
 
@@ -20,7 +20,7 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// What the check asks.
 #[derive(Clone)]
 struct Databases {
-    state: tiktok_agent::StateFile,
+    state: crate::state::SharedState,
     audit: AuditLog,
 }
 
@@ -39,9 +39,7 @@ async fn healthz(State(databases): State<Databases>) -> (StatusCode, String) {
     let checked = tokio::time::timeout(HEALTH_TIMEOUT, async {
         databases
             .state
-            .run(|connection| {
-                connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-            })
+            .check()
             .await
             .map_err(|error| unhealthy("state", &tiktok_agent::error_chain(&error)))?;
         databases

@@ -23,8 +23,9 @@
 //!   [`accounts`]: login and token import; [`server`]: all that `serve --http` serves;
 //!   [`request`]: a request's peer address and whether its host is answered.
 //!
-//! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; the state file
-//! (approvals and budget counts) is one `tiktok_agent::StateFile`.
+//! Grants, budgets, tool arguments and the audit log are `tiktok-agent`'s; what every process
+//! shares (approvals, budget counts, OAuth records) is a [`state::SharedState`]: one
+//! `tiktok_agent::StateFile`, or a Postgres database.
 
 pub mod accounts;
 pub mod agent;
@@ -46,7 +47,10 @@ pub mod oauth;
 pub mod request;
 pub mod secret;
 pub mod server;
+pub mod state;
 pub mod terminal;
+#[cfg(test)]
+mod test_backends;
 pub mod tools;
 pub mod uploads;
 pub mod web;

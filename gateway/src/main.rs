@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
-use tiktok_agent::{AuditQuery, Decision, StateFile, error_chain};
+use tiktok_agent::{AuditQuery, Decision, error_chain};
 use tiktok_gateway::agent::error_json;
-use tiktok_gateway::approvals::{ApprovalState, Approvals};
 use tiktok_gateway::audit_log::AuditLog;
 use tiktok_gateway::config::Config;
 use tiktok_gateway::failures::FailureLog;
@@ -348,6 +347,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 (secret, address, agent) => {
                     let gateway = Gateway::open_with_secret(loaded, secret?)?;
                     gateway.audit().check().await?;
+                    gateway.state().check().await?;
                     notifier = Some(gateway.notifier().clone());
                     gateway.spawn_expiry(std::time::Duration::from_secs(30));
                     let mut problems = gateway.check_logins().await;
@@ -388,18 +388,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
         Command::Migrate { config } => migrate::run(&load(&config)?).await?,
         Command::Approvals { command } => match command {
             ApprovalsCommand::List { config, all } => {
-                let config = load(&config)?;
-                let approvals = Approvals::new(StateFile::open(&config.state)?)?;
-                // Those past their deadline are shown expired (and audited as such, once).
-                let audit = AuditLog::open(&config.audit)?;
-                let notifier = tiktok_gateway::notify::Notifier::new(config.notify.as_ref());
-                tiktok_gateway::expiry::expire_due(&approvals, &audit, &notifier).await?;
-                notifier.flush().await;
-                let list = approvals.list(if all {
-                    None
-                } else {
-                    Some(ApprovalState::Pending)
-                })?;
+                let list = tiktok_gateway::expiry::list(&load(&config)?, all).await?;
                 if list.is_empty() {
                     note!("no {}approvals", if all { "" } else { "pending " });
                 }

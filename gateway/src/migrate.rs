@@ -1,5 +1,5 @@
 //! `tiktok-gateway migrate`: creates or upgrades the schema of each Postgres database the
-//! config names (`audit:`, `accounts.NAME.token_store`), one transaction each; a newer schema is refused by its
+//! config names (`audit:`, `state:`, `accounts.NAME.token_store`), one transaction each; a newer schema is refused by its
 //! version numbers.
 
 use anyhow::Context;
@@ -15,9 +15,12 @@ pub async fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|(name, account)| (format!("accounts.{name}.token_store"), &account.token_store));
     let mut migrated = std::collections::BTreeSet::new();
-    for (key, location) in [("audit".to_string(), &config.audit)]
-        .into_iter()
-        .chain(token_stores)
+    for (key, location) in [
+        ("audit".to_string(), &config.audit),
+        ("state".to_string(), &config.state),
+    ]
+    .into_iter()
+    .chain(token_stores)
     {
         let Location::Postgres(url) = location else {
             continue;

@@ -22,8 +22,7 @@ pub async fn app(
     let oauth = if config.operators.is_empty() {
         None
     } else {
-        let state = tiktok_agent::StateFile::open(&config.state)?;
-        let store = crate::oauth::store::SqliteOAuthStore::new(state)?;
+        let store = gateway.state().oauth()?;
         let agents = config
             .agents
             .keys()
@@ -31,7 +30,7 @@ pub async fn app(
             .cloned()
             .collect();
         Some(OAuth::new(
-            Arc::new(store),
+            store,
             agents,
             &config.http,
             gateway.audit().clone(),

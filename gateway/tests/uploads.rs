@@ -94,7 +94,7 @@ audit: audit.sqlite
         };
         assert!(reason.contains("gateway upload tool"), "{reason}");
     }
-    assert_eq!(gateway.approvals().list(None).unwrap().len(), 1);
+    assert_eq!(gateway.approvals().list(None).await.unwrap().len(), 1);
     let records: Vec<Value> = gateway
         .audit()
         .records()

@@ -19,7 +19,10 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 fn the_issue_s_example_loads_with_paths_beside_the_file() {
     let config = parse(GOOD).unwrap();
     assert_eq!(config.audit.file(), Some(Path::new("conf/audit.sqlite")));
-    assert_eq!(config.state, Path::new("conf/audit.approvals.sqlite"));
+    assert_eq!(
+        config.state.file(),
+        Some(Path::new("conf/audit.approvals.sqlite"))
+    );
     assert_eq!(
         config.accounts["demo"].token_store.file(),
         Some(Path::new("conf/tokens.json"))
@@ -33,10 +36,10 @@ fn the_issue_s_example_loads_with_paths_beside_the_file() {
 #[test]
 fn the_state_file_is_state_and_its_old_name_approvals_still_works_with_a_warning() {
     let config = parse(&format!("{GOOD}state: shared.sqlite\n")).unwrap();
-    assert_eq!(config.state, Path::new("conf/shared.sqlite"));
+    assert_eq!(config.state.file(), Some(Path::new("conf/shared.sqlite")));
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     let config = parse(&format!("{GOOD}approvals: old.sqlite\n")).unwrap();
-    assert_eq!(config.state, Path::new("conf/old.sqlite"));
+    assert_eq!(config.state.file(), Some(Path::new("conf/old.sqlite")));
     assert_eq!(config.warnings.len(), 1);
     assert!(
         config.warnings[0].contains("now called state"),
@@ -352,14 +355,25 @@ audit: audit.sqlite
 }
 
 #[test]
-fn the_audit_log_may_be_a_postgres_database_with_the_state_file_named() {
+fn the_audit_log_and_the_state_may_be_postgres_databases() {
     let url = "postgres://gateway:pw@db.internal/tiktok";
     let with_url = GOOD.replace("audit: audit.sqlite", &format!("audit: \"{url}\""));
     let config = parse(&format!("{with_url}state: state.sqlite\n")).unwrap();
     assert_eq!(config.audit, Location::Postgres(url.into()));
-    assert_eq!(config.state, Path::new("conf/state.sqlite"));
-    // No file to put the state file beside: it must be named.
-    fails(&with_url, None, "state", "a SQLite file for approvals");
+    assert_eq!(config.state.file(), Some(Path::new("conf/state.sqlite")));
+    // With no state named, the state goes in the audit log's database.
+    let config = parse(&with_url).unwrap();
+    assert_eq!(config.state, Location::Postgres(url.into()));
+    // The state alone in Postgres, the audit log in a file.
+    let config = parse(&format!("{GOOD}state: \"{url}\"\n")).unwrap();
+    assert_eq!(config.state, Location::Postgres(url.into()));
+    assert_eq!(config.audit.file(), Some(Path::new("conf/audit.sqlite")));
+    fails(
+        &format!("{GOOD}state: \"postgres://h:notaport/db\"\n"),
+        None,
+        "state",
+        "postgres://h:notaport/db: not a Postgres URL",
+    );
     fails(
         &GOOD.replace("audit: audit.sqlite", "audit: \"postgres://h:notaport/db\""),
         None,
@@ -382,5 +396,24 @@ fn the_audit_log_may_be_a_postgres_database_with_the_state_file_named() {
     assert_eq!(
         config.accounts["demo"].token_store,
         Location::Postgres(url.into())
+    );
+}
+
+#[test]
+fn a_token_store_defaults_to_the_state_database_and_is_needed_otherwise() {
+    let url = "postgres://gateway:pw@db.internal/tiktok";
+    let unnamed = GOOD.replace("{token_store: tokens.json}", "{open_id: \"-000a\"}");
+    assert_ne!(unnamed, GOOD);
+    let config = parse(&format!("{unnamed}state: \"{url}\"\n")).unwrap();
+    assert_eq!(
+        config.accounts["demo"].token_store,
+        Location::Postgres(url.into())
+    );
+    // The state in a file: a token store must be named.
+    fails(
+        &unnamed,
+        None,
+        "accounts.demo.token_store",
+        "it may be left out only when state is a Postgres URL",
     );
 }

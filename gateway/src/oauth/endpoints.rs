@@ -49,12 +49,14 @@ impl OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, error, description)
     }
 
-    /// The store failed.
-    fn store(error: &tiktok_agent::StateError) -> OAuthError {
+    /// The store failed: the detail (a database's message may name hosts, users or
+    /// files) goes to the gateway's log, not to the client.
+    fn store(error: &tiktok_agent::StoreError) -> OAuthError {
+        tracing::error!(problem = %tiktok_agent::error_chain(error), "the OAuth store failed");
         OAuthError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            tiktok_agent::error_chain(error),
+            "the authorization server's store failed; see the gateway's log",
         )
     }
 }
@@ -343,7 +345,7 @@ async fn exchange(
         ));
     }
     let now = crate::now_ms();
-    let failed = |error: tiktok_agent::StateError| OAuthError::store(&error);
+    let failed = |error: tiktok_agent::StoreError| OAuthError::store(&error);
     let grant = match form.grant_type.as_deref() {
         Some("authorization_code") => {
             let code = form.code.as_deref().unwrap_or_default();
@@ -422,7 +424,7 @@ fn another_client(what: &str) -> OAuthError {
 }
 
 /// A new access and refresh token for `grant`, as the token endpoint answers.
-async fn issue(oauth: &OAuth, grant: &Grant, now: i64) -> Result<Value, tiktok_agent::StateError> {
+async fn issue(oauth: &OAuth, grant: &Grant, now: i64) -> Result<Value, tiktok_agent::StoreError> {
     let access = format!("tgo_{}", hex::encode(rand::random::<[u8; 32]>()));
     let refresh = format!("tgr_{}", hex::encode(rand::random::<[u8; 32]>()));
     let store = oauth.store();

@@ -15,6 +15,9 @@
 pub mod client;
 pub mod endpoints;
 pub mod store;
+pub mod store_pg;
+#[cfg(test)]
+mod store_tests;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

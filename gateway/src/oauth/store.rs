@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
-use tiktok_agent::{StateError, StateFile};
+use tiktok_agent::{StateError, StateFile, StoreError};
 
 /// A client registered through Dynamic Client Registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TokenKind::Access => "access",
             TokenKind::Refresh => "refresh",
@@ -85,18 +85,18 @@ pub trait OAuthStore: Send + Sync + std::fmt::Debug {
         &self,
         client: RegisteredClient,
         max_clients: u64,
-    ) -> Result<bool, StateError>;
+    ) -> Result<bool, StoreError>;
     /// The registered client `client_id`, if any.
-    async fn client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StateError>;
+    async fn client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StoreError>;
     /// Keeps `code` for `code_record` until `expires_ms`.
     async fn insert_code(
         &self,
         code: &str,
         record: Code,
         expires_ms: i64,
-    ) -> Result<(), StateError>;
+    ) -> Result<(), StoreError>;
     /// Uses `code` at `now_ms`.
-    async fn use_code(&self, code: &str, now_ms: i64) -> Result<Used<Code>, StateError>;
+    async fn use_code(&self, code: &str, now_ms: i64) -> Result<Used<Code>, StoreError>;
     /// Keeps `token` of `kind` for `grant` until `expires_ms`.
     async fn insert_token(
         &self,
@@ -104,14 +104,14 @@ pub trait OAuthStore: Send + Sync + std::fmt::Debug {
         kind: TokenKind,
         grant: &Grant,
         expires_ms: i64,
-    ) -> Result<(), StateError>;
+    ) -> Result<(), StoreError>;
     /// The grant of live access token `token` at `now_ms`, if it is one.
-    async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StateError>;
+    async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StoreError>;
     /// Uses refresh token `token` at `now_ms`.
-    async fn use_refresh(&self, token: &str, now_ms: i64) -> Result<Used<Grant>, StateError>;
+    async fn use_refresh(&self, token: &str, now_ms: i64) -> Result<Used<Grant>, StoreError>;
     /// Revokes every token of the grant `token` (either kind) belongs to, if it is known
     /// and was issued to `client_id`; whether it was.
-    async fn revoke(&self, token: &str, client_id: &str) -> Result<bool, StateError>;
+    async fn revoke(&self, token: &str, client_id: &str) -> Result<bool, StoreError>;
 }
 
 /// A secret's SHA-256, hex: what is stored instead of it.
@@ -156,7 +156,7 @@ CREATE INDEX IF NOT EXISTS oauth_tokens_family ON oauth_tokens (family);
 
 /// How long a used or expired code or token is kept after its expiry, so that a late
 /// second use is still recognised as one (and its family revoked).
-const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The OAuth tables in the gateway's state file. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -169,6 +169,13 @@ impl SqliteOAuthStore {
     pub fn new(state: StateFile) -> Result<SqliteOAuthStore, StateError> {
         state.with(|connection| connection.execute_batch(TABLES))?;
         Ok(SqliteOAuthStore { state })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        Ok(self.state.run(work).await?)
     }
 }
 
@@ -260,49 +267,47 @@ impl OAuthStore for SqliteOAuthStore {
         &self,
         client: RegisteredClient,
         max_clients: u64,
-    ) -> Result<bool, StateError> {
+    ) -> Result<bool, StoreError> {
         let uris = serde_json::to_string(&client.redirect_uris).unwrap_or_default();
-        self.state
-            .run(move |connection| {
-                let transaction = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let count: u64 =
-                    transaction
-                        .query_row("SELECT COUNT(*) FROM oauth_clients", [], |row| row.get(0))?;
-                if count >= max_clients {
-                    return Ok(false);
-                }
-                transaction.execute(
-                    "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_ms)
+        self.run(move |connection| {
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let count: u64 =
+                transaction
+                    .query_row("SELECT COUNT(*) FROM oauth_clients", [], |row| row.get(0))?;
+            if count >= max_clients {
+                return Ok(false);
+            }
+            transaction.execute(
+                "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, created_ms)
                      VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![client.client_id, client.client_name, uris, crate::now_ms()],
-                )?;
-                transaction.commit()?;
-                Ok(true)
-            })
-            .await
+                rusqlite::params![client.client_id, client.client_name, uris, crate::now_ms()],
+            )?;
+            transaction.commit()?;
+            Ok(true)
+        })
+        .await
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StateError> {
+    async fn client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StoreError> {
         let client_id = client_id.to_string();
-        self.state
-            .run(move |connection| {
-                connection
-                    .query_row(
-                        "SELECT client_name, redirect_uris FROM oauth_clients WHERE client_id = ?1",
-                        [&client_id],
-                        |row| {
-                            let uris: String = row.get(1)?;
-                            Ok(RegisteredClient {
-                                client_id: client_id.clone(),
-                                client_name: row.get(0)?,
-                                redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-                            })
-                        },
-                    )
-                    .optional()
-            })
-            .await
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    "SELECT client_name, redirect_uris FROM oauth_clients WHERE client_id = ?1",
+                    [&client_id],
+                    |row| {
+                        let uris: String = row.get(1)?;
+                        Ok(RegisteredClient {
+                            client_id: client_id.clone(),
+                            client_name: row.get(0)?,
+                            redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
     }
 
     async fn insert_code(
@@ -310,51 +315,49 @@ impl OAuthStore for SqliteOAuthStore {
         code: &str,
         record: Code,
         expires_ms: i64,
-    ) -> Result<(), StateError> {
+    ) -> Result<(), StoreError> {
         let code = hash(code);
-        self.state
-            .run(move |connection| {
-                connection.execute(
-                    "DELETE FROM oauth_codes WHERE expires_ms < ?1",
-                    [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
-                )?;
-                let grant = &record.grant;
-                connection.execute(
-                    "INSERT INTO oauth_codes (code_sha256, family, client_id, agent, resource, scope,
+        self.run(move |connection| {
+            connection.execute(
+                "DELETE FROM oauth_codes WHERE expires_ms < ?1",
+                [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
+            )?;
+            let grant = &record.grant;
+            connection.execute(
+                "INSERT INTO oauth_codes (code_sha256, family, client_id, agent, resource, scope,
                          redirect_uri, code_challenge, expires_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    rusqlite::params![
-                        code,
-                        grant.family,
-                        grant.client_id,
-                        grant.agent,
-                        grant.resource,
-                        grant.scope,
-                        record.redirect_uri,
-                        record.code_challenge,
-                        expires_ms
-                    ],
-                )?;
-                Ok(())
-            })
-            .await
+                rusqlite::params![
+                    code,
+                    grant.family,
+                    grant.client_id,
+                    grant.agent,
+                    grant.resource,
+                    grant.scope,
+                    record.redirect_uri,
+                    record.code_challenge,
+                    expires_ms
+                ],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    async fn use_code(&self, code: &str, now_ms: i64) -> Result<Used<Code>, StateError> {
+    async fn use_code(&self, code: &str, now_ms: i64) -> Result<Used<Code>, StoreError> {
         let code = hash(code);
-        self.state
-            .run(move |connection| {
-                let read = |row: &rusqlite::Row<'_>| {
-                    Ok(Code {
-                        grant: grant_from(row)?,
-                        redirect_uri: row.get("redirect_uri")?,
-                        code_challenge: row.get("code_challenge")?,
-                    })
-                };
-                let family = |code: &Code| code.grant.family.clone();
-                use_once(connection, SingleUse::Code, &code, now_ms, read, family)
-            })
-            .await
+        self.run(move |connection| {
+            let read = |row: &rusqlite::Row<'_>| {
+                Ok(Code {
+                    grant: grant_from(row)?,
+                    redirect_uri: row.get("redirect_uri")?,
+                    code_challenge: row.get("code_challenge")?,
+                })
+            };
+            let family = |code: &Code| code.grant.family.clone();
+            use_once(connection, SingleUse::Code, &code, now_ms, read, family)
+        })
+        .await
     }
 
     async fn insert_token(
@@ -363,234 +366,81 @@ impl OAuthStore for SqliteOAuthStore {
         kind: TokenKind,
         grant: &Grant,
         expires_ms: i64,
-    ) -> Result<(), StateError> {
+    ) -> Result<(), StoreError> {
         let token = hash(token);
         let grant = grant.clone();
-        self.state
-            .run(move |connection| {
-                connection.execute(
-                    "DELETE FROM oauth_tokens WHERE expires_ms < ?1",
-                    [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
-                )?;
-                connection.execute(
-                    "INSERT INTO oauth_tokens (token_sha256, kind, family, client_id, agent,
+        self.run(move |connection| {
+            connection.execute(
+                "DELETE FROM oauth_tokens WHERE expires_ms < ?1",
+                [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
+            )?;
+            connection.execute(
+                "INSERT INTO oauth_tokens (token_sha256, kind, family, client_id, agent,
                          resource, scope, expires_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    rusqlite::params![
-                        token,
-                        kind.as_str(),
-                        grant.family,
-                        grant.client_id,
-                        grant.agent,
-                        grant.resource,
-                        grant.scope,
-                        expires_ms
-                    ],
-                )?;
-                Ok(())
-            })
-            .await
+                rusqlite::params![
+                    token,
+                    kind.as_str(),
+                    grant.family,
+                    grant.client_id,
+                    grant.agent,
+                    grant.resource,
+                    grant.scope,
+                    expires_ms
+                ],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
-    async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StateError> {
+    async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StoreError> {
         let token = hash(token);
-        self.state
-            .run(move |connection| {
-                connection
-                    .query_row(
-                        "SELECT * FROM oauth_tokens WHERE token_sha256 = ?1 AND kind = 'access'
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    "SELECT * FROM oauth_tokens WHERE token_sha256 = ?1 AND kind = 'access'
                            AND revoked = 0 AND expires_ms > ?2",
-                        rusqlite::params![token, now_ms],
-                        grant_from,
-                    )
-                    .optional()
-            })
-            .await
-    }
-
-    async fn use_refresh(&self, token: &str, now_ms: i64) -> Result<Used<Grant>, StateError> {
-        let token = hash(token);
-        self.state
-            .run(move |connection| {
-                let family = |grant: &Grant| grant.family.clone();
-                use_once(
-                    connection,
-                    SingleUse::Refresh,
-                    &token,
-                    now_ms,
+                    rusqlite::params![token, now_ms],
                     grant_from,
-                    family,
                 )
-            })
-            .await
+                .optional()
+        })
+        .await
     }
 
-    async fn revoke(&self, token: &str, client_id: &str) -> Result<bool, StateError> {
+    async fn use_refresh(&self, token: &str, now_ms: i64) -> Result<Used<Grant>, StoreError> {
+        let token = hash(token);
+        self.run(move |connection| {
+            let family = |grant: &Grant| grant.family.clone();
+            use_once(
+                connection,
+                SingleUse::Refresh,
+                &token,
+                now_ms,
+                grant_from,
+                family,
+            )
+        })
+        .await
+    }
+
+    async fn revoke(&self, token: &str, client_id: &str) -> Result<bool, StoreError> {
         let token = hash(token);
         let client_id = client_id.to_string();
-        self.state
-            .run(move |connection| {
-                let family: Option<String> = connection
-                    .query_row(
-                        "SELECT family FROM oauth_tokens WHERE token_sha256 = ?1 AND client_id = ?2",
-                        [&token, &client_id],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                if let Some(family) = &family {
-                    revoke_family(connection, family)?;
-                }
-                Ok(family.is_some())
-            })
-            .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn grant() -> Grant {
-        Grant {
-            family: "f1".into(),
-            client_id: "c1".into(),
-            agent: "reader".into(),
-            resource: "http://127.0.0.1:1/mcp".into(),
-            scope: "mcp".into(),
-        }
-    }
-
-    fn now() -> i64 {
-        crate::now_ms()
-    }
-
-    fn far() -> i64 {
-        now() + 60_000
-    }
-
-    fn store(dir: &tempfile::TempDir) -> SqliteOAuthStore {
-        SqliteOAuthStore::new(StateFile::open(&dir.path().join("state.sqlite")).unwrap()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        let code = Code {
-            grant: grant(),
-            redirect_uri: "http://127.0.0.1/cb".into(),
-            code_challenge: "x".into(),
-        };
-        store
-            .insert_code("code", code.clone(), now() - 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.use_code("code", now()).await.unwrap(),
-            Used::Unknown,
-            "expired"
-        );
-        store
-            .insert_code("code2", code.clone(), far())
-            .await
-            .unwrap();
-        assert_eq!(
-            store.use_code("code2", now()).await.unwrap(),
-            Used::Fresh(code)
-        );
-        store
-            .insert_token("access", TokenKind::Access, &grant(), far())
-            .await
-            .unwrap();
-        assert_eq!(store.access("access", now()).await.unwrap(), Some(grant()));
-        assert_eq!(store.use_code("code2", now()).await.unwrap(), Used::Reused);
-        assert_eq!(
-            store.access("access", now()).await.unwrap(),
-            None,
-            "family revoked"
-        );
-        // Stored only as hashes.
-        let stored: Vec<String> = store
-            .state
-            .with(|connection| {
-                let mut statement =
-                    connection.prepare("SELECT token_sha256 FROM oauth_tokens UNION ALL SELECT code_sha256 FROM oauth_codes")?;
-                statement.query_map([], |row| row.get(0))?.collect()
-            })
-            .unwrap();
-        assert_eq!(stored.len(), 3);
-        assert!(
-            stored
-                .iter()
-                .all(|value| value.len() == 64 && value != "access")
-        );
-    }
-
-    #[tokio::test]
-    async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        store
-            .insert_token("r1", TokenKind::Refresh, &grant(), far())
-            .await
-            .unwrap();
-        store
-            .insert_token("a1", TokenKind::Access, &grant(), far())
-            .await
-            .unwrap();
-        assert_eq!(
-            store.access("r1", now()).await.unwrap(),
-            None,
-            "not an access token"
-        );
-        assert_eq!(store.use_refresh("a1", now()).await.unwrap(), Used::Unknown);
-        assert_eq!(
-            store.use_refresh("r1", now()).await.unwrap(),
-            Used::Fresh(grant())
-        );
-        store
-            .insert_token("r2", TokenKind::Refresh, &grant(), far())
-            .await
-            .unwrap();
-        assert_eq!(store.use_refresh("r1", now()).await.unwrap(), Used::Reused);
-        assert_eq!(
-            store.use_refresh("r2", now()).await.unwrap(),
-            Used::Reused,
-            "revoked"
-        );
-        assert_eq!(store.access("a1", now()).await.unwrap(), None);
-    }
-
-    #[tokio::test]
-    async fn revoking_needs_the_issued_client_and_ends_the_grant() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir);
-        store
-            .insert_token("a1", TokenKind::Access, &grant(), far())
-            .await
-            .unwrap();
-        assert!(!store.revoke("a1", "c2").await.unwrap());
-        assert!(store.access("a1", now()).await.unwrap().is_some());
-        assert!(store.revoke("a1", "c1").await.unwrap());
-        assert!(store.access("a1", now()).await.unwrap().is_none());
-        let client = RegisteredClient {
-            client_id: "c1".into(),
-            client_name: "n".into(),
-            redirect_uris: vec!["http://127.0.0.1/cb".into()],
-        };
-        assert!(store.register(client.clone(), 1).await.unwrap());
-        assert_eq!(store.client("c1").await.unwrap(), Some(client.clone()));
-        assert!(
-            !store
-                .register(
-                    RegisteredClient {
-                        client_id: "c2".into(),
-                        ..client
-                    },
-                    1
+        self.run(move |connection| {
+            let family: Option<String> = connection
+                .query_row(
+                    "SELECT family FROM oauth_tokens WHERE token_sha256 = ?1 AND client_id = ?2",
+                    [&token, &client_id],
+                    |row| row.get(0),
                 )
-                .await
-                .unwrap()
-        );
+                .optional()?;
+            if let Some(family) = &family {
+                revoke_family(connection, family)?;
+            }
+            Ok(family.is_some())
+        })
+        .await
     }
 }

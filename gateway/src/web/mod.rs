@@ -229,14 +229,19 @@ async fn index(State(page): State<Page>, headers: HeaderMap) -> Response {
     if let Err(error) = page.gateway.expire_due().await {
         tracing::warn!(error = %tiktok_agent::error_chain(&error), "expiring approvals failed");
     }
-    let pending = match page.gateway.approvals().list(Some(ApprovalState::Pending)) {
+    let pending = match page
+        .gateway
+        .approvals()
+        .list(Some(ApprovalState::Pending))
+        .await
+    {
         Ok(pending) => pending,
         Err(error) => {
             return message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Approvals unavailable",
                 &format!(
-                    "The state file could not be read: {}",
+                    "The approvals could not be read: {}",
                     tiktok_agent::error_chain(&error)
                 ),
                 None,
@@ -244,13 +249,14 @@ async fn index(State(page): State<Page>, headers: HeaderMap) -> Response {
         }
     };
     let now = page.gateway.approvals().clock().now_ms();
+    let mut approvals = Vec::with_capacity(pending.len());
+    for approval in &pending {
+        approvals.push(Pending::new(&page.gateway, approval, now).await);
+    }
     let list = List {
         operator: session.operator,
         csrf: session.csrf,
-        approvals: pending
-            .iter()
-            .map(|approval| Pending::new(&page.gateway, approval, now))
-            .collect(),
+        approvals,
     };
     html(StatusCode::OK, &list)
 }

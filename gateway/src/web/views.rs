@@ -99,7 +99,7 @@ pub struct Pending {
 
 impl Pending {
     /// The view of `approval` at `now_ms`, its budgets read from `gateway`'s state file.
-    pub fn new(gateway: &Gateway, approval: &Approval, now_ms: i64) -> Pending {
+    pub async fn new(gateway: &Gateway, approval: &Approval, now_ms: i64) -> Pending {
         // A job's budgets are its write's (the init it holds).
         let meta = tiktok_api::endpoint(&approval.tool).or_else(|| {
             let kind = tiktok_agent::jobs::JobKind::from_name(&approval.tool)?;
@@ -113,7 +113,7 @@ impl Pending {
         let mut budgets = Vec::new();
         if let (Some(meta), Some(agent)) = (meta, agent) {
             for limit in agent.grant.budget_limits(meta) {
-                let text = match gateway.ledger().used(&approval.agent, &limit, now_ms) {
+                let text = match gateway.state().used(&approval.agent, &limit, now_ms).await {
                     Ok(used) => format!(
                         "{}: {} of {} left (this call counted)",
                         limit.budget,
@@ -168,8 +168,8 @@ mod tests {
     use crate::approvals::ApprovalState;
     use crate::gateway::test_gateway;
 
-    #[test]
-    fn an_agents_arguments_are_shown_as_text_with_bidi_controls_escaped() {
+    #[tokio::test]
+    async fn an_agents_arguments_are_shown_as_text_with_bidi_controls_escaped() {
         let dir = tempfile::tempdir().unwrap();
         let gateway = test_gateway(dir.path(), "", "");
         let approval = Approval {
@@ -185,7 +185,7 @@ mod tests {
             outcome: None,
             expires_ms: 3_661_000,
         };
-        let pending = Pending::new(&gateway, &approval, 61_000);
+        let pending = Pending::new(&gateway, &approval, 61_000).await;
         assert_eq!(pending.age, "1m");
         assert_eq!(pending.expires_in, "1h");
         assert_eq!(pending.account, "demo");

@@ -18,3 +18,4 @@ mod operator;
 mod postgres;
 mod setup;
 mod tasks;
+mod team;

@@ -23,14 +23,14 @@ async fn an_audit_log_in_postgres_is_migrated_then_one_chain_for_two_gateways() 
     let migrated = setup.run(&["migrate"]).await;
     assert_success(&migrated);
     assert!(
-        stdout(&migrated).contains("schema version 0 -> 1"),
+        stdout(&migrated).contains("schema version 0 -> 2"),
         "{}",
         stdout(&migrated)
     );
     let again = setup.run(&["migrate"]).await;
     assert_success(&again);
     assert!(
-        stdout(&again).contains("schema version 1, up to date"),
+        stdout(&again).contains("schema version 2, up to date"),
         "{}",
         stdout(&again)
     );

@@ -29,8 +29,26 @@ impl Setup {
     /// The mock, a config with a reader, a poster (writes wait for approval) and a
     /// researcher, and the demo creator's tokens imported for account `demo`.
     pub async fn new() -> Setup {
-        let mock = tiktok_mock::MockServer::start().await;
+        Setup::on(tiktok_mock::MockServer::start().await, 1.0).await
+    }
+
+    /// [`Setup::new`] with every rate limit `scale` times TikTok's, in the mock and in the
+    /// gateway's client alike (`tiktok: {rate_limit_scale}`).
+    pub async fn scaled(scale: f64) -> Setup {
+        let mock = tiktok_mock::MockServer::builder()
+            .rate_limit_scale(scale)
+            .start()
+            .await;
+        Setup::on(mock, scale).await
+    }
+
+    async fn on(mock: tiktok_mock::MockServer, scale: f64) -> Setup {
         let base = mock.uri();
+        let scaled = if scale == 1.0 {
+            String::new()
+        } else {
+            format!(", rate_limit_scale: {scale:?}")
+        };
         let http = reqwest::Client::new();
         let control = Control::new(base.as_str());
         let (key, secret) = control.app().await;
@@ -39,7 +57,7 @@ impl Setup {
         let (poster_key, poster_hash) = tiktok_gateway::http::new_key();
         let config = format!(
             "\
-tiktok: {{base_url: {base}, client_key: {key}, client_secret_env: TIKTOK_CLIENT_SECRET}}
+tiktok: {{base_url: {base}, client_key: {key}, client_secret_env: TIKTOK_CLIENT_SECRET{scaled}}}
 accounts: {{demo: {{token_store: tokens.json}}}}
 agents:
   reader: {{account: demo, scopes: [user.info.basic, video.list], access: [read], key_sha256: {reader_hash}}}

@@ -1,0 +1,181 @@
+//! The OAuth store's tests, each on both backends of the shared state: codes and refresh
+//! tokens used once, a reuse revoking the grant, revocation, registration's cap, and two
+//! processes presenting one refresh token at once.
+
+use super::store::{Code, Grant, RegisteredClient, TokenKind, Used};
+use crate::state::SharedState;
+use crate::test_backends::{Backend, on_both_backends};
+
+fn grant() -> Grant {
+    Grant {
+        family: "f1".into(),
+        client_id: "c1".into(),
+        agent: "reader".into(),
+        resource: "http://127.0.0.1:1/mcp".into(),
+        scope: "mcp".into(),
+    }
+}
+
+fn now() -> i64 {
+    crate::now_ms()
+}
+
+fn far() -> i64 {
+    now() + 60_000
+}
+
+on_both_backends!(
+    a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens,
+    a_refresh_token_is_used_once_and_reuse_revokes_the_family,
+    revoking_needs_the_issued_client_and_ends_the_grant,
+    two_processes_using_one_refresh_token_at_once_see_one_first_use,
+);
+
+async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend: Backend) {
+    let store = backend.open().oauth().unwrap();
+    let code = Code {
+        grant: grant(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "x".into(),
+    };
+    store
+        .insert_code("code", code.clone(), now() - 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.use_code("code", now()).await.unwrap(),
+        Used::Unknown,
+        "expired"
+    );
+    store
+        .insert_code("code2", code.clone(), far())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.use_code("code2", now()).await.unwrap(),
+        Used::Fresh(code)
+    );
+    store
+        .insert_token("access", TokenKind::Access, &grant(), far())
+        .await
+        .unwrap();
+    assert_eq!(store.access("access", now()).await.unwrap(), Some(grant()));
+    assert_eq!(store.use_code("code2", now()).await.unwrap(), Used::Reused);
+    assert_eq!(
+        store.access("access", now()).await.unwrap(),
+        None,
+        "family revoked"
+    );
+    // Stored only as hashes.
+    let sql = "SELECT token_sha256 FROM oauth_tokens UNION ALL SELECT code_sha256 FROM oauth_codes";
+    let stored: Vec<String> = match backend.open() {
+        SharedState::Sqlite(state, _) => state
+            .with(|connection| {
+                let mut statement = connection.prepare(sql)?;
+                statement.query_map([], |row| row.get(0))?.collect()
+            })
+            .unwrap(),
+        SharedState::Postgres(database) => {
+            let client = database.client().await.unwrap();
+            let rows = client.query(sql, &[]).await.unwrap();
+            rows.iter().map(|row| row.get(0)).collect()
+        }
+    };
+    assert_eq!(stored.len(), 3);
+    assert!(
+        stored
+            .iter()
+            .all(|value| value.len() == 64 && value != "access")
+    );
+}
+
+async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family(backend: Backend) {
+    let store = backend.open().oauth().unwrap();
+    store
+        .insert_token("r1", TokenKind::Refresh, &grant(), far())
+        .await
+        .unwrap();
+    store
+        .insert_token("a1", TokenKind::Access, &grant(), far())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.access("r1", now()).await.unwrap(),
+        None,
+        "not an access token"
+    );
+    assert_eq!(store.use_refresh("a1", now()).await.unwrap(), Used::Unknown);
+    assert_eq!(
+        store.use_refresh("r1", now()).await.unwrap(),
+        Used::Fresh(grant())
+    );
+    store
+        .insert_token("r2", TokenKind::Refresh, &grant(), far())
+        .await
+        .unwrap();
+    assert_eq!(store.use_refresh("r1", now()).await.unwrap(), Used::Reused);
+    assert_eq!(
+        store.use_refresh("r2", now()).await.unwrap(),
+        Used::Reused,
+        "revoked"
+    );
+    assert_eq!(store.access("a1", now()).await.unwrap(), None);
+}
+
+async fn revoking_needs_the_issued_client_and_ends_the_grant(backend: Backend) {
+    let store = backend.open().oauth().unwrap();
+    store
+        .insert_token("a1", TokenKind::Access, &grant(), far())
+        .await
+        .unwrap();
+    assert!(!store.revoke("a1", "c2").await.unwrap());
+    assert!(store.access("a1", now()).await.unwrap().is_some());
+    assert!(store.revoke("a1", "c1").await.unwrap());
+    assert!(store.access("a1", now()).await.unwrap().is_none());
+    let client = RegisteredClient {
+        client_id: "c1".into(),
+        client_name: "n".into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+    };
+    assert!(store.register(client.clone(), 1).await.unwrap());
+    assert_eq!(store.client("c1").await.unwrap(), Some(client.clone()));
+    assert!(
+        !store
+            .register(
+                RegisteredClient {
+                    client_id: "c2".into(),
+                    ..client
+                },
+                1
+            )
+            .await
+            .unwrap()
+    );
+}
+
+async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend: Backend) {
+    let store = backend.open().oauth().unwrap();
+    store
+        .insert_token("r1", TokenKind::Refresh, &grant(), far())
+        .await
+        .unwrap();
+    let uses: Vec<_> = (0..8)
+        .map(|_| {
+            // Each its own handle, as gateways on other machines would have.
+            let store = backend.open().oauth().unwrap();
+            tokio::spawn(async move { store.use_refresh("r1", now()).await.unwrap() })
+        })
+        .collect();
+    let mut fresh = 0;
+    for used in uses {
+        match used.await.unwrap() {
+            Used::Fresh(found) => {
+                assert_eq!(found, grant());
+                fresh += 1;
+            }
+            Used::Reused => {}
+            Used::Unknown => panic!("the token was known"),
+        }
+    }
+    assert_eq!(fresh, 1);
+}
