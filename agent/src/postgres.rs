@@ -5,8 +5,9 @@
 //! over a unix socket or a private network.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 /// The schema version this build writes and needs.
@@ -155,11 +156,51 @@ impl std::fmt::Debug for PgDatabase {
 /// Connections each process keeps at most.
 const POOL_SIZE: usize = 8;
 
+/// How long a database that does not answer is waited for, so a call fails (and says so)
+/// rather than hanging: connecting, waiting for a free connection of the pool, a lock
+/// held by another process (an advisory lock of the audit log, a budget, a refresh; a
+/// row), and one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgTimeouts {
+    /// Connecting, and a free connection of the pool.
+    pub connect: Duration,
+    /// A lock another process holds (`lock_timeout`).
+    pub lock: Duration,
+    /// One statement (`statement_timeout`).
+    pub statement: Duration,
+}
+
+impl Default for PgTimeouts {
+    fn default() -> PgTimeouts {
+        PgTimeouts {
+            connect: Duration::from_secs(10),
+            lock: Duration::from_secs(10),
+            statement: Duration::from_secs(30),
+        }
+    }
+}
+
 impl PgDatabase {
     /// A pool for `url` (`postgres://user:password@host:port/database`, or a unix socket's
     /// directory percent-encoded as the host); connects when first used.
     pub fn connect(url: &str) -> Result<PgDatabase, PgError> {
-        let config = tokio_postgres::Config::from_str(url).map_err(PgError::Url)?;
+        PgDatabase::connect_with(url, PgTimeouts::default())
+    }
+
+    /// [`PgDatabase::connect`] with `timeouts`; the URL's own `connect_timeout` and
+    /// `options`, if it has them, are kept.
+    pub fn connect_with(url: &str, timeouts: PgTimeouts) -> Result<PgDatabase, PgError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(PgError::Url)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(timeouts.connect);
+        }
+        if config.get_options().is_none() {
+            config.options(format!(
+                "-c lock_timeout={} -c statement_timeout={}",
+                timeouts.lock.as_millis(),
+                timeouts.statement.as_millis()
+            ));
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -169,8 +210,12 @@ impl PgDatabase {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(timeouts.connect))
+            .create_timeout(Some(timeouts.connect))
+            .recycle_timeout(Some(timeouts.connect))
             .build()
-            .expect("a pool without a runtime-dependent timeout builds");
+            .expect("a pool with a runtime for its timeouts builds");
         Ok(PgDatabase { pool })
     }
 
@@ -295,6 +340,48 @@ mod tests {
             refused,
             PgError::NewerSchema { found: 3, known: 2 }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_lock_held_elsewhere_fails_a_statement_after_the_lock_timeout_not_never() {
+        let Some(postgres) = Postgres::start() else {
+            return;
+        };
+        let timeouts = PgTimeouts {
+            lock: Duration::from_millis(300),
+            ..PgTimeouts::default()
+        };
+        let holder = PgDatabase::connect(&postgres.url()).unwrap();
+        let waiter = PgDatabase::connect_with(&postgres.url(), timeouts).unwrap();
+        let mut held = holder.client().await.unwrap();
+        let transaction = held.transaction().await.unwrap();
+        transaction
+            .execute("SELECT pg_advisory_xact_lock(42)", &[])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let waited = waiter
+            .client()
+            .await
+            .unwrap()
+            .execute("SELECT pg_advisory_xact_lock(42)", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            waited.code(),
+            Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+            "{waited}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        transaction.commit().await.unwrap();
+        // Released, the same statement goes through.
+        waiter
+            .client()
+            .await
+            .unwrap()
+            .execute("SELECT pg_advisory_xact_lock(42)", &[])
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
