@@ -103,7 +103,7 @@ impl PgAuditLog {
         let rows = client.query(&numbered(&sql), &parameters).await?;
         let mut records = rows
             .iter()
-            .map(|found| stored(row(found)))
+            .map(|found| stored(&row(found)))
             .collect::<Result<Vec<_>, _>>()?;
         if query.last.is_some() {
             // The last N, read newest first: put back in order.
@@ -125,7 +125,7 @@ impl PgAuditLog {
             .await
             .map_err(|error| unreadable(AuditError::from(error)))?;
         let statement = format!("SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let mut prev_hash = GENESIS_HASH.to_string();
+        let mut prev_hash = GENESIS_HASH.to_owned();
         let mut scratch = Scratch::default();
         let mut count = 0u64;
         loop {
@@ -150,7 +150,7 @@ impl PgAuditLog {
                 }
                 check_row(&row, &prev_hash, &mut scratch)?;
                 count += 1;
-                prev_hash = row.hash;
+                prev_hash = row.hash.to_owned();
             }
         }
     }
@@ -166,7 +166,7 @@ fn numbered(sql: &str) -> String {
     out
 }
 
-fn row(row: &tokio_postgres::Row) -> Row {
+fn row(row: &tokio_postgres::Row) -> Row<'_> {
     Row {
         seq: row.get::<_, i64>(0) as u64,
         time_ms: row.get(1),

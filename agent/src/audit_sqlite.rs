@@ -131,18 +131,18 @@ impl SqliteAuditLog {
             // The last N, read newest first: put back in order before they go out.
             let mut last = Vec::new();
             while let Some(found) = rows.next().map_err(AuditError::from)? {
-                last.push(row(found).map_err(AuditError::from)?);
+                last.push(stored(&borrowed_row(found).map_err(AuditError::from)?)?);
             }
             drop(rows);
             drop(statement);
             drop(connection);
             for found in last.into_iter().rev() {
-                each(stored(found)?)?;
+                each(found)?;
             }
             return Ok(());
         }
         while let Some(found) = rows.next().map_err(AuditError::from)? {
-            each(stored(row(found).map_err(AuditError::from)?)?)?;
+            each(stored(&borrowed_row(found).map_err(AuditError::from)?)?)?;
         }
         Ok(())
     }
@@ -212,12 +212,9 @@ impl SqliteAuditLog {
             turn += 1;
             checkers[turn % checkers.len()].send(batch).is_ok()
         };
-        let mut batch = Batch {
-            prev_hash: GENESIS_HASH.to_string(),
-            rows: Vec::with_capacity(BATCH),
-        };
+        let mut batch = Batch::after(GENESIS_HASH);
         while let Some(found) = rows.next().map_err(unreadable)? {
-            let row = row(found).map_err(unreadable)?;
+            let row = borrowed_row(found).map_err(unreadable)?;
             if row.seq != count + 1 {
                 let error = ChainError {
                     seq: row.seq,
@@ -232,13 +229,9 @@ impl SqliteAuditLog {
                 return Err(error);
             }
             count += 1;
-            let hash = row.hash.clone();
-            batch.rows.push(row);
-            if batch.rows.len() == BATCH {
-                let next = Batch {
-                    prev_hash: hash,
-                    rows: Vec::with_capacity(BATCH),
-                };
+            batch.push(&row);
+            if batch.len() == BATCH {
+                let next = Batch::after(row.hash);
                 if !send(std::mem::replace(&mut batch, next)) {
                     // A checker found a bad record and stopped: that is the answer.
                     return Ok(count);
@@ -286,8 +279,8 @@ pub(crate) fn select(query: &AuditQuery) -> (String, Vec<SqlValue>) {
 }
 
 /// A row as a record with its place in the chain.
-pub(crate) fn stored(row: Row) -> Result<StoredRecord, AuditError> {
-    let entry: Value = serde_json::from_str(&row.entry).map_err(|error| AuditError::Corrupt {
+pub(crate) fn stored(row: &Row<'_>) -> Result<StoredRecord, AuditError> {
+    let entry: Value = serde_json::from_str(row.entry).map_err(|error| AuditError::Corrupt {
         seq: row.seq,
         problem: error.to_string(),
     })?;
@@ -298,20 +291,31 @@ pub(crate) fn stored(row: Row) -> Result<StoredRecord, AuditError> {
     Ok(StoredRecord {
         seq: row.seq,
         prev_hash,
-        hash: row.hash,
+        hash: row.hash.to_owned(),
         record,
     })
 }
 
-fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+/// A row of `SELECT seq, time_ms, agent, endpoint, decision, entry, hash`, its text
+/// borrowed from SQLite's (valid until the next step).
+fn borrowed_row<'a>(row: &'a rusqlite::Row<'_>) -> rusqlite::Result<Row<'a>> {
+    let text = |index: usize| -> rusqlite::Result<&'a str> {
+        row.get_ref(index)?.as_str().map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    };
     Ok(Row {
         seq: row.get(0)?,
         time_ms: row.get(1)?,
-        agent: row.get(2)?,
-        endpoint: row.get(3)?,
-        decision: row.get(4)?,
-        entry: row.get(5)?,
-        hash: row.get(6)?,
+        agent: text(2)?,
+        endpoint: text(3)?,
+        decision: text(4)?,
+        entry: text(5)?,
+        hash: text(6)?,
     })
 }
 
