@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{Control, DEMO_OPEN_ID, client, mock, user};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use tiktok_api::{
     Error, ErrorCode, FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, UserField,
@@ -209,6 +210,43 @@ async fn an_unwritable_store_loses_no_refreshed_token() {
                 .unwrap()
                 .access_expires_at
     );
+}
+
+#[tokio::test]
+async fn an_unsaved_refresh_never_overwrites_a_login_made_since() {
+    let (_mock, control) = mock().await;
+    let client = client(&control).await;
+    let (_, memory) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], 10).await;
+    let store = Arc::new(FailingSaves::default());
+    store
+        .save(&memory.load(DEMO_OPEN_ID).await.unwrap().unwrap())
+        .await
+        .unwrap();
+    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let user = client.user(store.clone(), DEMO_OPEN_ID);
+    let error = user.user_info(&[UserField::OpenId]).await.unwrap_err();
+    assert!(matches!(error, Error::TokenStore(_)), "{error:?}");
+    // Meanwhile the account signs in again: a new token, saved by another process.
+    let minted = control.mint(DEMO_OPEN_ID, &["user.info.basic"]).await;
+    let login = StoredToken {
+        open_id: DEMO_OPEN_ID.into(),
+        access_token: minted["access_token"].as_str().unwrap().to_string().into(),
+        access_expires_at: i64::MAX / 2,
+        refresh_token: Some(minted["refresh_token"].as_str().unwrap().to_string().into()),
+        refresh_expires_at: None,
+        scope: "user.info.basic".into(),
+    };
+    store.inner.save(&login).await.unwrap();
+    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    user.user_info(&[UserField::OpenId]).await.unwrap();
+    // The login's token was used and kept; the refresh made before it was dropped.
+    let kept = store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
+    assert_eq!(
+        kept.access_token.expose_secret(),
+        login.access_token.expose_secret()
+    );
+    let calls = control.calls_to("user_info").await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
 }
 
 #[tokio::test]

@@ -30,7 +30,29 @@ pub(crate) struct UserSlots {
 #[derive(Debug, Default)]
 struct UserSlot {
     /// Held while refreshing; holds a token whose save failed, to be saved on next use.
-    refresh: tokio::sync::Mutex<Option<StoredToken>>,
+    refresh: tokio::sync::Mutex<Option<Unsaved>>,
+}
+
+/// A refreshed token the store could not save, and the refresh token its refresh used up
+/// (the one the store still holds): it is saved later only over that one, so a login made
+/// since (a newer token) is kept.
+#[derive(Debug, Clone)]
+struct Unsaved {
+    token: StoredToken,
+    replaced: Option<String>,
+}
+
+impl Unsaved {
+    /// Whether `stored` is still what this token's refresh replaced.
+    fn replaces(&self, stored: Option<&StoredToken>) -> bool {
+        let refresh = |token: &StoredToken| {
+            token
+                .refresh_token
+                .as_ref()
+                .map(|secret| secret.expose_secret().to_owned())
+        };
+        stored.is_some_and(|stored| refresh(stored) == self.replaced)
+    }
 }
 
 impl UserSlots {
@@ -179,7 +201,7 @@ impl UserClient {
         let mut unsaved = slot.refresh.lock().await;
         let _shared = self.store.lock_refresh(&self.open_id).await?;
         let current = match unsaved.clone() {
-            Some(token) => token,
+            Some(pending) => pending.token,
             None => self.store.load(&self.open_id).await?.unwrap_or(token),
         };
         let revoked = self.client.revoke_token(current.access()).await?;
@@ -231,12 +253,23 @@ impl UserClient {
         let slot = self.client.users.slot(&self.open_id);
         {
             let mut unsaved = slot.refresh.lock().await;
-            if let Some(token) = unsaved.clone() {
-                // A refresh whose save failed: save it now, and use it either way.
-                if self.store.save(&token).await.is_ok() {
-                    *unsaved = None;
+            if let Some(pending) = unsaved.clone() {
+                // A refresh whose save failed: saved now, under the lock other processes
+                // refresh under, if the store still holds what it replaced; a token saved
+                // since (a new login) is newer and wins.
+                let Ok(_shared) = self.store.lock_refresh(&self.open_id).await else {
+                    return Ok(pending.token);
+                };
+                match self.store.load(&self.open_id).await {
+                    Ok(stored) if pending.replaces(stored.as_ref()) => {
+                        if self.store.save(&pending.token).await.is_ok() {
+                            *unsaved = None;
+                        }
+                        return Ok(pending.token);
+                    }
+                    Ok(_) => *unsaved = None,
+                    Err(_) => return Ok(pending.token),
                 }
-                return Ok(token);
             }
         }
         self.store
@@ -257,8 +290,9 @@ impl UserClient {
         let mut unsaved = slot.refresh.lock().await;
         // Other processes sharing the store wait too; what they saved is read after it.
         let _shared = self.store.lock_refresh(&self.open_id).await?;
+        let replaced = unsaved.as_ref().map(|pending| pending.replaced.clone());
         let current = match unsaved.clone() {
-            Some(token) => token,
+            Some(pending) => pending.token,
             None => match self.store.load(&self.open_id).await? {
                 Some(token) => token,
                 None => return Err(self.reauthorize("no tokens stored for this user", rejected)),
@@ -306,7 +340,18 @@ impl UserClient {
         let fresh = StoredToken::from_token(&token, &self.open_id, unix_now(), Some(&current));
         // The old refresh token is dead now: keep the new one before anything else.
         if let Err(error) = self.store.save(&fresh).await {
-            *unsaved = Some(fresh);
+            // What the store holds: the token this refresh used, or, if that one was
+            // unsaved too, what its own refresh replaced.
+            let replaced = replaced.unwrap_or_else(|| {
+                current
+                    .refresh_token
+                    .as_ref()
+                    .map(|secret| secret.expose_secret().to_owned())
+            });
+            *unsaved = Some(Unsaved {
+                token: fresh,
+                replaced,
+            });
             return Err(error.into());
         }
         *unsaved = None;
