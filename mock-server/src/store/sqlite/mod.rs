@@ -26,6 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod cache;
 mod queries;
 
 use crate::store::PostRecord;
@@ -160,6 +161,8 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Rate-limit windows, faults and the call log: not kept in the file.
     ephemeral: MemoryStore,
+    /// Tokens and creators as read, emptied by every write.
+    cache: cache::ReadCache,
     /// The lock on `FILE.lock`, held while the store lives (the system drops it when the
     /// process ends, however it ends).
     _lock: Option<std::fs::File>,
@@ -297,6 +300,7 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             ephemeral: MemoryStore::new(),
+            cache: cache::ReadCache::default(),
             _lock: lock,
             failure: Mutex::new(None),
             fresh,
@@ -359,7 +363,7 @@ impl SqliteStore {
     /// Runs `read` on a read connection (a free one if any), or on the writer within a
     /// step of `atomically` on this thread (whose writes only the writer sees yet).
     fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> T {
-        if self.batching.load(Ordering::Acquire) && self.writer.is_owned_by_current_thread() {
+        if self.in_step() {
             let writer = self.writer.lock();
             let connection = writer.borrow();
             return read(&connection).unwrap_or_else(|error| self.fail("a read", error));
@@ -394,7 +398,16 @@ impl SqliteStore {
                 Ok(value)
             })
         };
+        drop(connection);
+        drop(writer);
+        self.cache.invalidate();
         result.unwrap_or_else(|error| self.fail("a write", error))
+    }
+
+    /// Whether this thread is in a step of `atomically`, whose writes only the writer sees
+    /// yet: its reads go past the cache.
+    fn in_step(&self) -> bool {
+        self.batching.load(Ordering::Acquire) && self.writer.is_owned_by_current_thread()
     }
 
     /// [`Store::atomically`](crate::store::Store::atomically): one `IMMEDIATE` transaction
@@ -412,7 +425,9 @@ impl SqliteStore {
         } else {
             "ROLLBACK"
         };
-        if let Err(error) = writer.borrow().execute_batch(end) {
+        let ended = writer.borrow().execute_batch(end);
+        self.cache.invalidate();
+        if let Err(error) = ended {
             self.fail("a transaction", error);
         }
         if let Err(panic) = outcome {

@@ -1,6 +1,8 @@
 //! `impl Store for SqliteStore`: each method as one query, or one transaction that reads,
 //! changes and writes back a record.
 
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -47,7 +49,15 @@ impl Store for SqliteStore {
     }
 
     fn creator(&self, open_id: &str) -> Option<Creator> {
-        self.one("SELECT json FROM creators WHERE open_id = ?1", &open_id)
+        self.creator_shared(open_id).map(Arc::unwrap_or_clone)
+    }
+
+    fn creator_shared(&self, open_id: &str) -> Option<Arc<Creator>> {
+        let load = || self.one("SELECT json FROM creators WHERE open_id = ?1", &open_id);
+        if self.in_step() {
+            return load().map(Arc::new);
+        }
+        self.cache.creator(open_id, load)
     }
 
     fn creators(&self) -> Vec<Creator> {
@@ -179,10 +189,20 @@ impl Store for SqliteStore {
     }
 
     fn token(&self, access_token: &str) -> Option<TokenRecord> {
-        self.one(
-            "SELECT json FROM tokens WHERE access_token = ?1",
-            &access_token,
-        )
+        self.token_shared(access_token).map(Arc::unwrap_or_clone)
+    }
+
+    fn token_shared(&self, access_token: &str) -> Option<Arc<TokenRecord>> {
+        let load = || {
+            self.one(
+                "SELECT json FROM tokens WHERE access_token = ?1",
+                &access_token,
+            )
+        };
+        if self.in_step() {
+            return load().map(Arc::new);
+        }
+        self.cache.token(access_token, load)
     }
 
     fn revoke_token(&self, access_token: &str) -> bool {
