@@ -213,6 +213,7 @@ async fn authorize(
             return refused(&oauth, from, "authorize", error).await;
         }
     };
+    let redirect_uri_given = query.redirect_uri.is_some();
     let redirect_uri = match query.redirect_uri.clone() {
         Some(uri) if redirect_registered(&client.redirect_uris, &uri) => uri,
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
@@ -266,6 +267,7 @@ async fn authorize(
         client_id: client.client_id,
         client_name: client.client_name,
         redirect_uri,
+        redirect_uri_given,
         state: query.state,
         code_challenge: query.code_challenge.unwrap_or_default(),
         resource,
@@ -354,7 +356,11 @@ async fn exchange(
             if record.grant.client_id != client_id {
                 return Err(another_client("code"));
             }
-            if form.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+            // Named in the authorization request: the same here (RFC 6749, 4.1.3); left out
+            // there (the client's one registered URI was used): not asked for.
+            if !record.redirect_uri.is_empty()
+                && form.redirect_uri.as_deref() != Some(record.redirect_uri.as_str())
+            {
                 return Err(OAuthError::bad(
                     "invalid_grant",
                     "redirect_uri is not the authorization request's",

@@ -66,6 +66,9 @@ pub struct AuthRequest {
     pub client_name: String,
     /// Where the answer goes.
     pub redirect_uri: String,
+    /// Whether the request named it (it may be left out when the client registered only
+    /// one): only then must the token request name it too (RFC 6749, 4.1.3).
+    pub redirect_uri_given: bool,
     /// The client's `state`, echoed.
     pub state: Option<String>,
     /// The PKCE S256 challenge.
@@ -271,9 +274,15 @@ impl OAuth {
                     resource: request.resource.clone(),
                     scope: SCOPE.to_string(),
                 };
+                // Empty when the request left it out: the token request need not name it.
+                let redirect_uri = if request.redirect_uri_given {
+                    request.redirect_uri.clone()
+                } else {
+                    String::new()
+                };
                 let record = Code {
                     grant,
-                    redirect_uri: request.redirect_uri.clone(),
+                    redirect_uri,
                     code_challenge: request.code_challenge.clone(),
                 };
                 let expires_ms = crate::now_ms() + CODE_TTL.as_millis() as i64;

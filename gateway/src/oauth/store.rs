@@ -41,7 +41,7 @@ pub struct Grant {
 pub struct Code {
     /// The grant.
     pub grant: Grant,
-    /// The redirect URI of the authorization request.
+    /// The redirect URI the authorization request named, or empty if it named none.
     pub redirect_uri: String,
     /// The PKCE S256 challenge.
     pub code_challenge: String,

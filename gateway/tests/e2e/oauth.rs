@@ -539,6 +539,60 @@ async fn codes_are_single_use_verifiers_checked_and_a_reused_refresh_token_revok
 }
 
 #[tokio::test]
+async fn the_token_request_names_the_redirect_uri_only_if_the_authorization_request_did() {
+    let (_setup, _server, _url, browser) = gateway(&[]).await;
+    let client_id = browser.client_id().await;
+    let verifier = "c".repeat(43);
+    // Named in the authorization request: the token request must name the same.
+    let code = browser.code(&client_id, &verifier, "reader").await;
+    let without = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id.as_str()),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, answer) = browser.token(&without).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{answer}"
+    );
+    // Left out (the client registered one): the code is exchanged without it.
+    let resource = format!("{}/mcp", browser.origin);
+    let challenge = challenge(&verifier);
+    let response = browser
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &resource),
+            ("state", "s2"),
+        ])
+        .await;
+    assert_eq!(response.status(), 303);
+    let back = browser.consent(&location(&response), "reader").await;
+    assert!(back.starts_with(REDIRECT), "{back}");
+    let url = url::Url::parse(&back).unwrap();
+    let code = url
+        .query_pairs()
+        .find(|(key, _)| key == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let without = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id.as_str()),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = browser.token(&without).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(browser.probe(&browser.origin, access).await.0, 200);
+}
+
+#[tokio::test]
 async fn a_token_for_another_resource_is_refused() {
     let (_setup, _server, _url, browser) = gateway(&[]).await;
     // Issued for http://localhost:PORT/mcp, presented at http://127.0.0.1:PORT/mcp.
