@@ -132,9 +132,7 @@ impl AuditRecord {
             (None, None) => (Vec::new(), Value::Null),
         };
         AuditRecord {
-            time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_millis() as i64),
+            time_ms: now_ms(),
             agent: agent.to_string(),
             open_id: open_id.to_string(),
             endpoint: tool.to_string(),
@@ -149,6 +147,13 @@ impl AuditRecord {
             approval: approval.map(str::to_owned),
         }
     }
+}
+
+/// Now, in Unix milliseconds (a record's `time_ms`).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 /// An audit record could not be kept (or read back).
@@ -201,8 +206,9 @@ pub struct TracingAuditSink;
 #[async_trait::async_trait]
 impl AuditSink for TracingAuditSink {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let arguments = record.arguments.to_string();
-        let scopes = record.scopes.join(" ");
+        // Written out only if a subscriber takes the event (the gateway's default takes none).
+        let arguments = &record.arguments;
+        let scopes = Joined(&record.scopes);
         macro_rules! emit {
             ($level:expr) => {
                 tracing::event!(
@@ -230,6 +236,21 @@ impl AuditSink for TracingAuditSink {
                 emit!(tracing::Level::WARN)
             }
             _ => emit!(tracing::Level::INFO),
+        }
+        Ok(())
+    }
+}
+
+/// Scopes as one space-separated string, written only when displayed.
+struct Joined<'a>(&'a [String]);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, scope) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(scope)?;
         }
         Ok(())
     }

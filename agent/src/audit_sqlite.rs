@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditError, AuditRecord, AuditSink, Decision, canonical_json};
+use crate::audit::{AuditError, AuditRecord, AuditSink, Decision};
 use crate::audit_chain::{BATCH, Batch, CHECKERS, ChainError, Row, check_batches};
 use crate::group_commit::{AppendAll, GroupCommit};
 
@@ -61,7 +61,14 @@ pub struct SqliteAuditLog {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    // As `hex::encode` writes it (lower case), without its iterator of chars.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 impl SqliteAuditLog {
@@ -336,21 +343,56 @@ pub struct AuditQuery {
     pub last: Option<usize>,
 }
 
-/// The canonical entry: the record's fields with `seq` and `prev_hash`.
+/// The canonical entry: the record's fields with `seq` and `prev_hash`, keys sorted, as
+/// [`canonical_json`] writes the record's JSON object with those two added; written field by
+/// field (no `serde_json::Value` of the record between).
 pub(crate) fn entry_text(
     seq: u64,
     prev_hash: &str,
     record: &AuditRecord,
 ) -> Result<String, AuditError> {
-    let mut value = serde_json::to_value(record).map_err(|error| AuditError::Corrupt {
+    fn put<T: serde::Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        key: &str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        // The keys are field names: plain ASCII, nothing to escape.
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *out, value)
+    }
+    let mut out = Vec::with_capacity(512);
+    let written = (|| {
+        // In the keys' order.
+        put(&mut out, "access", &record.access)?;
+        put(&mut out, "agent", &record.agent)?;
+        if let Some(approval) = &record.approval {
+            put(&mut out, "approval", approval)?;
+        }
+        out.extend_from_slice(b",\"arguments\":");
+        crate::audit::write_canonical(&record.arguments, &mut out);
+        put(&mut out, "decision", &record.decision)?;
+        put(&mut out, "endpoint", &record.endpoint)?;
+        put(&mut out, "latency_ms", &record.latency_ms)?;
+        put(&mut out, "log_id", &record.log_id)?;
+        put(&mut out, "open_id", &record.open_id)?;
+        put(&mut out, "prev_hash", prev_hash)?;
+        put(&mut out, "reason", &record.reason)?;
+        put(&mut out, "scopes", &record.scopes)?;
+        put(&mut out, "seq", &seq)?;
+        put(&mut out, "status", &record.status)?;
+        put(&mut out, "time_ms", &record.time_ms)
+    })();
+    written.map_err(|error| AuditError::Corrupt {
         seq,
         problem: error.to_string(),
     })?;
-    if let Value::Object(object) = &mut value {
-        object.insert("seq".into(), seq.into());
-        object.insert("prev_hash".into(), prev_hash.into());
-    }
-    Ok(canonical_json(&value))
+    out.push(b'}');
+    // serde_json writes UTF-8 only: the lossy path is never taken.
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
 }
 
 fn split_entry(mut entry: Value) -> Result<(String, AuditRecord), String> {
@@ -369,22 +411,20 @@ fn split_entry(mut entry: Value) -> Result<(String, AuditRecord), String> {
 /// The one way records are appended: the connection's transaction, the chain continued.
 impl AppendAll for Mutex<Connection> {
     fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
-        let mut connection = self.lock();
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let last: Option<(u64, String)> = transaction
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+        let connection = self.lock();
+        // Every statement prepared once per connection and kept (the transaction's own
+        // too): parsing them again was a good part of a batch's cost.
+        let transaction = Immediate::begin(&connection)?;
+        let last: Option<(u64, String)> = connection
+            .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let (mut seq, mut prev_hash) = match last {
             Some((seq, hash)) => (seq, hash),
             None => (0, GENESIS_HASH.to_string()),
         };
         {
-            let mut insert = transaction.prepare_cached(
+            let mut insert = connection.prepare_cached(
                 "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
@@ -406,6 +446,38 @@ impl AppendAll for Mutex<Connection> {
         }
         transaction.commit()?;
         Ok(seq)
+    }
+}
+
+/// A `BEGIN IMMEDIATE` transaction on a connection, with cached statements; rolled back
+/// when dropped uncommitted (an error, a failed commit, a panic), as rusqlite's own
+/// `Transaction` is.
+struct Immediate<'c> {
+    connection: &'c Connection,
+    committed: bool,
+}
+
+impl<'c> Immediate<'c> {
+    fn begin(connection: &'c Connection) -> rusqlite::Result<Immediate<'c>> {
+        connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Immediate {
+            connection,
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.connection.prepare_cached("COMMIT")?.execute([])?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Immediate<'_> {
+    fn drop(&mut self) {
+        if !self.committed && !self.connection.is_autocommit() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
     }
 }
 
@@ -480,6 +552,32 @@ mod tests {
             // Another handle on the file, as another process: the record is committed.
             let other = SqliteAuditLog::open(dir.path().join("audit.sqlite")).unwrap();
             assert_eq!(other.records().unwrap().len(), n + 1);
+        }
+    }
+
+    #[test]
+    fn an_entry_is_the_records_json_object_with_its_place_in_canonical_form() {
+        let mut odd = record(1);
+        odd.approval = Some("apr_\"quoted\"".into());
+        odd.reason = Some("nl\n tab\t nul\u{0} é 🎉 \u{2028}".into());
+        odd.status = Some(429);
+        odd.log_id = Some("L".into());
+        odd.time_ms = -5;
+        odd.latency_ms = u64::MAX;
+        odd.access = None;
+        odd.arguments = serde_json::json!({"z": [{"b": 1, "a": null}], "a": "x\"y", "m": 1.5});
+        for record in [record(0), odd] {
+            // What the log wrote before: the record's JSON value, the two fields added,
+            // every object's keys sorted.
+            let mut value = serde_json::to_value(&record).unwrap();
+            value["seq"] = 42.into();
+            value["prev_hash"] = GENESIS_HASH.into();
+            let expected = crate::audit::canonical_json(&value);
+            assert_eq!(entry_text(42, GENESIS_HASH, &record).unwrap(), expected);
+            assert_eq!(
+                sha256_hex(expected.as_bytes()),
+                hex::encode(Sha256::digest(expected.as_bytes()))
+            );
         }
     }
 }

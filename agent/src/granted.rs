@@ -318,15 +318,14 @@ impl GrantedClient {
         // Every call's intent is kept before it is sent, a read's as a write's: a call that
         // reached TikTok leaves a record however its process ends (a SIGTERM or SIGKILL
         // mid-call), and its outcome follows as `allowed`.
-        let mut intent = self.record(meta.id, Decision::Intent, None);
-        intent.scopes = needed_scopes(meta, asked.fields);
-        intent.arguments = redact_arguments(meta, asked.fields, asked.body);
+        let intent = self.asked_record(&asked, Decision::Intent, None);
+        // The outcome's record is the intent's, decided when the answer came.
+        let mut record = intent.clone();
         self.write(intent).await?;
         let started = Instant::now();
         let result = send.await;
-        let mut record = self.record(meta.id, Decision::Allowed, None);
-        record.scopes = needed_scopes(meta, asked.fields);
-        record.arguments = redact_arguments(meta, asked.fields, asked.body);
+        record.time_ms = crate::audit::now_ms();
+        record.decision = Decision::Allowed;
         record.latency_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(answer) => {
@@ -374,15 +373,40 @@ impl GrantedClient {
 
     /// Audits a refusal and returns it as [`Error::Denied`].
     async fn refuse<R>(&self, asked: Asked<'_>, reason: DenyReason) -> Result<R, Error> {
-        let meta = asked.meta;
-        let mut record = self.record(meta.id, Decision::Denied, Some(reason.to_string()));
-        record.scopes = needed_scopes(meta, asked.fields);
-        record.arguments = redact_arguments(meta, asked.fields, asked.body);
+        let record = self.asked_record(&asked, Decision::Denied, Some(reason.to_string()));
         self.write(record).await?;
         Err(Error::Denied {
-            endpoint: meta.id,
+            endpoint: asked.meta.id,
             reason,
         })
+    }
+
+    /// The record of a call as `asked`, decided now: its endpoint's and fields' scopes, its
+    /// arguments redacted (what [`GrantedClient::record`] gives, those two then set, without
+    /// reading the arguments twice).
+    fn asked_record(
+        &self,
+        asked: &Asked<'_>,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> AuditRecord {
+        let meta = asked.meta;
+        AuditRecord {
+            time_ms: crate::audit::now_ms(),
+            agent: self.agent.to_string(),
+            open_id: self.user.open_id().to_string(),
+            endpoint: meta.id.to_string(),
+            scopes: needed_scopes(meta, asked.fields),
+            // As `AuditRecord::event` has it: the access of the endpoint the id names.
+            access: tiktok_api::endpoint(meta.id).map(|meta| meta.access),
+            decision,
+            reason,
+            status: None,
+            log_id: None,
+            latency_ms: 0,
+            arguments: redact_arguments(meta, asked.fields, asked.body),
+            approval: self.approval.as_deref().map(str::to_owned),
+        }
     }
 
     pub(crate) fn record(

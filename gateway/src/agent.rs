@@ -138,7 +138,10 @@ impl AgentHandle {
                 "tool call"
             );
         }
-        let outcome = self.dispatch(name, arguments, progress).await;
+        // On the heap: the call's future (the grant's checks, the audit, the client's
+        // request) is several kilobytes, and the MCP server's task, which holds it, is
+        // moved in memory whole when it is spawned and as it completes.
+        let outcome = Box::pin(self.dispatch(name, arguments, progress)).await;
         tracing::debug!(
             agent = %self.name,
             tool = %tiktok_agent::escape_controls(name),

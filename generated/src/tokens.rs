@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Token;
 
+mod cache;
+
 /// A user's tokens as a store keeps them: absolute expiry times, so a token read back
 /// tomorrow knows it has expired.
 #[derive(Clone)]
@@ -209,6 +211,10 @@ impl TokenStore for MemoryTokenStore {
 /// cycles never lose each other's tokens. The file is for one process: two processes
 /// writing it at once can lose a token (use a store of your own, e.g. a database, there).
 ///
+/// A load costs one `stat` of the file while it is unchanged: the store keeps what it last
+/// read with the file's identity, size and change times, and reads the file again whenever
+/// these differ, so a token another process saved is seen on the next load.
+///
 /// ```no_run
 /// # async fn example() -> Result<(), tiktok_api::Error> {
 /// use std::sync::Arc;
@@ -231,6 +237,8 @@ pub struct FileTokenStore {
     path: Arc<PathBuf>,
     /// Serialises this process's read-modify-write cycles.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// What the file held when last read, while it stays the same.
+    cache: Arc<cache::Cache>,
 }
 
 /// The file's format.
@@ -264,6 +272,7 @@ impl FileTokenStore {
         FileTokenStore {
             path: Arc::new(path),
             lock,
+            cache: Arc::default(),
         }
     }
 
@@ -274,12 +283,31 @@ impl FileTokenStore {
 
     /// The users (`open_id`s) with tokens in the file, sorted; none if it does not exist yet.
     pub async fn open_ids(&self) -> Result<Vec<String>, TokenStoreError> {
-        Ok(self.read().await?.tokens.into_keys().collect())
+        Ok(self.read().await?.tokens.keys().cloned().collect())
     }
 
-    async fn read(&self) -> Result<StoreFile, TokenStoreError> {
+    /// The file's content: what was last read while the file's stamp is the same (one
+    /// `stat`, on the caller's thread: the file's metadata, no read of its content), else
+    /// read again.
+    async fn read(&self) -> Result<Arc<StoreFile>, TokenStoreError> {
+        let stamp = match std::fs::metadata(&*self.path) {
+            Ok(metadata) => Some(cache::Stamp::of(&metadata)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(TokenStoreError::Io {
+                    path: self.path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        if let Some(file) = stamp.and_then(|stamp| self.cache.get(&stamp)) {
+            return Ok(file);
+        }
         let path = self.path.clone();
-        blocking(move || read_file(&path)).await
+        let (file, stamp, read_at) = blocking(move || read_file_stamped(&path)).await?;
+        let file = Arc::new(file);
+        self.cache.put(stamp, read_at, &file);
+        Ok(file)
     }
 
     async fn update(
@@ -288,12 +316,15 @@ impl FileTokenStore {
     ) -> Result<(), TokenStoreError> {
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
-        blocking(move || {
+        let written = blocking(move || {
             let mut file = read_file(&path)?;
             change(&mut file);
             write_file(&path, &file)
         })
-        .await
+        .await;
+        // The file has another stamp now; what was kept would not be used again anyway.
+        self.cache.clear();
+        written
     }
 }
 
@@ -329,21 +360,35 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn read_file(path: &Path) -> Result<StoreFile, TokenStoreError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    read_file_stamped(path).map(|(file, _, _)| file)
+}
+
+/// The file, the stamp of the open file it was read from (none if it does not exist), and
+/// when the read began.
+fn read_file_stamped(
+    path: &Path,
+) -> Result<(StoreFile, Option<cache::Stamp>, SystemTime), TokenStoreError> {
+    use std::io::Read;
+    let read_at = SystemTime::now();
+    let io = |source| TokenStoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut opened = match std::fs::File::open(path) {
+        Ok(opened) => opened,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(StoreFile {
+            let empty = StoreFile {
                 version: FILE_VERSION,
                 tokens: BTreeMap::new(),
-            });
+            };
+            return Ok((empty, None, read_at));
         }
-        Err(source) => {
-            return Err(TokenStoreError::Io {
-                path: path.to_owned(),
-                source,
-            });
-        }
+        Err(source) => return Err(io(source)),
     };
+    let metadata = opened.metadata().map_err(io)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    opened.read_to_end(&mut bytes).map_err(io)?;
+    let stamp = cache::Stamp::of(&metadata);
     let file: StoreFile =
         serde_json::from_slice(&bytes).map_err(|error| TokenStoreError::Corrupt {
             path: path.to_owned(),
@@ -355,7 +400,7 @@ fn read_file(path: &Path) -> Result<StoreFile, TokenStoreError> {
             message: format!("version {} (expected {FILE_VERSION})", file.version),
         });
     }
-    Ok(file)
+    Ok((file, Some(stamp), read_at))
 }
 
 fn write_file(path: &Path, file: &StoreFile) -> Result<(), TokenStoreError> {

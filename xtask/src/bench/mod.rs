@@ -58,6 +58,10 @@ pub struct Options {
     /// the table then goes to target/bench/BENCHMARKS-partial.md).
     #[arg(long, value_name = "PATH")]
     mock: Option<PathBuf>,
+    /// Measure this gateway binary instead of the one built (section 8 against an older
+    /// build; the table then goes to target/bench/BENCHMARKS-partial.md).
+    #[arg(long, value_name = "PATH")]
+    gateway: Option<PathBuf>,
 }
 
 const SECTIONS: [&str; 10] = [
@@ -137,7 +141,11 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
             None => bin_dir.join("tiktok-mock"),
         },
         bench: bench_bin,
-        gateway: bin_dir.join("tiktok-gateway"),
+        gateway: match &options.gateway {
+            Some(path) => std::fs::canonicalize(path)
+                .with_context(|| format!("--gateway {}", path.display()))?,
+            None => bin_dir.join("tiktok-gateway"),
+        },
         pinning,
         load,
         rounds: options.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
@@ -177,15 +185,22 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     }
     results.seconds = started.elapsed().as_secs_f64();
     results.load_average = (load_before, load_average());
-    if let Some(path) = &options.mock {
-        results.mock_note = Some(format!("mock binary: {}", path.display()));
+    let notes: Vec<String> = [("mock", &options.mock), ("gateway", &options.gateway)]
+        .into_iter()
+        .filter_map(|(what, path)| {
+            path.as_ref()
+                .map(|path| format!("{what} binary: {}", path.display()))
+        })
+        .collect();
+    if !notes.is_empty() {
+        results.mock_note = Some(notes.join("; "));
     }
     results.build_seconds = built.as_secs_f64();
     let table = results.render();
     println!("{table}");
     let out = if quick {
         bench.scratch.join("BENCHMARKS-quick.md")
-    } else if !options.only.is_empty() || options.mock.is_some() {
+    } else if !options.only.is_empty() || options.mock.is_some() || options.gateway.is_some() {
         bench.scratch.join("BENCHMARKS-partial.md")
     } else {
         root.join("BENCHMARKS.md")
