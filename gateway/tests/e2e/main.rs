@@ -12,6 +12,7 @@ mod http_limits;
 mod jobs;
 mod notify;
 mod oauth;
+mod oauth_codes;
 mod oauth_documents;
 mod oauth_typescript;
 mod operator;
