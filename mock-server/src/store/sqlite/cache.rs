@@ -1,6 +1,6 @@
 //! What every API call reads, kept in memory so that reads on a state file never touch
-//! SQLite once warm: [`ReadCache`], tokens by access token and creators by `open_id`, as
-//! the file has them. The store is the file's only writer (it holds the file's lock), and
+//! SQLite once warm: [`ReadCache`], tokens by access token, creators and their open posts
+//! by `open_id`, as the file has them. The store is the file's only writer (it holds the file's lock), and
 //! every write empties the cache once it has committed; a generation number keeps a read
 //! that raced a write from putting back what the write replaced.
 
@@ -27,6 +27,8 @@ struct Inner {
     generation: u64,
     tokens: HashMap<String, Arc<TokenRecord>>,
     creators: HashMap<String, Arc<Creator>>,
+    /// The open posts of a creator (what each read of its data settles first).
+    open_posts: HashMap<String, Arc<Vec<String>>>,
 }
 
 impl ReadCache {
@@ -48,12 +50,24 @@ impl ReadCache {
         self.get_or_load(|inner| &mut inner.creators, open_id, load)
     }
 
+    /// The publish ids of `open_id`'s open posts, from memory or, the first time, from
+    /// `load`.
+    pub(super) fn open_posts(
+        &self,
+        open_id: &str,
+        load: impl FnOnce() -> Vec<String>,
+    ) -> Arc<Vec<String>> {
+        self.get_or_load(|inner| &mut inner.open_posts, open_id, || Some(load()))
+            .unwrap_or_default()
+    }
+
     /// Forgets everything: called after every write has committed (or rolled back).
     pub(super) fn invalidate(&self) {
         let mut inner = self.inner.lock();
         inner.generation += 1;
         inner.tokens.clear();
         inner.creators.clear();
+        inner.open_posts.clear();
     }
 
     fn get_or_load<T>(

@@ -427,22 +427,28 @@ impl Store for SqliteStore {
     }
 
     fn open_posts(&self, open_id: Option<&str>) -> Vec<String> {
-        self.read(|connection| match open_id {
-            Some(open_id) => {
-                let mut statement = connection.prepare_cached(
-                    "SELECT publish_id FROM posts WHERE open = 1 AND open_id = ?1 ORDER BY publish_id",
-                )?;
-                let rows = statement.query_map([open_id], |row| row.get(0))?;
-                rows.collect()
-            }
-            None => {
+        let Some(open_id) = open_id else {
+            return self.read(|connection| {
                 let mut statement = connection.prepare_cached(
                     "SELECT publish_id FROM posts WHERE open = 1 ORDER BY open_id, publish_id",
                 )?;
                 let rows = statement.query_map([], |row| row.get(0))?;
                 rows.collect()
-            }
-        })
+            });
+        };
+        let load = || {
+            self.read(|connection| {
+                let mut statement = connection.prepare_cached(
+                    "SELECT publish_id FROM posts WHERE open = 1 AND open_id = ?1 ORDER BY publish_id",
+                )?;
+                let rows = statement.query_map([open_id], |row| row.get(0))?;
+                rows.collect()
+            })
+        };
+        if self.in_step() {
+            return load();
+        }
+        Arc::unwrap_or_clone(self.cache.open_posts(open_id, load))
     }
 
     fn durable(&self) -> bool {
