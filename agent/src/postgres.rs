@@ -187,20 +187,24 @@ impl PgDatabase {
         PgDatabase::connect_with(url, PgTimeouts::default())
     }
 
-    /// [`PgDatabase::connect`] with `timeouts`; the URL's own `connect_timeout` and
-    /// `options`, if it has them, are kept.
+    /// [`PgDatabase::connect`] with `timeouts`; the URL's own `connect_timeout`, and any
+    /// `lock_timeout` or `statement_timeout` its `options` set, win.
     pub fn connect_with(url: &str, timeouts: PgTimeouts) -> Result<PgDatabase, PgError> {
         let mut config = tokio_postgres::Config::from_str(url).map_err(PgError::Url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(timeouts.connect);
         }
-        if config.get_options().is_none() {
-            config.options(format!(
-                "-c lock_timeout={} -c statement_timeout={}",
-                timeouts.lock.as_millis(),
-                timeouts.statement.as_millis()
-            ));
+        // Added to the URL's own `options`, each unless it sets that one itself.
+        let mut options = config.get_options().unwrap_or_default().to_owned();
+        for (name, value) in [
+            ("lock_timeout", timeouts.lock),
+            ("statement_timeout", timeouts.statement),
+        ] {
+            if !options.contains(name) {
+                options.push_str(&format!(" -c {name}={}", value.as_millis()));
+            }
         }
+        config.options(options.trim_start());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -245,6 +249,10 @@ impl PgDatabase {
     pub async fn migrate(&self) -> Result<(i32, i32), PgError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        // A migration may wait for another to finish, and may take long itself.
+        transaction
+            .batch_execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
+            .await?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
             .await?;
@@ -352,7 +360,9 @@ mod tests {
             ..PgTimeouts::default()
         };
         let holder = PgDatabase::connect(&postgres.url()).unwrap();
-        let waiter = PgDatabase::connect_with(&postgres.url(), timeouts).unwrap();
+        // The URL's own options (another setting) keep the timeouts.
+        let with_options = format!("{}?options=-c%20search_path%3Dpublic", postgres.url());
+        let waiter = PgDatabase::connect_with(&with_options, timeouts).unwrap();
         let mut held = holder.client().await.unwrap();
         let transaction = held.transaction().await.unwrap();
         transaction

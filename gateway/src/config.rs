@@ -499,8 +499,11 @@ impl Config {
                 }
             };
             if token_store.file().is_none() && account.open_id.is_none() {
-                let message =
-                    "needed when token_store is a Postgres URL (it holds every account's users)";
+                let message = if account.token_store.is_some() {
+                    "needed when token_store is a Postgres URL (it holds every account's users)"
+                } else {
+                    "needed: token_store is left out, so the tokens are in the state's Postgres database, which holds every account's users"
+                };
                 problems.push(error(
                     None,
                     &format!("accounts.{name}.open_id"),

@@ -409,6 +409,14 @@ fn a_token_store_defaults_to_the_state_database_and_is_needed_otherwise() {
         config.accounts["demo"].token_store,
         Location::Postgres(url.into())
     );
+    // The database holds every account's users: the account names its own.
+    let nameless = GOOD.replace("{token_store: tokens.json}", "{}");
+    fails(
+        &format!("{nameless}state: \"{url}\"\n"),
+        None,
+        "accounts.demo.open_id",
+        "token_store is left out, so the tokens are in the state's Postgres database",
+    );
     // The state in a file: a token store must be named.
     fails(
         &unnamed,

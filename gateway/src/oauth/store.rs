@@ -374,10 +374,15 @@ impl OAuthStore for SqliteOAuthStore {
                 "DELETE FROM oauth_tokens WHERE expires_ms < ?1",
                 [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
             )?;
+            // Born revoked if its family was revoked while it was being issued (a reused
+            // code or refresh token, a revocation): statements on the state file run one
+            // at a time, so this and a revocation cannot interleave.
             connection.execute(
                 "INSERT INTO oauth_tokens (token_sha256, kind, family, client_id, agent,
-                         resource, scope, expires_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         resource, scope, expires_ms, revoked)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                         EXISTS (SELECT 1 FROM oauth_tokens WHERE family = ?3 AND revoked)
+                         OR EXISTS (SELECT 1 FROM oauth_codes WHERE family = ?3 AND revoked))",
                 rusqlite::params![
                     token,
                     kind.as_str(),

@@ -85,6 +85,12 @@ async fn revoke_family(
     transaction: &tokio_postgres::Transaction<'_>,
     family: &str,
 ) -> Result<(), tokio_postgres::Error> {
+    transaction
+        .execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&FAMILY_LOCK, &family],
+        )
+        .await?;
     for table in ["oauth_tokens", "oauth_codes"] {
         transaction
             .execute(
@@ -96,9 +102,14 @@ async fn revoke_family(
     Ok(())
 }
 
-/// The first key of the advisory lock registration holds, so the count of clients and the
-/// insert are one step across processes.
-const REGISTER_LOCK: i64 = 0x7469_6b74_6f6b_0002;
+/// The key of the advisory lock registration holds, so the count of clients and the insert
+/// are one step across processes (`…_0001` is the migrations', `…_0002` the audit log's).
+const REGISTER_LOCK: i64 = 0x7469_6b74_6f6b_0003;
+
+/// The first key of the advisory lock a grant's family takes (the second is a hash of the
+/// family) while it is revoked or a token is added to it, so no token is added to a family
+/// as it is being revoked and outlives it.
+const FAMILY_LOCK: i32 = 0x6661_6d6c;
 
 #[async_trait]
 impl OAuthStore for PgOAuthStore {
@@ -209,18 +220,29 @@ impl OAuthStore for PgOAuthStore {
         grant: &Grant,
         expires_ms: i64,
     ) -> Result<(), StoreError> {
-        let client = self.database.client().await?;
+        let mut client = self.database.client().await?;
         client
             .execute(
                 "DELETE FROM oauth_tokens WHERE expires_ms < $1",
                 &[&(crate::now_ms() - KEPT_AFTER_EXPIRY_MS)],
             )
             .await?;
-        client
+        // Under the family's lock, born revoked if the family was revoked meanwhile (a
+        // reused code or refresh token, a revocation, while this one was being issued).
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&FAMILY_LOCK, &grant.family],
+            )
+            .await?;
+        transaction
             .execute(
                 "INSERT INTO oauth_tokens (token_sha256, kind, family, client_id, agent,
-                     resource, scope, expires_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     resource, scope, expires_ms, revoked)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                     EXISTS (SELECT 1 FROM oauth_tokens WHERE family = $3 AND revoked)
+                     OR EXISTS (SELECT 1 FROM oauth_codes WHERE family = $3 AND revoked))",
                 &[
                     &hash(token),
                     &kind.as_str(),
@@ -233,6 +255,7 @@ impl OAuthStore for PgOAuthStore {
                 ],
             )
             .await?;
+        transaction.commit().await?;
         Ok(())
     }
 

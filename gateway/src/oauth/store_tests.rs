@@ -29,6 +29,7 @@ on_both_backends!(
     a_refresh_token_is_used_once_and_reuse_revokes_the_family,
     revoking_needs_the_issued_client_and_ends_the_grant,
     two_processes_using_one_refresh_token_at_once_see_one_first_use,
+    a_token_issued_to_a_family_revoked_meanwhile_is_born_revoked,
 );
 
 async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend: Backend) {
@@ -178,4 +179,38 @@ async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend
         }
     }
     assert_eq!(fresh, 1);
+}
+
+async fn a_token_issued_to_a_family_revoked_meanwhile_is_born_revoked(backend: Backend) {
+    let store = backend.open().oauth().unwrap();
+    store
+        .insert_token("r1", TokenKind::Refresh, &grant(), far())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.use_refresh("r1", now()).await.unwrap(),
+        Used::Fresh(grant())
+    );
+    // A replay of r1 lands before the exchange has written r1's successors.
+    assert_eq!(store.use_refresh("r1", now()).await.unwrap(), Used::Reused);
+    store
+        .insert_token("a2", TokenKind::Access, &grant(), far())
+        .await
+        .unwrap();
+    store
+        .insert_token("r2", TokenKind::Refresh, &grant(), far())
+        .await
+        .unwrap();
+    assert_eq!(store.access("a2", now()).await.unwrap(), None);
+    assert_eq!(store.use_refresh("r2", now()).await.unwrap(), Used::Reused);
+    // Another grant is not touched.
+    let other = Grant {
+        family: "f2".into(),
+        ..grant()
+    };
+    store
+        .insert_token("a3", TokenKind::Access, &other, far())
+        .await
+        .unwrap();
+    assert_eq!(store.access("a3", now()).await.unwrap(), Some(other));
 }

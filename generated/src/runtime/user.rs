@@ -290,13 +290,21 @@ impl UserClient {
         let mut unsaved = slot.refresh.lock().await;
         // Other processes sharing the store wait too; what they saved is read after it.
         let _shared = self.store.lock_refresh(&self.open_id).await?;
+        let stored = self.store.load(&self.open_id).await?;
+        if unsaved
+            .as_ref()
+            .is_some_and(|pending| !pending.replaces(stored.as_ref()))
+        {
+            // Saved since (a new login): newer than the refresh that could not be saved.
+            *unsaved = None;
+        }
         let replaced = unsaved.as_ref().map(|pending| pending.replaced.clone());
-        let current = match unsaved.clone() {
-            Some(pending) => pending.token,
-            None => match self.store.load(&self.open_id).await? {
-                Some(token) => token,
-                None => return Err(self.reauthorize("no tokens stored for this user", rejected)),
-            },
+        let current = match (unsaved.clone(), stored) {
+            (Some(pending), _) => pending.token,
+            (None, Some(token)) => token,
+            (None, None) => {
+                return Err(self.reauthorize("no tokens stored for this user", rejected));
+            }
         };
         if current.access() != stale.access() && !current.expires_within(unix_now(), Duration::ZERO)
         {
