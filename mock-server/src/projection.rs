@@ -4,6 +4,12 @@
 //! Keys come out in byte order, as the `Value` maps the mock used to build gave them, so
 //! the bytes are the same as before. A field the record does not have is left out, like a
 //! key missing from a map. Strings that need no escaping (the usual) are copied as they are.
+//!
+//! A record may keep its last projection's bytes in a [`shown::Shown`] (the store's videos do):
+//! the next call asking the same fields copies them, writing only what depends on the call
+//! (a signed cover, the app's share-link parameters) afresh.
+
+pub mod shown;
 
 use std::cell::RefCell;
 
@@ -25,6 +31,26 @@ pub trait Fields {
     fn write_other(&self, name: &str, out: &mut Vec<u8>) -> bool {
         let _ = (name, out);
         false
+    }
+
+    /// Whether part of the field `index` depends on the call, not on the record alone:
+    /// then [`Fields::write_field`] writes [`Fields::write_own`] followed by
+    /// [`Fields::write_call_part`], and a [`Shown`] keeps only the first.
+    fn depends_on_call(index: usize) -> bool {
+        let _ = index;
+        false
+    }
+
+    /// The part of a field [`Fields::depends_on_call`] that depends on the record alone;
+    /// false (with `out` untouched) when this record lacks the field.
+    fn write_own(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        self.write_field(index, out)
+    }
+
+    /// The part of a field [`Fields::depends_on_call`] that depends on the call, written
+    /// after [`Fields::write_own`].
+    fn write_call_part(&self, index: usize, out: &mut Vec<u8>) {
+        let _ = (index, out);
     }
 }
 
@@ -48,6 +74,9 @@ struct Buffers {
     plan: Vec<Option<usize>>,
     /// That type's `NAMES`, by address (0 before any).
     planned_for: usize,
+    /// The fields of `plan` as bits of their indexes, what a [`Shown`] is kept for; `None`
+    /// when a name is not in `NAMES` or `NAMES` has more than 64.
+    mask: Option<u64>,
 }
 
 thread_local! {
@@ -102,6 +131,12 @@ impl Projection {
     /// Appends `record` as a JSON object of the asked fields to `out`, asking the record
     /// for each in key order (by index: names are matched once per record type).
     pub fn write<R: Fields>(&mut self, out: &mut Vec<u8>, record: &R) {
+        self.plan::<R>();
+        self.write_object(out, record, None);
+    }
+
+    /// Matches the asked names with `R::NAMES`, once per record type.
+    fn plan<R: Fields>(&mut self) {
         let buffers = &mut self.buffers;
         let key = R::NAMES.as_ptr() as usize;
         if buffers.planned_for != key {
@@ -112,8 +147,24 @@ impl Projection {
                     .iter()
                     .map(|name| R::NAMES.iter().position(|known| known == name)),
             );
+            buffers.mask = buffers.plan.iter().try_fold(0u64, |mask, index| {
+                index
+                    .filter(|&index| index < 64)
+                    .map(|index| mask | 1 << index)
+            });
             buffers.planned_for = key;
         }
+    }
+
+    /// The object; with `calls`, each field's call part is written apart and its place in
+    /// `out` noted (start, end, field index).
+    fn write_object<R: Fields>(
+        &mut self,
+        out: &mut Vec<u8>,
+        record: &R,
+        mut calls: Option<&mut Vec<(usize, usize, usize)>>,
+    ) {
+        let buffers = &mut self.buffers;
         out.push(b'{');
         let mut first = true;
         let mut key_begin = 0;
@@ -129,9 +180,18 @@ impl Projection {
             }
             out.extend_from_slice(&buffers.keys[key_begin..key_end]);
             key_begin = key_end;
-            let written = match *index {
-                Some(index) => record.write_field(index, out),
-                None => record.write_other(name, out),
+            let written = match (*index, calls.as_deref_mut()) {
+                (Some(index), Some(calls)) if R::depends_on_call(index) => {
+                    let written = record.write_own(index, out);
+                    if written {
+                        let begin = out.len();
+                        record.write_call_part(index, out);
+                        calls.push((begin, out.len(), index));
+                    }
+                    written
+                }
+                (Some(index), _) => record.write_field(index, out),
+                (None, _) => record.write_other(name, out),
             };
             if written {
                 first = false;
@@ -267,7 +327,7 @@ mod tests {
     use super::*;
     use crate::examples::project;
 
-    fn fields(names: &[&str]) -> Vec<&'static FieldMeta> {
+    pub(super) fn fields(names: &[&str]) -> Vec<&'static FieldMeta> {
         names
             .iter()
             .map(|name| {

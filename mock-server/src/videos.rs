@@ -62,7 +62,7 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
     // Short pages (a setting) hold fewer than max_count while has_more stays true.
     let page_size = state.api_settings().page_size(max_count as usize);
     // The page is serialized straight from the store, under the creator's lock.
-    let shown = video_call(call);
+    let this_call = video_call(call);
     let mut projection = Projection::new(call.fields);
     let mut videos = Data::buffer(page_size * VIDEO_BYTES, PAGE_HEAD);
     let array_start = videos.len();
@@ -74,7 +74,10 @@ pub fn video_list(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> {
             if last.is_some() {
                 videos.push(b',');
             }
-            projection.write(&mut videos, &video.api(&shown));
+            match video.shown {
+                Some(kept) => projection.write_shown(&mut videos, &video.api(&this_call), kept),
+                None => projection.write(&mut videos, &video.api(&this_call)),
+            }
             last = Some(video.create_time_ms);
         });
     videos.push(b']');
@@ -134,7 +137,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
             "filters.video_ids: at most {max_ids} ids per request"
         )));
     }
-    let shown = video_call(call);
+    let this_call = video_call(call);
     let mut projection = Projection::new(call.fields);
     let mut videos = Data::buffer(ids.len() * VIDEO_BYTES, PAGE_HEAD);
     let array_start = videos.len();
@@ -148,7 +151,7 @@ pub fn video_query(state: &AppState, call: &Call<'_>) -> Result<Data, ApiError> 
         if index > 0 {
             videos.push(b',');
         }
-        projection.write(&mut videos, &video.as_view().api(&shown));
+        projection.write(&mut videos, &video.as_view().api(&this_call));
     }
     videos.push(b']');
     Ok(page_data(0, false, videos, array_start))
@@ -207,14 +210,27 @@ mod tests {
             refresh_expires_at_ms: None,
             revoked: false,
         };
-        for fields in [&all[..], &all[..1], &all[2..9]] {
+        // Each field set twice, for two apps at two times: the second page is written from
+        // what the first kept, with the other app's share links and covers signed anew.
+        let calls = [
+            ("awkey", 1_700_000_000_123),
+            ("aw\"other", 1_700_000_777_000),
+        ];
+        for (fields, (client_key, now_ms)) in [&all[..], &all[..1], &all[2..9], &all[..]]
+            .into_iter()
+            .flat_map(|fields| calls.map(|call| (fields, call)))
+        {
+            let token = TokenRecord {
+                client_key: client_key.to_owned(),
+                ..token.clone()
+            };
             let body = json!({"max_count": 7});
             let call = Call {
                 endpoint,
                 token: Some(&token),
                 fields,
                 body: &body,
-                now_ms: 1_700_000_000_123,
+                now_ms,
             };
             let data = super::video_list(&state, &call).expect("answers");
             let page = state.store().video_page(&open_id, None, 7);
@@ -230,7 +246,8 @@ mod tests {
             });
             assert_eq!(
                 String::from_utf8(data.to_json_bytes()).expect("utf-8"),
-                serde_json::to_string(&expected).expect("json")
+                serde_json::to_string(&expected).expect("json"),
+                "{client_key} at {now_ms}"
             );
         }
     }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::projection::shown::Shown;
 use crate::store::records::{PUBLIC, Video};
 use crate::store::views::{
     VideoUrls, VideoView, cover_image_url, embed_html, embed_link, share_url,
@@ -44,6 +45,9 @@ pub struct StoredVideo {
     urls: Option<Box<[Box<str>; 4]>>,
     /// `None` for a public video.
     privacy_level: Option<Box<str>>,
+    /// Its last answer's bytes (a video is never changed in place: a new version is a new
+    /// `StoredVideo`, with nothing kept).
+    shown: Shown,
 }
 
 impl Timeline {
@@ -98,6 +102,7 @@ impl Timeline {
                 view_count: video.view_count,
                 urls,
                 privacy_level: (!public).then(|| Box::from(video.privacy_level.as_str())),
+                shown: Shown::default(),
             },
         );
     }
@@ -137,6 +142,7 @@ impl Timeline {
                 },
             },
             privacy_level: stored.privacy_level.as_deref().unwrap_or(PUBLIC),
+            shown: Some(&stored.shown),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use crate::logid::LogId;
 use crate::media;
+use crate::projection::shown::Shown;
 use crate::projection::{
     Fields, write_escaped, write_int, write_pieces, write_serialized_field, write_str,
 };
@@ -59,6 +60,7 @@ impl Video {
                 embed_link: &self.embed_link,
             },
             privacy_level: &self.privacy_level,
+            shown: None,
         }
     }
 }
@@ -94,6 +96,8 @@ pub struct VideoView<'a> {
     pub urls: VideoUrls<'a>,
     /// Who can see it (`PUBLIC_TO_EVERYONE` for a public video).
     pub privacy_level: &'a str,
+    /// Where the store keeps its last answer's bytes, when it keeps them.
+    pub shown: Option<&'a Shown>,
 }
 
 impl VideoView<'_> {
@@ -211,7 +215,7 @@ impl Fields for ApiVideo<'_> {
     ];
 
     fn write_field(&self, index: usize, out: &mut Vec<u8>) -> bool {
-        let (video, call) = (self.video, self.call);
+        let video = self.video;
         match index {
             0 => write_str(out, video.id),
             1 => write_int(out, video.create_time_ms.div_euclid(1000)),
@@ -224,6 +228,38 @@ impl Fields for ApiVideo<'_> {
             8 => write_int(out, video.comment_count.into()),
             9 => write_int(out, video.share_count.into()),
             10 => write_int(out, video.view_count),
+            11 | 12 => {
+                self.write_own(index, out);
+                self.write_call_part(index, out);
+            }
+            13 => video.write_url(UrlKind::EmbedHtml, out),
+            14 => video.write_url(UrlKind::EmbedLink, out),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The cover (signed on the call's clock) and the share link (its utm parameters name
+    /// the call's app).
+    fn depends_on_call(index: usize) -> bool {
+        matches!(index, 11 | 12)
+    }
+
+    fn write_own(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        match index {
+            // All of the cover is the call's.
+            11 => true,
+            12 => {
+                self.video.write_share_head(out);
+                true
+            }
+            _ => self.write_field(index, out),
+        }
+    }
+
+    fn write_call_part(&self, index: usize, out: &mut Vec<u8>) {
+        let (video, call) = (self.video, self.call);
+        match index {
             11 => match call.cover_ttl_seconds {
                 // Signed (an HMAC of the URL), so made as text.
                 Some(ttl) => write_str(
@@ -232,12 +268,9 @@ impl Fields for ApiVideo<'_> {
                 ),
                 None => video.write_url(UrlKind::Cover, out),
             },
-            12 => video.write_share_url(out, &call.share_tail),
-            13 => video.write_url(UrlKind::EmbedHtml, out),
-            14 => video.write_url(UrlKind::EmbedLink, out),
-            _ => return false,
+            12 if !video.share_url_is_empty() => out.extend_from_slice(&call.share_tail),
+            _ => {}
         }
-        true
     }
 }
 
@@ -280,11 +313,11 @@ impl VideoView<'_> {
         write_pieces(out, self.url_pieces(kind).pieces());
     }
 
-    /// Writes the share link as a JSON string carrying the call's utm parameters: the URL
-    /// escaped piece by piece (the derived one's fixed parts need no escaping and have no
-    /// `?`, so only its handle and id are looked at), then `?` (or `&` after a query) and
-    /// the call's `tail`. An empty URL stays empty.
-    fn write_share_url(&self, out: &mut Vec<u8>, tail: &[u8]) {
+    /// Writes the share link's own part: the URL escaped piece by piece (the derived one's
+    /// fixed parts need no escaping and have no `?`, so only its handle and id are looked
+    /// at), then `?` (or `&` after a query); the call's utm parameters and the closing quote
+    /// follow. An empty URL stays empty (`""`, and nothing follows).
+    fn write_share_head(&self, out: &mut Vec<u8>) {
         let has_query = match self.urls {
             VideoUrls::Given { share_url, .. } => {
                 if share_url.is_empty() {
@@ -305,7 +338,11 @@ impl VideoView<'_> {
             }
         };
         out.push(if has_query { b'&' } else { b'?' });
-        out.extend_from_slice(tail);
+    }
+
+    /// Whether the share link is empty (and so carries no utm parameters).
+    fn share_url_is_empty(&self) -> bool {
+        matches!(self.urls, VideoUrls::Given { share_url, .. } if share_url.is_empty())
     }
 }
 
@@ -525,58 +562,4 @@ impl CallEntry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures::{FixtureVideo, build_video};
-    use crate::projection::Projection;
-
-    /// The share link as `media::share_url` makes it, written by serde_json.
-    fn expected(url: &str, client_key: &str) -> String {
-        serde_json::to_string(&media::share_url(url, client_key)).expect("json")
-    }
-
-    #[test]
-    fn share_links_are_those_of_media_share_url_escaped_whole() {
-        let share = tiktok_api::endpoints::VIDEO_LIST
-            .fields
-            .expect("fields")
-            .schema
-            .field("share_url")
-            .expect("share_url");
-        for (handle, id, given) in [
-            ("plain", "71", None),
-            ("say\"hi\\", "7?2", None),
-            ("a?b", "\u{1}", None),
-            ("", "", Some("")),
-            ("", "72", Some("https://elsewhere.example/72?x=1")),
-            ("", "73", Some("https://elsewhere.example/\"73\"")),
-        ] {
-            for client_key in ["awkey", "aw\"key\n"] {
-                let mut video =
-                    build_video(handle, "-000a", id.to_owned(), 0, &FixtureVideo::default());
-                let url = given.map_or_else(|| share_url(handle, id).text(), str::to_owned);
-                video.share_url.clone_from(&url);
-                let mut view = video.as_view();
-                if given.is_none() {
-                    view.urls = VideoUrls::Derived { handle };
-                }
-                let call = VideoCall::new(0, None, client_key);
-                let mut out = Vec::new();
-                Projection::new(&[share]).write(&mut out, &view.api(&call));
-                let url_json = if url.is_empty() {
-                    "\"\"".to_owned()
-                } else {
-                    expected(&url, client_key)
-                };
-                assert_eq!(
-                    String::from_utf8(out).expect("utf-8"),
-                    format!("{{\"share_url\":{url_json}}}"),
-                    "{handle:?} {id:?} {given:?} {client_key:?}"
-                );
-            }
-        }
-        for fixed in [SHARE_URL_HEAD, SHARE_URL_VIDEO] {
-            assert!(!crate::projection::needs_escape(fixed.as_bytes()) && !fixed.contains('?'));
-        }
-    }
-}
+mod tests;
