@@ -68,60 +68,50 @@ pub async fn setup(mock: &str, token: &str) -> anyhow::Result<Value> {
     }))
 }
 
-/// `sessions` MCP sessions on `url` with the agent key `key`, each calling `user_info`
-/// in a loop for `duration`.
+/// How calls are paced: each session's next call as soon as its last is answered (a
+/// closed loop, for throughput), or the sessions' calls spread evenly at `rate` calls per
+/// second in all (an open loop, for a call's own latency: below capacity nothing queues).
+/// In an open loop a call's latency counts from when it was due, so a call that had to
+/// wait for its session's previous one counts that wait too.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub sessions: usize,
+    pub duration: Duration,
+    /// Calls per second in all; `None` for a closed loop.
+    pub rate: Option<f64>,
+}
+
+/// `pace.sessions` MCP sessions on `url` with the agent key `key`, each calling
+/// `user_info` as paced.
 pub async fn mcp_calls(
     url: &str,
     key: &str,
-    sessions: usize,
-    duration: Duration,
+    pace: Pace,
     server: Option<u32>,
 ) -> anyhow::Result<CallsReport> {
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(sessions)
+        .pool_max_idle_per_host(pace.sessions)
         .build()?;
+    // Each session opened and its first call made before the clock starts, as the client
+    // direct makes its first call before.
     let mut opened = Vec::new();
-    for _ in 0..sessions {
-        opened.push(open_session(&http, url, key).await?);
+    for _ in 0..pace.sessions {
+        let session = open_session(&http, url, key).await?;
+        call_tool(&http, url, key, &session, 1).await?;
+        opened.push(session);
     }
-    let cpu = Cpu::now(server);
-    let started = Instant::now();
-    let deadline = started + duration;
-    let runs = opened.into_iter().map(|session| {
-        let http = http.clone();
-        async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            let mut id = 1u64;
-            while Instant::now() < deadline {
-                id += 1;
-                let call = Instant::now();
-                match call_tool(&http, url, key, &session, id).await {
-                    Ok(()) => latencies.push(call.elapsed()),
-                    Err(error) => {
-                        if errors == 0 {
-                            eprintln!("mcp-calls: {error:#}");
-                        }
-                        errors += 1;
-                    }
-                }
-            }
-            (latencies, errors)
-        }
-    });
-    let results = futures::future::join_all(runs).await;
-    Ok(report(results, started.elapsed(), cpu))
+    let call =
+        async |session: usize, id: u64| call_tool(&http, url, key, &opened[session], id).await;
+    Ok(drive(pace, server, call).await)
 }
 
-/// The same read by the generated client, straight to the mock: `sessions` tasks, each
-/// its own call after call, through one client (its limiter scaled by `scale`, as the
-/// gateway's is).
+/// The same read by the generated client, straight to the mock: `pace.sessions` tasks
+/// through one client (its limiter scaled by `scale`, as the gateway's is), as paced.
 pub async fn direct_calls(
     base: &str,
     token: &str,
     scale: f64,
-    sessions: usize,
-    duration: Duration,
+    pace: Pace,
     server: Option<u32>,
 ) -> anyhow::Result<CallsReport> {
     let client = tiktok_api::Client::builder()
@@ -131,29 +121,73 @@ pub async fn direct_calls(
     let user = client.user_with_access_token(token);
     user.user_info(&[UserField::OpenId, UserField::DisplayName])
         .await?;
+    let call = async |_: usize, _: u64| {
+        user.user_info(&[UserField::OpenId, UserField::DisplayName])
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from)
+    };
+    Ok(drive(pace, server, call).await)
+}
+
+/// Runs `call(session, id)` in `pace.sessions` sessions for `pace.duration`, as paced.
+async fn drive(
+    pace: Pace,
+    server: Option<u32>,
+    call: impl AsyncFn(usize, u64) -> anyhow::Result<()>,
+) -> CallsReport {
     let cpu = Cpu::now(server);
-    let started = Instant::now();
-    let deadline = started + duration;
-    let runs = (0..sessions).map(|_| {
-        let user = user.clone();
-        async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            while Instant::now() < deadline {
-                let call = Instant::now();
-                match user
-                    .user_info(&[UserField::OpenId, UserField::DisplayName])
-                    .await
-                {
-                    Ok(_) => latencies.push(call.elapsed()),
-                    Err(_) => errors += 1,
+    let started = tokio::time::Instant::now();
+    let deadline = started + pace.duration;
+    // In an open loop, session `s` is due at `started + (s + k * sessions) / rate`.
+    let spacing = pace
+        .rate
+        .map(|rate| Duration::from_secs_f64(1.0 / rate.max(1e-3)));
+    let call = &call;
+    let runs = (0..pace.sessions).map(|session| async move {
+        let mut latencies = Vec::new();
+        let mut errors = 0u64;
+        let mut id = 1u64;
+        let mut due = spacing.map(|spacing| started + spacing * session as u32);
+        let mut answered = started;
+        loop {
+            let begin = match due {
+                // A call due while its session waited for the last one counts from when it
+                // was due; one that was not sent at once only because the timer woke late
+                // (tokio's timer counts whole milliseconds) counts from when it was sent.
+                Some(at) => {
+                    tokio::time::sleep_until(at).await;
+                    if answered > at {
+                        at
+                    } else {
+                        tokio::time::Instant::now()
+                    }
+                }
+                None => tokio::time::Instant::now(),
+            };
+            if begin >= deadline {
+                break;
+            }
+            id += 1;
+            let result = call(session, id).await;
+            answered = tokio::time::Instant::now();
+            match result {
+                Ok(()) => latencies.push(answered - begin),
+                Err(error) => {
+                    if errors == 0 {
+                        eprintln!("calls: {error:#}");
+                    }
+                    errors += 1;
                 }
             }
-            (latencies, errors)
+            if let (Some(at), Some(spacing)) = (due.as_mut(), spacing) {
+                *at += spacing * pace.sessions as u32;
+            }
         }
+        (latencies, errors)
     });
     let results = futures::future::join_all(runs).await;
-    Ok(report(results, started.elapsed(), cpu))
+    report(results, started.elapsed(), cpu)
 }
 
 /// The median time of committing one record to a fresh SQLite audit log, `records` times

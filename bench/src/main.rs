@@ -170,7 +170,7 @@ enum Command {
         #[arg(long)]
         token: String,
     },
-    /// MCP sessions calling `user_info` through `serve --http`, closed-loop.
+    /// MCP sessions calling `user_info` through `serve --http`, closed-loop (or at `--rate`).
     McpCalls {
         /// The gateway's MCP endpoint, `http://ADDR/mcp`.
         #[arg(long)]
@@ -187,8 +187,13 @@ enum Command {
         /// The gateway's process id, for its CPU time per call.
         #[arg(long)]
         pid: Option<u32>,
+        /// Calls per second in all, spread evenly over the sessions (an open loop); without
+        /// it, each session calls again as soon as it is answered.
+        #[arg(long)]
+        rate: Option<f64>,
     },
-    /// The generated client calling `user_info` straight to the mock, closed-loop.
+    /// The generated client calling `user_info` straight to the mock, closed-loop (or at
+    /// `--rate`).
     DirectCalls {
         /// The mock's base URL.
         #[arg(long)]
@@ -208,6 +213,10 @@ enum Command {
         /// The mock's process id, for its CPU time per call.
         #[arg(long)]
         pid: Option<u32>,
+        /// Calls per second in all, spread evenly over the sessions (an open loop); without
+        /// it, each session calls again as soon as it is answered.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// The median time to commit one record to a fresh SQLite audit log at PATH.
     AuditCommit {
@@ -315,11 +324,11 @@ fn main() -> anyhow::Result<()> {
             sessions,
             seconds,
             pid,
+            rate,
         } => print(current_thread()?.block_on(gateway::mcp_calls(
             &url,
             &key,
-            sessions,
-            Duration::from_secs_f64(seconds),
+            pace(sessions, seconds, rate),
             pid,
         ))?),
         Command::DirectCalls {
@@ -329,12 +338,12 @@ fn main() -> anyhow::Result<()> {
             sessions,
             seconds,
             pid,
+            rate,
         } => print(current_thread()?.block_on(gateway::direct_calls(
             &base,
             &token,
             scale,
-            sessions,
-            Duration::from_secs_f64(seconds),
+            pace(sessions, seconds, rate),
             pid,
         ))?),
         Command::AuditCommit { path, records } => {
@@ -348,6 +357,15 @@ fn main() -> anyhow::Result<()> {
 fn print(report: impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
+}
+
+/// The pacing of `mcp-calls` and `direct-calls`.
+fn pace(sessions: usize, seconds: f64, rate: Option<f64>) -> gateway::Pace {
+    gateway::Pace {
+        sessions,
+        duration: Duration::from_secs_f64(seconds),
+        rate,
+    }
 }
 
 fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {

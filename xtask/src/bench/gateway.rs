@@ -2,7 +2,8 @@
 //! config with one reader agent whose limiter is scaled the same way
 //! (`tiktok: {rate_limit_scale}`), its account's token imported, `serve --http` on the
 //! server CPU beside the mock; then rounds alternating user info by MCP sessions through
-//! the gateway and by the client straight to the mock, and `audit verify` at the end.
+//! the gateway and by the client straight to the mock, closed-loop (throughput) and then at
+//! a fixed rate well below capacity (a call's own latency), and `audit verify` at the end.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,11 +12,15 @@ use std::process::{Child, Stdio};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::report::{CallSide, GatewayRow};
+use super::report::{CallSide, GatewayRow, Paced};
 use super::{Bench, RATE_LIMIT_SCALE, median, procs};
 
 /// Calls in flight: agent sessions through the gateway, tasks of the client direct.
 const SESSIONS: usize = 32;
+
+/// The open loop's calls per second in all, spread over the sessions: a tenth of the
+/// 2,000 a second the gateway is meant to hold, so no call waits for another.
+const PACED_RATE: f64 = 200.0;
 
 /// `serve --http`, killed when dropped.
 struct Gateway {
@@ -115,7 +120,46 @@ impl Bench {
                 &gateway.child.id().to_string(),
             ])?);
         }
-        let gateway_calls: u64 = through.iter().map(|(_, calls)| calls).sum();
+        let rate = PACED_RATE.to_string();
+        let (mut paced_direct, mut paced_through) = (Vec::new(), Vec::new());
+        for _ in 0..self.rounds {
+            paced_direct.push(self.calls(&[
+                "direct-calls",
+                "--base",
+                &mock.base,
+                "--token",
+                &access,
+                "--scale",
+                RATE_LIMIT_SCALE,
+                "--sessions",
+                &sessions,
+                "--seconds",
+                &seconds,
+                "--rate",
+                &rate,
+            ])?);
+            paced_through.push(self.calls(&[
+                "mcp-calls",
+                "--url",
+                &gateway.url,
+                "--key",
+                &key,
+                "--sessions",
+                &sessions,
+                "--seconds",
+                &seconds,
+                "--rate",
+                &rate,
+            ])?);
+        }
+        // Each run's sessions make one first call apiece before its clock starts.
+        let first_calls = (SESSIONS * (through.len() + paced_through.len())) as u64;
+        let gateway_calls: u64 = first_calls
+            + through
+                .iter()
+                .chain(&paced_through)
+                .map(|(_, calls)| calls)
+                .sum::<u64>();
         drop(gateway);
         let verified =
             procs::output(self.gateway_command(&["audit", "verify"], Some(&config), &secret))?;
@@ -140,6 +184,11 @@ impl Bench {
             sessions: SESSIONS,
             direct: median_side(&direct),
             gateway: median_side(&through),
+            paced: Paced {
+                rate: PACED_RATE,
+                direct: median_side(&paced_direct),
+                gateway: median_side(&paced_through),
+            },
             commit_ms: commit["commit_us"].as_f64().unwrap_or_default() / 1000.0,
             gateway_calls,
             records,

@@ -11,7 +11,7 @@ mod gateway;
 mod machine;
 mod servers;
 pub use audit::AuditRow;
-pub use gateway::{CallSide, GatewayRow};
+pub use gateway::{CallSide, GatewayRow, Paced};
 use machine::{cores, cpu_model, rustc, today};
 pub use servers::{ProxyRow, StateRow};
 
