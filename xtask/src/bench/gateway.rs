@@ -20,7 +20,7 @@ const SESSIONS: usize = 32;
 
 /// The open loop's calls per second in all, spread over the sessions: a tenth of the
 /// 2,000 a second the gateway is meant to hold, so no call waits for another.
-const PACED_RATE: f64 = 200.0;
+pub(super) const PACED_RATE: f64 = 200.0;
 
 /// `serve --http`, killed when dropped.
 struct Gateway {
@@ -251,7 +251,7 @@ impl Bench {
     }
 
     /// One run of a calls program: its figures, and the calls it made.
-    fn calls(&self, args: &[&str]) -> anyhow::Result<(CallSide, u64)> {
+    pub(super) fn calls(&self, args: &[&str]) -> anyhow::Result<(CallSide, u64)> {
         let report: Value = serde_json::from_str(self.program(args)?.trim())?;
         let number = |key: &str| report[key].as_f64().unwrap_or_default();
         if number("errors") > 0.0 {
@@ -271,7 +271,7 @@ impl Bench {
 }
 
 /// The median of each figure over the rounds.
-fn median_side(runs: &[(CallSide, u64)]) -> CallSide {
+pub(super) fn median_side(runs: &[(CallSide, u64)]) -> CallSide {
     let pick = |figure: fn(&CallSide) -> f64| {
         median(
             &runs

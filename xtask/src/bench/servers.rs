@@ -1,12 +1,14 @@
 //! Sections 9 and 10: the mock on its SQLite state file against the mock in memory (reads,
 //! and writes per second), and `tiktok-mock proxy` in front of the mock against the mock
-//! alone. Both are the same `wrk` runs as section 1, alternating, on the same machine.
+//! alone. Both are the same `wrk` runs as section 1, alternating, on the same machine; the
+//! proxy also at a fixed rate well below capacity, for a call's own latency.
 
 use anyhow::Context;
 
-use super::Bench;
+use super::gateway::{PACED_RATE, median_side};
 use super::procs::{Request, Server};
 use super::report::{ProxyRow, StateRow};
+use super::{Bench, RATE_LIMIT_SCALE};
 
 impl Bench {
     /// 9. User info on a mock with `--state FILE` against a mock in memory; then token
@@ -78,9 +80,36 @@ impl Bench {
             body: None,
         };
         let measures = self.alternate(&[(&mock, &request), (&proxy, &request)], self.seconds)?;
+        // Then a call's own latency: the generated client at a fixed rate well below
+        // capacity, straight and through the proxy, in turns.
+        let seconds = self.seconds.to_string();
+        let rate = PACED_RATE.to_string();
+        let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+        for _ in 0..self.rounds {
+            for (base, runs) in [(&mock.base, &mut direct), (&proxy.base, &mut proxied)] {
+                runs.push(self.calls(&[
+                    "direct-calls",
+                    "--base",
+                    base,
+                    "--token",
+                    &request.token,
+                    "--scale",
+                    RATE_LIMIT_SCALE,
+                    "--sessions",
+                    "4",
+                    "--seconds",
+                    &seconds,
+                    "--rate",
+                    &rate,
+                ])?);
+            }
+        }
         Ok(ProxyRow {
             direct: measures[0],
             proxied: measures[1],
+            paced_rate: PACED_RATE,
+            paced_direct: median_side(&direct),
+            paced_proxied: median_side(&proxied),
         })
     }
 }
