@@ -49,8 +49,6 @@ pub mod secret;
 pub mod server;
 pub mod state;
 pub mod terminal;
-#[cfg(test)]
-mod test_backends;
 pub mod tools;
 pub mod uploads;
 pub mod web;

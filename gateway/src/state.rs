@@ -99,3 +99,14 @@ impl SharedState {
         }
     }
 }
+
+/// A new handle on a test's state, as another process would open it.
+#[cfg(test)]
+pub(crate) fn open_backend(backend: &tiktok_agent::testing::Backend) -> SharedState {
+    use tiktok_agent::testing::Backend;
+    let location = match backend {
+        Backend::Sqlite(_) => Location::File(backend.sqlite_path("state.sqlite")),
+        Backend::Postgres(postgres) => Location::Postgres(postgres.url()),
+    };
+    SharedState::open(&location).unwrap()
+}

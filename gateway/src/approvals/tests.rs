@@ -9,16 +9,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use tiktok_agent::StateFile;
+use tiktok_agent::testing::Backend;
 
 use super::*;
-use crate::test_backends::{Backend, on_both_backends};
+use crate::state::open_backend;
 
 /// A new handle on the approvals of `backend`, as another process would open them.
 fn open(backend: &Backend) -> Approvals {
-    Approvals::new(backend.open().approvals().unwrap())
+    Approvals::new(open_backend(backend).approvals().unwrap())
 }
 
-on_both_backends!(
+tiktok_agent::on_both_backends!(
     a_call_is_claimed_once_and_its_outcome_kept,
     an_agent_parks_no_more_than_its_cap_until_one_is_decided,
     a_pending_approval_expires_once_at_its_deadline_on_the_gateways_clock_and_never_runs,

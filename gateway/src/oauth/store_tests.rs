@@ -2,9 +2,10 @@
 //! tokens used once, a reuse revoking the grant, revocation, registration's cap, and two
 //! processes presenting one refresh token at once.
 
+use tiktok_agent::testing::Backend;
+
 use super::store::{Code, Grant, RegisteredClient, TokenKind, Used};
-use crate::state::SharedState;
-use crate::test_backends::{Backend, on_both_backends};
+use crate::state::{SharedState, open_backend};
 
 fn grant() -> Grant {
     Grant {
@@ -24,7 +25,7 @@ fn far() -> i64 {
     now() + 60_000
 }
 
-on_both_backends!(
+tiktok_agent::on_both_backends!(
     a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens,
     a_refresh_token_is_used_once_and_reuse_revokes_the_family,
     revoking_needs_the_issued_client_and_ends_the_grant,
@@ -33,7 +34,7 @@ on_both_backends!(
 );
 
 async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     let code = Code {
         grant: grant(),
         redirect_uri: "http://127.0.0.1/cb".into(),
@@ -69,7 +70,7 @@ async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend:
     );
     // Stored only as hashes.
     let sql = "SELECT token_sha256 FROM oauth_tokens UNION ALL SELECT code_sha256 FROM oauth_codes";
-    let stored: Vec<String> = match backend.open() {
+    let stored: Vec<String> = match open_backend(&backend) {
         SharedState::Sqlite(state, _) => state
             .with(|connection| {
                 let mut statement = connection.prepare(sql)?;
@@ -91,7 +92,7 @@ async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend:
 }
 
 async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
@@ -124,7 +125,7 @@ async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family(backend: Back
 }
 
 async fn revoking_needs_the_issued_client_and_ends_the_grant(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("a1", TokenKind::Access, &grant(), far())
         .await
@@ -155,7 +156,7 @@ async fn revoking_needs_the_issued_client_and_ends_the_grant(backend: Backend) {
 }
 
 async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
@@ -163,7 +164,7 @@ async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend
     let uses: Vec<_> = (0..8)
         .map(|_| {
             // Each its own handle, as gateways on other machines would have.
-            let store = backend.open().oauth().unwrap();
+            let store = open_backend(&backend).oauth().unwrap();
             tokio::spawn(async move { store.use_refresh("r1", now()).await.unwrap() })
         })
         .collect();
@@ -182,7 +183,7 @@ async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend
 }
 
 async fn a_token_issued_to_a_family_revoked_meanwhile_is_born_revoked(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
