@@ -123,7 +123,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_processes_with_an_expired_token_refresh_it_once() {
-        let Some(store) = Backend::postgres().await else {
+        let Some(store) = Backend::postgres(crate::Schema::AGENT).await else {
             return;
         };
         let mock = tiktok_mock::MockServer::builder()

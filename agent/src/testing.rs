@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
-use crate::postgres::PgDatabase;
+use crate::postgres::{PgDatabase, Schema};
 
 /// The environment variable that, set to `required`, makes [`Postgres::start`] fail instead
 /// of skipping when the server's binaries are missing (CI sets it after installing them).
@@ -171,13 +171,13 @@ impl Backend {
         Backend::Sqlite(tempfile::tempdir().expect("a temporary directory"))
     }
 
-    /// A migrated cluster, or `None` where Postgres is not installed (see
+    /// A cluster migrated to `schema`, or `None` where Postgres is not installed (see
     /// [`Postgres::start`]).
-    pub async fn postgres() -> Option<Backend> {
+    pub async fn postgres(schema: Schema) -> Option<Backend> {
         let postgres = Postgres::start()?;
         PgDatabase::connect(&postgres.url())
             .expect("the cluster's URL")
-            .migrate()
+            .migrate(schema)
             .await
             .expect("the database migrates");
         Some(Backend::Postgres(postgres))
@@ -205,10 +205,14 @@ impl Backend {
 
 /// Runs each named test, an `async fn(Backend)` in scope, on both backends: a module per
 /// test with a `sqlite` and a `postgres` test (the latter returns early, having said why,
-/// where Postgres is not installed).
+/// where Postgres is not installed). The database has the agent's schema, or the one named
+/// first (`schema = crate::SCHEMA;`, a path from the crate's root).
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {$(
+    ($($test:ident),* $(,)?) => {
+        $crate::on_both_backends!(schema = $crate::Schema::AGENT; $($test),*);
+    };
+    (schema = $schema:expr; $($test:ident),* $(,)?) => {$(
         mod $test {
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
@@ -217,7 +221,7 @@ macro_rules! on_both_backends {
 
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                if let Some(backend) = $crate::testing::Backend::postgres().await {
+                if let Some(backend) = $crate::testing::Backend::postgres($schema).await {
                     super::$test(backend).await;
                 }
             }

@@ -45,6 +45,7 @@ pub mod migrate;
 pub mod notify;
 pub mod oauth;
 pub mod request;
+pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod state;

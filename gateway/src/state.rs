@@ -95,7 +95,9 @@ impl SharedState {
                     connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
                 })
                 .await?),
-            SharedState::Postgres(database) => Ok(database.check_schema().await?),
+            SharedState::Postgres(database) => {
+                Ok(database.check_schema(crate::schema::SCHEMA).await?)
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ fn open(backend: &Backend) -> Approvals {
 }
 
 tiktok_agent::on_both_backends!(
+    schema = crate::schema::SCHEMA;
     a_call_is_claimed_once_and_its_outcome_kept,
     an_agent_parks_no_more_than_its_cap_until_one_is_decided,
     a_pending_approval_expires_once_at_its_deadline_on_the_gateways_clock_and_never_runs,

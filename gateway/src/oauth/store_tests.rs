@@ -26,6 +26,7 @@ fn far() -> i64 {
 }
 
 tiktok_agent::on_both_backends!(
+    schema = crate::schema::SCHEMA;
     a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens,
     a_refresh_token_is_used_once_and_reuse_revokes_the_family,
     revoking_needs_the_issued_client_and_ends_the_grant,
