@@ -52,14 +52,18 @@ async fn a_call_is_claimed_once_and_its_outcome_kept(backend: Backend) {
                 other.clone()
             };
             let id = id.clone();
-            tokio::spawn(async move { approvals.claim(&id, "alice").await.is_ok() })
+            tokio::spawn(async move { approvals.claim(&id, "alice").await.ok() })
         })
         .collect();
-    let mut won = 0;
+    let mut won = Vec::new();
     for claim in claims {
-        won += usize::from(claim.await.unwrap());
+        won.extend(claim.await.unwrap());
     }
-    assert_eq!(won, 1);
+    assert_eq!(won.len(), 1);
+    // The claim answers with the approval as it moved.
+    assert_eq!(won[0].state, ApprovalState::Running);
+    assert_eq!(won[0].decided_by.as_deref(), Some("alice"));
+    assert_eq!(won[0].arguments, json!({"post_info": {"title": "t"}}));
     assert!(matches!(
         approvals.deny(&id, "bob").await,
         Err(ApprovalError::NotPending {
