@@ -66,7 +66,7 @@ impl Ledger {
 
     async fn used(&self, agent: &str, limit: &BudgetLimit, now_ms: i64) -> u32 {
         match self {
-            Ledger::Sqlite(ledger) => ledger.used(agent, limit, now_ms).unwrap(),
+            Ledger::Sqlite(ledger) => ledger.used(agent, limit, now_ms).await.unwrap(),
             Ledger::Postgres(ledger) => ledger.used(agent, limit, now_ms).await.unwrap(),
         }
     }

@@ -78,7 +78,7 @@ impl SharedState {
         now_ms: i64,
     ) -> Result<u32, StoreError> {
         Ok(match self {
-            SharedState::Sqlite(_, ledger) => ledger.used(agent, limit, now_ms)?,
+            SharedState::Sqlite(_, ledger) => ledger.used(agent, limit, now_ms).await?,
             SharedState::Postgres(database) => {
                 PgLedger::new(database.clone())
                     .used(agent, limit, now_ms)
