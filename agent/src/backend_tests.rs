@@ -1,6 +1,7 @@
 //! The tests of the shared state, each run on both backends: a SQLite file (the embedded
 //! default) and a throwaway Postgres cluster (skipped, saying why, where Postgres is not
-//! installed). Each test opens several handles on one store, as several processes would.
+//! installed), by [`on_both_backends!`](crate::on_both_backends). Each test opens several
+//! handles on one store, as several processes would.
 
 use std::time::Duration;
 
@@ -13,81 +14,24 @@ use crate::audit_pg::PgAuditLog;
 use crate::audit_sqlite::{AuditQuery, SqliteAuditLog, StoredRecord};
 use crate::budget::{Budget, BudgetLimit, DAY, Exhausted};
 use crate::pg_ledger::PgLedger;
-use crate::postgres::PgDatabase;
 use crate::sqlite_ledger::SqliteLedger;
 use crate::state::StateFile;
-use crate::testing::Postgres;
+use crate::testing::Backend;
 
-/// Where the state lives for one test.
-pub(crate) enum Store {
-    Sqlite(tempfile::TempDir),
-    Postgres(Postgres),
-}
-
-impl Store {
-    pub(crate) fn sqlite() -> Option<Store> {
-        Some(Store::Sqlite(tempfile::tempdir().unwrap()))
-    }
-
-    /// A migrated cluster, or `None` where Postgres is not installed.
-    pub(crate) async fn postgres() -> Option<Store> {
-        let postgres = Postgres::start()?;
-        PgDatabase::connect(&postgres.url())
-            .unwrap()
-            .migrate()
-            .await
-            .unwrap();
-        Some(Store::Postgres(postgres))
-    }
-
-    /// A new handle on the store's database, as another process would open it.
-    pub(crate) fn database(&self) -> PgDatabase {
-        match self {
-            Store::Postgres(postgres) => PgDatabase::connect(&postgres.url()).unwrap(),
-            Store::Sqlite(_) => unreachable!("a SQLite store has no Postgres database"),
-        }
-    }
-
-    /// The path of the store's SQLite file `name`.
-    pub(crate) fn sqlite_path(&self, name: &str) -> std::path::PathBuf {
-        match self {
-            Store::Sqlite(directory) => directory.path().join(name),
-            Store::Postgres(_) => unreachable!("a Postgres store has no file"),
-        }
-    }
-
-    /// A new ledger on the store, as another process would open it.
+impl Backend {
+    /// A new ledger on the backend, as another process would open it.
     fn ledger(&self) -> Ledger {
         match self {
-            Store::Sqlite(_) => Ledger::Sqlite(
+            Backend::Sqlite(_) => Ledger::Sqlite(
                 SqliteLedger::new(StateFile::open(&self.sqlite_path("state.sqlite")).unwrap())
                     .unwrap(),
             ),
-            Store::Postgres(_) => Ledger::Postgres(PgLedger::new(self.database())),
+            Backend::Postgres(_) => Ledger::Postgres(PgLedger::new(self.database())),
         }
     }
 }
 
-/// Runs each named test (an `async fn(Store)`) on both backends.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$test(super::Store::sqlite().unwrap()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(store) = super::Store::postgres().await {
-                    super::$test(store).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::on_both_backends!(
     a_held_call_counts_once_and_is_checked_again_when_it_runs,
     concurrent_takes_through_two_handles_fill_the_budget_exactly,
     concurrent_appends_through_two_handles_make_one_unbroken_chain,
@@ -122,14 +66,14 @@ impl Ledger {
 
     async fn used(&self, agent: &str, limit: &BudgetLimit, now_ms: i64) -> u32 {
         match self {
-            Ledger::Sqlite(ledger) => ledger.used(agent, limit, now_ms).unwrap(),
+            Ledger::Sqlite(ledger) => ledger.used(agent, limit, now_ms).await.unwrap(),
             Ledger::Postgres(ledger) => ledger.used(agent, limit, now_ms).await.unwrap(),
         }
     }
 }
 
-async fn a_held_call_counts_once_and_is_checked_again_when_it_runs(store: Store) {
-    let ledger = store.ledger();
+async fn a_held_call_counts_once_and_is_checked_again_when_it_runs(backend: Backend) {
+    let ledger = backend.ledger();
     let limits = [
         BudgetLimit {
             budget: Budget::CallsPerMinute,
@@ -195,8 +139,8 @@ async fn a_held_call_counts_once_and_is_checked_again_when_it_runs(store: Store)
     assert_eq!(refused.budget, Budget::WritesPerDay);
 }
 
-async fn concurrent_takes_through_two_handles_fill_the_budget_exactly(store: Store) {
-    let (one, two) = (store.ledger(), store.ledger());
+async fn concurrent_takes_through_two_handles_fill_the_budget_exactly(backend: Backend) {
+    let (one, two) = (backend.ledger(), backend.ledger());
     let per_minute = [BudgetLimit {
         budget: Budget::CallsPerMinute,
         limit: 7,
@@ -253,14 +197,14 @@ enum Audit {
     Postgres(PgAuditLog),
 }
 
-impl Store {
+impl Backend {
     /// A new handle on the store's audit log, as another process would open it.
     fn audit(&self) -> Audit {
         match self {
-            Store::Sqlite(_) => {
+            Backend::Sqlite(_) => {
                 Audit::Sqlite(SqliteAuditLog::open(self.sqlite_path("audit.sqlite")).unwrap())
             }
-            Store::Postgres(_) => Audit::Postgres(PgAuditLog::new(self.database())),
+            Backend::Postgres(_) => Audit::Postgres(PgAuditLog::new(self.database())),
         }
     }
 }
@@ -308,8 +252,8 @@ fn record(agent: &str, index: i64, decision: Decision) -> AuditRecord {
     record
 }
 
-async fn concurrent_appends_through_two_handles_make_one_unbroken_chain(store: Store) {
-    let (one, two) = (store.audit(), store.audit());
+async fn concurrent_appends_through_two_handles_make_one_unbroken_chain(backend: Backend) {
+    let (one, two) = (backend.audit(), backend.audit());
     let appends: Vec<_> = (0..60)
         .map(|index| {
             let log = if index % 2 == 0 { &one } else { &two }.clone();
@@ -361,35 +305,36 @@ async fn concurrent_appends_through_two_handles_make_one_unbroken_chain(store: S
     );
 }
 
-async fn verify_names_a_changed_record(store: Store) {
-    let log = store.audit();
+async fn verify_names_a_changed_record(backend: Backend) {
+    let log = backend.audit();
     for index in 0..5 {
         log.append(record("reader", index, Decision::Allowed)).await;
     }
     assert_eq!(log.verify().await.unwrap(), 5);
     let change = "UPDATE audit SET entry = replace(entry, '1000003', '1000004') WHERE seq = 4";
-    bypass_append_only(&store, change).await;
+    bypass_append_only(&backend, change).await;
     let broken = log.verify().await.unwrap_err();
     assert_eq!(broken.seq, 4, "{broken}");
     assert!(broken.problem.contains("hashes to"), "{broken}");
 }
 
-async fn verify_names_a_gap_in_the_numbers(store: Store) {
-    let log = store.audit();
+async fn verify_names_a_gap_in_the_numbers(backend: Backend) {
+    let log = backend.audit();
     for index in 0..5 {
         log.append(record("reader", index, Decision::Allowed)).await;
     }
-    bypass_append_only(&store, "DELETE FROM audit WHERE seq = 3").await;
+    bypass_append_only(&backend, "DELETE FROM audit WHERE seq = 3").await;
     let broken = log.verify().await.unwrap_err();
     assert_eq!(broken.seq, 4, "{broken}");
     assert_eq!(broken.problem, "sequence number 4 where 3 was expected");
 }
 
 /// Runs `change` on the store's audit table, which refuses it until its trigger is gone.
-async fn bypass_append_only(store: &Store, change: &str) {
-    match store {
-        Store::Sqlite(_) => {
-            let connection = rusqlite::Connection::open(store.sqlite_path("audit.sqlite")).unwrap();
+async fn bypass_append_only(backend: &Backend, change: &str) {
+    match backend {
+        Backend::Sqlite(_) => {
+            let connection =
+                rusqlite::Connection::open(backend.sqlite_path("audit.sqlite")).unwrap();
             // The log refuses the change until its trigger is dropped.
             assert!(connection.execute_batch(change).is_err());
             connection
@@ -398,8 +343,8 @@ async fn bypass_append_only(store: &Store, change: &str) {
                 ))
                 .unwrap();
         }
-        Store::Postgres(_) => {
-            let database = store.database();
+        Backend::Postgres(_) => {
+            let database = backend.database();
             let client = database.client().await.unwrap();
             assert!(client.batch_execute(change).await.is_err());
             client

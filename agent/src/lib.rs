@@ -78,6 +78,6 @@ pub use grant::{DenyReason, Grant, GrantBuilder, GrantError};
 pub use granted::GrantedClient;
 pub use pg_ledger::PgLedger;
 pub use pg_tokens::PgTokenStore;
-pub use postgres::{PgDatabase, PgError, PgTimeouts, SCHEMA_VERSION};
+pub use postgres::{Migration, PgDatabase, PgError, PgTimeouts, Schema};
 pub use sqlite_ledger::SqliteLedger;
 pub use state::{StateError, StateFile, StoreError};

@@ -119,11 +119,11 @@ mod tests {
     use tiktok_mock::testing::{Control, DEMO_OPEN_ID, client};
 
     use super::*;
-    use crate::backend_tests::Store;
+    use crate::testing::Backend;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_processes_with_an_expired_token_refresh_it_once() {
-        let Some(store) = Store::postgres().await else {
+        let Some(store) = Backend::postgres(crate::Schema::AGENT).await else {
             return;
         };
         let mock = tiktok_mock::MockServer::builder()

@@ -1,7 +1,8 @@
 //! A Postgres database that gateway processes on several machines share: [`PgDatabase`], a
-//! small pool of connections to it, and its schema, versioned in `schema_version`:
-//! [`PgDatabase::migrate`] creates or upgrades it, and [`PgDatabase::check_schema`] refuses
-//! to work on an older or a newer one. Connections are made without TLS: reach the database
+//! small pool of connections to it, and its schema, versioned in `schema_version`: a
+//! [`Schema`] is the agent's [`Migration`]s and those of the crate built on it, one
+//! sequence of versions; [`PgDatabase::migrate`] creates or upgrades it, and
+//! [`PgDatabase::check_schema`] refuses to work on an older or a newer one. Connections are made without TLS: reach the database
 //! over a unix socket or a private network.
 
 use std::str::FromStr;
@@ -10,13 +11,25 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-/// The schema version this build writes and needs.
-pub const SCHEMA_VERSION: i32 = 2;
+/// One step of a schema: the version it brings a database to, what it creates, and its
+/// statements. Each crate keeps the steps of its own tables; [`Schema`] puts them in one
+/// sequence of versions, recorded in `schema_version`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The version the database has once this step is applied: the steps of every crate
+    /// count 1, 2, … in one sequence.
+    pub version: i32,
+    /// What the step creates, in a few words.
+    pub name: &'static str,
+    /// The statements, run in the migration's transaction.
+    pub statements: &'static str,
+}
 
-/// Each version's statements, applied in order from the database's version to
-/// [`SCHEMA_VERSION`] (the first entry makes version 1: the audit log, budget uses and
-/// TikTok tokens; the second version 2: approvals and the OAuth server's records).
-const MIGRATIONS: &[&str] = &["
+/// The agent's steps: version 1, the audit log, budget uses and TikTok tokens.
+const AGENT_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "the audit log, budget uses and TikTok tokens",
+    statements: "
 CREATE TABLE audit (
     seq BIGINT PRIMARY KEY,
     time_ms BIGINT NOT NULL,
@@ -48,56 +61,45 @@ CREATE TABLE tokens (
     refresh_expires_at BIGINT,
     scope TEXT NOT NULL
 );
-", "
-CREATE TABLE approvals (
-    id TEXT PRIMARY KEY,
-    created_ms BIGINT NOT NULL,
-    agent TEXT NOT NULL,
-    open_id TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    arguments TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'unknown', 'denied', 'expired')),
-    decided_ms BIGINT,
-    decided_by TEXT,
-    outcome TEXT,
-    expires_ms BIGINT NOT NULL
-);
-CREATE INDEX approvals_state ON approvals (state, created_ms);
-CREATE INDEX approvals_agent_state ON approvals (agent, state);
-CREATE TABLE oauth_clients (
-    client_id TEXT PRIMARY KEY,
-    client_name TEXT NOT NULL,
-    redirect_uris TEXT NOT NULL,
-    created_ms BIGINT NOT NULL
-);
-CREATE TABLE oauth_codes (
-    code_sha256 TEXT PRIMARY KEY,
-    family TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    redirect_uri TEXT NOT NULL,
-    code_challenge TEXT NOT NULL,
-    expires_ms BIGINT NOT NULL,
-    used BOOLEAN NOT NULL DEFAULT false,
-    revoked BOOLEAN NOT NULL DEFAULT false
-);
-CREATE INDEX oauth_codes_family ON oauth_codes (family);
-CREATE TABLE oauth_tokens (
-    token_sha256 TEXT PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
-    family TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    expires_ms BIGINT NOT NULL,
-    used BOOLEAN NOT NULL DEFAULT false,
-    revoked BOOLEAN NOT NULL DEFAULT false
-);
-CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
-"];
+",
+}];
+
+/// The schema a build writes and needs: the agent's steps, then those of the crate built on
+/// it (the gateway's approvals and OAuth records), whose versions continue the agent's.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    more: &'static [Migration],
+}
+
+impl Schema {
+    /// The agent's tables alone.
+    pub const AGENT: Schema = Schema { more: &[] };
+
+    /// The agent's steps followed by `more`.
+    pub const fn with(more: &'static [Migration]) -> Schema {
+        Schema { more }
+    }
+
+    /// Every step in version order. Panics unless the versions are 1, 2, … with no gap and
+    /// no repeat: a mistake of the build, not of the database.
+    pub fn steps(&self) -> Vec<&'static Migration> {
+        let mut steps: Vec<&'static Migration> = AGENT_MIGRATIONS.iter().chain(self.more).collect();
+        steps.sort_by_key(|step| step.version);
+        for (expected, step) in (1..).zip(&steps) {
+            assert_eq!(
+                step.version, expected,
+                "migration {:?} has version {}, expected {expected}",
+                step.name, step.version
+            );
+        }
+        steps
+    }
+
+    /// The version a database of this schema has once migrated.
+    pub fn version(&self) -> i32 {
+        self.steps().last().map_or(0, |step| step.version)
+    }
+}
 
 /// The advisory lock key that serializes migrations (`tiktok-gateway migrate` run twice at
 /// once applies each version once).
@@ -244,9 +246,12 @@ impl PgDatabase {
         Ok(row.get(0))
     }
 
-    /// Creates the schema or upgrades it to [`SCHEMA_VERSION`], in one transaction; returns
-    /// the versions before and after. Refuses a newer schema.
-    pub async fn migrate(&self) -> Result<(i32, i32), PgError> {
+    /// Creates `schema` or upgrades the database to its version, in one transaction: each
+    /// step past the database's version, in order. Returns the versions before and after.
+    /// Refuses a newer schema.
+    pub async fn migrate(&self, schema: Schema) -> Result<(i32, i32), PgError> {
+        let steps = schema.steps();
+        let known = schema.version();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         // A migration may wait for another to finish, and may take long itself.
@@ -265,39 +270,31 @@ impl PgDatabase {
             .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
             .await?
             .get(0);
-        if found > SCHEMA_VERSION {
-            return Err(PgError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            });
+        if found > known {
+            return Err(PgError::NewerSchema { found, known });
         }
-        for (version, statements) in (1..).zip(MIGRATIONS).skip(found as usize) {
-            transaction.batch_execute(statements).await?;
+        for step in steps.into_iter().filter(|step| step.version > found) {
+            transaction.batch_execute(step.statements).await?;
             transaction
                 .execute(
                     "INSERT INTO schema_version (version) VALUES ($1)",
-                    &[&version],
+                    &[&step.version],
                 )
                 .await?;
         }
         transaction.commit().await?;
-        Ok((found, SCHEMA_VERSION))
+        Ok((found, known))
     }
 
-    /// Whether the schema is exactly this build's: an older one (or none) needs `migrate`,
-    /// a newer one a newer build.
-    pub async fn check_schema(&self) -> Result<(), PgError> {
+    /// Whether the database's schema is exactly `schema`: an older one (or none) needs
+    /// `migrate`, a newer one a newer build.
+    pub async fn check_schema(&self, schema: Schema) -> Result<(), PgError> {
         let found = self.schema_version().await?;
-        match found.cmp(&SCHEMA_VERSION) {
+        let known = schema.version();
+        match found.cmp(&known) {
             std::cmp::Ordering::Equal => Ok(()),
-            std::cmp::Ordering::Less => Err(PgError::OlderSchema {
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            std::cmp::Ordering::Greater => Err(PgError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            }),
+            std::cmp::Ordering::Less => Err(PgError::OlderSchema { found, known }),
+            std::cmp::Ordering::Greater => Err(PgError::NewerSchema { found, known }),
         }
     }
 
@@ -320,34 +317,48 @@ mod tests {
         };
         let database = PgDatabase::connect(&postgres.url()).unwrap();
         assert!(matches!(
-            database.check_schema().await,
-            Err(PgError::OlderSchema {
-                found: 0,
-                known: SCHEMA_VERSION
-            })
+            database.check_schema(Schema::AGENT).await,
+            Err(PgError::OlderSchema { found: 0, known: 1 })
         ));
-        assert_eq!(database.migrate().await.unwrap(), (0, SCHEMA_VERSION));
-        assert_eq!(
-            database.migrate().await.unwrap(),
-            (SCHEMA_VERSION, SCHEMA_VERSION)
-        );
-        database.check_schema().await.unwrap();
+        assert_eq!(database.migrate(Schema::AGENT).await.unwrap(), (0, 1));
+        assert_eq!(database.migrate(Schema::AGENT).await.unwrap(), (1, 1));
+        database.check_schema(Schema::AGENT).await.unwrap();
         database.ping().await.unwrap();
-        let client = database.client().await.unwrap();
-        client
-            .execute(
-                "INSERT INTO schema_version (version) VALUES ($1)",
-                &[&(SCHEMA_VERSION + 1)],
-            )
+        // A crate on top adds its steps after the agent's.
+        let more = Schema::with(&[Migration {
+            version: 2,
+            name: "a table of the crate on top",
+            statements: "CREATE TABLE more (id TEXT PRIMARY KEY)",
+        }]);
+        assert!(matches!(
+            database.check_schema(more).await,
+            Err(PgError::OlderSchema { found: 1, known: 2 })
+        ));
+        assert_eq!(database.migrate(more).await.unwrap(), (1, 2));
+        assert_eq!(database.migrate(more).await.unwrap(), (2, 2));
+        database.check_schema(more).await.unwrap();
+        let newer = database
+            .check_schema(Schema::AGENT)
             .await
-            .unwrap();
-        let newer = database.check_schema().await.unwrap_err().to_string();
-        assert!(newer.contains("version 3, newer than version 2"), "{newer}");
-        let refused = database.migrate().await.unwrap_err();
+            .unwrap_err()
+            .to_string();
+        assert!(newer.contains("version 2, newer than version 1"), "{newer}");
+        let refused = database.migrate(Schema::AGENT).await.unwrap_err();
         assert!(matches!(
             refused,
-            PgError::NewerSchema { found: 3, known: 2 }
+            PgError::NewerSchema { found: 2, known: 1 }
         ));
+    }
+
+    #[test]
+    #[should_panic(expected = "expected 2")]
+    fn a_gap_in_the_versions_is_the_builds_mistake() {
+        Schema::with(&[Migration {
+            version: 3,
+            name: "a step that skips one",
+            statements: "",
+        }])
+        .steps();
     }
 
     #[tokio::test]

@@ -98,8 +98,9 @@ impl SqliteLedger {
 
 impl SqliteLedger {
     /// How many of `agent`'s calls count against `limit` at `now_ms` (held calls' takes
-    /// included): what an operator is shown of a budget, read without counting anything.
-    pub fn used(
+    /// included): what an operator is shown of a budget, read without counting anything,
+    /// on a blocking thread.
+    pub async fn used(
         &self,
         agent: &str,
         limit: &BudgetLimit,
@@ -107,15 +108,18 @@ impl SqliteLedger {
     ) -> Result<u32, crate::state::StateError> {
         let since = now_ms - limit.window.as_millis() as i64;
         let (endpoint, writes_only) = limit.budget.filter();
-        self.state.with(|connection| {
-            connection.query_row(
-                "SELECT count(*) FROM budget_use
-                 WHERE agent = ?1 AND time_ms > ?2
-                   AND (?3 IS NULL OR endpoint = ?3) AND (?4 = 0 OR write = 1)",
-                params![agent, since, endpoint, writes_only],
-                |row| row.get(0),
-            )
-        })
+        let agent = agent.to_string();
+        self.state
+            .run(move |connection| {
+                connection.query_row(
+                    "SELECT count(*) FROM budget_use
+                     WHERE agent = ?1 AND time_ms > ?2
+                       AND (?3 IS NULL OR endpoint = ?3) AND (?4 = 0 OR write = 1)",
+                    params![agent, since, endpoint, writes_only],
+                    |row| row.get(0),
+                )
+            })
+            .await
     }
 
     async fn take_now(

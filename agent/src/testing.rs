@@ -1,13 +1,16 @@
-//! What tests of the Postgres backends share (feature `testing`): [`Postgres`], a throwaway
+//! What tests of the shared state share (feature `testing`): [`Postgres`], a throwaway
 //! cluster of Debian's `postgresql` in a temporary directory, reached over a unix socket in
 //! that directory, run as an unprivileged user when the tests run as root, and stopped and
-//! removed on drop.
+//! removed on drop; [`Backend`], one test's state on SQLite or on such a cluster; and
+//! [`on_both_backends!`](crate::on_both_backends), which runs a test on each.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
+
+use crate::postgres::{PgDatabase, Schema};
 
 /// The environment variable that, set to `required`, makes [`Postgres::start`] fail instead
 /// of skipping when the server's binaries are missing (CI sets it after installing them).
@@ -151,6 +154,79 @@ impl Drop for Postgres {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Where one test's shared state lives.
+#[derive(Debug)]
+pub enum Backend {
+    /// A temporary directory for the test's SQLite files.
+    Sqlite(TempDir),
+    /// A throwaway cluster, its database `postgres` migrated.
+    Postgres(Postgres),
+}
+
+impl Backend {
+    /// A new temporary directory for SQLite files.
+    pub fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    /// A cluster migrated to `schema`, or `None` where Postgres is not installed (see
+    /// [`Postgres::start`]).
+    pub async fn postgres(schema: Schema) -> Option<Backend> {
+        let postgres = Postgres::start()?;
+        PgDatabase::connect(&postgres.url())
+            .expect("the cluster's URL")
+            .migrate(schema)
+            .await
+            .expect("the database migrates");
+        Some(Backend::Postgres(postgres))
+    }
+
+    /// The path of the SQLite file `name`. Panics on Postgres.
+    pub fn sqlite_path(&self, name: &str) -> PathBuf {
+        match self {
+            Backend::Sqlite(directory) => directory.path().join(name),
+            Backend::Postgres(_) => panic!("a Postgres backend has no file"),
+        }
+    }
+
+    /// A new handle on the Postgres database, as another process would open it. Panics on
+    /// SQLite.
+    pub fn database(&self) -> PgDatabase {
+        match self {
+            Backend::Postgres(postgres) => {
+                PgDatabase::connect(&postgres.url()).expect("the cluster's URL")
+            }
+            Backend::Sqlite(_) => panic!("a SQLite backend has no Postgres database"),
+        }
+    }
+}
+
+/// Runs each named test, an `async fn(Backend)` in scope, on both backends: a module per
+/// test with a `sqlite` and a `postgres` test (the latter returns early, having said why,
+/// where Postgres is not installed). The database has the agent's schema, or the one named
+/// first (`schema = crate::SCHEMA;`, a path from the crate's root).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $crate::on_both_backends!(schema = $crate::Schema::AGENT; $($test),*);
+    };
+    (schema = $schema:expr; $($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$test($crate::testing::Backend::sqlite()).await;
+            }
+
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(backend) = $crate::testing::Backend::postgres($schema).await {
+                    super::$test(backend).await;
+                }
+            }
+        }
+    )*};
 }
 
 /// The newest installed major version's server binaries.

@@ -1,7 +1,7 @@
 //! Putting an account's tokens into its store: `login` (OAuth with PKCE: the authorize URL
 //! printed, TikTok's redirect received on the local port of `tiktok.redirect_uri`, or the
 //! code given with `--code` for machines without a browser) and `accounts import` (a token
-//! pair from the environment).
+//! pair from the environment); `accounts list`, what each store holds.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -249,6 +249,37 @@ pub async fn receive_redirect(gateway: &Gateway) -> Result<String, GatewayError>
     let _ = stop.send(());
     let _ = server.await;
     url
+}
+
+/// `accounts list`: prints a line for each account of `gateway`'s config, its user, scopes
+/// and token lifetimes, or why it has none.
+pub async fn list(gateway: &Gateway) -> anyhow::Result<()> {
+    for name in gateway.config().accounts.keys() {
+        let line = match gateway.open_id(name).await {
+            Ok(open_id) => {
+                let token = gateway
+                    .token_store(name)?
+                    .load(&open_id)
+                    .await
+                    .map_err(Error::from)?;
+                match token {
+                    Some(token) => format!(
+                        "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
+                        token.scope,
+                        expiry(Some(token.access_expires_at)),
+                        expiry(token.refresh_expires_at)
+                    ),
+                    None => format!("{name} {open_id} no tokens"),
+                }
+            }
+            Err(error) => format!(
+                "{name} not logged in: {}",
+                tiktok_agent::error_chain(&error)
+            ),
+        };
+        crate::terminal::print(&line)?;
+    }
+    Ok(())
 }
 
 /// A token's expiry (Unix seconds) as a UTC date, `expired` when it has passed.

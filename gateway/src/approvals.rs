@@ -174,23 +174,24 @@ impl Approvals {
         state: ApprovalState,
     ) -> Result<Approval, ApprovalError> {
         let now = self.clock.now_ms();
-        let changed = self.store.decide(id, by, state, now).await?;
+        if let Some(moved) = self.store.decide(id, by, state, now).await? {
+            return Ok(moved);
+        }
+        // Not moved: read it only to say why.
         let approval = self.get(id).await?;
         let expired = approval.state == ApprovalState::Expired
             || (approval.state == ApprovalState::Pending && approval.expires_ms <= now);
-        if !changed && expired {
-            return Err(ApprovalError::Expired {
+        Err(if expired {
+            ApprovalError::Expired {
                 id: id.to_string(),
                 expires_ms: approval.expires_ms,
-            });
-        }
-        if !changed {
-            return Err(ApprovalError::NotPending {
+            }
+        } else {
+            ApprovalError::NotPending {
                 id: id.to_string(),
                 state: approval.state,
-            });
-        }
-        Ok(approval)
+            }
+        })
     }
 
     /// Records how a running call ended, and its outcome (data or error).

@@ -91,15 +91,33 @@ impl Gateway {
 
     /// Expires approvals past their deadline every `every`, on a task of its own, so each
     /// expires (audited, the hook told) soon after its deadline, not only when someone next
-    /// asks about it.
+    /// asks about it; with `operators` in the config, the OAuth server's codes and tokens
+    /// long expired are deleted on the same beat ([`sweep`](crate::oauth::store::OAuthStore::sweep)), not on a request's
+    /// way.
     pub fn spawn_expiry(&self, every: std::time::Duration) {
         let gateway = self.clone();
         tokio::spawn(async move {
+            let oauth = if gateway.config().operators.is_empty() {
+                None
+            } else {
+                match gateway.state().oauth() {
+                    Ok(store) => Some(store),
+                    Err(error) => {
+                        tracing::warn!(error = %tiktok_agent::error_chain(&error), "the OAuth store cannot be opened to sweep it");
+                        None
+                    }
+                }
+            };
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 if let Err(error) = gateway.expire_due().await {
                     tracing::warn!(error = %tiktok_agent::error_chain(&error), "expiring approvals failed");
+                }
+                if let Some(oauth) = &oauth
+                    && let Err(error) = oauth.sweep(crate::now_ms()).await
+                {
+                    tracing::warn!(error = %tiktok_agent::error_chain(&error), "sweeping expired OAuth records failed");
                 }
             }
         });

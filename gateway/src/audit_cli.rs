@@ -3,7 +3,87 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tiktok_agent::StoredRecord;
+use tiktok_agent::{AuditQuery, Decision, StoredRecord};
+
+use crate::audit_log::AuditLog;
+use crate::config::Config;
+
+/// `audit tail`: the last `lines` records of `config`'s log and, with `follow`, those
+/// written after them, looked for every half second until `shutdown`.
+pub async fn tail(
+    config: &Config,
+    lines: usize,
+    follow: bool,
+    json: bool,
+    mut shutdown: crate::Shutdown,
+) -> anyhow::Result<()> {
+    let log = AuditLog::existing(&config.audit)?;
+    let mut query = AuditQuery {
+        last: Some(lines),
+        ..AuditQuery::default()
+    };
+    loop {
+        let records = log.query(&query).await?;
+        for record in &records {
+            print(record, json)?;
+            query.after_seq = record.seq;
+        }
+        if !follow {
+            return Ok(());
+        }
+        query.last = None;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = shutdown.wait() => return Ok(()),
+        }
+    }
+}
+
+/// What `audit query` selects: each filter given narrows it.
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// Only this agent's records.
+    pub agent: Option<String>,
+    /// From this time or this long ago (see [`parse_since`]).
+    pub since: Option<String>,
+    /// Only this decision.
+    pub decision: Option<Decision>,
+    /// Only this endpoint.
+    pub endpoint: Option<String>,
+}
+
+/// `audit query`: the records of `config`'s log that `filter` selects, printed as read.
+pub async fn query(config: &Config, filter: Filter, json: bool) -> anyhow::Result<()> {
+    let log = AuditLog::existing(&config.audit)?;
+    let since_ms = filter
+        .since
+        .map(|since| parse_since(&since))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let query = AuditQuery {
+        agent: filter.agent,
+        since_ms,
+        decision: filter.decision,
+        endpoint: filter.endpoint,
+        ..AuditQuery::default()
+    };
+    log.for_each(&query, |record| -> anyhow::Result<()> {
+        Ok(print(&record, json)?)
+    })
+    .await
+}
+
+/// `audit verify`: walks the chain of `config`'s log and prints whether it is intact (how
+/// many records) or the first bad record; whether it is intact.
+pub async fn verify(config: &Config) -> anyhow::Result<bool> {
+    let log = AuditLog::existing(&config.audit)?;
+    let intact = log.verify().await;
+    crate::terminal::print(&match &intact {
+        Ok(count) => format!("audit log intact: {count} records"),
+        Err(error) => format!("audit log broken: {error}"),
+    })?;
+    Ok(intact.is_ok())
+}
 
 /// `--since`: an RFC 3339 time (`2026-11-28T10:00:00Z`) or a duration back from now
 /// (`90s`, `15m`, `2h`, `7days`); as Unix milliseconds.

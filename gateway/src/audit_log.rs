@@ -72,7 +72,9 @@ impl AuditLog {
     pub async fn check(&self) -> Result<(), AuditError> {
         match self {
             AuditLog::Sqlite(_) => Ok(()),
-            AuditLog::Postgres(log) => Ok(log.database().check_schema().await?),
+            AuditLog::Postgres(log) => {
+                Ok(log.database().check_schema(crate::schema::SCHEMA).await?)
+            }
         }
     }
 

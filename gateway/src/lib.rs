@@ -45,12 +45,11 @@ pub mod migrate;
 pub mod notify;
 pub mod oauth;
 pub mod request;
+pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod state;
 pub mod terminal;
-#[cfg(test)]
-mod test_backends;
 pub mod tools;
 pub mod uploads;
 pub mod web;

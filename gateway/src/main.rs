@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
-use tiktok_agent::{AuditQuery, Decision, error_chain};
+use tiktok_agent::{Decision, error_chain};
 use tiktok_gateway::agent::error_json;
-use tiktok_gateway::audit_log::AuditLog;
 use tiktok_gateway::config::Config;
 use tiktok_gateway::failures::FailureLog;
 use tiktok_gateway::gateway::Gateway;
@@ -470,30 +469,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                     token.scope
                 );
             }
-            AccountsCommand::List { config } => {
-                let gateway = open(&config)?;
-                for name in gateway.config().accounts.keys() {
-                    match gateway.open_id(name).await {
-                        Ok(open_id) => {
-                            let token = gateway
-                                .token_store(name)?
-                                .load(&open_id)
-                                .await
-                                .map_err(tiktok_api::Error::from)?;
-                            match token {
-                                Some(token) => say!(
-                                    "{name} {open_id} scopes={} access_expires={} refresh_expires={}",
-                                    token.scope,
-                                    accounts::expiry(Some(token.access_expires_at)),
-                                    accounts::expiry(token.refresh_expires_at)
-                                ),
-                                None => say!("{name} {open_id} no tokens"),
-                            }
-                        }
-                        Err(error) => say!("{name} not logged in: {}", error_chain(&error)),
-                    }
-                }
-            }
+            AccountsCommand::List { config } => accounts::list(&open(&config)?).await?,
         },
         Command::Audit { command } => match command {
             AuditCommand::Tail {
@@ -501,29 +477,7 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 lines,
                 follow,
                 json,
-            } => {
-                let config = load(&config)?;
-                let log = AuditLog::existing(&config.audit)?;
-                let mut query = AuditQuery {
-                    last: Some(lines),
-                    ..AuditQuery::default()
-                };
-                loop {
-                    let records = log.query(&query).await?;
-                    for record in &records {
-                        audit_cli::print(record, json)?;
-                        query.after_seq = record.seq;
-                    }
-                    if !follow {
-                        break;
-                    }
-                    query.last = None;
-                    tokio::select! {
-                        () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                        () = shutdown.wait() => break,
-                    }
-                }
-            }
+            } => audit_cli::tail(&load(&config)?, lines, follow, json, shutdown).await?,
             AuditCommand::Query {
                 config,
                 agent,
@@ -532,33 +486,17 @@ async fn run(command: Command, mut shutdown: tiktok_gateway::Shutdown) -> anyhow
                 endpoint,
                 json,
             } => {
-                let config = load(&config)?;
-                let log = AuditLog::existing(&config.audit)?;
-                let since_ms = since
-                    .map(|since| audit_cli::parse_since(&since))
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?;
-                let query = AuditQuery {
+                let filter = audit_cli::Filter {
                     agent,
-                    since_ms,
+                    since,
                     decision,
                     endpoint,
-                    ..AuditQuery::default()
                 };
-                log.for_each(&query, |record| -> anyhow::Result<()> {
-                    Ok(audit_cli::print(&record, json)?)
-                })
-                .await?;
+                audit_cli::query(&load(&config)?, filter, json).await?;
             }
             AuditCommand::Verify { config } => {
-                let config = load(&config)?;
-                let log = AuditLog::existing(&config.audit)?;
-                match log.verify().await {
-                    Ok(count) => say!("audit log intact: {count} records"),
-                    Err(error) => {
-                        say!("audit log broken: {error}");
-                        return Ok(ExitCode::FAILURE);
-                    }
+                if !audit_cli::verify(&load(&config)?).await? {
+                    return Ok(ExitCode::FAILURE);
                 }
             }
         },

@@ -30,7 +30,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
         }
         let database = PgDatabase::connect(url)?;
         let (from, to) = database
-            .migrate()
+            .migrate(crate::schema::SCHEMA)
             .await
             .with_context(|| format!("{key}: {location}"))?;
         done.push(if from == to {

@@ -78,7 +78,7 @@ impl SharedState {
         now_ms: i64,
     ) -> Result<u32, StoreError> {
         Ok(match self {
-            SharedState::Sqlite(_, ledger) => ledger.used(agent, limit, now_ms)?,
+            SharedState::Sqlite(_, ledger) => ledger.used(agent, limit, now_ms).await?,
             SharedState::Postgres(database) => {
                 PgLedger::new(database.clone())
                     .used(agent, limit, now_ms)
@@ -95,7 +95,20 @@ impl SharedState {
                     connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
                 })
                 .await?),
-            SharedState::Postgres(database) => Ok(database.check_schema().await?),
+            SharedState::Postgres(database) => {
+                Ok(database.check_schema(crate::schema::SCHEMA).await?)
+            }
         }
     }
+}
+
+/// A new handle on a test's state, as another process would open it.
+#[cfg(test)]
+pub(crate) fn open_backend(backend: &tiktok_agent::testing::Backend) -> SharedState {
+    use tiktok_agent::testing::Backend;
+    let location = match backend {
+        Backend::Sqlite(_) => Location::File(backend.sqlite_path("state.sqlite")),
+        Backend::Postgres(postgres) => Location::Postgres(postgres.url()),
+    };
+    SharedState::open(&location).unwrap()
 }

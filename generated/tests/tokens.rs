@@ -9,7 +9,8 @@ use common::{Control, DEMO_OPEN_ID, client, mock, user};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use tiktok_api::{
-    Error, ErrorCode, FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, UserField,
+    Error, ErrorCode, FileTokenStore, MemoryTokenStore, StoredToken, TokenStore, UserClient,
+    UserField,
 };
 
 #[tokio::test]
@@ -182,52 +183,57 @@ impl TokenStore for FailingSaves {
     }
 }
 
-#[tokio::test]
-async fn an_unwritable_store_loses_no_refreshed_token() {
-    let (_mock, control) = mock().await;
+/// A refresh whose new token could not be saved: the mock (kept alive here) and its
+/// control, a user handle on a [`FailingSaves`] store, and the token the store held, due
+/// to expire in 10 s. The handle's first call refreshed, failed to save and erred; the
+/// store saves again from here.
+struct UnsavedRefresh {
+    _mock: tiktok_mock::MockServer,
+    control: Control,
+    user: UserClient,
+    store: Arc<FailingSaves>,
+    first: StoredToken,
+}
+
+async fn an_unsaved_refresh() -> UnsavedRefresh {
+    let (mock, control) = mock().await;
     let client = client(&control).await;
     let (_, memory) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], 10).await;
+    let first = memory.load(DEMO_OPEN_ID).await.unwrap().unwrap();
     let store = Arc::new(FailingSaves::default());
-    store
-        .save(&memory.load(DEMO_OPEN_ID).await.unwrap().unwrap())
-        .await
-        .unwrap();
+    store.save(&first).await.unwrap();
     store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
     let user = client.user(store.clone(), DEMO_OPEN_ID);
     let error = user.user_info(&[UserField::OpenId]).await.unwrap_err();
     assert!(matches!(error, Error::TokenStore(_)), "{error:?}");
-    // The old refresh token is dead now; the handle kept the new one and saves it later.
     store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
-    user.user_info(&[UserField::OpenId]).await.unwrap();
-    assert_eq!(control.calls_to("token").await.len(), 1);
-    let saved = store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
-    assert!(
-        saved.access_expires_at
-            > memory
-                .load(DEMO_OPEN_ID)
-                .await
-                .unwrap()
-                .unwrap()
-                .access_expires_at
-    );
+    UnsavedRefresh {
+        _mock: mock,
+        control,
+        user,
+        store,
+        first,
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_store_loses_no_refreshed_token() {
+    let refresh = an_unsaved_refresh().await;
+    // The old refresh token is dead now; the handle kept the new one and saves it now.
+    refresh.user.user_info(&[UserField::OpenId]).await.unwrap();
+    assert_eq!(refresh.control.calls_to("token").await.len(), 1);
+    let saved = refresh.store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
+    assert!(saved.access_expires_at > refresh.first.access_expires_at);
 }
 
 #[tokio::test]
 async fn an_unsaved_refresh_never_overwrites_a_login_made_since() {
-    let (_mock, control) = mock().await;
-    let client = client(&control).await;
-    let (_, memory) = user(&client, &control, DEMO_OPEN_ID, &["user.info.basic"], 10).await;
-    let store = Arc::new(FailingSaves::default());
-    store
-        .save(&memory.load(DEMO_OPEN_ID).await.unwrap().unwrap())
-        .await
-        .unwrap();
-    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
-    let user = client.user(store.clone(), DEMO_OPEN_ID);
-    let error = user.user_info(&[UserField::OpenId]).await.unwrap_err();
-    assert!(matches!(error, Error::TokenStore(_)), "{error:?}");
+    let refresh = an_unsaved_refresh().await;
     // Meanwhile the account signs in again: a new token, saved by another process.
-    let minted = control.mint(DEMO_OPEN_ID, &["user.info.basic"]).await;
+    let minted = refresh
+        .control
+        .mint(DEMO_OPEN_ID, &["user.info.basic"])
+        .await;
     let login = StoredToken {
         open_id: DEMO_OPEN_ID.into(),
         access_token: minted["access_token"].as_str().unwrap().to_string().into(),
@@ -236,16 +242,15 @@ async fn an_unsaved_refresh_never_overwrites_a_login_made_since() {
         refresh_expires_at: None,
         scope: "user.info.basic".into(),
     };
-    store.inner.save(&login).await.unwrap();
-    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
-    user.user_info(&[UserField::OpenId]).await.unwrap();
+    refresh.store.save(&login).await.unwrap();
+    refresh.user.user_info(&[UserField::OpenId]).await.unwrap();
     // The login's token was used and kept; the refresh made before it was dropped.
-    let kept = store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
+    let kept = refresh.store.load(DEMO_OPEN_ID).await.unwrap().unwrap();
     assert_eq!(
         kept.access_token.expose_secret(),
         login.access_token.expose_secret()
     );
-    let calls = control.calls_to("user_info").await;
+    let calls = refresh.control.calls_to("user_info").await;
     assert_eq!(calls.len(), 1, "{calls:#?}");
 }
 

@@ -204,14 +204,15 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug {
     async fn list(&self, state: Option<ApprovalState>) -> Result<Vec<Approval>, StoreError>;
 
     /// Moves `id` from `pending` to `to`, decided by `by` at `now_ms`, if it is pending
-    /// and its deadline is after `now_ms`; whether it moved (only one caller ever does).
+    /// and its deadline is after `now_ms`, in one `UPDATE … RETURNING`: the approval as
+    /// moved, or `None` when it did not move (only one caller ever moves it).
     async fn decide(
         &self,
         id: &str,
         by: &str,
         to: ApprovalState,
         now_ms: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Approval>, StoreError>;
 
     /// Moves `id` from `running` to `to`, with its outcome.
     async fn finish(&self, id: &str, to: ApprovalState, outcome: &Value) -> Result<(), StoreError>;

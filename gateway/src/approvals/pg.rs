@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tiktok_agent::{PgDatabase, StoreError};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::model::{Approval, ApprovalState, ApprovalStore, EXPIRED_BY, stored_json};
 
@@ -28,6 +29,15 @@ impl PgApprovals {
     /// The approvals in `database`.
     pub fn new(database: PgDatabase) -> PgApprovals {
         PgApprovals { database }
+    }
+
+    /// Runs one statement on a connection of the pool; its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(self.database.client().await?.query(sql, params).await?)
     }
 }
 
@@ -58,16 +68,13 @@ fn rows_to_approvals(rows: &[Row]) -> Result<Vec<Approval>, StoreError> {
 #[async_trait]
 impl ApprovalStore for PgApprovals {
     async fn pending(&self, agent: &str) -> Result<u32, StoreError> {
-        let count: i64 = self
-            .database
-            .client()
-            .await?
-            .query_one(
+        let rows = self
+            .query(
                 "SELECT count(*) FROM approvals WHERE agent = $1 AND state = 'pending'",
                 &[&agent],
             )
-            .await?
-            .get(0);
+            .await?;
+        let count: i64 = rows[0].try_get(0)?;
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
@@ -103,9 +110,6 @@ impl ApprovalStore for PgApprovals {
 
     async fn expire_due(&self, now_ms: i64) -> Result<Vec<Approval>, StoreError> {
         let rows = self
-            .database
-            .client()
-            .await?
             .query(
                 &format!(
                     "UPDATE approvals SET state = 'expired', decided_ms = $1, decided_by = $2
@@ -119,24 +123,18 @@ impl ApprovalStore for PgApprovals {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
-        let row = self
-            .database
-            .client()
-            .await?
-            .query_opt(
+        let rows = self
+            .query(
                 &format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"),
                 &[&id],
             )
             .await?;
-        row.as_ref().map(row_to_approval).transpose()
+        rows.first().map(row_to_approval).transpose()
     }
 
     async fn list(&self, state: Option<ApprovalState>) -> Result<Vec<Approval>, StoreError> {
         let state = state.map(ApprovalState::as_str);
         let rows = self
-            .database
-            .client()
-            .await?
             .query(
                 &format!(
                     "SELECT {COLUMNS} FROM approvals WHERE $1::TEXT IS NULL OR state = $1
@@ -154,31 +152,28 @@ impl ApprovalStore for PgApprovals {
         by: &str,
         to: ApprovalState,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Approval>, StoreError> {
         // Row locks make this exact: a second UPDATE waits for the first and then finds
         // the row no longer pending.
-        let changed = self
-            .database
-            .client()
-            .await?
-            .execute(
-                "UPDATE approvals SET state = $2, decided_ms = $3, decided_by = $4
-                 WHERE id = $1 AND state = 'pending' AND expires_ms > $3",
+        let rows = self
+            .query(
+                &format!(
+                    "UPDATE approvals SET state = $2, decided_ms = $3, decided_by = $4
+                     WHERE id = $1 AND state = 'pending' AND expires_ms > $3
+                     RETURNING {COLUMNS}"
+                ),
                 &[&id, &to.as_str(), &now_ms, &by],
             )
             .await?;
-        Ok(changed == 1)
+        rows.first().map(row_to_approval).transpose()
     }
 
     async fn finish(&self, id: &str, to: ApprovalState, outcome: &Value) -> Result<(), StoreError> {
-        self.database
-            .client()
-            .await?
-            .execute(
-                "UPDATE approvals SET state = $2, outcome = $3 WHERE id = $1 AND state = 'running'",
-                &[&id, &to.as_str(), &outcome.to_string()],
-            )
-            .await?;
+        self.query(
+            "UPDATE approvals SET state = $2, outcome = $3 WHERE id = $1 AND state = 'running'",
+            &[&id, &to.as_str(), &outcome.to_string()],
+        )
+        .await?;
         Ok(())
     }
 }

@@ -168,18 +168,22 @@ impl ApprovalStore for SqliteApprovals {
         by: &str,
         to: ApprovalState,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Approval>, StoreError> {
         let (id, by) = (id.to_string(), by.to_string());
-        let changed = self
-            .run(move |connection| {
-                connection.execute(
-                    "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
-                     WHERE id = ?1 AND state = 'pending' AND expires_ms > ?3",
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    &format!(
+                        "UPDATE approvals SET state = ?2, decided_ms = ?3, decided_by = ?4
+                         WHERE id = ?1 AND state = 'pending' AND expires_ms > ?3
+                         RETURNING {COLUMNS}"
+                    ),
                     params![id, to, now_ms, by],
+                    row_to_approval,
                 )
-            })
-            .await?;
-        Ok(changed == 1)
+                .optional()
+        })
+        .await
     }
 
     async fn finish(&self, id: &str, to: ApprovalState, outcome: &Value) -> Result<(), StoreError> {

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use serde_json::json;
 use tiktok_agent::StateFile;
+use tiktok_agent::testing::Backend;
 
 use super::*;
-use crate::test_backends::{Backend, on_both_backends};
+use crate::state::open_backend;
 
 /// A new handle on the approvals of `backend`, as another process would open them.
 fn open(backend: &Backend) -> Approvals {
-    Approvals::new(backend.open().approvals().unwrap())
+    Approvals::new(open_backend(backend).approvals().unwrap())
 }
 
-on_both_backends!(
+tiktok_agent::on_both_backends!(
+    schema = crate::schema::SCHEMA;
     a_call_is_claimed_once_and_its_outcome_kept,
     an_agent_parks_no_more_than_its_cap_until_one_is_decided,
     a_pending_approval_expires_once_at_its_deadline_on_the_gateways_clock_and_never_runs,
@@ -50,14 +52,18 @@ async fn a_call_is_claimed_once_and_its_outcome_kept(backend: Backend) {
                 other.clone()
             };
             let id = id.clone();
-            tokio::spawn(async move { approvals.claim(&id, "alice").await.is_ok() })
+            tokio::spawn(async move { approvals.claim(&id, "alice").await.ok() })
         })
         .collect();
-    let mut won = 0;
+    let mut won = Vec::new();
     for claim in claims {
-        won += usize::from(claim.await.unwrap());
+        won.extend(claim.await.unwrap());
     }
-    assert_eq!(won, 1);
+    assert_eq!(won.len(), 1);
+    // The claim answers with the approval as it moved.
+    assert_eq!(won[0].state, ApprovalState::Running);
+    assert_eq!(won[0].decided_by.as_deref(), Some("alice"));
+    assert_eq!(won[0].arguments, json!({"post_info": {"title": "t"}}));
     assert!(matches!(
         approvals.deny(&id, "bob").await,
         Err(ApprovalError::NotPending {

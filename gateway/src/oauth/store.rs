@@ -112,6 +112,9 @@ pub trait OAuthStore: Send + Sync + std::fmt::Debug {
     /// Revokes every token of the grant `token` (either kind) belongs to, if it is known
     /// and was issued to `client_id`; whether it was.
     async fn revoke(&self, token: &str, client_id: &str) -> Result<bool, StoreError>;
+    /// Deletes the codes and tokens that expired more than [`KEPT_AFTER_EXPIRY_MS`] before
+    /// `now_ms`; how many. Run by the gateway's periodic task, never on a request's way.
+    async fn sweep(&self, now_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// A secret's SHA-256, hex: what is stored instead of it.
@@ -156,7 +159,7 @@ CREATE INDEX IF NOT EXISTS oauth_tokens_family ON oauth_tokens (family);
 
 /// How long a used or expired code or token is kept after its expiry, so that a late
 /// second use is still recognised as one (and its family revoked).
-pub(crate) const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+pub const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The OAuth tables in the gateway's state file. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -318,10 +321,6 @@ impl OAuthStore for SqliteOAuthStore {
     ) -> Result<(), StoreError> {
         let code = hash(code);
         self.run(move |connection| {
-            connection.execute(
-                "DELETE FROM oauth_codes WHERE expires_ms < ?1",
-                [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
-            )?;
             let grant = &record.grant;
             connection.execute(
                 "INSERT INTO oauth_codes (code_sha256, family, client_id, agent, resource, scope,
@@ -370,10 +369,6 @@ impl OAuthStore for SqliteOAuthStore {
         let token = hash(token);
         let grant = grant.clone();
         self.run(move |connection| {
-            connection.execute(
-                "DELETE FROM oauth_tokens WHERE expires_ms < ?1",
-                [crate::now_ms() - KEPT_AFTER_EXPIRY_MS],
-            )?;
             // Born revoked if its family was revoked while it was being issued (a reused
             // code or refresh token, a revocation): statements on the state file run one
             // at a time, so this and a revocation cannot interleave.
@@ -445,6 +440,18 @@ impl OAuthStore for SqliteOAuthStore {
                 revoke_family(connection, family)?;
             }
             Ok(family.is_some())
+        })
+        .await
+    }
+
+    async fn sweep(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let before = now_ms - KEPT_AFTER_EXPIRY_MS;
+        self.run(move |connection| {
+            let codes =
+                connection.execute("DELETE FROM oauth_codes WHERE expires_ms < ?1", [before])?;
+            let tokens =
+                connection.execute("DELETE FROM oauth_tokens WHERE expires_ms < ?1", [before])?;
+            Ok((codes + tokens) as u64)
         })
         .await
     }

@@ -173,12 +173,6 @@ impl OAuthStore for PgOAuthStore {
         expires_ms: i64,
     ) -> Result<(), StoreError> {
         let client = self.database.client().await?;
-        client
-            .execute(
-                "DELETE FROM oauth_codes WHERE expires_ms < $1",
-                &[&(crate::now_ms() - KEPT_AFTER_EXPIRY_MS)],
-            )
-            .await?;
         let grant = &record.grant;
         client
             .execute(
@@ -221,12 +215,6 @@ impl OAuthStore for PgOAuthStore {
         expires_ms: i64,
     ) -> Result<(), StoreError> {
         let mut client = self.database.client().await?;
-        client
-            .execute(
-                "DELETE FROM oauth_tokens WHERE expires_ms < $1",
-                &[&(crate::now_ms() - KEPT_AFTER_EXPIRY_MS)],
-            )
-            .await?;
         // Under the family's lock, born revoked if the family was revoked meanwhile (a
         // reused code or refresh token, a revocation, while this one was being issued).
         let transaction = client.transaction().await?;
@@ -302,5 +290,17 @@ impl OAuthStore for PgOAuthStore {
         }
         transaction.commit().await?;
         Ok(family.is_some())
+    }
+
+    async fn sweep(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let before = now_ms - KEPT_AFTER_EXPIRY_MS;
+        let client = self.database.client().await?;
+        let codes = client
+            .execute("DELETE FROM oauth_codes WHERE expires_ms < $1", &[&before])
+            .await?;
+        let tokens = client
+            .execute("DELETE FROM oauth_tokens WHERE expires_ms < $1", &[&before])
+            .await?;
+        Ok(codes + tokens)
     }
 }

@@ -2,9 +2,10 @@
 //! tokens used once, a reuse revoking the grant, revocation, registration's cap, and two
 //! processes presenting one refresh token at once.
 
-use super::store::{Code, Grant, RegisteredClient, TokenKind, Used};
-use crate::state::SharedState;
-use crate::test_backends::{Backend, on_both_backends};
+use tiktok_agent::testing::Backend;
+
+use super::store::{Code, Grant, KEPT_AFTER_EXPIRY_MS, RegisteredClient, TokenKind, Used, hash};
+use crate::state::{SharedState, open_backend};
 
 fn grant() -> Grant {
     Grant {
@@ -24,7 +25,9 @@ fn far() -> i64 {
     now() + 60_000
 }
 
-on_both_backends!(
+tiktok_agent::on_both_backends!(
+    schema = crate::schema::SCHEMA;
+    codes_and_tokens_long_expired_are_deleted_by_the_sweep_not_by_an_insert,
     a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens,
     a_refresh_token_is_used_once_and_reuse_revokes_the_family,
     revoking_needs_the_issued_client_and_ends_the_grant,
@@ -33,7 +36,7 @@ on_both_backends!(
 );
 
 async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     let code = Code {
         grant: grant(),
         redirect_uri: "http://127.0.0.1/cb".into(),
@@ -68,20 +71,7 @@ async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend:
         "family revoked"
     );
     // Stored only as hashes.
-    let sql = "SELECT token_sha256 FROM oauth_tokens UNION ALL SELECT code_sha256 FROM oauth_codes";
-    let stored: Vec<String> = match backend.open() {
-        SharedState::Sqlite(state, _) => state
-            .with(|connection| {
-                let mut statement = connection.prepare(sql)?;
-                statement.query_map([], |row| row.get(0))?.collect()
-            })
-            .unwrap(),
-        SharedState::Postgres(database) => {
-            let client = database.client().await.unwrap();
-            let rows = client.query(sql, &[]).await.unwrap();
-            rows.iter().map(|row| row.get(0)).collect()
-        }
-    };
+    let stored = stored_hashes(&backend).await;
     assert_eq!(stored.len(), 3);
     assert!(
         stored
@@ -91,7 +81,7 @@ async fn a_code_is_used_once_and_a_second_use_revokes_its_grants_tokens(backend:
 }
 
 async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
@@ -124,7 +114,7 @@ async fn a_refresh_token_is_used_once_and_reuse_revokes_the_family(backend: Back
 }
 
 async fn revoking_needs_the_issued_client_and_ends_the_grant(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("a1", TokenKind::Access, &grant(), far())
         .await
@@ -155,7 +145,7 @@ async fn revoking_needs_the_issued_client_and_ends_the_grant(backend: Backend) {
 }
 
 async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
@@ -163,7 +153,7 @@ async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend
     let uses: Vec<_> = (0..8)
         .map(|_| {
             // Each its own handle, as gateways on other machines would have.
-            let store = backend.open().oauth().unwrap();
+            let store = open_backend(&backend).oauth().unwrap();
             tokio::spawn(async move { store.use_refresh("r1", now()).await.unwrap() })
         })
         .collect();
@@ -182,7 +172,7 @@ async fn two_processes_using_one_refresh_token_at_once_see_one_first_use(backend
 }
 
 async fn a_token_issued_to_a_family_revoked_meanwhile_is_born_revoked(backend: Backend) {
-    let store = backend.open().oauth().unwrap();
+    let store = open_backend(&backend).oauth().unwrap();
     store
         .insert_token("r1", TokenKind::Refresh, &grant(), far())
         .await
@@ -213,4 +203,57 @@ async fn a_token_issued_to_a_family_revoked_meanwhile_is_born_revoked(backend: B
         .await
         .unwrap();
     assert_eq!(store.access("a3", now()).await.unwrap(), Some(other));
+}
+
+async fn codes_and_tokens_long_expired_are_deleted_by_the_sweep_not_by_an_insert(backend: Backend) {
+    let store = open_backend(&backend).oauth().unwrap();
+    let long_ago = now() - KEPT_AFTER_EXPIRY_MS - 60_000;
+    let lately = now() - 60_000;
+    let code = || Code {
+        grant: grant(),
+        redirect_uri: "http://127.0.0.1:1/cb".into(),
+        code_challenge: "challenge".into(),
+    };
+    for (name, expires_ms) in [("old", long_ago), ("late", lately), ("live", far())] {
+        store
+            .insert_code(&format!("code-{name}"), code(), expires_ms)
+            .await
+            .unwrap();
+        store
+            .insert_token(
+                &format!("token-{name}"),
+                TokenKind::Access,
+                &grant(),
+                expires_ms,
+            )
+            .await
+            .unwrap();
+    }
+    // Inserting kept every row, the long expired ones too.
+    assert_eq!(stored_hashes(&backend).await.len(), 6);
+    assert_eq!(store.sweep(now()).await.unwrap(), 2);
+    let kept = stored_hashes(&backend).await;
+    assert_eq!(kept.len(), 4);
+    for gone in ["code-old", "token-old"] {
+        assert!(!kept.contains(&hash(gone)), "{gone}");
+    }
+    assert_eq!(store.sweep(now()).await.unwrap(), 0);
+}
+
+/// The hashes of every code and token in `backend`'s tables.
+async fn stored_hashes(backend: &Backend) -> Vec<String> {
+    let sql = "SELECT token_sha256 FROM oauth_tokens UNION ALL SELECT code_sha256 FROM oauth_codes";
+    match open_backend(backend) {
+        SharedState::Sqlite(state, _) => state
+            .with(|connection| {
+                let mut statement = connection.prepare(sql)?;
+                statement.query_map([], |row| row.get(0))?.collect()
+            })
+            .unwrap(),
+        SharedState::Postgres(database) => {
+            let client = database.client().await.unwrap();
+            let rows = client.query(sql, &[]).await.unwrap();
+            rows.iter().map(|row| row.get(0)).collect()
+        }
+    }
 }
