@@ -2,8 +2,8 @@
 //! small pool of connections to it, and its schema, versioned in `schema_version`: a
 //! [`Schema`] is the agent's [`Migration`]s and those of the crate built on it, one
 //! sequence of versions; [`PgDatabase::migrate`] creates or upgrades it, and
-//! [`PgDatabase::check_schema`] refuses to work on an older or a newer one. Connections are made without TLS: reach the database
-//! over a unix socket or a private network.
+//! [`PgDatabase::check_schema`] refuses to work on an older or a newer one. Connections are
+//! made without TLS: reach the database over a unix socket or a private network.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -37,6 +37,16 @@ impl Postgres {
     /// missing, unless [`REQUIRED_VAR`] is `required`: then it panics. Panics when the
     /// binaries are there and the cluster does not start (with the server's log).
     pub fn start() -> Option<Postgres> {
+        Postgres::start_with(false)
+    }
+
+    /// [`Postgres::start`] with every commit synced to disk, as a server runs (the tests'
+    /// clusters skip the syncs): for benchmarks of what is durable.
+    pub fn start_synced() -> Option<Postgres> {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(synced: bool) -> Option<Postgres> {
         let Some(bin) = server_binaries() else {
             let reason = format!("no {DEBIAN_ROOT}/*/bin/initdb (Debian's `postgresql`)");
             if std::env::var(REQUIRED_VAR).as_deref() == Ok("required") {
@@ -79,8 +89,9 @@ impl Postgres {
             .args(["--encoding=UTF8", "--locale=C", "-D"])
             .arg(&data));
         let options = format!(
-            "-c listen_addresses='' -k {} -F -c max_connections=200",
-            postgres.socket_directory().display()
+            "-c listen_addresses='' -k {}{} -c max_connections=200",
+            postgres.socket_directory().display(),
+            if synced { "" } else { " -F" }
         );
         let log = postgres.directory.path().join("log");
         let started = postgres

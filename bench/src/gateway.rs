@@ -194,15 +194,7 @@ async fn drive(
 /// in turn: the sync every audited answer waits for at least once.
 pub fn commit_us(path: &Path, records: usize) -> anyhow::Result<f64> {
     let log = tiktok_agent::SqliteAuditLog::open(path)?;
-    let record = tiktok_agent::AuditRecord::event(
-        "reader",
-        "bench",
-        "user_info",
-        &json!({"fields": ["open_id"]}),
-        tiktok_agent::Decision::Allowed,
-        None,
-        None,
-    );
+    let record = bench_record();
     let mut times = Vec::with_capacity(records);
     for _ in 0..records {
         let started = Instant::now();
@@ -211,6 +203,35 @@ pub fn commit_us(path: &Path, records: usize) -> anyhow::Result<f64> {
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
+}
+
+/// [`commit_us`] on the Postgres database at `url` (its schema migrated first).
+pub async fn pg_commit_us(url: &str, records: usize) -> anyhow::Result<f64> {
+    let database = tiktok_agent::PgDatabase::connect(url)?;
+    database.migrate(tiktok_agent::Schema::AGENT).await?;
+    let log = tiktok_agent::PgAuditLog::new(database);
+    let record = bench_record();
+    let mut times = Vec::with_capacity(records);
+    for _ in 0..records {
+        let started = Instant::now();
+        log.append(&record).await?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// The record both commit measurements append.
+fn bench_record() -> tiktok_agent::AuditRecord {
+    tiktok_agent::AuditRecord::event(
+        "reader",
+        "bench",
+        "user_info",
+        &json!({"fields": ["open_id"]}),
+        tiktok_agent::Decision::Allowed,
+        None,
+        None,
+    )
 }
 
 /// An initialized MCP session: its id.

@@ -13,8 +13,9 @@
 //!   serde structs, on the same mock and the same connection pool.
 //! - `audit-log`: builds a hash-chained audit log of N records for `audit verify`, `query`
 //!   and `tail` to be timed on.
-//! - `gateway-setup`, `mcp-calls`, `direct-calls`, `audit-commit`: the gateway's cost per
-//!   call, user info through `serve --http` against the client straight to the mock.
+//! - `gateway-setup`, `mcp-calls`, `direct-calls`, `audit-commit`, `postgres`: the
+//!   gateway's cost per call, user info through `serve --http` (audited to SQLite or to a
+//!   throwaway Postgres) against the client straight to the mock.
 
 mod audit;
 mod bare;
@@ -218,15 +219,24 @@ enum Command {
         #[arg(long)]
         rate: Option<f64>,
     },
-    /// The median time to commit one record to a fresh SQLite audit log at PATH.
+    /// The median time to commit one record to a fresh audit log: SQLite at PATH, or the
+    /// Postgres database at URL (migrated first).
     AuditCommit {
-        /// Where to create the log.
-        #[arg(long)]
-        path: PathBuf,
+        /// Where to create a SQLite log.
+        #[arg(long, required_unless_present = "url")]
+        path: Option<PathBuf>,
+        /// A Postgres database instead (`postgres://…`).
+        #[arg(long, conflicts_with = "path")]
+        url: Option<String>,
         /// Records, one commit each.
         #[arg(long, default_value_t = 200)]
         records: usize,
     },
+    /// A throwaway Postgres cluster (Debian's `postgresql`) with every commit synced, as a
+    /// server runs: prints the URLs of its two databases (`gateway` and `commit`) on one
+    /// line, then runs until its standard input closes, and is removed. Fails when the
+    /// server is not installed.
+    Postgres,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -346,9 +356,29 @@ fn main() -> anyhow::Result<()> {
             pace(sessions, seconds, rate),
             pid,
         ))?),
-        Command::AuditCommit { path, records } => {
-            let us = gateway::commit_us(&path, records.max(1))?;
+        Command::AuditCommit { path, url, records } => {
+            let us = match (path, url) {
+                (_, Some(url)) => {
+                    current_thread()?.block_on(gateway::pg_commit_us(&url, records.max(1)))?
+                }
+                (Some(path), None) => gateway::commit_us(&path, records.max(1))?,
+                (None, None) => anyhow::bail!("audit-commit needs --path or --url"),
+            };
             println!("{}", serde_json::json!({ "commit_us": us }));
+            Ok(())
+        }
+        Command::Postgres => {
+            let cluster = tiktok_agent::testing::Postgres::start_synced().ok_or_else(|| {
+                anyhow::anyhow!("no Postgres server to start (Debian's `postgresql`)")
+            })?;
+            // One database for the gateway, one for `audit-commit`.
+            let gateway = cluster.create_database("gateway");
+            let commit = cluster.create_database("commit");
+            println!("{gateway} {commit}");
+            std::io::Write::flush(&mut std::io::stdout())?;
+            // Until whoever started it closes our standard input (or ends).
+            std::io::copy(&mut std::io::stdin(), &mut std::io::sink())?;
+            drop(cluster);
             Ok(())
         }
     }

@@ -35,11 +35,76 @@ impl Drop for Gateway {
     }
 }
 
+/// `tiktok-bench postgres`: a throwaway cluster, removed when dropped (its standard input
+/// closed).
+struct Postgres {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    /// The gateway's database and `audit-commit`'s.
+    gateway: String,
+    commit: String,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
 impl Bench {
     /// 8. User info through `serve --http` (a static agent key, every call checked and
-    ///    audited to SQLite) against the same call by the client straight to the mock.
-    pub(super) fn gateway(&self) -> anyhow::Result<GatewayRow> {
-        eprintln!("== the gateway's cost per call");
+    ///    audited to SQLite) against the same call by the client straight to the mock; then
+    ///    the same with the audit log and the gateway's state on Postgres, when Debian's
+    ///    `postgresql` is installed.
+    pub(super) fn gateway(&self) -> anyhow::Result<Vec<GatewayRow>> {
+        let mut rows = vec![self.gateway_on(None)?];
+        match self.start_postgres()? {
+            Some(postgres) => rows.push(self.gateway_on(Some(&postgres))?),
+            None => eprintln!("skipped the gateway on Postgres: `postgresql` is not installed"),
+        }
+        Ok(rows)
+    }
+
+    /// A synced throwaway Postgres cluster, or `None` when the server is not installed.
+    fn start_postgres(&self) -> anyhow::Result<Option<Postgres>> {
+        if !Path::new("/usr/lib/postgresql").exists() {
+            return Ok(None);
+        }
+        let mut command = self.pinning.command(self.pinning.server, &self.bench);
+        let mut child = command
+            .arg("postgres")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("the cluster's stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let mut postgres = Postgres {
+            child,
+            stdin,
+            gateway: String::new(),
+            commit: String::new(),
+        };
+        let Some((gateway, commit)) = line.trim().split_once(' ') else {
+            bail!("`tiktok-bench postgres` printed {line:?}, not two URLs");
+        };
+        postgres.gateway = gateway.to_owned();
+        postgres.commit = commit.to_owned();
+        Ok(Some(postgres))
+    }
+
+    /// Section 8 on one backend: SQLite files, or `postgres`.
+    fn gateway_on(&self, postgres: Option<&Postgres>) -> anyhow::Result<GatewayRow> {
+        let backend = if postgres.is_some() {
+            "Postgres"
+        } else {
+            "SQLite"
+        };
+        eprintln!("== the gateway's cost per call ({backend})");
         let dir = self.scratch.join("gateway");
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
@@ -71,11 +136,16 @@ impl Bench {
         std::fs::write(
             &config,
             format!(
-                "tiktok: {{base_url: {}, client_key: {}, client_secret_env: TIKTOK_CLIENT_SECRET, rate_limit_scale: {RATE_LIMIT_SCALE}}}\naccounts: {{demo: {{token_store: tokens.json}}}}\nagents:\n  reader: {{account: demo, scopes: [user.info.basic], access: [read], key_sha256: {hash}}}\naudit: audit.sqlite\n",
+                "tiktok: {{base_url: {}, client_key: {}, client_secret_env: TIKTOK_CLIENT_SECRET, rate_limit_scale: {RATE_LIMIT_SCALE}}}\naccounts: {{demo: {{token_store: tokens.json}}}}\nagents:\n  reader: {{account: demo, scopes: [user.info.basic], access: [read], key_sha256: {hash}}}\naudit: {}\n",
                 mock.base,
-                field("client_key")?
+                field("client_key")?,
+                // On Postgres the gateway's state goes to the audit log's database too.
+                postgres.map_or("audit.sqlite", |postgres| postgres.gateway.as_str()),
             ),
         )?;
+        if postgres.is_some() {
+            procs::output(self.gateway_command(&["migrate"], Some(&config), &secret))?;
+        }
         let mut import = self.gateway_command(
             &["accounts", "import", "--account", "demo"],
             Some(&config),
@@ -172,15 +242,17 @@ impl Bench {
         if records != 2 * gateway_calls {
             bail!("{gateway_calls} calls answered through the gateway, {records} audit records");
         }
+        let commit_path = dir.join("commit.sqlite").to_string_lossy().into_owned();
+        let commit_at = match postgres {
+            Some(postgres) => ["--url", postgres.commit.as_str()],
+            None => ["--path", commit_path.as_str()],
+        };
         let commit: Value = serde_json::from_str(
-            self.program(&[
-                "audit-commit",
-                "--path",
-                &dir.join("commit.sqlite").to_string_lossy(),
-            ])?
-            .trim(),
+            self.program(&["audit-commit", commit_at[0], commit_at[1]])?
+                .trim(),
         )?;
         let row = GatewayRow {
+            backend,
             sessions: SESSIONS,
             direct: median_side(&direct),
             gateway: median_side(&through),

@@ -175,7 +175,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
         results.audit = Some(bench.audit()?);
     }
     if wants("gateway") {
-        results.gateway = Some(bench.gateway()?);
+        results.gateway = bench.gateway()?;
     }
     if wants("state") {
         results.state = Some(bench.state()?);

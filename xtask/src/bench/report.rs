@@ -123,7 +123,8 @@ pub struct Results {
     pub generator: Vec<GenRow>,
     pub client: Option<ClientRow>,
     pub audit: Option<AuditRow>,
-    pub gateway: Option<GatewayRow>,
+    /// Section 8 on SQLite, then on Postgres when it ran.
+    pub gateway: Vec<GatewayRow>,
     pub state: Option<StateRow>,
     pub proxy: Option<ProxyRow>,
     pub seconds: f64,
@@ -165,7 +166,7 @@ impl Results {
             generator: Vec::new(),
             client: None,
             audit: None,
-            gateway: None,
+            gateway: Vec::new(),
             state: None,
             proxy: None,
             seconds: 0.0,
@@ -219,7 +220,9 @@ impl Results {
         self.render_generator(&mut out);
         self.render_client(&mut out);
         audit::render(self.audit.as_ref(), &mut out);
-        gateway::render(self.gateway.as_ref(), &mut out);
+        for row in &self.gateway {
+            gateway::render(Some(row), &mut out);
+        }
         servers::render(self.state.as_ref(), self.proxy.as_ref(), &mut out);
         self.render_targets(&mut out);
         out
