@@ -1,10 +1,16 @@
 //! The audit log in a shared Postgres database: one hash chain with contiguous sequence
-//! numbers for every gateway process writing to it. Each append is one transaction that
-//! holds the log's advisory lock while it reads the last record and inserts the next, so
-//! appends from several processes queue instead of forking the chain. Records, entries and
-//! checks are those of [`crate::SqliteAuditLog`].
+//! numbers for every gateway process writing to it. Each transaction holds the log's
+//! advisory lock while it reads the last record and inserts the next ones, so appends from
+//! several processes queue instead of forking the chain. Within a process, appends are
+//! committed in groups: the records handed in while a transaction is under way go into the
+//! next one together (one commit, one sync), each call still waiting for its own record to
+//! be durable. Records, entries and checks are those of [`crate::SqliteAuditLog`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::types::Value as SqlValue;
+use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 
 use crate::audit::{AuditError, AuditRecord, AuditSink};
@@ -23,10 +29,25 @@ const PAGE: i64 = 1024;
 const COLUMNS: &str = "seq, time_ms, agent, endpoint, decision, entry, hash";
 
 /// The append-only, hash-chained audit log in a Postgres database migrated by
-/// [`PgDatabase::migrate`]. Cheap to clone.
+/// [`PgDatabase::migrate`]. Cheap to clone (clones share their group commits).
 #[derive(Debug, Clone)]
 pub struct PgAuditLog {
     database: PgDatabase,
+    group: Arc<Group>,
+}
+
+/// A record waiting for the next transaction, and where its sequence number goes.
+type Waiting = (AuditRecord, oneshot::Sender<Result<u64, AuditError>>);
+
+/// The appends of one process's handles to a log, committed in groups.
+#[derive(Debug, Default)]
+struct Group {
+    /// Records handed in and not yet taken into a transaction, in order.
+    waiting: parking_lot::Mutex<Vec<Waiting>>,
+    /// Held while a batch is committed.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Transactions committed so far.
+    batches: AtomicU64,
 }
 
 impl From<tokio_postgres::Error> for AuditError {
@@ -38,7 +59,15 @@ impl From<tokio_postgres::Error> for AuditError {
 impl PgAuditLog {
     /// The log in `database`.
     pub fn new(database: PgDatabase) -> PgAuditLog {
-        PgAuditLog { database }
+        PgAuditLog {
+            database,
+            group: Arc::default(),
+        }
+    }
+
+    /// Transactions this log's handles have committed (a batch of records each).
+    pub fn batches(&self) -> u64 {
+        self.group.batches.load(Ordering::Relaxed)
     }
 
     /// Its database.
@@ -46,9 +75,59 @@ impl PgAuditLog {
         &self.database
     }
 
-    /// Appends `record` after the last one, whichever process wrote it, and commits;
-    /// returns its sequence number.
+    /// Appends `record` after the last one, whichever process wrote it, with whatever else
+    /// this process hands in meanwhile; returns its sequence number once it is committed.
+    /// A batch is committed by a task of its own, so a call dropped while it waits loses
+    /// no one's record.
     pub async fn append(&self, record: &AuditRecord) -> Result<u64, AuditError> {
+        let (done, mut committed) = oneshot::channel();
+        self.group.waiting.lock().push((record.clone(), done));
+        let writer = Arc::clone(&self.group.writer).lock_owned().await;
+        // The batch that held the writer may have taken this record.
+        match committed.try_recv() {
+            Ok(result) => return result,
+            Err(oneshot::error::TryRecvError::Closed) => return Err(AuditError::WriterStopped),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        let batch = std::mem::take(&mut *self.group.waiting.lock());
+        let log = self.clone();
+        tokio::spawn(async move {
+            log.commit(batch).await;
+            drop(writer);
+        });
+        committed.await.map_err(|_| AuditError::WriterStopped)?
+    }
+
+    /// Appends `batch` in one transaction; after a failure caused by one record, each record
+    /// on its own; after any other, each call gets the batch's error.
+    async fn commit(&self, batch: Vec<Waiting>) {
+        let (records, senders): (Vec<AuditRecord>, Vec<_>) = batch.into_iter().unzip();
+        match self.append_all(&records).await {
+            Ok(last) => {
+                let first = last + 1 - records.len() as u64;
+                for (seq, done) in (first..).zip(senders) {
+                    // The caller may have gone (its call was cancelled): its record stays.
+                    let _ = done.send(Ok(seq));
+                }
+            }
+            Err(AuditError::Corrupt { .. }) => {
+                for (record, done) in records.iter().zip(senders) {
+                    let _ = done.send(self.append_all(std::slice::from_ref(record)).await);
+                }
+            }
+            Err(error) => {
+                let problem = crate::error_chain(&error);
+                tracing::warn!(%problem, records = records.len(), "an audit batch could not be committed");
+                for done in senders {
+                    let _ = done.send(Err(AuditError::Unavailable(problem.clone())));
+                }
+            }
+        }
+    }
+
+    /// Appends `records` after the last one in one transaction (one statement inserts
+    /// them all); returns the last one's sequence number.
+    async fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
         transaction
@@ -57,28 +136,42 @@ impl PgAuditLog {
         let last = transaction
             .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
             .await?;
-        let (seq, prev_hash) = match last {
-            Some(row) => (row.get::<_, i64>(0) + 1, row.get::<_, String>(1)),
-            None => (1, GENESIS_HASH.to_string()),
+        let (mut seq, mut prev_hash) = match last {
+            Some(row) => (row.get::<_, i64>(0), row.get::<_, String>(1)),
+            None => (0, GENESIS_HASH.to_string()),
         };
-        let entry = entry_text(seq as u64, &prev_hash, record)?;
-        let hash = sha256_hex(entry.as_bytes());
+        let mut columns = Columns::with_capacity(records.len());
+        for record in records {
+            seq += 1;
+            let entry = entry_text(seq as u64, &prev_hash, record)?;
+            let hash = sha256_hex(entry.as_bytes());
+            columns.seq.push(seq);
+            columns.time_ms.push(record.time_ms);
+            columns.agent.push(&record.agent);
+            columns.endpoint.push(&record.endpoint);
+            columns.decision.push(record.decision.as_str());
+            columns.entry.push(entry);
+            prev_hash.clone_from(&hash);
+            columns.hash.push(hash);
+        }
         transaction
             .execute(
                 "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
+                                      $5::TEXT[], $6::TEXT[], $7::TEXT[])",
                 &[
-                    &seq,
-                    &record.time_ms,
-                    &record.agent,
-                    &record.endpoint,
-                    &record.decision.as_str(),
-                    &entry,
-                    &hash,
+                    &columns.seq,
+                    &columns.time_ms,
+                    &columns.agent,
+                    &columns.endpoint,
+                    &columns.decision,
+                    &columns.entry,
+                    &columns.hash,
                 ],
             )
             .await?;
         transaction.commit().await?;
+        self.group.batches.fetch_add(1, Ordering::Relaxed);
         Ok(seq as u64)
     }
 
@@ -152,6 +245,31 @@ impl PgAuditLog {
                 count += 1;
                 prev_hash = row.hash.to_owned();
             }
+        }
+    }
+}
+
+/// A batch's rows, column by column, as one `INSERT … SELECT * FROM UNNEST(…)` takes them.
+struct Columns<'a> {
+    seq: Vec<i64>,
+    time_ms: Vec<i64>,
+    agent: Vec<&'a str>,
+    endpoint: Vec<&'a str>,
+    decision: Vec<&'static str>,
+    entry: Vec<String>,
+    hash: Vec<String>,
+}
+
+impl Columns<'_> {
+    fn with_capacity(rows: usize) -> Self {
+        Columns {
+            seq: Vec::with_capacity(rows),
+            time_ms: Vec::with_capacity(rows),
+            agent: Vec::with_capacity(rows),
+            endpoint: Vec::with_capacity(rows),
+            decision: Vec::with_capacity(rows),
+            entry: Vec::with_capacity(rows),
+            hash: Vec::with_capacity(rows),
         }
     }
 }

@@ -252,6 +252,36 @@ fn record(agent: &str, index: i64, decision: Decision) -> AuditRecord {
     record
 }
 
+/// Postgres's group commit: records handed to one handle while a transaction is under way
+/// go into the next one together, each call getting its own number once it is durable.
+#[tokio::test]
+async fn postgres_appends_handed_in_during_a_commit_share_the_next_transaction() {
+    let Some(backend) = Backend::postgres(crate::Schema::AGENT).await else {
+        return;
+    };
+    let log = PgAuditLog::new(backend.database());
+    // On this one thread: the first append takes the writer and commits alone; the other
+    // 63 are handed in meanwhile and committed together by the next.
+    let appends = (0..64).map(|index| {
+        let (log, record) = (log.clone(), record("reader", index, Decision::Allowed));
+        async move { log.append(&record).await.unwrap() }
+    });
+    let numbers = futures::future::join_all(appends).await;
+    assert_eq!(numbers, (1..=64).collect::<Vec<u64>>());
+    assert_eq!(log.batches(), 2);
+    assert_eq!(log.verify().await.unwrap(), 64);
+    // Another handle (another process) goes on from the same chain.
+    let other = PgAuditLog::new(backend.database());
+    assert_eq!(
+        other
+            .append(&record("poster", 64, Decision::Allowed))
+            .await
+            .unwrap(),
+        65
+    );
+    assert_eq!(log.verify().await.unwrap(), 65);
+}
+
 async fn concurrent_appends_through_two_handles_make_one_unbroken_chain(backend: Backend) {
     let (one, two) = (backend.audit(), backend.audit());
     let appends: Vec<_> = (0..60)
