@@ -39,15 +39,23 @@ pub struct PgAuditLog {
 /// A record waiting for the next transaction, and where its sequence number goes.
 type Waiting = (AuditRecord, oneshot::Sender<Result<u64, AuditError>>);
 
+/// The most records one transaction takes.
+const MAX_BATCH: usize = 1024;
+
 /// The appends of one process's handles to a log, committed in groups.
 #[derive(Debug, Default)]
 struct Group {
-    /// Records handed in and not yet taken into a transaction, in order.
-    waiting: parking_lot::Mutex<Vec<Waiting>>,
-    /// Held while a batch is committed.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    queue: parking_lot::Mutex<Queue>,
     /// Transactions committed so far.
     batches: AtomicU64,
+}
+
+/// Records handed in and not yet taken into a transaction, in order, and whether a task
+/// is committing them (one at a time per group).
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<Waiting>,
+    flushing: bool,
 }
 
 impl From<tokio_postgres::Error> for AuditError {
@@ -77,25 +85,48 @@ impl PgAuditLog {
 
     /// Appends `record` after the last one, whichever process wrote it, with whatever else
     /// this process hands in meanwhile; returns its sequence number once it is committed.
-    /// A batch is committed by a task of its own, so a call dropped while it waits loses
-    /// no one's record.
+    /// The records are committed by a task of their own (started by the first record
+    /// handed in while none runs), so a call dropped while it waits loses no record.
     pub async fn append(&self, record: &AuditRecord) -> Result<u64, AuditError> {
-        let (done, mut committed) = oneshot::channel();
-        self.group.waiting.lock().push((record.clone(), done));
-        let writer = Arc::clone(&self.group.writer).lock_owned().await;
-        // The batch that held the writer may have taken this record.
-        match committed.try_recv() {
-            Ok(result) => return result,
-            Err(oneshot::error::TryRecvError::Closed) => return Err(AuditError::WriterStopped),
-            Err(oneshot::error::TryRecvError::Empty) => {}
+        let (done, committed) = oneshot::channel();
+        let start = {
+            let mut queue = self.group.queue.lock();
+            queue.waiting.push((record.clone(), done));
+            !std::mem::replace(&mut queue.flushing, true)
+        };
+        if start {
+            let log = self.clone();
+            tokio::spawn(async move { log.flush().await });
         }
-        let batch = std::mem::take(&mut *self.group.waiting.lock());
-        let log = self.clone();
-        tokio::spawn(async move {
-            log.commit(batch).await;
-            drop(writer);
-        });
         committed.await.map_err(|_| AuditError::WriterStopped)?
+    }
+
+    /// Commits the waiting records, a batch at a time, until none is left.
+    async fn flush(self) {
+        // Should a commit panic, the records still waiting are failed, not left waiting
+        // for a task that is gone.
+        struct Stop<'a>(&'a Group);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                let mut queue = self.0.queue.lock();
+                queue.flushing = false;
+                queue.waiting.clear();
+            }
+        }
+        let stop = Stop(&self.group);
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut queue = self.group.queue.lock();
+                if queue.waiting.is_empty() {
+                    queue.flushing = false;
+                    std::mem::forget(stop);
+                    return;
+                }
+                let taken = queue.waiting.len().min(MAX_BATCH);
+                queue.waiting.drain(..taken).collect()
+            };
+            self.commit(batch).await;
+        }
     }
 
     /// Appends `batch` in one transaction; after a failure caused by one record, each record

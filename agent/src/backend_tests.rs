@@ -252,24 +252,45 @@ fn record(agent: &str, index: i64, decision: Decision) -> AuditRecord {
     record
 }
 
-/// Postgres's group commit: records handed to one handle while a transaction is under way
-/// go into the next one together, each call getting its own number once it is durable.
+/// Postgres's group commit: records handed to one handle while none is being committed go
+/// into one transaction together, each call getting its own number once it is durable, and
+/// a call dropped while it waits loses no record.
 #[tokio::test]
 async fn postgres_appends_handed_in_during_a_commit_share_the_next_transaction() {
     let Some(backend) = Backend::postgres(crate::Schema::AGENT).await else {
         return;
     };
     let log = PgAuditLog::new(backend.database());
-    // On this one thread: the first append takes the writer and commits alone; the other
-    // 63 are handed in meanwhile and committed together by the next.
+    // On this one thread all 64 are handed in before the task that commits them runs.
     let appends = (0..64).map(|index| {
         let (log, record) = (log.clone(), record("reader", index, Decision::Allowed));
         async move { log.append(&record).await.unwrap() }
     });
     let numbers = futures::future::join_all(appends).await;
     assert_eq!(numbers, (1..=64).collect::<Vec<u64>>());
-    assert_eq!(log.batches(), 2);
+    assert_eq!(log.batches(), 1);
     assert_eq!(log.verify().await.unwrap(), 64);
+    // A call dropped while another's record is being committed: its record is committed
+    // all the same.
+    let (first, second) = (
+        record("reader", 99, Decision::Allowed),
+        record("reader", 100, Decision::Allowed),
+    );
+    let mut committing = Box::pin(log.append(&first));
+    let mut dropped = Box::pin(log.append(&second));
+    assert!(futures::poll!(committing.as_mut()).is_pending());
+    assert!(futures::poll!(dropped.as_mut()).is_pending());
+    drop(dropped);
+    assert_eq!(committing.await.unwrap(), 65);
+    let mut count = 0;
+    for _ in 0..500 {
+        count = log.verify().await.unwrap();
+        if count == 66 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(count, 66, "the dropped call's record was not committed");
     // Another handle (another process) goes on from the same chain.
     let other = PgAuditLog::new(backend.database());
     assert_eq!(
@@ -277,9 +298,9 @@ async fn postgres_appends_handed_in_during_a_commit_share_the_next_transaction()
             .append(&record("poster", 64, Decision::Allowed))
             .await
             .unwrap(),
-        65
+        67
     );
-    assert_eq!(log.verify().await.unwrap(), 65);
+    assert_eq!(log.verify().await.unwrap(), 67);
 }
 
 async fn concurrent_appends_through_two_handles_make_one_unbroken_chain(backend: Backend) {
