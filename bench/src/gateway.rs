@@ -92,14 +92,14 @@ pub async fn mcp_calls(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(pace.sessions)
         .build()?;
-    // Each session opened and its first call made before the clock starts, as the client
-    // direct makes its first call before.
-    let mut opened = Vec::new();
-    for _ in 0..pace.sessions {
+    // Each session opened and its first call made before the clock starts, all at once (a
+    // connection each, as during the run), as the client direct makes its first call before.
+    let opened = futures::future::try_join_all((0..pace.sessions).map(|_| async {
         let session = open_session(&http, url, key).await?;
         call_tool(&http, url, key, &session, 1).await?;
-        opened.push(session);
-    }
+        anyhow::Ok(session)
+    }))
+    .await?;
     let call =
         async |session: usize, id: u64| call_tool(&http, url, key, &opened[session], id).await;
     Ok(drive(pace, server, call).await)
@@ -130,6 +130,10 @@ pub async fn direct_calls(
     Ok(drive(pace, server, call).await)
 }
 
+/// How late tokio's timer may wake a paced call without the wait counting (it rounds to
+/// whole milliseconds).
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
 /// Runs `call(session, id)` in `pace.sessions` sessions for `pace.duration`, as paced.
 async fn drive(
     pace: Pace,
@@ -152,15 +156,16 @@ async fn drive(
         let mut answered = started;
         loop {
             let begin = match due {
-                // A call due while its session waited for the last one counts from when it
-                // was due; one that was not sent at once only because the timer woke late
-                // (tokio's timer counts whole milliseconds) counts from when it was sent.
+                // A call counts from when it was due, whether it waited for its session's
+                // last call or for this client; only the timer's own lateness, up to a
+                // millisecond (tokio's timer counts whole ones), is left out.
                 Some(at) => {
                     tokio::time::sleep_until(at).await;
+                    let now = tokio::time::Instant::now();
                     if answered > at {
                         at
                     } else {
-                        tokio::time::Instant::now()
+                        at.max(now - TIMER_SLACK)
                     }
                 }
                 None => tokio::time::Instant::now(),

@@ -50,6 +50,17 @@ impl std::fmt::Debug for Shown {
     }
 }
 
+impl Shown {
+    /// Whether it holds a projection's bytes.
+    #[cfg(test)]
+    fn is_filled(&self) -> bool {
+        let kept = self.0.take();
+        let filled = kept.is_some();
+        self.0.set(kept);
+        filled
+    }
+}
+
 impl PartialEq for Shown {
     fn eq(&self, _: &Shown) -> bool {
         true
@@ -195,6 +206,7 @@ mod tests {
             let (mut plain, mut kept) = (b"[".to_vec(), b"[".to_vec());
             Projection::new(chosen).write(&mut plain, &record);
             Projection::new(chosen).write_shown(&mut kept, &record, &shown);
+            assert!(shown.is_filled(), "the bytes were kept");
             assert_eq!(
                 String::from_utf8(kept).expect("utf-8"),
                 String::from_utf8(plain).expect("utf-8"),

@@ -68,7 +68,13 @@ impl Bench {
 
     /// A synced throwaway Postgres cluster, or `None` when the server is not installed.
     fn start_postgres(&self) -> anyhow::Result<Option<Postgres>> {
-        if !Path::new("/usr/lib/postgresql").exists() {
+        // Debian's server binaries (the client package alone has no `initdb`).
+        let installed = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|version| version.path().join("bin/initdb").exists());
+        if !installed {
             return Ok(None);
         }
         let mut command = self.pinning.command(self.pinning.server, &self.bench);
