@@ -130,9 +130,10 @@ pub async fn direct_calls(
     Ok(drive(pace, server, call).await)
 }
 
-/// How late tokio's timer may wake a paced call without the wait counting (it rounds to
-/// whole milliseconds).
-const TIMER_SLACK: Duration = Duration::from_millis(1);
+/// How late tokio's timer may wake a paced call without the wait counting: it rounds a
+/// deadline up to a whole millisecond, and the poller's timeout rounds up again, so a
+/// wake-up comes up to about 2 ms late with nothing else to do.
+const TIMER_SLACK: Duration = Duration::from_millis(3);
 
 /// Runs `call(session, id)` in `pace.sessions` sessions for `pace.duration`, as paced.
 async fn drive(
@@ -156,16 +157,16 @@ async fn drive(
         let mut answered = started;
         loop {
             let begin = match due {
-                // A call counts from when it was due, whether it waited for its session's
-                // last call or for this client; only the timer's own lateness, up to a
-                // millisecond (tokio's timer counts whole ones), is left out.
+                // A call counts from when it was due if it waited for its session's last
+                // call, or was sent more than the timer's slack late (this client busy);
+                // a wake-up late by the timer's rounding alone is not counted.
                 Some(at) => {
                     tokio::time::sleep_until(at).await;
                     let now = tokio::time::Instant::now();
-                    if answered > at {
+                    if answered > at || now - at > TIMER_SLACK {
                         at
                     } else {
-                        at.max(now - TIMER_SLACK)
+                        now
                     }
                 }
                 None => tokio::time::Instant::now(),
