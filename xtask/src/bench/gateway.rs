@@ -196,7 +196,7 @@ impl Bench {
                 &gateway.child.id().to_string(),
             ])?);
         }
-        let rate = PACED_RATE.to_string();
+        let (rate, paced) = (PACED_RATE.to_string(), self.paced_seconds());
         let (mut paced_direct, mut paced_through) = (Vec::new(), Vec::new());
         for _ in 0..self.rounds {
             paced_direct.push(self.calls(&[
@@ -210,7 +210,7 @@ impl Bench {
                 "--sessions",
                 &sessions,
                 "--seconds",
-                &seconds,
+                &paced,
                 "--rate",
                 &rate,
             ])?);
@@ -223,7 +223,7 @@ impl Bench {
                 "--sessions",
                 &sessions,
                 "--seconds",
-                &seconds,
+                &paced,
                 "--rate",
                 &rate,
             ])?);

@@ -306,6 +306,16 @@ impl Bench {
     }
 
     /// A bench program on the load CPU; its stdout.
+    /// Seconds of each open-loop run: half a run's in a quick one (only checked to work).
+    fn paced_seconds(&self) -> String {
+        let seconds = if self.quick {
+            self.seconds / 2.0
+        } else {
+            self.seconds
+        };
+        seconds.to_string()
+    }
+
     fn program(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = self.pinning.command(self.pinning.load, &self.bench);
         command.args(args);

@@ -82,7 +82,7 @@ impl Bench {
         let measures = self.alternate(&[(&mock, &request), (&proxy, &request)], self.seconds)?;
         // Then a call's own latency: the generated client at a fixed rate well below
         // capacity, straight and through the proxy, in turns.
-        let seconds = self.seconds.to_string();
+        let seconds = self.paced_seconds();
         let rate = PACED_RATE.to_string();
         let (mut direct, mut proxied) = (Vec::new(), Vec::new());
         for _ in 0..self.rounds {
