@@ -165,68 +165,46 @@ impl Bench {
         let access = field("access_token")?;
         let seconds = format!("{}", self.seconds);
         let sessions = SESSIONS.to_string();
+        let direct_calls = [
+            "direct-calls",
+            "--base",
+            &mock.base,
+            "--token",
+            &access,
+            "--scale",
+            RATE_LIMIT_SCALE,
+            "--sessions",
+            &sessions,
+        ];
+        let mcp_calls = [
+            "mcp-calls",
+            "--url",
+            &gateway.url,
+            "--key",
+            &key,
+            "--sessions",
+            &sessions,
+        ];
+        let run = |program: &[&str], more: &[&str]| self.calls(&[program, more].concat());
+        let (mock_pid, gateway_pid) = (mock.pid().to_string(), gateway.child.id().to_string());
+        // Closed loop, each server's CPU counted; then the open loop.
         let (mut direct, mut through) = (Vec::new(), Vec::new());
         for _ in 0..self.rounds {
-            direct.push(self.calls(&[
-                "direct-calls",
-                "--base",
-                &mock.base,
-                "--token",
-                &access,
-                "--scale",
-                RATE_LIMIT_SCALE,
-                "--sessions",
-                &sessions,
-                "--seconds",
-                &seconds,
-                "--pid",
-                &mock.pid().to_string(),
-            ])?);
-            through.push(self.calls(&[
-                "mcp-calls",
-                "--url",
-                &gateway.url,
-                "--key",
-                &key,
-                "--sessions",
-                &sessions,
-                "--seconds",
-                &seconds,
-                "--pid",
-                &gateway.child.id().to_string(),
-            ])?);
+            direct.push(run(
+                &direct_calls,
+                &["--seconds", &seconds, "--pid", &mock_pid],
+            )?);
+            through.push(run(
+                &mcp_calls,
+                &["--seconds", &seconds, "--pid", &gateway_pid],
+            )?);
         }
         let (rate, paced) = (PACED_RATE.to_string(), self.paced_seconds());
         let (mut paced_direct, mut paced_through) = (Vec::new(), Vec::new());
         for _ in 0..self.rounds {
-            paced_direct.push(self.calls(&[
-                "direct-calls",
-                "--base",
-                &mock.base,
-                "--token",
-                &access,
-                "--scale",
-                RATE_LIMIT_SCALE,
-                "--sessions",
-                &sessions,
-                "--seconds",
-                &paced,
-                "--rate",
-                &rate,
-            ])?);
-            paced_through.push(self.calls(&[
-                "mcp-calls",
-                "--url",
-                &gateway.url,
-                "--key",
-                &key,
-                "--sessions",
-                &sessions,
-                "--seconds",
-                &paced,
-                "--rate",
-                &rate,
-            ])?);
+            let open_loop = ["--seconds", paced.as_str(), "--rate", rate.as_str()];
+            paced_direct.push(run(&direct_calls, &open_loop)?);
+            paced_through.push(run(&mcp_calls, &open_loop)?);
         }
         // Each run's sessions make one first call apiece before its clock starts.
         let first_calls = (SESSIONS * (through.len() + paced_through.len())) as u64;
