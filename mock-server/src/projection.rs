@@ -35,7 +35,7 @@ pub trait Fields {
 
     /// Whether part of the field `index` depends on the call, not on the record alone:
     /// then [`Fields::write_field`] writes [`Fields::write_own`] followed by
-    /// [`Fields::write_call_part`], and a [`Shown`] keeps only the first.
+    /// [`Fields::write_call_part`], and a [`shown::Shown`] keeps only the first.
     fn depends_on_call(index: usize) -> bool {
         let _ = index;
         false
@@ -74,8 +74,8 @@ struct Buffers {
     plan: Vec<Option<usize>>,
     /// That type's `NAMES`, by address (0 before any).
     planned_for: usize,
-    /// The fields of `plan` as bits of their indexes, what a [`Shown`] is kept for; `None`
-    /// when a name is not in `NAMES` or `NAMES` has more than 64.
+    /// The fields of `plan` as bits of their indexes, what a [`shown::Shown`] is kept for;
+    /// `None` when a name is not in `NAMES` or `NAMES` has more than 64.
     mask: Option<u64>,
 }
 
