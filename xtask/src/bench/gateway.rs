@@ -52,6 +52,22 @@ impl Drop for Postgres {
     }
 }
 
+/// `tiktok-bench direct-calls`: the generated client straight to the mock at `base`, its
+/// local limiter scaled as the mock's limits are.
+pub(super) fn direct_calls<'a>(base: &'a str, token: &'a str, sessions: &'a str) -> [&'a str; 9] {
+    [
+        "direct-calls",
+        "--base",
+        base,
+        "--token",
+        token,
+        "--scale",
+        RATE_LIMIT_SCALE,
+        "--sessions",
+        sessions,
+    ]
+}
+
 impl Bench {
     /// 8. User info through `serve --http` (a static agent key, every call checked and
     ///    audited to SQLite) against the same call by the client straight to the mock; then
@@ -61,22 +77,14 @@ impl Bench {
         let mut rows = vec![self.gateway_on(None)?];
         match self.start_postgres()? {
             Some(postgres) => rows.push(self.gateway_on(Some(&postgres))?),
-            None => eprintln!("skipped the gateway on Postgres: `postgresql` is not installed"),
+            None => eprintln!("skipped the gateway on Postgres: no server to start"),
         }
         Ok(rows)
     }
 
-    /// A synced throwaway Postgres cluster, or `None` when the server is not installed.
+    /// A synced throwaway Postgres cluster, or `None` when the server is not installed
+    /// (`tiktok-bench postgres` then prints nothing and ends).
     fn start_postgres(&self) -> anyhow::Result<Option<Postgres>> {
-        // Debian's server binaries (the client package alone has no `initdb`).
-        let installed = std::fs::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|version| version.path().join("bin/initdb").exists());
-        if !installed {
-            return Ok(None);
-        }
         let mut command = self.pinning.command(self.pinning.server, &self.bench);
         let mut child = command
             .arg("postgres")
@@ -89,6 +97,13 @@ impl Bench {
         let stdout = child.stdout.take().context("the cluster's stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
+        if line.is_empty() {
+            let status = child.wait()?;
+            if !status.success() {
+                bail!("`tiktok-bench postgres` failed ({status})");
+            }
+            return Ok(None);
+        }
         let mut postgres = Postgres {
             child,
             stdin,
@@ -165,17 +180,7 @@ impl Bench {
         let access = field("access_token")?;
         let seconds = format!("{}", self.seconds);
         let sessions = SESSIONS.to_string();
-        let direct_calls = [
-            "direct-calls",
-            "--base",
-            &mock.base,
-            "--token",
-            &access,
-            "--scale",
-            RATE_LIMIT_SCALE,
-            "--sessions",
-            &sessions,
-        ];
+        let direct_calls = direct_calls(&mock.base, &access, &sessions);
         let mcp_calls = [
             "mcp-calls",
             "--url",

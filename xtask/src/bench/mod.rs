@@ -28,7 +28,7 @@ use report::{GenRow, HttpRow, PagingRow, UploadRow};
 /// The options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// A short run (about a minute): one round, small sizes; writes
+    /// A short run (about half a minute): one round, small sizes, no warm-ups; writes
     /// target/bench/BENCHMARKS-quick.md, never BENCHMARKS.md.
     #[arg(long)]
     quick: bool,
@@ -154,34 +154,34 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     };
     let mut results = Results::new(&bench.load.describe(), &bench.pinning, &profile, quick);
     if wants("http") {
-        results.http = bench.http()?;
+        results.http = timed("http", || bench.http())?;
     }
     if wants("paging") {
-        results.paging = bench.paging()?;
+        results.paging = timed("paging", || bench.paging())?;
     }
     if wants("memory") {
-        results.idle_kb = bench.idle_memory()?;
+        results.idle_kb = timed("memory", || bench.idle_memory())?;
     }
     if wants("upload") {
-        results.upload = Some(bench.upload()?);
+        results.upload = Some(timed("upload", || bench.upload())?);
     }
     if wants("generator") {
-        results.generator = bench.generator()?;
+        results.generator = timed("generator", || bench.generator())?;
     }
     if wants("client") {
-        results.client = Some(bench.client()?);
+        results.client = Some(timed("client", || bench.client())?);
     }
     if wants("audit") {
-        results.audit = Some(bench.audit()?);
+        results.audit = Some(timed("audit", || bench.audit())?);
     }
     if wants("gateway") {
-        results.gateway = bench.gateway()?;
+        results.gateway = timed("gateway", || bench.gateway())?;
     }
     if wants("state") {
-        results.state = Some(bench.state()?);
+        results.state = Some(timed("state", || bench.state())?);
     }
     if wants("proxy") {
-        results.proxy = Some(bench.proxy()?);
+        results.proxy = Some(timed("proxy", || bench.proxy())?);
     }
     results.seconds = started.elapsed().as_secs_f64();
     results.load_average = (load_before, load_average());
@@ -208,6 +208,17 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<ExitCode> {
     report::write(&out, &table)?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one section, and says on stderr how long it took (to keep `--quick` short).
+fn timed<T>(section: &str, run: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let started = std::time::Instant::now();
+    let value = run()?;
+    eprintln!(
+        "bench: {section} took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(value)
 }
 
 /// `cargo build` of the mock and the bench programs. A quick run builds what `cargo test
@@ -305,7 +316,6 @@ impl Bench {
         Ok(server)
     }
 
-    /// A bench program on the load CPU; its stdout.
     /// Seconds of each open-loop run: half a run's in a quick one (only checked to work).
     fn paced_seconds(&self) -> String {
         let seconds = if self.quick {
@@ -316,6 +326,7 @@ impl Bench {
         seconds.to_string()
     }
 
+    /// A bench program on the load CPU; its stdout.
     fn program(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = self.pinning.command(self.pinning.load, &self.bench);
         command.args(args);
@@ -357,8 +368,11 @@ impl Bench {
         targets: &[(&Server, &Request)],
         seconds: f64,
     ) -> anyhow::Result<Vec<Measure>> {
-        for (server, request) in targets {
-            self.measure(server, request, 1.0)?; // warm-up
+        // A second's warm-up of each target; a quick run only checks the harness works.
+        if !self.quick {
+            for (server, request) in targets {
+                self.measure(server, request, 1.0)?;
+            }
         }
         let mut all: Vec<Vec<Measure>> = vec![Vec::new(); targets.len()];
         for round in 0..self.rounds {

@@ -5,10 +5,10 @@
 
 use anyhow::Context;
 
-use super::gateway::{PACED_RATE, median_side};
+use super::Bench;
+use super::gateway::{PACED_RATE, direct_calls, median_side};
 use super::procs::{Request, Server};
 use super::report::{ProxyRow, StateRow};
-use super::{Bench, RATE_LIMIT_SCALE};
 
 impl Bench {
     /// 9. User info on a mock with `--state FILE` against a mock in memory; then token
@@ -87,21 +87,12 @@ impl Bench {
         let (mut direct, mut proxied) = (Vec::new(), Vec::new());
         for _ in 0..self.rounds {
             for (base, runs) in [(&mock.base, &mut direct), (&proxy.base, &mut proxied)] {
-                runs.push(self.calls(&[
-                    "direct-calls",
-                    "--base",
-                    base,
-                    "--token",
-                    &request.token,
-                    "--scale",
-                    RATE_LIMIT_SCALE,
-                    "--sessions",
-                    "4",
-                    "--seconds",
-                    &seconds,
-                    "--rate",
-                    &rate,
-                ])?);
+                let open_loop = ["--seconds", seconds.as_str(), "--rate", rate.as_str()];
+                runs.push(
+                    self.calls(
+                        &[&direct_calls(base, &request.token, "4")[..], &open_loop].concat(),
+                    )?,
+                );
             }
         }
         Ok(ProxyRow {
