@@ -7,19 +7,20 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 /// The server-side limits (`--header-timeout`, `--body-timeout`, `--idle-timeout`,
 /// `--max-connections`, `--shutdown-grace`).
@@ -34,7 +35,8 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// How long a connection with no request in progress may stay open without traffic
     /// (an HTTP/2 connection with no stream; an HTTP/1.1 one waiting for its next request
-    /// is closed by the header timeout first when that is shorter). Default 75 s.
+    /// is closed by the header timeout first when that is shorter); it is closed within a
+    /// quarter more. Default 75 s.
     pub idle_timeout: Duration,
     /// How many connections are served at once; more wait to be accepted. Default
     /// [`default_max_connections`]: 4096, or fewer under a lower descriptor limit.
@@ -114,13 +116,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(nonzero(options.header_timeout));
     builder.http2().timer(TokioTimer::new());
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-        if options.body_timeout.is_zero() {
-            Duration::MAX / 4
-        } else {
-            options.body_timeout
-        },
-    ));
+    let body_timeout = nonzero(options.body_timeout);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -164,8 +160,15 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |request| {
                 let router = router.clone();
                 let guard = calls.begin();
+                // The body timeout wraps the body here rather than as a layer of the
+                // router, which would wrap every route in another (a boxed future, a map
+                // and a second body box a call).
+                let request = request.map(|body| match body_timeout {
+                    Some(timeout) => Body::new(TimeoutBody::new(timeout, body)),
+                    None => Body::new(body),
+                });
                 async move {
-                    let response = router.oneshot(request.map(axum::body::Body::new)).await;
+                    let response = router.oneshot(request).await;
                     drop(guard);
                     response
                 }
@@ -192,33 +195,30 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
+/// How many times the idle watch looks at a connection within its idle timeout.
+const IDLE_LOOKS: u32 = 4;
+
 fn nonzero(duration: Duration) -> Option<Duration> {
     (!duration.is_zero()).then_some(duration)
 }
 
-/// A connection's traffic: when bytes last moved, and how many calls are in progress.
+/// A connection's traffic: whether bytes moved since the idle watch last looked (one
+/// relaxed store a read or write, no clock read), and how many calls are in progress.
 struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
+    moved: AtomicBool,
     in_flight: AtomicUsize,
 }
 
 impl Activity {
     fn new() -> Self {
         Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
+            moved: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
         }
     }
 
     fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+        self.moved.store(true, Ordering::Relaxed);
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
@@ -226,19 +226,20 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Resolves once the connection has had no traffic and no call in progress for `idle`.
+    /// Resolves once the connection has had no traffic and no call in progress for `idle`
+    /// (looked at every quarter of it, so at most a quarter more).
     async fn idle_for(&self, idle: Duration) {
-        loop {
-            let deadline = self.last() + idle;
-            if Instant::now() >= deadline {
-                if self.in_flight.load(Ordering::Acquire) == 0 {
-                    return;
-                }
-                // A call in progress: its own timeouts apply; look again later.
-                tokio::time::sleep(idle).await;
-                continue;
-            }
-            tokio::time::sleep_until(deadline).await;
+        let slice = (idle / IDLE_LOOKS).max(Duration::from_millis(1));
+        let mut quiet = Duration::ZERO;
+        while quiet < idle {
+            tokio::time::sleep(slice).await;
+            let moved = self.moved.swap(false, Ordering::Relaxed);
+            // A call in progress: its own timeouts apply.
+            quiet = if moved || self.in_flight.load(Ordering::Acquire) > 0 {
+                Duration::ZERO
+            } else {
+                quiet + slice
+            };
         }
     }
 }

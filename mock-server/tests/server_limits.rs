@@ -1,6 +1,7 @@
 //! The server's own limits on real sockets: a half-sent request head is closed after the
-//! header timeout, idle connections beyond the cap don't keep `/_mock/health` from
-//! answering, shutdown returns with a stalled client connected, HTTP/2 prior knowledge is
+//! header timeout, a quiet connection after the idle timeout (a busy one, or one waiting
+//! for a slow answer, is not), idle connections beyond the cap don't keep `/_mock/health`
+//! from answering, shutdown returns with a stalled client connected, HTTP/2 prior knowledge is
 //! served. Each waits for an outcome (bounded generously so a failure fails instead of
 //! hanging); none measures how fast it came.
 
@@ -168,4 +169,102 @@ async fn a_stalled_request_body_gets_400_after_the_body_timeout() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert!(text.contains("stalled"), "{text}");
+}
+
+/// Sends one keep-alive `GET path` on `stream` and reads its whole answer (the control
+/// API's answers carry a `Content-Length`); `None` when the server closed the connection.
+async fn keep_alive_get(stream: &mut TcpStream, path: &str) -> Option<String> {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: mock\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|value| value.trim().parse().ok())?;
+            if body.len() >= length {
+                return Some(text);
+            }
+        }
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buffer)).await {
+            Ok(Ok(count)) if count > 0 => answer.extend_from_slice(&buffer[..count]),
+            _ => return None,
+        }
+    }
+}
+
+fn idle_after_one_second() -> ServeOptions {
+    ServeOptions {
+        // Longer than the test: only the idle timeout can close a connection.
+        header_timeout: Duration::from_secs(3600),
+        idle_timeout: Duration::from_secs(1),
+        ..ServeOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_quiet_connection_is_closed_after_the_idle_timeout_and_a_busy_one_is_not() {
+    let mock = MockServer::builder()
+        .serve_options(idle_after_one_second())
+        .start()
+        .await;
+    let mut quiet = TcpStream::connect(mock.address()).await.unwrap();
+    let answer = keep_alive_get(&mut quiet, "/_mock/health").await;
+    assert!(answer.is_some_and(|text| text.starts_with("HTTP/1.1 200")));
+    let mut busy = TcpStream::connect(mock.address()).await.unwrap();
+    // A call every 100 ms for three idle timeouts, all on one connection.
+    for call in 0..30 {
+        let answer = keep_alive_get(&mut busy, "/_mock/health").await;
+        assert!(
+            answer.is_some_and(|text| text.starts_with("HTTP/1.1 200")),
+            "call {call} on a busy connection was not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        closed_by_server(&mut quiet).await,
+        "the server kept a quiet connection open"
+    );
+    assert!(
+        closed_by_server(&mut busy).await,
+        "the server kept the busy connection open once it went quiet"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_the_idle_timeout_is_still_sent() {
+    let mock = MockServer::builder()
+        .serve_options(idle_after_one_second())
+        .start()
+        .await;
+    let client = reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .build()
+        .unwrap();
+    let fault = client
+        .post(format!("{}/_mock/faults", mock.uri()))
+        .json(&serde_json::json!({"endpoint": "user_info", "latency_ms": 2500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        fault.status().is_success(),
+        "{}",
+        fault.text().await.unwrap()
+    );
+    let token = mock.user_token(None, &[tiktok_api::Scope::UserInfoBasic]);
+    let response = client
+        .get(format!("{}/v2/user/info/?fields=open_id", mock.uri()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the slow call is answered, not cut off as idle");
+    assert_eq!(response.status(), 200);
 }
