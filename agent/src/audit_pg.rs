@@ -160,13 +160,26 @@ impl PgAuditLog {
     /// them all); returns the last one's sequence number.
     async fn append_all(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
         let mut client = self.database.client().await?;
+        // Each statement prepared once a connection, not once a call (a round trip each).
+        let (lock, read_last, insert) = tokio::try_join!(
+            client.prepare_cached("SELECT pg_advisory_xact_lock($1)"),
+            client.prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"),
+            client.prepare_cached(
+                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
+                                      $5::TEXT[], $6::TEXT[], $7::TEXT[])"
+            ),
+        )?;
         let transaction = client.transaction().await?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
-            .await?;
-        let last = transaction
-            .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])
-            .await?;
+        // Sent together (pipelined) and run in order: two statements, so the read's
+        // snapshot is taken once the lock is held and sees the last holder's records.
+        let ((), last) = tokio::try_join!(
+            async {
+                transaction.execute(&lock, &[&AUDIT_LOCK]).await?;
+                Ok::<(), tokio_postgres::Error>(())
+            },
+            transaction.query_opt(&read_last, &[]),
+        )?;
         let (mut seq, mut prev_hash) = match last {
             Some(row) => (row.get::<_, i64>(0), row.get::<_, String>(1)),
             None => (0, GENESIS_HASH.to_string()),
@@ -187,9 +200,7 @@ impl PgAuditLog {
         }
         transaction
             .execute(
-                "INSERT INTO audit (seq, time_ms, agent, endpoint, decision, entry, hash)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
-                                      $5::TEXT[], $6::TEXT[], $7::TEXT[])",
+                &insert,
                 &[
                     &columns.seq,
                     &columns.time_ms,
