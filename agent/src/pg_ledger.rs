@@ -36,23 +36,24 @@ impl PgLedger {
     ) -> Result<Result<(), Exhausted>, PgError> {
         let mut client = self.database.client().await?;
         let transaction = client.transaction().await?;
-        transaction
-            .execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&LEDGER_LOCK, &agent],
+        // Each statement prepared once a connection (`prepare_cached`), not once a call.
+        let lock = transaction
+            .prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .await?;
+        transaction.execute(&lock, &[&LEDGER_LOCK, &agent]).await?;
+        let count = transaction
+            .prepare_cached(
+                "SELECT count(*), min(time_ms) FROM budget_use
+                 WHERE agent = $1 AND time_ms > $2
+                   AND ($3::TEXT IS NULL OR endpoint = $3) AND (NOT $4 OR write)
+                   AND ($5::TEXT IS NULL OR hold IS NULL OR hold != $5)",
             )
             .await?;
         for limit in limits {
             let since = now_ms - limit.window.as_millis() as i64;
             let (endpoint, writes_only) = limit.budget.filter();
             let row = transaction
-                .query_one(
-                    "SELECT count(*), min(time_ms) FROM budget_use
-                     WHERE agent = $1 AND time_ms > $2
-                       AND ($3::TEXT IS NULL OR endpoint = $3) AND (NOT $4 OR write)
-                       AND ($5::TEXT IS NULL OR hold IS NULL OR hold != $5)",
-                    &[&agent, &since, &endpoint, &writes_only, &hold],
-                )
+                .query_one(&count, &[&agent, &since, &endpoint, &writes_only, &hold])
                 .await?;
             let count: i64 = row.get(0);
             if count >= i64::from(limit.limit) {
@@ -61,17 +62,23 @@ impl PgLedger {
             }
         }
         if let Some(hold) = hold {
-            transaction
-                .execute(
-                    "DELETE FROM budget_use WHERE agent = $1 AND hold = $2",
-                    &[&agent, &hold],
-                )
+            let replace = transaction
+                .prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND hold = $2")
                 .await?;
+            transaction.execute(&replace, &[&agent, &hold]).await?;
         }
-        transaction
-            .execute(
+        let insert = transaction
+            .prepare_cached(
                 "INSERT INTO budget_use (agent, endpoint, write, time_ms, hold)
                  VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
+        let forget = transaction
+            .prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND time_ms <= $2")
+            .await?;
+        transaction
+            .execute(
+                &insert,
                 &[
                     &agent,
                     &meta.id,
@@ -82,10 +89,7 @@ impl PgLedger {
             )
             .await?;
         transaction
-            .execute(
-                "DELETE FROM budget_use WHERE agent = $1 AND time_ms <= $2",
-                &[&agent, &(now_ms - DAY.as_millis() as i64)],
-            )
+            .execute(&forget, &[&agent, &(now_ms - DAY.as_millis() as i64)])
             .await?;
         transaction.commit().await?;
         Ok(Ok(()))
@@ -101,16 +105,16 @@ impl PgLedger {
     ) -> Result<u32, PgError> {
         let since = now_ms - limit.window.as_millis() as i64;
         let (endpoint, writes_only) = limit.budget.filter();
-        let count: i64 = self
-            .database
-            .client()
-            .await?
-            .query_one(
+        let client = self.database.client().await?;
+        let count = client
+            .prepare_cached(
                 "SELECT count(*) FROM budget_use
                  WHERE agent = $1 AND time_ms > $2
                    AND ($3::TEXT IS NULL OR endpoint = $3) AND (NOT $4 OR write)",
-                &[&agent, &since, &endpoint, &writes_only],
             )
+            .await?;
+        let count: i64 = client
+            .query_one(&count, &[&agent, &since, &endpoint, &writes_only])
             .await?
             .get(0);
         Ok(u32::try_from(count).unwrap_or(u32::MAX))

@@ -248,16 +248,16 @@ impl OAuthStore for PgOAuthStore {
     }
 
     async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StoreError> {
-        let row = self
-            .database
-            .client()
-            .await?
-            .query_opt(
-                "SELECT * FROM oauth_tokens WHERE token_sha256 = $1 AND kind = 'access'
-                   AND NOT revoked AND expires_ms > $2",
-                &[&hash(token), &now_ms],
+        // Every call with an OAuth token reads this: prepared once a connection (its
+        // columns named, so a later migration cannot change a cached statement's result).
+        let client = self.database.client().await?;
+        let access = client
+            .prepare_cached(
+                "SELECT family, client_id, agent, resource, scope FROM oauth_tokens
+                 WHERE token_sha256 = $1 AND kind = 'access' AND NOT revoked AND expires_ms > $2",
             )
             .await?;
+        let row = client.query_opt(&access, &[&hash(token), &now_ms]).await?;
         Ok(row.as_ref().map(grant_from).transpose()?)
     }
 
