@@ -35,20 +35,25 @@ impl PgLedger {
         hold: Option<&str>,
     ) -> Result<Result<(), Exhausted>, PgError> {
         let mut client = self.database.client().await?;
-        let transaction = client.transaction().await?;
-        // Each statement prepared once a connection (`prepare_cached`), not once a call.
-        let lock = transaction
-            .prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .await?;
-        transaction.execute(&lock, &[&LEDGER_LOCK, &agent]).await?;
-        let count = transaction
-            .prepare_cached(
+        // Each statement prepared once a connection (`prepare_cached`), not once a call;
+        // a new connection's prepares go together, before the agent's lock is taken.
+        let (lock, count, replace, insert, forget) = tokio::try_join!(
+            client.prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))"),
+            client.prepare_cached(
                 "SELECT count(*), min(time_ms) FROM budget_use
                  WHERE agent = $1 AND time_ms > $2
                    AND ($3::TEXT IS NULL OR endpoint = $3) AND (NOT $4 OR write)
                    AND ($5::TEXT IS NULL OR hold IS NULL OR hold != $5)",
-            )
-            .await?;
+            ),
+            client.prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND hold = $2"),
+            client.prepare_cached(
+                "INSERT INTO budget_use (agent, endpoint, write, time_ms, hold)
+                 VALUES ($1, $2, $3, $4, $5)",
+            ),
+            client.prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND time_ms <= $2"),
+        )?;
+        let transaction = client.transaction().await?;
+        transaction.execute(&lock, &[&LEDGER_LOCK, &agent]).await?;
         for limit in limits {
             let since = now_ms - limit.window.as_millis() as i64;
             let (endpoint, writes_only) = limit.budget.filter();
@@ -62,20 +67,8 @@ impl PgLedger {
             }
         }
         if let Some(hold) = hold {
-            let replace = transaction
-                .prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND hold = $2")
-                .await?;
             transaction.execute(&replace, &[&agent, &hold]).await?;
         }
-        let insert = transaction
-            .prepare_cached(
-                "INSERT INTO budget_use (agent, endpoint, write, time_ms, hold)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        let forget = transaction
-            .prepare_cached("DELETE FROM budget_use WHERE agent = $1 AND time_ms <= $2")
-            .await?;
         transaction
             .execute(
                 &insert,

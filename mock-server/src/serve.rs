@@ -35,8 +35,9 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// How long a connection with no request in progress may stay open without traffic
     /// (an HTTP/2 connection with no stream; an HTTP/1.1 one waiting for its next request
-    /// is closed by the header timeout first when that is shorter); it is closed within a
-    /// quarter more. Default 75 s.
+    /// is closed by the header timeout first when that is shorter). It is looked at every
+    /// quarter of this (at least every millisecond), so it is closed within about a
+    /// quarter more on a machine that keeps up. Default 75 s.
     pub idle_timeout: Duration,
     /// How many connections are served at once; more wait to be accepted. Default
     /// [`default_max_connections`]: 4096, or fewer under a lower descriptor limit.
@@ -226,8 +227,9 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Resolves once the connection has had no traffic and no call in progress for `idle`
-    /// (looked at every quarter of it, so at most a quarter more).
+    /// Resolves once the connection has had no traffic and no call in progress for `idle`:
+    /// four quiet looks in a row, a quarter of it apart (at least 1 ms). Looks count, not
+    /// time, so a paused process never closes a connection early.
     async fn idle_for(&self, idle: Duration) {
         let slice = (idle / IDLE_LOOKS).max(Duration::from_millis(1));
         let mut quiet = Duration::ZERO;

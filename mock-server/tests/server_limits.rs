@@ -218,6 +218,13 @@ async fn a_quiet_connection_is_closed_after_the_idle_timeout_and_a_busy_one_is_n
     let mut quiet = TcpStream::connect(mock.address()).await.unwrap();
     let answer = keep_alive_get(&mut quiet, "/_mock/health").await;
     assert!(answer.is_some_and(|text| text.starts_with("HTTP/1.1 200")));
+    // Half the idle timeout later it is still open (the watch does not close early).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answer = keep_alive_get(&mut quiet, "/_mock/health").await;
+    assert!(
+        answer.is_some_and(|text| text.starts_with("HTTP/1.1 200")),
+        "a connection quiet for half the idle timeout was closed"
+    );
     let mut busy = TcpStream::connect(mock.address()).await.unwrap();
     // A call every 100 ms for three idle timeouts, all on one connection.
     for call in 0..30 {

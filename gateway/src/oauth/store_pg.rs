@@ -248,8 +248,10 @@ impl OAuthStore for PgOAuthStore {
     }
 
     async fn access(&self, token: &str, now_ms: i64) -> Result<Option<Grant>, StoreError> {
-        // Every call with an OAuth token reads this: prepared once a connection (its
-        // columns named, so a later migration cannot change a cached statement's result).
+        // Every call with an OAuth token reads this: prepared once a connection, its
+        // columns named, so a later migration that adds columns leaves the cached
+        // statement's result as it was (one that changes these columns' types needs the
+        // gateways restarted, as any cached statement does).
         let client = self.database.client().await?;
         let access = client
             .prepare_cached(

@@ -25,7 +25,7 @@ const GATEWAYS: usize = 3;
 const TOKEN_TTL: i64 = 301;
 
 /// The least time from the tokens' import to the start of each third of the calls.
-const PART_SPACING: Duration = Duration::from_millis(1200);
+const PART_SPACING: Duration = Duration::from_millis(1500);
 
 /// A call's wait for its answer before its gateway is taken for dead (above Postgres's
 /// 10 s lock timeout, so a slow call is not mistaken for a dead gateway).
@@ -202,8 +202,8 @@ async fn three_gateways_on_one_postgres_outlive_a_kill_with_exact_budgets_and_on
         calls[(part * size).min(calls.len())..((part + 1) * size).min(calls.len())].to_vec()
     };
     for part in 0..3 {
-        // Each third starts at least 1.2 s after the one before, so however fast the calls
-        // go, tokens fall due (1 s after issue) during the run at least twice.
+        // Each third starts at least 1.5 s after the one before, so however fast the calls
+        // go, tokens fall due (1 s after issue, to the second) during the run at least twice.
         tokio::time::sleep_until((imported + PART_SPACING * part as u32).into()).await;
         let before_part = done.load(Ordering::SeqCst);
         let runs = plan.iter().map(|(agent, calls)| {
