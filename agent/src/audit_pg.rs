@@ -18,6 +18,7 @@ use crate::audit_chain::{ChainError, Row, Scratch, check_row};
 use crate::audit_sqlite::{
     AuditQuery, GENESIS_HASH, StoredRecord, entry_text, select, sha256_hex, stored,
 };
+use crate::group_commit::{Batch, MAX_BATCH, Waiting};
 use crate::postgres::{PgDatabase, PgError};
 
 /// The advisory lock key every append holds.
@@ -35,12 +36,6 @@ pub struct PgAuditLog {
     database: PgDatabase,
     group: Arc<Group>,
 }
-
-/// A record waiting for the next transaction, and where its sequence number goes.
-type Waiting = (AuditRecord, oneshot::Sender<Result<u64, AuditError>>);
-
-/// The most records one transaction takes.
-const MAX_BATCH: usize = 1024;
 
 /// The appends of one process's handles to a log, committed in groups.
 #[derive(Debug, Default)]
@@ -91,7 +86,10 @@ impl PgAuditLog {
         let (done, committed) = oneshot::channel();
         let start = {
             let mut queue = self.group.queue.lock();
-            queue.waiting.push((record.clone(), done));
+            queue.waiting.push(Waiting {
+                record: record.clone(),
+                done,
+            });
             !std::mem::replace(&mut queue.flushing, true)
         };
         if start {
@@ -125,33 +123,17 @@ impl PgAuditLog {
                 let taken = queue.waiting.len().min(MAX_BATCH);
                 queue.waiting.drain(..taken).collect()
             };
-            self.commit(batch).await;
+            self.commit(Batch::new(batch)).await;
         }
     }
 
-    /// Appends `batch` in one transaction; after a failure caused by one record, each record
-    /// on its own; after any other, each call gets the batch's error.
-    async fn commit(&self, batch: Vec<Waiting>) {
-        let (records, senders): (Vec<AuditRecord>, Vec<_>) = batch.into_iter().unzip();
-        match self.append_all(&records).await {
-            Ok(last) => {
-                let first = last + 1 - records.len() as u64;
-                for (seq, done) in (first..).zip(senders) {
-                    // The caller may have gone (its call was cancelled): its record stays.
-                    let _ = done.send(Ok(seq));
-                }
-            }
-            Err(AuditError::Corrupt { .. }) => {
-                for (record, done) in records.iter().zip(senders) {
-                    let _ = done.send(self.append_all(std::slice::from_ref(record)).await);
-                }
-            }
-            Err(error) => {
-                let problem = crate::error_chain(&error);
-                tracing::warn!(%problem, records = records.len(), "an audit batch could not be committed");
-                for done in senders {
-                    let _ = done.send(Err(AuditError::Unavailable(problem.clone())));
-                }
+    /// Appends `batch` in one transaction, or record by record when [`Batch::settle`] says
+    /// so.
+    async fn commit(&self, batch: Batch) {
+        let appended = self.append_all(&batch.records).await;
+        if let Some(batch) = batch.settle(appended) {
+            for (record, done) in batch.records.iter().zip(batch.done) {
+                let _ = done.send(self.append_all(std::slice::from_ref(record)).await);
             }
         }
     }

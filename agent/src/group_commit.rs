@@ -1,10 +1,11 @@
-//! Group commit for the SQLite audit log: the records that concurrent calls hand to
-//! [`SqliteAuditLog`]'s [`AuditSink`](crate::AuditSink) while a commit is under way are
-//! appended together in the next transaction, so one sync makes a whole batch durable.
-//! Each call still waits for its own record to be committed before it goes on; none is
-//! kept in memory only.
+//! Group commit for the audit logs: the records that concurrent calls hand to a log while
+//! a commit is under way are appended together in the next transaction, so one sync makes
+//! a whole batch durable. Each call still waits for its own record to be committed before
+//! it goes on; none is kept in memory only. [`Batch`] is what both logs do with a batch's
+//! outcome; [`GroupCommit`] is the SQLite log's writer (the Postgres log commits from a
+//! task of its own, `PgAuditLog::append`).
 //!
-//! One writer thread per log, started by the first record and ended when the last handle
+//! One writer thread per SQLite log, started by the first record and ended when the last handle
 //! of the log is dropped, takes the records in their order of arrival. A batch refused
 //! because of one of its records (one that cannot be serialized) is tried again one record
 //! at a time, so each call gets its own record's outcome; a batch that fails as a whole (a
@@ -28,12 +29,58 @@ pub(crate) trait AppendAll: Send + Sync + 'static {
 }
 
 /// The most records one transaction takes.
-const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
+
+/// Where a record's sequence number, or why it was not committed, goes.
+type Done = oneshot::Sender<Result<u64, AuditError>>;
 
 /// A record waiting to be committed, and where its sequence number goes.
-struct Waiting {
-    record: AuditRecord,
-    done: oneshot::Sender<Result<u64, AuditError>>,
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    pub(crate) record: AuditRecord,
+    pub(crate) done: Done,
+}
+
+/// Records taken together into one transaction, in order, and where each one's outcome
+/// goes.
+pub(crate) struct Batch {
+    pub(crate) records: Vec<AuditRecord>,
+    pub(crate) done: Vec<Done>,
+}
+
+impl Batch {
+    pub(crate) fn new(waiting: Vec<Waiting>) -> Batch {
+        let (records, done) = waiting.into_iter().map(|w| (w.record, w.done)).unzip();
+        Batch { records, done }
+    }
+
+    /// Answers each call from `appended`, the outcome of appending the batch in one
+    /// transaction (the last record's sequence number). After a failure caused by one
+    /// record the batch comes back: each record is then to be appended on its own, so each
+    /// call gets its own record's outcome. After any other failure each call gets the
+    /// batch's error at once, rather than every later call waiting through a retry per
+    /// record.
+    pub(crate) fn settle(self, appended: Result<u64, AuditError>) -> Option<Batch> {
+        match appended {
+            Ok(last) => {
+                let first = last + 1 - self.records.len() as u64;
+                for (seq, done) in (first..).zip(self.done) {
+                    // The caller may have gone (its call was cancelled): its record stays.
+                    let _ = done.send(Ok(seq));
+                }
+                None
+            }
+            Err(AuditError::Corrupt { .. }) => Some(self),
+            Err(error) => {
+                let problem = crate::error_chain(&error);
+                tracing::warn!(%problem, records = self.records.len(), "an audit batch could not be committed");
+                for done in self.done {
+                    let _ = done.send(Err(AuditError::Unavailable(problem.clone())));
+                }
+                None
+            }
+        }
+    }
 }
 
 /// The writer of one log: started on first use.
@@ -119,33 +166,13 @@ fn start<L: AppendAll>(log: std::sync::Weak<L>, batches: Arc<AtomicU64>) -> mpsc
     queue
 }
 
-/// Appends `batch` in one transaction; after a failure caused by one record, each record
-/// on its own; after any other, each call gets the batch's error.
+/// Appends `batch` in one transaction, or record by record when [`Batch::settle`] says so.
 fn commit(log: &impl AppendAll, batch: Vec<Waiting>) {
-    let records: Vec<AuditRecord> = batch.iter().map(|w| w.record.clone()).collect();
-    match log.append_all(&records) {
-        Ok(last) => {
-            let first = last + 1 - batch.len() as u64;
-            for (seq, waiting) in (first..).zip(batch) {
-                // The caller may have gone (its call was cancelled): its record stays.
-                let _ = waiting.done.send(Ok(seq));
-            }
-        }
-        Err(AuditError::Corrupt { .. }) => {
-            for waiting in batch {
-                let _ = waiting
-                    .done
-                    .send(log.append_all(std::slice::from_ref(&waiting.record)));
-            }
-        }
-        Err(error) => {
-            let problem = crate::error_chain(&error);
-            tracing::warn!(%problem, records = batch.len(), "an audit batch could not be committed");
-            for waiting in batch {
-                let _ = waiting
-                    .done
-                    .send(Err(AuditError::Unavailable(problem.clone())));
-            }
+    let batch = Batch::new(batch);
+    let appended = log.append_all(&batch.records);
+    if let Some(batch) = batch.settle(appended) {
+        for (record, done) in batch.records.iter().zip(batch.done) {
+            let _ = done.send(log.append_all(std::slice::from_ref(record)));
         }
     }
 }
